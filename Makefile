@@ -1,0 +1,117 @@
+# obs - zero-code observability for Linux services.
+#
+#   make            build obs, obs-run (and the BPF object, skeleton)
+#   make test       unit + fuzz smoke + end-to-end tests (scripts/test.sh)
+#   make unit       cmocka unit tests only
+#   make fuzz       build libFuzzer targets (build/fuzz/)
+#   make asan       ASan/UBSan build of everything in build/asan/
+#   make lint       clang-format check + cppcheck
+#   make install    install to $(PREFIX) (default /usr/local)
+
+BUILD     ?= build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+PREFIX    ?= /usr/local
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+UNISTD_H  ?= $(firstword $(wildcard /usr/include/$(shell uname -m)-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))
+
+ifeq ($(SANITIZE),1)
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+CFLAGS    ?= -O2 -g
+CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC $(SANFLAGS)
+CPPFLAGS  += -Iuserspace -Iexporters -Ibpf -I$(BUILD)
+LDFLAGS   += $(SANFLAGS)
+LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
+
+# Pure modules: no I/O, shared by collector, unit tests and fuzzers.
+PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/syscalls.c \
+             userspace/cli.c userspace/procparse.c exporters/prom.c
+APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
+             userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/report.c \
+             userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \
+             userspace/privs.c userspace/log.c exporters/prom_http.c
+PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
+APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all clean test unit fuzz asan lint install check-format format
+all: $(BUILD)/obs $(BUILD)/obs-run
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	@test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: kernel built without CONFIG_DEBUG_INFO_BTF" >&2; exit 1; }
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obs.bpf.o: bpf/obs.bpf.c bpf/obs.h $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/obs.skel.h: $(BUILD)/obs.bpf.o
+	$(BPFTOOL) gen skeleton $< name obs_bpf > $@.tmp && mv $@.tmp $@
+
+# The syscall name table comes from the kernel's own numbering.
+$(BUILD)/syscall_table.h: $(UNISTD_H) scripts/gen-syscalls.sh
+	@mkdir -p $(@D)
+	scripts/gen-syscalls.sh $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/userspace/syscalls.o: $(BUILD)/syscall_table.h
+$(BUILD)/userspace/collector.o: $(BUILD)/obs.skel.h
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obs: $(PURE_OBJS) $(APP_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obs-run: $(BUILD)/obs
+	ln -sf obs $@
+
+# ---- tests ---------------------------------------------------------------
+$(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lm
+
+unit: $(UNIT_TESTS)
+	@rc=0; for t in $(UNIT_TESTS); do $$t || rc=1; done; exit $$rc
+
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE $(CPPFLAGS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(BUILD)/syscall_table.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lm
+
+fuzz: $(FUZZERS)
+
+test: all
+	scripts/test.sh
+
+asan:
+	$(MAKE) BUILD=build/asan SANITIZE=1 all $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_TESTS))
+
+lint: check-format
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -Iuserspace -Iexporters -Ibpf -I$(BUILD) \
+	  -D__x86_64__ userspace exporters
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+install: all
+	install -D -m 0755 $(BUILD)/obs $(DESTDIR)$(PREFIX)/bin/obs
+	ln -sf obs $(DESTDIR)$(PREFIX)/bin/obs-run
+	install -D -m 0644 docs/obs.1 $(DESTDIR)$(PREFIX)/share/man/man1/obs.1
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

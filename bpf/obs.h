@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * obs.h - record formats shared by the BPF programs (obs.bpf.c) and the
+ * userspace collector. Plain fixed-size structs only: both sides read the
+ * same bytes.
+ */
+#ifndef OBS_BPF_SHARED_H
+#define OBS_BPF_SHARED_H
+
+/*
+ * Histogram slots: slot k counts values v (ns) with 2^(k-1) < v <= 2^k, slot
+ * 0 counts v <= 1. That makes "le = 2^k ns" an exact Prometheus bucket.
+ * The last slot collects everything above 2^(OBS_HIST_SLOTS-2) ns (~137 s).
+ */
+#define OBS_HIST_SLOTS 40
+
+/* A "slot id" is a small integer naming one service (label set). */
+#define OBS_MAX_SLOTS 1024
+#define OBS_SLOT_NONE 0xffffffffu	  /* untracked: record nothing */
+#define OBS_SLOT_UNATTRIBUTED (OBS_MAX_SLOTS - 1) /* agent: no owner known */
+
+/* Histogram kinds (obs_hist_key.kind). */
+enum obs_hist_kind {
+	OBS_H_SYSCALL = 1, /* id = syscall number */
+	OBS_H_DISK = 2,	   /* id = dev_t (major << 20 | minor), op = obs_disk_op */
+	OBS_H_TCP_CONNECT = 3,
+	OBS_H_RUNQ = 4,
+};
+
+enum obs_disk_op {
+	OBS_DISK_READ = 0,
+	OBS_DISK_WRITE = 1,
+	OBS_DISK_FLUSH = 2,
+	OBS_DISK_DISCARD = 3,
+	OBS_DISK_OTHER = 4,
+	OBS_DISK_OP_COUNT = 5,
+};
+
+struct obs_hist_key {
+	__u32 slot;
+	__u16 kind;
+	__u16 op;
+	__u32 id;
+};
+
+struct obs_hist {
+	__u64 slots[OBS_HIST_SLOTS];
+	__u64 sum_ns;
+	__u64 bytes; /* disk only: bytes completed */
+};
+
+/* Per-slot counters (percpu array indexed by slot). */
+struct obs_counters {
+	__u64 tcp_conn_in;
+	__u64 tcp_conn_out;
+	__u64 tcp_connect_fail;
+	__u64 tcp_retrans;
+	__u64 tcp_rst_sent;
+	__u64 tcp_rst_recv;
+	__u64 tcp_bytes_sent;
+	__u64 tcp_bytes_recv;
+};
+
+/*
+ * The syscall a task is in while on a CPU: one per CPU in .bss, so the hot
+ * path needs no map update. A task switched out mid-syscall has its entry
+ * moved ("parked") into a hash by tid.
+ */
+struct obs_cur_sys {
+	__u64 start;
+	__u32 tid;
+	__u32 nr;
+	__u32 slot;
+	__u32 pad[11]; /* one cache line per CPU */
+};
+
+/* What the tracked map (key: tgid) holds. */
+struct obs_tracked {
+	__u32 slot;
+	__u32 flags;
+};
+
+/* Reasons an event could not be recorded (percpu array `drops`). */
+enum obs_drop {
+	OBS_DROP_HIST_FULL = 0,	   /* histogram map full */
+	OBS_DROP_TRACKED_FULL = 1, /* could not follow a fork */
+	OBS_DROP_PARKED_FULL = 2,  /* in-flight syscall table full */
+	OBS_DROP_RUNQ_FULL = 3,	   /* wakeup table full */
+	OBS_DROP_DISK_FULL = 4,	   /* in-flight block request table full */
+	OBS_DROP_TCP_FULL = 5,	   /* connect / socket owner table full */
+	OBS_DROP_RINGBUF = 6,	   /* process event ring buffer full */
+	OBS_DROP_COUNT = 7,
+};
+
+/* Process lifecycle events sent through the ring buffer. */
+enum obs_proc_event_type {
+	OBS_EV_EXEC = 1,
+	OBS_EV_EXIT = 2,
+};
+
+struct obs_proc_event {
+	__u32 type;
+	__u32 tgid;
+	__u32 slot;
+	__u32 exit_code; /* wait status for OBS_EV_EXIT */
+	__u64 ts_ns;
+	char comm[16];
+};
+
+#endif /* OBS_BPF_SHARED_H */

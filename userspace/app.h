@@ -1,0 +1,42 @@
+/*
+ * app - the collector context: the one structure shared by the modules of
+ * a running obs (run, agent, triage), the HTTP thread included. Its owner
+ * (the subcommand's main function) creates and frees everything in it.
+ */
+#ifndef OBS_APP_H
+#define OBS_APP_H
+#include <pthread.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "collector.h"
+#include "metrics.h"
+#include "slots.h"
+
+struct http_server;
+
+struct obs_app {
+	const struct obs_opts *opts;
+	struct collector *col;	 /* NULL until BPF is loaded and attached */
+	struct slots *slots;	 /* slot id -> labels */
+	struct card_guard *guard; /* persistent cardinality guard */
+	struct http_server *http;
+	pthread_mutex_t lock;	    /* guards col (pointer), guard, render state */
+	uint64_t start_ns;	    /* CLOCK_MONOTONIC at start */
+	uint64_t ready_ns;	    /* when BPF got attached; 0 before */
+	uint64_t last_drain_ns;	    /* last ring buffer drain */
+	double last_scrape_seconds; /* duration of the previous /metrics render */
+	uint64_t scrapes;
+};
+
+uint64_t app_now_ns(void);
+int app_init(struct obs_app *a, const struct obs_opts *o, int container_labels);
+void app_free(struct obs_app *a);
+/* Start the HTTP endpoint unless --no-metrics; logs the URL. */
+int app_start_http(struct obs_app *a, char *err, size_t errlen);
+/* Open the collector and publish it (readiness flips to ready). */
+int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, size_t errlen);
+/* Drain process events for up to timeout_ms. */
+void app_drain(struct obs_app *a, int timeout_ms);
+
+#endif

@@ -1,0 +1,169 @@
+#include "check.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+
+#include "privs.h"
+
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC 0x74726163
+#endif
+
+/* Every raw tracepoint obs.bpf.c attaches to. */
+static const char *const raw_tps[] = {
+	"sys_enter",	   "sys_exit",		  "sched_switch",	 "sched_wakeup",
+	"sched_wakeup_new", "sched_process_fork", "sched_process_exec", "sched_process_exit",
+	"block_rq_insert", "block_rq_issue",	  "block_rq_complete",	 "inet_sock_set_state",
+	"tcp_retransmit_skb", "tcp_send_reset",	  "tcp_receive_reset",	 "sock_send_length",
+	"sock_recv_length",
+};
+
+struct report {
+	int quiet;
+	int missing;
+};
+
+static void line(struct report *r, const char *status, const char *what, const char *detail,
+		 const char *fix)
+{
+	int bad = !strcmp(status, "MISSING");
+
+	if (bad)
+		r->missing++;
+	if (r->quiet && !bad)
+		return;
+	printf("  [%-7s] %s%s%s\n", status, what, detail ? ": " : "", detail ? detail : "");
+	if (fix && (bad || !r->quiet))
+		printf("            fix: %s\n", fix);
+}
+
+/* Load "r0 = 0; exit" as a raw tracepoint program and attach it to name. */
+static int probe_raw_tp(const char *name)
+{
+	struct bpf_insn insns[] = {
+		{.code = 0xb7, .dst_reg = 0, .imm = 0}, /* mov r0, 0 */
+		{.code = 0x95},				/* exit */
+	};
+	int prog, tp, err;
+
+	prog = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "obs_probe", "GPL", insns, 2, NULL);
+	if (prog < 0)
+		return prog;
+	tp = bpf_raw_tracepoint_open(name, prog);
+	err = tp < 0 ? -errno : 0;
+	if (tp >= 0)
+		close(tp);
+	close(prog);
+	return err;
+}
+
+static int fs_is(const char *path, long magic)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == magic;
+}
+
+int check_main(const struct obs_opts *o)
+{
+	struct report r = {.quiet = o->quiet};
+	struct utsname u;
+	char err[512], detail[256];
+	int privileged;
+
+	libbpf_set_print(NULL);
+	uname(&u);
+	if (!o->quiet)
+		printf("obs check: kernel %s %s\n", u.release, u.machine);
+
+	privileged = privs_check(err, sizeof(err)) == 0;
+	if (privileged)
+		line(&r, "ok", "privileges", geteuid() == 0 ? "root" : "CAP_BPF + CAP_PERFMON",
+		     NULL);
+	else
+		line(&r, "MISSING", "privileges", err,
+		     "run as root, or: setcap cap_bpf,cap_perfmon,cap_dac_read_search,"
+		     "cap_sys_ptrace+ep $(command -v obs)");
+
+	if (!access("/sys/kernel/btf/vmlinux", R_OK))
+		line(&r, "ok", "kernel BTF", "/sys/kernel/btf/vmlinux", NULL);
+	else
+		line(&r, "MISSING", "kernel BTF", "/sys/kernel/btf/vmlinux not readable",
+		     "use a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+
+	if (!privileged) {
+		line(&r, "unknown", "BPF program and map types",
+		     "cannot probe without privileges", NULL);
+	} else {
+		int rt = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
+		int rb = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
+		int ph = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_PERCPU_HASH, NULL);
+		int kp = !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
+			 !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
+		int tr = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL);
+		int failed = 0;
+
+		line(&r, rt == 1 ? "ok" : "MISSING", "BPF raw tracepoint programs", NULL,
+		     rt == 1 ? NULL : "use a kernel with CONFIG_BPF_EVENTS=y (4.17 or later)");
+		line(&r, rb == 1 ? "ok" : "MISSING", "BPF ring buffer maps", NULL,
+		     rb == 1 ? NULL : "use kernel 5.8 or later");
+		line(&r, ph == 1 ? "ok" : "MISSING", "BPF per-CPU hash maps", NULL,
+		     ph == 1 ? NULL : "use a kernel with CONFIG_BPF_SYSCALL=y");
+		for (size_t i = 0; i < sizeof(raw_tps) / sizeof(raw_tps[0]); i++) {
+			int e = probe_raw_tp(raw_tps[i]);
+
+			if (e) {
+				snprintf(detail, sizeof(detail), "%s: %s", raw_tps[i], strerror(-e));
+				line(&r, "MISSING", "raw tracepoint", detail,
+				     "this kernel lacks the tracepoint; disable its probe group "
+				     "with --probes");
+				failed++;
+			}
+		}
+		if (!failed) {
+			snprintf(detail, sizeof(detail), "all %zu obs uses attach",
+				 sizeof(raw_tps) / sizeof(raw_tps[0]));
+			line(&r, "ok", "raw tracepoints", detail, NULL);
+		}
+		line(&r, "info", "kprobes", kp ? "available (obs does not use them)"
+					       : "not available (obs does not use them)",
+		     NULL);
+		line(&r, "info", "fentry/fexit, tp_btf (BPF tracing programs)",
+		     tr == 1 ? "available (obs does not need them)"
+			     : "not available (obs does not use them)",
+		     NULL);
+	}
+
+	if (fs_is("/sys/kernel/tracing", TRACEFS_MAGIC) ||
+	    fs_is("/sys/kernel/debug/tracing", TRACEFS_MAGIC))
+		line(&r, "ok", "tracefs", "mounted (obs does not need it)", NULL);
+	else
+		line(&r, "info", "tracefs",
+		     "not mounted; obs uses raw tracepoints and does not need it",
+		     "for perf, bpftrace and trace-cmd: mount -t tracefs nodev /sys/kernel/tracing");
+
+	if (fs_is("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC))
+		line(&r, "ok", "cgroup v2", "/sys/fs/cgroup", NULL);
+	else
+		line(&r, "info", "cgroup v2",
+		     "not mounted at /sys/fs/cgroup: container labels and triage -c unavailable",
+		     "mount -t cgroup2 none /sys/fs/cgroup");
+
+	if (r.missing) {
+		printf("obs cannot run here: %d requirement%s missing.\n", r.missing,
+		       r.missing == 1 ? " is" : "s are");
+		return 1;
+	}
+	if (!o->quiet)
+		printf("obs can run here.\n");
+	return 0;
+}

@@ -1,0 +1,461 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_top[] =
+	"Usage: obs COMMAND [OPTIONS]\n"
+	"\n"
+	"Zero-code observability for Linux services (eBPF).\n"
+	"\n"
+	"Commands:\n"
+	"  run [OPTIONS] -- CMD [ARGS...]   run CMD and its descendants under obs (also: obs-run)\n"
+	"  agent [OPTIONS]                  instrument every process on this node\n"
+	"  triage (-p PID | -c CGROUP | --all) [-d SECONDS] [-i SECONDS]\n"
+	"                                   print latency histograms in the terminal\n"
+	"  check                            report the kernel features obs needs\n"
+	"  version                          print the version\n"
+	"\n"
+	"Run 'obs COMMAND --help' for the options of a command. See obs(1).\n";
+
+static const char usage_run[] =
+	"Usage: obs-run [OPTIONS] [--] CMD [ARGS...]\n"
+	"       obs run [OPTIONS] [--] CMD [ARGS...]\n"
+	"\n"
+	"Run CMD, follow it and every descendant, serve Prometheus metrics while it\n"
+	"runs, forward signals to it, print a latency summary to stderr when it exits,\n"
+	"and exit with its exit status (128+N if it was killed by signal N).\n"
+	"\n"
+	"Options:\n"
+	"  --metrics-addr HOST:PORT  where to serve /metrics, /healthz, /readyz\n"
+	"                            (default " OBS_DEFAULT_METRICS_ADDR "; port 0 picks a free port)\n"
+	"  --no-metrics              do not serve HTTP at all\n"
+	"  --service NAME            service label (default: $OTEL_SERVICE_NAME, else CMD's name)\n"
+	"  --summary                 print the latency summary at exit (default)\n"
+	"  --no-summary              do not print the summary\n"
+	"  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
+	"  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"Exit status: CMD's status; 125 if obs itself failed; 126 if CMD cannot be\n"
+	"executed; 127 if CMD was not found; 2 on a usage error.\n";
+
+static const char usage_agent[] =
+	"Usage: obs agent [OPTIONS]\n"
+	"\n"
+	"Instrument every process on this node. Series are labelled with the service\n"
+	"(OTEL_SERVICE_NAME from the process environment where readable, else the\n"
+	"executable name), and the container id and pod UID taken from its cgroup.\n"
+	"\n"
+	"Options:\n"
+	"  --metrics-addr HOST:PORT  where to serve /metrics (default " OBS_DEFAULT_METRICS_ADDR ";\n"
+	"                            use :9464 to listen on every interface)\n"
+	"  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
+	"  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
+	"  -h, --help                show this help\n";
+
+static const char usage_triage[] =
+	"Usage: obs triage (-p PID | -c CGROUP_PATH | --all) [-d SECONDS] [-i SECONDS]\n"
+	"\n"
+	"Attach to a running process (and its threads and future children), a cgroup,\n"
+	"or the whole node, and print log2 latency histograms for syscalls, disk I/O,\n"
+	"TCP connect and run-queue latency, with a slowest-first table.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --pid PID             a process (its threads and new children too)\n"
+	"  -c, --cgroup PATH         every process in a cgroup v2 directory, e.g.\n"
+	"                            /sys/fs/cgroup/system.slice/nginx.service\n"
+	"  -a, --all                 every process on the node\n"
+	"  -d, --duration SECONDS    stop after this long (default 10; 0: until Ctrl-C)\n"
+	"  -i, --interval SECONDS    also print every SECONDS (default: only at the end)\n"
+	"  -n, --top N               rows in the slowest-first table (default 15)\n"
+	"  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
+	"  -h, --help                show this help\n"
+	"\n"
+	"Durations accept a unit: 500ms, 10s, 2m.\n";
+
+static const char usage_check[] = "Usage: obs check [-q]\n"
+				  "\n"
+				  "Report each kernel feature and privilege obs needs, whether it is\n"
+				  "present, and how to fix what is missing. Exit status 0 when obs can\n"
+				  "run, 1 otherwise.\n"
+				  "\n"
+				  "  -q, --quiet   print only what is missing\n";
+
+const char *cli_usage(enum obs_cmd cmd)
+{
+	switch (cmd) {
+	case OBS_CMD_RUN:
+		return usage_run;
+	case OBS_CMD_AGENT:
+		return usage_agent;
+	case OBS_CMD_TRIAGE:
+		return usage_triage;
+	case OBS_CMD_CHECK:
+		return usage_check;
+	default:
+		return usage_top;
+	}
+}
+
+const char *cli_cmd_name(enum obs_cmd cmd)
+{
+	static const char *const names[] = {"obs", "obs run", "obs agent", "obs triage",
+					    "obs check", "obs help", "obs version"};
+
+	return names[cmd];
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int cli_parse_addr(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *hs = s, *he;
+	char *end;
+	long p;
+
+	if (!s || !*s)
+		return -1;
+	if (*s == '[') {
+		he = strchr(s, ']');
+		if (!he || he[1] != ':')
+			return -1;
+		hs = s + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -1;
+		he = colon;
+	}
+	if ((size_t)(he - hs) >= hostlen)
+		return -1;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+		return -1;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int cli_parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || v != v)
+		return -1;
+	if (!strcmp(end, "") || !strcmp(end, "s"))
+		;
+	else if (!strcmp(end, "ms"))
+		v /= 1000;
+	else if (!strcmp(end, "m"))
+		v *= 60;
+	else if (!strcmp(end, "h"))
+		v *= 3600;
+	else
+		return -1;
+	if (v > 365.0 * 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_probes(const char *s, unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {{"syscall", OBS_PROBE_SYSCALL}, {"syscalls", OBS_PROBE_SYSCALL},
+		     {"disk", OBS_PROBE_DISK},	     {"tcp", OBS_PROBE_TCP},
+		     {"runq", OBS_PROBE_RUNQ},	     {"all", OBS_PROBE_ALL}};
+	unsigned mask = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return -1;
+	while (*p) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && !strncmp(names[i].name, p, n))
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return -1;
+		mask |= names[i].bit;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	*out = mask;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Option table: which subcommands take which options. */
+enum opt_id { O_HELP, O_METRICS_ADDR, O_NO_METRICS, O_SERVICE, O_SUMMARY, O_NO_SUMMARY,
+	      O_PROBES, O_MAX_SERIES, O_PID, O_CGROUP, O_ALL, O_DURATION, O_INTERVAL, O_TOP,
+	      O_QUIET };
+
+#define C_RUN (1u << OBS_CMD_RUN)
+#define C_AGENT (1u << OBS_CMD_AGENT)
+#define C_TRIAGE (1u << OBS_CMD_TRIAGE)
+#define C_CHECK (1u << OBS_CMD_CHECK)
+#define C_ANY (C_RUN | C_AGENT | C_TRIAGE | C_CHECK)
+
+static const struct cli_opt {
+	const char *lng;
+	char shrt;
+	int has_arg;
+	unsigned cmds;
+	enum opt_id id;
+} opts[] = {
+	{"help", 'h', 0, C_ANY, O_HELP},
+	{"metrics-addr", 0, 1, C_RUN | C_AGENT, O_METRICS_ADDR},
+	{"no-metrics", 0, 0, C_RUN, O_NO_METRICS},
+	{"service", 0, 1, C_RUN, O_SERVICE},
+	{"summary", 0, 0, C_RUN, O_SUMMARY},
+	{"no-summary", 0, 0, C_RUN, O_NO_SUMMARY},
+	{"probes", 0, 1, C_RUN | C_AGENT | C_TRIAGE, O_PROBES},
+	{"max-series", 0, 1, C_RUN | C_AGENT, O_MAX_SERIES},
+	{"pid", 'p', 1, C_TRIAGE, O_PID},
+	{"cgroup", 'c', 1, C_TRIAGE, O_CGROUP},
+	{"all", 'a', 0, C_TRIAGE, O_ALL},
+	{"duration", 'd', 1, C_TRIAGE, O_DURATION},
+	{"interval", 'i', 1, C_TRIAGE, O_INTERVAL},
+	{"top", 'n', 1, C_TRIAGE, O_TOP},
+	{"quiet", 'q', 0, C_CHECK, O_QUIET},
+};
+
+static int apply(struct obs_opts *o, enum opt_id id, const char *arg, const char *shown,
+		 char *err, size_t errlen)
+{
+	unsigned long v;
+
+	switch (id) {
+	case O_HELP:
+		o->help = 1;
+		break;
+	case O_METRICS_ADDR:
+		if (cli_parse_addr(arg, o->metrics_host, sizeof(o->metrics_host),
+				   &o->metrics_port))
+			return fail(err, errlen,
+				    "invalid %s '%s': expected HOST:PORT, :PORT or [IPv6]:PORT",
+				    shown, arg);
+		break;
+	case O_NO_METRICS:
+		o->no_metrics = 1;
+		break;
+	case O_SERVICE:
+		if (!*arg)
+			return fail(err, errlen, "%s needs a non-empty name", shown);
+		o->service = arg;
+		break;
+	case O_SUMMARY:
+		o->summary = 1;
+		break;
+	case O_NO_SUMMARY:
+		o->summary = 0;
+		break;
+	case O_PROBES:
+		if (cli_parse_probes(arg, &o->probes))
+			return fail(err, errlen,
+				    "invalid %s '%s': expected a comma-separated list of "
+				    "syscall, disk, tcp, runq, or all",
+				    shown, arg);
+		break;
+	case O_MAX_SERIES:
+		if (parse_uint(arg, 100000000, &v) || v < 100)
+			return fail(err, errlen, "invalid %s '%s': expected a number >= 100", shown,
+				    arg);
+		o->series_limit = v;
+		break;
+	case O_PID:
+		if (parse_uint(arg, 4194304, &v) || v == 0)
+			return fail(err, errlen, "invalid %s '%s': expected a process id", shown,
+				    arg);
+		o->pid = (pid_t)v;
+		break;
+	case O_CGROUP:
+		if (!*arg)
+			return fail(err, errlen, "%s needs a cgroup directory", shown);
+		o->cgroup = arg;
+		break;
+	case O_ALL:
+		o->all = 1;
+		break;
+	case O_DURATION:
+	case O_INTERVAL:
+		if (cli_parse_duration(arg, id == O_DURATION ? &o->duration_s : &o->interval_s))
+			return fail(err, errlen,
+				    "invalid %s '%s': expected seconds, optionally with a unit "
+				    "(500ms, 10s, 2m)",
+				    shown, arg);
+		break;
+	case O_TOP:
+		if (parse_uint(arg, 1000, &v) || v == 0)
+			return fail(err, errlen, "invalid %s '%s': expected 1..1000", shown, arg);
+		o->top = (unsigned)v;
+		break;
+	case O_QUIET:
+		o->quiet = 1;
+		break;
+	}
+	return 0;
+}
+
+static void defaults(struct obs_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	cli_parse_addr(OBS_DEFAULT_METRICS_ADDR, o->metrics_host, sizeof(o->metrics_host),
+		       &o->metrics_port);
+	o->series_limit = OBS_DEFAULT_SERIES_LIMIT;
+	o->probes = OBS_PROBE_ALL;
+	o->summary = 1;
+	o->duration_s = 10;
+	o->top = 15;
+}
+
+static enum obs_cmd cmd_from_name(const char *s)
+{
+	if (!strcmp(s, "run"))
+		return OBS_CMD_RUN;
+	if (!strcmp(s, "agent"))
+		return OBS_CMD_AGENT;
+	if (!strcmp(s, "triage"))
+		return OBS_CMD_TRIAGE;
+	if (!strcmp(s, "check"))
+		return OBS_CMD_CHECK;
+	if (!strcmp(s, "help") || !strcmp(s, "--help") || !strcmp(s, "-h"))
+		return OBS_CMD_HELP;
+	if (!strcmp(s, "version") || !strcmp(s, "--version"))
+		return OBS_CMD_VERSION;
+	return OBS_CMD_NONE;
+}
+
+static const struct cli_opt *find_long(const char *name, size_t n)
+{
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (strlen(opts[i].lng) == n && !strncmp(opts[i].lng, name, n))
+			return &opts[i];
+	return NULL;
+}
+
+static const struct cli_opt *find_short(char c)
+{
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (opts[i].shrt == c)
+			return &opts[i];
+	return NULL;
+}
+
+int cli_parse(int argc, char **argv, struct obs_opts *o, char *err, size_t errlen)
+{
+	const char *prog = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+	int i = 1;
+
+	defaults(o);
+	prog = prog ? prog + 1 : (argc > 0 && argv[0] ? argv[0] : "obs");
+	if (!strcmp(prog, "obs-run")) {
+		o->cmd = OBS_CMD_RUN;
+	} else {
+		if (argc < 2)
+			return fail(err, errlen, "missing command");
+		o->cmd = cmd_from_name(argv[1]);
+		if (o->cmd == OBS_CMD_NONE)
+			return fail(err, errlen, "unknown command '%s'", argv[1]);
+		i = 2;
+		if (o->cmd == OBS_CMD_HELP || o->cmd == OBS_CMD_VERSION)
+			return 0;
+	}
+
+	for (; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		const struct cli_opt *op;
+		char shown[64];
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || !a[1])
+			break; /* first operand: for run, CMD starts here */
+		if (a[1] == '-') {
+			const char *eq = strchr(a + 2, '=');
+			size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+
+			op = find_long(a + 2, n);
+			snprintf(shown, sizeof(shown), "--%.*s", (int)n, a + 2);
+			if (eq)
+				val = eq + 1;
+		} else {
+			op = find_short(a[1]);
+			snprintf(shown, sizeof(shown), "-%c", a[1]);
+			if (a[2])
+				val = a + 2;
+		}
+		if (!op || !(op->cmds & (1u << o->cmd)))
+			return fail(err, errlen, "unknown option '%s'", shown);
+		if (op->has_arg && !val) {
+			if (i + 1 >= argc)
+				return fail(err, errlen, "option '%s' needs a value", shown);
+			val = argv[++i];
+		} else if (!op->has_arg && val) {
+			return fail(err, errlen, "option '%s' takes no value", shown);
+		}
+		if (apply(o, op->id, val, shown, err, errlen))
+			return -1;
+	}
+	if (o->help)
+		return 0;
+
+	if (o->cmd == OBS_CMD_RUN) {
+		if (i >= argc)
+			return fail(err, errlen, "missing CMD to run");
+		o->cmd_argv = argv + i;
+		o->cmd_argc = argc - i;
+		return 0;
+	}
+	if (i < argc)
+		return fail(err, errlen, "unexpected argument '%s'", argv[i]);
+	if (o->cmd == OBS_CMD_TRIAGE) {
+		int n = (o->pid != 0) + (o->cgroup != NULL) + o->all;
+
+		if (n != 1)
+			return fail(err, errlen, "triage needs exactly one of -p PID, -c CGROUP, --all");
+		if (o->interval_s > 0 && o->duration_s > 0 && o->interval_s > o->duration_s)
+			return fail(err, errlen, "--interval is longer than --duration");
+	}
+	return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * cli - command-line parsing for every obs subcommand. Pure: fills a
+ * struct obs_opts or writes one clear error message.
+ */
+#ifndef OBS_CLI_H
+#define OBS_CLI_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum obs_cmd { OBS_CMD_NONE, OBS_CMD_RUN, OBS_CMD_AGENT, OBS_CMD_TRIAGE, OBS_CMD_CHECK,
+	       OBS_CMD_HELP, OBS_CMD_VERSION };
+
+/* Probe groups (--probes). */
+enum {
+	OBS_PROBE_SYSCALL = 1 << 0,
+	OBS_PROBE_DISK = 1 << 1,
+	OBS_PROBE_TCP = 1 << 2,
+	OBS_PROBE_RUNQ = 1 << 3,
+	OBS_PROBE_ALL = 0xf,
+};
+
+#define OBS_DEFAULT_METRICS_ADDR "127.0.0.1:9464"
+#define OBS_DEFAULT_SERIES_LIMIT 10000
+
+struct obs_opts {
+	enum obs_cmd cmd;
+	int help; /* --help given for cmd */
+	/* metrics endpoint */
+	char metrics_host[256];
+	uint16_t metrics_port;
+	int no_metrics;
+	size_t series_limit;
+	unsigned probes;
+	const char *service; /* --service overrides OTEL_SERVICE_NAME / exe name */
+	/* run */
+	int summary;
+	char **cmd_argv; /* points into argv; NULL-terminated */
+	int cmd_argc;
+	/* triage */
+	pid_t pid;
+	const char *cgroup;
+	int all;
+	double duration_s; /* 0: until interrupted */
+	double interval_s; /* 0: only at the end */
+	unsigned top;	   /* rows in the slowest-first table */
+	/* check */
+	int quiet;
+};
+
+/* Parse argv (argv[0] = program name). Returns 0, or -1 with err set. */
+int cli_parse(int argc, char **argv, struct obs_opts *o, char *err, size_t errlen);
+/* "host:port", ":port", "[v6]:port". Returns 0 or -1. */
+int cli_parse_addr(const char *s, char *host, size_t hostlen, uint16_t *port);
+/* "10", "10s", "250ms", "2m", "1h" -> seconds. Returns 0 or -1. */
+int cli_parse_duration(const char *s, double *out);
+/* "syscall,disk,tcp,runq" or "all" -> OBS_PROBE_* mask. Returns 0 or -1. */
+int cli_parse_probes(const char *s, unsigned *out);
+/* Usage text of a subcommand (OBS_CMD_NONE: the top-level usage). */
+const char *cli_usage(enum obs_cmd cmd);
+const char *cli_cmd_name(enum obs_cmd cmd);
+
+#endif

@@ -1,0 +1,332 @@
+#include "collector.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cli.h"
+#include "log.h"
+#include "obs.skel.h"
+
+struct collector {
+	struct obs_bpf *skel;
+	struct ring_buffer *rb;
+	collector_event_fn on_event;
+	void *ctx;
+	int ncpus;
+	int attached;
+	uint64_t events_seen;
+};
+
+/* libbpf's own messages go to our debug log; errors are reported by us. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !log_enabled(LOG_TRACE))
+		return 0;
+	if (!log_enabled(LOG_DEBUG))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int on_ringbuf(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+
+	if (size < sizeof(struct obs_proc_event))
+		return 0;
+	__atomic_add_fetch(&c->events_seen, 1, __ATOMIC_RELAXED);
+	if (c->on_event)
+		c->on_event(c->ctx, data);
+	return 0;
+}
+
+static void disable(struct bpf_program *p)
+{
+	bpf_program__set_autoload(p, false);
+}
+
+static void select_probes(struct obs_bpf *s, unsigned probes)
+{
+	if (!(probes & OBS_PROBE_SYSCALL)) {
+		disable(s->progs.obs_sys_enter);
+		disable(s->progs.obs_sys_exit);
+	}
+	if (!(probes & OBS_PROBE_RUNQ)) {
+		disable(s->progs.obs_sched_wakeup);
+		disable(s->progs.obs_sched_wakeup_new);
+	}
+	if (!(probes & (OBS_PROBE_RUNQ | OBS_PROBE_SYSCALL)))
+		disable(s->progs.obs_sched_switch);
+	if (!(probes & OBS_PROBE_DISK)) {
+		disable(s->progs.obs_block_rq_insert);
+		disable(s->progs.obs_block_rq_issue);
+		disable(s->progs.obs_block_rq_complete);
+	}
+	if (!(probes & OBS_PROBE_TCP)) {
+		disable(s->progs.obs_inet_sock_set_state);
+		disable(s->progs.obs_tcp_retransmit_skb);
+		disable(s->progs.obs_tcp_send_reset);
+		disable(s->progs.obs_tcp_receive_reset);
+		disable(s->progs.obs_sock_send_length);
+		disable(s->progs.obs_sock_recv_length);
+	}
+}
+
+static int seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int collector_open(const struct collector_cfg *cfg, struct collector **out, char *err,
+		   size_t errlen)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+	struct bpf_program *prog;
+	int rc;
+
+	if (!c)
+		return seterr(err, errlen, "out of memory");
+	libbpf_set_print(libbpf_print);
+	c->on_event = cfg->on_event;
+	c->ctx = cfg->ctx;
+	c->ncpus = libbpf_num_possible_cpus();
+	if (c->ncpus <= 0) {
+		seterr(err, errlen, "cannot count CPUs: %s", strerror(-c->ncpus));
+		goto fail;
+	}
+
+	c->skel = obs_bpf__open();
+	if (!c->skel) {
+		seterr(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	c->skel->rodata->default_slot = cfg->default_slot;
+	c->skel->rodata->emit_exec = cfg->emit_exec ? 1 : 0;
+	select_probes(c->skel, cfg->probes);
+
+	rc = obs_bpf__load(c->skel);
+	if (rc) {
+		seterr(err, errlen,
+		       "cannot load the BPF programs into the kernel: %s (run 'obs check' to see "
+		       "which kernel feature is missing; OBS_LOG=debug shows the verifier log)",
+		       strerror(-rc));
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, c->skel->obj)
+	{
+		struct bpf_link *l;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		l = bpf_program__attach(prog);
+		if (!l) {
+			seterr(err, errlen,
+			       "cannot attach %s (raw tracepoint %s): %s; run 'obs check'",
+			       bpf_program__name(prog), bpf_program__section_name(prog),
+			       strerror(errno));
+			goto fail;
+		}
+		/* The skeleton destroys links it owns; keep ours in the skeleton slots. */
+		for (int i = 0; i < c->skel->skeleton->prog_cnt; i++)
+			if (*c->skel->skeleton->progs[i].prog == prog)
+				*c->skel->skeleton->progs[i].link = l;
+		c->attached++;
+	}
+
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.proc_events), on_ringbuf, c, NULL);
+	if (!c->rb) {
+		seterr(err, errlen, "cannot set up the BPF ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	collector_close(c);
+	return -1;
+}
+
+void collector_close(struct collector *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	obs_bpf__destroy(c->skel);
+	free(c);
+}
+
+int collector_attached(const struct collector *c)
+{
+	return c->attached;
+}
+
+int collector_track(struct collector *c, pid_t tgid, uint32_t slot)
+{
+	struct obs_tracked v = {.slot = slot};
+	__u32 key = (__u32)tgid;
+
+	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v, BPF_ANY) ? -errno
+											     : 0;
+}
+
+int collector_untrack(struct collector *c, pid_t tgid)
+{
+	__u32 key = (__u32)tgid;
+
+	return bpf_map_delete_elem(bpf_map__fd(c->skel->maps.tracked), &key) ? -errno : 0;
+}
+
+int collector_is_tracked(struct collector *c, pid_t tgid)
+{
+	struct obs_tracked v;
+	__u32 key = (__u32)tgid;
+
+	return !bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v);
+}
+
+int collector_event_fd(struct collector *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
+int collector_poll(struct collector *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->rb, timeout_ms);
+
+	return n == -EINTR ? 0 : n;
+}
+
+static int count_entries(int fd, size_t keysz)
+{
+	char key[64], next[64];
+	int n = 0;
+	void *prev = NULL;
+
+	if (keysz > sizeof(key))
+		return -1;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, keysz);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static void add_fill(struct obs_snapshot *s, const char *name, struct bpf_map *m)
+{
+	int n;
+
+	if (s->nfill >= SNAP_MAPS)
+		return;
+	n = count_entries(bpf_map__fd(m), bpf_map__key_size(m));
+	s->fill[s->nfill].name = name;
+	s->fill[s->nfill].used = n < 0 ? 0 : (uint32_t)n;
+	s->fill[s->nfill].max = bpf_map__max_entries(m);
+	s->nfill++;
+}
+
+static int read_hists(struct collector *c, struct obs_snapshot *s)
+{
+	int fd = bpf_map__fd(c->skel->maps.hists);
+	struct obs_hist *vals = calloc((size_t)c->ncpus, sizeof(*vals));
+	struct obs_hist_key key, next, *prev = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct snap_hist *h;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue; /* deleted meanwhile */
+		if (s->nhists == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct snap_hist *n = realloc(s->hists, ncap * sizeof(*n));
+
+			if (!n) {
+				rc = -ENOMEM;
+				break;
+			}
+			s->hists = n;
+			cap = ncap;
+		}
+		h = &s->hists[s->nhists++];
+		memset(h, 0, sizeof(*h));
+		h->key = key;
+		for (int cpu = 0; cpu < c->ncpus; cpu++) {
+			for (int i = 0; i < OBS_HIST_SLOTS; i++)
+				h->h.slots[i] += vals[cpu].slots[i];
+			h->h.sum_ns += vals[cpu].sum_ns;
+			h->h.bytes += vals[cpu].bytes;
+		}
+	}
+	free(vals);
+	return rc;
+}
+
+int collector_snapshot(struct collector *c, struct obs_snapshot *s)
+{
+	struct obs_counters *cv = calloc((size_t)c->ncpus, sizeof(*cv));
+	uint64_t *dv = calloc((size_t)c->ncpus, sizeof(*dv));
+	int rc = -ENOMEM;
+
+	memset(s, 0, sizeof(*s));
+	if (!cv || !dv)
+		goto out;
+	rc = read_hists(c, s);
+	if (rc)
+		goto out;
+	for (__u32 slot = 0; slot < OBS_MAX_SLOTS; slot++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.counters), &slot, cv))
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++) {
+			__u64 *d = (__u64 *)&s->counters[slot], *src = (__u64 *)&cv[cpu];
+
+			for (size_t i = 0; i < sizeof(struct obs_counters) / sizeof(__u64); i++)
+				d[i] += src[i];
+		}
+	}
+	for (__u32 r = 0; r < OBS_DROP_COUNT; r++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.drops), &r, dv))
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++)
+			s->drops[r] += dv[cpu];
+	}
+	add_fill(s, "tracked", c->skel->maps.tracked);
+	add_fill(s, "hists", c->skel->maps.hists);
+	add_fill(s, "parked", c->skel->maps.parked);
+	add_fill(s, "runq_start", c->skel->maps.runq_start);
+	add_fill(s, "disk_start", c->skel->maps.disk_start);
+	add_fill(s, "connect_start", c->skel->maps.connect_start);
+	add_fill(s, "sock_owner", c->skel->maps.sock_owner);
+	add_fill(s, "listen_owner", c->skel->maps.listen_owner);
+	s->ringbuf_pending = c->skel->bss->ringbuf_avail;
+	s->events_seen = __atomic_load_n(&c->events_seen, __ATOMIC_RELAXED);
+	rc = 0;
+out:
+	free(cv);
+	free(dv);
+	if (rc)
+		snapshot_free(s);
+	return rc;
+}
+
+void snapshot_free(struct obs_snapshot *s)
+{
+	free(s->hists);
+	s->hists = NULL;
+	s->nhists = 0;
+}

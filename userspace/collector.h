@@ -1,0 +1,68 @@
+/*
+ * collector - owns the BPF object: load, attach, follow processes, drain
+ * the process-event ring buffer, and read the in-kernel aggregates.
+ */
+#ifndef OBS_COLLECTOR_H
+#define OBS_COLLECTOR_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <linux/types.h>
+#include "obs.h"
+
+struct collector;
+
+typedef void (*collector_event_fn)(void *ctx, const struct obs_proc_event *e);
+
+struct collector_cfg {
+	unsigned probes;       /* OBS_PROBE_* (cli.h) */
+	uint32_t default_slot; /* slot for untracked tasks: OBS_SLOT_NONE or a slot */
+	int emit_exec;	       /* deliver OBS_EV_EXEC events */
+	collector_event_fn on_event;
+	void *ctx;
+};
+
+struct snap_hist {
+	struct obs_hist_key key;
+	struct obs_hist h; /* summed over CPUs */
+};
+
+struct map_fill {
+	const char *name;
+	uint32_t used, max;
+};
+
+#define SNAP_MAPS 8
+
+/* A consistent-enough read of every aggregate, summed over CPUs. */
+struct obs_snapshot {
+	struct snap_hist *hists;
+	size_t nhists;
+	struct obs_counters counters[OBS_MAX_SLOTS];
+	uint64_t drops[OBS_DROP_COUNT];
+	struct map_fill fill[SNAP_MAPS];
+	size_t nfill;
+	uint64_t ringbuf_pending; /* bytes not yet consumed */
+	uint64_t events_seen;
+};
+
+/* Load and attach. On failure returns -1 with a clear message in err. */
+int collector_open(const struct collector_cfg *cfg, struct collector **out, char *err,
+		   size_t errlen);
+void collector_close(struct collector *c);
+/* Follow a process (and, from now on, its new children) under slot. */
+int collector_track(struct collector *c, pid_t tgid, uint32_t slot);
+int collector_untrack(struct collector *c, pid_t tgid);
+int collector_is_tracked(struct collector *c, pid_t tgid);
+/* fd that becomes readable when process events are pending. */
+int collector_event_fd(struct collector *c);
+/* Drain pending process events (calls on_event). Returns count or -1. */
+int collector_poll(struct collector *c, int timeout_ms);
+/* Read aggregates. Free with snapshot_free. */
+int collector_snapshot(struct collector *c, struct obs_snapshot *s);
+void snapshot_free(struct obs_snapshot *s);
+/* Number of programs attached. */
+int collector_attached(const struct collector *c);
+
+#endif

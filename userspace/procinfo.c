@@ -1,0 +1,107 @@
+#include "procinfo.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procparse.h"
+
+static ssize_t read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)total < len - 1 && (n = read(fd, buf + total, len - 1 - total)) > 0)
+		total += n;
+	close(fd);
+	buf[total] = '\0';
+	return total;
+}
+
+int procinfo_labels(pid_t pid, int container_labels, struct slot_labels *out)
+{
+	char path[64], buf[16384];
+	ssize_t n;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n > 0 && !procparse_environ_get(buf, (size_t)n, "OTEL_SERVICE_NAME", out->service,
+					     sizeof(out->service)) &&
+	    out->service[0])
+		;
+	else {
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+		n = readlink(path, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			procparse_exe_name(buf, out->service, sizeof(out->service));
+		} else {
+			snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+			n = read_file(path, buf, sizeof(buf));
+			if (n <= 0)
+				return -1;
+			buf[strcspn(buf, "\n")] = '\0';
+			procparse_exe_name(buf, out->service, sizeof(out->service));
+		}
+	}
+	if (container_labels) {
+		char cg[4096];
+
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+		n = read_file(path, buf, sizeof(buf));
+		if (n > 0 && !procparse_cgroup_path(buf, (size_t)n, cg, sizeof(cg)))
+			procparse_container(cg, out->container_id, sizeof(out->container_id),
+					    out->pod_uid, sizeof(out->pod_uid));
+	}
+	return 0;
+}
+
+void procinfo_service_for_cmd(const char *argv0, char *out, size_t outlen)
+{
+	const char *env = getenv("OTEL_SERVICE_NAME");
+
+	if (env && *env)
+		snprintf(out, outlen, "%s", env);
+	else
+		procparse_exe_name(argv0, out, outlen);
+}
+
+/* /proc/PID/stat: "pid (comm) state ppid ... flags" — comm may hold ')' */
+static int read_stat_fields(pid_t pid, int *ppid, unsigned long *flags)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	/* fields after comm: state ppid pgrp session tty_nr tpgid flags */
+	if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %lu", ppid, flags) != 2)
+		return -1;
+	return 0;
+}
+
+int procinfo_is_kthread(pid_t pid)
+{
+	unsigned long flags;
+	int ppid;
+
+	if (read_stat_fields(pid, &ppid, &flags))
+		return 0;
+	return !!(flags & 0x00200000); /* PF_KTHREAD */
+}
+
+pid_t procinfo_ppid(pid_t pid)
+{
+	unsigned long flags;
+	int ppid;
+
+	return read_stat_fields(pid, &ppid, &flags) ? -1 : ppid;
+}

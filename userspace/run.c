@@ -1,0 +1,206 @@
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include "app.h"
+#include "log.h"
+#include "privs.h"
+#include "procinfo.h"
+#include "report.h"
+
+#define EXIT_OBS_FAILED 125
+
+/* Signals obs-run forwards to CMD (SIGCHLD tells us CMD ended). */
+static const int fwd_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+static void block_signals(sigset_t *set, sigset_t *old)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
+		sigaddset(set, fwd_signals[i]);
+	sigaddset(set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, set, old);
+}
+
+/* Child: wait for "go" (BPF attached and tracking us), then exec CMD. */
+static void child_exec(char **argv, int go_fd, int err_fd, const sigset_t *oldmask)
+{
+	char c;
+	int e;
+
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	if (read(go_fd, &c, 1) != 1)
+		_exit(EXIT_OBS_FAILED); /* obs-run failed before starting CMD */
+	close(go_fd);
+	execvp(argv[0], argv);
+	e = errno;
+	if (write(err_fd, &e, sizeof(e)) != sizeof(e))
+		_exit(126);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+static int exit_status_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_OBS_FAILED;
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void print_summary(struct obs_app *a, const char *cmd, pid_t pid, int status)
+{
+	struct obs_snapshot s;
+	char what[96];
+	double secs = (double)(app_now_ns() - a->start_ns) / 1e9;
+
+	describe_status(status, what, sizeof(what));
+	fprintf(stderr, "\n%s: %s (pid %d) %s after %.1fs\n", log_prog(), cmd, (int)pid, what,
+		secs);
+	pthread_mutex_lock(&a->lock);
+	if (a->col && !collector_snapshot(a->col, &s)) {
+		report_summary(stderr, &s, 12);
+		snapshot_free(&s);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Wait for CMD, forwarding signals; keep draining BPF events. */
+static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
+{
+	int sfd = signalfd(-1, set, SFD_CLOEXEC), status = 0;
+	struct pollfd pfd[2];
+
+	if (sfd < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		return status;
+	}
+	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	pfd[1] = (struct pollfd){.fd = collector_event_fd(a->col), .events = POLLIN};
+	for (;;) {
+		struct signalfd_siginfo si;
+		pid_t w;
+
+		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
+			break;
+		app_drain(a, 0);
+		w = waitpid(child, &status, WNOHANG);
+		if (w == child)
+			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				continue;
+			/* Terminal-generated signals already reached CMD's process group. */
+			if (si.ssi_code == SI_KERNEL)
+				continue;
+			kill(child, (int)si.ssi_signo);
+		}
+	}
+	close(sfd);
+	return status;
+}
+
+int run_main(const struct obs_opts *o)
+{
+	struct collector_cfg cfg = {.probes = o->probes, .default_slot = OBS_SLOT_NONE};
+	struct slot_labels labels = {0};
+	int go[2] = {-1, -1}, errp[2] = {-1, -1}, status = 0, exec_errno = 0;
+	char err[1024];
+	sigset_t set, oldmask;
+	struct obs_app a;
+	pid_t child;
+	uint32_t slot;
+	ssize_t n;
+
+	if (privs_check_all(err, sizeof(err))) {
+		log_error("%s", err);
+		return EXIT_OBS_FAILED;
+	}
+	if (app_init(&a, o, 0)) {
+		log_error("out of memory");
+		return EXIT_OBS_FAILED;
+	}
+	if (o->service)
+		snprintf(labels.service, sizeof(labels.service), "%s", o->service);
+	else
+		procinfo_service_for_cmd(o->cmd_argv[0], labels.service, sizeof(labels.service));
+	slot = slots_get(a.slots, &labels);
+
+	if (app_start_http(&a, err, sizeof(err))) {
+		log_error("%s", err);
+		app_free(&a);
+		return EXIT_OBS_FAILED;
+	}
+	if (pipe2(go, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
+		log_error("pipe: %s", strerror(errno));
+		app_free(&a);
+		return EXIT_OBS_FAILED;
+	}
+	block_signals(&set, &oldmask);
+	child = fork();
+	if (child < 0) {
+		log_error("fork: %s", strerror(errno));
+		app_free(&a);
+		return EXIT_OBS_FAILED;
+	}
+	if (child == 0) {
+		close(go[1]);
+		close(errp[0]);
+		child_exec(o->cmd_argv, go[0], errp[1], &oldmask);
+	}
+	close(go[0]);
+	close(errp[1]);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (app_attach(&a, &cfg, err, sizeof(err)) || collector_track(a.col, child, slot)) {
+		log_error("%s", *err ? err : "cannot track the command's process");
+		close(go[1]); /* child exits without running CMD */
+		waitpid(child, NULL, 0);
+		app_free(&a);
+		return EXIT_OBS_FAILED;
+	}
+	log_debug("tracking pid %d as service \"%s\"", (int)child, labels.service);
+	if (write(go[1], "g", 1) != 1)
+		log_warn("cannot start the command: %s", strerror(errno));
+	close(go[1]);
+
+	n = read(errp[0], &exec_errno, sizeof(exec_errno));
+	close(errp[0]);
+	if (n == sizeof(exec_errno)) {
+		waitpid(child, &status, 0);
+		if (exec_errno == ENOENT)
+			log_error("%s: command not found", o->cmd_argv[0]);
+		else
+			log_error("%s: cannot execute: %s", o->cmd_argv[0], strerror(exec_errno));
+		app_free(&a);
+		return exec_errno == ENOENT ? 127 : 126;
+	}
+
+	status = supervise(&a, child, &set);
+	if (o->summary)
+		print_summary(&a, o->cmd_argv[0], child, status);
+	app_free(&a);
+	return exit_status_of(status);
+}
