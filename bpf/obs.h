@@ -67,12 +67,24 @@ struct obs_counters {
  * moved ("parked") into a hash by tid.
  */
 struct obs_cur_sys {
-	__u64 start;
-	__u32 tid;
+	__u64 start; /* 0: not in a recorded syscall */
+	__u64 task;  /* task_struct address of the task in the syscall */
 	__u32 nr;
 	__u32 slot;
-	__u32 pad[11]; /* one cache line per CPU */
+	/* Cache of the last tracked-map lookup on this CPU, valid while
+	 * track_gen is unchanged: saves a hash lookup per syscall. */
+	__u64 cache_task;
+	__u32 cache_slot;
+	__u32 cache_gen;
+	__u64 pad[3]; /* one cache line per CPU */
 };
+
+/*
+ * Syscall histograms of slot 0 (obs-run's service, triage's target) live in
+ * a per-CPU array indexed by syscall number: an inlined lookup instead of a
+ * hash lookup. Other slots use the hash.
+ */
+#define OBS_FAST_SYSCALLS 512
 
 /* What the tracked map (key: tgid) holds. */
 struct obs_tracked {

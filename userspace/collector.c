@@ -175,15 +175,21 @@ int collector_track(struct collector *c, pid_t tgid, uint32_t slot)
 	struct obs_tracked v = {.slot = slot};
 	__u32 key = (__u32)tgid;
 
-	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v, BPF_ANY) ? -errno
-											     : 0;
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v, BPF_ANY))
+		return -errno;
+	/* Invalidate the BPF side's per-CPU lookup caches (mmap'ed .bss). */
+	__atomic_add_fetch(&c->skel->bss->track_gen, 1, __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 int collector_untrack(struct collector *c, pid_t tgid)
 {
 	__u32 key = (__u32)tgid;
 
-	return bpf_map_delete_elem(bpf_map__fd(c->skel->maps.tracked), &key) ? -errno : 0;
+	if (bpf_map_delete_elem(bpf_map__fd(c->skel->maps.tracked), &key))
+		return -errno;
+	__atomic_add_fetch(&c->skel->bss->track_gen, 1, __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 int collector_is_tracked(struct collector *c, pid_t tgid)
@@ -235,46 +241,72 @@ static void add_fill(struct obs_snapshot *s, const char *name, struct bpf_map *m
 	s->nfill++;
 }
 
+static struct snap_hist *snap_append(struct obs_snapshot *s, size_t *cap)
+{
+	if (s->nhists == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 256;
+		struct snap_hist *n = realloc(s->hists, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->hists = n;
+		*cap = ncap;
+	}
+	memset(&s->hists[s->nhists], 0, sizeof(s->hists[0]));
+	return &s->hists[s->nhists++];
+}
+
+/* Sum per-CPU values; 0 if every CPU's histogram is empty. */
+static int sum_cpus(const struct obs_hist *vals, int ncpus, struct obs_hist *out)
+{
+	uint64_t any = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		for (int i = 0; i < OBS_HIST_SLOTS; i++) {
+			out->slots[i] += vals[cpu].slots[i];
+			any |= vals[cpu].slots[i];
+		}
+		out->sum_ns += vals[cpu].sum_ns;
+		out->bytes += vals[cpu].bytes;
+	}
+	return any != 0;
+}
+
 static int read_hists(struct collector *c, struct obs_snapshot *s)
 {
-	int fd = bpf_map__fd(c->skel->maps.hists);
+	int fd = bpf_map__fd(c->skel->maps.hists), ffd = bpf_map__fd(c->skel->maps.fast_sys);
 	struct obs_hist *vals = calloc((size_t)c->ncpus, sizeof(*vals));
 	struct obs_hist_key key, next, *prev = NULL;
+	struct obs_hist sum;
+	struct snap_hist *h;
 	size_t cap = 0;
-	int rc = 0;
 
 	if (!vals)
 		return -ENOMEM;
+	for (__u32 nr = 0; nr < OBS_FAST_SYSCALLS; nr++) {
+		if (bpf_map_lookup_elem(ffd, &nr, vals) || !sum_cpus(vals, c->ncpus, &sum))
+			continue;
+		if (!(h = snap_append(s, &cap)))
+			goto oom;
+		h->key = (struct obs_hist_key){.slot = 0, .kind = OBS_H_SYSCALL, .id = nr};
+		h->h = sum;
+	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct snap_hist *h;
-
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, vals))
 			continue; /* deleted meanwhile */
-		if (s->nhists == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			struct snap_hist *n = realloc(s->hists, ncap * sizeof(*n));
-
-			if (!n) {
-				rc = -ENOMEM;
-				break;
-			}
-			s->hists = n;
-			cap = ncap;
-		}
-		h = &s->hists[s->nhists++];
-		memset(h, 0, sizeof(*h));
+		if (!(h = snap_append(s, &cap)))
+			goto oom;
 		h->key = key;
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			for (int i = 0; i < OBS_HIST_SLOTS; i++)
-				h->h.slots[i] += vals[cpu].slots[i];
-			h->h.sum_ns += vals[cpu].sum_ns;
-			h->h.bytes += vals[cpu].bytes;
-		}
+		sum_cpus(vals, c->ncpus, &h->h);
 	}
 	free(vals);
-	return rc;
+	return 0;
+oom:
+	free(vals);
+	return -ENOMEM;
 }
 
 int collector_snapshot(struct collector *c, struct obs_snapshot *s)
@@ -307,6 +339,7 @@ int collector_snapshot(struct collector *c, struct obs_snapshot *s)
 	}
 	add_fill(s, "tracked", c->skel->maps.tracked);
 	add_fill(s, "hists", c->skel->maps.hists);
+	add_fill(s, "fast_sys", c->skel->maps.fast_sys);
 	add_fill(s, "parked", c->skel->maps.parked);
 	add_fill(s, "runq_start", c->skel->maps.runq_start);
 	add_fill(s, "disk_start", c->skel->maps.disk_start);

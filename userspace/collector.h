@@ -33,7 +33,7 @@ struct map_fill {
 	uint32_t used, max;
 };
 
-#define SNAP_MAPS 8
+#define SNAP_MAPS 10
 
 /* A consistent-enough read of every aggregate, summed over CPUs. */
 struct obs_snapshot {
