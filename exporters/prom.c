@@ -153,11 +153,11 @@ static void encode_family(struct sbuf *out, const struct metric_family *f, enum 
 		hist_cumulative(s->slots, cum);
 		for (unsigned b = 0; b < HIST_EXPORT_BUCKETS; b++) {
 			prom_format_double(le, sizeof(le),
-					   (double)hist_slot_upper_ns(hist_export_slots[b]) * 1e-9);
+					   (double)hist_slot_upper_ns(hist_export_slots[b]) / 1e9);
 			put_sample(out, base, "_bucket", f, s, "le", le, (double)cum[b]);
 		}
 		put_sample(out, base, "_bucket", f, s, "le", "+Inf", (double)total);
-		put_sample(out, base, "_sum", f, s, NULL, NULL, s->sum * 1e-9);
+		put_sample(out, base, "_sum", f, s, NULL, NULL, s->sum / 1e9);
 		put_sample(out, base, "_count", f, s, NULL, NULL, (double)total);
 	}
 }

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install every build and test dependency of obs from Debian packages.
+# Idempotent; safe to run on every build. Needs root (apt-get).
+set -eu
+
+PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
+      libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
+      bats curl nginx-light wrk prometheus bpftrace util-linux iproute2 procps"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing" >&2
+	echo "deps.sh: run as root (sudo scripts/deps.sh) to install them" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Debian's nginx and prometheus packages start services on install; obs's
+# tests start their own instances on their own ports, so keep these off.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+chmod +x /usr/sbin/policy-rc.d
+trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
