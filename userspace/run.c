@@ -138,6 +138,9 @@ int run_main(const struct obs_opts *o)
 		log_error("%s", err);
 		return EXIT_OBS_FAILED;
 	}
+	/* Before any thread exists: threads inherit the mask, and an
+	 * unblocked thread would take SIGTERM's default action for us. */
+	block_signals(&set, &oldmask);
 	if (app_init(&a, o, 0)) {
 		log_error("out of memory");
 		return EXIT_OBS_FAILED;
@@ -158,7 +161,6 @@ int run_main(const struct obs_opts *o)
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
-	block_signals(&set, &oldmask);
 	child = fork();
 	if (child < 0) {
 		log_error("fork: %s", strerror(errno));

@@ -1,0 +1,151 @@
+#!/usr/bin/env bats
+# obs-run / obs behaviour at the edges: usage, exit codes, errors, signals.
+
+load helpers
+
+teardown() { obs_stop; }
+
+@test "obs --help and obs-run --help print usage and exit 0" {
+	run "$OBS" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Usage: obs COMMAND"* ]]
+	run "$OBS_RUN" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--metrics-addr"* ]]
+	run "$OBS" triage --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"-p, --pid PID"* ]]
+}
+
+@test "unknown flag: message, usage hint, exit 2" {
+	run "$OBS_RUN" --frobnicate -- true
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown option '--frobnicate'"* ]]
+	[[ "$output" == *"Try 'obs-run --help'"* ]]
+	run "$OBS" bogus
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown command 'bogus'"* ]]
+}
+
+@test "CMD not found exits 127 like a shell; not executable exits 126" {
+	require_bpf
+	run -127 "$OBS_RUN" --no-metrics -- /nonexistent/command-xyz
+	[ "$status" -eq 127 ]
+	[[ "$output" == *"command not found"* ]]
+	touch "$BATS_TEST_TMPDIR/noexec"
+	chmod 644 "$BATS_TEST_TMPDIR/noexec"
+	run "$OBS_RUN" --no-metrics -- "$BATS_TEST_TMPDIR/noexec"
+	[ "$status" -eq 126 ]
+	[[ "$output" == *"cannot execute"* ]]
+}
+
+@test "exit status and death by signal are passed through" {
+	require_bpf
+	run "$OBS_RUN" --no-metrics --no-summary -- sh -c 'exit 7'
+	[ "$status" -eq 7 ]
+	run "$OBS_RUN" --no-metrics --no-summary -- sh -c 'kill -KILL $$'
+	[ "$status" -eq 137 ]
+}
+
+@test "signals sent to obs-run are forwarded to CMD" {
+	require_bpf
+	local port
+	port=$(free_port)
+	obs_start "$port" -- sh -c 'trap "echo got-term; exit 42" TERM; while :; do sleep 0.1; done'
+	kill -TERM "$OBS_PID"
+	local st=0
+	wait "$OBS_PID" || st=$?
+	OBS_PID=
+	[ "$st" -eq 42 ]
+	grep -q got-term "$BATS_TEST_TMPDIR/obs.out"
+}
+
+@test "summary on exit names the command, its status and the top syscalls" {
+	require_bpf
+	run "$OBS_RUN" --no-metrics -- sh -c 'for i in 1 2 3; do cat /etc/hostname >/dev/null; done'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"sh (pid "*") exited with status 0"* ]]
+	[[ "$output" == *"where the time went"* ]]
+	[[ "$output" == *"syscall execve"* ]]
+	[[ "$output" == *"syscall openat"* ]]
+}
+
+@test "metrics port in use: clear error, exit 125, CMD never runs" {
+	require_bpf
+	local port
+	port=$(free_port)
+	python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(30)" &
+	local holder=$!
+	wait_for python3 -c "import socket; socket.create_connection(('127.0.0.1',$port))"
+	run "$OBS_RUN" --metrics-addr "127.0.0.1:$port" -- touch "$BATS_TEST_TMPDIR/ran"
+	kill "$holder"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"cannot listen on 127.0.0.1:$port: Address already in use"* ]]
+	[[ "$output" == *"--metrics-addr"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/ran" ]
+}
+
+@test "non-root: error names the missing capability" {
+	require_cmd setpriv
+	run setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$OBS_RUN" --no-metrics -- true
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"missing capability CAP_BPF and CAP_PERFMON"* ]]
+	[[ "$output" == *"Run it as root"* ]]
+	[[ "$output" != *"libbpf"* ]]
+	run setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$OBS" triage -p 1 -d 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"missing capability"* ]]
+	run setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$OBS" check
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"[MISSING] privileges"* ]]
+	[[ "$output" == *"fix: run as root"* ]]
+}
+
+@test "obs check reports every requirement and passes here" {
+	require_bpf
+	run "$OBS" check
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"[ok     ] kernel BTF"* ]]
+	[[ "$output" == *"[ok     ] BPF ring buffer maps"* ]]
+	[[ "$output" == *"raw tracepoints: all 17 obs uses attach"* ]]
+	[[ "$output" == *"kprobes"* ]]
+	[[ "$output" == *"obs can run here."* ]]
+}
+
+@test "/readyz is 503 with a JSON reason before attach, 200 after; /healthz 200" {
+	require_bpf
+	local port
+	port=$(free_port)
+	OBS_DEBUG_ATTACH_DELAY_MS=3000 "$OBS_RUN" --metrics-addr "127.0.0.1:$port" -- sleep 30 \
+		2>"$BATS_TEST_TMPDIR/obs.err" &
+	OBS_PID=$!
+	wait_for curl -sS "http://127.0.0.1:$port/healthz"
+	run curl -sS -o "$BATS_TEST_TMPDIR/r" -w '%{http_code}' "http://127.0.0.1:$port/readyz"
+	[ "$output" = 503 ]
+	grep -q '"status":"not ready","reason":"BPF programs are not loaded and attached yet"' "$BATS_TEST_TMPDIR/r"
+	run curl -sS -w '%{http_code}' -o /dev/null "http://127.0.0.1:$port/healthz"
+	[ "$output" = 200 ]
+	wait_for ready "$port"
+	run curl -sS -w '%{http_code}' -o /dev/null "http://127.0.0.1:$port/readyz"
+	[ "$output" = 200 ]
+	run curl -sS -w '%{http_code}' -o /dev/null "http://127.0.0.1:$port/nope"
+	[ "$output" = 404 ]
+	run curl -sS -X POST -w '%{http_code}' -o /dev/null "http://127.0.0.1:$port/metrics"
+	[ "$output" = 405 ]
+}
+
+@test "tracefs unmounted: obs still runs, obs check says how to mount it" {
+	require_bpf
+	if mountpoint -q /sys/kernel/tracing; then
+		umount /sys/kernel/tracing || skip "tracefs busy"
+		remount=1
+	fi
+	run "$OBS_RUN" --no-metrics -- true
+	local st=$status out=$output
+	run "$OBS" check
+	[ -n "${remount:-}" ] && mount -t tracefs nodev /sys/kernel/tracing
+	[ "$st" -eq 0 ]
+	[[ "$out" == *"exited with status 0"* ]]
+	[[ "$output" == *"tracefs: not mounted; obs uses raw tracepoints and does not need it"* ]]
+	[[ "$output" == *"mount -t tracefs nodev /sys/kernel/tracing"* ]]
+}
