@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # obs-run / obs behaviour at the edges: usage, exit codes, errors, signals.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 teardown() { obs_stop; }
