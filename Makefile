@@ -42,7 +42,7 @@ APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all clean test unit fuzz asan lint install check-format format
+.PHONY: all clean test unit unit-bins fuzz asan lint install check-format format
 all: $(BUILD)/obs $(BUILD)/obs-run
 
 $(BUILD)/vmlinux.h:
@@ -78,6 +78,8 @@ $(BUILD)/obs-run: $(BUILD)/obs
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lm
+
+unit-bins: $(UNIT_TESTS)
 
 unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do $$t || rc=1; done; exit $$rc

@@ -83,7 +83,7 @@ int agent_main(const struct obs_opts *o)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0 || app_start_http(&a, err, sizeof(err)) ||
 	    app_attach(&a, &cfg, err, sizeof(err))) {
 		log_error("%s", sfd < 0 ? strerror(errno) : err);

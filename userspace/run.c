@@ -86,7 +86,7 @@ static void print_summary(struct obs_app *a, const char *cmd, pid_t pid, int sta
 /* Wait for CMD, forwarding signals; keep draining BPF events. */
 static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
 {
-	int sfd = signalfd(-1, set, SFD_CLOEXEC), status = 0;
+	int sfd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK), status = 0;
 	struct pollfd pfd[2];
 
 	if (sfd < 0) {

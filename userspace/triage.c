@@ -135,7 +135,7 @@ int triage_main(const struct obs_opts *o)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	t0 = app_now_ns();
 	if (sfd < 0 || app_attach(&a, &cfg, err, sizeof(err))) {
 		log_error("%s", sfd < 0 ? strerror(errno) : err);

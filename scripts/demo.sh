@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The obs demo: build obs, run a real nginx under obs-run, load it with
+# wrk, show what Prometheus would scrape, then obs-run's exit summary.
+# Installs its own dependencies (Debian 12, as root).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+scripts/deps.sh
+make -s all
+
+w=$(mktemp -d /tmp/obs-demo.XXXXXX)
+trap 'rm -rf "$w"' EXIT
+mkdir -p "$w/html" "$w/logs"
+echo "hello from nginx under obs" >"$w/html/index.html"
+cat >"$w/nginx.conf" <<CONF
+daemon off;
+user root;
+worker_processes 2;
+error_log $w/logs/error.log;
+pid $w/nginx.pid;
+events { worker_connections 256; }
+http {
+	access_log $w/logs/access.log;
+	client_body_temp_path $w/tmp; proxy_temp_path $w/tmp; fastcgi_temp_path $w/tmp;
+	uwsgi_temp_path $w/tmp; scgi_temp_path $w/tmp;
+	server { listen 127.0.0.1:18080; root $w/html; }
+}
+CONF
+
+echo "==> obs-run --metrics-addr 127.0.0.1:19464 -- nginx"
+build/obs-run --metrics-addr 127.0.0.1:19464 -- nginx -c "$w/nginx.conf" -p "$w" &
+obs=$!
+for _ in $(seq 100); do
+	curl -fsS 127.0.0.1:19464/readyz 2>/dev/null | grep -q ready && break
+	sleep 0.1
+done
+echo "==> /readyz: $(curl -fsS 127.0.0.1:19464/readyz)"
+echo "==> wrk -t2 -c16 -d5s http://127.0.0.1:18080/"
+wrk -t2 -c16 -d5s http://127.0.0.1:18080/ | sed 's/^/    /'
+
+echo "==> a few of the series on http://127.0.0.1:19464/metrics:"
+curl -fsS 127.0.0.1:19464/metrics >"$w/metrics"
+grep -E '^obs_syscall_duration_seconds_count\{syscall="(accept4|epoll_wait|writev|recvfrom|sendfile)"' "$w/metrics" | sed 's/^/    /'
+grep -E '^obs_tcp_(connections|sent_bytes|received_bytes)_total' "$w/metrics" | sed 's/^/    /'
+grep -E '^obs_runqueue_latency_seconds_(count|sum)' "$w/metrics" | sed 's/^/    /'
+echo "    ... $(grep -vc '^#' "$w/metrics") samples in all"
+
+echo "==> stopping nginx (SIGTERM to obs-run is forwarded); obs-run prints its summary:"
+kill -TERM "$obs"
+wait "$obs" || true

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Run every obs test: cmocka unit tests, libFuzzer smoke runs, bats
+# end-to-end tests against real programs. Installs dependencies first.
+# Last line: "N passed, N failed". Exit status non-zero on any failure.
+#
+#   scripts/test.sh            everything
+#   FUZZ_SECONDS=60 scripts/test.sh
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+fuzz_seconds=${FUZZ_SECONDS:-20}
+pass=0 fail=0
+failed=()
+
+note() { printf '\n=== %s\n' "$*"; }
+record() { # record NAME STATUS
+	if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); failed+=("$1"); fi
+}
+
+note "dependencies"
+scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+note "build"
+if ! make -s all unit-bins fuzz; then
+	echo "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+note "unit tests (cmocka)"
+for t in build/tests/test_*; do
+	out=$("$t" 2>&1)
+	st=$?
+	echo "$out" | grep -E '^\[  (PASSED|FAILED|  OK|ERROR)' | grep -v '^\[       OK' || true
+	p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p')
+	f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p')
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0}))
+	[ "$st" -ne 0 ] && [ -z "$f" ] && record "$t (crashed)" 1
+	[ -n "$f" ] && failed+=("$t")
+done
+
+note "fuzz smoke runs (libFuzzer, ${fuzz_seconds}s each)"
+for f in build/fuzz/fuzz_*; do
+	name=$(basename "$f")
+	corpus=build/fuzz-corpus/$name
+	mkdir -p "$corpus"
+	if "$f" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=0 \
+		-artifact_prefix="build/fuzz-$name-" "$corpus" >"build/fuzz-$name.log" 2>&1; then
+		echo "ok $name ($(grep -o 'Done [0-9]* runs' "build/fuzz-$name.log"))"
+		record "$name" 0
+	else
+		echo "not ok $name: see build/fuzz-$name.log"
+		tail -20 "build/fuzz-$name.log"
+		record "$name" 1
+	fi
+done
+
+note "end-to-end tests (bats, real programs)"
+bats --tap tests/e2e >build/e2e.tap 2>&1
+cat build/e2e.tap
+p=$(grep -c '^ok ' build/e2e.tap)
+f=$(grep -c '^not ok ' build/e2e.tap)
+pass=$((pass + p))
+fail=$((fail + f))
+grep '^not ok ' build/e2e.tap | while read -r l; do echo "FAILED: $l"; done
+[ "$((p + f))" -eq 0 ] && record "bats ran no test" 1
+
+if [ "${#failed[@]}" -gt 0 ]; then
+	printf '\nfailed: %s\n' "${failed[*]}"
+fi
+echo
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

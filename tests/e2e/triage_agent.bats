@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+# obs triage on running processes and cgroups; obs agent on the node.
+
+load helpers
+
+setup() {
+	require_bpf
+	W=$BATS_TEST_TMPDIR
+}
+
+teardown() {
+	[ -n "${TARGET:-}" ] && kill "$TARGET" 2>/dev/null || true
+	[ -n "${CG:-}" ] && { echo $$ >"$(dirname "$CG")/cgroup.procs"; rmdir "$CG"; } 2>/dev/null || true
+	obs_stop
+	[ -n "${AGENT:-}" ] && { kill "$AGENT"; wait "$AGENT"; } 2>/dev/null || true
+}
+
+# A process that does steady syscall, disk and scheduler work.
+start_target() {
+	python3 -c 'import os,time
+fd=os.open("'"$W"'/t.out", os.O_WRONLY|os.O_CREAT)
+t=time.time()+60
+while time.time()<t:
+    os.write(fd, b"x"*512); os.fsync(fd); time.sleep(0.002)' &
+	TARGET=$!
+}
+
+@test "obs triage -p on a running process prints histograms and a slowest-first table" {
+	start_target
+	local t0=$(date +%s%N)
+	run "$OBS" triage -p "$TARGET" -d 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Tracing pid $TARGET"* ]]
+	[[ "$output" == *"syscall latency (all syscalls)"* ]]
+	[[ "$output" == *"latency : count      distribution"* ]]
+	[[ "$output" == *"|****"* ]]
+	[[ "$output" == *"run queue latency"* ]]
+	[[ "$output" == *"slowest first (by p99):"* ]]
+	[[ "$output" == *"syscall fsync"* ]]
+	[[ "$output" == *"syscall write"* ]]
+	# Ready within a fraction of a second: attach time is printed.
+	ms=$(echo "$output" | sed -n 's/.*probes attached in \([0-9]*\) ms.*/\1/p')
+	echo "attach ms: $ms"
+	[ "$ms" -lt 1000 ]
+}
+
+@test "obs triage -i prints intervals, then totals" {
+	start_target
+	run "$OBS" triage -p "$TARGET" -d 2.5 -i 1
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -c '==== .* interval ====')" -ge 2 ]
+	[[ "$output" == *"==== "*" total ===="* ]]
+}
+
+@test "obs triage -c on a cgroup v2 directory" {
+	local root
+	root=$(findmnt -no TARGET -t cgroup2 | head -1)
+	[ -n "$root" ] && [ -w "$root" ] || skip "no writable cgroup v2 mount"
+	CG=$root/obs-e2e-$$
+	mkdir "$CG"
+	start_target
+	echo "$TARGET" >"$CG/cgroup.procs"
+	cat "$CG/cgroup.procs"
+	run "$OBS" triage -c "$CG" -d 1.5
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Tracing cgroup $CG ("*" processes)"* ]]
+	[[ "$output" == *"syscall fsync"* ]]
+	kill "$TARGET"; TARGET=
+	rmdir "$CG" 2>/dev/null || true
+	CG=
+}
+
+@test "obs triage --all sees other processes; bad targets get clear errors" {
+	start_target
+	run "$OBS" triage --all -d 1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Tracing all processes"* ]]
+	[[ "$output" == *"syscall fsync"* ]]
+	run "$OBS" triage -p 3999999 -d 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no process with pid 3999999"* ]]
+	run "$OBS" triage -c /nonexistent -d 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not a cgroup v2 directory"* ]]
+}
+
+@test "obs agent labels every process by OTEL_SERVICE_NAME or executable name" {
+	local port
+	port=$(free_port)
+	"$OBS" agent --metrics-addr "127.0.0.1:$port" 2>"$W/agent.err" &
+	AGENT=$!
+	wait_for ready "$port"
+	# Started after the agent: followed from fork, relabelled at exec.
+	OTEL_SERVICE_NAME=e2e-checkout python3 -c 'import os,time
+for i in range(3000): os.getsid(0)
+time.sleep(3)' &
+	local svc=$!
+	sleep 1.5
+	scrape "$port" >"$W/m"
+	kill "$svc" 2>/dev/null || true
+	n=$(metric_sum "$W/m" '^obs_syscall_duration_seconds_count\{syscall="getsid",service="e2e-checkout",container_id="[^"]*",pod_uid="[^"]*"\}')
+	echo "getsid count: $n"
+	[ "$n" -ge 3000 ]
+	# Processes that were already running are labelled by their executable.
+	grep -q 'service="bats-exec-test"\|service="bash"' "$W/m"
+	# obs never measures itself.
+	! grep -q 'service="obs"' "$W/m"
+	promtool check metrics <"$W/m"
+}
