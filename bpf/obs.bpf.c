@@ -22,8 +22,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define TASK_RUNNING 0
 #define IPPROTO_TCP_ 6
-#define AF_INET_ 2
-#define AF_INET6_ 10
+#define AF_INET_     2
+#define AF_INET6_    10
 
 enum {
 	TCP_ESTABLISHED_ = 1,

@@ -15,8 +15,8 @@
 #define OBS_HIST_SLOTS 40
 
 /* A "slot id" is a small integer naming one service (label set). */
-#define OBS_MAX_SLOTS 1024
-#define OBS_SLOT_NONE 0xffffffffu	  /* untracked: record nothing */
+#define OBS_MAX_SLOTS	      1024
+#define OBS_SLOT_NONE	      0xffffffffu	  /* untracked: record nothing */
 #define OBS_SLOT_UNATTRIBUTED (OBS_MAX_SLOTS - 1) /* agent: no owner known */
 
 /* Histogram kinds (obs_hist_key.kind). */

@@ -142,7 +142,9 @@ static void encode_family(struct sbuf *out, const struct metric_family *f, enum 
 		const struct metric_series *s = f->series[i];
 
 		if (f->type != METRIC_HISTOGRAM) {
-			put_sample(out, base, f->type == METRIC_COUNTER && strcmp(base, f->name) ? "_total" : "",
+			put_sample(out, base,
+				   f->type == METRIC_COUNTER && strcmp(base, f->name) ? "_total"
+										      : "",
 				   f, s, NULL, NULL, s->value);
 			continue;
 		}

@@ -7,7 +7,7 @@
 #include "metrics.h"
 #include "sbuf.h"
 
-#define PROM_CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define PROM_CONTENT_TYPE_TEXT	      "text/plain; version=0.0.4; charset=utf-8"
 #define PROM_CONTENT_TYPE_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 enum prom_format { PROM_TEXT, PROM_OPENMETRICS };

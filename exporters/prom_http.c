@@ -29,7 +29,7 @@ static MHD_Result_t reply(struct MHD_Connection *conn, unsigned status, const ch
 			  char *body, size_t len, int must_free)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
-		len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	    len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	MHD_Result_t ret;
 
 	if (!r) {
@@ -82,7 +82,7 @@ static MHD_Result_t handle(void *cls, struct MHD_Connection *conn, const char *u
 
 	if (!strcmp(url, "/metrics")) {
 		const char *accept =
-			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 		enum prom_format fmt = prom_negotiate(accept);
 
 		sbuf_init(&b);
@@ -124,8 +124,7 @@ static MHD_Result_t handle(void *cls, struct MHD_Connection *conn, const char *u
 	return reply_static(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }
 
-static int bind_socket(const char *host, uint16_t port, uint16_t *bound, char *err,
-		       size_t errlen)
+static int bind_socket(const char *host, uint16_t port, uint16_t *bound, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *res = NULL, *ai;
@@ -156,8 +155,9 @@ static int bind_socket(const char *host, uint16_t port, uint16_t *bound, char *e
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s%s", strchr(host, ':') ? "[" : "",
-			 *host ? host : "*", strchr(host, ':') ? "]" : "", port, strerror(e),
+		snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s%s",
+			 strchr(host, ':') ? "[" : "", *host ? host : "*",
+			 strchr(host, ':') ? "]" : "", port, strerror(e),
 			 e == EADDRINUSE ? " (another obs or exporter is using it; choose "
 					   "another with --metrics-addr HOST:PORT)"
 					 : "");
@@ -189,10 +189,10 @@ int http_server_start(const struct http_server_cfg *cfg, struct http_server **ou
 		free(s);
 		return -1;
 	}
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-				handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-				MHD_OPTION_CONNECTION_LIMIT, 64, MHD_OPTION_CONNECTION_TIMEOUT,
-				30u, MHD_OPTION_END);
+	s->d =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle,
+			     s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_LIMIT, 64,
+			     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot start the HTTP server on port %u", s->port);
 		close(s->fd);

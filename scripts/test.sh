@@ -40,6 +40,34 @@ for t in build/tests/test_*; do
 	[ -n "$f" ] && failed+=("$t")
 done
 
+note "sanitizers (ASan + UBSan): unit tests and obs-run, with leak checks"
+if make -s asan >build/asan.log 2>&1; then
+	for t in build/asan/tests/test_*; do
+		if ASAN_OPTIONS=detect_leaks=1 "$t" >"$t.log" 2>&1; then
+			echo "ok asan $(basename "$t")"
+			record "asan $t" 0
+		else
+			echo "not ok asan $(basename "$t")"
+			tail -20 "$t.log"
+			record "asan $t" 1
+		fi
+	done
+	if ASAN_OPTIONS=detect_leaks=1 build/asan/obs-run --metrics-addr 127.0.0.1:0 -- \
+		sh -c 'for i in 1 2 3; do cat /etc/hostname; done >/dev/null' >build/asan-run.log 2>&1 &&
+		! grep -qE 'ERROR: |runtime error' build/asan-run.log; then
+		echo "ok asan obs-run"
+		record "asan obs-run" 0
+	else
+		echo "not ok asan obs-run"
+		tail -30 build/asan-run.log
+		record "asan obs-run" 1
+	fi
+else
+	echo "not ok asan build"
+	tail -20 build/asan.log
+	record "asan build" 1
+fi
+
 note "fuzz smoke runs (libFuzzer, ${fuzz_seconds}s each)"
 for f in build/fuzz/fuzz_*; do
 	name=$(basename "$f")

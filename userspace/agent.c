@@ -92,7 +92,7 @@ int agent_main(const struct obs_opts *o)
 	}
 	n = agent_scan(&a);
 	last_scan = app_now_ns();
-	log_info("agent ready: %d BPF programs attached, %d processes, %u services", 
+	log_info("agent ready: %d BPF programs attached, %d processes, %u services",
 		 collector_attached(a.col), n, slots_count(a.slots));
 
 	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};

@@ -51,11 +51,11 @@ void app_free(struct obs_app *a)
 int app_start_http(struct obs_app *a, char *err, size_t errlen)
 {
 	struct http_server_cfg cfg = {
-		.host = a->opts->metrics_host,
-		.port = a->opts->metrics_port,
-		.metrics = render_metrics,
-		.ready = render_ready,
-		.ctx = a,
+	    .host = a->opts->metrics_host,
+	    .port = a->opts->metrics_port,
+	    .metrics = render_metrics,
+	    .ready = render_ready,
+	    .ctx = a,
 	};
 	const char *h = a->opts->metrics_host;
 

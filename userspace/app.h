@@ -17,8 +17,8 @@ struct http_server;
 
 struct obs_app {
 	const struct obs_opts *opts;
-	struct collector *col;	 /* NULL until BPF is loaded and attached */
-	struct slots *slots;	 /* slot id -> labels */
+	struct collector *col;	  /* NULL until BPF is loaded and attached */
+	struct slots *slots;	  /* slot id -> labels */
 	struct card_guard *guard; /* persistent cardinality guard */
 	struct http_server *http;
 	pthread_mutex_t lock;	    /* guards col (pointer), guard, render state */

@@ -20,11 +20,11 @@
 
 /* Every raw tracepoint obs.bpf.c attaches to. */
 static const char *const raw_tps[] = {
-	"sys_enter",	   "sys_exit",		  "sched_switch",	 "sched_wakeup",
-	"sched_wakeup_new", "sched_process_fork", "sched_process_exec", "sched_process_exit",
-	"block_rq_insert", "block_rq_issue",	  "block_rq_complete",	 "inet_sock_set_state",
-	"tcp_retransmit_skb", "tcp_send_reset",	  "tcp_receive_reset",	 "sock_send_length",
-	"sock_recv_length",
+    "sys_enter",	  "sys_exit",		"sched_switch",	      "sched_wakeup",
+    "sched_wakeup_new",	  "sched_process_fork", "sched_process_exec", "sched_process_exit",
+    "block_rq_insert",	  "block_rq_issue",	"block_rq_complete",  "inet_sock_set_state",
+    "tcp_retransmit_skb", "tcp_send_reset",	"tcp_receive_reset",  "sock_send_length",
+    "sock_recv_length",
 };
 
 struct report {
@@ -50,8 +50,8 @@ static void line(struct report *r, const char *status, const char *what, const c
 static int probe_raw_tp(const char *name)
 {
 	struct bpf_insn insns[] = {
-		{.code = 0xb7, .dst_reg = 0, .imm = 0}, /* mov r0, 0 */
-		{.code = 0x95},				/* exit */
+	    {.code = 0xb7, .dst_reg = 0, .imm = 0}, /* mov r0, 0 */
+	    {.code = 0x95},			    /* exit */
 	};
 	int prog, tp, err;
 
@@ -101,8 +101,8 @@ int check_main(const struct obs_opts *o)
 		     "use a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 
 	if (!privileged) {
-		line(&r, "unknown", "BPF program and map types",
-		     "cannot probe without privileges", NULL);
+		line(&r, "unknown", "BPF program and map types", "cannot probe without privileges",
+		     NULL);
 	} else {
 		int rt = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
 		int rb = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
@@ -122,7 +122,8 @@ int check_main(const struct obs_opts *o)
 			int e = probe_raw_tp(raw_tps[i]);
 
 			if (e) {
-				snprintf(detail, sizeof(detail), "%s: %s", raw_tps[i], strerror(-e));
+				snprintf(detail, sizeof(detail), "%s: %s", raw_tps[i],
+					 strerror(-e));
 				line(&r, "MISSING", "raw tracepoint", detail,
 				     "this kernel lacks the tracepoint; disable its probe group "
 				     "with --probes");
@@ -134,8 +135,9 @@ int check_main(const struct obs_opts *o)
 				 sizeof(raw_tps) / sizeof(raw_tps[0]));
 			line(&r, "ok", "raw tracepoints", detail, NULL);
 		}
-		line(&r, "info", "kprobes", kp ? "available (obs does not use them)"
-					       : "not available (obs does not use them)",
+		line(&r, "info", "kprobes",
+		     kp ? "available (obs does not use them)"
+			: "not available (obs does not use them)",
 		     NULL);
 		line(&r, "info", "fentry/fexit, tp_btf (BPF tracing programs)",
 		     tr == 1 ? "available (obs does not need them)"
@@ -147,9 +149,10 @@ int check_main(const struct obs_opts *o)
 	    fs_is("/sys/kernel/debug/tracing", TRACEFS_MAGIC))
 		line(&r, "ok", "tracefs", "mounted (obs does not need it)", NULL);
 	else
-		line(&r, "info", "tracefs",
-		     "not mounted; obs uses raw tracepoints and does not need it",
-		     "for perf, bpftrace and trace-cmd: mount -t tracefs nodev /sys/kernel/tracing");
+		line(
+		    &r, "info", "tracefs",
+		    "not mounted; obs uses raw tracepoints and does not need it",
+		    "for perf, bpftrace and trace-cmd: mount -t tracefs nodev /sys/kernel/tracing");
 
 	if (fs_is("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC))
 		line(&r, "ok", "cgroup v2", "/sys/fs/cgroup", NULL);

@@ -7,83 +7,84 @@
 #include <string.h>
 
 static const char usage_top[] =
-	"Usage: obs COMMAND [OPTIONS]\n"
-	"\n"
-	"Zero-code observability for Linux services (eBPF).\n"
-	"\n"
-	"Commands:\n"
-	"  run [OPTIONS] -- CMD [ARGS...]   run CMD and its descendants under obs (also: obs-run)\n"
-	"  agent [OPTIONS]                  instrument every process on this node\n"
-	"  triage (-p PID | -c CGROUP | --all) [-d SECONDS] [-i SECONDS]\n"
-	"                                   print latency histograms in the terminal\n"
-	"  check                            report the kernel features obs needs\n"
-	"  version                          print the version\n"
-	"\n"
-	"Run 'obs COMMAND --help' for the options of a command. See obs(1).\n";
+    "Usage: obs COMMAND [OPTIONS]\n"
+    "\n"
+    "Zero-code observability for Linux services (eBPF).\n"
+    "\n"
+    "Commands:\n"
+    "  run [OPTIONS] -- CMD [ARGS...]   run CMD and its descendants under obs (also: obs-run)\n"
+    "  agent [OPTIONS]                  instrument every process on this node\n"
+    "  triage (-p PID | -c CGROUP | --all) [-d SECONDS] [-i SECONDS]\n"
+    "                                   print latency histograms in the terminal\n"
+    "  check                            report the kernel features obs needs\n"
+    "  version                          print the version\n"
+    "\n"
+    "Run 'obs COMMAND --help' for the options of a command. See obs(1).\n";
 
 static const char usage_run[] =
-	"Usage: obs-run [OPTIONS] [--] CMD [ARGS...]\n"
-	"       obs run [OPTIONS] [--] CMD [ARGS...]\n"
-	"\n"
-	"Run CMD, follow it and every descendant, serve Prometheus metrics while it\n"
-	"runs, forward signals to it, print a latency summary to stderr when it exits,\n"
-	"and exit with its exit status (128+N if it was killed by signal N).\n"
-	"\n"
-	"Options:\n"
-	"  --metrics-addr HOST:PORT  where to serve /metrics, /healthz, /readyz\n"
-	"                            (default " OBS_DEFAULT_METRICS_ADDR "; port 0 picks a free port)\n"
-	"  --no-metrics              do not serve HTTP at all\n"
-	"  --service NAME            service label (default: $OTEL_SERVICE_NAME, else CMD's name)\n"
-	"  --summary                 print the latency summary at exit (default)\n"
-	"  --no-summary              do not print the summary\n"
-	"  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
-	"  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
-	"  -h, --help                show this help\n"
-	"\n"
-	"Exit status: CMD's status; 125 if obs itself failed; 126 if CMD cannot be\n"
-	"executed; 127 if CMD was not found; 2 on a usage error.\n";
+    "Usage: obs-run [OPTIONS] [--] CMD [ARGS...]\n"
+    "       obs run [OPTIONS] [--] CMD [ARGS...]\n"
+    "\n"
+    "Run CMD, follow it and every descendant, serve Prometheus metrics while it\n"
+    "runs, forward signals to it, print a latency summary to stderr when it exits,\n"
+    "and exit with its exit status (128+N if it was killed by signal N).\n"
+    "\n"
+    "Options:\n"
+    "  --metrics-addr HOST:PORT  where to serve /metrics, /healthz, /readyz\n"
+    "                            (default " OBS_DEFAULT_METRICS_ADDR "; port 0 picks a free port)\n"
+    "  --no-metrics              do not serve HTTP at all\n"
+    "  --service NAME            service label (default: $OTEL_SERVICE_NAME, else CMD's name)\n"
+    "  --summary                 print the latency summary at exit (default)\n"
+    "  --no-summary              do not print the summary\n"
+    "  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
+    "  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
+    "  -h, --help                show this help\n"
+    "\n"
+    "Exit status: CMD's status; 125 if obs itself failed; 126 if CMD cannot be\n"
+    "executed; 127 if CMD was not found; 2 on a usage error.\n";
 
 static const char usage_agent[] =
-	"Usage: obs agent [OPTIONS]\n"
-	"\n"
-	"Instrument every process on this node. Series are labelled with the service\n"
-	"(OTEL_SERVICE_NAME from the process environment where readable, else the\n"
-	"executable name), and the container id and pod UID taken from its cgroup.\n"
-	"\n"
-	"Options:\n"
-	"  --metrics-addr HOST:PORT  where to serve /metrics (default " OBS_DEFAULT_METRICS_ADDR ";\n"
-	"                            use :9464 to listen on every interface)\n"
-	"  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
-	"  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
-	"  -h, --help                show this help\n";
+    "Usage: obs agent [OPTIONS]\n"
+    "\n"
+    "Instrument every process on this node. Series are labelled with the service\n"
+    "(OTEL_SERVICE_NAME from the process environment where readable, else the\n"
+    "executable name), and the container id and pod UID taken from its cgroup.\n"
+    "\n"
+    "Options:\n"
+    "  --metrics-addr HOST:PORT  where to serve /metrics (default " OBS_DEFAULT_METRICS_ADDR ";\n"
+    "                            use :9464 to listen on every interface)\n"
+    "  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
+    "  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
+    "  -h, --help                show this help\n";
 
 static const char usage_triage[] =
-	"Usage: obs triage (-p PID | -c CGROUP_PATH | --all) [-d SECONDS] [-i SECONDS]\n"
-	"\n"
-	"Attach to a running process (and its threads and future children), a cgroup,\n"
-	"or the whole node, and print log2 latency histograms for syscalls, disk I/O,\n"
-	"TCP connect and run-queue latency, with a slowest-first table.\n"
-	"\n"
-	"Options:\n"
-	"  -p, --pid PID             a process (its threads and new children too)\n"
-	"  -c, --cgroup PATH         every process in a cgroup v2 directory, e.g.\n"
-	"                            /sys/fs/cgroup/system.slice/nginx.service\n"
-	"  -a, --all                 every process on the node\n"
-	"  -d, --duration SECONDS    stop after this long (default 10; 0: until Ctrl-C)\n"
-	"  -i, --interval SECONDS    also print every SECONDS (default: only at the end)\n"
-	"  -n, --top N               rows in the slowest-first table (default 15)\n"
-	"  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
-	"  -h, --help                show this help\n"
-	"\n"
-	"Durations accept a unit: 500ms, 10s, 2m.\n";
+    "Usage: obs triage (-p PID | -c CGROUP_PATH | --all) [-d SECONDS] [-i SECONDS]\n"
+    "\n"
+    "Attach to a running process (and its threads and future children), a cgroup,\n"
+    "or the whole node, and print log2 latency histograms for syscalls, disk I/O,\n"
+    "TCP connect and run-queue latency, with a slowest-first table.\n"
+    "\n"
+    "Options:\n"
+    "  -p, --pid PID             a process (its threads and new children too)\n"
+    "  -c, --cgroup PATH         every process in a cgroup v2 directory, e.g.\n"
+    "                            /sys/fs/cgroup/system.slice/nginx.service\n"
+    "  -a, --all                 every process on the node\n"
+    "  -d, --duration SECONDS    stop after this long (default 10; 0: until Ctrl-C)\n"
+    "  -i, --interval SECONDS    also print every SECONDS (default: only at the end)\n"
+    "  -n, --top N               rows in the slowest-first table (default 15)\n"
+    "  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
+    "  -h, --help                show this help\n"
+    "\n"
+    "Durations accept a unit: 500ms, 10s, 2m.\n";
 
-static const char usage_check[] = "Usage: obs check [-q]\n"
-				  "\n"
-				  "Report each kernel feature and privilege obs needs, whether it is\n"
-				  "present, and how to fix what is missing. Exit status 0 when obs can\n"
-				  "run, 1 otherwise.\n"
-				  "\n"
-				  "  -q, --quiet   print only what is missing\n";
+static const char usage_check[] =
+    "Usage: obs check [-q]\n"
+    "\n"
+    "Report each kernel feature and privilege obs needs, whether it is\n"
+    "present, and how to fix what is missing. Exit status 0 when obs can\n"
+    "run, 1 otherwise.\n"
+    "\n"
+    "  -q, --quiet   print only what is missing\n";
 
 const char *cli_usage(enum obs_cmd cmd)
 {
@@ -103,7 +104,7 @@ const char *cli_usage(enum obs_cmd cmd)
 
 const char *cli_cmd_name(enum obs_cmd cmd)
 {
-	static const char *const names[] = {"obs", "obs run", "obs agent", "obs triage",
+	static const char *const names[] = {"obs",	 "obs run",  "obs agent",  "obs triage",
 					    "obs check", "obs help", "obs version"};
 
 	return names[cmd];
@@ -224,15 +225,29 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* Option table: which subcommands take which options. */
-enum opt_id { O_HELP, O_METRICS_ADDR, O_NO_METRICS, O_SERVICE, O_SUMMARY, O_NO_SUMMARY,
-	      O_PROBES, O_MAX_SERIES, O_PID, O_CGROUP, O_ALL, O_DURATION, O_INTERVAL, O_TOP,
-	      O_QUIET };
+enum opt_id {
+	O_HELP,
+	O_METRICS_ADDR,
+	O_NO_METRICS,
+	O_SERVICE,
+	O_SUMMARY,
+	O_NO_SUMMARY,
+	O_PROBES,
+	O_MAX_SERIES,
+	O_PID,
+	O_CGROUP,
+	O_ALL,
+	O_DURATION,
+	O_INTERVAL,
+	O_TOP,
+	O_QUIET
+};
 
-#define C_RUN (1u << OBS_CMD_RUN)
-#define C_AGENT (1u << OBS_CMD_AGENT)
+#define C_RUN	 (1u << OBS_CMD_RUN)
+#define C_AGENT	 (1u << OBS_CMD_AGENT)
 #define C_TRIAGE (1u << OBS_CMD_TRIAGE)
-#define C_CHECK (1u << OBS_CMD_CHECK)
-#define C_ANY (C_RUN | C_AGENT | C_TRIAGE | C_CHECK)
+#define C_CHECK	 (1u << OBS_CMD_CHECK)
+#define C_ANY	 (C_RUN | C_AGENT | C_TRIAGE | C_CHECK)
 
 static const struct cli_opt {
 	const char *lng;
@@ -241,25 +256,25 @@ static const struct cli_opt {
 	unsigned cmds;
 	enum opt_id id;
 } opts[] = {
-	{"help", 'h', 0, C_ANY, O_HELP},
-	{"metrics-addr", 0, 1, C_RUN | C_AGENT, O_METRICS_ADDR},
-	{"no-metrics", 0, 0, C_RUN, O_NO_METRICS},
-	{"service", 0, 1, C_RUN, O_SERVICE},
-	{"summary", 0, 0, C_RUN, O_SUMMARY},
-	{"no-summary", 0, 0, C_RUN, O_NO_SUMMARY},
-	{"probes", 0, 1, C_RUN | C_AGENT | C_TRIAGE, O_PROBES},
-	{"max-series", 0, 1, C_RUN | C_AGENT, O_MAX_SERIES},
-	{"pid", 'p', 1, C_TRIAGE, O_PID},
-	{"cgroup", 'c', 1, C_TRIAGE, O_CGROUP},
-	{"all", 'a', 0, C_TRIAGE, O_ALL},
-	{"duration", 'd', 1, C_TRIAGE, O_DURATION},
-	{"interval", 'i', 1, C_TRIAGE, O_INTERVAL},
-	{"top", 'n', 1, C_TRIAGE, O_TOP},
-	{"quiet", 'q', 0, C_CHECK, O_QUIET},
+    {"help", 'h', 0, C_ANY, O_HELP},
+    {"metrics-addr", 0, 1, C_RUN | C_AGENT, O_METRICS_ADDR},
+    {"no-metrics", 0, 0, C_RUN, O_NO_METRICS},
+    {"service", 0, 1, C_RUN, O_SERVICE},
+    {"summary", 0, 0, C_RUN, O_SUMMARY},
+    {"no-summary", 0, 0, C_RUN, O_NO_SUMMARY},
+    {"probes", 0, 1, C_RUN | C_AGENT | C_TRIAGE, O_PROBES},
+    {"max-series", 0, 1, C_RUN | C_AGENT, O_MAX_SERIES},
+    {"pid", 'p', 1, C_TRIAGE, O_PID},
+    {"cgroup", 'c', 1, C_TRIAGE, O_CGROUP},
+    {"all", 'a', 0, C_TRIAGE, O_ALL},
+    {"duration", 'd', 1, C_TRIAGE, O_DURATION},
+    {"interval", 'i', 1, C_TRIAGE, O_INTERVAL},
+    {"top", 'n', 1, C_TRIAGE, O_TOP},
+    {"quiet", 'q', 0, C_CHECK, O_QUIET},
 };
 
-static int apply(struct obs_opts *o, enum opt_id id, const char *arg, const char *shown,
-		 char *err, size_t errlen)
+static int apply(struct obs_opts *o, enum opt_id id, const char *arg, const char *shown, char *err,
+		 size_t errlen)
 {
 	unsigned long v;
 
@@ -268,8 +283,7 @@ static int apply(struct obs_opts *o, enum opt_id id, const char *arg, const char
 		o->help = 1;
 		break;
 	case O_METRICS_ADDR:
-		if (cli_parse_addr(arg, o->metrics_host, sizeof(o->metrics_host),
-				   &o->metrics_port))
+		if (cli_parse_addr(arg, o->metrics_host, sizeof(o->metrics_host), &o->metrics_port))
 			return fail(err, errlen,
 				    "invalid %s '%s': expected HOST:PORT, :PORT or [IPv6]:PORT",
 				    shown, arg);
@@ -453,7 +467,8 @@ int cli_parse(int argc, char **argv, struct obs_opts *o, char *err, size_t errle
 		int n = (o->pid != 0) + (o->cgroup != NULL) + o->all;
 
 		if (n != 1)
-			return fail(err, errlen, "triage needs exactly one of -p PID, -c CGROUP, --all");
+			return fail(err, errlen,
+				    "triage needs exactly one of -p PID, -c CGROUP, --all");
 		if (o->interval_s > 0 && o->duration_s > 0 && o->interval_s > o->duration_s)
 			return fail(err, errlen, "--interval is longer than --duration");
 	}

@@ -8,8 +8,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum obs_cmd { OBS_CMD_NONE, OBS_CMD_RUN, OBS_CMD_AGENT, OBS_CMD_TRIAGE, OBS_CMD_CHECK,
-	       OBS_CMD_HELP, OBS_CMD_VERSION };
+enum obs_cmd {
+	OBS_CMD_NONE,
+	OBS_CMD_RUN,
+	OBS_CMD_AGENT,
+	OBS_CMD_TRIAGE,
+	OBS_CMD_CHECK,
+	OBS_CMD_HELP,
+	OBS_CMD_VERSION
+};
 
 /* Probe groups (--probes). */
 enum {

@@ -18,7 +18,8 @@ int main(int argc, char **argv)
 	struct obs_opts o;
 	char err[512];
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
-	int is_run = base ? !strcmp(base + 1, "obs-run") : (argc > 0 && !strcmp(argv[0], "obs-run"));
+	int is_run =
+	    base ? !strcmp(base + 1, "obs-run") : (argc > 0 && !strcmp(argv[0], "obs-run"));
 
 	log_init(is_run ? "obs-run" : "obs");
 	if (cli_parse(argc, argv, &o, err, sizeof(err))) {

@@ -224,8 +224,8 @@ struct metric_family *metrics_family(struct metrics_registry *r, const char *nam
 	for (size_t i = 0; i < r->nfams; i++)
 		if (!strcmp(r->fams[i]->name, name))
 			return r->fams[i]->type == type && r->fams[i]->nlabels == nlabels
-				       ? r->fams[i]
-				       : NULL;
+				   ? r->fams[i]
+				   : NULL;
 	if (nlabels > METRICS_MAX_LABELS || r->nfams == METRICS_MAX_FAMILIES)
 		return NULL;
 	f = calloc(1, sizeof(*f));
@@ -366,8 +366,8 @@ int metrics_gauge_set(struct metrics_registry *r, struct metric_family *f,
 	return 0;
 }
 
-int metrics_hist_add(struct metrics_registry *r, struct metric_family *f,
-		     const char *const *values, const __u64 *slots, double sum_ns)
+int metrics_hist_add(struct metrics_registry *r, struct metric_family *f, const char *const *values,
+		     const __u64 *slots, double sum_ns)
 {
 	struct metric_series *s = series_get(r, f, values);
 

@@ -16,7 +16,7 @@
 
 #include "hist.h"
 
-#define METRICS_MAX_LABELS 6
+#define METRICS_MAX_LABELS   6
 #define METRICS_MAX_FAMILIES 64
 
 enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
@@ -77,8 +77,8 @@ int metrics_counter_add(struct metrics_registry *r, struct metric_family *f,
 int metrics_gauge_set(struct metrics_registry *r, struct metric_family *f,
 		      const char *const *values, double v);
 /* Add ns slots; sum_ns is the sum of the observed values in ns. */
-int metrics_hist_add(struct metrics_registry *r, struct metric_family *f,
-		     const char *const *values, const __u64 *slots, double sum_ns);
+int metrics_hist_add(struct metrics_registry *r, struct metric_family *f, const char *const *values,
+		     const __u64 *slots, double sum_ns);
 
 /* Samples one series of this family exposes. */
 size_t metrics_series_cost(const struct metric_family *f);

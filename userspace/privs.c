@@ -34,8 +34,8 @@ int privs_check(char *err, size_t errlen)
 		 "reads kernel tracepoints. Run it as root (sudo), or grant the capabilities "
 		 "(setcap cap_bpf,cap_perfmon,cap_dac_read_search,cap_sys_ptrace+ep on the obs "
 		 "binary); uid %d has neither",
-		 bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "", perfmon ? "" : "CAP_PERFMON",
-		 (int)geteuid());
+		 bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "",
+		 perfmon ? "" : "CAP_PERFMON", (int)geteuid());
 	return -1;
 }
 

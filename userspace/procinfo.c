@@ -30,8 +30,9 @@ int procinfo_labels(pid_t pid, int container_labels, struct slot_labels *out)
 	memset(out, 0, sizeof(*out));
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	n = read_file(path, buf, sizeof(buf));
-	if (n > 0 && !procparse_environ_get(buf, (size_t)n, "OTEL_SERVICE_NAME", out->service,
-					     sizeof(out->service)) &&
+	if (n > 0 &&
+	    !procparse_environ_get(buf, (size_t)n, "OTEL_SERVICE_NAME", out->service,
+				   sizeof(out->service)) &&
 	    out->service[0])
 		;
 	else {

@@ -13,8 +13,7 @@ static void copy_trunc(char *out, size_t outlen, const char *s, size_t n)
 	out[n] = '\0';
 }
 
-int procparse_environ_get(const char *buf, size_t len, const char *key, char *out,
-			  size_t outlen)
+int procparse_environ_get(const char *buf, size_t len, const char *key, char *out, size_t outlen)
 {
 	size_t klen = strlen(key), i = 0;
 
@@ -85,8 +84,8 @@ void procparse_container(const char *path, char *cid, size_t cidlen, char *pod, 
 		size_t n = 0;
 		char tmp[64];
 
-		while (n < sizeof(tmp) - 1 && (isxdigit((unsigned char)u[n]) || u[n] == '-' ||
-					       u[n] == '_'))
+		while (n < sizeof(tmp) - 1 &&
+		       (isxdigit((unsigned char)u[n]) || u[n] == '-' || u[n] == '_'))
 			n++;
 		if (n == 36 && (p == path || p[-1] == '/' || p[-1] == '-')) {
 			for (size_t j = 0; j < n; j++)

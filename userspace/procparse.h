@@ -7,8 +7,7 @@
 #include <stddef.h>
 
 /* Value of KEY in a NUL-separated environ block. 0 if found, -1 if not. */
-int procparse_environ_get(const char *buf, size_t len, const char *key, char *out,
-			  size_t outlen);
+int procparse_environ_get(const char *buf, size_t len, const char *key, char *out, size_t outlen);
 
 /* cgroup v2 path ("0::/path") from /proc/PID/cgroup content. 0 or -1. */
 int procparse_cgroup_path(const char *buf, size_t len, char *out, size_t outlen);

@@ -14,8 +14,8 @@
 static const char *const disk_ops[OBS_DISK_OP_COUNT] = {"read", "write", "flush", "discard",
 							"other"};
 static const char *const drop_names[OBS_DROP_COUNT] = {
-	"histogram_map_full", "process_table_full", "syscall_table_full", "runqueue_table_full",
-	"disk_table_full",    "tcp_table_full",	    "ringbuf_full"};
+    "histogram_map_full", "process_table_full", "syscall_table_full", "runqueue_table_full",
+    "disk_table_full",	  "tcp_table_full",	"ringbuf_full"};
 
 /* Label values of a slot: service [, container_id, pod_uid]. */
 struct slot_vals {
@@ -36,9 +36,9 @@ static int slot_vals(struct obs_app *a, uint32_t slot, struct slot_vals *sv)
 }
 
 /* Label names: the metric's own, then the slot's. */
-static struct metric_family *family(struct metrics_registry *r, struct obs_app *a,
-				    const char *name, const char *help, const char *unit,
-				    enum metric_type t, const char *const *own, size_t nown)
+static struct metric_family *family(struct metrics_registry *r, struct obs_app *a, const char *name,
+				    const char *help, const char *unit, enum metric_type t,
+				    const char *const *own, size_t nown)
 {
 	const char *names[METRICS_MAX_LABELS];
 	size_t n = 0;
@@ -71,25 +71,24 @@ static void render_hists(struct obs_app *a, const struct obs_snapshot *s,
 {
 	static const char *const l_sys[] = {"syscall"};
 	static const char *const l_disk[] = {"device", "op"};
-	struct metric_family *f_sys = family(
-		r, a, "obs_syscall_duration_seconds",
-		"Time from syscall entry to exit, per syscall (raw_syscalls tracepoints).",
-		"seconds", METRIC_HISTOGRAM, l_sys, 1);
-	struct metric_family *f_disk =
-		family(r, a, "obs_disk_io_duration_seconds",
-		       "Block request latency from issue to completion.", "seconds",
-		       METRIC_HISTOGRAM, l_disk, 2);
+	struct metric_family *f_sys =
+	    family(r, a, "obs_syscall_duration_seconds",
+		   "Time from syscall entry to exit, per syscall (raw_syscalls tracepoints).",
+		   "seconds", METRIC_HISTOGRAM, l_sys, 1);
+	struct metric_family *f_disk = family(r, a, "obs_disk_io_duration_seconds",
+					      "Block request latency from issue to completion.",
+					      "seconds", METRIC_HISTOGRAM, l_disk, 2);
 	struct metric_family *f_diskb =
-		family(r, a, "obs_disk_io_bytes_total", "Bytes completed by block requests.",
-		       "bytes", METRIC_COUNTER, l_disk, 2);
-	struct metric_family *f_conn = family(
-		r, a, "obs_tcp_connect_duration_seconds",
-		"Outbound TCP connect latency, SYN sent to established.", "seconds",
-		METRIC_HISTOGRAM, NULL, 0);
-	struct metric_family *f_runq = family(
-		r, a, "obs_runqueue_latency_seconds",
-		"Time tasks spent runnable, waiting for a CPU (wakeup or preemption to on-CPU).",
-		"seconds", METRIC_HISTOGRAM, NULL, 0);
+	    family(r, a, "obs_disk_io_bytes_total", "Bytes completed by block requests.", "bytes",
+		   METRIC_COUNTER, l_disk, 2);
+	struct metric_family *f_conn =
+	    family(r, a, "obs_tcp_connect_duration_seconds",
+		   "Outbound TCP connect latency, SYN sent to established.", "seconds",
+		   METRIC_HISTOGRAM, NULL, 0);
+	struct metric_family *f_runq =
+	    family(r, a, "obs_runqueue_latency_seconds",
+		   "Time tasks spent runnable, waiting for a CPU (wakeup or preemption to on-CPU).",
+		   "seconds", METRIC_HISTOGRAM, NULL, 0);
 
 	for (size_t i = 0; i < s->nhists; i++) {
 		const struct snap_hist *h = &s->hists[i];
@@ -118,8 +117,8 @@ static void render_hists(struct obs_app *a, const struct obs_snapshot *s,
 
 			devname_lookup(h->key.id, dev, sizeof(dev));
 			own[0] = dev;
-			own[1] = disk_ops[h->key.op < OBS_DISK_OP_COUNT ? h->key.op
-									: OBS_DISK_OTHER];
+			own[1] =
+			    disk_ops[h->key.op < OBS_DISK_OP_COUNT ? h->key.op : OBS_DISK_OTHER];
 			join(vals, own, 2, &sv);
 			metrics_hist_add(r, f_disk, vals, h->h.slots, (double)h->h.sum_ns);
 			metrics_counter_add(r, f_diskb, vals, (double)h->h.bytes);
@@ -142,23 +141,23 @@ static void render_counters(struct obs_app *a, const struct obs_snapshot *s,
 {
 	static const char *const l_dir[] = {"direction"};
 	struct metric_family *f_conns =
-		family(r, a, "obs_tcp_connections_total",
-		       "TCP connections established, by direction.", NULL, METRIC_COUNTER, l_dir, 1);
-	struct metric_family *f_fail = family(r, a, "obs_tcp_connect_errors_total",
-					      "Outbound TCP connects that failed.", NULL,
-					      METRIC_COUNTER, NULL, 0);
+	    family(r, a, "obs_tcp_connections_total", "TCP connections established, by direction.",
+		   NULL, METRIC_COUNTER, l_dir, 1);
+	struct metric_family *f_fail =
+	    family(r, a, "obs_tcp_connect_errors_total", "Outbound TCP connects that failed.", NULL,
+		   METRIC_COUNTER, NULL, 0);
 	struct metric_family *f_retr =
-		family(r, a, "obs_tcp_retransmits_total", "TCP segments retransmitted.", NULL,
-		       METRIC_COUNTER, NULL, 0);
-	struct metric_family *f_rst = family(r, a, "obs_tcp_resets_total",
-					     "TCP resets sent and received.", NULL,
-					     METRIC_COUNTER, l_dir, 1);
-	struct metric_family *f_tx = family(r, a, "obs_tcp_sent_bytes_total",
-					    "Bytes written to TCP sockets.", "bytes",
-					    METRIC_COUNTER, NULL, 0);
-	struct metric_family *f_rx = family(r, a, "obs_tcp_received_bytes_total",
-					    "Bytes read from TCP sockets.", "bytes",
-					    METRIC_COUNTER, NULL, 0);
+	    family(r, a, "obs_tcp_retransmits_total", "TCP segments retransmitted.", NULL,
+		   METRIC_COUNTER, NULL, 0);
+	struct metric_family *f_rst =
+	    family(r, a, "obs_tcp_resets_total", "TCP resets sent and received.", NULL,
+		   METRIC_COUNTER, l_dir, 1);
+	struct metric_family *f_tx =
+	    family(r, a, "obs_tcp_sent_bytes_total", "Bytes written to TCP sockets.", "bytes",
+		   METRIC_COUNTER, NULL, 0);
+	struct metric_family *f_rx =
+	    family(r, a, "obs_tcp_received_bytes_total", "Bytes read from TCP sockets.", "bytes",
+		   METRIC_COUNTER, NULL, 0);
 
 	for (uint32_t slot = 0; slot < OBS_MAX_SLOTS; slot++) {
 		const struct obs_counters *c = &s->counters[slot];
@@ -204,8 +203,7 @@ static struct metric_family *self_family(struct metrics_registry *r, const char 
 	return f;
 }
 
-static void render_self(struct obs_app *a, const struct obs_snapshot *s,
-			struct metrics_registry *r)
+static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct metrics_registry *r)
 {
 	struct metric_family *f;
 	const char *v[1];

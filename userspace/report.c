@@ -191,13 +191,14 @@ static void print_tcp(FILE *f, const struct obs_snapshot *s)
 	struct obs_counters t;
 
 	sum_counters(s, &t);
-	fprintf(f,
-		"\ntcp: %llu inbound, %llu outbound connections, %llu connect errors, "
-		"%llu retransmits, %llu/%llu resets sent/received, %llu bytes sent, %llu received\n",
-		(unsigned long long)t.tcp_conn_in, (unsigned long long)t.tcp_conn_out,
-		(unsigned long long)t.tcp_connect_fail, (unsigned long long)t.tcp_retrans,
-		(unsigned long long)t.tcp_rst_sent, (unsigned long long)t.tcp_rst_recv,
-		(unsigned long long)t.tcp_bytes_sent, (unsigned long long)t.tcp_bytes_recv);
+	fprintf(
+	    f,
+	    "\ntcp: %llu inbound, %llu outbound connections, %llu connect errors, "
+	    "%llu retransmits, %llu/%llu resets sent/received, %llu bytes sent, %llu received\n",
+	    (unsigned long long)t.tcp_conn_in, (unsigned long long)t.tcp_conn_out,
+	    (unsigned long long)t.tcp_connect_fail, (unsigned long long)t.tcp_retrans,
+	    (unsigned long long)t.tcp_rst_sent, (unsigned long long)t.tcp_rst_recv,
+	    (unsigned long long)t.tcp_bytes_sent, (unsigned long long)t.tcp_bytes_recv);
 }
 
 void report_triage(FILE *f, const struct obs_snapshot *s, unsigned top)

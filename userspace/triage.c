@@ -161,8 +161,8 @@ int triage_main(const struct obs_opts *o)
 	fflush(stdout);
 
 	end = o->duration_s > 0 ? app_now_ns() + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
-	next_print = o->interval_s > 0 ? app_now_ns() + (uint64_t)(o->interval_s * 1e9)
-				       : UINT64_MAX;
+	next_print =
+	    o->interval_s > 0 ? app_now_ns() + (uint64_t)(o->interval_s * 1e9) : UINT64_MAX;
 	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = collector_event_fd(a.col), .events = POLLIN};
 	for (;;) {

@@ -25,7 +25,8 @@ int main(int argc, char **argv)
 	}
 	s = empty_bpf__open();
 	if (s) {
-		bpf_program__set_autoload(clock ? s->progs.empty_enter : s->progs.clock_enter, false);
+		bpf_program__set_autoload(clock ? s->progs.empty_enter : s->progs.clock_enter,
+					  false);
 		bpf_program__set_autoload(clock ? s->progs.empty_exit : s->progs.clock_exit, false);
 	}
 	if (!s || empty_bpf__load(s) || empty_bpf__attach(s)) {

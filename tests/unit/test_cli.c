@@ -14,8 +14,12 @@ static int parse(struct obs_opts *o, char *err, int argc, char **argv)
 	return cli_parse(argc, argv, o, err, 256);
 }
 
-#define ARGV(...) (char *[]){__VA_ARGS__, NULL}
-#define N(...) (int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *))
+#define ARGV(...)                                                                                  \
+	(char *[])                                                                                 \
+	{                                                                                          \
+		__VA_ARGS__, NULL                                                                  \
+	}
+#define N(...)		   (int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *))
 #define PARSE(o, err, ...) parse(o, err, N(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static void run_defaults(void **state)
@@ -146,9 +150,9 @@ static void help_and_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(run_defaults), cmocka_unit_test(run_options),
-		cmocka_unit_test(errors),	cmocka_unit_test(triage),
-		cmocka_unit_test(helpers),	cmocka_unit_test(help_and_version),
+	    cmocka_unit_test(run_defaults), cmocka_unit_test(run_options),
+	    cmocka_unit_test(errors),	    cmocka_unit_test(triage),
+	    cmocka_unit_test(helpers),	    cmocka_unit_test(help_and_version),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -90,10 +90,10 @@ static void cumulative_and_quantiles(void **state)
 	s[hist_slot(1000000)] = 10; /* <= 2^20 ns */
 	assert_int_equal(hist_total(s), 100);
 	hist_cumulative(s, cum);
-	assert_int_equal(cum[0], 10);	/* le 256ns */
-	assert_int_equal(cum[1], 10);	/* le 1.024us */
-	assert_int_equal(cum[2], 90);	/* le 4.096us */
-	assert_int_equal(cum[6], 100);	/* le 1.048576ms */
+	assert_int_equal(cum[0], 10);  /* le 256ns */
+	assert_int_equal(cum[1], 10);  /* le 1.024us */
+	assert_int_equal(cum[2], 90);  /* le 4.096us */
+	assert_int_equal(cum[6], 100); /* le 1.048576ms */
 	for (unsigned b = 1; b < HIST_EXPORT_BUCKETS; b++)
 		assert_true(cum[b] >= cum[b - 1]);
 	assert_int_equal(cum[HIST_EXPORT_BUCKETS - 1], 100);
@@ -110,9 +110,9 @@ static void cumulative_and_quantiles(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(slot_boundaries),
-		cmocka_unit_test(bpf_and_user_agree),
-		cmocka_unit_test(cumulative_and_quantiles),
+	    cmocka_unit_test(slot_boundaries),
+	    cmocka_unit_test(bpf_and_user_agree),
+	    cmocka_unit_test(cumulative_and_quantiles),
 	};
 	return cmocka_run_group_tests_name("hist", tests, NULL, NULL);
 }

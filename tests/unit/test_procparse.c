@@ -14,14 +14,11 @@ static void environ_get(void **state)
 	char out[32];
 
 	(void)state;
-	assert_int_equal(procparse_environ_get(env, sizeof(env) - 1, "OTEL_SERVICE_NAME", out,
-					       sizeof(out)),
-			 0);
+	assert_int_equal(
+	    procparse_environ_get(env, sizeof(env) - 1, "OTEL_SERVICE_NAME", out, sizeof(out)), 0);
 	assert_string_equal(out, "checkout");
-	assert_int_equal(procparse_environ_get(env, sizeof(env) - 1, "OTEL", out, sizeof(out)),
-			 -1);
-	assert_int_equal(procparse_environ_get(env, sizeof(env) - 1, "EMPTY", out, sizeof(out)),
-			 0);
+	assert_int_equal(procparse_environ_get(env, sizeof(env) - 1, "OTEL", out, sizeof(out)), -1);
+	assert_int_equal(procparse_environ_get(env, sizeof(env) - 1, "EMPTY", out, sizeof(out)), 0);
 	assert_string_equal(out, "");
 	/* truncated value, unterminated block */
 	assert_int_equal(procparse_environ_get("A=0123456789", 12, "A", out, 5), 0);
@@ -84,10 +81,10 @@ static void exe_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(environ_get),
-		cmocka_unit_test(cgroup_path),
-		cmocka_unit_test(containers),
-		cmocka_unit_test(exe_name),
+	    cmocka_unit_test(environ_get),
+	    cmocka_unit_test(cgroup_path),
+	    cmocka_unit_test(containers),
+	    cmocka_unit_test(exe_name),
 	};
 	return cmocka_run_group_tests_name("procparse", tests, NULL, NULL);
 }

@@ -189,10 +189,14 @@ static void family_mismatch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(escaping),	    cmocka_unit_test(doubles),
-		cmocka_unit_test(names),	    cmocka_unit_test(negotiate),
-		cmocka_unit_test(histogram_text),   cmocka_unit_test(counter_openmetrics),
-		cmocka_unit_test(cardinality_guard), cmocka_unit_test(family_mismatch),
+	    cmocka_unit_test(escaping),
+	    cmocka_unit_test(doubles),
+	    cmocka_unit_test(names),
+	    cmocka_unit_test(negotiate),
+	    cmocka_unit_test(histogram_text),
+	    cmocka_unit_test(counter_openmetrics),
+	    cmocka_unit_test(cardinality_guard),
+	    cmocka_unit_test(family_mismatch),
 	};
 	return cmocka_run_group_tests_name("prom", tests, NULL, NULL);
 }

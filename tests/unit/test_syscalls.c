@@ -42,8 +42,8 @@ static void table_is_complete(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(known_numbers),
-		cmocka_unit_test(table_is_complete),
+	    cmocka_unit_test(known_numbers),
+	    cmocka_unit_test(table_is_complete),
 	};
 	return cmocka_run_group_tests_name("syscalls", tests, NULL, NULL);
 }
