@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "obs.h"
+#include "obs_log2.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -161,33 +162,6 @@ static __always_inline __u32 slot_of_tgid(__u32 tgid)
 	return t ? t->slot : default_slot;
 }
 
-/* Ceil log2 with shifts: clang 14 crashes on __builtin_clzll for BPF. */
-static __always_inline __u32 hist_slot(__u64 v)
-{
-	__u32 r, shift;
-
-	if (v <= 1)
-		return 0;
-	v -= 1;
-	r = (v > 0xFFFFFFFFULL) << 5;
-	v >>= r;
-	shift = (v > 0xFFFF) << 4;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xFF) << 3;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xF) << 2;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	r |= (v >> 1);
-	r += 1;
-	return r < OBS_HIST_SLOTS ? r : OBS_HIST_SLOTS - 1;
-}
-
 static __always_inline void hist_record(__u32 slot, __u16 kind, __u16 op, __u32 id, __u64 delta,
 					__u64 bytes)
 {
@@ -205,7 +179,7 @@ static __always_inline void hist_record(__u32 slot, __u16 kind, __u16 op, __u32 
 			return;
 		}
 	}
-	h->slots[hist_slot(delta)]++;
+	h->slots[obs_hist_slot(delta)]++;
 	h->sum_ns += delta;
 	h->bytes += bytes;
 }
@@ -256,7 +230,7 @@ static __always_inline void syscall_record(__u32 slot, __u32 nr, __u64 delta)
 	if (slot == 0 && nr < OBS_FAST_SYSCALLS) {
 		h = bpf_map_lookup_elem(&fast_sys, &nr);
 		if (h) {
-			h->slots[hist_slot(delta)]++;
+			h->slots[obs_hist_slot(delta)]++;
 			h->sum_ns += delta;
 		}
 		return;

@@ -10,22 +10,7 @@ make -s all
 
 w=$(mktemp -d /tmp/obs-demo.XXXXXX)
 trap 'rm -rf "$w"' EXIT
-mkdir -p "$w/html" "$w/logs"
-echo "hello from nginx under obs" >"$w/html/index.html"
-cat >"$w/nginx.conf" <<CONF
-daemon off;
-user root;
-worker_processes 2;
-error_log $w/logs/error.log;
-pid $w/nginx.pid;
-events { worker_connections 256; }
-http {
-	access_log $w/logs/access.log;
-	client_body_temp_path $w/tmp; proxy_temp_path $w/tmp; fastcgi_temp_path $w/tmp;
-	uwsgi_temp_path $w/tmp; scgi_temp_path $w/tmp;
-	server { listen 127.0.0.1:18080; root $w/html; }
-}
-CONF
+scripts/nginx-conf.sh "$w" 18080
 
 echo "==> obs-run --metrics-addr 127.0.0.1:19464 -- nginx"
 build/obs-run --metrics-addr 127.0.0.1:19464 -- nginx -c "$w/nginx.conf" -p "$w" &

@@ -1,20 +1,16 @@
 #include "hist.h"
 
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#include "obs_log2.h"
+
 const unsigned hist_export_slots[HIST_EXPORT_BUCKETS] = {8,  10, 12, 14, 16, 18, 20,
 							 22, 24, 26, 28, 30, 32, 34};
 
 unsigned hist_slot(uint64_t v)
 {
-	unsigned r = 0;
-
-	if (v <= 1)
-		return 0;
-	v -= 1;
-	while (v) {
-		r++;
-		v >>= 1;
-	}
-	return r < OBS_HIST_SLOTS ? r : OBS_HIST_SLOTS - 1;
+	return obs_hist_slot(v);
 }
 
 uint64_t hist_slot_upper_ns(unsigned k)

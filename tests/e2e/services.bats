@@ -9,22 +9,7 @@ setup() {
 	require_cmd nginx wrk curl prometheus promtool python3
 	W=$BATS_TEST_TMPDIR
 	NGINX_PORT=$(free_port)
-	mkdir -p "$W/html" "$W/logs"
-	echo hello >"$W/html/index.html"
-	cat >"$W/nginx.conf" <<CONF
-daemon off;
-user root;
-worker_processes 2;
-error_log $W/logs/error.log;
-pid $W/nginx.pid;
-events { worker_connections 256; }
-http {
-	access_log $W/logs/access.log;
-	client_body_temp_path $W/tmp; proxy_temp_path $W/tmp; fastcgi_temp_path $W/tmp;
-	uwsgi_temp_path $W/tmp; scgi_temp_path $W/tmp;
-	server { listen 127.0.0.1:$NGINX_PORT; root $W/html; }
-}
-CONF
+	"$TOP/scripts/nginx-conf.sh" "$W" "$NGINX_PORT"
 }
 
 teardown() {
