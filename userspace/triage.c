@@ -59,8 +59,10 @@ static int track_cgroup(struct obs_app *a, const char *dir, int depth)
 	if (!f)
 		return -1;
 	while (fscanf(f, "%d", &pid) == 1)
-		if (pid != getpid() && !collector_track(a->col, pid, 0))
+		if (pid != getpid() && !collector_track(a->col, pid, 0)) {
+			log_debug("tracking pid %d of %s", pid, dir);
 			n++;
+		}
 	fclose(f);
 	if (depth > 16 || !(d = opendir(dir)))
 		return n;

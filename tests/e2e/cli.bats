@@ -150,3 +150,33 @@ teardown() { obs_stop; }
 	[[ "$output" == *"tracefs: not mounted; obs uses raw tracepoints and does not need it"* ]]
 	[[ "$output" == *"mount -t tracefs nodev /sys/kernel/tracing"* ]]
 }
+
+@test "cardinality guard: --max-series caps samples, overflow is folded and counted" {
+	require_bpf
+	local port
+	port=$(free_port)
+	# 300 distinct syscall series (unassigned numbers: ENOSYS, harmless).
+	obs_start "$port" --max-series 200 -- python3 -c 'import ctypes,time
+libc = ctypes.CDLL(None)
+for nr in range(1000, 1300): libc.syscall(nr)
+open("'"$BATS_TEST_TMPDIR"'/sprayed", "w").close()
+time.sleep(30)'
+	wait_for test -e "$BATS_TEST_TMPDIR/sprayed"
+	scrape "$port" >"$BATS_TEST_TMPDIR/m"
+	m=$BATS_TEST_TMPDIR/m
+	used=$(metric_sum "$m" '^obs_series ')
+	echo "used: $used"
+	[ "$used" -le 200 ]
+	[ "$(metric_sum "$m" '^obs_series_limit ')" -eq 200 ]
+	# Guarded samples exposed stay within the limit.
+	n=$(grep -E '^obs_(syscall|disk|tcp|runqueue)' "$m" | grep -vc otel_metric_overflow)
+	echo "guarded samples: $n"
+	[ "$n" -le 200 ]
+	# Nothing lost: the overflow series holds the refused label sets' calls.
+	over=$(metric_sum "$m" '^obs_syscall_duration_seconds_count\{otel_metric_overflow="true"\}')
+	echo "overflow count: $over"
+	[ "$over" -ge 250 ]
+	refused=$(metric_sum "$m" '^obs_series_overflow_total\{metric="obs_syscall_duration_seconds"\}')
+	[ "$refused" -ge 250 ]
+	promtool check metrics <"$m"
+}

@@ -6,6 +6,9 @@ load helpers
 setup() {
 	require_bpf
 	W=$BATS_TEST_TMPDIR
+	# The interpreter itself: a python3 shim (pyenv) forks helpers first,
+	# and the cgroup test counts processes.
+	PY=$(python3 -c 'import sys; print(sys.executable)')
 }
 
 teardown() {
@@ -17,7 +20,7 @@ teardown() {
 
 # A process that does steady syscall, disk and scheduler work.
 start_target() {
-	python3 -c 'import os,time
+	"$PY" -c 'import os,time
 fd=os.open("'"$W"'/t.out", os.O_WRONLY|os.O_CREAT)
 t=time.time()+60
 while time.time()<t:
@@ -61,11 +64,10 @@ while time.time()<t:
 	mkdir "$CG"
 	start_target
 	echo "$TARGET" >"$CG/cgroup.procs"
-	cat "$CG/cgroup.procs"
 	run "$OBS" triage -c "$CG" -d 1.5
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"Tracing cgroup $CG ("*" processes)"* ]]
+	[[ "$output" == *"Tracing cgroup $CG (1 processes)"* ]]
 	[[ "$output" == *"syscall fsync"* ]]
 	kill "$TARGET"; TARGET=
 	rmdir "$CG" 2>/dev/null || true
