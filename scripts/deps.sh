@@ -5,7 +5,7 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
       libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
-      bats curl nginx-light wrk prometheus bpftrace util-linux iproute2 procps"
+      bats curl nginx-light wrk prometheus bpftrace util-linux iproute2 procps python3"
 
 missing=""
 for p in $PKGS; do
