@@ -72,9 +72,11 @@ note "fuzz smoke runs (libFuzzer, ${fuzz_seconds}s each)"
 for f in build/fuzz/fuzz_*; do
 	name=$(basename "$f")
 	corpus=build/fuzz-corpus/$name
+	seeds=tests/fuzz/corpus/$name
 	mkdir -p "$corpus"
+	[ -d "$seeds" ] || seeds=
 	if "$f" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=0 \
-		-artifact_prefix="build/fuzz-$name-" "$corpus" >"build/fuzz-$name.log" 2>&1; then
+		-artifact_prefix="build/fuzz-$name-" "$corpus" $seeds >"build/fuzz-$name.log" 2>&1; then
 		echo "ok $name ($(grep -o 'Done [0-9]* runs' "build/fuzz-$name.log"))"
 		record "$name" 0
 	else

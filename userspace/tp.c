@@ -1,0 +1,215 @@
+#include "tp.h"
+
+#include <string.h>
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1; /* uppercase is invalid in traceparent */
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+static int ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+enum tp_result tp_parse(const char *s, size_t len, struct tp_ctx *out)
+{
+	struct tp_ctx c;
+
+	while (len && ows(*s)) {
+		s++;
+		len--;
+	}
+	while (len && ows(s[len - 1]))
+		len--;
+	if (len < TP_LEN)
+		return TP_ERR_LENGTH;
+	if (unhex(s, &c.version, 1))
+		return TP_ERR_FORMAT;
+	if (c.version == 0xff)
+		return TP_ERR_VERSION;
+	/* Version 00 is exactly 55 characters; later versions may add fields
+	 * after a '-'. */
+	if (c.version == 0 ? len != TP_LEN : (len > TP_LEN && s[TP_LEN] != '-'))
+		return TP_ERR_LENGTH;
+	if (s[2] != '-' || s[35] != '-' || s[52] != '-')
+		return TP_ERR_FORMAT;
+	if (unhex(s + 3, c.trace_id, 16) || unhex(s + 36, c.span_id, 8) ||
+	    unhex(s + 53, &c.flags, 1))
+		return TP_ERR_FORMAT;
+	if (all_zero(c.trace_id, 16))
+		return TP_ERR_TRACE_ID;
+	if (all_zero(c.span_id, 8))
+		return TP_ERR_SPAN_ID;
+	*out = c;
+	return TP_OK;
+}
+
+void tp_hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+void tp_format(const struct tp_ctx *c, char out[TP_LEN + 1])
+{
+	uint8_t flags = c->flags & (TP_FLAG_SAMPLED | TP_FLAG_RANDOM);
+
+	memcpy(out, "00-", 3);
+	tp_hex(c->trace_id, 16, out + 3);
+	out[35] = '-';
+	tp_hex(c->span_id, 8, out + 36);
+	out[52] = '-';
+	tp_hex(&flags, 1, out + 53);
+}
+
+void tp_new_root(struct tp_ctx *c, const uint8_t random[24], int sampled)
+{
+	memcpy(c->trace_id, random, 16);
+	memcpy(c->span_id, random + 16, 8);
+	if (all_zero(c->trace_id, 16))
+		c->trace_id[15] = 1;
+	if (all_zero(c->span_id, 8))
+		c->span_id[7] = 1;
+	c->version = 0;
+	c->flags = TP_FLAG_RANDOM | (sampled ? TP_FLAG_SAMPLED : 0);
+}
+
+void tp_new_child(struct tp_ctx *child, const struct tp_ctx *parent, const uint8_t random[8])
+{
+	memcpy(child->trace_id, parent->trace_id, 16);
+	memcpy(child->span_id, random, 8);
+	if (all_zero(child->span_id, 8))
+		child->span_id[7] = 1;
+	child->version = 0;
+	child->flags = parent->flags & (TP_FLAG_SAMPLED | TP_FLAG_RANDOM);
+}
+
+/* key = simple-key / multi-tenant-key
+ * simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+ * multi-tenant-key = tenant-id "@" system-id
+ * tenant-id = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+ * system-id = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" ) */
+static int keychar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+	       c == '*' || c == '/';
+}
+
+static int key_valid(const char *k, size_t n)
+{
+	const char *at = memchr(k, '@', n);
+
+	for (size_t i = 0; i < n; i++)
+		if (k + i != at && !keychar(k[i]))
+			return 0;
+	if (!at)
+		return n >= 1 && n <= 256 && k[0] >= 'a' && k[0] <= 'z';
+	{
+		size_t t = (size_t)(at - k), sys = n - t - 1;
+
+		return t >= 1 && t <= 241 && sys >= 1 && sys <= 14 && at[1] >= 'a' &&
+		       at[1] <= 'z';
+	}
+}
+
+/* value = 0*255(chr) nblk-chr ; nblk-chr = %x21-2B / %x2D-3C / %x3E-7E ;
+ * chr = %x20 / nblk-chr */
+static int value_valid(const char *v, size_t n)
+{
+	if (n < 1 || n > 256)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c < 0x20 || c > 0x7e || c == ',' || c == '=')
+			return 0;
+	}
+	return v[n - 1] != ' ';
+}
+
+int tp_tracestate_valid(const char *s, size_t len)
+{
+	struct {
+		const char *k;
+		size_t n;
+	} keys[TP_TRACESTATE_MEMBERS];
+	size_t nkeys = 0, i = 0;
+
+	while (i <= len) {
+		size_t start = i, end, eq;
+
+		while (i < len && s[i] != ',')
+			i++;
+		end = i++;
+		/* OWS around list members; empty members are allowed. */
+		while (start < end && ows(s[start]))
+			start++;
+		while (end > start && ows(s[end - 1]))
+			end--;
+		if (start == end)
+			continue;
+		for (eq = start; eq < end && s[eq] != '='; eq++)
+			;
+		if (eq == end || !key_valid(s + start, eq - start) ||
+		    !value_valid(s + eq + 1, end - eq - 1))
+			return -1;
+		for (size_t k = 0; k < nkeys; k++)
+			if (keys[k].n == eq - start && !memcmp(keys[k].k, s + start, keys[k].n))
+				return -1; /* duplicate key */
+		if (nkeys == TP_TRACESTATE_MEMBERS)
+			return -1;
+		keys[nkeys].k = s + start;
+		keys[nkeys].n = eq - start;
+		nkeys++;
+	}
+	return 0;
+}
+
+const char *tp_strerror(enum tp_result r)
+{
+	switch (r) {
+	case TP_OK:
+		return "ok";
+	case TP_ERR_LENGTH:
+		return "wrong length";
+	case TP_ERR_FORMAT:
+		return "not lowercase hex fields separated by '-'";
+	case TP_ERR_VERSION:
+		return "version ff is invalid";
+	case TP_ERR_TRACE_ID:
+		return "all-zero trace-id";
+	case TP_ERR_SPAN_ID:
+		return "all-zero parent-id";
+	}
+	return "unknown";
+}
