@@ -31,7 +31,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD
 
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
 PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/syscalls.c \
-             userspace/cli.c userspace/procparse.c userspace/tp.c exporters/prom.c
+             userspace/cli.c userspace/procparse.c userspace/tp.c userspace/inject.c exporters/prom.c
 APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
              userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/report.c \
              userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \

@@ -137,8 +137,7 @@ static int key_valid(const char *k, size_t n)
 	{
 		size_t t = (size_t)(at - k), sys = n - t - 1;
 
-		return t >= 1 && t <= 241 && sys >= 1 && sys <= 14 && at[1] >= 'a' &&
-		       at[1] <= 'z';
+		return t >= 1 && t <= 241 && sys >= 1 && sys <= 14 && at[1] >= 'a' && at[1] <= 'z';
 	}
 }
 

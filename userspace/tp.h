@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TP_LEN 55		/* "00-" 32 "-" 16 "-" 2 */
-#define TP_FLAG_SAMPLED 0x01
-#define TP_FLAG_RANDOM 0x02	/* Level 2: trace-id is random */
-#define TP_TRACESTATE_MAX 512	/* we propagate at most this much */
+#define TP_LEN		      55 /* "00-" 32 "-" 16 "-" 2 */
+#define TP_FLAG_SAMPLED	      0x01
+#define TP_FLAG_RANDOM	      0x02 /* Level 2: trace-id is random */
+#define TP_TRACESTATE_MAX     512  /* we propagate at most this much */
 #define TP_TRACESTATE_MEMBERS 32
 
 struct tp_ctx {

@@ -60,8 +60,7 @@ static void invalid(void **state)
 	/* wrong lengths */
 	assert_int_equal(parse("00-" TID "-" SID "-1", &c), TP_ERR_LENGTH);
 	assert_int_equal(parse("00-" TID "0-" SID "-01", &c), TP_ERR_LENGTH);
-	assert_int_equal(parse("00-4bf92f3577b34da6a3ce929d0e0e473-" SID "-01", &c),
-			 TP_ERR_LENGTH);
+	assert_int_equal(parse("00-4bf92f3577b34da6a3ce929d0e0e473-" SID "-01", &c), TP_ERR_LENGTH);
 	assert_int_equal(parse("", &c), TP_ERR_LENGTH);
 	/* version 00 has no extra fields */
 	assert_int_equal(parse("00-" TID "-" SID "-01-what", &c), TP_ERR_LENGTH);
@@ -83,8 +82,7 @@ static void future_versions(void **state)
 	/* parsed as 00 when the first 55 characters match */
 	assert_int_equal(parse("cc-" TID "-" SID "-01", &c), TP_OK);
 	assert_int_equal(c.version, 0xcc);
-	assert_int_equal(parse("cc-" TID "-" SID "-01-what-the-future-will-be-like", &c),
-			 TP_OK);
+	assert_int_equal(parse("cc-" TID "-" SID "-01-what-the-future-will-be-like", &c), TP_OK);
 	tp_format(&c, out); /* we propagate version 00 */
 	assert_string_equal(out, "00-" TID "-" SID "-01");
 	/* ... but what follows must start with '-' */
@@ -135,13 +133,13 @@ static void tracestate(void **state)
 	assert_int_equal(ts("tenant@system=x"), 0);
 	assert_int_equal(ts("1tenant@sys=x"), 0); /* tenant may start with a digit */
 	assert_int_equal(ts("value=with space inside"), 0);
-	assert_int_equal(ts("Rojo=1"), -1);	    /* uppercase key */
-	assert_int_equal(ts("1abc=1"), -1);	    /* simple key starts with a letter */
-	assert_int_equal(ts("rojo"), -1);	    /* no '=' */
-	assert_int_equal(ts("rojo="), -1);	    /* empty value */
-	assert_int_equal(ts("rojo=a=b"), -1);	    /* '=' in value */
-	assert_int_equal(ts("rojo=1,rojo=2"), -1);  /* duplicate key */
-	assert_int_equal(ts("t@1sys=x"), -1);	    /* system id starts with a letter */
+	assert_int_equal(ts("Rojo=1"), -1);	   /* uppercase key */
+	assert_int_equal(ts("1abc=1"), -1);	   /* simple key starts with a letter */
+	assert_int_equal(ts("rojo"), -1);	   /* no '=' */
+	assert_int_equal(ts("rojo="), -1);	   /* empty value */
+	assert_int_equal(ts("rojo=a=b"), -1);	   /* '=' in value */
+	assert_int_equal(ts("rojo=1,rojo=2"), -1); /* duplicate key */
+	assert_int_equal(ts("t@1sys=x"), -1);	   /* system id starts with a letter */
 	assert_int_equal(ts("t@systemidtoolong=x"), -1);
 	assert_int_equal(ts("rojo=\x01"), -1);
 	/* at most 32 members */
@@ -156,9 +154,9 @@ static void tracestate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(valid_v00),  cmocka_unit_test(invalid),
-		cmocka_unit_test(future_versions), cmocka_unit_test(generation),
-		cmocka_unit_test(tracestate),
+	    cmocka_unit_test(valid_v00),       cmocka_unit_test(invalid),
+	    cmocka_unit_test(future_versions), cmocka_unit_test(generation),
+	    cmocka_unit_test(tracestate),
 	};
 	return cmocka_run_group_tests_name("tp", tests, NULL, NULL);
 }
