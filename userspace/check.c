@@ -73,11 +73,29 @@ static int fs_is(const char *path, long magic)
 	return !statfs(path, &st) && st.f_type == magic;
 }
 
+/* First cgroup2 mount point (unified or hybrid layout), from /proc/mounts. */
+static int cgroup2_mount(char *out, size_t len)
+{
+	char dev[256], dir[4096], type[64];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3)
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(out, len, "%s", dir);
+			found = 1;
+		}
+	fclose(f);
+	return found;
+}
+
 int check_main(const struct obs_opts *o)
 {
 	struct report r = {.quiet = o->quiet};
 	struct utsname u;
-	char err[512], detail[256];
+	char err[512], detail[256], cgdir[4096];
 	int privileged;
 
 	libbpf_set_print(NULL);
@@ -154,11 +172,11 @@ int check_main(const struct obs_opts *o)
 		    "not mounted; obs uses raw tracepoints and does not need it",
 		    "for perf, bpftrace and trace-cmd: mount -t tracefs nodev /sys/kernel/tracing");
 
-	if (fs_is("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC))
-		line(&r, "ok", "cgroup v2", "/sys/fs/cgroup", NULL);
+	if (cgroup2_mount(cgdir, sizeof(cgdir)))
+		line(&r, "ok", "cgroup v2", cgdir, NULL);
 	else
 		line(&r, "info", "cgroup v2",
-		     "not mounted at /sys/fs/cgroup: container labels and triage -c unavailable",
+		     "not mounted: container labels and triage -c are unavailable",
 		     "mount -t cgroup2 none /sys/fs/cgroup");
 
 	if (r.missing) {

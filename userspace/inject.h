@@ -30,8 +30,8 @@ enum inject_state {
 };
 
 struct inject_result {
-	size_t reported;	     /* what the write call returns to the app */
-	size_t pending_off;	     /* pending = injected[pending_off .. n) */
+	size_t reported;    /* what the write call returns to the app */
+	size_t pending_off; /* pending = injected[pending_off .. n) */
 	enum inject_state state;
 };
 

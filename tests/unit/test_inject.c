@@ -51,8 +51,8 @@ static void run_case(size_t m, size_t p, size_t n, size_t k0)
 
 			memcpy(buf, inj + pend_from, pending);
 			memcpy(buf + pending, app + off, m - off);
-			rep = inject_account_pending(pending, m - off,
-						     sock_take(&s, buf, pending + m - off, k), &left);
+			rep = inject_account_pending(
+			    pending, m - off, sock_take(&s, buf, pending + m - off, k), &left);
 			pend_from += pending - left;
 			pending = left;
 			if (rep < 0) {
@@ -138,8 +138,8 @@ static void rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(rules),
-		cmocka_unit_test(every_k),
+	    cmocka_unit_test(rules),
+	    cmocka_unit_test(every_k),
 	};
 	return cmocka_run_group_tests_name("inject", tests, NULL, NULL);
 }
