@@ -182,24 +182,6 @@ int collector_track(struct collector *c, pid_t tgid, uint32_t slot)
 	return 0;
 }
 
-int collector_untrack(struct collector *c, pid_t tgid)
-{
-	__u32 key = (__u32)tgid;
-
-	if (bpf_map_delete_elem(bpf_map__fd(c->skel->maps.tracked), &key))
-		return -errno;
-	__atomic_add_fetch(&c->skel->bss->track_gen, 1, __ATOMIC_SEQ_CST);
-	return 0;
-}
-
-int collector_is_tracked(struct collector *c, pid_t tgid)
-{
-	struct obs_tracked v;
-	__u32 key = (__u32)tgid;
-
-	return !bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v);
-}
-
 int collector_event_fd(struct collector *c)
 {
 	return ring_buffer__epoll_fd(c->rb);

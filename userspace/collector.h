@@ -53,8 +53,6 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 void collector_close(struct collector *c);
 /* Follow a process (and, from now on, its new children) under slot. */
 int collector_track(struct collector *c, pid_t tgid, uint32_t slot);
-int collector_untrack(struct collector *c, pid_t tgid);
-int collector_is_tracked(struct collector *c, pid_t tgid);
 /* fd that becomes readable when process events are pending. */
 int collector_event_fd(struct collector *c);
 /* Drain pending process events (calls on_event). Returns count or -1. */

@@ -6,6 +6,9 @@
 
 #include "procparse.h"
 
+#include <linux/types.h>
+#include "obs.h"
+
 #define DEVNAME_CACHE 64
 
 static struct {
@@ -56,4 +59,12 @@ void devname_lookup(uint32_t dev, char *out, size_t outlen)
 	}
 	pthread_mutex_unlock(&lock);
 	snprintf(out, outlen, "%s", name);
+}
+
+const char *devname_disk_op(unsigned op)
+{
+	static const char *const names[OBS_DISK_OP_COUNT] = {"read", "write", "flush", "discard",
+							     "other"};
+
+	return names[op < OBS_DISK_OP_COUNT ? op : OBS_DISK_OTHER];
 }

@@ -9,9 +9,7 @@
 #include "run.h"
 #include "triage.h"
 
-#ifndef OBS_VERSION
-#define OBS_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 int main(int argc, char **argv)
 {

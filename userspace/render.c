@@ -7,12 +7,8 @@
 #include "selfstat.h"
 #include "syscalls.h"
 
-#ifndef OBS_VERSION
-#define OBS_VERSION "0.1.0"
-#endif
+#include "version.h"
 
-static const char *const disk_ops[OBS_DISK_OP_COUNT] = {"read", "write", "flush", "discard",
-							"other"};
 static const char *const drop_names[OBS_DROP_COUNT] = {
     "histogram_map_full", "process_table_full", "syscall_table_full", "runqueue_table_full",
     "disk_table_full",	  "tcp_table_full",	"ringbuf_full"};
@@ -117,8 +113,7 @@ static void render_hists(struct obs_app *a, const struct obs_snapshot *s,
 
 			devname_lookup(h->key.id, dev, sizeof(dev));
 			own[0] = dev;
-			own[1] =
-			    disk_ops[h->key.op < OBS_DISK_OP_COUNT ? h->key.op : OBS_DISK_OTHER];
+			own[1] = devname_disk_op(h->key.op);
 			join(vals, own, 2, &sv);
 			metrics_hist_add(r, f_disk, vals, h->h.slots, (double)h->h.sum_ns);
 			metrics_counter_add(r, f_diskb, vals, (double)h->h.bytes);

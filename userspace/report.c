@@ -7,9 +7,6 @@
 #include "hist.h"
 #include "syscalls.h"
 
-static const char *const op_names[OBS_DISK_OP_COUNT] = {"read", "write", "flush", "discard",
-							"other"};
-
 void report_fmt_ns(char *buf, size_t len, uint64_t ns)
 {
 	if (ns == UINT64_MAX)
@@ -112,8 +109,7 @@ static void row_name(const struct row *r, char *buf, size_t len)
 		break;
 	case OBS_H_DISK:
 		devname_lookup(r->id, dev, sizeof(dev));
-		snprintf(buf, len, "disk %s %s", dev,
-			 op_names[r->op < OBS_DISK_OP_COUNT ? r->op : OBS_DISK_OTHER]);
+		snprintf(buf, len, "disk %s %s", dev, devname_disk_op(r->op));
 		break;
 	case OBS_H_TCP_CONNECT:
 		snprintf(buf, len, "tcp connect");
