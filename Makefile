@@ -31,7 +31,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD
 
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
 PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/syscalls.c \
-             userspace/cli.c userspace/procparse.c userspace/tp.c userspace/inject.c exporters/prom.c
+             userspace/cli.c userspace/procparse.c userspace/tp.c userspace/inject.c userspace/http1.c \
+             userspace/route.c userspace/spanring.c exporters/prom.c
 APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
              userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/report.c \
              userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \
@@ -42,8 +43,13 @@ APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
+# The shim: its own objects, every symbol hidden but the interposers.
+SHIM_SRCS := preload/shim.c preload/conn.c preload/ctx.c preload/tls.c \
+             userspace/tp.c userspace/inject.c userspace/http1.c userspace/spanring.c
+SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
+
 .PHONY: all clean test unit unit-bins fuzz asan lint install check-format format
-all: $(BUILD)/obs $(BUILD)/obs-run
+all: $(BUILD)/obs $(BUILD)/obs-run $(BUILD)/libobs_preload.so
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(@D)
@@ -70,6 +76,14 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/obs: $(PURE_OBJS) $(APP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/shim/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ipreload $(CFLAGS) -fvisibility=hidden -ftls-model=initial-exec \
+	  -fno-strict-aliasing -MMD -MP -c $< -o $@
+
+$(BUILD)/libobs_preload.so: $(SHIM_OBJS)
+	$(CC) -shared $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -o $@ $^ -ldl -lpthread
 
 $(BUILD)/obs-run: $(BUILD)/obs
 	ln -sf obs $@

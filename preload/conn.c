@@ -1,0 +1,813 @@
+/*
+ * conn - per-connection HTTP/1 tracking: parse what the app reads and
+ * writes, pair requests with responses, keep the trace context, inject
+ * traceparent into outgoing requests, and emit one span per exchange.
+ *
+ * State lives in a fixed pool (CONN_POOL entries, mapped once, pages
+ * touched only when used) indexed by fd. A connection the pool has no room
+ * for is simply not followed. A per-connection try-lock keeps two threads
+ * (or a signal handler) from touching one state at once: the loser passes
+ * its bytes straight through and the connection stops being followed.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "inject.h"
+#include "shim.h"
+
+#define CONN_FD_MAX   65536
+#define CONN_POOL     4096
+#define CONN_PIPELINE 8
+#define INJ_MAX	      (TP_LEN + TP_TRACESTATE_MAX + 40)
+#define HEAD_SCAN_MAX (16 << 10) /* inject only if the head is within this */
+#define TLS_WBUF_MAX  (16 << 10)
+#define IOV_SHIM_MAX  64
+
+struct exchange {
+	struct tp_ctx ctx; /* this span's own context */
+	uint8_t parent[8];
+	uint16_t flags;
+	uint16_t status;
+	uint8_t head; /* HEAD request: response has no body */
+	uint8_t interim;
+	uint64_t start_ns;
+	uint64_t req_bytes, resp_bytes;
+	char method[SPAN_METHOD_MAX];
+	char path[SPAN_PATH_MAX];
+	char host[SPAN_HOST_MAX];
+	uint16_t tracestate_len;
+	char tracestate[TP_TRACESTATE_MAX + 1];
+};
+
+struct conn {
+	int lock;
+	uint8_t kind;
+	uint8_t dead;
+	uint8_t tls;
+	uint8_t detached;
+	int fd;
+	uint32_t next_free;
+	uint16_t peer_port;
+	char peer[SPAN_ADDR_MAX];
+	struct http1_parser in, out;
+	uint64_t in_start, out_start; /* when the current message's first byte moved */
+	/* requests waiting for their response, oldest first */
+	struct exchange q[CONN_PIPELINE];
+	unsigned qhead, qlen;
+	/* client: the context prepared for the request being written */
+	int next_valid;
+	struct exchange next;
+	/* injection: armed = inj[] goes in at app offset inj_pos */
+	int inj_armed;
+	size_t inj_pos, inj_len;
+	size_t pend_off, pend_len; /* pending = inj[pend_off .. pend_off + pend_len) */
+	size_t inject_max;	   /* largest write we will grow (TLS: a record buffer) */
+	char inj[INJ_MAX];
+	char *wbuf; /* TLS: linear buffer handed to SSL_write (stable address for retries) */
+};
+
+static struct conn *pool;
+static uint64_t free_head; /* tag << 32 | (index + 1) */
+static struct conn *by_fd[CONN_FD_MAX];
+
+void conn_init(void)
+{
+	void *m = mmap(NULL, sizeof(struct conn) * CONN_POOL, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (m == MAP_FAILED)
+		return;
+	pool = m;
+	for (uint32_t i = 0; i < CONN_POOL; i++)
+		pool[i].next_free = i + 1 < CONN_POOL ? i + 2 : 0;
+	free_head = 1;
+}
+
+static struct conn *pool_get(void)
+{
+	uint64_t h = __atomic_load_n(&free_head, __ATOMIC_ACQUIRE), n;
+	struct conn *c;
+
+	do {
+		uint32_t idx = (uint32_t)h;
+		if (!pool || !idx)
+			return NULL;
+		c = &pool[idx - 1];
+		n = ((h >> 32) + 1) << 32 | __atomic_load_n(&c->next_free, __ATOMIC_RELAXED);
+	} while (!__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL,
+					      __ATOMIC_ACQUIRE));
+	return c;
+}
+
+static void pool_put(struct conn *c)
+{
+	uint32_t idx = (uint32_t)(c - pool) + 1;
+	uint64_t h = __atomic_load_n(&free_head, __ATOMIC_ACQUIRE), n;
+
+	do {
+		__atomic_store_n(&c->next_free, (uint32_t)h, __ATOMIC_RELAXED);
+		n = ((h >> 32) + 1) << 32 | idx;
+	} while (!__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL,
+					      __ATOMIC_ACQUIRE));
+}
+
+int conn_lock(struct conn *c)
+{
+	return !__atomic_exchange_n(&c->lock, 1, __ATOMIC_ACQUIRE);
+}
+
+void conn_unlock(struct conn *c)
+{
+	__atomic_store_n(&c->lock, 0, __ATOMIC_RELEASE);
+}
+
+static void conn_reset(struct conn *c, enum conn_kind kind, int fd)
+{
+	char *wbuf = c->wbuf;
+
+	memset(c, 0, offsetof(struct conn, q));
+	c->kind = (uint8_t)kind;
+	c->fd = fd;
+	c->qhead = c->qlen = 0;
+	c->next_valid = c->inj_armed = 0;
+	c->pend_len = c->pend_off = c->inj_len = 0;
+	c->inject_max = (size_t)-1;
+	c->wbuf = wbuf;
+	http1_init(&c->in, kind == CONN_SERVER ? HTTP1_REQUEST : HTTP1_RESPONSE);
+	http1_init(&c->out, kind == CONN_SERVER ? HTTP1_RESPONSE : HTTP1_REQUEST);
+}
+
+static void fmt_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	c->peer[0] = 0;
+	c->peer_port = 0;
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(in6->sin6_port);
+	}
+}
+
+static int inet_family(const struct sockaddr *sa)
+{
+	return sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
+}
+
+static void release_fd(int fd)
+{
+	struct conn *c;
+
+	if (fd < 0 || fd >= CONN_FD_MAX)
+		return;
+	c = __atomic_exchange_n(&by_fd[fd], NULL, __ATOMIC_ACQ_REL);
+	/* busy in another thread (the app closes an fd it is using): leak
+	 * the entry rather than recycle state someone is touching */
+	if (c && conn_lock(c)) {
+		conn_eof(c);
+		pool_put(c);
+	}
+}
+
+static struct conn *track(int fd, enum conn_kind kind, const struct sockaddr *sa, socklen_t len)
+{
+	struct conn *c;
+
+	if (fd < 0 || fd >= CONN_FD_MAX) {
+		ctx_count(CTX_UNTRACKED);
+		return NULL;
+	}
+	release_fd(fd);
+	c = pool_get();
+	if (!c) {
+		ctx_count(CTX_UNTRACKED);
+		return NULL;
+	}
+	conn_reset(c, kind, fd);
+	fmt_peer(c, sa, len);
+	__atomic_store_n(&by_fd[fd], c, __ATOMIC_RELEASE);
+	return c;
+}
+
+void conn_on_socket(int fd)
+{
+	release_fd(fd);
+}
+
+void conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len)
+{
+	if (peer && !inet_family(peer))
+		return; /* unix sockets: not HTTP we report */
+	track(fd, CONN_SERVER, peer, len);
+}
+
+void conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len)
+{
+	if (!inet_family(peer))
+		return;
+	track(fd, CONN_CLIENT, peer, len);
+}
+
+void conn_on_close(int fd)
+{
+	release_fd(fd);
+}
+
+static struct conn *lookup(int fd)
+{
+	if (fd < 0 || fd >= CONN_FD_MAX)
+		return NULL;
+	return __atomic_load_n(&by_fd[fd], __ATOMIC_ACQUIRE);
+}
+
+/* ---- spans ------------------------------------------------------------ */
+
+static void emit(struct conn *c, struct exchange *x, uint16_t error)
+{
+	struct span_rec r;
+
+	if (!ctx_have_ring())
+		return;
+	memset(&r, 0, offsetof(struct span_rec, method));
+	memcpy(r.trace_id, x->ctx.trace_id, 16);
+	memcpy(r.span_id, x->ctx.span_id, 8);
+	memcpy(r.parent_id, x->parent, 8);
+	r.trace_flags = x->ctx.flags;
+	r.kind = c->kind == CONN_SERVER ? SPAN_SERVER : SPAN_CLIENT;
+	r.flags = x->flags | (c->tls ? SPAN_F_TLS : 0);
+	r.status = x->status;
+	r.error = error;
+	r.peer_port = c->peer_port;
+	r.start_ns = x->start_ns;
+	r.end_ns = ctx_now();
+	r.req_bytes = x->req_bytes;
+	r.resp_bytes = x->resp_bytes;
+	memcpy(r.method, x->method, sizeof(r.method));
+	memcpy(r.path, x->path, sizeof(r.path));
+	memcpy(r.host, x->host, sizeof(r.host));
+	memcpy(r.peer, c->peer, sizeof(r.peer));
+	r.tracestate_len = x->tracestate_len;
+	memcpy(r.tracestate, x->tracestate, x->tracestate_len);
+	r.tracestate[x->tracestate_len] = 0;
+	ctx_emit(&r);
+}
+
+static struct exchange *q_front(struct conn *c)
+{
+	return c->qlen ? &c->q[c->qhead % CONN_PIPELINE] : NULL;
+}
+
+static struct exchange *q_push(struct conn *c)
+{
+	if (c->qlen >= CONN_PIPELINE)
+		return NULL;
+	return &c->q[(c->qhead + c->qlen++) % CONN_PIPELINE];
+}
+
+static void q_pop(struct conn *c)
+{
+	c->qhead++;
+	c->qlen--;
+}
+
+static void finish_front(struct conn *c, uint16_t error)
+{
+	struct exchange *x = q_front(c);
+
+	if (!x)
+		return;
+	emit(c, x, error);
+	if (c->kind == CONN_SERVER && shim_cur.active &&
+	    !memcmp(shim_cur.ctx.span_id, x->ctx.span_id, 8))
+		shim_cur.active = 0;
+	q_pop(c);
+}
+
+static void copy_head(struct exchange *x, const struct http1_msg *m)
+{
+	snprintf(x->method, sizeof(x->method), "%s", m->method);
+	snprintf(x->path, sizeof(x->path), "%s", m->target);
+	snprintf(x->host, sizeof(x->host), "%s", m->host);
+	if (m->target_truncated)
+		x->flags |= SPAN_F_PATH_TRUNC;
+	x->head = !strcmp(m->method, "HEAD");
+}
+
+/* A valid single traceparent in m, else -1 (and a flag if one was there). */
+static int incoming_ctx(const struct http1_msg *m, struct tp_ctx *out, uint16_t *flags)
+{
+	if (!m->traceparent_count)
+		return -1;
+	if (m->traceparent_count > 1 || tp_parse(m->traceparent, m->traceparent_len, out)) {
+		*flags |= SPAN_F_BAD_TRACEPARENT;
+		return -1;
+	}
+	return 0;
+}
+
+static void new_root(struct tp_ctx *ctx)
+{
+	uint8_t rnd[24];
+
+	ctx_random(rnd, sizeof(rnd));
+	tp_new_root(ctx, rnd, 0);
+	ctx->flags = (uint8_t)((ctx_sample_root(ctx->trace_id) ? TP_FLAG_SAMPLED : 0) |
+			       TP_FLAG_RANDOM);
+}
+
+static void child_of(struct exchange *x, const struct tp_ctx *parent)
+{
+	uint8_t rnd[8];
+
+	ctx_random(rnd, sizeof(rnd));
+	tp_new_child(&x->ctx, parent, rnd);
+	if (!ctx_parent_based())
+		x->ctx.flags = (uint8_t)((x->ctx.flags & ~TP_FLAG_SAMPLED) |
+					 (ctx_sample_root(x->ctx.trace_id) ? TP_FLAG_SAMPLED : 0));
+	memcpy(x->parent, parent->span_id, 8);
+	x->flags |= SPAN_F_HAS_PARENT;
+}
+
+/* Server: a request head was read. */
+static void server_request(struct conn *c, const struct http1_msg *m)
+{
+	struct exchange *x = q_push(c);
+	struct tp_ctx in;
+
+	if (!x) {
+		c->dead = 1; /* deeper pipelining than we follow */
+		return;
+	}
+	memset(x, 0, offsetof(struct exchange, method));
+	x->tracestate_len = 0;
+	copy_head(x, m);
+	x->start_ns = c->in_start;
+	if (!incoming_ctx(m, &in, &x->flags)) {
+		child_of(x, &in);
+		x->flags |= SPAN_F_REMOTE_PARENT;
+		/* tracestate only travels with a valid traceparent (W3C 3.3.1) */
+		if (m->tracestate_len && !m->tracestate_bad &&
+		    !tp_tracestate_valid(m->tracestate, m->tracestate_len)) {
+			memcpy(x->tracestate, m->tracestate, m->tracestate_len);
+			x->tracestate_len = m->tracestate_len;
+		}
+	} else {
+		new_root(&x->ctx);
+	}
+	x->tracestate[x->tracestate_len] = 0;
+	/* the span outgoing calls on this thread become children of */
+	shim_cur.active = 1;
+	shim_cur.ctx = x->ctx;
+	shim_cur.tracestate_len = x->tracestate_len;
+	memcpy(shim_cur.tracestate, x->tracestate, x->tracestate_len + 1);
+}
+
+/* Client: the context of the next request, from the thread's server span. */
+static void prepare_next(struct conn *c)
+{
+	struct exchange *x = &c->next;
+
+	memset(x, 0, offsetof(struct exchange, method));
+	x->tracestate_len = 0;
+	x->tracestate[0] = 0;
+	if (shim_cur.active) {
+		child_of(x, &shim_cur.ctx);
+		x->tracestate_len = shim_cur.tracestate_len;
+		memcpy(x->tracestate, shim_cur.tracestate, shim_cur.tracestate_len + 1);
+	} else {
+		new_root(&x->ctx);
+	}
+	c->next_valid = 1;
+}
+
+/* Client: a request head was written. */
+static void client_request(struct conn *c, const struct http1_msg *m)
+{
+	struct exchange *x = q_push(c);
+	struct tp_ctx app;
+
+	if (!x) {
+		c->dead = 1;
+		return;
+	}
+	if (!c->next_valid)
+		prepare_next(c); /* not injected (head split across writes): still a span */
+	*x = c->next;
+	c->next_valid = 0;
+	copy_head(x, m);
+	x->start_ns = c->out_start;
+	if (m->traceparent_count == 1 && !tp_parse(m->traceparent, m->traceparent_len, &app) &&
+	    memcmp(app.span_id, x->ctx.span_id, 8)) {
+		/* the app propagates itself: our span is a child of the app's */
+		uint16_t keep = x->flags & SPAN_F_PATH_TRUNC;
+		x->flags = keep;
+		child_of(x, &app);
+		x->flags |= SPAN_F_APP_CONTEXT;
+		x->tracestate_len = 0;
+		x->tracestate[0] = 0;
+	}
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static void on_in_event(struct conn *c, enum http1_event ev)
+{
+	struct http1_msg *m = &c->in.msg;
+	struct exchange *x;
+
+	if (ev == HTTP1_ERROR) {
+		ctx_count(CTX_PARSE_ERROR);
+		c->dead = 1;
+		return;
+	}
+	if (c->kind == CONN_SERVER) {
+		if (ev == HTTP1_HEAD_DONE)
+			server_request(c, m);
+		return;
+	}
+	/* client reading a response */
+	x = q_front(c);
+	if (ev == HTTP1_HEAD_DONE) {
+		if (!x)
+			return;
+		x->interim = m->status < 200;
+		if (m->status == 101) {
+			x->status = 101;
+			finish_front(c, SPAN_ERR_NONE);
+			c->dead = 1; /* another protocol follows */
+			return;
+		}
+		if (!x->interim)
+			x->status = (uint16_t)m->status;
+	} else if (ev == HTTP1_MESSAGE_DONE && x) {
+		if (x->interim)
+			x->interim = 0;
+		else
+			finish_front(c, SPAN_ERR_NONE);
+	}
+}
+
+static void on_out_event(struct conn *c, enum http1_event ev)
+{
+	struct http1_msg *m = &c->out.msg;
+	struct exchange *x;
+
+	if (ev == HTTP1_ERROR) {
+		ctx_count(CTX_PARSE_ERROR);
+		c->dead = 1;
+		return;
+	}
+	if (c->kind == CONN_CLIENT) {
+		if (ev == HTTP1_HEAD_DONE)
+			client_request(c, m);
+		return;
+	}
+	/* server writing a response */
+	x = q_front(c);
+	if (ev == HTTP1_HEAD_DONE) {
+		if (!x)
+			return;
+		x->interim = m->status < 200;
+		if (m->status == 101) {
+			x->status = 101;
+			finish_front(c, SPAN_ERR_NONE);
+			c->dead = 1;
+			return;
+		}
+		if (!x->interim)
+			x->status = (uint16_t)m->status;
+	} else if (ev == HTTP1_MESSAGE_DONE && x) {
+		if (x->interim)
+			x->interim = 0;
+		else
+			finish_front(c, SPAN_ERR_NONE);
+	}
+}
+
+/* The response parser must know whether the response answers a HEAD. */
+static void set_no_body(struct conn *c, struct http1_parser *resp)
+{
+	struct exchange *x = q_front(c);
+
+	if (http1_idle(resp))
+		resp->no_body = x && x->head;
+}
+
+static void feed(struct conn *c, int out, const char *buf, size_t n)
+{
+	struct http1_parser *p = out ? &c->out : &c->in;
+	int is_resp = p->dir == HTTP1_RESPONSE;
+
+	while (n && !c->dead) {
+		enum http1_event ev;
+		size_t used;
+
+		if (http1_idle(p)) {
+			/* not HTTP/1 at all (TLS records, HTTP/2 preface, binary): stop
+			 * quietly; a request starts with a method, a response with H */
+			unsigned char b0 = (unsigned char)buf[0];
+			if (b0 != '\r' && b0 != '\n' &&
+			    (is_resp ? b0 != 'H' : (b0 < 'A' || b0 > 'Z'))) {
+				c->dead = 1;
+				return;
+			}
+			if (out)
+				c->out_start = ctx_now();
+			else
+				c->in_start = ctx_now();
+			if (is_resp)
+				set_no_body(c, p);
+		}
+		used = http1_feed(p, buf, n, &ev);
+		if (out)
+			on_out_event(c, ev);
+		else
+			on_in_event(c, ev);
+		buf += used;
+		n -= used;
+	}
+}
+
+static void feed_iov(struct conn *c, int out, const struct iovec *iov, int iovcnt, size_t n)
+{
+	for (int i = 0; i < iovcnt && n && !c->dead; i++) {
+		size_t take = iov[i].iov_len < n ? iov[i].iov_len : n;
+		feed(c, out, iov[i].iov_base, take);
+		n -= take;
+	}
+}
+
+void conn_eof(struct conn *c)
+{
+	if (!c->dead && c->kind == CONN_CLIENT && http1_eof(&c->in)) {
+		finish_front(c, SPAN_ERR_NONE); /* response delimited by close */
+	}
+	while (c->qlen)
+		finish_front(c, SPAN_ERR_CLOSED);
+	c->dead = 1;
+}
+
+void conn_read_bytes(struct conn *c, const char *buf, size_t n)
+{
+	if (n == 0)
+		conn_eof(c);
+	else
+		feed(c, 0, buf, n);
+}
+
+void conn_after_read(int fd, const struct iovec *iov, int iovcnt, ssize_t n)
+{
+	struct conn *c = lookup(fd);
+	int saved = errno;
+
+	if (!c || c->tls || c->dead || n < 0)
+		return;
+	if (!conn_lock(c)) {
+		c->dead = 1;
+		return;
+	}
+	if (n == 0)
+		conn_eof(c);
+	else
+		feed_iov(c, 0, iov, iovcnt, (size_t)n);
+	conn_unlock(c);
+	errno = saved;
+}
+
+void conn_after_sendfile(int fd, ssize_t n)
+{
+	struct conn *c = lookup(fd);
+	enum http1_event ev;
+
+	if (!c || c->tls || c->dead || n <= 0)
+		return;
+	if (!conn_lock(c)) {
+		c->dead = 1;
+		return;
+	}
+	/* only body bytes can come from a file we do not see */
+	http1_skip(&c->out, (uint64_t)n, &ev);
+	on_out_event(c, ev);
+	conn_unlock(c);
+}
+
+/* ---- writes and injection ------------------------------------------------ */
+
+static size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t m = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		m += iov[i].iov_len;
+	return m;
+}
+
+/* Build the injected field(s) for the prepared client context. */
+static void build_injection(struct conn *c, const struct http1_head_scan *s)
+{
+	char tp[TP_LEN + 1];
+	const char *eol = s->crlf ? "\r\n" : "\n";
+	int n;
+
+	tp_format(&c->next.ctx, tp);
+	if (c->next.tracestate_len && !s->has_tracestate)
+		n = snprintf(c->inj, sizeof(c->inj), "traceparent: %s%stracestate: %s%s", tp, eol,
+			     c->next.tracestate, eol);
+	else
+		n = snprintf(c->inj, sizeof(c->inj), "traceparent: %s%s", tp, eol);
+	c->inj_len = n > 0 && (size_t)n < sizeof(c->inj) ? (size_t)n : 0;
+}
+
+/* At the start of an outgoing request: decide whether to inject. */
+static void client_arm(struct conn *c, const struct iovec *iov, int iovcnt, size_t m)
+{
+	struct http1_head_scan s;
+
+	if (c->next_valid || c->inj_armed)
+		return;
+	prepare_next(c);
+	if (m > c->inject_max || http1_scan_head(iov, iovcnt, HEAD_SCAN_MAX, &s))
+		return; /* head not whole in this write: no injection */
+	if (s.has_traceparent)
+		return; /* the app propagates: respect it */
+	build_injection(c, &s);
+	if (!c->inj_len)
+		return;
+	c->inj_armed = 1;
+	c->inj_pos = s.insert_at;
+}
+
+/* iov with ins inserted at offset pos: returns the new count or -1. */
+static int iov_insert(const struct iovec *iov, int iovcnt, size_t pos, const void *ins,
+		      size_t inslen, struct iovec *out, int outmax)
+{
+	int n = 0, done = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		size_t len = iov[i].iov_len;
+		if (!done && pos <= len) {
+			if (n + 3 > outmax)
+				return -1;
+			if (pos)
+				out[n++] = (struct iovec){iov[i].iov_base, pos};
+			out[n++] = (struct iovec){(void *)ins, inslen};
+			if (len - pos)
+				out[n++] = (struct iovec){(char *)iov[i].iov_base + pos, len - pos};
+			done = 1;
+			continue;
+		}
+		if (!done)
+			pos -= len;
+		if (n + 1 > outmax)
+			return -1;
+		out[n++] = iov[i];
+	}
+	return done ? n : -1;
+}
+
+ssize_t conn_write_via(struct conn *c, const struct iovec *iov, int iovcnt, conn_io_fn io,
+		       void *arg)
+{
+	struct iovec v[IOV_SHIM_MAX + 3];
+	size_t m = iov_total(iov, iovcnt);
+	ssize_t k;
+	int n;
+
+	if (m == 0 || c->dead)
+		return io(arg, iov, iovcnt);
+	if (c->pend_len) {
+		size_t left;
+		ssize_t rep;
+
+		n = iov_insert(iov, iovcnt, 0, c->inj + c->pend_off, c->pend_len, v,
+			       IOV_SHIM_MAX + 3);
+		if (n < 0)
+			n = 1; /* too many pieces: flush the prefix alone */
+		k = io(arg, v, n);
+		if (k < 0)
+			return k;
+		rep = inject_account_pending(c->pend_len, n == 1 ? 0 : m, (size_t)k, &left);
+		c->pend_off += c->pend_len - left;
+		c->pend_len = left;
+		if (rep < 0 || (n == 1 && rep == 0)) {
+			errno = EAGAIN;
+			return -1;
+		}
+		feed_iov(c, 1, iov, iovcnt, (size_t)rep);
+		return rep;
+	}
+	if (c->kind == CONN_CLIENT && http1_idle(&c->out))
+		client_arm(c, iov, iovcnt, m);
+	if (c->inj_armed && c->inj_pos <= m) {
+		n = iov_insert(iov, iovcnt, c->inj_pos, c->inj, c->inj_len, v, IOV_SHIM_MAX + 3);
+		if (n > 0) {
+			struct inject_result ir;
+
+			k = io(arg, v, n);
+			if (k < 0)
+				return k;
+			ir = inject_account(m, c->inj_pos, c->inj_len, (size_t)k);
+			if (ir.state == INJECT_RETRY) {
+				c->inj_pos -= ir.reported;
+			} else {
+				c->inj_armed = 0;
+				ctx_count(CTX_INJECTED);
+				if (ir.state == INJECT_PENDING) {
+					c->pend_off = ir.pending_off;
+					c->pend_len = c->inj_len - ir.pending_off;
+				}
+			}
+			feed_iov(c, 1, iov, iovcnt, ir.reported);
+			return (ssize_t)ir.reported;
+		}
+		c->inj_armed = 0; /* cannot split this iov: send it as the app wrote it */
+	}
+	k = io(arg, iov, iovcnt);
+	if (k > 0) {
+		if (c->inj_armed)
+			c->inj_pos -= (size_t)k;
+		feed_iov(c, 1, iov, iovcnt, (size_t)k);
+	}
+	return k;
+}
+
+int conn_write(int fd, const struct iovec *iov, int iovcnt, conn_io_fn io, void *arg,
+	       ssize_t *ret)
+{
+	struct conn *c = lookup(fd);
+	int e;
+
+	if (!c || c->tls || c->dead || iovcnt > IOV_SHIM_MAX)
+		return 0;
+	if (!conn_lock(c)) {
+		c->dead = 1;
+		return 0;
+	}
+	*ret = conn_write_via(c, iov, iovcnt, io, arg);
+	e = errno;
+	conn_unlock(c);
+	errno = e;
+	return 1;
+}
+
+/* ---- TLS ----------------------------------------------------------------- */
+
+enum conn_kind conn_claim_for_tls(int fd)
+{
+	struct conn *c = lookup(fd);
+
+	if (!c)
+		return CONN_NONE;
+	c->tls = 1; /* raw bytes on this fd are ciphertext from now on */
+	return (enum conn_kind)c->kind;
+}
+
+struct conn *conn_new_detached(enum conn_kind kind, int fd)
+{
+	struct conn *src = lookup(fd), *c = pool_get();
+
+	if (!c) {
+		ctx_count(CTX_UNTRACKED);
+		return NULL;
+	}
+	conn_reset(c, kind, -1);
+	c->detached = 1;
+	c->inject_max = TLS_WBUF_MAX - INJ_MAX;
+	if (src) {
+		memcpy(c->peer, src->peer, sizeof(c->peer));
+		c->peer_port = src->peer_port;
+	}
+	c->tls = 1;
+	return c;
+}
+
+void conn_free_detached(struct conn *c)
+{
+	if (conn_lock(c)) {
+		conn_eof(c);
+		pool_put(c);
+	}
+}
+
+char *conn_tls_wbuf(struct conn *c, size_t need)
+{
+	if (need > TLS_WBUF_MAX)
+		return NULL;
+	if (!c->wbuf) {
+		void *m = mmap(NULL, TLS_WBUF_MAX, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		c->wbuf = m;
+	}
+	return c->wbuf;
+}

@@ -1,0 +1,201 @@
+/*
+ * ctx - ids, the clock, sampling and the span ring for the shim.
+ *
+ * Ids come from a per-thread xoshiro256** generator seeded from
+ * getrandom(2) once per thread (and again in a forked child, so parent and
+ * child never repeat ids). The ring is the collector's shared memory named
+ * by OBS_SPAN_RING; without it spans are dropped at once, at the cost of
+ * one branch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+__thread struct shim_active shim_cur SHIM_TLS_MODEL;
+
+static __thread uint64_t rng[4] SHIM_TLS_MODEL;
+static __thread unsigned rng_gen SHIM_TLS_MODEL;
+static unsigned fork_gen = 1; /* bumped in a forked child: reseed */
+
+static struct spanring ring;
+static int have_ring;
+
+/* Sampler: parentbased_* follow the parent; roots use ratio (0..1). */
+static int sample_parent_based = 1;
+static double sample_ratio = 1.0;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next64(void)
+{
+	uint64_t r = rotl(rng[1] * 5, 7) * 9, t = rng[1] << 17;
+
+	rng[2] ^= rng[0];
+	rng[3] ^= rng[1];
+	rng[1] ^= rng[2];
+	rng[0] ^= rng[3];
+	rng[2] ^= t;
+	rng[3] = rotl(rng[3], 45);
+	return r;
+}
+
+static void seed(void)
+{
+	uint64_t s[4] = {0};
+	int e = errno;
+
+	if (getrandom(s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		s[0] ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL;
+		s[1] ^= (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
+		s[2] ^= (uint64_t)(uintptr_t)&s;
+		s[3] ^= (uint64_t)syscall(SYS_gettid) * 0xbf58476d1ce4e5b9ULL;
+	}
+	if (!(s[0] | s[1] | s[2] | s[3]))
+		s[0] = 1;
+	memcpy(rng, s, sizeof(rng));
+	rng_gen = __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
+	errno = e;
+}
+
+void ctx_random(uint8_t *out, size_t n)
+{
+	if (rng_gen != __atomic_load_n(&fork_gen, __ATOMIC_RELAXED))
+		seed();
+	while (n) {
+		uint64_t v = next64();
+		size_t take = n < 8 ? n : 8;
+		memcpy(out, &v, take);
+		out += take;
+		n -= take;
+	}
+}
+
+void ctx_after_fork(void)
+{
+	__atomic_add_fetch(&fork_gen, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t ctx_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no syscall */
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int ctx_sample_root(const uint8_t trace_id[16])
+{
+	uint64_t low = 0;
+
+	if (sample_ratio >= 1.0)
+		return 1;
+	if (sample_ratio <= 0.0)
+		return 0;
+	/* TraceIdRatioBased: the trace id's last 8 bytes as a number vs ratio */
+	for (int i = 8; i < 16; i++)
+		low = low << 8 | trace_id[i];
+	return (double)(low >> 11) < sample_ratio * (double)(1ULL << 53);
+}
+
+static void parse_sampler(void)
+{
+	const char *s = getenv("OTEL_TRACES_SAMPLER"), *arg = getenv("OTEL_TRACES_SAMPLER_ARG");
+	double r = 1.0;
+
+	if (arg && *arg) {
+		char *end;
+		r = strtod(arg, &end);
+		if (*end || r < 0 || r > 1)
+			r = 1.0; /* the spec: an invalid argument falls back to the default */
+	}
+	if (!s || !*s || !strcmp(s, "parentbased_always_on")) {
+		sample_ratio = 1.0;
+	} else if (!strcmp(s, "always_on")) {
+		sample_ratio = 1.0, sample_parent_based = 0;
+	} else if (!strcmp(s, "always_off")) {
+		sample_ratio = 0.0, sample_parent_based = 0;
+	} else if (!strcmp(s, "parentbased_always_off")) {
+		sample_ratio = 0.0;
+	} else if (!strcmp(s, "traceidratio")) {
+		sample_ratio = r, sample_parent_based = 0;
+	} else if (!strcmp(s, "parentbased_traceidratio")) {
+		sample_ratio = r;
+	}
+}
+
+int ctx_parent_based(void)
+{
+	return sample_parent_based;
+}
+
+static void map_ring(void)
+{
+	const char *path = getenv("OBS_SPAN_RING");
+	struct stat st;
+	void *m;
+	int fd;
+
+	if (!path || !*path)
+		return;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || st.st_size < (off_t)sizeof(struct spanring_hdr)) {
+		close(fd);
+		return;
+	}
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return;
+	if (spanring_attach(&ring, m, (size_t)st.st_size)) {
+		munmap(m, (size_t)st.st_size);
+		return;
+	}
+	have_ring = 1;
+}
+
+void ctx_init(void)
+{
+	int e = errno;
+
+	parse_sampler();
+	map_ring();
+	errno = e;
+}
+
+int ctx_have_ring(void)
+{
+	return have_ring;
+}
+
+void ctx_emit(const struct span_rec *r)
+{
+	if (have_ring)
+		spanring_push(&ring, r);
+}
+
+void ctx_count(int what)
+{
+	if (!have_ring)
+		return;
+	uint64_t *p = what == CTX_UNTRACKED	? &ring.hdr->untracked
+		      : what == CTX_PARSE_ERROR ? &ring.hdr->parse_errors
+						: &ring.hdr->injected;
+	__atomic_fetch_add(p, 1, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,458 @@
+/*
+ * shim - the libc interposers of libobs_preload.so.
+ *
+ * Each wrapper calls the real function (found with dlsym(RTLD_NEXT)) and
+ * hands what happened to conn.c. Only writes on a followed connection go
+ * through conn.c's I/O path (to inject traceparent); every other call is
+ * the real call plus, at most, a table lookup. Return values and errno are
+ * always the real call's, as the app would have seen them.
+ *
+ * Nothing happens in setuid/setgid programs (AT_SECURE) or with
+ * OBS_PRELOAD_DISABLE=1.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/auxv.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "shim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+int shim_enabled;
+
+#define REAL_DECL(ret, name, ...) static ret (*real_##name)(__VA_ARGS__)
+REAL_DECL(ssize_t, read, int, void *, size_t);
+REAL_DECL(ssize_t, __read_chk, int, void *, size_t, size_t);
+REAL_DECL(ssize_t, readv, int, const struct iovec *, int);
+REAL_DECL(ssize_t, recv, int, void *, size_t, int);
+REAL_DECL(ssize_t, __recv_chk, int, void *, size_t, size_t, int);
+REAL_DECL(ssize_t, recvfrom, int, void *, size_t, int, struct sockaddr *, socklen_t *);
+REAL_DECL(ssize_t, __recvfrom_chk, int, void *, size_t, size_t, int, struct sockaddr *,
+	  socklen_t *);
+REAL_DECL(ssize_t, recvmsg, int, struct msghdr *, int);
+REAL_DECL(ssize_t, write, int, const void *, size_t);
+REAL_DECL(ssize_t, send, int, const void *, size_t, int);
+REAL_DECL(ssize_t, sendto, int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+REAL_DECL(ssize_t, sendfile, int, int, off_t *, size_t);
+REAL_DECL(ssize_t, sendfile64, int, int, off_t *, size_t);
+REAL_DECL(int, close, int);
+REAL_DECL(int, socket, int, int, int);
+REAL_DECL(int, accept, int, struct sockaddr *, socklen_t *);
+REAL_DECL(int, accept4, int, struct sockaddr *, socklen_t *, int);
+REAL_DECL(int, connect, int, const struct sockaddr *, socklen_t);
+REAL_DECL(int, dup2, int, int);
+REAL_DECL(int, dup3, int, int, int);
+REAL_DECL(int, execve, const char *, char *const[], char *const[]);
+ssize_t (*shim_real_writev)(int, const struct iovec *, int);
+ssize_t (*shim_real_sendmsg)(int, const struct msghdr *, int);
+
+#define RESOLVE(name)                                                                              \
+	do {                                                                                       \
+		if (!real_##name)                                                                  \
+			real_##name = dlsym(RTLD_NEXT, #name);                                     \
+	} while (0)
+#define REAL(name)                                                                                 \
+	({                                                                                         \
+		RESOLVE(name);                                                                     \
+		real_##name;                                                                       \
+	})
+
+void shim_resolve(void)
+{
+	RESOLVE(read);
+	RESOLVE(__read_chk);
+	RESOLVE(readv);
+	RESOLVE(recv);
+	RESOLVE(__recv_chk);
+	RESOLVE(recvfrom);
+	RESOLVE(__recvfrom_chk);
+	RESOLVE(recvmsg);
+	RESOLVE(write);
+	RESOLVE(send);
+	RESOLVE(sendto);
+	RESOLVE(sendfile);
+	RESOLVE(sendfile64);
+	RESOLVE(close);
+	RESOLVE(socket);
+	RESOLVE(accept);
+	RESOLVE(accept4);
+	RESOLVE(connect);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(execve);
+	if (!shim_real_writev)
+		shim_real_writev = dlsym(RTLD_NEXT, "writev");
+	if (!shim_real_sendmsg)
+		shim_real_sendmsg = dlsym(RTLD_NEXT, "sendmsg");
+}
+
+static ssize_t real_writev_fn(int fd, const struct iovec *iov, int n)
+{
+	if (!shim_real_writev)
+		shim_real_writev = dlsym(RTLD_NEXT, "writev");
+	return shim_real_writev(fd, iov, n);
+}
+
+static ssize_t real_sendmsg_fn(int fd, const struct msghdr *m, int flags)
+{
+	if (!shim_real_sendmsg)
+		shim_real_sendmsg = dlsym(RTLD_NEXT, "sendmsg");
+	return shim_real_sendmsg(fd, m, flags);
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	const char *off = getenv("OBS_PRELOAD_DISABLE");
+	int e = errno;
+
+	shim_resolve();
+	if (getauxval(AT_SECURE) || (off && *off && strcmp(off, "0"))) {
+		errno = e;
+		return; /* setuid/setgid, or switched off: pure pass-through */
+	}
+	conn_init();
+	ctx_init();
+	pthread_atfork(NULL, NULL, ctx_after_fork);
+	shim_enabled = 1;
+	errno = e;
+}
+
+/* ---- the I/O callbacks conn.c writes through ------------------------------ */
+
+struct plain_io {
+	int fd;
+	int flags;	/* send flags */
+	int use_msg;	/* sendmsg (flags, address) rather than writev */
+	const struct msghdr *tmpl; /* address and control data of the app's sendmsg */
+};
+
+static ssize_t plain_io_fn(void *arg, const struct iovec *iov, int iovcnt)
+{
+	const struct plain_io *p = arg;
+	struct msghdr m = {0};
+
+	if (!p->use_msg)
+		return real_writev_fn(p->fd, iov, iovcnt);
+	if (p->tmpl)
+		m = *p->tmpl;
+	m.msg_iov = (struct iovec *)iov;
+	m.msg_iovlen = (size_t)iovcnt;
+	return real_sendmsg_fn(p->fd, &m, p->flags);
+}
+
+static int traced_write(int fd, const struct iovec *iov, int iovcnt, int flags, int use_msg,
+			const struct msghdr *tmpl, ssize_t *ret)
+{
+	struct plain_io p = {.fd = fd, .flags = flags, .use_msg = use_msg, .tmpl = tmpl};
+
+	return shim_enabled && conn_write(fd, iov, iovcnt, plain_io_fn, &p, ret);
+}
+
+static void after_read_buf(int fd, void *buf, ssize_t n)
+{
+	struct iovec v = {buf, n > 0 ? (size_t)n : 0};
+
+	if (shim_enabled && n >= 0)
+		conn_after_read(fd, &v, 1, n);
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+EXPORT ssize_t read(int fd, void *buf, size_t count)
+{
+	ssize_t n = REAL(read)(fd, buf, count);
+
+	after_read_buf(fd, buf, n);
+	return n;
+}
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
+{
+	ssize_t n = REAL(__read_chk)(fd, buf, count, buflen);
+
+	after_read_buf(fd, buf, n);
+	return n;
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n = REAL(readv)(fd, iov, iovcnt);
+
+	if (shim_enabled && n >= 0)
+		conn_after_read(fd, iov, iovcnt, n);
+	return n;
+}
+
+/* MSG_PEEK leaves the bytes in the socket: they are seen again later. */
+EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	ssize_t n = REAL(recv)(fd, buf, len, flags);
+
+	if (!(flags & MSG_PEEK))
+		after_read_buf(fd, buf, n);
+	return n;
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	ssize_t n = REAL(__recv_chk)(fd, buf, len, buflen, flags);
+
+	if (!(flags & MSG_PEEK))
+		after_read_buf(fd, buf, n);
+	return n;
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *src,
+			socklen_t *alen)
+{
+	ssize_t n = REAL(recvfrom)(fd, buf, len, flags, src, alen);
+
+	if (!(flags & MSG_PEEK))
+		after_read_buf(fd, buf, n);
+	return n;
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+			      struct sockaddr *src, socklen_t *alen)
+{
+	ssize_t n = REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, src, alen);
+
+	if (!(flags & MSG_PEEK))
+		after_read_buf(fd, buf, n);
+	return n;
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t n = REAL(recvmsg)(fd, msg, flags);
+
+	if (shim_enabled && n >= 0 && !(flags & MSG_PEEK) && msg->msg_iovlen <= INT32_MAX)
+		conn_after_read(fd, msg->msg_iov, (int)msg->msg_iovlen, n);
+	return n;
+}
+
+/* ---- writes ---------------------------------------------------------------- */
+
+EXPORT ssize_t write(int fd, const void *buf, size_t count)
+{
+	struct iovec v = {(void *)buf, count};
+	ssize_t r;
+
+	if (traced_write(fd, &v, 1, 0, 0, NULL, &r))
+		return r;
+	return REAL(write)(fd, buf, count);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t r;
+
+	if (iovcnt >= 0 && traced_write(fd, iov, iovcnt, 0, 0, NULL, &r))
+		return r;
+	return real_writev_fn(fd, iov, iovcnt);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	struct iovec v = {(void *)buf, len};
+	ssize_t r;
+
+	if (traced_write(fd, &v, 1, flags, 1, NULL, &r))
+		return r;
+	return REAL(send)(fd, buf, len, flags);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dst,
+		      socklen_t alen)
+{
+	struct iovec v = {(void *)buf, len};
+	struct msghdr m = {.msg_name = (void *)dst, .msg_namelen = alen};
+	ssize_t r;
+
+	if (traced_write(fd, &v, 1, flags, 1, &m, &r))
+		return r;
+	return REAL(sendto)(fd, buf, len, flags, dst, alen);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t r;
+
+	if (msg && msg->msg_iovlen <= 64 &&
+	    traced_write(fd, msg->msg_iov, (int)msg->msg_iovlen, flags, 1, msg, &r))
+		return r;
+	return real_sendmsg_fn(fd, msg, flags);
+}
+
+EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	ssize_t n = REAL(sendfile)(out_fd, in_fd, offset, count);
+
+	if (shim_enabled && n > 0) {
+		int e = errno;
+		conn_after_sendfile(out_fd, n);
+		errno = e;
+	}
+	return n;
+}
+
+EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	ssize_t n = REAL(sendfile64)(out_fd, in_fd, offset, count);
+
+	if (shim_enabled && n > 0) {
+		int e = errno;
+		conn_after_sendfile(out_fd, n);
+		errno = e;
+	}
+	return n;
+}
+
+/* ---- connection lifetime ---------------------------------------------------- */
+
+EXPORT int close(int fd)
+{
+	if (shim_enabled) {
+		int e = errno;
+		conn_on_close(fd);
+		errno = e;
+	}
+	return REAL(close)(fd);
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd = REAL(socket)(domain, type, protocol);
+
+	if (shim_enabled && fd >= 0) {
+		int e = errno;
+		conn_on_socket(fd); /* forget whatever this number was before */
+		errno = e;
+	}
+	return fd;
+}
+
+static int after_accept(int fd, struct sockaddr *addr, socklen_t *alen,
+			const struct sockaddr_storage *own, socklen_t ownlen)
+{
+	if (shim_enabled && fd >= 0) {
+		int e = errno;
+		if (addr && alen)
+			conn_on_accept(fd, addr, *alen);
+		else
+			conn_on_accept(fd, (const struct sockaddr *)own, ownlen);
+		errno = e;
+	}
+	return fd;
+}
+
+EXPORT int accept(int s, struct sockaddr *addr, socklen_t *alen)
+{
+	struct sockaddr_storage own;
+	socklen_t ownlen = sizeof(own);
+	int fd;
+
+	/* the peer address costs nothing extra: ask for it if the app did not */
+	if (!addr || !alen)
+		fd = REAL(accept)(s, (struct sockaddr *)&own, &ownlen);
+	else
+		fd = REAL(accept)(s, addr, alen);
+	return after_accept(fd, addr, alen, &own, ownlen);
+}
+
+EXPORT int accept4(int s, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+	struct sockaddr_storage own;
+	socklen_t ownlen = sizeof(own);
+	int fd;
+
+	if (!addr || !alen)
+		fd = REAL(accept4)(s, (struct sockaddr *)&own, &ownlen, flags);
+	else
+		fd = REAL(accept4)(s, addr, alen, flags);
+	return after_accept(fd, addr, alen, &own, ownlen);
+}
+
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int r = REAL(connect)(fd, addr, len);
+
+	if (shim_enabled && (r == 0 || errno == EINPROGRESS)) {
+		int e = errno;
+		conn_on_connect(fd, addr, len);
+		errno = e;
+	}
+	return r;
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+	int r = REAL(dup2)(oldfd, newfd);
+
+	if (shim_enabled && r >= 0 && oldfd != newfd) {
+		int e = errno;
+		conn_on_close(newfd); /* dup2 closed whatever newfd was */
+		errno = e;
+	}
+	return r;
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	int r = REAL(dup3)(oldfd, newfd, flags);
+
+	if (shim_enabled && r >= 0) {
+		int e = errno;
+		conn_on_close(newfd);
+		errno = e;
+	}
+	return r;
+}
+
+/* ---- exec: keep the shim in children that were given a fresh environment -- */
+
+static int env_has(char *const envp[], const char *name, size_t nlen)
+{
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (!strncmp(envp[i], name, nlen) && envp[i][nlen] == '=')
+			return 1;
+	return 0;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	static const char *const keep[] = {"LD_PRELOAD", "OBS_SPAN_RING", "OTEL_TRACES_SAMPLER",
+					   "OTEL_TRACES_SAMPLER_ARG"};
+	const char *inherit = getenv("OBS_PRELOAD_INHERIT");
+	char *add[sizeof(keep) / sizeof(keep[0])];
+	size_t nadd = 0, n = 0;
+
+	if (!shim_enabled || (inherit && !strcmp(inherit, "0")))
+		return REAL(execve)(path, argv, envp);
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		size_t nl = strlen(keep[i]);
+		char *cur = getenv(keep[i]);
+		if (cur && !env_has(envp, keep[i], nl))
+			add[nadd++] = cur - nl - 1; /* "NAME=value" as it sits in environ */
+	}
+	if (!nadd)
+		return REAL(execve)(path, argv, envp);
+	while (envp && envp[n])
+		n++;
+	if (n > 4096)
+		return REAL(execve)(path, argv, envp);
+	char **env = __builtin_alloca((n + nadd + 1) * sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		env[i] = envp[i];
+	for (size_t i = 0; i < nadd; i++)
+		env[n + i] = add[i];
+	env[n + nadd] = NULL;
+	return REAL(execve)(path, argv, env);
+}

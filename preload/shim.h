@@ -1,0 +1,96 @@
+/*
+ * shim - internal interfaces of libobs_preload.so.
+ *
+ *   shim.c   the libc interposers, real-symbol lookup, process setup
+ *   conn.c   per-connection HTTP/1 tracking, context propagation, spans
+ *   tls.c    the OpenSSL interposers (SSL_read/SSL_write and _ex forms)
+ *   ctx.c    ids, clock, sampling, the thread's active server span, the ring
+ *
+ * Everything here fails open: when state is missing, full or odd, the
+ * app's call goes to libc (or OpenSSL) unchanged.
+ */
+#ifndef OBS_SHIM_H
+#define OBS_SHIM_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "http1.h"
+#include "spanring.h"
+#include "tp.h"
+
+#define SHIM_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#define SHIM_HIDDEN    __attribute__((visibility("hidden")))
+
+/* ---- shim.c ---------------------------------------------------------- */
+extern SHIM_HIDDEN int shim_enabled;
+extern SHIM_HIDDEN ssize_t (*shim_real_writev)(int, const struct iovec *, int);
+extern SHIM_HIDDEN ssize_t (*shim_real_sendmsg)(int, const struct msghdr *, int);
+void shim_resolve(void) SHIM_HIDDEN;
+
+/* ---- ctx.c ----------------------------------------------------------- */
+struct shim_active {
+	int active;
+	struct tp_ctx ctx; /* the server span's own context */
+	uint16_t tracestate_len;
+	char tracestate[TP_TRACESTATE_MAX + 1];
+};
+extern SHIM_HIDDEN __thread struct shim_active shim_cur SHIM_TLS_MODEL;
+
+void ctx_init(void) SHIM_HIDDEN;
+void ctx_after_fork(void) SHIM_HIDDEN;
+uint64_t ctx_now(void) SHIM_HIDDEN;
+void ctx_random(uint8_t *out, size_t n) SHIM_HIDDEN;
+/* Sampling decision for a new root trace. */
+int ctx_sample_root(const uint8_t trace_id[16]) SHIM_HIDDEN;
+/* 0 for always_on/always_off/traceidratio: children decide by trace id too. */
+int ctx_parent_based(void) SHIM_HIDDEN;
+/* Push a finished span; silently dropped without a collector or when full. */
+void ctx_emit(const struct span_rec *r) SHIM_HIDDEN;
+int ctx_have_ring(void) SHIM_HIDDEN;
+void ctx_count(int what) SHIM_HIDDEN;
+enum { CTX_UNTRACKED, CTX_PARSE_ERROR, CTX_INJECTED };
+
+/* ---- conn.c ---------------------------------------------------------- */
+enum conn_kind { CONN_NONE, CONN_SERVER, CONN_CLIENT };
+
+struct conn;
+
+/* The real I/O a write goes to: plain writev/sendmsg, or SSL_write. */
+typedef ssize_t (*conn_io_fn)(void *arg, const struct iovec *iov, int iovcnt);
+
+void conn_init(void) SHIM_HIDDEN;
+void conn_on_socket(int fd) SHIM_HIDDEN;
+void conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len) SHIM_HIDDEN;
+void conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len) SHIM_HIDDEN;
+void conn_on_close(int fd) SHIM_HIDDEN;
+/* After the app read n bytes into iov (n == 0: EOF). Preserves errno. */
+void conn_after_read(int fd, const struct iovec *iov, int iovcnt, ssize_t n) SHIM_HIDDEN;
+/*
+ * A write of iov to fd. Returns 1 and the result in *ret (errno set as
+ * the app must see it) if the shim did the I/O through io, or 0: the
+ * caller does the write itself, untouched.
+ */
+int conn_write(int fd, const struct iovec *iov, int iovcnt, conn_io_fn io, void *arg,
+	       ssize_t *ret) SHIM_HIDDEN;
+/* sendfile/splice on fd moved n body bytes the shim did not see. */
+void conn_after_sendfile(int fd, ssize_t n) SHIM_HIDDEN;
+
+/* For TLS (tls.c): connections keyed by SSL*, not by fd. */
+struct conn *conn_new_detached(enum conn_kind kind, int fd) SHIM_HIDDEN;
+void conn_free_detached(struct conn *c) SHIM_HIDDEN;
+/* 1 if fd's connection is known to the shim (and marks it TLS: raw bytes are ciphertext). */
+enum conn_kind conn_claim_for_tls(int fd) SHIM_HIDDEN;
+void conn_read_bytes(struct conn *c, const char *buf, size_t n) SHIM_HIDDEN;
+ssize_t conn_write_via(struct conn *c, const struct iovec *iov, int iovcnt, conn_io_fn io,
+		       void *arg) SHIM_HIDDEN;
+/* TLS write preparation: the injection (if any) for a write of m bytes. */
+int conn_lock(struct conn *c) SHIM_HIDDEN;
+void conn_unlock(struct conn *c) SHIM_HIDDEN;
+void conn_eof(struct conn *c) SHIM_HIDDEN;
+/* TLS: a per-connection linear write buffer (stable across SSL_write retries). */
+char *conn_tls_wbuf(struct conn *c, size_t need) SHIM_HIDDEN;
+
+#endif

@@ -1,0 +1,475 @@
+#include "http1.h"
+
+#include <string.h>
+
+enum {
+	ST_START,     /* before the start line (empty lines ignored) */
+	ST_HEADER,    /* header lines */
+	ST_BODY,      /* Content-Length bytes */
+	ST_CHUNK,     /* chunk-size line */
+	ST_CHUNK_DATA,
+	ST_CHUNK_END, /* CRLF after chunk data */
+	ST_TRAILER,
+	ST_TO_CLOSE, /* response body delimited by close */
+	ST_DEAD,
+};
+
+void http1_init(struct http1_parser *p, enum http1_dir dir)
+{
+	p->dir = (uint8_t)dir;
+	p->state = ST_START;
+	p->line_over = 0;
+	p->no_body = 0;
+	p->line_len = 0;
+	p->head_bytes = 0;
+	p->remaining = 0;
+}
+
+int http1_idle(const struct http1_parser *p)
+{
+	return p->state == ST_START && p->line_len == 0;
+}
+
+int http1_status_no_body(int status)
+{
+	return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+static int is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int name_is(const char *name, size_t len, const char *want)
+{
+	size_t i = 0;
+
+	for (; i < len && want[i]; i++)
+		if (lower((unsigned char)name[i]) != want[i])
+			return 0;
+	return i == len && !want[i];
+}
+
+int http1_looks_like_request(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && i < HTTP1_METHOD_MAX && buf[i] >= 'A' && buf[i] <= 'Z')
+		i++;
+	return i > 0 && i < len && buf[i] == ' ';
+}
+
+/* "HTTP/1.x" at s: returns x or -1. */
+static int version_at(const char *s, size_t len)
+{
+	if (len < 8 || memcmp(s, "HTTP/1.", 7) || s[7] < '0' || s[7] > '9')
+		return -1;
+	return s[7] - '0';
+}
+
+static int parse_request_line(struct http1_msg *m, const char *l, size_t len, int truncated)
+{
+	size_t i = 0, t;
+
+	while (i < len && l[i] >= 'A' && l[i] <= 'Z')
+		i++;
+	if (i == 0 || i >= HTTP1_METHOD_MAX || i >= len || l[i] != ' ')
+		return -1;
+	memcpy(m->method, l, i);
+	m->method[i] = 0;
+	t = ++i;
+	while (i < len && l[i] != ' ')
+		i++;
+	if (i == t)
+		return -1;
+	size_t tl = i - t;
+	m->target_truncated = tl >= HTTP1_TARGET_MAX;
+	if (tl >= HTTP1_TARGET_MAX)
+		tl = HTTP1_TARGET_MAX - 1;
+	memcpy(m->target, l + t, tl);
+	m->target[tl] = 0;
+	if (truncated) {
+		/* the version was cut off with the line: still HTTP if the target was long */
+		m->target_truncated = 1;
+		m->minor = 1;
+		return 0;
+	}
+	if (i >= len || i + 1 + 8 != len)
+		return -1;
+	int v = version_at(l + i + 1, len - i - 1);
+	if (v < 0)
+		return -1;
+	m->minor = (uint8_t)v;
+	return 0;
+}
+
+static int parse_status_line(struct http1_msg *m, const char *l, size_t len)
+{
+	int v = version_at(l, len);
+
+	if (v < 0 || len < 12 || l[8] != ' ')
+		return -1;
+	for (int i = 9; i < 12; i++)
+		if (l[i] < '0' || l[i] > '9')
+			return -1;
+	if (len > 12 && l[12] != ' ')
+		return -1;
+	m->minor = (uint8_t)v;
+	m->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	return m->status < 100 ? -1 : 0;
+}
+
+static void trim(const char **v, size_t *len)
+{
+	while (*len && (**v == ' ' || **v == '\t'))
+		(*v)++, (*len)--;
+	while (*len && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/* Does a comma-separated list contain token (case-insensitive)? last: only as the last one. */
+static int list_has(const char *v, size_t len, const char *tok, int last)
+{
+	size_t i = 0;
+	int found = 0;
+
+	while (i < len) {
+		size_t s = i;
+		while (i < len && v[i] != ',')
+			i++;
+		const char *e = v + s;
+		size_t el = i - s;
+		trim(&e, &el);
+		found = name_is(e, el, tok);
+		if (found && !last)
+			return 1;
+		i++;
+	}
+	return found;
+}
+
+static int parse_header(struct http1_msg *m, const char *l, size_t len, int truncated)
+{
+	size_t n = 0;
+
+	while (n < len && l[n] != ':')
+		n++;
+	if (n == 0 || n == len)
+		return truncated ? 0 : -1; /* a header cut before ':' is one we skip */
+	for (size_t i = 0; i < n; i++)
+		if (!is_tchar((unsigned char)l[i]))
+			return -1; /* includes whitespace before ':' (RFC 9112 5.1) */
+	const char *v = l + n + 1;
+	size_t vl = len - n - 1;
+	trim(&v, &vl);
+
+	if (name_is(l, n, "content-length")) {
+		int64_t cl = 0;
+		if (truncated || vl == 0 || vl > 18)
+			return -1;
+		for (size_t i = 0; i < vl; i++) {
+			if (v[i] < '0' || v[i] > '9')
+				return -1;
+			cl = cl * 10 + (v[i] - '0');
+		}
+		if (m->content_length >= 0 && m->content_length != cl)
+			return -1; /* conflicting lengths: request smuggling territory */
+		m->content_length = cl;
+	} else if (name_is(l, n, "transfer-encoding")) {
+		if (truncated)
+			return -1;
+		m->chunked = (uint8_t)list_has(v, vl, "chunked", 1);
+		if (!m->chunked)
+			return -1; /* a coding we can't delimit */
+	} else if (name_is(l, n, "host")) {
+		if (vl >= HTTP1_HOST_MAX)
+			vl = HTTP1_HOST_MAX - 1;
+		memcpy(m->host, v, vl);
+		m->host[vl] = 0;
+	} else if (name_is(l, n, "traceparent")) {
+		m->traceparent_count++;
+		if (vl >= sizeof(m->traceparent))
+			vl = sizeof(m->traceparent) - 1; /* too long: the caller rejects it */
+		memcpy(m->traceparent, v, vl);
+		m->traceparent[vl] = 0;
+		m->traceparent_len = (uint8_t)vl;
+	} else if (name_is(l, n, "tracestate")) {
+		/* several tracestate fields combine with commas (RFC 9110 5.3) */
+		size_t need = vl + (m->tracestate_len ? 1 : 0);
+		if (truncated || m->tracestate_len + need > TP_TRACESTATE_MAX) {
+			m->tracestate_bad = 1;
+		} else if (vl) {
+			if (m->tracestate_len)
+				m->tracestate[m->tracestate_len++] = ',';
+			memcpy(m->tracestate + m->tracestate_len, v, vl);
+			m->tracestate_len = (uint16_t)(m->tracestate_len + vl);
+			m->tracestate[m->tracestate_len] = 0;
+		}
+	} else if (name_is(l, n, "expect")) {
+		m->expect_continue = (uint8_t)list_has(v, vl, "100-continue", 0);
+	} else if (name_is(l, n, "connection")) {
+		if (list_has(v, vl, "close", 0))
+			m->conn_close = 1;
+		if (list_has(v, vl, "upgrade", 0))
+			m->upgrade = 1;
+	}
+	return 0;
+}
+
+static void msg_reset(struct http1_msg *m)
+{
+	m->method[0] = m->target[0] = m->host[0] = 0;
+	m->traceparent[0] = m->tracestate[0] = 0;
+	m->target_truncated = m->chunked = m->expect_continue = m->conn_close = m->upgrade = 0;
+	m->traceparent_count = m->traceparent_len = m->tracestate_bad = 0;
+	m->tracestate_len = 0;
+	m->status = 0;
+	m->minor = 1;
+	m->content_length = -1;
+}
+
+/* The head ended: pick how the body is delimited. */
+static void head_done(struct http1_parser *p)
+{
+	struct http1_msg *m = &p->msg;
+
+	if (p->dir == HTTP1_RESPONSE && (p->no_body || http1_status_no_body(m->status)))
+		p->state = ST_START, p->remaining = 0;
+	else if (m->chunked)
+		p->state = ST_CHUNK;
+	else if (m->content_length > 0)
+		p->state = ST_BODY, p->remaining = (uint64_t)m->content_length;
+	else if (m->content_length == 0 || p->dir == HTTP1_REQUEST)
+		p->state = ST_START;
+	else
+		p->state = ST_TO_CLOSE;
+}
+
+static int parse_chunk_size(const char *l, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	for (; i < len; i++) {
+		char c = l[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (d < 0)
+			break;
+		if (i >= 15)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (i == 0 || (i < len && l[i] != ';' && l[i] != ' ' && l[i] != '\t'))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A complete line (without CR/LF) is in p->line. Returns the event. */
+static enum http1_event on_line(struct http1_parser *p)
+{
+	const char *l = p->line;
+	size_t len = p->line_len;
+	int over = p->line_over;
+
+	p->line_len = 0;
+	p->line_over = 0;
+	switch (p->state) {
+	case ST_START:
+		if (len == 0 && !over)
+			return HTTP1_NEED_MORE; /* RFC 9112 2.2: ignore CRLF before a request */
+		msg_reset(&p->msg);
+		if (p->dir == HTTP1_REQUEST ? parse_request_line(&p->msg, l, len, over)
+					    : (over ? -1 : parse_status_line(&p->msg, l, len)))
+			return HTTP1_ERROR;
+		p->state = ST_HEADER;
+		return HTTP1_NEED_MORE;
+	case ST_HEADER:
+		if (len == 0 && !over) {
+			head_done(p);
+			return HTTP1_HEAD_DONE;
+		}
+		if (l[0] == ' ' || l[0] == '\t')
+			return HTTP1_ERROR; /* obsolete line folding */
+		return parse_header(&p->msg, l, len, over) ? HTTP1_ERROR : HTTP1_NEED_MORE;
+	case ST_CHUNK:
+		if (over || parse_chunk_size(l, len, &p->remaining))
+			return HTTP1_ERROR;
+		p->state = p->remaining ? ST_CHUNK_DATA : ST_TRAILER;
+		return HTTP1_NEED_MORE;
+	case ST_CHUNK_END:
+		if (len || over)
+			return HTTP1_ERROR;
+		p->state = ST_CHUNK;
+		return HTTP1_NEED_MORE;
+	case ST_TRAILER:
+		if (len == 0 && !over) {
+			p->state = ST_START;
+			return HTTP1_MESSAGE_DONE;
+		}
+		return HTTP1_NEED_MORE;
+	default:
+		return HTTP1_ERROR;
+	}
+}
+
+size_t http1_feed(struct http1_parser *p, const char *buf, size_t len, enum http1_event *ev)
+{
+	size_t i = 0;
+
+	*ev = HTTP1_NEED_MORE;
+	while (i < len) {
+		if (p->state == ST_DEAD) {
+			*ev = HTTP1_ERROR;
+			return len;
+		}
+		if (p->state == ST_BODY || p->state == ST_CHUNK_DATA) {
+			uint64_t take = len - i < p->remaining ? len - i : p->remaining;
+			i += take;
+			p->remaining -= take;
+			if (p->remaining)
+				continue;
+			if (p->state == ST_CHUNK_DATA) {
+				p->state = ST_CHUNK_END;
+				continue;
+			}
+			p->state = ST_START;
+			*ev = HTTP1_MESSAGE_DONE;
+			return i;
+		}
+		if (p->state == ST_TO_CLOSE)
+			return len;
+		/* line-oriented states */
+		int in_head = p->state == ST_START || p->state == ST_HEADER;
+		const char *nl = memchr(buf + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - buf) : len;
+		size_t n = end - i;
+		if (in_head && (p->head_bytes += (uint32_t)(n + (nl ? 1 : 0))) > HTTP1_HEAD_MAX) {
+			p->state = ST_DEAD;
+			*ev = HTTP1_ERROR;
+			return len;
+		}
+		if (!in_head && p->state != ST_TRAILER && p->line_len + n > 64) {
+			p->state = ST_DEAD; /* chunk-size lines are short */
+			*ev = HTTP1_ERROR;
+			return len;
+		}
+		size_t room = HTTP1_LINE_MAX - p->line_len;
+		if (n > room) {
+			p->line_over = 1;
+			n = room;
+		}
+		memcpy(p->line + p->line_len, buf + i, n);
+		p->line_len += (uint32_t)n;
+		if (!nl)
+			return len;
+		i = end + 1;
+		if (p->line_len && p->line[p->line_len - 1] == '\r')
+			p->line_len--;
+		int was_start = p->state == ST_START;
+		enum http1_event e = on_line(p);
+		if (was_start && p->state == ST_HEADER)
+			p->head_bytes = 0;
+		if (e == HTTP1_ERROR) {
+			p->state = ST_DEAD;
+			*ev = e;
+			return len;
+		}
+		if (e != HTTP1_NEED_MORE) {
+			if (e == HTTP1_HEAD_DONE)
+				p->head_bytes = 0;
+			*ev = e;
+			return i;
+		}
+	}
+	return i;
+}
+
+int http1_eof(struct http1_parser *p)
+{
+	int done = p->state == ST_TO_CLOSE;
+
+	p->state = ST_DEAD;
+	return done;
+}
+
+int http1_skip(struct http1_parser *p, uint64_t n, enum http1_event *ev)
+{
+	*ev = HTTP1_NEED_MORE;
+	if (p->state == ST_TO_CLOSE)
+		return 0;
+	if (p->state != ST_BODY || p->remaining < n) {
+		p->state = ST_DEAD;
+		*ev = HTTP1_ERROR;
+		return -1;
+	}
+	p->remaining -= n;
+	if (!p->remaining) {
+		p->state = ST_START;
+		*ev = HTTP1_MESSAGE_DONE;
+	}
+	return 0;
+}
+
+int http1_scan_head(const struct iovec *iov, int iovcnt, size_t limit, struct http1_head_scan *out)
+{
+	/* Streaming over the iov pieces, so a head split across them is fine. */
+	size_t off = 0, line_start = 0, nname = 0;
+	int line = 0, saw_cr = 0, bare_lf = 0, in_name = 1;
+	char first[HTTP1_METHOD_MAX + 1], name[16];
+	size_t nfirst = 0;
+
+	out->has_traceparent = out->has_tracestate = 0;
+	for (int v = 0; v < iovcnt; v++) {
+		const unsigned char *b = iov[v].iov_base;
+		for (size_t j = 0; j < iov[v].iov_len; j++, off++) {
+			unsigned char c = b[j];
+			if (off >= limit)
+				return -1;
+			if (line == 0 && nfirst < sizeof(first))
+				first[nfirst++] = (char)c;
+			if (c == '\n') {
+				size_t len = off - line_start - (saw_cr ? 1 : 0);
+				if (!saw_cr)
+					bare_lf = 1;
+				if (line == 0 && !http1_looks_like_request(first, nfirst))
+					return -1;
+				if (line > 0 && len == 0) {
+					out->insert_at = line_start;
+					out->crlf = !bare_lf;
+					return 0;
+				}
+				line++;
+				line_start = off + 1;
+				nname = 0;
+				in_name = 1;
+				saw_cr = 0;
+				continue;
+			}
+			saw_cr = c == '\r';
+			if (line == 0 || !in_name)
+				continue;
+			if (c == ':') {
+				in_name = 0;
+				if (name_is(name, nname, "traceparent"))
+					out->has_traceparent = 1;
+				else if (name_is(name, nname, "tracestate"))
+					out->has_tracestate = 1;
+			} else if (nname < sizeof(name)) {
+				name[nname++] = (char)c;
+			} else {
+				in_name = 0;
+			}
+		}
+	}
+	return -1;
+}

@@ -1,0 +1,115 @@
+/*
+ * spanring - the span record format and the bounded shared-memory ring
+ * that carries records from the shim (many producers: every thread of
+ * every traced process) to the collector (one consumer). Pure: it works
+ * on memory the caller maps; no syscalls, no locks, no allocation.
+ *
+ * A bounded MPSC queue with a sequence number per cell (Vyukov): a
+ * producer claims a cell with one compare-and-swap and publishes it with
+ * a release store; when the ring is full the record is dropped and
+ * counted, never waited for. A producer that dies between claim and
+ * publish (killed in those few instructions) would stall the consumer:
+ * the consumer skips such a cell after a timeout and counts it.
+ */
+#ifndef OBS_SPANRING_H
+#define OBS_SPANRING_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tp.h"
+
+#define SPANRING_MAGIC	 0x6f62737370616e31ULL /* "obsspan1" */
+#define SPANRING_VERSION 1
+
+#define SPAN_METHOD_MAX 16
+#define SPAN_PATH_MAX	256
+#define SPAN_HOST_MAX	128
+#define SPAN_ADDR_MAX	48
+
+enum span_kind { SPAN_SERVER = 2, SPAN_CLIENT = 3 }; /* OTLP SpanKind values */
+
+enum span_flag {
+	SPAN_F_REMOTE_PARENT = 1 << 0, /* parent came from a received traceparent */
+	SPAN_F_HAS_PARENT = 1 << 1,
+	SPAN_F_TLS = 1 << 2,
+	SPAN_F_APP_CONTEXT = 1 << 3, /* client: the app set traceparent itself */
+	SPAN_F_PATH_TRUNC = 1 << 4,
+	SPAN_F_BAD_TRACEPARENT = 1 << 5, /* incoming traceparent was invalid: restarted */
+};
+
+enum span_error {
+	SPAN_ERR_NONE,
+	SPAN_ERR_CLOSED, /* connection closed before a response */
+	SPAN_ERR_RESET,	 /* I/O error on the socket */
+	SPAN_ERR_PROTOCOL,
+};
+
+struct span_rec {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_id[8];
+	uint8_t trace_flags;
+	uint8_t kind;
+	uint16_t flags;
+	uint16_t status; /* HTTP status; 0 if none */
+	uint16_t error;	 /* enum span_error */
+	uint16_t server_port;
+	uint16_t peer_port;
+	uint32_t pid;
+	uint32_t tid;
+	uint64_t start_ns; /* CLOCK_MONOTONIC */
+	uint64_t end_ns;
+	uint64_t req_bytes; /* body bytes */
+	uint64_t resp_bytes;
+	char method[SPAN_METHOD_MAX];
+	char path[SPAN_PATH_MAX]; /* request-target with the query (removed by the collector) */
+	char host[SPAN_HOST_MAX]; /* Host header (server.address) */
+	char peer[SPAN_ADDR_MAX]; /* network.peer.address */
+	uint16_t tracestate_len;
+	char tracestate[TP_TRACESTATE_MAX + 1];
+};
+
+struct spanring_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t rec_size;
+	uint64_t cap; /* power of two */
+	uint64_t head __attribute__((aligned(64)));  /* next ticket for producers */
+	uint64_t tail __attribute__((aligned(64)));  /* consumer position */
+	uint64_t dropped __attribute__((aligned(64))); /* ring full */
+	uint64_t pushed;
+	uint64_t untracked; /* shim: connections not followed (state table full) */
+	uint64_t parse_errors;
+	uint64_t injected;  /* traceparent headers added */
+};
+
+struct spanring_cell {
+	uint64_t seq;
+	uint64_t pad;
+	struct span_rec rec;
+};
+
+struct spanring {
+	struct spanring_hdr *hdr;
+	struct spanring_cell *cells;
+	uint64_t mask;
+	uint64_t stall_since; /* consumer: when the head cell was first seen unpublished */
+};
+
+/* Bytes needed for a ring of cap records (cap: power of two). */
+size_t spanring_bytes(uint64_t cap);
+/* Format mem (spanring_bytes(cap) bytes, zeroed). */
+int spanring_init(struct spanring *r, void *mem, uint64_t cap);
+/* Attach to a ring made by spanring_init; -1 if mem is not one (or too small). */
+int spanring_attach(struct spanring *r, void *mem, size_t len);
+/* Producer: 0 if queued, -1 if full (counted in hdr->dropped). */
+int spanring_push(struct spanring *r, const struct span_rec *rec);
+/*
+ * Consumer: 1 if a record was copied to out, 0 if none is ready. now_ns
+ * and stall_ns implement the dead-producer skip: a claimed cell not
+ * published for stall_ns is skipped and *skipped incremented.
+ */
+int spanring_pop(struct spanring *r, struct span_rec *out, uint64_t now_ns, uint64_t stall_ns,
+		 uint64_t *skipped);
+
+#endif
