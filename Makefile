@@ -23,11 +23,23 @@ endif
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC $(SANFLAGS)
-CPPFLAGS  += -Iuserspace -Iexporters -Ibpf -I$(BUILD)
+CPPFLAGS  += -Iuserspace -Iexporters -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
+LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lcurl -lprotobuf-c -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
+
+# OTLP: the official .proto files from a package registry, pinned by
+# version and checksum; C code generated with protoc-c at build time.
+OTLP_NPM     := @opentelemetry/otlp-grpc-exporter-base@0.38.0
+OTLP_TGZ_SHA := d18571f5b755106c9e681ee45886dd523ac30715a30dca8ff411646b9cc09064
+PROTO_DIR    := $(BUILD)/protos
+OTLP_PROTOS  := opentelemetry/proto/common/v1/common.proto \
+                opentelemetry/proto/resource/v1/resource.proto \
+                opentelemetry/proto/trace/v1/trace.proto \
+                opentelemetry/proto/collector/trace/v1/trace_service.proto
+OTLP_GEN_C   := $(OTLP_PROTOS:%.proto=$(BUILD)/gen/%.pb-c.c) $(BUILD)/gen/otlp_response.pb-c.c
+OTLP_GEN_O   := $(OTLP_GEN_C:%.c=%.o)
 
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
 PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/syscalls.c \
@@ -36,7 +48,8 @@ PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/sys
 APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
              userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/report.c \
              userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \
-             userspace/privs.c userspace/log.c exporters/prom_http.c
+             userspace/privs.c userspace/log.c userspace/spans.c exporters/prom_http.c \
+             exporters/otlp.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
@@ -67,6 +80,31 @@ $(BUILD)/syscall_table.h: $(UNISTD_H) scripts/gen-syscalls.sh
 	@mkdir -p $(@D)
 	scripts/gen-syscalls.sh $< > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/otlp.tgz:
+	@mkdir -p $(@D)/npm
+	cd $(@D)/npm && npm pack --silent $(OTLP_NPM) > ../otlp.name
+	mv $(@D)/npm/$$(cat $(@D)/otlp.name) $@.tmp
+	echo "$(OTLP_TGZ_SHA)  $@.tmp" | sha256sum -c --quiet - || \
+	  { echo "error: $(OTLP_NPM) checksum mismatch" >&2; rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+
+$(PROTO_DIR)/.stamp: $(BUILD)/otlp.tgz
+	rm -rf $(PROTO_DIR) && mkdir -p $(PROTO_DIR)
+	tar -xzf $< -C $(PROTO_DIR) --strip-components=3 package/build/protos
+	touch $@
+
+$(BUILD)/gen/.stamp: $(PROTO_DIR)/.stamp exporters/proto/otlp_response.proto
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(BUILD)/gen -I$(PROTO_DIR) $(addprefix $(PROTO_DIR)/,$(OTLP_PROTOS))
+	protoc-c --c_out=$(BUILD)/gen -Iexporters/proto exporters/proto/otlp_response.proto
+	touch $@
+
+$(OTLP_GEN_C): $(BUILD)/gen/.stamp
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) -I$(BUILD)/gen -O2 -g -fPIC -c $< -o $@
+
+$(BUILD)/exporters/otlp.o: $(BUILD)/gen/.stamp
+
 $(BUILD)/userspace/syscalls.o: $(BUILD)/syscall_table.h
 $(BUILD)/userspace/collector.o: $(BUILD)/obs.skel.h
 
@@ -74,7 +112,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obs: $(PURE_OBJS) $(APP_OBJS)
+$(BUILD)/obs: $(PURE_OBJS) $(APP_OBJS) $(OTLP_GEN_O)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/shim/%.o: %.c

@@ -152,6 +152,19 @@ static void encode_family(struct sbuf *out, const struct metric_family *f, enum 
 		uint64_t total = hist_total(s->slots);
 		char le[64];
 
+		if (f->bounds) {
+			uint64_t c = 0;
+			for (size_t b = 0; b < f->nbounds; b++) {
+				c += s->slots[b];
+				prom_format_double(le, sizeof(le), f->bounds[b]);
+				put_sample(out, base, "_bucket", f, s, "le", le, (double)c);
+			}
+			put_sample(out, base, "_bucket", f, s, "le", "+Inf", (double)total);
+			put_sample(out, base, "_sum", f, s, NULL, NULL, s->sum);
+			put_sample(out, base, "_count", f, s, NULL, NULL, (double)total);
+			continue;
+		}
+
 		hist_cumulative(s->slots, cum);
 		for (unsigned b = 0; b < HIST_EXPORT_BUCKETS; b++) {
 			prom_format_double(le, sizeof(le),

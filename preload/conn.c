@@ -247,6 +247,7 @@ static void emit(struct conn *c, struct exchange *x, uint16_t error)
 	r.status = x->status;
 	r.error = error;
 	r.peer_port = c->peer_port;
+	r.pid = ctx_pid();
 	r.start_ns = x->start_ns;
 	r.end_ns = ctx_now();
 	r.req_bytes = x->req_bytes;

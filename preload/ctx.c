@@ -85,8 +85,22 @@ void ctx_random(uint8_t *out, size_t n)
 	}
 }
 
+static pid_t cached_pid;
+
+uint32_t ctx_pid(void)
+{
+	pid_t p = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+
+	if (!p) {
+		p = getpid();
+		__atomic_store_n(&cached_pid, p, __ATOMIC_RELAXED);
+	}
+	return (uint32_t)p;
+}
+
 void ctx_after_fork(void)
 {
+	__atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&fork_gen, 1, __ATOMIC_RELAXED);
 }
 

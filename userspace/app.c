@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "prom_http.h"
+#include "spans.h"
 #include "render.h"
 
 uint64_t app_now_ns(void)
@@ -37,6 +38,8 @@ void app_free(struct obs_app *a)
 {
 	http_server_stop(a->http);
 	a->http = NULL;
+	spans_close(a->spans, 5000); /* after HTTP: no scrape reads it any more */
+	a->spans = NULL;
 	pthread_mutex_lock(&a->lock);
 	collector_close(a->col);
 	a->col = NULL;

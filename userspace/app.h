@@ -14,6 +14,7 @@
 #include "slots.h"
 
 struct http_server;
+struct spans;
 
 struct obs_app {
 	const struct obs_opts *opts;
@@ -21,6 +22,7 @@ struct obs_app {
 	struct slots *slots;	  /* slot id -> labels */
 	struct card_guard *guard; /* persistent cardinality guard */
 	struct http_server *http;
+	struct spans *spans;	  /* obs-run with the shim: HTTP metrics and span export */
 	pthread_mutex_t lock;	    /* guards col (pointer), guard, render state */
 	uint64_t start_ns;	    /* CLOCK_MONOTONIC at start */
 	uint64_t ready_ns;	    /* when BPF got attached; 0 before */

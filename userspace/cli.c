@@ -38,7 +38,16 @@ static const char usage_run[] =
     "  --no-summary              do not print the summary\n"
     "  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
     "  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
+    "  --route PATTERN           an http.route template, e.g. /users/{id}/orders/{oid}\n"
+    "                            or /static/* (repeatable; also $OBS_HTTP_ROUTES)\n"
+    "  --spans-file PATH         write spans as JSON lines to PATH when no OTLP\n"
+    "                            endpoint is set (default: stdout; $OBS_SPANS_FILE)\n"
+    "  --no-spans                keep HTTP metrics, export no spans\n"
+    "  --no-preload              no HTTP/TLS shim: kernel metrics only\n"
     "  -h, --help                show this help\n"
+    "\n"
+    "Spans go to $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT\n"
+    "(OTLP/HTTP protobuf) when set; see obs(1) for every OTEL_* variable.\n"
     "\n"
     "Exit status: CMD's status; 125 if obs itself failed; 126 if CMD cannot be\n"
     "executed; 127 if CMD was not found; 2 on a usage error.\n";
@@ -240,7 +249,11 @@ enum opt_id {
 	O_DURATION,
 	O_INTERVAL,
 	O_TOP,
-	O_QUIET
+	O_QUIET,
+	O_ROUTE,
+	O_SPANS_FILE,
+	O_NO_SPANS,
+	O_NO_PRELOAD
 };
 
 #define C_RUN	 (1u << OBS_CMD_RUN)
@@ -271,6 +284,10 @@ static const struct cli_opt {
     {"interval", 'i', 1, C_TRIAGE, O_INTERVAL},
     {"top", 'n', 1, C_TRIAGE, O_TOP},
     {"quiet", 'q', 0, C_CHECK, O_QUIET},
+    {"route", 0, 1, C_RUN, O_ROUTE},
+    {"spans-file", 0, 1, C_RUN, O_SPANS_FILE},
+    {"no-spans", 0, 0, C_RUN, O_NO_SPANS},
+    {"no-preload", 0, 0, C_RUN, O_NO_PRELOAD},
 };
 
 static int apply(struct obs_opts *o, enum opt_id id, const char *arg, const char *shown, char *err,
@@ -298,6 +315,25 @@ static int apply(struct obs_opts *o, enum opt_id id, const char *arg, const char
 		break;
 	case O_SUMMARY:
 		o->summary = 1;
+		break;
+	case O_ROUTE:
+		if (arg[0] != '/')
+			return fail(err, errlen, "invalid %s '%s': a route starts with '/'", shown,
+				    arg);
+		if (o->nroutes >= sizeof(o->routes) / sizeof(o->routes[0]))
+			return fail(err, errlen, "too many %s options (at most 64)", shown);
+		o->routes[o->nroutes++] = arg;
+		break;
+	case O_SPANS_FILE:
+		if (!*arg)
+			return fail(err, errlen, "%s needs a path (or - for stdout)", shown);
+		o->spans_file = arg;
+		break;
+	case O_NO_SPANS:
+		o->no_spans = 1;
+		break;
+	case O_NO_PRELOAD:
+		o->no_preload = 1;
 		break;
 	case O_NO_SUMMARY:
 		o->summary = 0;

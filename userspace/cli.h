@@ -42,6 +42,11 @@ struct obs_opts {
 	const char *service; /* --service overrides OTEL_SERVICE_NAME / exe name */
 	/* run */
 	int summary;
+	int no_preload; /* do not load libobs_preload.so into CMD */
+	int no_spans;	/* HTTP metrics only: export no spans */
+	const char *spans_file; /* JSON lines when no OTLP endpoint ("-": stdout) */
+	const char *routes[64]; /* --route patterns */
+	size_t nroutes;
 	char **cmd_argv; /* points into argv; NULL-terminated */
 	int cmd_argc;
 	/* triage */

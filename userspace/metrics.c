@@ -207,7 +207,18 @@ void metrics_free(struct metrics_registry *r)
 
 size_t metrics_series_cost(const struct metric_family *f)
 {
-	return f->type == METRIC_HISTOGRAM ? HIST_EXPORT_BUCKETS + 3 : 1;
+	if (f->type != METRIC_HISTOGRAM)
+		return 1;
+	return (f->bounds ? f->nbounds : HIST_EXPORT_BUCKETS) + 3;
+}
+
+int metrics_family_bounds(struct metric_family *f, const double *bounds, size_t n)
+{
+	if (!f || f->type != METRIC_HISTOGRAM || n == 0 || n >= OBS_HIST_SLOTS || f->nseries)
+		return -1;
+	f->bounds = bounds;
+	f->nbounds = n;
+	return 0;
 }
 
 static char *xstrdup_opt(const char *s)
@@ -375,5 +386,21 @@ int metrics_hist_add(struct metrics_registry *r, struct metric_family *f, const 
 		return -1;
 	hist_add(s->slots, slots);
 	s->sum += sum_ns;
+	return 0;
+}
+
+int metrics_hist_add_buckets(struct metrics_registry *r, struct metric_family *f,
+			     const char *const *values, const __u64 *counts, double sum)
+{
+	struct metric_series *s;
+
+	if (!f->bounds)
+		return -1;
+	s = series_get(r, f, values);
+	if (!s)
+		return -1;
+	for (size_t i = 0; i <= f->nbounds; i++)
+		s->slots[i] += counts[i];
+	s->sum += sum;
 	return 0;
 }

@@ -38,6 +38,10 @@ struct metric_family {
 	int unguarded; /* obs's own fixed-size families bypass the guard */
 	size_t nlabels;
 	char *labels[METRICS_MAX_LABELS];
+	/* Explicit-bucket histogram (OTel style): slots[i] counts values in
+	 * (bounds[i-1], bounds[i]], slots[nbounds] those above. NULL: log2 slots. */
+	const double *bounds; /* not owned: static tables */
+	size_t nbounds;
 	struct metric_series **series; /* insertion order */
 	size_t nseries, cap;
 	struct metric_series **htab;
@@ -79,6 +83,13 @@ int metrics_gauge_set(struct metrics_registry *r, struct metric_family *f,
 /* Add ns slots; sum_ns is the sum of the observed values in ns. */
 int metrics_hist_add(struct metrics_registry *r, struct metric_family *f, const char *const *values,
 		     const __u64 *slots, double sum_ns);
+
+/* Make f an explicit-bucket histogram (bounds in the family's unit, at
+ * most OBS_HIST_SLOTS - 1 of them). Call before adding series. */
+int metrics_family_bounds(struct metric_family *f, const double *bounds, size_t n);
+/* Add explicit-bucket counts (nbounds + 1 of them) and their sum (family unit). */
+int metrics_hist_add_buckets(struct metrics_registry *r, struct metric_family *f,
+			     const char *const *values, const __u64 *counts, double sum);
 
 /* Samples one series of this family exposes. */
 size_t metrics_series_cost(const struct metric_family *f);

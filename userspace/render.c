@@ -5,6 +5,7 @@
 
 #include "devname.h"
 #include "selfstat.h"
+#include "spans.h"
 #include "syscalls.h"
 
 #include "version.h"
@@ -265,6 +266,8 @@ void render_registry(struct obs_app *a, const struct obs_snapshot *s, struct met
 	render_hists(a, s, r);
 	render_counters(a, s, r);
 	render_self(a, s, r);
+	if (a->spans)
+		spans_render(a->spans, r);
 }
 
 int render_metrics(void *ctx, enum prom_format fmt, struct sbuf *out)

@@ -207,3 +207,45 @@ void route_template(const struct route_table *t, const char *target, char *out, 
 		out[o++] = '/';
 	out[o] = 0;
 }
+
+const char *route_method(const char *method)
+{
+	static const char *const known[] = {"GET",     "HEAD",	  "POST",  "PUT",  "DELETE",
+					    "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(method, known[i]))
+			return known[i];
+	return "_OTHER";
+}
+
+void route_host(const char *host, char *out, size_t outlen, unsigned *port)
+{
+	const char *end = host + strlen(host), *colon;
+	size_t n;
+
+	*port = 0;
+	if (host[0] == '[') { /* [v6]:port */
+		const char *rb = strchr(host, ']');
+		colon = rb && rb[1] == ':' ? rb + 1 : NULL;
+		host++;
+		end = rb ? rb : end;
+	} else {
+		colon = strrchr(host, ':');
+		if (colon)
+			end = colon;
+	}
+	if (colon) {
+		unsigned p = 0;
+		const char *c = colon + 1;
+		for (; *c >= '0' && *c <= '9' && p < 65536; c++)
+			p = p * 10 + (unsigned)(*c - '0');
+		if (!*c && p > 0 && p < 65536)
+			*port = p;
+	}
+	n = (size_t)(end - host);
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, host, n);
+	out[n] = 0;
+}

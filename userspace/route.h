@@ -2,7 +2,7 @@
  * route - reduce a request path to a low-cardinality `http.route`.
  * Pure: shared by the collector, unit tests and fuzzers.
  *
- * User patterns come first ("/users/{id}/orders/{order}", "/static/*"):
+ * User patterns come first (for example /users/{id}/orders/{order} or /static/ followed by a star):
  * a `{name}` segment matches any one segment, a final `*` matches the
  * rest. Otherwise the path is templated segment by segment: numbers,
  * UUIDs, hex hashes (16+ hex digits) and long tokens with digits become
@@ -33,5 +33,11 @@ int route_table_add_list(struct route_table *t, const char *list, char *err, siz
 void route_path(const char *target, char *out, size_t outlen);
 /* The route for a request target; t may be NULL. */
 void route_template(const struct route_table *t, const char *target, char *out, size_t outlen);
+
+/* The method as semantic conventions report it: one of the RFC 9110/5789
+ * methods, or "_OTHER" (keeps metric cardinality bounded). */
+const char *route_method(const char *method);
+/* Host header value without the port; *port set (0 if none). */
+void route_host(const char *host, char *out, size_t outlen, unsigned *port);
 
 #endif

@@ -16,6 +16,7 @@
 #include "privs.h"
 #include "procinfo.h"
 #include "report.h"
+#include "spans.h"
 
 #define EXIT_OBS_FAILED 125
 
@@ -80,7 +81,88 @@ static void print_summary(struct obs_app *a, const char *cmd, pid_t pid, int sta
 		report_summary(stderr, &s, 12);
 		snapshot_free(&s);
 	}
+	if (a->spans)
+		spans_summary(a->spans, stderr);
 	pthread_mutex_unlock(&a->lock);
+}
+
+/* libobs_preload.so: $OBS_PRELOAD_LIB, next to the obs binary, or PREFIX/lib/obs. */
+static int find_preload(char *out, size_t len)
+{
+	const char *env = getenv("OBS_PRELOAD_LIB");
+	char exe[2048];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return access(out, R_OK);
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(out, len, "%s/libobs_preload.so", exe);
+			if (!access(out, R_OK))
+				return 0;
+			snprintf(out, len, "%s/../lib/obs/libobs_preload.so", exe);
+			if (!access(out, R_OK))
+				return 0;
+		}
+	}
+	return -1;
+}
+
+/* Start the span ring and exporter, and put the shim into CMD's environment. */
+static int setup_shim(struct obs_app *a, const struct obs_opts *o, const char *service, char *err,
+		      size_t errlen)
+{
+	static char store[16384];
+	struct spans_cfg cfg = {.service = service, .ring_cap = 4096, .export_spans = !o->no_spans};
+	const char *routes = getenv("OBS_HTTP_ROUTES"), *ra;
+	static char resbuf[4096];
+	static char host[256];
+	char lib[4096], pre[8192 + 64];
+	const char *old;
+
+	if (find_preload(lib, sizeof(lib))) {
+		log_warn("libobs_preload.so not found (set OBS_PRELOAD_LIB): no HTTP metrics or "
+			 "spans, kernel metrics only");
+		return 0;
+	}
+	route_table_init(&cfg.routes);
+	for (size_t i = 0; i < o->nroutes; i++)
+		if (route_table_add(&cfg.routes, o->routes[i], err, errlen))
+			return -1;
+	if (routes && route_table_add_list(&cfg.routes, routes, err, errlen)) {
+		size_t l = strlen(err);
+		snprintf(err + l, errlen - l, " (in OBS_HTTP_ROUTES)");
+		return -1;
+	}
+	if (otlp_cfg_from_env(&cfg.export, store, sizeof(store), err, errlen))
+		return -1;
+	if (o->spans_file && !cfg.export.json_path)
+		cfg.export.json_path = o->spans_file;
+	ra = getenv("OTEL_RESOURCE_ATTRIBUTES");
+	if (otlp_parse_resource_attrs(ra, &cfg.export.res, resbuf, sizeof(resbuf), err, errlen))
+		return -1;
+	cfg.export.res.service = service;
+	if (gethostname(host, sizeof(host) - 1))
+		host[0] = 0;
+	cfg.export.res.host = host;
+	if (spans_open(&a->spans, &cfg, err, errlen))
+		return -1;
+	old = getenv("LD_PRELOAD");
+	snprintf(pre, sizeof(pre), "%s%s%s", lib, old && *old ? " " : "", old ? old : "");
+	setenv("LD_PRELOAD", pre, 1);
+	setenv("OBS_SPAN_RING", spans_ring_path(a->spans), 1);
+	if (cfg.export_spans)
+		log_info("spans: %s", cfg.export.endpoint ? cfg.export.endpoint
+				      : cfg.export.json_path && strcmp(cfg.export.json_path, "-")
+					  ? cfg.export.json_path
+					  : "stdout (JSON lines; set OTEL_EXPORTER_OTLP_ENDPOINT to export)");
+	return 0;
 }
 
 /* Wait for CMD, forwarding signals; keep draining BPF events. */
@@ -152,6 +234,11 @@ int run_main(const struct obs_opts *o)
 	slot = slots_get(a.slots, &labels);
 
 	if (app_start_http(&a, err, sizeof(err))) {
+		log_error("%s", err);
+		app_free(&a);
+		return EXIT_OBS_FAILED;
+	}
+	if (!o->no_preload && setup_shim(&a, o, labels.service, err, sizeof(err))) {
 		log_error("%s", err);
 		app_free(&a);
 		return EXIT_OBS_FAILED;

@@ -1,0 +1,542 @@
+#include "otlp.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "version.h"
+
+#define BACKOFF_START_MS 1000
+#define BACKOFF_MAX_MS	 32000
+#define MAX_ATTEMPTS	 6
+#define RESP_MAX	 (64 << 10)
+
+struct otlp_exporter {
+	struct otlp_cfg cfg;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* queue grew / stop requested */
+	struct xspan *q;
+	size_t qhead, qlen;
+	int stop;
+	struct timespec deadline; /* when stopping: give up retries after it */
+	struct otlp_stats st;
+	FILE *json;
+	CURL *curl;
+	struct curl_slist *hdrs;
+};
+
+/* ---- configuration ---------------------------------------------------------- */
+
+static const char *env2(const char *specific, const char *general)
+{
+	const char *v = getenv(specific);
+
+	if (v && *v)
+		return v;
+	v = getenv(general);
+	return v && *v ? v : NULL;
+}
+
+static char *store_str(char **store, char *end, const char *s, size_t n)
+{
+	char *o = *store;
+
+	if ((size_t)(end - o) < n + 1)
+		return NULL;
+	memcpy(o, s, n);
+	o[n] = 0;
+	*store = o + n + 1;
+	return o;
+}
+
+static int env_long(const char *name, long def, long min, long *out, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	char *end;
+	long x;
+
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || *end || x < min) {
+		snprintf(err, errlen, "%s=%s: expected an integer >= %ld", name, v, min);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *err, size_t errlen)
+{
+	char *end = store + storelen;
+	const char *ep = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), *proto, *comp, *hdrs;
+	long v;
+
+	memset(c, 0, sizeof(*c));
+	proto = env2("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL");
+	if (proto && strcmp(proto, "http/protobuf")) {
+		snprintf(err, errlen,
+			 "OTLP protocol '%s' is not supported: obs exports http/protobuf "
+			 "(unset OTEL_EXPORTER_OTLP_PROTOCOL or set it to http/protobuf)",
+			 proto);
+		return -1;
+	}
+	if (ep && *ep) {
+		c->endpoint = store_str(&store, end, ep, strlen(ep)); /* used as is (spec) */
+	} else if ((ep = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) && *ep) {
+		size_t n = strlen(ep);
+		char buf[2048];
+		snprintf(buf, sizeof(buf), "%.*s%sv1/traces", (int)n, ep,
+			 n && ep[n - 1] == '/' ? "" : "/");
+		c->endpoint = store_str(&store, end, buf, strlen(buf));
+	}
+	if (c->endpoint && strncmp(c->endpoint, "http://", 7) && strncmp(c->endpoint, "https://", 8)) {
+		snprintf(err, errlen, "OTLP endpoint '%s' must start with http:// or https://",
+			 c->endpoint);
+		return -1;
+	}
+	comp = env2("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION");
+	if (comp && strcmp(comp, "gzip") && strcmp(comp, "none")) {
+		snprintf(err, errlen, "OTEL_EXPORTER_OTLP_COMPRESSION=%s: expected gzip or none", comp);
+		return -1;
+	}
+	c->gzip = comp && !strcmp(comp, "gzip");
+	const char *t = env2("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT");
+	c->timeout_ms = 10000;
+	if (t) {
+		char *e;
+		long x = strtol(t, &e, 10);
+		if (*e || x <= 0) {
+			snprintf(err, errlen, "OTEL_EXPORTER_OTLP_TIMEOUT=%s: expected milliseconds > 0",
+				 t);
+			return -1;
+		}
+		c->timeout_ms = x;
+	}
+	hdrs = env2("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS");
+	if (hdrs) {
+		struct otlp_resource tmp;
+		char buf[4096];
+		if (otlp_parse_resource_attrs(hdrs, &tmp, buf, sizeof(buf), err, errlen)) {
+			char *p = strstr(err, "OTEL_RESOURCE_ATTRIBUTES");
+			if (p)
+				memcpy(p, "OTEL_EXPORTER_OTLP_HEADERS", 24); /* same list syntax */
+			return -1;
+		}
+		for (size_t i = 0; i < tmp.nattrs && i < OTLP_HEADERS_MAX; i++) {
+			char h[1024];
+			snprintf(h, sizeof(h), "%s: %s", tmp.keys[i], tmp.vals[i]);
+			if (strpbrk(h, "\r\n")) {
+				snprintf(err, errlen, "OTEL_EXPORTER_OTLP_HEADERS: newline in a value");
+				return -1;
+			}
+			c->headers[c->nheaders++] = store_str(&store, end, h, strlen(h));
+		}
+	}
+	if (env_long("OTEL_BSP_MAX_QUEUE_SIZE", 2048, 1, &v, err, errlen))
+		return -1;
+	c->queue_size = (size_t)v;
+	if (env_long("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, &v, err, errlen))
+		return -1;
+	c->batch_size = (size_t)v > c->queue_size ? c->queue_size : (size_t)v;
+	if (env_long("OTEL_BSP_SCHEDULE_DELAY", 1000, 0, &c->delay_ms, err, errlen))
+		return -1;
+	const char *jp = getenv("OBS_SPANS_FILE");
+	if (jp && *jp)
+		c->json_path = store_str(&store, end, jp, strlen(jp));
+	return 0;
+}
+
+/* ---- HTTP ------------------------------------------------------------------- */
+
+struct resp {
+	uint8_t buf[RESP_MAX];
+	size_t len;
+	long retry_after_s; /* -1: none */
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = sz * n, take = len;
+
+	if (take > RESP_MAX - r->len)
+		take = RESP_MAX - r->len;
+	memcpy(r->buf + r->len, p, take);
+	r->len += take;
+	return len;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = sz * n;
+
+	if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
+		char v[128];
+		size_t vl = len - 12 < sizeof(v) - 1 ? len - 12 : sizeof(v) - 1;
+		memcpy(v, p + 12, vl);
+		v[vl] = 0;
+		char *s = v;
+		while (*s == ' ')
+			s++;
+		s[strcspn(s, "\r\n")] = 0;
+		char *e;
+		long secs = strtol(s, &e, 10);
+		if (e != s && !*e && secs >= 0) {
+			r->retry_after_s = secs;
+		} else {
+			time_t t = curl_getdate(s, NULL); /* HTTP-date form */
+			if (t > 0)
+				r->retry_after_s = t > time(NULL) ? (long)(t - time(NULL)) : 0;
+		}
+	}
+	return len;
+}
+
+static int gzip_buf(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
+{
+	z_stream z = {0};
+	size_t cap = compressBound((uLong)len) + 64;
+
+	*out = malloc(cap);
+	if (!*out || deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+				  Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(*out);
+		return -1;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	z.next_out = *out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(*out);
+		return -1;
+	}
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	return 0;
+}
+
+enum send_result { SEND_OK, SEND_RETRY, SEND_DROP };
+
+static enum send_result post(struct otlp_exporter *e, const uint8_t *body, size_t len,
+			     struct resp *r, long *code)
+{
+	CURLcode cc;
+
+	r->len = 0;
+	r->retry_after_s = -1;
+	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e->curl, CURLOPT_HEADERDATA, r);
+	cc = curl_easy_perform(e->curl);
+	*code = 0;
+	if (cc != CURLE_OK) {
+		log_debug("OTLP export to %s: %s", e->cfg.endpoint, curl_easy_strerror(cc));
+		return SEND_RETRY; /* network errors are transient */
+	}
+	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, code);
+	if (*code >= 200 && *code < 300)
+		return SEND_OK;
+	if (*code == 429 || *code == 502 || *code == 503 || *code == 504)
+		return SEND_RETRY;
+	return SEND_DROP;
+}
+
+static int ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static int past_deadline(struct otlp_exporter *e)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return e->stop && !ts_before(&now, &e->deadline);
+}
+
+/* Sleep ms (a backoff); -1 if obs is stopping and its flush deadline passed. */
+static int wait_or_stop(struct otlp_exporter *e, long ms)
+{
+	struct timespec ts;
+	int expired;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L)
+		ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		struct timespec until = ts;
+		if (e->stop && ts_before(&e->deadline, &until))
+			until = e->deadline;
+		if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	expired = past_deadline(e);
+	pthread_mutex_unlock(&e->lock);
+	return expired ? -1 : 0;
+}
+
+static void count(struct otlp_exporter *e, uint64_t *field, uint64_t n)
+{
+	pthread_mutex_lock(&e->lock);
+	*field += n;
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void send_otlp(struct otlp_exporter *e, const struct xspan *b, size_t n, int64_t off)
+{
+	static struct resp r;
+	uint8_t *pb = NULL, *gz = NULL, *body;
+	size_t len, glen;
+	long backoff = BACKOFF_START_MS, code = 0;
+	enum send_result sr = SEND_DROP;
+
+	if (otlp_encode(&e->cfg.res, b, n, off, &pb, &len)) {
+		log_warn("OTLP: out of memory encoding %zu spans: dropped", n);
+		count(e, &e->st.dropped_failed, n);
+		return;
+	}
+	body = pb;
+	if (e->cfg.gzip && !gzip_buf(pb, len, &gz, &glen)) {
+		body = gz;
+		len = glen;
+	}
+	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+		sr = post(e, body, len, &r, &code);
+		if (sr != SEND_RETRY)
+			break;
+		count(e, &e->st.requests_failed, 1);
+		if (attempt == MAX_ATTEMPTS)
+			break;
+		long wait = backoff / 2 + rand() % (backoff / 2 + 1); /* jitter */
+		if (r.retry_after_s >= 0)
+			wait = r.retry_after_s * 1000 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+								       : r.retry_after_s * 1000;
+		log_debug("OTLP: %s (HTTP %ld), retrying in %ld ms", e->cfg.endpoint, code, wait);
+		count(e, &e->st.retries, 1);
+		if (wait_or_stop(e, wait)) {
+			sr = SEND_RETRY;
+			break; /* shutting down and out of time */
+		}
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	if (sr == SEND_OK) {
+		int64_t rejected = 0;
+		char msg[256];
+		count(e, &e->st.requests_ok, 1);
+		if (otlp_decode_response(r.buf, r.len, &rejected, msg, sizeof(msg)))
+			log_debug("OTLP: response body is not an ExportTraceServiceResponse");
+		if (rejected > 0) {
+			if ((size_t)rejected > n)
+				rejected = (int64_t)n;
+			log_warn("OTLP: receiver rejected %lld of %zu spans: %s",
+				 (long long)rejected, n, *msg ? msg : "(no message)");
+			count(e, &e->st.dropped_partial, (uint64_t)rejected);
+		} else if (*msg) {
+			log_warn("OTLP: receiver says: %s", msg);
+		}
+		count(e, &e->st.exported, n - (size_t)rejected);
+	} else if (sr == SEND_DROP) {
+		count(e, &e->st.requests_failed, 1);
+		log_warn("OTLP: %s answered HTTP %ld: %zu spans dropped (not retryable)",
+			 e->cfg.endpoint, code, n);
+		count(e, &e->st.dropped_rejected, n);
+	} else {
+		log_warn("OTLP: %s unreachable or busy after %d attempts: %zu spans dropped",
+			 e->cfg.endpoint, MAX_ATTEMPTS, n);
+		count(e, &e->st.dropped_failed, n);
+	}
+	free(pb);
+	free(gz);
+}
+
+static int64_t unix_offset(void)
+{
+	struct timespec rt, mt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	return ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000LL + (rt.tv_nsec - mt.tv_nsec);
+}
+
+static void *export_thread(void *arg)
+{
+	struct otlp_exporter *e = arg;
+	struct xspan *batch = calloc(e->cfg.batch_size, sizeof(*batch));
+
+	if (!batch)
+		return NULL;
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += e->cfg.delay_ms / 1000;
+		ts.tv_nsec += (e->cfg.delay_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		while (!e->stop && e->qlen < e->cfg.batch_size)
+			if (pthread_cond_timedwait(&e->cond, &e->lock, &ts))
+				break;
+		if (!e->qlen) {
+			if (e->stop)
+				break;
+			continue;
+		}
+		if (past_deadline(e)) {
+			log_warn("OTLP: flush deadline passed: %zu queued spans dropped", e->qlen);
+			e->st.dropped_failed += e->qlen;
+			e->qlen = 0;
+			break;
+		}
+		size_t n = e->qlen < e->cfg.batch_size ? e->qlen : e->cfg.batch_size;
+		for (size_t i = 0; i < n; i++)
+			batch[i] = e->q[(e->qhead + i) % e->cfg.queue_size];
+		e->qhead = (e->qhead + n) % e->cfg.queue_size;
+		e->qlen -= n;
+		pthread_mutex_unlock(&e->lock);
+		if (e->json)
+			otlp_write_json(e->json, &e->cfg.res, batch, n, unix_offset());
+		else
+			send_otlp(e, batch, n, unix_offset());
+		pthread_mutex_lock(&e->lock);
+		if (e->json)
+			e->st.exported += n;
+	}
+	pthread_mutex_unlock(&e->lock);
+	free(batch);
+	return NULL;
+}
+
+int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err, size_t errlen)
+{
+	struct otlp_exporter *e = calloc(1, sizeof(*e));
+	char ua[64];
+
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	e->cfg = *cfg;
+	e->q = calloc(cfg->queue_size, sizeof(*e->q));
+	if (!e->q) {
+		free(e);
+		snprintf(err, errlen, "out of memory (span queue of %zu)", cfg->queue_size);
+		return -1;
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
+	if (!cfg->endpoint) {
+		if (!cfg->json_path || !strcmp(cfg->json_path, "-")) {
+			e->json = stdout;
+		} else {
+			e->json = fopen(cfg->json_path, "ae");
+			if (!e->json) {
+				snprintf(err, errlen, "cannot open span file %s: %s",
+					 cfg->json_path, strerror(errno));
+				goto fail;
+			}
+		}
+	} else {
+		e->curl = curl_easy_init();
+		if (!e->curl) {
+			snprintf(err, errlen, "cannot initialise libcurl");
+			goto fail;
+		}
+		e->hdrs = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+		if (cfg->gzip)
+			e->hdrs = curl_slist_append(e->hdrs, "Content-Encoding: gzip");
+		for (size_t i = 0; i < cfg->nheaders; i++)
+			e->hdrs = curl_slist_append(e->hdrs, cfg->headers[i]);
+		snprintf(ua, sizeof(ua), "obs/%s", OBS_VERSION);
+		curl_easy_setopt(e->curl, CURLOPT_URL, cfg->endpoint);
+		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->hdrs);
+		curl_easy_setopt(e->curl, CURLOPT_USERAGENT, ua);
+		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
+		curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(e->curl, CURLOPT_HEADERFUNCTION, on_header);
+	}
+	if (pthread_create(&e->thread, NULL, export_thread, e)) {
+		snprintf(err, errlen, "cannot start the export thread");
+		goto fail;
+	}
+	*out = e;
+	return 0;
+fail:
+	if (e->json && e->json != stdout)
+		fclose(e->json);
+	if (e->curl)
+		curl_easy_cleanup(e->curl);
+	curl_slist_free_all(e->hdrs);
+	free(e->q);
+	free(e);
+	return -1;
+}
+
+int otlp_enqueue(struct otlp_exporter *e, const struct xspan *s)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&e->lock);
+	if (e->qlen >= e->cfg.queue_size) {
+		e->st.dropped_queue_full++;
+		rc = -1;
+	} else {
+		e->q[(e->qhead + e->qlen++) % e->cfg.queue_size] = *s;
+		e->st.queued++;
+		if (e->qlen >= e->cfg.batch_size)
+			pthread_cond_signal(&e->cond);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return rc;
+}
+
+void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st)
+{
+	pthread_mutex_lock(&e->lock);
+	*st = e->st;
+	pthread_mutex_unlock(&e->lock);
+}
+
+void otlp_stop(struct otlp_exporter *e, long timeout_ms)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	clock_gettime(CLOCK_REALTIME, &e->deadline);
+	e->deadline.tv_sec += timeout_ms / 1000;
+	e->deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (e->deadline.tv_nsec >= 1000000000L)
+		e->deadline.tv_sec++, e->deadline.tv_nsec -= 1000000000L;
+	e->stop = 1;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	pthread_join(e->thread, NULL);
+	if (e->qlen)
+		log_warn("OTLP: %zu spans still queued at exit: dropped", e->qlen);
+	if (e->json && e->json != stdout)
+		fclose(e->json);
+	if (e->curl)
+		curl_easy_cleanup(e->curl);
+	curl_slist_free_all(e->hdrs);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->cond);
+	free(e->q);
+	free(e);
+}

@@ -1,0 +1,54 @@
+/*
+ * otlp - the span exporter: a bounded queue, a batching thread, and one
+ * of two sinks: OTLP/HTTP protobuf (libcurl, optional gzip) with the
+ * specification's retry rules, or JSON lines to a file / stdout when no
+ * endpoint is configured.
+ *
+ * Retry (OTLP spec, "OTLP/HTTP Response"): 429, 502, 503, 504 and network
+ * errors are retried with exponential backoff (1 s doubling, jittered, at
+ * most 32 s), honouring Retry-After; any other 4xx/5xx drops the batch. A
+ * 200 with partial_success counts the rejected spans. The queue is bounded
+ * (OTEL_BSP_MAX_QUEUE_SIZE, default 2048): when it is full new spans are
+ * dropped and counted; the app is never slowed.
+ */
+#ifndef OBS_OTLP_H
+#define OBS_OTLP_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otlp_encode.h"
+
+#define OTLP_HEADERS_MAX 16
+
+struct otlp_cfg {
+	const char *endpoint;  /* full URL of /v1/traces; NULL: JSON lines */
+	const char *json_path; /* "-" or NULL: stdout */
+	int gzip;
+	long timeout_ms;
+	size_t queue_size, batch_size;
+	long delay_ms; /* batch schedule delay */
+	size_t nheaders;
+	char *headers[OTLP_HEADERS_MAX]; /* "Name: value", owned by the cfg's creator */
+	struct otlp_resource res;
+};
+
+/* Read OTEL_EXPORTER_OTLP_* / OTEL_BSP_* / OBS_SPANS_FILE. Strings live in
+ * store (storelen bytes). -1 with err on a bad value. */
+int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *err, size_t errlen);
+
+struct otlp_stats {
+	uint64_t queued, exported, retries;
+	uint64_t dropped_queue_full, dropped_rejected, dropped_failed, dropped_partial;
+	uint64_t requests_ok, requests_failed;
+};
+
+struct otlp_exporter;
+
+int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err, size_t errlen);
+/* Copy one span into the queue; 0, or -1 (full: dropped and counted). */
+int otlp_enqueue(struct otlp_exporter *e, const struct xspan *s);
+void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st);
+/* Export what is queued (waiting at most timeout_ms), stop, free. */
+void otlp_stop(struct otlp_exporter *e, long timeout_ms);
+
+#endif

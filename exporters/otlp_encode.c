@@ -1,0 +1,465 @@
+#include "otlp_encode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "otlp_response.pb-c.h"
+#include "sbuf.h"
+#include "tp.h"
+#include "version.h"
+
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Trace__V1__Status Status;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
+typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
+
+#define SPAN_ATTRS 12
+#define RES_ATTRS  (OTLP_MAX_RES_ATTRS + 8)
+
+static int hexv(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Copy s[0..n) percent-decoded and trimmed into buf; returns start or NULL. */
+static char *decode_part(const char *s, size_t n, char **buf, char *end)
+{
+	char *o = *buf, *start = o;
+
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
+			c = (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2]));
+			i += 2;
+		}
+		if (o + 1 >= end)
+			return NULL;
+		*o++ = c;
+	}
+	if (o >= end)
+		return NULL;
+	*o++ = 0;
+	*buf = o;
+	return start;
+}
+
+int otlp_parse_resource_attrs(const char *s, struct otlp_resource *res, char *buf, size_t buflen,
+			      char *err, size_t errlen)
+{
+	char *end = buf + buflen;
+
+	res->nattrs = 0;
+	while (s && *s) {
+		const char *comma = strchr(s, ','), *eq;
+		size_t n = comma ? (size_t)(comma - s) : strlen(s);
+
+		eq = memchr(s, '=', n);
+		if (n && !eq) {
+			snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: '%.*s' is not key=value",
+				 (int)n, s);
+			return -1;
+		}
+		if (n) {
+			char *k, *v;
+			if (res->nattrs >= OTLP_MAX_RES_ATTRS) {
+				snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: more than %d entries",
+					 OTLP_MAX_RES_ATTRS);
+				return -1;
+			}
+			k = decode_part(s, (size_t)(eq - s), &buf, end);
+			v = decode_part(eq + 1, n - (size_t)(eq - s) - 1, &buf, end);
+			if (!k || !v) {
+				snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: too long");
+				return -1;
+			}
+			if (!*k) {
+				snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: empty key");
+				return -1;
+			}
+			res->keys[res->nattrs] = k;
+			res->vals[res->nattrs++] = v;
+		}
+		s = comma ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+void otlp_span_name(const struct xspan *s, char *out, size_t len)
+{
+	const char *m = route_method(s->r.method);
+
+	if (!strcmp(m, "_OTHER"))
+		m = "HTTP";
+	if (s->r.kind == SPAN_SERVER && s->route[0])
+		snprintf(out, len, "%s %s", m, s->route);
+	else
+		snprintf(out, len, "%s", m);
+}
+
+const char *otlp_error_type(const struct xspan *s, char *buf, size_t len)
+{
+	if (s->r.error == SPAN_ERR_CLOSED)
+		return "connection_closed";
+	if (s->r.error == SPAN_ERR_RESET)
+		return "connection_reset";
+	if (s->r.error == SPAN_ERR_PROTOCOL)
+		return "protocol_error";
+	/* server: 5xx is an error; client: 4xx and 5xx */
+	if (s->r.status >= 500 || (s->r.kind == SPAN_CLIENT && s->r.status >= 400)) {
+		snprintf(buf, len, "%u", s->r.status);
+		return buf;
+	}
+	return NULL;
+}
+
+/* ---- protobuf ------------------------------------------------------------- */
+
+struct arena {
+	KeyValue *kv;
+	AnyValue *av;
+	KeyValue **kvp;
+	size_t used, cap;
+	char *str;
+	size_t sused, scap;
+};
+
+static char *arena_str(struct arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	if (a->sused + n > a->scap)
+		return NULL;
+	memcpy(a->str + a->sused, s, n);
+	a->sused += n;
+	return a->str + a->sused - n;
+}
+
+static KeyValue *arena_kv(struct arena *a, const char *key)
+{
+	KeyValue *kv;
+	AnyValue *av;
+
+	if (a->used >= a->cap)
+		return NULL;
+	kv = &a->kv[a->used];
+	av = &a->av[a->used];
+	a->kvp[a->used++] = kv;
+	opentelemetry__proto__common__v1__key_value__init(kv);
+	opentelemetry__proto__common__v1__any_value__init(av);
+	kv->key = (char *)key;
+	kv->value = av;
+	return kv;
+}
+
+static void kv_str(struct arena *a, size_t *n, const char *key, const char *v)
+{
+	KeyValue *kv;
+	char *copy;
+
+	if (!v || !*v || !(copy = arena_str(a, v)) || !(kv = arena_kv(a, key)))
+		return;
+	kv->value->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	kv->value->string_value = copy;
+	(*n)++;
+}
+
+static void kv_int(struct arena *a, size_t *n, const char *key, int64_t v)
+{
+	KeyValue *kv = arena_kv(a, key);
+
+	if (!kv)
+		return;
+	kv->value->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+	kv->value->int_value = v;
+	(*n)++;
+}
+
+/* Span attributes per the stable HTTP semantic conventions. */
+static void span_attrs(struct arena *a, const struct xspan *s, size_t *n)
+{
+	char host[SPAN_HOST_MAX], url[SPAN_HOST_MAX + SPAN_PATH_MAX + 16], eb[16];
+	const char *m = route_method(s->r.method), *et = otlp_error_type(s, eb, sizeof(eb));
+	const char *scheme = s->r.flags & SPAN_F_TLS ? "https" : "http";
+	unsigned hport;
+
+	route_host(s->r.host, host, sizeof(host), &hport);
+	kv_str(a, n, "http.request.method", m);
+	if (!strcmp(m, "_OTHER"))
+		kv_str(a, n, "http.request.method_original", s->r.method);
+	if (s->r.status)
+		kv_int(a, n, "http.response.status_code", s->r.status);
+	kv_str(a, n, "network.peer.address", s->r.peer);
+	if (s->r.kind == SPAN_SERVER) {
+		kv_str(a, n, "url.path", s->path);
+		kv_str(a, n, "url.scheme", scheme);
+		kv_str(a, n, "http.route", s->route);
+		kv_str(a, n, "server.address", host);
+		if (hport)
+			kv_int(a, n, "server.port", hport);
+		if (s->r.peer_port)
+			kv_int(a, n, "network.peer.port", s->r.peer_port);
+	} else {
+		const char *srv = host[0] ? host : s->r.peer;
+		unsigned port = hport ? hport : s->r.peer_port;
+		kv_str(a, n, "server.address", srv);
+		if (port)
+			kv_int(a, n, "server.port", port);
+		snprintf(url, sizeof(url), "%s://%s%s", scheme, s->r.host[0] ? s->r.host : s->r.peer,
+			 s->path);
+		kv_str(a, n, "url.full", url);
+	}
+	kv_str(a, n, "error.type", et);
+}
+
+static void fill_span(struct arena *a, Span *sp, Status *st, const struct xspan *s,
+		      int64_t unix_off)
+{
+	size_t first = a->used, n = 0;
+	char eb[16];
+
+	opentelemetry__proto__trace__v1__span__init(sp);
+	opentelemetry__proto__trace__v1__status__init(st);
+	sp->trace_id.data = (uint8_t *)s->r.trace_id;
+	sp->trace_id.len = 16;
+	sp->span_id.data = (uint8_t *)s->r.span_id;
+	sp->span_id.len = 8;
+	if (s->r.flags & SPAN_F_HAS_PARENT) {
+		sp->parent_span_id.data = (uint8_t *)s->r.parent_id;
+		sp->parent_span_id.len = 8;
+	}
+	if (s->r.tracestate_len)
+		sp->trace_state = (char *)s->r.tracestate;
+	sp->name = arena_str(a, "");
+	{
+		char name[ROUTE_MAX_LEN + 24];
+		otlp_span_name(s, name, sizeof(name));
+		char *c = arena_str(a, name);
+		if (c)
+			sp->name = c;
+	}
+	sp->kind = s->r.kind == SPAN_SERVER ? OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
+					    : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
+	sp->start_time_unix_nano = (uint64_t)((int64_t)s->r.start_ns + unix_off);
+	sp->end_time_unix_nano = (uint64_t)((int64_t)s->r.end_ns + unix_off);
+	span_attrs(a, s, &n);
+	sp->n_attributes = n;
+	sp->attributes = a->kvp + first;
+	if (otlp_error_type(s, eb, sizeof(eb)))
+		st->code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+	sp->status = st;
+}
+
+static void resource_attrs(struct arena *a, Resource *r, const struct otlp_resource *res,
+			   const struct xspan *s)
+{
+	size_t first = a->used, n = 0;
+
+	opentelemetry__proto__resource__v1__resource__init(r);
+	/* OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES */
+	kv_str(a, &n, "service.name", res->service);
+	for (size_t i = 0; i < res->nattrs; i++)
+		if (strcmp(res->keys[i], "service.name"))
+			kv_str(a, &n, res->keys[i], res->vals[i]);
+	kv_int(a, &n, "process.pid", s->r.pid);
+	kv_str(a, &n, "process.executable.name", s->exe);
+	kv_str(a, &n, "host.name", res->host);
+	kv_str(a, &n, "telemetry.sdk.name", "obs");
+	kv_str(a, &n, "telemetry.sdk.language", "c");
+	kv_str(a, &n, "telemetry.sdk.version", OBS_VERSION);
+	r->attributes = a->kvp + first;
+	r->n_attributes = n;
+}
+
+int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
+		uint8_t **out, size_t *len)
+{
+	Request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	Scope scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+	struct arena a = {0};
+	size_t ngroups = 0;
+	int rc = -1;
+
+	/* one ResourceSpans per process (the resource carries process.pid) */
+	uint32_t *pids = calloc(n ? n : 1, sizeof(*pids));
+	ResourceSpans *rs = calloc(n ? n : 1, sizeof(*rs));
+	ResourceSpans **rsp = calloc(n ? n : 1, sizeof(*rsp));
+	ScopeSpans *ss = calloc(n ? n : 1, sizeof(*ss));
+	ScopeSpans **ssp = calloc(n ? n : 1, sizeof(*ssp));
+	Resource *resv = calloc(n ? n : 1, sizeof(*resv));
+	Span *spans = calloc(n ? n : 1, sizeof(*spans));
+	Span **spp = calloc(n ? n : 1, sizeof(*spp));
+	Status *sts = calloc(n ? n : 1, sizeof(*sts));
+
+	a.cap = n * SPAN_ATTRS + n * RES_ATTRS + 8;
+	a.kv = calloc(a.cap, sizeof(*a.kv));
+	a.av = calloc(a.cap, sizeof(*a.av));
+	a.kvp = calloc(a.cap, sizeof(*a.kvp));
+	a.scap = n * 2048 + 4096;
+	a.str = malloc(a.scap);
+	if (!pids || !rs || !rsp || !ss || !ssp || !resv || !spans || !spp || !sts || !a.kv ||
+	    !a.av || !a.kvp || !a.str)
+		goto cleanup;
+
+	scope.name = "obs";
+	scope.version = OBS_VERSION;
+	for (size_t i = 0; i < n; i++) {
+		size_t g = 0;
+		while (g < ngroups && pids[g] != s[i].r.pid)
+			g++;
+		if (g == ngroups) {
+			pids[g] = s[i].r.pid;
+			opentelemetry__proto__trace__v1__resource_spans__init(&rs[g]);
+			opentelemetry__proto__trace__v1__scope_spans__init(&ss[g]);
+			resource_attrs(&a, &resv[g], res, &s[i]);
+			rs[g].resource = &resv[g];
+			ss[g].scope = &scope;
+			ssp[g] = &ss[g];
+			rs[g].scope_spans = &ssp[g];
+			rs[g].n_scope_spans = 1;
+			rsp[g] = &rs[g];
+			ngroups++;
+		}
+	}
+	/* spans grouped: pointer arrays per group, in order */
+	size_t k = 0;
+	for (size_t g = 0; g < ngroups; g++) {
+		ss[g].spans = spp + k;
+		for (size_t i = 0; i < n; i++) {
+			if (s[i].r.pid != pids[g])
+				continue;
+			fill_span(&a, &spans[k], &sts[k], &s[i], unix_off);
+			spp[k] = &spans[k];
+			k++;
+			ss[g].n_spans++;
+		}
+	}
+	req.resource_spans = rsp;
+	req.n_resource_spans = ngroups;
+	*len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+	    &req);
+	*out = malloc(*len ? *len : 1);
+	if (!*out)
+		goto cleanup;
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, *out);
+	rc = 0;
+cleanup:
+	free(pids);
+	free(rs);
+	free(rsp);
+	free(ss);
+	free(ssp);
+	free(resv);
+	free(spans);
+	free(spp);
+	free(sts);
+	free(a.kv);
+	free(a.av);
+	free(a.kvp);
+	free(a.str);
+	return rc;
+}
+
+int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected, char *msg,
+			 size_t msglen)
+{
+	Obs__Otlp__ExportTraceServiceResponse *r;
+
+	*rejected = 0;
+	if (msglen)
+		msg[0] = 0;
+	if (len == 0)
+		return 0;
+	r = obs__otlp__export_trace_service_response__unpack(NULL, len, buf);
+	if (!r)
+		return -1;
+	if (r->partial_success) {
+		*rejected = r->partial_success->rejected_spans;
+		if (r->partial_success->error_message && msglen)
+			snprintf(msg, msglen, "%s", r->partial_success->error_message);
+	}
+	obs__otlp__export_trace_service_response__free_unpacked(r, NULL);
+	return 0;
+}
+
+/* ---- JSON lines ------------------------------------------------------------ */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspan *s, size_t n,
+		     int64_t unix_off)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct arena a = {0};
+		KeyValue kv[SPAN_ATTRS];
+		AnyValue av[SPAN_ATTRS];
+		KeyValue *kvp[SPAN_ATTRS];
+		char strs[2048], name[ROUTE_MAX_LEN + 24], hex[33], eb[16];
+		size_t na = 0;
+
+		a.kv = kv, a.av = av, a.kvp = kvp, a.cap = SPAN_ATTRS;
+		a.str = strs, a.scap = sizeof(strs);
+		span_attrs(&a, &s[i], &na);
+		otlp_span_name(&s[i], name, sizeof(name));
+		fputs("{\"name\":", f);
+		json_str(f, name);
+		tp_hex(s[i].r.trace_id, 16, hex);
+		fprintf(f, ",\"kind\":\"%s\",\"trace_id\":\"%s\"",
+			s[i].r.kind == SPAN_SERVER ? "server" : "client", hex);
+		tp_hex(s[i].r.span_id, 8, hex);
+		fprintf(f, ",\"span_id\":\"%s\"", hex);
+		if (s[i].r.flags & SPAN_F_HAS_PARENT) {
+			tp_hex(s[i].r.parent_id, 8, hex);
+			fprintf(f, ",\"parent_span_id\":\"%s\"", hex);
+		}
+		fprintf(f, ",\"start_time_unix_nano\":%lld,\"end_time_unix_nano\":%lld",
+			(long long)((int64_t)s[i].r.start_ns + unix_off),
+			(long long)((int64_t)s[i].r.end_ns + unix_off));
+		fprintf(f, ",\"duration_ms\":%.3f", (double)(s[i].r.end_ns - s[i].r.start_ns) / 1e6);
+		fprintf(f, ",\"status\":\"%s\"", otlp_error_type(&s[i], eb, sizeof(eb)) ? "error" : "unset");
+		fputs(",\"attributes\":{", f);
+		for (size_t j = 0; j < na; j++) {
+			if (j)
+				fputc(',', f);
+			json_str(f, kv[j].key);
+			fputc(':', f);
+			if (av[j].value_case ==
+			    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE)
+				fprintf(f, "%lld", (long long)av[j].int_value);
+			else
+				json_str(f, av[j].string_value);
+		}
+		fputs("},\"resource\":{\"service.name\":", f);
+		json_str(f, res->service ? res->service : "");
+		fprintf(f, ",\"process.pid\":%u}}\n", s[i].r.pid);
+	}
+	fflush(f);
+}

@@ -1,0 +1,55 @@
+/*
+ * otlp_encode - spans as OTLP: protobuf ExportTraceServiceRequest (the
+ * official .proto files, protobuf-c), the partial-success response, and
+ * the JSON-lines form obs writes when no OTLP endpoint is configured.
+ * No I/O except the FILE* the JSON writer is handed.
+ */
+#ifndef OBS_OTLP_ENCODE_H
+#define OBS_OTLP_ENCODE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "route.h"
+#include "spanring.h"
+
+/* A span ready to export: the shim's record plus what the collector adds. */
+struct xspan {
+	struct span_rec r;
+	char route[ROUTE_MAX_LEN];
+	char path[SPAN_PATH_MAX]; /* url.path: query and fragment removed */
+	char exe[32];		  /* process.executable.name */
+};
+
+#define OTLP_MAX_RES_ATTRS 32
+
+struct otlp_resource {
+	const char *service;
+	const char *host;
+	size_t nattrs; /* OTEL_RESOURCE_ATTRIBUTES */
+	const char *keys[OTLP_MAX_RES_ATTRS];
+	const char *vals[OTLP_MAX_RES_ATTRS];
+};
+
+/* Parse OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", values percent-decoded)
+ * into res, with storage in buf. -1 and err on a malformed list. */
+int otlp_parse_resource_attrs(const char *s, struct otlp_resource *res, char *buf, size_t buflen,
+			      char *err, size_t errlen);
+
+/* Encode n spans; *out is malloc'd (caller frees). unix_off: add to a
+ * CLOCK_MONOTONIC time to get Unix time. Returns 0 or -1 (OOM). */
+int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
+		uint8_t **out, size_t *len);
+/* Decode an ExportTraceServiceResponse: rejected spans and message. -1 if
+ * the bytes are not one. An empty body is a full success. */
+int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected, char *msg,
+			 size_t msglen);
+/* One JSON object per line per span. */
+void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspan *s, size_t n,
+		     int64_t unix_off);
+/* The span name per the HTTP semantic conventions. */
+void otlp_span_name(const struct xspan *s, char *out, size_t len);
+/* error.type for a span, or NULL (no error). */
+const char *otlp_error_type(const struct xspan *s, char *buf, size_t len);
+
+#endif

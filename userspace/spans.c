@@ -1,0 +1,373 @@
+#include "spans.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "log.h"
+
+#define DRAIN_EVERY_NS	 (10 * 1000000ULL) /* the shim never wakes us: poll */
+#define STALL_NS	 (1000 * 1000000ULL)
+#define AGG_MAX		 16384
+#define OTEL_HTTP_BUCKETS 14
+
+/* OpenTelemetry's recommended boundaries for http.*.request.duration (s). */
+static const double http_bounds[OTEL_HTTP_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.075,
+						      0.1,   0.25, 0.5,	  0.75, 1,
+						      2.5,   5,	   7.5,	  10};
+
+struct agg {
+	uint8_t kind;
+	uint16_t status;
+	char method[SPAN_METHOD_MAX];
+	char where[ROUTE_MAX_LEN]; /* route (server) or server.address (client) */
+	__u64 counts[OTEL_HTTP_BUCKETS + 1];
+	double sum;
+	struct agg *next;
+};
+
+struct comm_cache {
+	uint32_t pid;
+	char comm[32];
+};
+
+struct spans {
+	struct spans_cfg cfg;
+	char path[64];
+	void *mem;
+	size_t memlen;
+	struct spanring ring;
+	struct otlp_exporter *exp;
+	pthread_t thread;
+	int stop;
+	pthread_mutex_t lock; /* guards the aggregation table and counters */
+	struct agg *htab[4096];
+	size_t nagg;
+	uint64_t received, unsampled, agg_dropped, stalled;
+	struct comm_cache comms[64];
+	unsigned comm_next;
+};
+
+static unsigned agg_hash(const struct agg *k)
+{
+	unsigned h = 2166136261u ^ k->kind ^ (unsigned)k->status << 8;
+
+	for (const char *p = k->method; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (const char *p = k->where; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h & 4095;
+}
+
+static void observe(struct spans *s, const struct xspan *x)
+{
+	struct agg key = {.kind = x->r.kind, .status = x->r.status}, *a;
+	double secs = (double)(x->r.end_ns - x->r.start_ns) / 1e9;
+	unsigned h;
+	size_t b = 0;
+
+	snprintf(key.method, sizeof(key.method), "%s", route_method(x->r.method));
+	if (x->r.kind == SPAN_SERVER) {
+		snprintf(key.where, sizeof(key.where), "%s", x->route);
+	} else {
+		unsigned port;
+		route_host(x->r.host, key.where, sizeof(key.where), &port);
+		if (!key.where[0])
+			snprintf(key.where, sizeof(key.where), "%s", x->r.peer);
+	}
+	h = agg_hash(&key);
+	for (a = s->htab[h]; a; a = a->next)
+		if (a->kind == key.kind && a->status == key.status &&
+		    !strcmp(a->method, key.method) && !strcmp(a->where, key.where))
+			break;
+	if (!a) {
+		if (s->nagg >= AGG_MAX || !(a = malloc(sizeof(*a)))) {
+			s->agg_dropped++;
+			return;
+		}
+		*a = key;
+		a->next = s->htab[h];
+		s->htab[h] = a;
+		s->nagg++;
+	}
+	while (b < OTEL_HTTP_BUCKETS && secs > http_bounds[b])
+		b++;
+	a->counts[b]++;
+	a->sum += secs;
+}
+
+static void exe_name(struct spans *s, uint32_t pid, char *out, size_t len)
+{
+	char path[64], buf[32] = "";
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof(s->comms) / sizeof(s->comms[0]); i++) {
+		if (s->comms[i].pid == pid) {
+			snprintf(out, len, "%s", s->comms[i].comm);
+			return;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			buf[strcspn(buf, "\n")] = 0;
+		fclose(f);
+	}
+	struct comm_cache *c = &s->comms[s->comm_next++ % (sizeof(s->comms) / sizeof(s->comms[0]))];
+	c->pid = pid;
+	snprintf(c->comm, sizeof(c->comm), "%s", buf);
+	snprintf(out, len, "%s", buf);
+}
+
+static void drain(struct spans *s)
+{
+	struct xspan x;
+	uint64_t now;
+	struct timespec ts;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		uint64_t skipped = 0;
+		int got = spanring_pop(&s->ring, &x.r, now, STALL_NS, &skipped);
+		if (skipped) {
+			pthread_mutex_lock(&s->lock);
+			s->stalled += skipped;
+			pthread_mutex_unlock(&s->lock);
+		}
+		if (!got)
+			break;
+		/* never trust the producer's strings: terminate them */
+		x.r.method[sizeof(x.r.method) - 1] = 0;
+		x.r.path[sizeof(x.r.path) - 1] = 0;
+		x.r.host[sizeof(x.r.host) - 1] = 0;
+		x.r.peer[sizeof(x.r.peer) - 1] = 0;
+		if (x.r.tracestate_len > TP_TRACESTATE_MAX)
+			x.r.tracestate_len = 0;
+		x.r.tracestate[x.r.tracestate_len] = 0;
+		if (x.r.end_ns < x.r.start_ns)
+			x.r.end_ns = x.r.start_ns;
+		route_path(x.r.path, x.path, sizeof(x.path));
+		if (x.r.kind == SPAN_SERVER)
+			route_template(&s->cfg.routes, x.r.path, x.route, sizeof(x.route));
+		else
+			x.route[0] = 0;
+		/* the query string never leaves obs: drop it from the record too */
+		memcpy(x.r.path, x.path, sizeof(x.path));
+		pthread_mutex_lock(&s->lock);
+		s->received++;
+		observe(s, &x);
+		pthread_mutex_unlock(&s->lock);
+		if (!(x.r.trace_flags & TP_FLAG_SAMPLED) || !s->exp) {
+			pthread_mutex_lock(&s->lock);
+			s->unsampled += !(x.r.trace_flags & TP_FLAG_SAMPLED);
+			pthread_mutex_unlock(&s->lock);
+			continue;
+		}
+		exe_name(s, x.r.pid, x.exe, sizeof(x.exe));
+		otlp_enqueue(s->exp, &x);
+	}
+}
+
+static void *drain_thread(void *arg)
+{
+	struct spans *s = arg;
+	struct timespec ts = {0, (long)DRAIN_EVERY_NS};
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		drain(s);
+		nanosleep(&ts, NULL);
+	}
+	drain(s);
+	return NULL;
+}
+
+int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_t errlen)
+{
+	struct spans *s = calloc(1, sizeof(*s));
+	int fd = -1;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->cfg = *cfg;
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(s->path, sizeof(s->path), "/dev/shm/obs-spans-%d", (int)getpid());
+	s->memlen = spanring_bytes(cfg->ring_cap);
+	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		unlink(s->path); /* left by an obs that was killed: our pid now */
+		fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0 || ftruncate(fd, (off_t)s->memlen)) {
+		snprintf(err, errlen, "cannot create the span ring %s: %s", s->path,
+			 strerror(errno));
+		goto fail;
+	}
+	s->mem = mmap(NULL, s->memlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	fd = -1;
+	if (s->mem == MAP_FAILED) {
+		s->mem = NULL;
+		snprintf(err, errlen, "cannot map the span ring: %s", strerror(errno));
+		goto fail;
+	}
+	if (spanring_init(&s->ring, s->mem, cfg->ring_cap)) {
+		snprintf(err, errlen, "span ring size %llu is not a power of two",
+			 (unsigned long long)cfg->ring_cap);
+		goto fail;
+	}
+	if (cfg->export_spans && otlp_start(&s->exp, &cfg->export, err, errlen))
+		goto fail;
+	if (pthread_create(&s->thread, NULL, drain_thread, s)) {
+		snprintf(err, errlen, "cannot start the span thread");
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (s->exp)
+		otlp_stop(s->exp, 0);
+	if (s->mem)
+		munmap(s->mem, s->memlen);
+	unlink(s->path);
+	free(s);
+	return -1;
+}
+
+const char *spans_ring_path(const struct spans *s)
+{
+	return s->path;
+}
+
+static void counter(struct metrics_registry *r, const char *name, const char *help,
+		    const char *label, const char *value, double v)
+{
+	const char *labels[1] = {label}, *values[1] = {value};
+	struct metric_family *f =
+	    metrics_family(r, name, help, NULL, METRIC_COUNTER, labels, label ? 1 : 0);
+
+	if (f) {
+		f->unguarded = 1;
+		metrics_counter_add(r, f, values, v);
+	}
+}
+
+void spans_render(struct spans *s, struct metrics_registry *r)
+{
+	static const char *const l_srv[] = {"http_request_method", "http_route",
+					    "http_response_status_code", "service"};
+	static const char *const l_cli[] = {"http_request_method", "server_address",
+					    "http_response_status_code", "service"};
+	struct metric_family *fs = metrics_family(
+	    r, "http_server_request_duration_seconds",
+	    "Duration of HTTP server requests (OpenTelemetry http.server.request.duration), "
+	    "from the request's first byte read to the response's last byte written.",
+	    "seconds", METRIC_HISTOGRAM, l_srv, 4);
+	struct metric_family *fc = metrics_family(
+	    r, "http_client_request_duration_seconds",
+	    "Duration of HTTP client requests (OpenTelemetry http.client.request.duration), "
+	    "from the request's first byte written to the response's last byte read.",
+	    "seconds", METRIC_HISTOGRAM, l_cli, 4);
+	struct spanring_hdr *h = s->ring.hdr;
+	struct otlp_stats st = {0};
+	char code[8];
+
+	metrics_family_bounds(fs, http_bounds, OTEL_HTTP_BUCKETS);
+	metrics_family_bounds(fc, http_bounds, OTEL_HTTP_BUCKETS);
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < 4096; i++) {
+		for (struct agg *a = s->htab[i]; a; a = a->next) {
+			const char *v[4] = {a->method, a->where, code, s->cfg.service};
+			if (a->status)
+				snprintf(code, sizeof(code), "%u", a->status);
+			else
+				code[0] = 0; /* no response: the label is absent (empty) */
+			metrics_hist_add_buckets(r, a->kind == SPAN_SERVER ? fs : fc, v, a->counts,
+						 a->sum);
+		}
+	}
+	uint64_t received = s->received, unsampled = s->unsampled, aggd = s->agg_dropped,
+		 stalled = s->stalled;
+	pthread_mutex_unlock(&s->lock);
+	if (s->exp)
+		otlp_get_stats(s->exp, &st);
+
+	counter(r, "obs_spans_received_total", "Span records drained from the shim's ring.", NULL,
+		NULL, (double)received);
+	counter(r, "obs_spans_unsampled_total",
+		"Spans counted in metrics but not exported (trace not sampled).", NULL, NULL,
+		(double)unsampled);
+	counter(r, "obs_spans_exported_total", "Spans the exporter delivered.", NULL, NULL,
+		(double)st.exported);
+	counter(r, "obs_span_export_retries_total", "OTLP export attempts retried.", NULL, NULL,
+		(double)st.retries);
+	static const char *dn = "obs_spans_dropped_total",
+			  *dh = "Spans lost, by reason (none is silent).";
+	counter(r, dn, dh, "reason", "ring_full", (double)__atomic_load_n(&h->dropped, __ATOMIC_RELAXED));
+	counter(r, dn, dh, "reason", "producer_stalled", (double)stalled);
+	counter(r, dn, dh, "reason", "queue_full", (double)st.dropped_queue_full);
+	counter(r, dn, dh, "reason", "export_rejected", (double)st.dropped_rejected);
+	counter(r, dn, dh, "reason", "export_failed", (double)st.dropped_failed);
+	counter(r, dn, dh, "reason", "partial_success", (double)st.dropped_partial);
+	counter(r, "obs_http_metric_points_dropped_total",
+		"HTTP metric points not aggregated (more than 16384 label sets).", NULL, NULL,
+		(double)aggd);
+	counter(r, "obs_shim_connections_untracked_total",
+		"Connections the shim could not follow (state table full).", NULL, NULL,
+		(double)__atomic_load_n(&h->untracked, __ATOMIC_RELAXED));
+	counter(r, "obs_shim_parse_errors_total",
+		"Connections whose HTTP/1 the shim stopped following (malformed or unsupported).",
+		NULL, NULL, (double)__atomic_load_n(&h->parse_errors, __ATOMIC_RELAXED));
+	counter(r, "obs_shim_traceparent_injected_total",
+		"Outgoing requests the shim added a traceparent header to.", NULL, NULL,
+		(double)__atomic_load_n(&h->injected, __ATOMIC_RELAXED));
+}
+
+void spans_summary(struct spans *s, FILE *out)
+{
+	struct otlp_stats st = {0};
+
+	if (s->exp)
+		otlp_get_stats(s->exp, &st);
+	pthread_mutex_lock(&s->lock);
+	if (s->received)
+		fprintf(out, "  http: %llu spans (%llu exported, %llu unsampled), ring drops %llu\n",
+			(unsigned long long)s->received, (unsigned long long)st.exported,
+			(unsigned long long)s->unsampled,
+			(unsigned long long)__atomic_load_n(&s->ring.hdr->dropped,
+							    __ATOMIC_RELAXED));
+	pthread_mutex_unlock(&s->lock);
+}
+
+void spans_close(struct spans *s, long timeout_ms)
+{
+	if (!s)
+		return;
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(s->thread, NULL);
+	if (s->exp)
+		otlp_stop(s->exp, timeout_ms);
+	for (size_t i = 0; i < 4096; i++) {
+		struct agg *a = s->htab[i];
+		while (a) {
+			struct agg *n = a->next;
+			free(a);
+			a = n;
+		}
+	}
+	munmap(s->mem, s->memlen);
+	unlink(s->path);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

@@ -1,0 +1,37 @@
+/*
+ * spans - the collector's end of the shim: owns the shared-memory span
+ * ring, drains it on its own thread, turns each record into RED metric
+ * points (http_server/client_request_duration_seconds, OTel buckets) and
+ * hands sampled spans to the exporter.
+ */
+#ifndef OBS_SPANS_H
+#define OBS_SPANS_H
+#include <stddef.h>
+#include <stdio.h>
+
+#include "metrics.h"
+#include "otlp.h"
+#include "route.h"
+
+struct spans_cfg {
+	const char *service; /* the service label of every point */
+	struct route_table routes;
+	uint64_t ring_cap; /* records; power of two */
+	struct otlp_cfg export;
+	int export_spans; /* 0: metrics only */
+};
+
+struct spans;
+
+/* Create the ring (a file in /dev/shm, path in s->path) and start draining. */
+int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_t errlen);
+/* The ring's path, for OBS_SPAN_RING in the traced program's environment. */
+const char *spans_ring_path(const struct spans *s);
+/* Add the HTTP families and obs_spans_* self-metrics to a scrape. */
+void spans_render(struct spans *s, struct metrics_registry *r);
+/* Final drain, export flush (at most timeout_ms), unlink the ring, free. */
+void spans_close(struct spans *s, long timeout_ms);
+/* Totals for the exit summary. */
+void spans_summary(struct spans *s, FILE *out);
+
+#endif
