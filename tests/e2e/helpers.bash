@@ -67,3 +67,55 @@ obs_stop() {
 	wait "$OBS_PID" 2>/dev/null || true
 	OBS_PID=
 }
+
+PY=${PY:-$(python3 -c 'import sys; print(sys.executable)')}
+NODE_DIR=$TOP/tests/e2e/node
+PROTO_DIR=$TOP/build/protos
+
+# The OpenTelemetry JS packages (pinned in tests/e2e/node/package-lock.json),
+# installed from the npm registry on first use.
+require_node_modules() {
+	require_cmd node npm
+	[ -d "$NODE_DIR/node_modules/@opentelemetry/sdk-trace-node" ] && return 0
+	(cd "$NODE_DIR" && npm ci --no-audit --no-fund --silent) >&2
+}
+
+# receiver_start PORT [FAULTS]: the OTLP receiver; spans land in $RECV_OUT.
+receiver_start() {
+	RECV_OUT=$BATS_TEST_TMPDIR/received
+	FAULTS=${2:-} node "$NODE_DIR/receiver.js" "$1" "$RECV_OUT" "$PROTO_DIR" \
+		>"$BATS_TEST_TMPDIR/receiver.log" 2>&1 &
+	RECV_PID=$!
+	wait_for test -e "$RECV_OUT.ready"
+}
+
+receiver_stop() {
+	[ -n "${RECV_PID:-}" ] && kill "$RECV_PID" 2>/dev/null || true
+	RECV_PID=
+}
+
+# span_field FILTER FIELD: FIELD of the first received span matching a
+# python expression over d (the span as a dict).
+span_q() {
+	"$PY" - "$RECV_OUT" "$1" <<'PYEOF'
+import json, sys
+out, expr = sys.argv[1], sys.argv[2]
+spans = [json.loads(l) for l in open(out)] if __import__("os").path.exists(out) else []
+print(eval(expr, {"spans": spans}))
+PYEOF
+}
+
+# bg_stop PID: TERM, wait, KILL.
+bg_stop() {
+	local pid=$1
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# wait_scrape PORT ERE: until a fresh scrape has a line matching ERE.
+scrape_has() { scrape "$1" | grep -Eq "$2"; }
+wait_scrape() { wait_for scrape_has "$1" "$2"; }
+spans_eq() { [ "$(span_q "$1")" = "$2" ]; }

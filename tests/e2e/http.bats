@@ -1,0 +1,264 @@
+#!/usr/bin/env bats
+# The HTTP/1 shim end to end: real nginx (plain and TLS), curl, a Python
+# service, a Node service instrumented with the official OpenTelemetry SDK,
+# and an OTLP receiver that decodes with the official .proto files.
+
+load helpers
+
+setup() {
+	require_bpf
+	require_cmd nginx curl node openssl
+	require_node_modules
+	export OTEL_BSP_SCHEDULE_DELAY=100
+}
+
+teardown() {
+	obs_stop
+	bg_stop "${SRV:-}"
+	bg_stop "${NODE_PID:-}"
+	receiver_stop
+}
+
+# obs-run a one-shot client (curl ...) with its own throwaway metrics port.
+client() {
+	OBS_LOG=error "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary --service client \
+		--spans-file "$BATS_TEST_TMPDIR/client-spans.jsonl" -- "$@"
+}
+
+nginx_start() {
+	NGX=$BATS_TEST_TMPDIR/ngx
+	NP=$(free_port)
+	TLSP=$(free_port)
+	MP=$(free_port)
+	sh "$TOP/scripts/nginx-conf.sh" "$NGX" "$NP" "$TLSP"
+	obs_start "$MP" --service web -- nginx -c "$NGX/nginx.conf" -p "$NGX"
+	wait_for curl -fsS "http://127.0.0.1:$NP/"
+}
+
+# check_pair TRACEPARENT: the client span has that context and the nginx
+# server span is its child.
+check_pair() {
+	local tp=$1 trace sid
+	[[ $tp =~ ^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$ ]]
+	trace=${tp:3:32}
+	sid=${tp:36:16}
+	wait_for spans_eq "len([s for s in spans if s['service']=='web' and s['kind']==2 and s['parent_span_id']=='$sid' and s['trace_id']=='$trace'])" 1
+	[ "$(span_q "len([s for s in spans if s['service']=='client' and s['kind']==3 and s['span_id']=='$sid' and s['trace_id']=='$trace'])")" = 1 ]
+}
+
+@test "curl -> nginx (plain): nginx logs the client span's traceparent; the server span is its child" {
+	RP=$(free_port)
+	receiver_start "$RP"
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP
+	nginx_start
+	run client curl -fsS "http://127.0.0.1:$NP/index.html?user=secret"
+	[ "$status" -eq 0 ]
+	[[ $output == *"hello from nginx"* ]]
+	tp=$(grep 'GET /index.html' "$NGX/logs/access.log" | tail -1 | sed 's/.*tp=//')
+	check_pair "$tp"
+	# semantic-convention attributes; the query string never leaves obs
+	[ "$(span_q "[s for s in spans if s['service']=='web' and s['kind']==2 and s['attributes'].get('url.path')=='/index.html'][0]['attributes']['http.route']")" = /index.html ]
+	[ "$(span_q "[s for s in spans if s['service']=='client'][0]['attributes']['http.response.status_code']")" = 200 ]
+	! grep -q secret "$RECV_OUT"
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	grep -q 'http_server_request_duration_seconds_count{http_request_method="GET",http_route="/index.html",http_response_status_code="200",service="web"}' "$BATS_TEST_TMPDIR/m"
+	grep -q 'le="0.005"' "$BATS_TEST_TMPDIR/m"
+}
+
+@test "curl -> nginx (TLS): traceparent injected through SSL_write, logged by nginx, server span over SSL_read" {
+	RP=$(free_port)
+	receiver_start "$RP"
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP
+	nginx_start
+	run client curl -fsS --cacert "$NGX/cert.pem" "https://127.0.0.1:$TLSP/index.html"
+	[ "$status" -eq 0 ]
+	[[ $output == *"hello from nginx"* ]]
+	tp=$(grep 'GET /index.html' "$NGX/logs/access.log" | tail -1 | sed 's/.*tp=//')
+	check_pair "$tp"
+	[ "$(span_q "[s for s in spans if s['service']=='web' and s['kind']==2][-1]['attributes']['url.scheme']")" = https ]
+	[[ $(span_q "[s for s in spans if s['service']=='client'][0]['attributes']['url.full']") == https://* ]]
+}
+
+@test "three hops: curl -> Python http.server -> Node with the OpenTelemetry SDK share one trace" {
+	RP=$(free_port)
+	NODEP=$(free_port)
+	MIDP=$(free_port)
+	MP=$(free_port)
+	receiver_start "$RP"
+	node "$NODE_DIR/service.js" "$NODEP" "http://127.0.0.1:$RP/v1/traces" &
+	NODE_PID=$!
+	wait_for curl -fsS "http://127.0.0.1:$NODEP/"
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_EXPORTER_OTLP_COMPRESSION=gzip
+	obs_start "$MP" --service mid -- "$PY" "$TOP/tests/e2e/mid.py" "$MIDP" "http://127.0.0.1:$NODEP"
+	run client curl -fsS "http://127.0.0.1:$MIDP/chain"
+	[ "$status" -eq 0 ]
+	[[ $output == "node ok traceparent=00-"* ]]
+	# the Node SDK's server span is the last hop
+	wait_for spans_eq "len([s for s in spans if s['service']=='node-sdk' and s['kind']==2 and s['attributes'].get('url.path', s['attributes'].get('http.target', '')).startswith('/chain')])" 1
+	wait_for spans_eq "len([s for s in spans if s['service']=='mid'])" 2
+	"$PY" - "$RECV_OUT" <<'PYEOF'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+cli = [s for s in spans if s["service"] == "client"][0]
+srv = [s for s in spans if s["service"] == "mid" and s["kind"] == 2][0]
+out = [s for s in spans if s["service"] == "mid" and s["kind"] == 3][0]
+node = [s for s in spans if s["service"] == "node-sdk" and s["kind"] == 2 and "/chain" in json.dumps(s["attributes"])][0]
+assert len({cli["trace_id"], srv["trace_id"], out["trace_id"], node["trace_id"]}) == 1, "one trace"
+assert cli["parent_span_id"] == "", cli
+assert srv["parent_span_id"] == cli["span_id"], (srv, cli)
+assert out["parent_span_id"] == srv["span_id"], (out, srv)
+assert node["parent_span_id"] == out["span_id"], (node, out)
+assert out["start"] >= srv["start"] and out["end"] <= srv["end"], "client span inside server span"
+PYEOF
+	grep -q '"encoding":"gzip"' "$RECV_OUT.requests"
+}
+
+# A Python echo server under obs-run; plain curl (no shim) drives it.
+echo_start() {
+	EP=$(free_port)
+	MP=$(free_port)
+	obs_start "$MP" --service echo "$@" -- "$PY" "$TOP/tests/e2e/echo_server.py" "$EP"
+	wait_for curl -fsS "http://127.0.0.1:$EP/warmup"
+}
+
+@test "OTLP: 503, 503 then 200 is retried and nothing is lost" {
+	RP=$(free_port)
+	receiver_start "$RP" 503,429:1
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_BSP_SCHEDULE_DELAY=500
+	echo_start
+	for i in 1 2 3 4; do curl -fsS "http://127.0.0.1:$EP/r/$i" >/dev/null; done
+	wait_for spans_eq "len([s for s in spans if s['service']=='echo'])" 5
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_span_export_retries_total')" -ge 2 ]
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_spans_dropped_total')" = 0 ]
+	grep -q '"fault":"503"' "$RECV_OUT.requests"
+}
+
+@test "OTLP: 400 drops the batch, counted, not retried" {
+	RP=$(free_port)
+	receiver_start "$RP" 400
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_BSP_SCHEDULE_DELAY=500
+	echo_start
+	for i in 1 2; do curl -fsS "http://127.0.0.1:$EP/r/$i" >/dev/null; done
+	wait_scrape "$MP" 'reason="export_rejected"} [1-9]'
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_span_export_retries_total')" = 0 ]
+	grep -q 'answered HTTP 400' "$BATS_TEST_TMPDIR/obs.err"
+}
+
+@test "OTLP: partial_success rejections are counted and reported" {
+	RP=$(free_port)
+	receiver_start "$RP" partial:2
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_BSP_SCHEDULE_DELAY=500
+	echo_start
+	for i in 1 2 3; do curl -fsS "http://127.0.0.1:$EP/r/$i" >/dev/null; done
+	wait_scrape "$MP" 'reason="partial_success"} 2'
+	grep -q 'rejected 2 of' "$BATS_TEST_TMPDIR/obs.err"
+}
+
+@test "OTLP: receiver down: bounded queue, drops counted, the app is unaffected" {
+	DEAD=$(free_port)
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$DEAD OTEL_BSP_MAX_QUEUE_SIZE=8 OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4
+	echo_start
+	start=$(date +%s%N)
+	for i in $(seq 60); do curl -fsS "http://127.0.0.1:$EP/r/$i" >/dev/null; done
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	[ "$elapsed" -lt 10000 ]
+	wait_scrape "$MP" 'reason="queue_full"} [1-9]'
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^http_server_request_duration_seconds_count')" -ge 60 ]
+}
+
+@test "no endpoint: spans are JSON lines on stdout at once" {
+	unset OTEL_EXPORTER_OTLP_ENDPOINT
+	echo_start
+	curl -fsS "http://127.0.0.1:$EP/users/42/orders/7f3c9a8e1b2d4c5f6a7b8c9d0e1f2a3b" >/dev/null
+	wait_for grep -q '"http.route":"/users/{id}/orders/{id}"' "$BATS_TEST_TMPDIR/obs.out"
+	grep -q '"kind":"server"' "$BATS_TEST_TMPDIR/obs.out"
+}
+
+@test "--route patterns name routes; bad patterns and bad OTLP settings are clear errors" {
+	unset OTEL_EXPORTER_OTLP_ENDPOINT
+	echo_start --route '/users/{user}/orders/{order}'
+	curl -fsS "http://127.0.0.1:$EP/users/42/orders/abc" >/dev/null
+	wait_scrape "$MP" 'http_route="/users/{user}/orders/{order}"'
+	obs_stop
+	run "$OBS_RUN" --no-metrics --route 'users' -- true
+	[ "$status" -eq 2 ]
+	[[ $output == *"starts with '/'"* ]]
+	OTEL_EXPORTER_OTLP_PROTOCOL=grpc run "$OBS_RUN" --no-metrics -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"http/protobuf"* ]]
+	OTEL_EXPORTER_OTLP_ENDPOINT=localhost:4318 run "$OBS_RUN" --no-metrics -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"must start with http://"* ]]
+}
+
+@test "an app's own traceparent is respected, never duplicated; obs-run curl sends a fresh valid one" {
+	unset OTEL_EXPORTER_OTLP_ENDPOINT
+	EP=$(free_port)
+	"$PY" "$TOP/tests/e2e/echo_server.py" "$EP" &
+	SRV=$!
+	wait_for curl -fsS "http://127.0.0.1:$EP/"
+	own=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+	run client curl -fsS -H "traceparent: $own" "http://127.0.0.1:$EP/own"
+	[ "$status" -eq 0 ]
+	[[ $output == "GET /own tp=1 $own ts=None body=0"* ]]
+	run client curl -fsS "http://127.0.0.1:$EP/fresh"
+	[[ $output =~ ^GET\ /fresh\ tp=1\ 00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]\ ts=None ]]
+	# without a collector the shim still propagates
+	run env LD_PRELOAD="$TOP/build/libobs_preload.so" curl -fsS "http://127.0.0.1:$EP/bare"
+	[[ $output =~ ^GET\ /bare\ tp=1\ 00- ]]
+}
+
+@test "incoming context: valid parents are kept, invalid traceparent restarts the trace" {
+	RP=$(free_port)
+	receiver_start "$RP"
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP
+	echo_start
+	curl -fsS -H 'traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' \
+		-H 'tracestate: congo=t61rcWkgMzE' "http://127.0.0.1:$EP/good" >/dev/null
+	for c in bad-tp-zero bad-tp-ff bad-tp-upper bad-tp-long two-tp; do
+		"$PY" "$TOP/tests/e2e/rawclient.py" "$EP" "$c" >/dev/null
+	done
+	wait_for spans_eq "len([s for s in spans if s['service']=='echo' and s['attributes'].get('url.path') in ('/z','/ff','/up','/long','/two')])" 5
+	[ "$(span_q "[s for s in spans if s['attributes'].get('url.path')=='/good'][0]['parent_span_id']")" = b7ad6b7169203331 ]
+	[ "$(span_q "[s for s in spans if s['attributes'].get('url.path')=='/good'][0]['trace_state']")" = congo=t61rcWkgMzE ]
+	# every invalid one: a new root (no parent), a real trace id
+	[ "$(span_q "sorted(set((s['parent_span_id'], s['trace_id'] in ('0af7651916cd43dd8448eb211c80319c', '0'*32)) for s in spans if s['attributes'].get('url.path') in ('/z','/ff','/up','/long','/two')))")" = "[('', False)]" ]
+}
+
+@test "malformed and unusual traffic passes through unchanged: same answers with and without obs" {
+	EP=$(free_port)
+	"$PY" "$TOP/tests/e2e/echo_server.py" "$EP" &
+	SRV=$!
+	wait_for curl -fsS "http://127.0.0.1:$EP/"
+	cases="garbage not-http huge-header many-headers truncated truncated-body bad-tp-zero bad-tp-long two-tp pipelined chunked split bytes-1"
+	for c in $cases; do "$PY" "$TOP/tests/e2e/rawclient.py" "$EP" "$c" >"$BATS_TEST_TMPDIR/bare.$c"; done
+	bg_stop "$SRV"
+	SRV=
+	echo_start
+	for c in $cases; do
+		"$PY" "$TOP/tests/e2e/rawclient.py" "$EP" "$c" >"$BATS_TEST_TMPDIR/obs.$c"
+		diff "$BATS_TEST_TMPDIR/bare.$c" "$BATS_TEST_TMPDIR/obs.$c"
+	done
+	# and the server is still healthy under obs
+	curl -fsS "http://127.0.0.1:$EP/after" | grep -q 'GET /after'
+	grep -q 'GET /p1' "$BATS_TEST_TMPDIR/obs.pipelined"
+}
+
+@test "injection under partial writes: exact bytes on the wire, exact counts to the app" {
+	run env LD_PRELOAD="$TOP/build/libobs_preload.so" "$PY" "$TOP/tests/e2e/partial_write.py"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == ok* ]]
+}
+
+@test "the shim does nothing in setuid programs and with OBS_PRELOAD_DISABLE=1" {
+	EP=$(free_port)
+	"$PY" "$TOP/tests/e2e/echo_server.py" "$EP" &
+	SRV=$!
+	wait_for curl -fsS "http://127.0.0.1:$EP/"
+	run env OBS_PRELOAD_DISABLE=1 LD_PRELOAD="$TOP/build/libobs_preload.so" curl -fsS "http://127.0.0.1:$EP/off"
+	[[ $output == "GET /off tp=0 "* ]]
+}
