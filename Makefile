@@ -129,7 +129,7 @@ $(BUILD)/obs-run: $(BUILD)/obs
 # ---- tests ---------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lm
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lm -lpthread
 
 unit-bins: $(UNIT_TESTS)
 

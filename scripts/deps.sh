@@ -5,13 +5,16 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
       libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
-      bats curl nginx-light wrk prometheus bpftrace util-linux iproute2 procps python3"
+      libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler openssl
+      bats curl nginx-light wrk prometheus bpftrace util-linux iproute2 procps python3 nodejs"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+# npm ships inside nodesource's nodejs; Debian's nodejs needs the npm package
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
