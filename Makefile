@@ -61,7 +61,7 @@ SHIM_SRCS := preload/shim.c preload/conn.c preload/ctx.c preload/tls.c \
              userspace/tp.c userspace/inject.c userspace/http1.c userspace/spanring.c
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
-.PHONY: all clean test unit unit-bins fuzz asan lint install check-format format
+.PHONY: bench-bins all clean test unit unit-bins fuzz asan lint install check-format format
 all: $(BUILD)/obs $(BUILD)/obs-run $(BUILD)/libobs_preload.so
 
 $(BUILD)/vmlinux.h:
@@ -103,7 +103,8 @@ $(OTLP_GEN_C): $(BUILD)/gen/.stamp
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 	$(CC) -I$(BUILD)/gen -O2 -g -fPIC -c $< -o $@
 
-$(BUILD)/exporters/otlp.o: $(BUILD)/gen/.stamp
+# Generated headers must exist before anything including them compiles.
+$(BUILD)/exporters/otlp.o $(BUILD)/exporters/otlp_encode.o: $(BUILD)/gen/.stamp
 
 $(BUILD)/userspace/syscalls.o: $(BUILD)/syscall_table.h
 $(BUILD)/userspace/collector.o: $(BUILD)/obs.skel.h
@@ -143,11 +144,21 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(BUILD)/syscall_table.h
 
 fuzz: $(FUZZERS)
 
+# Benchmark helpers (bench/*/run.sh build them with `make bench-bins`).
+bench-bins: $(BUILD)/bench/shimcost $(BUILD)/bench/encode_bench
+$(BUILD)/bench/shimcost: bench/http-overhead/shimcost.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -o $@ $<
+$(BUILD)/bench/encode_bench: bench/http-overhead/encode_bench.c $(BUILD)/exporters/otlp_encode.o \
+		$(PURE_OBJS) $(OTLP_GEN_O)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lprotobuf-c -lz -lm
+
 test: all
 	scripts/test.sh
 
 asan:
-	$(MAKE) BUILD=build/asan SANITIZE=1 all $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_TESTS))
+	$(MAKE) BUILD=build/asan SANITIZE=1 all build/asan/bench/shimcost $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_TESTS))
 
 lint: check-format
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

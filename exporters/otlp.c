@@ -24,7 +24,7 @@ struct otlp_exporter {
 	pthread_cond_t cond; /* queue grew / stop requested */
 	struct xspan *q;
 	size_t qhead, qlen;
-	int stop;
+	int stop, joined; /* joined: the thread is gone (otlp_flush ran) */
 	struct timespec deadline; /* when stopping: give up retries after it */
 	struct otlp_stats st;
 	FILE *json;
@@ -514,9 +514,9 @@ void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st)
 	pthread_mutex_unlock(&e->lock);
 }
 
-void otlp_stop(struct otlp_exporter *e, long timeout_ms)
+void otlp_flush(struct otlp_exporter *e, long timeout_ms)
 {
-	if (!e)
+	if (!e || e->joined)
 		return;
 	pthread_mutex_lock(&e->lock);
 	clock_gettime(CLOCK_REALTIME, &e->deadline);
@@ -528,8 +528,23 @@ void otlp_stop(struct otlp_exporter *e, long timeout_ms)
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	pthread_join(e->thread, NULL);
-	if (e->qlen)
+	e->joined = 1;
+	if (e->qlen) {
 		log_warn("OTLP: %zu spans still queued at exit: dropped", e->qlen);
+		pthread_mutex_lock(&e->lock);
+		e->st.dropped_failed += e->qlen;
+		e->qlen = 0;
+		pthread_mutex_unlock(&e->lock);
+	}
+	if (e->json)
+		fflush(e->json);
+}
+
+void otlp_stop(struct otlp_exporter *e, long timeout_ms)
+{
+	if (!e)
+		return;
+	otlp_flush(e, timeout_ms);
 	if (e->json && e->json != stdout)
 		fclose(e->json);
 	if (e->curl)

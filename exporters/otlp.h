@@ -48,7 +48,10 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 /* Copy one span into the queue; 0, or -1 (full: dropped and counted). */
 int otlp_enqueue(struct otlp_exporter *e, const struct xspan *s);
 void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st);
-/* Export what is queued (waiting at most timeout_ms), stop, free. */
+/* Export what is queued (waiting at most timeout_ms; the rest is counted
+ * as export_failed) and stop the thread; stats stay readable. Idempotent. */
+void otlp_flush(struct otlp_exporter *e, long timeout_ms);
+/* otlp_flush, then free. */
 void otlp_stop(struct otlp_exporter *e, long timeout_ms);
 
 #endif

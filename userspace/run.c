@@ -153,8 +153,10 @@ static int setup_shim(struct obs_app *a, const struct obs_opts *o, const char *s
 	cfg.export.res.host = host;
 	if (spans_open(&a->spans, &cfg, err, errlen))
 		return -1;
+	/* Append: libraries the user preloads keep their place (a sanitizer
+	 * runtime must come first), ours still interposes libc. */
 	old = getenv("LD_PRELOAD");
-	snprintf(pre, sizeof(pre), "%s%s%s", lib, old && *old ? " " : "", old ? old : "");
+	snprintf(pre, sizeof(pre), "%s%s%s", old ? old : "", old && *old ? " " : "", lib);
 	setenv("LD_PRELOAD", pre, 1);
 	setenv("OBS_SPAN_RING", spans_ring_path(a->spans), 1);
 	if (cfg.export_spans)
@@ -288,6 +290,7 @@ int run_main(const struct obs_opts *o)
 	}
 
 	status = supervise(&a, child, &set);
+	spans_finish(a.spans, 5000); /* so the summary counts the last spans */
 	if (o->summary)
 		print_summary(&a, o->cmd_argv[0], child, status);
 	app_free(&a);

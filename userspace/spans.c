@@ -45,7 +45,7 @@ struct spans {
 	struct spanring ring;
 	struct otlp_exporter *exp;
 	pthread_t thread;
-	int stop;
+	int stop, finished; /* finished: drained and flushed (spans_finish) */
 	pthread_mutex_t lock; /* guards the aggregation table and counters */
 	struct agg *htab[4096];
 	size_t nagg;
@@ -337,27 +337,45 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 void spans_summary(struct spans *s, FILE *out)
 {
 	struct otlp_stats st = {0};
+	uint64_t ring_full = __atomic_load_n(&s->ring.hdr->dropped, __ATOMIC_RELAXED), lost;
 
 	if (s->exp)
 		otlp_get_stats(s->exp, &st);
 	pthread_mutex_lock(&s->lock);
-	if (s->received)
-		fprintf(out, "  http: %llu spans (%llu exported, %llu unsampled), ring drops %llu\n",
+	lost = ring_full + s->stalled + st.dropped_queue_full + st.dropped_rejected +
+	       st.dropped_failed + st.dropped_partial;
+	if (s->received || lost)
+		fprintf(out, "  http: %llu spans (%llu exported, %llu unsampled, %llu dropped)\n",
 			(unsigned long long)s->received, (unsigned long long)st.exported,
-			(unsigned long long)s->unsampled,
-			(unsigned long long)__atomic_load_n(&s->ring.hdr->dropped,
-							    __ATOMIC_RELAXED));
+			(unsigned long long)s->unsampled, (unsigned long long)lost);
+	if (lost)
+		fprintf(out,
+			"  spans dropped: ring full %llu, producer stalled %llu, export queue full %llu,"
+			" rejected %llu, export failed %llu, partial success %llu\n",
+			(unsigned long long)ring_full, (unsigned long long)s->stalled,
+			(unsigned long long)st.dropped_queue_full,
+			(unsigned long long)st.dropped_rejected,
+			(unsigned long long)st.dropped_failed,
+			(unsigned long long)st.dropped_partial);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void spans_finish(struct spans *s, long timeout_ms)
+{
+	if (!s || s->finished)
+		return;
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(s->thread, NULL);
+	otlp_flush(s->exp, timeout_ms);
+	s->finished = 1;
 }
 
 void spans_close(struct spans *s, long timeout_ms)
 {
 	if (!s)
 		return;
-	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
-	pthread_join(s->thread, NULL);
-	if (s->exp)
-		otlp_stop(s->exp, timeout_ms);
+	spans_finish(s, timeout_ms);
+	otlp_stop(s->exp, 0);
 	for (size_t i = 0; i < 4096; i++) {
 		struct agg *a = s->htab[i];
 		while (a) {

@@ -29,7 +29,10 @@ int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_
 const char *spans_ring_path(const struct spans *s);
 /* Add the HTTP families and obs_spans_* self-metrics to a scrape. */
 void spans_render(struct spans *s, struct metrics_registry *r);
-/* Final drain, export flush (at most timeout_ms), unlink the ring, free. */
+/* Final drain and export flush (at most timeout_ms); metrics stay
+ * readable. Idempotent. */
+void spans_finish(struct spans *s, long timeout_ms);
+/* spans_finish, then unlink the ring and free. */
 void spans_close(struct spans *s, long timeout_ms);
 /* Totals for the exit summary. */
 void spans_summary(struct spans *s, FILE *out);
