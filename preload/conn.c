@@ -12,11 +12,11 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "inject.h"
+#include "str.h"
 #include "shim.h"
 
 #define CONN_FD_MAX   65536
@@ -295,9 +295,9 @@ static void finish_front(struct conn *c, uint16_t error)
 
 static void copy_head(struct exchange *x, const struct http1_msg *m)
 {
-	snprintf(x->method, sizeof(x->method), "%s", m->method);
-	snprintf(x->path, sizeof(x->path), "%s", m->target);
-	snprintf(x->host, sizeof(x->host), "%s", m->host);
+	str_copy(x->method, sizeof(x->method), m->method);
+	str_copy(x->path, sizeof(x->path), m->target);
+	str_copy(x->host, sizeof(x->host), m->host);
 	if (m->target_truncated)
 		x->flags |= SPAN_F_PATH_TRUNC;
 	x->head = !strcmp(m->method, "HEAD");
@@ -617,15 +617,19 @@ static void build_injection(struct conn *c, const struct http1_head_scan *s)
 {
 	char tp[TP_LEN + 1];
 	const char *eol = s->crlf ? "\r\n" : "\n";
-	int n;
+	size_t eol_len = s->crlf ? 2 : 1, want = 13 + TP_LEN + eol_len, n;
 
 	tp_format(&c->next.ctx, tp);
-	if (c->next.tracestate_len && !s->has_tracestate)
-		n = snprintf(c->inj, sizeof(c->inj), "traceparent: %s%stracestate: %s%s", tp, eol,
-			     c->next.tracestate, eol);
-	else
-		n = snprintf(c->inj, sizeof(c->inj), "traceparent: %s%s", tp, eol);
-	c->inj_len = n > 0 && (size_t)n < sizeof(c->inj) ? (size_t)n : 0;
+	n = str_copy(c->inj, sizeof(c->inj), "traceparent: ");
+	n = str_append(c->inj, sizeof(c->inj), n, tp);
+	n = str_append(c->inj, sizeof(c->inj), n, eol);
+	if (c->next.tracestate_len && !s->has_tracestate) {
+		want += 12 + strlen(c->next.tracestate) + eol_len;
+		n = str_append(c->inj, sizeof(c->inj), n, "tracestate: ");
+		n = str_append(c->inj, sizeof(c->inj), n, c->next.tracestate);
+		n = str_append(c->inj, sizeof(c->inj), n, eol);
+	}
+	c->inj_len = n == want ? n : 0; /* truncated: inject nothing rather than half */
 }
 
 /* At the start of an outgoing request: decide whether to inject. */

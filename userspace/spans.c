@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "log.h"
+#include "str.h"
 
 #define DRAIN_EVERY_NS	 (10 * 1000000ULL) /* the shim never wakes us: poll */
 #define STALL_NS	 (1000 * 1000000ULL)
@@ -72,14 +73,14 @@ static void observe(struct spans *s, const struct xspan *x)
 	unsigned h;
 	size_t b = 0;
 
-	snprintf(key.method, sizeof(key.method), "%s", route_method(x->r.method));
+	str_copy(key.method, sizeof(key.method), route_method(x->r.method));
 	if (x->r.kind == SPAN_SERVER) {
-		snprintf(key.where, sizeof(key.where), "%s", x->route);
+		str_copy(key.where, sizeof(key.where), x->route);
 	} else {
 		unsigned port;
 		route_host(x->r.host, key.where, sizeof(key.where), &port);
 		if (!key.where[0])
-			snprintf(key.where, sizeof(key.where), "%s", x->r.peer);
+			str_copy(key.where, sizeof(key.where), x->r.peer);
 	}
 	h = agg_hash(&key);
 	for (a = s->htab[h]; a; a = a->next)
@@ -109,7 +110,7 @@ static void exe_name(struct spans *s, uint32_t pid, char *out, size_t len)
 
 	for (size_t i = 0; i < sizeof(s->comms) / sizeof(s->comms[0]); i++) {
 		if (s->comms[i].pid == pid) {
-			snprintf(out, len, "%s", s->comms[i].comm);
+			str_copy(out, len, s->comms[i].comm);
 			return;
 		}
 	}

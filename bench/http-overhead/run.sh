@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# bench/http-overhead: what the HTTP shim costs a real server, and what the
+# collector's span pipeline sustains.
+#
+#   1. nginx + wrk (keep-alive, small response), interleaved rounds of
+#        bare      nginx alone
+#        shim      LD_PRELOAD=libobs_preload.so, no collector (spans dropped)
+#        bpf       obs-run --no-preload (BPF probes only)
+#        obs       obs-run, shim and BPF, spans exported as OTLP to a sink
+#      reporting throughput and p99 medians and their ratios to bare
+#      (targets: obs >= 95% of bare throughput, <= 5% p99 increase).
+#   2. shimcost: one process doing loopback HTTP exchanges (one client and
+#      one server span each), bare vs LD_PRELOAD vs obs-run: ns per request.
+#   3. encode_bench: spans/s the OTLP encoder (and gzip) does on one core.
+#
+#   bench/http-overhead/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+#
+# Needs root (obs-run loads BPF). Not a CI test: timings here are noisy.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+rounds=${1:-5}
+secs=${2:-10}
+conns=${3:-32}
+out=$top/build/bench/http
+mkdir -p "$out"
+make -C "$top" -s all bench-bins
+command -v wrk >/dev/null || { echo "run.sh: wrk missing (scripts/deps.sh installs it)" >&2; exit 1; }
+
+obs=$top/build/obs-run
+shim=$top/build/libobs_preload.so
+base=$((20000 + RANDOM % 20000))
+port=$base sink_port=$((base + 1)) mport=$((base + 2))
+
+# One worker: nginx on one core, wrk on the other (this machine has two).
+cat >"$out/nginx.conf" <<CONF
+daemon off;
+user root;
+worker_processes 1;
+error_log $out/error.log;
+pid $out/nginx.pid;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	keepalive_requests 1000000;
+	client_body_temp_path $out; proxy_temp_path $out; fastcgi_temp_path $out;
+	uwsgi_temp_path $out; scgi_temp_path $out;
+	server { listen 127.0.0.1:$port; location / { return 200 "ok\n"; } }
+}
+CONF
+
+python3 "$here/sink.py" "$sink_port" 2>"$out/sink.log" &
+sink=$!
+pids=()
+cleanup() {
+	for p in "${pids[@]}" "$sink"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+start_cfg() { # CFG: start nginx under CFG in the background, set $srv
+	case $1 in
+	bare) nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
+	shim) LD_PRELOAD=$shim nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
+	bpf) "$obs" --no-preload --metrics-addr "127.0.0.1:$mport" -- \
+		nginx -c "$out/nginx.conf" 2>>"$out/obs-bpf.log" & ;;
+	obs) OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port "$obs" \
+		--metrics-addr "127.0.0.1:$mport" -- nginx -c "$out/nginx.conf" 2>>"$out/obs.log" & ;;
+	esac
+	srv=$!
+	pids=("$srv")
+	for _ in $(seq 100); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "run.sh: nginx ($1) did not start; see $out/*.log" >&2
+	exit 1
+}
+stop_cfg() {
+	kill -TERM "$srv" 2>/dev/null || true
+	wait "$srv" 2>/dev/null || true
+	pids=()
+}
+# wrk's p99 in microseconds
+us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; else print v*1e6}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+cfgs="bare shim bpf obs"
+declare -A rps p99
+echo "http-overhead: nginx + wrk -t1 -c$conns, $rounds rounds x ${secs}s, interleaved" >&2
+for r in $(seq "$rounds"); do
+	printf '  round %s:' "$r" >&2
+	for c in $cfgs; do
+		start_cfg "$c"
+		wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null # warm up
+		wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" >"$out/wrk.$c.$r"
+		stop_cfg
+		q=$(awk '/^Requests\/sec/ {print $2}' "$out/wrk.$c.$r")
+		l=$(awk '$1 == "99%" {print $2}' "$out/wrk.$c.$r" | us)
+		rps[$c]="${rps[$c]:-} $q"
+		p99[$c]="${p99[$c]:-} $l"
+		printf ' %s=%.0f/s,p99=%sus' "$c" "$q" "$l" >&2
+	done
+	echo >&2
+done
+printf '\n%-6s %12s %10s %14s %12s\n' config "req/s" "p99 us" "thru / bare" "p99 / bare"
+declare -A mr ml
+for c in $cfgs; do
+	mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
+	ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
+done
+for c in $cfgs; do
+	awk -v c="$c" -v q="${mr[$c]}" -v l="${ml[$c]}" -v bq="${mr[bare]}" -v bl="${ml[bare]}" \
+		'BEGIN { printf "%-6s %12.0f %10.0f %13.1f%% %11.1f%%\n", c, q, l, 100*q/bq, 100*l/bl }'
+done
+awk -v q="${mr[obs]}" -v l="${ml[obs]}" -v bq="${mr[bare]}" -v bl="${ml[bare]}" 'BEGIN {
+	printf "\nobs-run (shim + BPF + OTLP export): %.1f%% of bare throughput (target >= 95%%), p99 %+.1f%% (target <= +5%%)\n",
+		100*q/bq, 100*(l-bl)/bl }'
+echo "spans in the last obs round (obs-run's exit summary):"
+grep -E '^  (http|spans dropped):' "$out/obs.log" | tail -2 | sed 's/^/ /'
+
+echo
+echo "shimcost: one process, loopback HTTP exchanges (client span + server span each)"
+n=200000
+declare -A sc
+for r in $(seq 3); do
+	sc[bare]="${sc[bare]:-} $("$top/build/bench/shimcost" $n)"
+	sc[shim]="${sc[shim]:-} $(LD_PRELOAD=$shim "$top/build/bench/shimcost" $n)"
+	sc[bpf]="${sc[bpf]:-} $("$obs" --no-summary --no-preload --metrics-addr "127.0.0.1:$mport" -- \
+		"$top/build/bench/shimcost" $n 2>/dev/null)"
+	sc[obs]="${sc[obs]:-} $(OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port "$obs" \
+		--no-summary --metrics-addr "127.0.0.1:$mport" -- "$top/build/bench/shimcost" $n 2>/dev/null)"
+done
+for c in bare shim bpf obs; do sc[$c]=$(echo ${sc[$c]} | tr ' ' '\n' | median); done
+awk -v b="${sc[bare]}" -v s="${sc[shim]}" -v p="${sc[bpf]}" -v o="${sc[obs]}" 'BEGIN {
+	printf "  bare %.0f ns/exchange; LD_PRELOAD %.0f; obs-run --no-preload %.0f; obs-run %.0f\n", b, s, p, o
+	printf "  shim cost per request (client or server span): %.0f ns with no collector, %.0f ns with the collector (BPF removed)\n",
+		(s - b) / 2, (o - p) / 2 }'
+
+echo
+echo "OTLP encoder, one core:"
+"$top/build/bench/encode_bench" | sed 's/^/  /'

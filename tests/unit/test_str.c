@@ -1,0 +1,51 @@
+/* Unit tests: bounded string copies (str.c) at every destination size. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "str.h"
+
+static void test_copy_every_size(void **state)
+{
+	(void)state;
+	const char *src = "GET /users/42";
+	size_t len = strlen(src);
+
+	for (size_t size = 1; size <= len + 3; size++) {
+		char dst[32];
+		memset(dst, 'x', sizeof(dst));
+		size_t n = str_copy(dst, size, src);
+		size_t want = size - 1 < len ? size - 1 : len;
+		assert_int_equal(n, want);
+		assert_int_equal(strlen(dst), want);
+		assert_memory_equal(dst, src, want);
+		assert_int_equal(dst[size], 'x'); /* nothing past the bound */
+	}
+}
+
+static void test_append(void **state)
+{
+	(void)state;
+	char url[17];
+	size_t at = str_copy(url, sizeof(url), "http");
+
+	at = str_append(url, sizeof(url), at, "://");
+	at = str_append(url, sizeof(url), at, "127.0.0.1");
+	assert_string_equal(url, "http://127.0.0.1");
+	assert_int_equal(at, 16);
+	at = str_append(url, sizeof(url), at, "/more"); /* full: stays terminated */
+	assert_int_equal(at, 16);
+	assert_string_equal(url, "http://127.0.0.1");
+	assert_int_equal(str_copy(url, 1, "abc"), 0);
+	assert_string_equal(url, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_copy_every_size),
+					   cmocka_unit_test(test_append)};
+	return cmocka_run_group_tests_name("str", tests, NULL, NULL);
+}
