@@ -228,6 +228,28 @@ echo_start() {
 	[ "$(span_q "sorted(set((s['parent_span_id'], s['trace_id'] in ('0af7651916cd43dd8448eb211c80319c', '0'*32)) for s in spans if s['attributes'].get('url.path') in ('/z','/ff','/up','/long','/two')))")" = "[('', False)]" ]
 }
 
+@test "tracestate follows the trace: incoming on the server span, injected on the outgoing call" {
+	DP=$(free_port)
+	"$PY" "$TOP/tests/e2e/echo_server.py" "$DP" &
+	SRV=$!
+	wait_for curl -fsS "http://127.0.0.1:$DP/"
+	MIDP=$(free_port)
+	MP=$(free_port)
+	obs_start "$MP" --service mid --spans-file "$BATS_TEST_TMPDIR/mid.jsonl" -- \
+		"$PY" "$TOP/tests/e2e/mid.py" "$MIDP" "http://127.0.0.1:$DP"
+	wait_for curl -fsS "http://127.0.0.1:$MIDP/warmup"
+	run curl -fsS -H 'traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' \
+		-H 'tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' "http://127.0.0.1:$MIDP/ts"
+	bg_stop "$SRV"
+	SRV=
+	[ "$status" -eq 0 ]
+	# the downstream saw our client span's context in the same trace, and the tracestate
+	[[ $output =~ ^GET\ /ts\ tp=1\ 00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01\ ts=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7 ]]
+	child=$(echo "$output" | sed -E 's/.*00-0af7651916cd43dd8448eb211c80319c-([0-9a-f]{16})-01.*/\1/')
+	wait_for grep -q "\"span_id\":\"$child\"" "$BATS_TEST_TMPDIR/mid.jsonl"
+	grep "\"span_id\":\"$child\"" "$BATS_TEST_TMPDIR/mid.jsonl" | grep -q '"kind":"client"'
+}
+
 @test "malformed and unusual traffic passes through unchanged: same answers with and without obs" {
 	EP=$(free_port)
 	"$PY" "$TOP/tests/e2e/echo_server.py" "$EP" &
