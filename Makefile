@@ -174,6 +174,7 @@ format:
 install: all
 	install -D -m 0755 $(BUILD)/obs $(DESTDIR)$(PREFIX)/bin/obs
 	ln -sf obs $(DESTDIR)$(PREFIX)/bin/obs-run
+	install -D -m 0644 $(BUILD)/libobs_preload.so $(DESTDIR)$(PREFIX)/lib/obs/libobs_preload.so
 	install -D -m 0644 docs/obs.1 $(DESTDIR)$(PREFIX)/share/man/man1/obs.1
 
 clean:

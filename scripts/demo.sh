@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The obs demo: build obs, run a real nginx under obs-run, load it with
-# wrk, show what Prometheus would scrape, then obs-run's exit summary.
+# The obs demo: build obs, run a real nginx under obs-run, send it one
+# traced curl request (also under obs-run) and load it with wrk; show the
+# trace context nginx received, the spans, what Prometheus would scrape,
+# then obs-run's exit summary.
 # Installs its own dependencies (Debian 12, as root).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,13 +15,22 @@ trap 'rm -rf "$w"' EXIT
 scripts/nginx-conf.sh "$w" 18080
 
 echo "==> obs-run --metrics-addr 127.0.0.1:19464 -- nginx"
-build/obs-run --metrics-addr 127.0.0.1:19464 -- nginx -c "$w/nginx.conf" -p "$w" &
+build/obs-run --metrics-addr 127.0.0.1:19464 --spans-file "$w/spans.jsonl" -- \
+	nginx -c "$w/nginx.conf" -p "$w" &
 obs=$!
 for _ in $(seq 100); do
 	curl -fsS 127.0.0.1:19464/readyz 2>/dev/null | grep -q ready && break
 	sleep 0.1
 done
 echo "==> /readyz: $(curl -fsS 127.0.0.1:19464/readyz)"
+echo "==> obs-run -- curl http://127.0.0.1:18080/  (its client span, as a JSON line on stdout):"
+build/obs-run --no-metrics --no-summary -- curl -fsS -o /dev/null http://127.0.0.1:18080/ 2>/dev/null |
+	sed 's/^/    /'
+echo "==> the traceparent nginx received (its access log):"
+sed 's/^/    /' "$w/logs/access.log"
+echo "==> nginx's server span, child of curl's client span:"
+for _ in $(seq 30); do [ -s "$w/spans.jsonl" ] && break; sleep 0.1; done
+head -1 "$w/spans.jsonl" | sed 's/^/    /'
 echo "==> wrk -t2 -c16 -d5s http://127.0.0.1:18080/"
 wrk -t2 -c16 -d5s http://127.0.0.1:18080/ | sed 's/^/    /'
 
@@ -28,6 +39,8 @@ curl -fsS 127.0.0.1:19464/metrics >"$w/metrics"
 grep -E '^obs_syscall_duration_seconds_count\{syscall="(accept4|epoll_wait|writev|recvfrom|sendfile)"' "$w/metrics" | sed 's/^/    /'
 grep -E '^obs_tcp_(connections|sent_bytes|received_bytes)_total' "$w/metrics" | sed 's/^/    /'
 grep -E '^obs_runqueue_latency_seconds_(count|sum)' "$w/metrics" | sed 's/^/    /'
+grep -E '^http_server_request_duration_seconds_(count|sum)' "$w/metrics" | sed 's/^/    /'
+grep -E '^obs_spans_(received|exported)_total' "$w/metrics" | sed 's/^/    /'
 echo "    ... $(grep -vc '^#' "$w/metrics") samples in all"
 
 echo "==> stopping nginx (SIGTERM to obs-run is forwarded); obs-run prints its summary:"

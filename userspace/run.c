@@ -107,8 +107,12 @@ static int find_preload(char *out, size_t len)
 			if (!access(out, R_OK))
 				return 0;
 			snprintf(out, len, "%s/../lib/obs/libobs_preload.so", exe);
-			if (!access(out, R_OK))
+			char *real = realpath(out, NULL); /* no ".." in the program's LD_PRELOAD */
+			if (real) {
+				snprintf(out, len, "%s", real);
+				free(real);
 				return 0;
+			}
 		}
 	}
 	return -1;

@@ -6,9 +6,13 @@
 #        bare      nginx alone
 #        shim      LD_PRELOAD=libobs_preload.so, no collector (spans dropped)
 #        bpf       obs-run --no-preload (BPF probes only)
-#        obs       obs-run, shim and BPF, spans exported as OTLP to a sink
+#        obs       obs-run, shim and BPF, every span exported as OTLP to a sink
+#        obs10     the same with OTEL_TRACES_SAMPLER=parentbased_traceidratio,
+#                  OTEL_TRACES_SAMPLER_ARG=0.1 (metrics still count every request)
 #      reporting throughput and p99 medians and their ratios to bare
-#      (targets: obs >= 95% of bare throughput, <= 5% p99 increase).
+#      (targets: obs >= 95% of bare throughput, <= 5% p99 increase), and
+#      CPU per request: nginx's worker and obs's collector, from
+#      /proc/PID/stat (steadier than throughput on a shared machine).
 #   2. shimcost: one process doing loopback HTTP exchanges (one client and
 #      one server span each), bare vs LD_PRELOAD vs obs-run: ns per request.
 #   3. encode_bench: spans/s the OTLP encoder (and gzip) does on one core.
@@ -66,11 +70,18 @@ start_cfg() { # CFG: start nginx under CFG in the background, set $srv
 		nginx -c "$out/nginx.conf" 2>>"$out/obs-bpf.log" & ;;
 	obs) OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port "$obs" \
 		--metrics-addr "127.0.0.1:$mport" -- nginx -c "$out/nginx.conf" 2>>"$out/obs.log" & ;;
+	obs10) OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 \
+		OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port "$obs" \
+		--metrics-addr "127.0.0.1:$mport" -- nginx -c "$out/nginx.conf" 2>>"$out/obs10.log" & ;;
 	esac
 	srv=$!
 	pids=("$srv")
+	rm -f "$out/nginx.pid"
 	for _ in $(seq 100); do
-		curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && return 0
+		if [ -s "$out/nginx.pid" ] && curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
+			worker=$(pgrep -P "$(cat "$out/nginx.pid")" | head -1)
+			return 0
+		fi
 		sleep 0.1
 	done
 	echo "run.sh: nginx ($1) did not start; see $out/*.log" >&2
@@ -81,41 +92,58 @@ stop_cfg() {
 	wait "$srv" 2>/dev/null || true
 	pids=()
 }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
 # wrk's p99 in microseconds
 us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; else print v*1e6}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-cfgs="bare shim bpf obs"
-declare -A rps p99
+cfgs="bare shim bpf obs obs10"
+hz=$(getconf CLK_TCK)
+declare -A rps p99 wcpu ccpu
 echo "http-overhead: nginx + wrk -t1 -c$conns, $rounds rounds x ${secs}s, interleaved" >&2
 for r in $(seq "$rounds"); do
 	printf '  round %s:' "$r" >&2
 	for c in $cfgs; do
 		start_cfg "$c"
 		wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null # warm up
+		w0=$(ticks "$worker") c0=0
+		case $c in bpf | obs*) c0=$(ticks "$srv") ;; esac
 		wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" >"$out/wrk.$c.$r"
+		w1=$(ticks "$worker") c1=0
+		case $c in bpf | obs*) c1=$(ticks "$srv") ;; esac
 		stop_cfg
 		q=$(awk '/^Requests\/sec/ {print $2}' "$out/wrk.$c.$r")
 		l=$(awk '$1 == "99%" {print $2}' "$out/wrk.$c.$r" | us)
 		rps[$c]="${rps[$c]:-} $q"
 		p99[$c]="${p99[$c]:-} $l"
+		# CPU microseconds per request
+		wcpu[$c]="${wcpu[$c]:-} $(awk -v t=$((w1 - w0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
+		ccpu[$c]="${ccpu[$c]:-} $(awk -v t=$((c1 - c0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
 		printf ' %s=%.0f/s,p99=%sus' "$c" "$q" "$l" >&2
 	done
 	echo >&2
 done
-printf '\n%-6s %12s %10s %14s %12s\n' config "req/s" "p99 us" "thru / bare" "p99 / bare"
-declare -A mr ml
+printf '\n%-6s %10s %8s %12s %11s %16s %15s\n' config "req/s" "p99 us" "thru/bare" "p99/bare" \
+	"nginx CPU us/req" "obs CPU us/req"
+declare -A mr ml mw mc
 for c in $cfgs; do
 	mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
 	ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
+	mw[$c]=$(echo ${wcpu[$c]} | tr ' ' '\n' | median)
+	mc[$c]=$(echo ${ccpu[$c]} | tr ' ' '\n' | median)
 done
 for c in $cfgs; do
 	awk -v c="$c" -v q="${mr[$c]}" -v l="${ml[$c]}" -v bq="${mr[bare]}" -v bl="${ml[bare]}" \
-		'BEGIN { printf "%-6s %12.0f %10.0f %13.1f%% %11.1f%%\n", c, q, l, 100*q/bq, 100*l/bl }'
+		-v w="${mw[$c]}" -v o="${mc[$c]}" 'BEGIN {
+		printf "%-6s %10.0f %8.0f %11.1f%% %10.1f%% %16.2f %15.2f\n", c, q, l, 100*q/bq, 100*l/bl, w, o }'
 done
-awk -v q="${mr[obs]}" -v l="${ml[obs]}" -v bq="${mr[bare]}" -v bl="${ml[bare]}" 'BEGIN {
-	printf "\nobs-run (shim + BPF + OTLP export): %.1f%% of bare throughput (target >= 95%%), p99 %+.1f%% (target <= +5%%)\n",
-		100*q/bq, 100*(l-bl)/bl }'
+for c in obs obs10; do
+	awk -v c="$c" -v q="${mr[$c]}" -v l="${ml[$c]}" -v bq="${mr[bare]}" -v bl="${ml[bare]}" \
+		-v w="${mw[$c]}" -v bw="${mw[bare]}" -v o="${mc[$c]}" 'BEGIN {
+		printf "\n%s: %.1f%% of bare throughput (target >= 95%%), p99 %+.1f%% (target <= +5%%);", c, 100*q/bq, 100*(l-bl)/bl
+		printf " nginx +%.2f us/req, collector %.2f us/req", w - bw, o }'
+done
+echo
 echo "spans in the last obs round (obs-run's exit summary):"
 grep -E '^  (http|spans dropped):' "$out/obs.log" | tail -2 | sed 's/^/ /'
 
