@@ -24,7 +24,7 @@ struct otlp_exporter {
 	pthread_cond_t cond; /* queue grew / stop requested */
 	struct xspan *q;
 	size_t qhead, qlen;
-	int stop, joined; /* joined: the thread is gone (otlp_flush ran) */
+	int stop, joined;	  /* joined: the thread is gone (otlp_flush ran) */
 	struct timespec deadline; /* when stopping: give up retries after it */
 	struct otlp_stats st;
 	FILE *json;
@@ -99,14 +99,16 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 			 n && ep[n - 1] == '/' ? "" : "/");
 		c->endpoint = store_str(&store, end, buf, strlen(buf));
 	}
-	if (c->endpoint && strncmp(c->endpoint, "http://", 7) && strncmp(c->endpoint, "https://", 8)) {
+	if (c->endpoint && strncmp(c->endpoint, "http://", 7) &&
+	    strncmp(c->endpoint, "https://", 8)) {
 		snprintf(err, errlen, "OTLP endpoint '%s' must start with http:// or https://",
 			 c->endpoint);
 		return -1;
 	}
 	comp = env2("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION");
 	if (comp && strcmp(comp, "gzip") && strcmp(comp, "none")) {
-		snprintf(err, errlen, "OTEL_EXPORTER_OTLP_COMPRESSION=%s: expected gzip or none", comp);
+		snprintf(err, errlen, "OTEL_EXPORTER_OTLP_COMPRESSION=%s: expected gzip or none",
+			 comp);
 		return -1;
 	}
 	c->gzip = comp && !strcmp(comp, "gzip");
@@ -116,8 +118,8 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 		char *e;
 		long x = strtol(t, &e, 10);
 		if (*e || x <= 0) {
-			snprintf(err, errlen, "OTEL_EXPORTER_OTLP_TIMEOUT=%s: expected milliseconds > 0",
-				 t);
+			snprintf(err, errlen,
+				 "OTEL_EXPORTER_OTLP_TIMEOUT=%s: expected milliseconds > 0", t);
 			return -1;
 		}
 		c->timeout_ms = x;
@@ -136,7 +138,8 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 			char h[1024];
 			snprintf(h, sizeof(h), "%s: %s", tmp.keys[i], tmp.vals[i]);
 			if (strpbrk(h, "\r\n")) {
-				snprintf(err, errlen, "OTEL_EXPORTER_OTLP_HEADERS: newline in a value");
+				snprintf(err, errlen,
+					 "OTEL_EXPORTER_OTLP_HEADERS: newline in a value");
 				return -1;
 			}
 			c->headers[c->nheaders++] = store_str(&store, end, h, strlen(h));

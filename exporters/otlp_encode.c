@@ -22,9 +22,10 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Re
 
 #define SPAN_ATTRS 12
 /* a span's strings: name, method, peer, path, scheme, route, host, url, error */
-#define SPAN_STR_MAX (ROUTE_MAX_LEN + 24 + 2 * SPAN_METHOD_MAX + 64 + 2 * SPAN_PATH_MAX + 16 + \
-		      ROUTE_MAX_LEN + 3 * SPAN_HOST_MAX + 64)
-#define RES_ATTRS  (OTLP_MAX_RES_ATTRS + 8)
+#define SPAN_STR_MAX                                                                               \
+	(ROUTE_MAX_LEN + 24 + 2 * SPAN_METHOD_MAX + 64 + 2 * SPAN_PATH_MAX + 16 + ROUTE_MAX_LEN +  \
+	 3 * SPAN_HOST_MAX + 64)
+#define RES_ATTRS (OTLP_MAX_RES_ATTRS + 8)
 
 static int hexv(int c)
 {
@@ -82,7 +83,8 @@ int otlp_parse_resource_attrs(const char *s, struct otlp_resource *res, char *bu
 		if (n) {
 			char *k, *v;
 			if (res->nattrs >= OTLP_MAX_RES_ATTRS) {
-				snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: more than %d entries",
+				snprintf(err, errlen,
+					 "OTEL_RESOURCE_ATTRIBUTES: more than %d entries",
 					 OTLP_MAX_RES_ATTRS);
 				return -1;
 			}
@@ -261,8 +263,9 @@ static void fill_span(struct arena *a, Span *sp, Status *st, const struct xspan 
 		if (c)
 			sp->name = c;
 	}
-	sp->kind = s->r.kind == SPAN_SERVER ? OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
-					    : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
+	sp->kind = s->r.kind == SPAN_SERVER
+		       ? OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
+		       : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
 	sp->start_time_unix_nano = (uint64_t)((int64_t)s->r.start_ns + unix_off);
 	sp->end_time_unix_nano = (uint64_t)((int64_t)s->r.end_ns + unix_off);
 	span_attrs(a, s, &n);
@@ -297,7 +300,8 @@ static void resource_attrs(struct arena *a, Resource *r, const struct otlp_resou
 int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
 		uint8_t **out, size_t *len)
 {
-	Request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	Request req =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
 	Scope scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
 	struct arena a = {0};
 	size_t ngroups = 0;
@@ -319,8 +323,8 @@ int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n
 	}
 	for (size_t i = 0; i < res->nattrs; i++)
 		res_bytes += strlen(res->keys[i]) + strlen(res->vals[i]) + 2;
-	res_bytes += (res->service ? strlen(res->service) : 0) + (res->host ? strlen(res->host) : 0) +
-		     sizeof(s->exe) + 64;
+	res_bytes += (res->service ? strlen(res->service) : 0) +
+		     (res->host ? strlen(res->host) : 0) + sizeof(s->exe) + 64;
 	ResourceSpans *rs = malloc(ngroups * sizeof(*rs) + 1);
 	ResourceSpans **rsp = malloc(ngroups * sizeof(*rsp) + 1);
 	ScopeSpans *ss = malloc(ngroups * sizeof(*ss) + 1);
@@ -371,8 +375,9 @@ int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n
 	}
 	req.resource_spans = rsp;
 	req.n_resource_spans = ngroups;
-	*len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
-	    &req);
+	*len =
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+		&req);
 	*out = malloc(*len ? *len : 1);
 	if (!*out)
 		goto cleanup;
@@ -463,8 +468,10 @@ void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspa
 		fprintf(f, ",\"start_time_unix_nano\":%lld,\"end_time_unix_nano\":%lld",
 			(long long)((int64_t)s[i].r.start_ns + unix_off),
 			(long long)((int64_t)s[i].r.end_ns + unix_off));
-		fprintf(f, ",\"duration_ms\":%.3f", (double)(s[i].r.end_ns - s[i].r.start_ns) / 1e6);
-		fprintf(f, ",\"status\":\"%s\"", otlp_error_type(&s[i], eb, sizeof(eb)) ? "error" : "unset");
+		fprintf(f, ",\"duration_ms\":%.3f",
+			(double)(s[i].r.end_ns - s[i].r.start_ns) / 1e6);
+		fprintf(f, ",\"status\":\"%s\"",
+			otlp_error_type(&s[i], eb, sizeof(eb)) ? "error" : "unset");
 		fputs(",\"attributes\":{", f);
 		for (size_t j = 0; j < na; j++) {
 			if (j)

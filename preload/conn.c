@@ -98,8 +98,8 @@ static struct conn *pool_get(void)
 			return NULL;
 		c = &pool[idx - 1];
 		n = ((h >> 32) + 1) << 32 | __atomic_load_n(&c->next_free, __ATOMIC_RELAXED);
-	} while (!__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL,
-					      __ATOMIC_ACQUIRE));
+	} while (
+	    !__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 	return c;
 }
 
@@ -111,8 +111,8 @@ static void pool_put(struct conn *c)
 	do {
 		__atomic_store_n(&c->next_free, (uint32_t)h, __ATOMIC_RELAXED);
 		n = ((h >> 32) + 1) << 32 | idx;
-	} while (!__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL,
-					      __ATOMIC_ACQUIRE));
+	} while (
+	    !__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 }
 
 int conn_lock(struct conn *c)
@@ -252,10 +252,10 @@ static void emit(struct conn *c, struct exchange *x, uint16_t error)
 	r.end_ns = ctx_now();
 	r.req_bytes = x->req_bytes;
 	r.resp_bytes = x->resp_bytes;
-	memcpy(r.method, x->method, sizeof(r.method));
-	memcpy(r.path, x->path, sizeof(r.path));
-	memcpy(r.host, x->host, sizeof(r.host));
-	memcpy(r.peer, c->peer, sizeof(r.peer));
+	str_copy(r.method, sizeof(r.method), x->method);
+	str_copy(r.path, sizeof(r.path), x->path);
+	str_copy(r.host, sizeof(r.host), x->host);
+	str_copy(r.peer, sizeof(r.peer), c->peer);
 	r.tracestate_len = x->tracestate_len;
 	memcpy(r.tracestate, x->tracestate, x->tracestate_len);
 	r.tracestate[x->tracestate_len] = 0;
@@ -321,8 +321,8 @@ static void new_root(struct tp_ctx *ctx)
 
 	ctx_random(rnd, sizeof(rnd));
 	tp_new_root(ctx, rnd, 0);
-	ctx->flags = (uint8_t)((ctx_sample_root(ctx->trace_id) ? TP_FLAG_SAMPLED : 0) |
-			       TP_FLAG_RANDOM);
+	ctx->flags =
+	    (uint8_t)((ctx_sample_root(ctx->trace_id) ? TP_FLAG_SAMPLED : 0) | TP_FLAG_RANDOM);
 }
 
 static void child_of(struct exchange *x, const struct tp_ctx *parent)
@@ -745,8 +745,7 @@ ssize_t conn_write_via(struct conn *c, const struct iovec *iov, int iovcnt, conn
 	return k;
 }
 
-int conn_write(int fd, const struct iovec *iov, int iovcnt, conn_io_fn io, void *arg,
-	       ssize_t *ret)
+int conn_write(int fd, const struct iovec *iov, int iovcnt, conn_io_fn io, void *arg, ssize_t *ret)
 {
 	struct conn *c = lookup(fd);
 	int e;

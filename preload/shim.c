@@ -128,8 +128,8 @@ __attribute__((constructor)) static void shim_init(void)
 
 struct plain_io {
 	int fd;
-	int flags;	/* send flags */
-	int use_msg;	/* sendmsg (flags, address) rather than writev */
+	int flags;		   /* send flags */
+	int use_msg;		   /* sendmsg (flags, address) rather than writev */
 	const struct msghdr *tmpl; /* address and control data of the app's sendmsg */
 };
 

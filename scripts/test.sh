@@ -27,6 +27,16 @@ if ! make -s all unit-bins fuzz; then
 	exit 1
 fi
 
+note "lint (clang-format, cppcheck)"
+if make -s lint >build/lint.log 2>&1; then
+	echo "ok lint"
+	record lint 0
+else
+	echo "not ok lint"
+	tail -20 build/lint.log
+	record lint 1
+fi
+
 note "unit tests (cmocka)"
 for t in build/tests/test_*; do
 	out=$("$t" 2>&1)

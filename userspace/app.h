@@ -22,7 +22,7 @@ struct obs_app {
 	struct slots *slots;	  /* slot id -> labels */
 	struct card_guard *guard; /* persistent cardinality guard */
 	struct http_server *http;
-	struct spans *spans;	  /* obs-run with the shim: HTTP metrics and span export */
+	struct spans *spans;	    /* obs-run with the shim: HTTP metrics and span export */
 	pthread_mutex_t lock;	    /* guards col (pointer), guard, render state */
 	uint64_t start_ns;	    /* CLOCK_MONOTONIC at start */
 	uint64_t ready_ns;	    /* when BPF got attached; 0 before */

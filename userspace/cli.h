@@ -42,8 +42,8 @@ struct obs_opts {
 	const char *service; /* --service overrides OTEL_SERVICE_NAME / exe name */
 	/* run */
 	int summary;
-	int no_preload; /* do not load libobs_preload.so into CMD */
-	int no_spans;	/* HTTP metrics only: export no spans */
+	int no_preload;		/* do not load libobs_preload.so into CMD */
+	int no_spans;		/* HTTP metrics only: export no spans */
 	const char *spans_file; /* JSON lines when no OTLP endpoint ("-": stdout) */
 	const char *routes[64]; /* --route patterns */
 	size_t nroutes;

@@ -3,10 +3,10 @@
 #include <string.h>
 
 enum {
-	ST_START,     /* before the start line (empty lines ignored) */
-	ST_HEADER,    /* header lines */
-	ST_BODY,      /* Content-Length bytes */
-	ST_CHUNK,     /* chunk-size line */
+	ST_START,  /* before the start line (empty lines ignored) */
+	ST_HEADER, /* header lines */
+	ST_BODY,   /* Content-Length bytes */
+	ST_CHUNK,  /* chunk-size line */
 	ST_CHUNK_DATA,
 	ST_CHUNK_END, /* CRLF after chunk data */
 	ST_TRAILER,
@@ -38,9 +38,9 @@ int http1_status_no_body(int status)
 /* RFC 9110 5.6.2 token characters, as a table: the hot path checks every
  * byte of every header name. */
 static const uint8_t tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1,  ['|'] = 1,
-	['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,		['&'] = 1,	   ['\''] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,		['^'] = 1,	   ['_'] = 1,
+    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
 };
 
 static int is_tchar(unsigned char c)
@@ -176,8 +176,8 @@ static int parse_header(struct http1_msg *m, const char *l, size_t len, int trun
 
 	/* Only these names matter; most headers are skipped by length alone. */
 	switch (n) {
-	case 4:  /* host */
-	case 6:  /* expect */
+	case 4:	 /* host */
+	case 6:	 /* expect */
 	case 10: /* connection, tracestate */
 	case 11: /* traceparent */
 	case 14: /* content-length */

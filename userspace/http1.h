@@ -38,8 +38,8 @@ struct http1_msg {
 	char method[HTTP1_METHOD_MAX];
 	char target[HTTP1_TARGET_MAX]; /* request-target, truncated */
 	uint8_t target_truncated;
-	uint8_t minor;	/* HTTP/1.x */
-	int status;	/* responses */
+	uint8_t minor; /* HTTP/1.x */
+	int status;    /* responses */
 	char host[HTTP1_HOST_MAX];
 	int64_t content_length; /* -1 when absent */
 	uint8_t chunked;

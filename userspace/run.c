@@ -164,10 +164,11 @@ static int setup_shim(struct obs_app *a, const struct obs_opts *o, const char *s
 	setenv("LD_PRELOAD", pre, 1);
 	setenv("OBS_SPAN_RING", spans_ring_path(a->spans), 1);
 	if (cfg.export_spans)
-		log_info("spans: %s", cfg.export.endpoint ? cfg.export.endpoint
-				      : cfg.export.json_path && strcmp(cfg.export.json_path, "-")
-					  ? cfg.export.json_path
-					  : "stdout (JSON lines; set OTEL_EXPORTER_OTLP_ENDPOINT to export)");
+		log_info("spans: %s",
+			 cfg.export.endpoint ? cfg.export.endpoint
+			 : cfg.export.json_path && strcmp(cfg.export.json_path, "-")
+			     ? cfg.export.json_path
+			     : "stdout (JSON lines; set OTEL_EXPORTER_OTLP_ENDPOINT to export)");
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 #include "spanring.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define LOAD_ACQ(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -45,6 +46,24 @@ int spanring_attach(struct spanring *r, void *mem, size_t len)
 	return 0;
 }
 
+/* Copy a record's numbers and only the used bytes of its strings: the
+ * cell is shared memory the collector reads from another CPU, and every
+ * cache line written here must move there. Bytes past each string's NUL
+ * are stale, which readers never look at. */
+static void copy_used(struct span_rec *d, const struct span_rec *s)
+{
+	memcpy(d, s, offsetof(struct span_rec, method));
+	memcpy(d->method, s->method, strnlen(s->method, sizeof(d->method) - 1) + 1);
+	memcpy(d->path, s->path, strnlen(s->path, sizeof(d->path) - 1) + 1);
+	memcpy(d->host, s->host, strnlen(s->host, sizeof(d->host) - 1) + 1);
+	memcpy(d->peer, s->peer, strnlen(s->peer, sizeof(d->peer) - 1) + 1);
+	d->method[sizeof(d->method) - 1] = d->path[sizeof(d->path) - 1] = 0;
+	d->host[sizeof(d->host) - 1] = d->peer[sizeof(d->peer) - 1] = 0;
+	d->tracestate_len = s->tracestate_len > TP_TRACESTATE_MAX ? 0 : s->tracestate_len;
+	memcpy(d->tracestate, s->tracestate, d->tracestate_len);
+	d->tracestate[d->tracestate_len] = 0;
+}
+
 int spanring_push(struct spanring *r, const struct span_rec *rec)
 {
 	uint64_t pos = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);
@@ -57,7 +76,7 @@ int spanring_push(struct spanring *r, const struct span_rec *rec)
 		if (dif == 0) {
 			if (__atomic_compare_exchange_n(&r->hdr->head, &pos, pos + 1, 1,
 							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-				memcpy(&c->rec, rec, sizeof(*rec));
+				copy_used(&c->rec, rec);
 				STORE_REL(&c->seq, pos + 1);
 				__atomic_fetch_add(&r->hdr->pushed, 1, __ATOMIC_RELAXED);
 				return 0;

@@ -73,14 +73,14 @@ struct spanring_hdr {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t rec_size;
-	uint64_t cap; /* power of two */
-	uint64_t head __attribute__((aligned(64)));  /* next ticket for producers */
-	uint64_t tail __attribute__((aligned(64)));  /* consumer position */
+	uint64_t cap;				       /* power of two */
+	uint64_t head __attribute__((aligned(64)));    /* next ticket for producers */
+	uint64_t tail __attribute__((aligned(64)));    /* consumer position */
 	uint64_t dropped __attribute__((aligned(64))); /* ring full */
 	uint64_t pushed;
 	uint64_t untracked; /* shim: connections not followed (state table full) */
 	uint64_t parse_errors;
-	uint64_t injected;  /* traceparent headers added */
+	uint64_t injected; /* traceparent headers added */
 };
 
 struct spanring_cell {

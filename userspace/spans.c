@@ -13,15 +13,14 @@
 #include "log.h"
 #include "str.h"
 
-#define DRAIN_EVERY_NS	 (10 * 1000000ULL) /* the shim never wakes us: poll */
-#define STALL_NS	 (1000 * 1000000ULL)
-#define AGG_MAX		 16384
+#define DRAIN_EVERY_NS	  (10 * 1000000ULL) /* the shim never wakes us: poll */
+#define STALL_NS	  (1000 * 1000000ULL)
+#define AGG_MAX		  16384
 #define OTEL_HTTP_BUCKETS 14
 
 /* OpenTelemetry's recommended boundaries for http.*.request.duration (s). */
-static const double http_bounds[OTEL_HTTP_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.075,
-						      0.1,   0.25, 0.5,	  0.75, 1,
-						      2.5,   5,	   7.5,	  10};
+static const double http_bounds[OTEL_HTTP_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+						      0.5,   0.75, 1,	  2.5,	5,     7.5, 10};
 
 struct agg {
 	uint8_t kind;
@@ -46,7 +45,7 @@ struct spans {
 	struct spanring ring;
 	struct otlp_exporter *exp;
 	pthread_t thread;
-	int stop, finished; /* finished: drained and flushed (spans_finish) */
+	int stop, finished;   /* finished: drained and flushed (spans_finish) */
 	pthread_mutex_t lock; /* guards the aggregation table and counters */
 	struct agg *htab[4096];
 	size_t nagg;
@@ -315,7 +314,8 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 		(double)st.retries);
 	static const char *dn = "obs_spans_dropped_total",
 			  *dh = "Spans lost, by reason (none is silent).";
-	counter(r, dn, dh, "reason", "ring_full", (double)__atomic_load_n(&h->dropped, __ATOMIC_RELAXED));
+	counter(r, dn, dh, "reason", "ring_full",
+		(double)__atomic_load_n(&h->dropped, __ATOMIC_RELAXED));
 	counter(r, dn, dh, "reason", "producer_stalled", (double)stalled);
 	counter(r, dn, dh, "reason", "queue_full", (double)st.dropped_queue_full);
 	counter(r, dn, dh, "reason", "export_rejected", (double)st.dropped_rejected);
@@ -351,7 +351,8 @@ void spans_summary(struct spans *s, FILE *out)
 			(unsigned long long)s->unsampled, (unsigned long long)lost);
 	if (lost)
 		fprintf(out,
-			"  spans dropped: ring full %llu, producer stalled %llu, export queue full %llu,"
+			"  spans dropped: ring full %llu, producer stalled %llu, export queue full "
+			"%llu,"
 			" rejected %llu, export failed %llu, partial success %llu\n",
 			(unsigned long long)ring_full, (unsigned long long)s->stalled,
 			(unsigned long long)st.dropped_queue_full,

@@ -67,7 +67,8 @@ int main(int argc, char **argv)
 	printf("encode: %.0f spans/s (%.0f bytes/span)\n", (double)(batch * rounds) / (t1 - t0),
 	       (double)bytes / (double)(batch * rounds));
 	printf("encode+gzip: %.0f spans/s (%.0f bytes/span gzipped)\n",
-	       (double)(batch * (rounds / 4)) / (t2 - t1), (double)gz / (double)(batch * (rounds / 4)));
+	       (double)(batch * (rounds / 4)) / (t2 - t1),
+	       (double)gz / (double)(batch * (rounds / 4)));
 	free(s);
 	return 0;
 }

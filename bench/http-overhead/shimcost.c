@@ -21,7 +21,8 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 200000;
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
-	static const char req[] = "GET /users/42 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: b\r\n\r\n";
+	static const char req[] =
+	    "GET /users/42 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: b\r\n\r\n";
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 	char buf[4096];
 	int one = 1;
@@ -59,7 +60,8 @@ int main(int argc, char **argv)
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("%.0f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
-			     (double)n);
+	printf("%.0f\n",
+	       ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+		   (double)n);
 	return 0;
 }

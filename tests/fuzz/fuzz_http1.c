@@ -61,10 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (h1 != h2 || e1 != e2)
 			abort();
 	}
-	struct iovec v[2] = {{(void *)data, size / 2}, {(void *)(data + size / 2), size - size / 2}};
+	struct iovec v[2] = {{(void *)data, size / 2},
+			     {(void *)(data + size / 2), size - size / 2}};
 	struct http1_head_scan s;
 	if (!http1_scan_head(v, 2, 1 << 16, &s)) {
-		if (s.insert_at >= size || (data[s.insert_at] != '\r' && data[s.insert_at] != '\n') ||
+		if (s.insert_at >= size ||
+		    (data[s.insert_at] != '\r' && data[s.insert_at] != '\n') ||
 		    data[s.insert_at - 1] != '\n')
 			abort();
 	}

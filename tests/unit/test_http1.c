@@ -63,11 +63,12 @@ static struct seen parse(enum http1_dir dir, const char *msg, int no_body)
 static void test_request_basic(void **st)
 {
 	(void)st;
-	struct seen s = parse(HTTP1_REQUEST,
-			      "GET /a/b?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n"
-			      "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
-			      "TraceState: a=1\r\ntracestate: b=2\r\n\r\n",
-			      0);
+	struct seen s =
+	    parse(HTTP1_REQUEST,
+		  "GET /a/b?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n"
+		  "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+		  "TraceState: a=1\r\ntracestate: b=2\r\n\r\n",
+		  0);
 	assert_int_equal(s.heads, 1);
 	assert_int_equal(s.msgs, 0); /* no body: the head is the message */
 	assert_string_equal(s.last.method, "GET");
@@ -124,8 +125,11 @@ static void test_errors(void **st)
 {
 	(void)st;
 	static const char *const bad_req[] = {
-	    "\x16\x03\x01\x05\r\n", "get / HTTP/1.1\r\n\r\n", "GET / HTTP/2.0\r\n\r\n",
-	    "GET  HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+	    "\x16\x03\x01\x05\r\n",
+	    "get / HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/2.0\r\n\r\n",
+	    "GET  HTTP/1.1\r\n\r\n",
+	    "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
 	    "GET / HTTP/1.1\r\n folded\r\n\r\n",
 	    "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
 	    "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",

@@ -42,9 +42,9 @@ static void test_patterns(void **st)
 	char err[128];
 
 	route_table_init(&t);
-	assert_int_equal(route_table_add_list(&t, "/users/{user}/orders/{order}, /static/*", err,
-					      sizeof(err)),
-			 0);
+	assert_int_equal(
+	    route_table_add_list(&t, "/users/{user}/orders/{order}, /static/*", err, sizeof(err)),
+	    0);
 	check(&t, "/users/ann/orders/abc?x=1", "/users/{user}/orders/{order}");
 	check(&t, "/static/css/site.css", "/static/*");
 	check(&t, "/users/ann", "/users/ann");
