@@ -420,9 +420,12 @@ static void client_request(struct conn *c, const struct http1_msg *m)
 
 /* ---- parsing ------------------------------------------------------------ */
 
-static void on_in_event(struct conn *c, enum http1_event ev)
+/* A parser event. out: the app's writes, else its reads. Requests travel
+ * out on a client connection and in on a server one; responses the other
+ * way, and pair with the oldest request waiting. */
+static void on_event(struct conn *c, int out, enum http1_event ev)
 {
-	struct http1_msg *m = &c->in.msg;
+	struct http1_msg *m = out ? &c->out.msg : &c->in.msg;
 	struct exchange *x;
 
 	if (ev == HTTP1_ERROR) {
@@ -430,12 +433,15 @@ static void on_in_event(struct conn *c, enum http1_event ev)
 		c->dead = 1;
 		return;
 	}
-	if (c->kind == CONN_SERVER) {
-		if (ev == HTTP1_HEAD_DONE)
-			server_request(c, m);
+	if (c->kind == (out ? CONN_CLIENT : CONN_SERVER)) {
+		if (ev == HTTP1_HEAD_DONE) {
+			if (out)
+				client_request(c, m);
+			else
+				server_request(c, m);
+		}
 		return;
 	}
-	/* client reading a response */
 	x = q_front(c);
 	if (ev == HTTP1_HEAD_DONE) {
 		if (!x)
@@ -445,43 +451,6 @@ static void on_in_event(struct conn *c, enum http1_event ev)
 			x->status = 101;
 			finish_front(c, SPAN_ERR_NONE);
 			c->dead = 1; /* another protocol follows */
-			return;
-		}
-		if (!x->interim)
-			x->status = (uint16_t)m->status;
-	} else if (ev == HTTP1_MESSAGE_DONE && x) {
-		if (x->interim)
-			x->interim = 0;
-		else
-			finish_front(c, SPAN_ERR_NONE);
-	}
-}
-
-static void on_out_event(struct conn *c, enum http1_event ev)
-{
-	struct http1_msg *m = &c->out.msg;
-	struct exchange *x;
-
-	if (ev == HTTP1_ERROR) {
-		ctx_count(CTX_PARSE_ERROR);
-		c->dead = 1;
-		return;
-	}
-	if (c->kind == CONN_CLIENT) {
-		if (ev == HTTP1_HEAD_DONE)
-			client_request(c, m);
-		return;
-	}
-	/* server writing a response */
-	x = q_front(c);
-	if (ev == HTTP1_HEAD_DONE) {
-		if (!x)
-			return;
-		x->interim = m->status < 200;
-		if (m->status == 101) {
-			x->status = 101;
-			finish_front(c, SPAN_ERR_NONE);
-			c->dead = 1;
 			return;
 		}
 		if (!x->interim)
@@ -529,10 +498,7 @@ static void feed(struct conn *c, int out, const char *buf, size_t n)
 				set_no_body(c, p);
 		}
 		used = http1_feed(p, buf, n, &ev);
-		if (out)
-			on_out_event(c, ev);
-		else
-			on_in_event(c, ev);
+		on_event(c, out, ev);
 		buf += used;
 		n -= used;
 	}
@@ -597,7 +563,7 @@ void conn_after_sendfile(int fd, ssize_t n)
 	}
 	/* only body bytes can come from a file we do not see */
 	http1_skip(&c->out, (uint64_t)n, &ev);
-	on_out_event(c, ev);
+	on_event(c, 1, ev);
 	conn_unlock(c);
 }
 

@@ -291,10 +291,9 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return real_sendmsg_fn(fd, msg, flags);
 }
 
-EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+/* A response body sent from a file: count it, keep errno. */
+static ssize_t after_sendfile(int out_fd, ssize_t n)
 {
-	ssize_t n = REAL(sendfile)(out_fd, in_fd, offset, count);
-
 	if (shim_enabled && n > 0) {
 		int e = errno;
 		conn_after_sendfile(out_fd, n);
@@ -303,16 +302,14 @@ EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	return n;
 }
 
+EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	return after_sendfile(out_fd, REAL(sendfile)(out_fd, in_fd, offset, count));
+}
+
 EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-	ssize_t n = REAL(sendfile64)(out_fd, in_fd, offset, count);
-
-	if (shim_enabled && n > 0) {
-		int e = errno;
-		conn_after_sendfile(out_fd, n);
-		errno = e;
-	}
-	return n;
+	return after_sendfile(out_fd, REAL(sendfile64)(out_fd, in_fd, offset, count));
 }
 
 /* ---- connection lifetime ---------------------------------------------------- */

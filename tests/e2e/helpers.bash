@@ -41,6 +41,8 @@ wait_for() {
 }
 
 ready() { curl -fsS "http://127.0.0.1:$1/readyz" | grep -q '"ready"'; }
+# PORT is listening on loopback (without connecting: no request, no span)
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
 
 scrape() { curl -fsS "http://127.0.0.1:$1/metrics"; }
 

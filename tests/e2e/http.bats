@@ -90,6 +90,7 @@ check_pair() {
 	wait_for curl -fsS "http://127.0.0.1:$NODEP/"
 	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_EXPORTER_OTLP_COMPRESSION=gzip
 	obs_start "$MP" --service mid -- "$PY" "$TOP/tests/e2e/mid.py" "$MIDP" "http://127.0.0.1:$NODEP"
+	wait_for listening "$MIDP"
 	run client curl -fsS "http://127.0.0.1:$MIDP/chain"
 	[ "$status" -eq 0 ]
 	[[ $output == "node ok traceparent=00-"* ]]
