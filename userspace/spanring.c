@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "str.h"
+
 #define LOAD_ACQ(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
@@ -53,12 +55,10 @@ int spanring_attach(struct spanring *r, void *mem, size_t len)
 static void copy_used(struct span_rec *d, const struct span_rec *s)
 {
 	memcpy(d, s, offsetof(struct span_rec, method));
-	memcpy(d->method, s->method, strnlen(s->method, sizeof(d->method) - 1) + 1);
-	memcpy(d->path, s->path, strnlen(s->path, sizeof(d->path) - 1) + 1);
-	memcpy(d->host, s->host, strnlen(s->host, sizeof(d->host) - 1) + 1);
-	memcpy(d->peer, s->peer, strnlen(s->peer, sizeof(d->peer) - 1) + 1);
-	d->method[sizeof(d->method) - 1] = d->path[sizeof(d->path) - 1] = 0;
-	d->host[sizeof(d->host) - 1] = d->peer[sizeof(d->peer) - 1] = 0;
+	str_copy(d->method, sizeof(d->method), s->method);
+	str_copy(d->path, sizeof(d->path), s->path);
+	str_copy(d->host, sizeof(d->host), s->host);
+	str_copy(d->peer, sizeof(d->peer), s->peer);
 	d->tracestate_len = s->tracestate_len > TP_TRACESTATE_MAX ? 0 : s->tracestate_len;
 	memcpy(d->tracestate, s->tracestate, d->tracestate_len);
 	d->tracestate[d->tracestate_len] = 0;
