@@ -27,6 +27,7 @@ echo "==> obs-run -- curl http://127.0.0.1:18080/  (its client span, as a JSON l
 build/obs-run --no-metrics --no-summary -- curl -fsS -o /dev/null http://127.0.0.1:18080/ 2>/dev/null |
 	sed 's/^/    /'
 echo "==> the traceparent nginx received (its access log):"
+for _ in $(seq 30); do [ -s "$w/logs/access.log" ] && break; sleep 0.1; done
 sed 's/^/    /' "$w/logs/access.log"
 echo "==> nginx's server span, child of curl's client span:"
 for _ in $(seq 30); do [ -s "$w/spans.jsonl" ] && break; sleep 0.1; done
