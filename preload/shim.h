@@ -2,7 +2,9 @@
  * shim - internal interfaces of libobs_preload.so.
  *
  *   shim.c   the libc interposers, real-symbol lookup, process setup
- *   conn.c   per-connection HTTP/1 tracking, context propagation, spans
+ *   conn.c   per-connection tracking, HTTP/1, context propagation, spans
+ *   h2conn.c HTTP/2 and gRPC on a followed connection (HPACK, streams,
+ *            traceparent injection into HEADERS frames)
  *   tls.c    the OpenSSL interposers (SSL_read/SSL_write and _ex forms)
  *   ctx.c    ids, clock, sampling, the thread's active server span, the ring
  *
@@ -59,6 +61,42 @@ enum conn_kind { CONN_NONE, CONN_SERVER, CONN_CLIENT };
 
 struct conn;
 
+/* One request/response exchange (an HTTP/1 exchange, an HTTP/2 stream). */
+struct exchange {
+	struct tp_ctx ctx; /* this span's own context */
+	uint8_t parent[8];
+	uint16_t flags;
+	uint16_t status;
+	uint8_t head; /* HEAD request: response has no body */
+	uint8_t interim;
+	uint8_t proto; /* enum span_proto */
+	uint16_t rpc_status;
+	uint32_t req_msgs, resp_msgs, h2_error;
+	uint64_t start_ns;
+	uint64_t req_bytes, resp_bytes;
+	char method[SPAN_METHOD_MAX];
+	char path[SPAN_PATH_MAX];
+	char host[SPAN_HOST_MAX];
+	uint16_t tracestate_len;
+	char tracestate[TP_TRACESTATE_MAX + 1];
+};
+
+/* Span and context helpers shared with h2conn.c. */
+enum conn_kind conn_kind(const struct conn *c) SHIM_HIDDEN;
+void conn_emit(const struct conn *c, const struct exchange *x, uint16_t error) SHIM_HIDDEN;
+/* Zero x's ids, flags and counters (not its strings). */
+void conn_exchange_clear(struct exchange *x) SHIM_HIDDEN;
+/* A client exchange's context: child of the thread's server span, or a new root. */
+void conn_prepare_client(struct exchange *x) SHIM_HIDDEN;
+/* Server: parent x on a received traceparent (count: how many fields), or start a trace. */
+void conn_server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
+			 const char *ts, size_t ts_len, int ts_bad) SHIM_HIDDEN;
+/* Client: the app sent its own traceparent: x becomes a child of it. */
+int conn_adopt_app_context(struct exchange *x, const char *tp, size_t tp_len) SHIM_HIDDEN;
+/* x's context is what outgoing calls on this thread become children of. */
+void conn_set_active(const struct exchange *x) SHIM_HIDDEN;
+void conn_clear_active(const struct exchange *x) SHIM_HIDDEN;
+
 /* The real I/O a write goes to: plain writev/sendmsg, or SSL_write. */
 typedef ssize_t (*conn_io_fn)(void *arg, const struct iovec *iov, int iovcnt);
 
@@ -93,5 +131,22 @@ void conn_unlock(struct conn *c) SHIM_HIDDEN;
 void conn_eof(struct conn *c) SHIM_HIDDEN;
 /* TLS: a per-connection linear write buffer (stable across SSL_write retries). */
 char *conn_tls_wbuf(struct conn *c, size_t need) SHIM_HIDDEN;
+/* The largest write the shim may grow on c (TLS: bounded by the record buffer). */
+size_t conn_inject_max(const struct conn *c) SHIM_HIDDEN;
+
+/* ---- h2conn.c -------------------------------------------------------- */
+struct h2conn;
+
+/* HTTP/2 state for a connection that sent or received the client preface;
+ * NULL if none can be had (the connection is then not followed). */
+struct h2conn *h2c_new(enum conn_kind kind) SHIM_HIDDEN;
+void h2c_free(struct h2conn *h) SHIM_HIDDEN;
+/* The app's bytes on c: out = written, else read. -1: stop following c. */
+int h2c_feed(struct conn *c, struct h2conn *h, int out, const uint8_t *buf, size_t n) SHIM_HIDDEN;
+/* The connection ended: open streams end with an error. */
+void h2c_eof(struct conn *c, struct h2conn *h) SHIM_HIDDEN;
+/* A client's write: inject traceparent into new requests' HEADERS frames. */
+ssize_t h2c_write(struct conn *c, struct h2conn *h, const struct iovec *iov, int iovcnt,
+		  conn_io_fn io, void *arg) SHIM_HIDDEN;
 
 #endif

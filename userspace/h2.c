@@ -80,6 +80,7 @@ static enum h2_event frame_start(struct h2_reader *r)
 		break;
 	case H2_SETTINGS:
 		r->settings_hts = r->settings_mfs = 0;
+		r->settings_has_hts = 0;
 		if ((r->flags & H2_F_ACK) ? r->len != 0 : r->len % 6)
 			return fail(r);
 		break;
@@ -133,6 +134,7 @@ static enum h2_event frame_end(struct h2_reader *r, struct h2_ev *ev)
 		if (r->flags & H2_F_ACK)
 			return H2_NEED_MORE;
 		ev->header_table_size = r->settings_hts;
+		ev->has_header_table_size = r->settings_has_hts;
 		ev->max_frame_size = r->settings_mfs;
 		return H2_EV_SETTINGS;
 	}
@@ -148,9 +150,10 @@ static void control_bytes(struct h2_reader *r, const uint8_t *p, size_t n)
 			if (r->ctl_len == 6) {
 				uint16_t id = (uint16_t)(r->ctl[0] << 8 | r->ctl[1]);
 				uint32_t v = be32(r->ctl + 2);
-				if (id == H2_S_HEADER_TABLE_SIZE)
-					r->settings_hts = v ? v : 1u << 31; /* 0 is a real value */
-				else if (id == H2_S_MAX_FRAME_SIZE)
+				if (id == H2_S_HEADER_TABLE_SIZE) {
+					r->settings_hts = v;
+					r->settings_has_hts = 1;
+				} else if (id == H2_S_MAX_FRAME_SIZE)
 					r->settings_mfs = v;
 				r->ctl_len = 0;
 			}

@@ -53,7 +53,7 @@ enum h2_event {
 	H2_EV_DATA,	/* ev.data/len: payload bytes (may be 0 with end_stream) */
 	H2_EV_RST,	/* ev.error_code */
 	H2_EV_GOAWAY,	/* ev.last_stream, ev.error_code */
-	H2_EV_SETTINGS, /* ev.header_table_size / ev.max_frame_size, 0 if absent */
+	H2_EV_SETTINGS, /* ev.header_table_size (if has_), ev.max_frame_size (0: absent) */
 	H2_EV_ERROR,
 };
 
@@ -67,6 +67,7 @@ struct h2_ev {
 	uint32_t last_stream;
 	uint32_t header_table_size;
 	uint32_t max_frame_size;
+	uint8_t has_header_table_size; /* 0 is a real value */
 };
 
 struct h2_reader {
@@ -83,6 +84,7 @@ struct h2_reader {
 	uint32_t got;	 /* payload bytes consumed */
 	uint32_t stream;
 	uint32_t settings_hts, settings_mfs;
+	uint8_t settings_has_hts;
 	/* header block reassembly */
 	uint8_t in_block;
 	uint8_t block_end_stream;

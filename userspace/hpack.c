@@ -378,6 +378,53 @@ int hpack_decode(struct hpack_dec *d, const uint8_t *block, size_t len, hpack_fi
 	return 0;
 }
 
+/* Skip a string literal; with want, compare it (decoded) to want. */
+static int peek_str(struct hpack_dec *d, struct rd *r, const char *want, int *match)
+{
+	int n = get_str(r, d->value);
+
+	if (n < 0)
+		return -1;
+	if (want)
+		*match = (size_t)n == strlen(want) && !memcmp(d->value, want, (size_t)n);
+	return 0;
+}
+
+int hpack_block_has_name(struct hpack_dec *d, const uint8_t *block, size_t len, const char *name)
+{
+	struct rd r = {block, block + len};
+	size_t nlen = strlen(name), got, unused;
+
+	if (d->broken)
+		return -1;
+	while (r.p < r.end) {
+		uint8_t b = *r.p;
+		uint32_t idx;
+		int match = 0;
+
+		if ((b & 0xe0) == 0x20) {
+			if (get_int(&r, 5, &idx))
+				return -1;
+			continue;
+		}
+		if (get_int(&r, (b & 0x80) ? 7 : (b & 0x40) ? 6 : 4, &idx))
+			return -1;
+		if (idx) {
+			/* get_indexed fills d->name only: the decoder's state is unchanged */
+			if (get_indexed(d, idx, 0, &got, &unused))
+				return -1;
+			match = got == nlen && !memcmp(d->name, name, nlen);
+		} else if ((b & 0x80) || peek_str(d, &r, name, &match)) {
+			return -1;
+		}
+		if (match)
+			return 1;
+		if (!(b & 0x80) && peek_str(d, &r, NULL, &match))
+			return -1;
+	}
+	return 0;
+}
+
 int hpack_dec_broken(const struct hpack_dec *d)
 {
 	return d->broken;

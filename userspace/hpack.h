@@ -69,6 +69,14 @@ uint32_t hpack_table_count(const struct hpack_dec *d);
 int hpack_table_get(const struct hpack_dec *d, uint32_t i, char *name, size_t ncap, char *value,
 		    size_t vcap);
 
+/*
+ * Read-only look into a block not yet decoded: 1 if a field named `name`
+ * (lowercase) is in it, 0 if not, -1 if the block does not parse. Names
+ * indexed in the dynamic table are looked up as the table is now (entries
+ * the same block adds are not seen).
+ */
+int hpack_block_has_name(struct hpack_dec *d, const uint8_t *block, size_t len, const char *name);
+
 /* Huffman: decoded length, or -1 on bad code/padding/EOS or if it exceeds outcap. */
 int hpack_huff_decode(const uint8_t *in, size_t len, char *out, size_t outcap);
 size_t hpack_huff_len(const char *s, size_t len); /* encoded size in bytes */

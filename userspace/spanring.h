@@ -19,7 +19,7 @@
 #include "tp.h"
 
 #define SPANRING_MAGIC	 0x6f62737370616e31ULL /* "obsspan1" */
-#define SPANRING_VERSION 1
+#define SPANRING_VERSION 2
 
 #define SPAN_METHOD_MAX 16
 #define SPAN_PATH_MAX	256
@@ -28,6 +28,9 @@
 
 enum span_kind { SPAN_SERVER = 2, SPAN_CLIENT = 3 }; /* OTLP SpanKind values */
 
+/* What the exchange spoke: HTTP/1.x, HTTP/2, or gRPC over HTTP/2. */
+enum span_proto { SPAN_PROTO_HTTP1, SPAN_PROTO_HTTP2, SPAN_PROTO_GRPC };
+
 enum span_flag {
 	SPAN_F_REMOTE_PARENT = 1 << 0, /* parent came from a received traceparent */
 	SPAN_F_HAS_PARENT = 1 << 1,
@@ -35,6 +38,7 @@ enum span_flag {
 	SPAN_F_APP_CONTEXT = 1 << 3, /* client: the app set traceparent itself */
 	SPAN_F_PATH_TRUNC = 1 << 4,
 	SPAN_F_BAD_TRACEPARENT = 1 << 5, /* incoming traceparent was invalid: restarted */
+	SPAN_F_RPC_STATUS = 1 << 6,	 /* rpc_status holds a grpc-status */
 };
 
 enum span_error {
@@ -42,6 +46,8 @@ enum span_error {
 	SPAN_ERR_CLOSED, /* connection closed before a response */
 	SPAN_ERR_RESET,	 /* I/O error on the socket */
 	SPAN_ERR_PROTOCOL,
+	SPAN_ERR_STREAM_RESET, /* HTTP/2 RST_STREAM */
+	SPAN_ERR_GOAWAY,       /* HTTP/2 GOAWAY before the stream ended */
 };
 
 struct span_rec {
@@ -55,6 +61,12 @@ struct span_rec {
 	uint16_t error;	 /* enum span_error */
 	uint16_t server_port;
 	uint16_t peer_port;
+	uint8_t proto; /* enum span_proto */
+	uint8_t reserved;
+	uint16_t rpc_status; /* grpc-status, with SPAN_F_RPC_STATUS */
+	uint32_t req_msgs;   /* gRPC messages sent by the client / server */
+	uint32_t resp_msgs;
+	uint32_t h2_error; /* RST_STREAM/GOAWAY error code */
 	uint32_t pid;
 	uint32_t tid;
 	uint64_t start_ns; /* CLOCK_MONOTONIC */
@@ -62,7 +74,8 @@ struct span_rec {
 	uint64_t req_bytes; /* body bytes */
 	uint64_t resp_bytes;
 	char method[SPAN_METHOD_MAX];
-	char path[SPAN_PATH_MAX]; /* request-target with the query (removed by the collector) */
+	char path[SPAN_PATH_MAX]; /* request-target with the query (removed by the collector);
+				   * gRPC: /package.Service/Method */
 	char host[SPAN_HOST_MAX]; /* Host header (server.address) */
 	char peer[SPAN_ADDR_MAX]; /* network.peer.address */
 	uint16_t tracestate_len;

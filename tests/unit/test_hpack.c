@@ -333,12 +333,44 @@ static void test_table_sizes(void **state)
 	free(d);
 }
 
+/* The read-only look for a field name, before the block is decoded. */
+static void test_has_name(void **state)
+{
+	struct hpack_dec *d = new_dec(4096);
+	struct collect c = {.len = 0};
+	const struct vec *c31 = &vectors[4], *c32 = &vectors[5], *c43 = &vectors[9];
+	uint8_t blk[128];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(hpack_block_has_name(d, (const uint8_t *)c31->bytes, c31->len, ":path"),
+			 1);
+	assert_int_equal(hpack_block_has_name(d, (const uint8_t *)c31->bytes, c31->len, "x"), 0);
+	assert_int_equal(hpack_decode(d, (const uint8_t *)c31->bytes, c31->len, on_field, &c), 0);
+	/* C.3.2 names :authority through the dynamic table (index 62) */
+	assert_int_equal(
+	    hpack_block_has_name(d, (const uint8_t *)c32->bytes, c32->len, ":authority"), 1);
+	assert_int_equal(
+	    hpack_block_has_name(d, (const uint8_t *)c32->bytes, c32->len, "cache-control"), 1);
+	assert_int_equal(hpack_table_count(d), 1); /* looking changed nothing */
+	/* C.4.3 refers to index 63, beyond this table: it does not parse */
+	assert_int_equal(
+	    hpack_block_has_name(d, (const uint8_t *)c43->bytes, c43->len, "custom-key"), -1);
+	/* a Huffman-coded literal name */
+	n = hpack_put_literal(blk, sizeof(blk), 0, "traceparent", "x", 1, 0);
+	assert_int_equal(hpack_block_has_name(d, blk, n, "traceparent"), 1);
+	assert_int_equal(hpack_block_has_name(d, blk, n - 1, "traceparent"), -1); /* truncated */
+	assert_int_equal(hpack_block_has_name(d, (const uint8_t *)"\x80", 1, "x"), -1);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_appendix_c), cmocka_unit_test(test_integers),
 	    cmocka_unit_test(test_encoder),    cmocka_unit_test(test_huffman_roundtrip),
 	    cmocka_unit_test(test_malformed),  cmocka_unit_test(test_table_sizes),
+	    cmocka_unit_test(test_has_name),
 	};
 	return cmocka_run_group_tests_name("hpack", tests, NULL, NULL);
 }
