@@ -359,7 +359,7 @@ static void test_has_name(void **state)
 	/* a Huffman-coded literal name */
 	n = hpack_put_literal(blk, sizeof(blk), 0, "traceparent", "x", 1, 0);
 	assert_int_equal(hpack_block_has_name(d, blk, n, "traceparent"), 1);
-	assert_int_equal(hpack_block_has_name(d, blk, n - 1, "traceparent"), -1); /* truncated */
+	assert_int_equal(hpack_block_has_name(d, blk, 4, "traceparent"), -1); /* truncated name */
 	assert_int_equal(hpack_block_has_name(d, (const uint8_t *)"\x80", 1, "x"), -1);
 	free(d);
 }
