@@ -44,7 +44,7 @@ OTLP_GEN_O   := $(OTLP_GEN_C:%.c=%.o)
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
 PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/syscalls.c \
              userspace/cli.c userspace/procparse.c userspace/tp.c userspace/inject.c userspace/http1.c \
-             userspace/route.c userspace/spanring.c userspace/str.c userspace/hpack.c userspace/splice.c userspace/h2.c exporters/prom.c
+             userspace/route.c userspace/spanring.c userspace/str.c userspace/hpack.c userspace/splice.c userspace/h2.c userspace/rpc.c exporters/prom.c
 APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
              userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/report.c \
              userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \
@@ -57,8 +57,9 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 # The shim: its own objects, every symbol hidden but the interposers.
-SHIM_SRCS := preload/shim.c preload/conn.c preload/ctx.c preload/tls.c \
-             userspace/tp.c userspace/inject.c userspace/http1.c userspace/spanring.c userspace/str.c
+SHIM_SRCS := preload/shim.c preload/conn.c preload/h2conn.c preload/ctx.c preload/tls.c \
+             userspace/tp.c userspace/inject.c userspace/http1.c userspace/spanring.c userspace/str.c \
+             userspace/h2.c userspace/hpack.c userspace/splice.c userspace/rpc.c
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
 .PHONY: bench-bins all clean test unit unit-bins fuzz asan lint install check-format format

@@ -10,11 +10,13 @@
  * its bytes straight through and the connection stops being followed.
  */
 #include <errno.h>
+#include <sched.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "h2.h"
 #include "inject.h"
 #include "str.h"
 #include "shim.h"
@@ -27,24 +29,9 @@
 #define TLS_WBUF_MAX  (16 << 10)
 #define IOV_SHIM_MAX  64
 
-struct exchange {
-	struct tp_ctx ctx; /* this span's own context */
-	uint8_t parent[8];
-	uint16_t flags;
-	uint16_t status;
-	uint8_t head; /* HEAD request: response has no body */
-	uint8_t interim;
-	uint64_t start_ns;
-	uint64_t req_bytes, resp_bytes;
-	char method[SPAN_METHOD_MAX];
-	char path[SPAN_PATH_MAX];
-	char host[SPAN_HOST_MAX];
-	uint16_t tracestate_len;
-	char tracestate[TP_TRACESTATE_MAX + 1];
-};
-
 struct conn {
-	int lock;
+	uintptr_t lock;	 /* the holder thread's tag, 0 when free */
+	uint8_t io_busy; /* an HTTP/2 write is in the kernel with the lock released */
 	uint8_t kind;
 	uint8_t dead;
 	uint8_t tls;
@@ -67,7 +54,8 @@ struct conn {
 	size_t pend_off, pend_len; /* pending = inj[pend_off .. pend_off + pend_len) */
 	size_t inject_max;	   /* largest write we will grow (TLS: a record buffer) */
 	char inj[INJ_MAX];
-	char *wbuf; /* TLS: linear buffer handed to SSL_write (stable address for retries) */
+	char *wbuf;	   /* TLS: linear buffer handed to SSL_write (stable address for retries) */
+	struct h2conn *h2; /* the connection speaks HTTP/2 */
 };
 
 static struct conn *pool;
@@ -115,9 +103,32 @@ static void pool_put(struct conn *c)
 	    !__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 }
 
+static __thread char lock_tag SHIM_TLS_MODEL; /* its address names this thread */
+
+/*
+ * HTTP/1 state is only locked with a try-lock: the loser passes its bytes
+ * through and the connection stops being followed. HTTP/2 cannot lose a
+ * byte (the HPACK tables would diverge), and gRPC reads and writes one
+ * connection from different threads, so there the lock waits, which is
+ * safe because no holder does I/O under it (conn_io_unlocked). The same
+ * thread (a signal handler) never waits for itself.
+ */
 int conn_lock(struct conn *c)
 {
-	return !__atomic_exchange_n(&c->lock, 1, __ATOMIC_ACQUIRE);
+	uintptr_t self = (uintptr_t)&lock_tag, cur = 0;
+
+	if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return 1;
+	if (cur == self || !__atomic_load_n(&c->h2, __ATOMIC_RELAXED))
+		return 0;
+	for (;;) {
+		sched_yield();
+		cur = 0;
+		if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return 1;
+	}
 }
 
 void conn_unlock(struct conn *c)
@@ -125,9 +136,32 @@ void conn_unlock(struct conn *c)
 	__atomic_store_n(&c->lock, 0, __ATOMIC_RELEASE);
 }
 
+ssize_t conn_io_unlocked(struct conn *c, conn_io_fn io, void *arg, const struct iovec *iov,
+			 int iovcnt)
+{
+	int busy = c->io_busy, e;
+	ssize_t k;
+
+	if (busy)
+		c->dead = 1; /* two writes at once on one HTTP/2 connection: stop following */
+	c->io_busy = 1;
+	conn_unlock(c);
+	k = io(arg, iov, iovcnt);
+	e = errno;
+	while (!conn_lock(c))
+		sched_yield();
+	c->io_busy = (uint8_t)busy;
+	errno = e;
+	return k;
+}
+
 static void conn_reset(struct conn *c, enum conn_kind kind, int fd)
 {
 	char *wbuf = c->wbuf;
+
+	if (c->h2)
+		h2c_free(c->h2);
+	c->h2 = NULL;
 
 	memset(c, 0, offsetof(struct conn, q));
 	c->kind = (uint8_t)kind;
@@ -173,6 +207,11 @@ static void release_fd(int fd)
 	/* busy in another thread (the app closes an fd it is using): leak
 	 * the entry rather than recycle state someone is touching */
 	if (c && conn_lock(c)) {
+		if (c->io_busy) {
+			c->dead = 1; /* a write is in flight: it still owns the state */
+			conn_unlock(c);
+			return;
+		}
 		conn_eof(c);
 		pool_put(c);
 	}
@@ -231,7 +270,12 @@ static struct conn *lookup(int fd)
 
 /* ---- spans ------------------------------------------------------------ */
 
-static void emit(struct conn *c, struct exchange *x, uint16_t error)
+enum conn_kind conn_kind(const struct conn *c)
+{
+	return (enum conn_kind)c->kind;
+}
+
+void conn_emit(const struct conn *c, const struct exchange *x, uint16_t error)
 {
 	struct span_rec r;
 
@@ -247,6 +291,11 @@ static void emit(struct conn *c, struct exchange *x, uint16_t error)
 	r.status = x->status;
 	r.error = error;
 	r.peer_port = c->peer_port;
+	r.proto = x->proto;
+	r.rpc_status = x->rpc_status;
+	r.req_msgs = x->req_msgs;
+	r.resp_msgs = x->resp_msgs;
+	r.h2_error = x->h2_error;
 	r.pid = ctx_pid();
 	r.start_ns = x->start_ns;
 	r.end_ns = ctx_now();
@@ -260,6 +309,14 @@ static void emit(struct conn *c, struct exchange *x, uint16_t error)
 	memcpy(r.tracestate, x->tracestate, x->tracestate_len);
 	r.tracestate[x->tracestate_len] = 0;
 	ctx_emit(&r);
+}
+
+void conn_exchange_clear(struct exchange *x)
+{
+	memset(x, 0, offsetof(struct exchange, method));
+	x->method[0] = x->path[0] = x->host[0] = 0;
+	x->tracestate_len = 0;
+	x->tracestate[0] = 0;
 }
 
 static struct exchange *q_front(struct conn *c)
@@ -286,33 +343,10 @@ static void finish_front(struct conn *c, uint16_t error)
 
 	if (!x)
 		return;
-	emit(c, x, error);
-	if (c->kind == CONN_SERVER && shim_cur.active &&
-	    !memcmp(shim_cur.ctx.span_id, x->ctx.span_id, 8))
-		shim_cur.active = 0;
+	conn_emit(c, x, error);
+	if (c->kind == CONN_SERVER)
+		conn_clear_active(x);
 	q_pop(c);
-}
-
-static void copy_head(struct exchange *x, const struct http1_msg *m)
-{
-	str_copy(x->method, sizeof(x->method), m->method);
-	str_copy(x->path, sizeof(x->path), m->target);
-	str_copy(x->host, sizeof(x->host), m->host);
-	if (m->target_truncated)
-		x->flags |= SPAN_F_PATH_TRUNC;
-	x->head = !strcmp(m->method, "HEAD");
-}
-
-/* A valid single traceparent in m, else -1 (and a flag if one was there). */
-static int incoming_ctx(const struct http1_msg *m, struct tp_ctx *out, uint16_t *flags)
-{
-	if (!m->traceparent_count)
-		return -1;
-	if (m->traceparent_count > 1 || tp_parse(m->traceparent, m->traceparent_len, out)) {
-		*flags |= SPAN_F_BAD_TRACEPARENT;
-		return -1;
-	}
-	return 0;
 }
 
 static void new_root(struct tp_ctx *ctx)
@@ -338,48 +372,45 @@ static void child_of(struct exchange *x, const struct tp_ctx *parent)
 	x->flags |= SPAN_F_HAS_PARENT;
 }
 
-/* Server: a request head was read. */
-static void server_request(struct conn *c, const struct http1_msg *m)
+void conn_server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
+			 const char *ts, size_t ts_len, int ts_bad)
 {
-	struct exchange *x = q_push(c);
 	struct tp_ctx in;
 
-	if (!x) {
-		c->dead = 1; /* deeper pipelining than we follow */
-		return;
-	}
-	memset(x, 0, offsetof(struct exchange, method));
 	x->tracestate_len = 0;
-	copy_head(x, m);
-	x->start_ns = c->in_start;
-	if (!incoming_ctx(m, &in, &x->flags)) {
+	if (count == 1 && !tp_parse(tp, tp_len, &in)) {
 		child_of(x, &in);
 		x->flags |= SPAN_F_REMOTE_PARENT;
 		/* tracestate only travels with a valid traceparent (W3C 3.3.1) */
-		if (m->tracestate_len && !m->tracestate_bad &&
-		    !tp_tracestate_valid(m->tracestate, m->tracestate_len)) {
-			memcpy(x->tracestate, m->tracestate, m->tracestate_len);
-			x->tracestate_len = m->tracestate_len;
+		if (ts_len && !ts_bad && !tp_tracestate_valid(ts, ts_len)) {
+			memcpy(x->tracestate, ts, ts_len);
+			x->tracestate_len = (uint16_t)ts_len;
 		}
 	} else {
+		if (count)
+			x->flags |= SPAN_F_BAD_TRACEPARENT; /* invalid or repeated: restart */
 		new_root(&x->ctx);
 	}
 	x->tracestate[x->tracestate_len] = 0;
-	/* the span outgoing calls on this thread become children of */
+}
+
+void conn_set_active(const struct exchange *x)
+{
 	shim_cur.active = 1;
 	shim_cur.ctx = x->ctx;
 	shim_cur.tracestate_len = x->tracestate_len;
 	memcpy(shim_cur.tracestate, x->tracestate, x->tracestate_len + 1);
 }
 
-/* Client: the context of the next request, from the thread's server span. */
-static void prepare_next(struct conn *c)
+void conn_clear_active(const struct exchange *x)
 {
-	struct exchange *x = &c->next;
+	if (shim_cur.active && !memcmp(shim_cur.ctx.span_id, x->ctx.span_id, 8))
+		shim_cur.active = 0;
+}
 
-	memset(x, 0, offsetof(struct exchange, method));
-	x->tracestate_len = 0;
-	x->tracestate[0] = 0;
+void conn_prepare_client(struct exchange *x)
+{
+	conn_exchange_clear(x);
 	if (shim_cur.active) {
 		child_of(x, &shim_cur.ctx);
 		x->tracestate_len = shim_cur.tracestate_len;
@@ -387,6 +418,56 @@ static void prepare_next(struct conn *c)
 	} else {
 		new_root(&x->ctx);
 	}
+}
+
+int conn_adopt_app_context(struct exchange *x, const char *tp, size_t tp_len)
+{
+	struct tp_ctx app;
+	uint16_t keep = x->flags & SPAN_F_PATH_TRUNC;
+
+	if (tp_parse(tp, tp_len, &app) || !memcmp(app.span_id, x->ctx.span_id, 8))
+		return -1; /* not valid, or the one we injected */
+	/* the app propagates itself: our span is a child of the app's */
+	x->flags = keep;
+	child_of(x, &app);
+	x->flags |= SPAN_F_APP_CONTEXT;
+	x->tracestate_len = 0;
+	x->tracestate[0] = 0;
+	return 0;
+}
+
+static void copy_head(struct exchange *x, const struct http1_msg *m)
+{
+	str_copy(x->method, sizeof(x->method), m->method);
+	str_copy(x->path, sizeof(x->path), m->target);
+	str_copy(x->host, sizeof(x->host), m->host);
+	if (m->target_truncated)
+		x->flags |= SPAN_F_PATH_TRUNC;
+	x->head = !strcmp(m->method, "HEAD");
+}
+
+/* Server: a request head was read. */
+static void server_request(struct conn *c, const struct http1_msg *m)
+{
+	struct exchange *x = q_push(c);
+
+	if (!x) {
+		c->dead = 1; /* deeper pipelining than we follow */
+		return;
+	}
+	conn_exchange_clear(x);
+	copy_head(x, m);
+	x->start_ns = c->in_start;
+	conn_server_context(x, m->traceparent, m->traceparent_len, m->traceparent_count,
+			    m->tracestate, m->tracestate_len, m->tracestate_bad);
+	/* the span outgoing calls on this thread become children of */
+	conn_set_active(x);
+}
+
+/* Client: the context of the next request, from the thread's server span. */
+static void prepare_next(struct conn *c)
+{
+	conn_prepare_client(&c->next);
 	c->next_valid = 1;
 }
 
@@ -394,7 +475,6 @@ static void prepare_next(struct conn *c)
 static void client_request(struct conn *c, const struct http1_msg *m)
 {
 	struct exchange *x = q_push(c);
-	struct tp_ctx app;
 
 	if (!x) {
 		c->dead = 1;
@@ -406,16 +486,8 @@ static void client_request(struct conn *c, const struct http1_msg *m)
 	c->next_valid = 0;
 	copy_head(x, m);
 	x->start_ns = c->out_start;
-	if (m->traceparent_count == 1 && !tp_parse(m->traceparent, m->traceparent_len, &app) &&
-	    memcmp(app.span_id, x->ctx.span_id, 8)) {
-		/* the app propagates itself: our span is a child of the app's */
-		uint16_t keep = x->flags & SPAN_F_PATH_TRUNC;
-		x->flags = keep;
-		child_of(x, &app);
-		x->flags |= SPAN_F_APP_CONTEXT;
-		x->tracestate_len = 0;
-		x->tracestate[0] = 0;
-	}
+	if (m->traceparent_count == 1)
+		conn_adopt_app_context(x, m->traceparent, m->traceparent_len);
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -472,11 +544,43 @@ static void set_no_body(struct conn *c, struct http1_parser *resp)
 		resp->no_body = x && x->head;
 }
 
+/*
+ * At the very start of a connection, does it speak HTTP/2? The client
+ * opens with the preface; the server's first frame is SETTINGS (and a
+ * server may write it before it reads the client's preface).
+ */
+static int starts_h2(const struct conn *c, int out, const uint8_t *b, size_t n)
+{
+	int from_client = (c->kind == CONN_CLIENT) == !!out;
+
+	if (from_client)
+		return h2_is_preface(b, n);
+	return n >= H2_FRAME_HDR && b[0] == 0 && b[3] == H2_SETTINGS && !(b[4] & H2_F_ACK);
+}
+
+static int switch_to_h2(struct conn *c)
+{
+	if (!(c->h2 = h2c_new((enum conn_kind)c->kind))) {
+		ctx_count(CTX_UNTRACKED);
+		c->dead = 1;
+		return -1;
+	}
+	return 0;
+}
+
 static void feed(struct conn *c, int out, const char *buf, size_t n)
 {
 	struct http1_parser *p = out ? &c->out : &c->in;
 	int is_resp = p->dir == HTTP1_RESPONSE;
 
+	if (!c->h2 && n && http1_idle(&c->in) && http1_idle(&c->out) && !c->qlen &&
+	    starts_h2(c, out, (const uint8_t *)buf, n) && switch_to_h2(c))
+		return;
+	if (c->h2) {
+		if (h2c_feed(c, c->h2, out, (const uint8_t *)buf, n))
+			c->dead = 1;
+		return;
+	}
 	while (n && !c->dead) {
 		enum http1_event ev;
 		size_t used;
@@ -515,6 +619,11 @@ static void feed_iov(struct conn *c, int out, const struct iovec *iov, int iovcn
 
 void conn_eof(struct conn *c)
 {
+	if (c->h2) {
+		h2c_eof(c, c->h2);
+		h2c_free(c->h2);
+		c->h2 = NULL;
+	}
 	if (!c->dead && c->kind == CONN_CLIENT && http1_eof(&c->in)) {
 		finish_front(c, SPAN_ERR_NONE); /* response delimited by close */
 	}
@@ -562,8 +671,12 @@ void conn_after_sendfile(int fd, ssize_t n)
 		return;
 	}
 	/* only body bytes can come from a file we do not see */
-	http1_skip(&c->out, (uint64_t)n, &ev);
-	on_event(c, 1, ev);
+	if (c->h2) {
+		c->dead = 1; /* HTTP/2 frames we did not see: the stream state is lost */
+	} else {
+		http1_skip(&c->out, (uint64_t)n, &ev);
+		on_event(c, 1, ev);
+	}
 	conn_unlock(c);
 }
 
@@ -655,6 +768,17 @@ ssize_t conn_write_via(struct conn *c, const struct iovec *iov, int iovcnt, conn
 
 	if (m == 0 || c->dead)
 		return io(arg, iov, iovcnt);
+	if (!c->h2 && c->kind == CONN_CLIENT && http1_idle(&c->out) && !c->qlen &&
+	    iov[0].iov_len >= 3 && h2_is_preface(iov[0].iov_base, iov[0].iov_len) &&
+	    switch_to_h2(c))
+		return io(arg, iov, iovcnt);
+	if (c->h2) {
+		/* before the first write: its HEADERS frames can be injected into */
+		k = h2c_write(c, c->h2, iov, iovcnt, io, arg);
+		if (k > 0)
+			feed_iov(c, 1, iov, iovcnt, (size_t)k);
+		return k;
+	}
 	if (c->pend_len) {
 		size_t left;
 		ssize_t rep;
@@ -766,6 +890,11 @@ void conn_free_detached(struct conn *c)
 		conn_eof(c);
 		pool_put(c);
 	}
+}
+
+size_t conn_write_cap(const struct conn *c)
+{
+	return c->inject_max == (size_t)-1 ? (size_t)-1 : TLS_WBUF_MAX;
 }
 
 char *conn_tls_wbuf(struct conn *c, size_t need)

@@ -128,11 +128,16 @@ ssize_t conn_write_via(struct conn *c, const struct iovec *iov, int iovcnt, conn
 /* TLS write preparation: the injection (if any) for a write of m bytes. */
 int conn_lock(struct conn *c) SHIM_HIDDEN;
 void conn_unlock(struct conn *c) SHIM_HIDDEN;
+/* With c locked: do io with the lock released (other threads may read and
+ * parse meanwhile), then take it again. */
+ssize_t conn_io_unlocked(struct conn *c, conn_io_fn io, void *arg, const struct iovec *iov,
+			 int iovcnt) SHIM_HIDDEN;
 void conn_eof(struct conn *c) SHIM_HIDDEN;
 /* TLS: a per-connection linear write buffer (stable across SSL_write retries). */
 char *conn_tls_wbuf(struct conn *c, size_t need) SHIM_HIDDEN;
-/* The largest write the shim may grow on c (TLS: bounded by the record buffer). */
-size_t conn_inject_max(const struct conn *c) SHIM_HIDDEN;
+/* The largest a write may become once grown by injection ((size_t)-1: no
+ * bound; TLS: the linear record buffer). */
+size_t conn_write_cap(const struct conn *c) SHIM_HIDDEN;
 
 /* ---- h2conn.c -------------------------------------------------------- */
 struct h2conn;

@@ -17,8 +17,10 @@ int h2_is_preface(const uint8_t *buf, size_t len)
 
 long h2_to_boundary(const struct h2_reader *r)
 {
-	if (r->preface_left || r->hlen != H2_FRAME_HDR)
-		return r->hlen || r->preface_left ? -1 : 0;
+	if (r->preface_left)
+		return r->preface_left; /* the first frame starts after the preface */
+	if (r->hlen != H2_FRAME_HDR)
+		return r->hlen ? -1 : 0;
 	return (long)(r->len - r->got);
 }
 

@@ -104,8 +104,8 @@ void h2_init(struct h2_reader *r, int client_side);
 size_t h2_feed(struct h2_reader *r, const uint8_t *buf, size_t len, struct h2_ev *ev,
 	       enum h2_event *e);
 /*
- * Bytes from here to the next frame boundary: 0 at a boundary, -1 when
- * unknown (inside the preface or a frame header).
+ * Bytes from here to the next frame boundary (the end of the preface, of
+ * the current frame): 0 at a boundary, -1 inside a frame header.
  */
 long h2_to_boundary(const struct h2_reader *r);
 /* 1 while a header block continues in CONTINUATION frames. */
