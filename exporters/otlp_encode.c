@@ -20,11 +20,11 @@ typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
 
-#define SPAN_ATTRS 12
+#define SPAN_ATTRS 16
 /* a span's strings: name, method, peer, path, scheme, route, host, url, error */
 #define SPAN_STR_MAX                                                                               \
-	(ROUTE_MAX_LEN + 24 + 2 * SPAN_METHOD_MAX + 64 + 2 * SPAN_PATH_MAX + 16 + ROUTE_MAX_LEN +  \
-	 3 * SPAN_HOST_MAX + 64)
+	(2 * RPC_NAME_MAX + 24 + 2 * SPAN_METHOD_MAX + 64 + 2 * SPAN_PATH_MAX + 16 +               \
+	 ROUTE_MAX_LEN + 3 * SPAN_HOST_MAX + 64)
 #define RES_ATTRS (OTLP_MAX_RES_ATTRS + 8)
 
 static int hexv(int c)
@@ -110,6 +110,13 @@ void otlp_span_name(const struct xspan *s, char *out, size_t len)
 {
 	const char *m = route_method(s->r.method);
 
+	if (s->rpc_service[0]) { /* RPC conventions: {rpc.service}/{rpc.method} */
+		size_t at = str_copy(out, len, s->rpc_service);
+		at = str_append(out, len, at, "/");
+		str_append(out, len, at, s->rpc_method);
+		return;
+	}
+
 	if (!strcmp(m, "_OTHER"))
 		m = "HTTP";
 	size_t at = str_copy(out, len, m);
@@ -122,6 +129,17 @@ void otlp_span_name(const struct xspan *s, char *out, size_t len)
 
 const char *otlp_error_type(const struct xspan *s, char *buf, size_t len)
 {
+	if (s->r.proto == SPAN_PROTO_GRPC && (s->r.flags & SPAN_F_RPC_STATUS)) {
+		const char *name = rpc_code_name(s->r.rpc_status);
+		if (!rpc_code_is_error(s->r.rpc_status, s->r.kind == SPAN_SERVER))
+			return NULL;
+		snprintf(buf, len, "%s", name ? name : "UNKNOWN");
+		return buf;
+	}
+	if (s->r.error == SPAN_ERR_STREAM_RESET)
+		return "stream_reset";
+	if (s->r.error == SPAN_ERR_GOAWAY)
+		return "goaway";
 	if (s->r.error == SPAN_ERR_CLOSED)
 		return "connection_closed";
 	if (s->r.error == SPAN_ERR_RESET)
@@ -198,16 +216,60 @@ static void kv_int(struct arena *a, size_t *n, const char *key, int64_t v)
 	(*n)++;
 }
 
-/* Span attributes per the stable HTTP semantic conventions. */
-static void span_attrs(struct arena *a, const struct xspan *s, size_t *n)
+/* The address the client called: :authority / Host, else the peer. */
+static void server_addr(struct arena *a, const struct xspan *s, const char *host, unsigned hport,
+			size_t *n)
 {
-	char host[SPAN_HOST_MAX], url[SPAN_HOST_MAX + SPAN_PATH_MAX + 16], eb[16];
-	const char *m = route_method(s->r.method), *et = otlp_error_type(s, eb, sizeof(eb));
-	const char *scheme = s->r.flags & SPAN_F_TLS ? "https" : "http";
+	const char *srv = host[0] ? host : s->r.peer;
+	unsigned port = hport ? hport : s->r.peer_port;
+
+	kv_str(a, n, "server.address", srv);
+	if (port)
+		kv_int(a, n, "server.port", port);
+}
+
+/* gRPC spans per the RPC semantic conventions. */
+static void rpc_attrs(struct arena *a, const struct xspan *s, size_t *n)
+{
+	char host[SPAN_HOST_MAX], eb[24];
+	const char *et = otlp_error_type(s, eb, sizeof(eb));
 	unsigned hport;
 
 	route_host(s->r.host, host, sizeof(host), &hport);
+	kv_str(a, n, "rpc.system", "grpc");
+	kv_str(a, n, "rpc.service", s->rpc_service);
+	kv_str(a, n, "rpc.method", s->rpc_method);
+	if (s->r.flags & SPAN_F_RPC_STATUS)
+		kv_int(a, n, "rpc.grpc.status_code", s->r.rpc_status);
+	kv_str(a, n, "network.peer.address", s->r.peer);
+	if (s->r.peer_port && s->r.kind == SPAN_SERVER)
+		kv_int(a, n, "network.peer.port", s->r.peer_port);
+	if (s->r.kind == SPAN_CLIENT)
+		server_addr(a, s, host, hport, n);
+	kv_int(a, n, "obs.rpc.request_messages", s->r.req_msgs);
+	kv_int(a, n, "obs.rpc.response_messages", s->r.resp_msgs);
+	if (s->r.error == SPAN_ERR_STREAM_RESET || s->r.error == SPAN_ERR_GOAWAY)
+		kv_int(a, n, "obs.http2.error_code", s->r.h2_error);
+	kv_str(a, n, "error.type", et);
+}
+
+/* Span attributes per the stable HTTP semantic conventions. */
+static void span_attrs(struct arena *a, const struct xspan *s, size_t *n)
+{
+	char host[SPAN_HOST_MAX], url[SPAN_HOST_MAX + SPAN_PATH_MAX + 16], eb[24];
+	const char *m = route_method(s->r.method), *et;
+	const char *scheme = s->r.flags & SPAN_F_TLS ? "https" : "http";
+	unsigned hport;
+
+	if (s->rpc_service[0]) {
+		rpc_attrs(a, s, n);
+		return;
+	}
+	et = otlp_error_type(s, eb, sizeof(eb));
+	route_host(s->r.host, host, sizeof(host), &hport);
 	kv_str(a, n, "http.request.method", m);
+	if (s->r.proto == SPAN_PROTO_HTTP2)
+		kv_str(a, n, "network.protocol.version", "2");
 	if (!strcmp(m, "_OTHER"))
 		kv_str(a, n, "http.request.method_original", s->r.method);
 	if (s->r.status)
@@ -223,11 +285,7 @@ static void span_attrs(struct arena *a, const struct xspan *s, size_t *n)
 		if (s->r.peer_port)
 			kv_int(a, n, "network.peer.port", s->r.peer_port);
 	} else {
-		const char *srv = host[0] ? host : s->r.peer;
-		unsigned port = hport ? hport : s->r.peer_port;
-		kv_str(a, n, "server.address", srv);
-		if (port)
-			kv_int(a, n, "server.port", port);
+		server_addr(a, s, host, hport, n);
 		size_t at = str_copy(url, sizeof(url), scheme);
 		at = str_append(url, sizeof(url), at, "://");
 		at = str_append(url, sizeof(url), at, s->r.host[0] ? s->r.host : s->r.peer);
@@ -241,7 +299,7 @@ static void fill_span(struct arena *a, Span *sp, Status *st, const struct xspan 
 		      int64_t unix_off)
 {
 	size_t first = a->used, n = 0;
-	char eb[16];
+	char eb[24];
 
 	opentelemetry__proto__trace__v1__span__init(sp);
 	opentelemetry__proto__trace__v1__status__init(st);
@@ -257,7 +315,7 @@ static void fill_span(struct arena *a, Span *sp, Status *st, const struct xspan 
 		sp->trace_state = (char *)s->r.tracestate;
 	sp->name = arena_str(a, "");
 	{
-		char name[ROUTE_MAX_LEN + 24];
+		char name[2 * RPC_NAME_MAX + 24];
 		otlp_span_name(s, name, sizeof(name));
 		char *c = arena_str(a, name);
 		if (c)
@@ -447,7 +505,7 @@ void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspa
 		KeyValue kv[SPAN_ATTRS];
 		AnyValue av[SPAN_ATTRS];
 		KeyValue *kvp[SPAN_ATTRS];
-		char strs[2048], name[ROUTE_MAX_LEN + 24], hex[33], eb[16];
+		char strs[2048], name[2 * RPC_NAME_MAX + 24], hex[33], eb[24];
 		size_t na = 0;
 
 		a.kv = kv, a.av = av, a.kvp = kvp, a.cap = SPAN_ATTRS;

@@ -11,14 +11,17 @@
 #include <stdio.h>
 
 #include "route.h"
+#include "rpc.h"
 #include "spanring.h"
 
 /* A span ready to export: the shim's record plus what the collector adds. */
 struct xspan {
 	struct span_rec r;
 	char route[ROUTE_MAX_LEN];
-	char path[SPAN_PATH_MAX]; /* url.path: query and fragment removed */
-	char exe[32];		  /* process.executable.name */
+	char path[SPAN_PATH_MAX];	/* url.path: query and fragment removed */
+	char exe[32];			/* process.executable.name */
+	char rpc_service[RPC_NAME_MAX]; /* gRPC: rpc.service and rpc.method, else "" */
+	char rpc_method[RPC_NAME_MAX];
 };
 
 #define OTLP_MAX_RES_ATTRS 32

@@ -22,11 +22,14 @@
 static const double http_bounds[OTEL_HTTP_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
 						      0.5,   0.75, 1,	  2.5,	5,     7.5, 10};
 
+#define RPC_NO_STATUS 0xffff
+
 struct agg {
 	uint8_t kind;
-	uint16_t status;
-	char method[SPAN_METHOD_MAX];
-	char where[ROUTE_MAX_LEN]; /* route (server) or server.address (client) */
+	uint8_t rpc;		   /* a gRPC call: rpc_* metrics */
+	uint16_t status;	   /* HTTP status, or gRPC status (RPC_NO_STATUS: none) */
+	char method[RPC_NAME_MAX]; /* HTTP method, or rpc.method */
+	char where[ROUTE_MAX_LEN]; /* route (server), server.address (client), or rpc.service */
 	__u64 counts[OTEL_HTTP_BUCKETS + 1];
 	double sum;
 	struct agg *next;
@@ -56,7 +59,7 @@ struct spans {
 
 static unsigned agg_hash(const struct agg *k)
 {
-	unsigned h = 2166136261u ^ k->kind ^ (unsigned)k->status << 8;
+	unsigned h = 2166136261u ^ k->kind ^ (unsigned)k->rpc << 3 ^ (unsigned)k->status << 8;
 
 	for (const char *p = k->method; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
@@ -72,18 +75,24 @@ static void observe(struct spans *s, const struct xspan *x)
 	unsigned h;
 	size_t b = 0;
 
-	str_copy(key.method, sizeof(key.method), route_method(x->r.method));
-	if (x->r.kind == SPAN_SERVER) {
+	if (x->rpc_service[0]) {
+		key.rpc = 1;
+		key.status = (x->r.flags & SPAN_F_RPC_STATUS) ? x->r.rpc_status : RPC_NO_STATUS;
+		str_copy(key.method, sizeof(key.method), x->rpc_method);
+		str_copy(key.where, sizeof(key.where), x->rpc_service);
+	} else if (x->r.kind == SPAN_SERVER) {
+		str_copy(key.method, sizeof(key.method), route_method(x->r.method));
 		str_copy(key.where, sizeof(key.where), x->route);
 	} else {
 		unsigned port;
+		str_copy(key.method, sizeof(key.method), route_method(x->r.method));
 		route_host(x->r.host, key.where, sizeof(key.where), &port);
 		if (!key.where[0])
 			str_copy(key.where, sizeof(key.where), x->r.peer);
 	}
 	h = agg_hash(&key);
 	for (a = s->htab[h]; a; a = a->next)
-		if (a->kind == key.kind && a->status == key.status &&
+		if (a->kind == key.kind && a->rpc == key.rpc && a->status == key.status &&
 		    !strcmp(a->method, key.method) && !strcmp(a->where, key.where))
 			break;
 	if (!a) {
@@ -155,6 +164,10 @@ static void drain(struct spans *s)
 		if (x.r.end_ns < x.r.start_ns)
 			x.r.end_ns = x.r.start_ns;
 		route_path(x.r.path, x.path, sizeof(x.path));
+		x.rpc_service[0] = x.rpc_method[0] = 0;
+		if (x.r.proto == SPAN_PROTO_GRPC)
+			rpc_split_path(x.path, x.rpc_service, sizeof(x.rpc_service), x.rpc_method,
+				       sizeof(x.rpc_method));
 		if (x.r.kind == SPAN_SERVER)
 			route_template(&s->cfg.routes, x.r.path, x.route, sizeof(x.route));
 		else
@@ -279,22 +292,41 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 	    "Duration of HTTP client requests (OpenTelemetry http.client.request.duration), "
 	    "from the request's first byte written to the response's last byte read.",
 	    "seconds", METRIC_HISTOGRAM, l_cli, 4);
+	static const char *const l_rpc[] = {"rpc_system", "rpc_service", "rpc_method",
+					    "rpc_grpc_status_code", "service"};
+	struct metric_family *rs = metrics_family(
+	    r, "rpc_server_call_duration_seconds",
+	    "Duration of gRPC calls served (OpenTelemetry rpc.server.call.duration), from the "
+	    "request HEADERS read to the response's end of stream written.",
+	    "seconds", METRIC_HISTOGRAM, l_rpc, 5);
+	struct metric_family *rc = metrics_family(
+	    r, "rpc_client_call_duration_seconds",
+	    "Duration of gRPC calls made (OpenTelemetry rpc.client.call.duration), from the "
+	    "request HEADERS written to the response's end of stream read.",
+	    "seconds", METRIC_HISTOGRAM, l_rpc, 5);
 	struct spanring_hdr *h = s->ring.hdr;
 	struct otlp_stats st = {0};
 	char code[8];
 
 	metrics_family_bounds(fs, http_bounds, OTEL_HTTP_BUCKETS);
 	metrics_family_bounds(fc, http_bounds, OTEL_HTTP_BUCKETS);
+	metrics_family_bounds(rs, http_bounds, OTEL_HTTP_BUCKETS);
+	metrics_family_bounds(rc, http_bounds, OTEL_HTTP_BUCKETS);
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < 4096; i++) {
 		for (struct agg *a = s->htab[i]; a; a = a->next) {
 			const char *v[4] = {a->method, a->where, code, s->cfg.service};
-			if (a->status)
+			const char *rv[5] = {"grpc", a->where, a->method, code, s->cfg.service};
+			if (a->rpc ? a->status != RPC_NO_STATUS : a->status != 0)
 				snprintf(code, sizeof(code), "%u", a->status);
 			else
 				code[0] = 0; /* no response: the label is absent (empty) */
-			metrics_hist_add_buckets(r, a->kind == SPAN_SERVER ? fs : fc, v, a->counts,
-						 a->sum);
+			if (a->rpc)
+				metrics_hist_add_buckets(r, a->kind == SPAN_SERVER ? rs : rc, rv,
+							 a->counts, a->sum);
+			else
+				metrics_hist_add_buckets(r, a->kind == SPAN_SERVER ? fs : fc, v,
+							 a->counts, a->sum);
 		}
 	}
 	uint64_t received = s->received, unsampled = s->unsampled, aggd = s->agg_dropped,
@@ -346,7 +378,7 @@ void spans_summary(struct spans *s, FILE *out)
 	lost = ring_full + s->stalled + st.dropped_queue_full + st.dropped_rejected +
 	       st.dropped_failed + st.dropped_partial;
 	if (s->received || lost)
-		fprintf(out, "  http: %llu spans (%llu exported, %llu unsampled, %llu dropped)\n",
+		fprintf(out, "  spans: %llu (%llu exported, %llu unsampled, %llu dropped)\n",
 			(unsigned long long)s->received, (unsigned long long)st.exported,
 			(unsigned long long)s->unsampled, (unsigned long long)lost);
 	if (lost)
