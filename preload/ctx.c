@@ -210,6 +210,7 @@ void ctx_count(int what)
 		return;
 	uint64_t *p = what == CTX_UNTRACKED	? &ring.hdr->untracked
 		      : what == CTX_PARSE_ERROR ? &ring.hdr->parse_errors
-						: &ring.hdr->injected;
+		      : what == CTX_INJECTED	? &ring.hdr->injected
+						: &ring.hdr->inject_skipped;
 	__atomic_fetch_add(p, 1, __ATOMIC_RELAXED);
 }

@@ -32,8 +32,8 @@
 #include "str.h"
 #include "shim.h"
 
-#define H2S_MAX	   128	/* streams followed at once per connection */
-#define H2_EBUF	   4096 /* edit bytes queued per connection */
+#define H2S_MAX	   128	 /* streams followed at once per connection */
+#define H2_EBUF	   16384 /* edit bytes queued per connection */
 #define H2_IOV_MAX (64 + 2 * SPLICE_MAX + 2)
 #define GRPC_CT	   "application/grpc"
 
@@ -53,6 +53,7 @@ struct h2stream {
 	uint8_t early_end; /* client: the response ended before we fed our own request */
 	uint16_t early_err;
 	uint64_t timeout_ns;	  /* grpc-timeout of the request */
+	uint8_t app_context;	  /* the app sent its own traceparent */
 	struct grpc_framer fr[2]; /* request, response messages */
 	struct exchange x;
 };
@@ -479,7 +480,7 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 	size_t pre = 0, blen, flen, need, pos2, grow;
 	uint8_t field[16 + TP_LEN + TP_TRACESTATE_MAX + 32];
 	char *e1, *e2;
-	int fits;
+	int fits, has;
 
 	if (flags & H2_F_PADDED) {
 		if (iov_read(iov, iovcnt, pos + H2_FRAME_HDR, &pad, 1))
@@ -491,9 +492,12 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 	if (pre + pad >= len || len - pre - pad > H2_BLOCK_MAX)
 		return 0;
 	blen = len - pre - pad;
-	if (iov_read(iov, iovcnt, pos + H2_FRAME_HDR + pre, h->block, blen) ||
-	    hpack_block_has_name(&h->hp[DIR_OUT], h->block, blen, "traceparent") != 0)
+	if (iov_read(iov, iovcnt, pos + H2_FRAME_HDR + pre, h->block, blen))
+		return 0;
+	if ((has = hpack_block_has_name(&h->hp[DIR_OUT], h->block, blen, "traceparent"))) {
+		s->app_context = has == 1;
 		return 0; /* the app propagates itself (or we cannot tell): leave it */
+	}
 	if (h->sp.n + 2 > SPLICE_MAX)
 		return 0;
 	flen = build_field(&s->x, field, sizeof(field));
@@ -559,9 +563,12 @@ static void scan_write(struct h2conn *h, const struct iovec *iov, int iovcnt, si
 				conn_prepare_client(&s->x);
 				s->x.start_ns = ctx_now();
 				s->prepared = 1;
+				size_t g = 0;
 				if (flags & H2_F_END_HEADERS)
-					budget -=
-					    arm_headers(h, s, iov, iovcnt, pos, hd, len, budget);
+					g = arm_headers(h, s, iov, iovcnt, pos, hd, len, budget);
+				budget -= g;
+				if (!g && !s->app_context)
+					ctx_count(CTX_INJECT_SKIPPED);
 			}
 			in_block = !(flags & H2_F_END_HEADERS);
 		} else if (type == H2_CONTINUATION && (flags & H2_F_END_HEADERS)) {

@@ -54,7 +54,7 @@ int ctx_parent_based(void) SHIM_HIDDEN;
 void ctx_emit(const struct span_rec *r) SHIM_HIDDEN;
 int ctx_have_ring(void) SHIM_HIDDEN;
 void ctx_count(int what) SHIM_HIDDEN;
-enum { CTX_UNTRACKED, CTX_PARSE_ERROR, CTX_INJECTED };
+enum { CTX_UNTRACKED, CTX_PARSE_ERROR, CTX_INJECTED, CTX_INJECT_SKIPPED };
 
 /* ---- conn.c ---------------------------------------------------------- */
 enum conn_kind { CONN_NONE, CONN_SERVER, CONN_CLIENT };

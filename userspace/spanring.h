@@ -93,7 +93,8 @@ struct spanring_hdr {
 	uint64_t pushed;
 	uint64_t untracked; /* shim: connections not followed (state table full) */
 	uint64_t parse_errors;
-	uint64_t injected; /* traceparent headers added */
+	uint64_t injected;	 /* traceparent headers added */
+	uint64_t inject_skipped; /* HTTP/2 requests sent without (a frame we could not grow) */
 };
 
 struct spanring_cell {

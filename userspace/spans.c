@@ -365,6 +365,10 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 	counter(r, "obs_shim_traceparent_injected_total",
 		"Outgoing requests the shim added a traceparent header to.", NULL, NULL,
 		(double)__atomic_load_n(&h->injected, __ATOMIC_RELAXED));
+	counter(r, "obs_shim_traceparent_skipped_total",
+		"Outgoing HTTP/2 requests sent without traceparent: the HEADERS frame was not "
+		"whole in one write, or there was no room to grow it.",
+		NULL, NULL, (double)__atomic_load_n(&h->inject_skipped, __ATOMIC_RELAXED));
 }
 
 void spans_summary(struct spans *s, FILE *out)

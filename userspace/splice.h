@@ -27,7 +27,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#define SPLICE_MAX 32
+#define SPLICE_MAX 128 /* two per HTTP/2 request in one write */
 
 struct splice_edit {
 	size_t pos; /* app offset, relative to the current write */

@@ -4,10 +4,11 @@ No generated code: generic handlers with raw-bytes messages, so the only
 dependency is Debian's python3-grpcio.
 
   grpc_demo.py serve PORT [--tls CERT KEY]
-  grpc_demo.py call  PORT CALLS... [--tls CERT] [--repeat N] [--threads T]
+  grpc_demo.py call  PORT CALLS... [--tls CERT] [--repeat N] [--threads T] [--shared]
 
 CALLS: unary, server_stream, client_stream, bidi, not_found, deadline,
-unavailable (dials PORT+1, where nothing listens). Prints one line per
+unavailable (the server sheds load), refused (dials PORT+1, where nothing
+listens: the call never reaches the wire). Prints one line per
 call: "<call> <status-code-name> <messages>".
 """
 import sys
@@ -46,6 +47,11 @@ def not_found(req, ctx):
     ctx.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
 
 
+def unavailable(req, ctx):
+    # what an overloaded or draining server answers
+    ctx.abort(grpc.StatusCode.UNAVAILABLE, "shedding load")
+
+
 def slow(req, ctx):
     time.sleep(1.0)
     return b"late"
@@ -59,6 +65,7 @@ def serve(port, tls):
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi, ident, ident),
         "NotFound": grpc.unary_unary_rpc_method_handler(not_found, ident, ident),
         "Slow": grpc.unary_unary_rpc_method_handler(slow, ident, ident),
+        "Unavailable": grpc.unary_unary_rpc_method_handler(unavailable, ident, ident),
     }
     from concurrent import futures
 
@@ -104,6 +111,8 @@ def one(ch, port, cert, call):
         elif call == "deadline":
             ch.unary_unary(m("Slow"))(b"hi", timeout=0.2)
         elif call == "unavailable":
+            ch.unary_unary(m("Unavailable"))(b"hi", timeout=10)
+        elif call == "refused":
             with channel(port + 1, cert) as dead:
                 dead.unary_unary(m("Unary"))(b"hi", timeout=5)
         else:
@@ -113,23 +122,29 @@ def one(ch, port, cert, call):
         return e.code().name, 0
 
 
-def call(port, calls, cert, repeat, threads):
+def call(port, calls, cert, repeat, threads, shared):
+    """threads callers; with shared, all on one channel (one HTTP/2
+    connection carrying many concurrent streams)."""
     lock = threading.Lock()
-    errors = []
+    common = channel(port, cert) if shared else None
 
     def worker():
-        with channel(port, cert) as ch:
-            for _ in range(repeat):
-                for c in calls:
-                    code, n = one(ch, port, cert, c)
-                    with lock:
-                        print(c, code, n, flush=True)
+        ch = common or channel(port, cert)
+        for _ in range(repeat):
+            for c in calls:
+                code, n = one(ch, port, cert, c)
+                with lock:
+                    print(c, code, n, flush=True)
+        if not common:
+            ch.close()
 
     ts = [threading.Thread(target=worker) for _ in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
+    if common:
+        common.close()
 
 
 def main(argv):
@@ -148,6 +163,9 @@ def main(argv):
             else:
                 opt["tls"] = rest[i + 1]
                 i += 2
+        elif rest[i] == "--shared":
+            opt["shared"] = True
+            i += 1
         elif rest[i] in ("--repeat", "--threads"):
             opt[rest[i][2:]] = int(rest[i + 1])
             i += 2
@@ -157,7 +175,8 @@ def main(argv):
     if argv[1] == "serve":
         serve(port, opt.get("tls"))
     else:
-        call(port, args, opt.get("tls"), opt.get("repeat", 1), opt.get("threads", 1))
+        call(port, args, opt.get("tls"), opt.get("repeat", 1), opt.get("threads", 1),
+             opt.get("shared", False))
 
 
 if __name__ == "__main__":
