@@ -275,6 +275,16 @@ enum conn_kind conn_kind(const struct conn *c)
 	return (enum conn_kind)c->kind;
 }
 
+void conn_kill(struct conn *c)
+{
+	c->dead = 1;
+}
+
+int conn_dead(const struct conn *c)
+{
+	return c->dead;
+}
+
 void conn_emit(const struct conn *c, const struct exchange *x, uint16_t error)
 {
 	struct span_rec r;
@@ -766,18 +776,18 @@ ssize_t conn_write_via(struct conn *c, const struct iovec *iov, int iovcnt, conn
 	ssize_t k;
 	int n;
 
-	if (m == 0 || c->dead)
+	if (c->h2)
+		return h2c_write(c, c->h2, iov, iovcnt, io,
+				 arg); /* queued edits go out even if dead */
+	if (m == 0 || (c->dead && !c->pend_len))
 		return io(arg, iov, iovcnt);
-	if (!c->h2 && c->kind == CONN_CLIENT && http1_idle(&c->out) && !c->qlen &&
-	    iov[0].iov_len >= 3 && h2_is_preface(iov[0].iov_base, iov[0].iov_len) &&
-	    switch_to_h2(c))
-		return io(arg, iov, iovcnt);
-	if (c->h2) {
-		/* before the first write: its HEADERS frames can be injected into */
-		k = h2c_write(c, c->h2, iov, iovcnt, io, arg);
-		if (k > 0)
-			feed_iov(c, 1, iov, iovcnt, (size_t)k);
-		return k;
+	/* a client's first write: HTTP/2 is known before it, so its HEADERS
+	 * frames can be injected into */
+	if (!c->dead && c->kind == CONN_CLIENT && http1_idle(&c->out) && !c->qlen &&
+	    iov[0].iov_len >= 3 && h2_is_preface(iov[0].iov_base, iov[0].iov_len)) {
+		if (switch_to_h2(c))
+			return io(arg, iov, iovcnt);
+		return h2c_write(c, c->h2, iov, iovcnt, io, arg);
 	}
 	if (c->pend_len) {
 		size_t left;
@@ -840,8 +850,15 @@ int conn_write(int fd, const struct iovec *iov, int iovcnt, conn_io_fn io, void 
 	struct conn *c = lookup(fd);
 	int e;
 
-	if (!c || c->tls || c->dead || iovcnt > IOV_SHIM_MAX)
+	if (!c || c->tls)
 		return 0;
+	if (c->h2) {
+		/* HTTP/2 must see every byte (and queued edits must go out) */
+		if (c->dead && !h2c_pending(c->h2))
+			return 0;
+	} else if ((c->dead && !c->pend_len) || iovcnt > IOV_SHIM_MAX) {
+		return 0;
+	}
 	if (!conn_lock(c)) {
 		c->dead = 1;
 		return 0;

@@ -34,7 +34,10 @@
 
 #define H2S_MAX	   128	 /* streams followed at once per connection */
 #define H2_EBUF	   16384 /* edit bytes queued per connection */
-#define H2_IOV_MAX (64 + 2 * SPLICE_MAX + 2)
+#define H2_IOV_APP 254	 /* app iovecs per write we splice */
+#define H2_IOV_MAX (H2_IOV_APP + 2 * SPLICE_MAX + 2)
+#define FIELD_MAX  (16 + TP_LEN + TP_TRACESTATE_MAX + 32)
+#define ARM_MAX	   (2 * H2_FRAME_HDR + 1 + FIELD_MAX) /* the most one injection takes */
 #define GRPC_CT	   "application/grpc"
 
 enum { DIR_IN, DIR_OUT };
@@ -46,12 +49,9 @@ struct grpc_framer {
 };
 
 struct h2stream {
-	uint32_t id;	  /* 0: free */
-	uint8_t prepared; /* client: made when its HEADERS frame was about to be written */
-	uint8_t open;	  /* request HEADERS seen */
+	uint32_t id;  /* 0: free */
+	uint8_t open; /* request HEADERS seen */
 	uint8_t resp_headers;
-	uint8_t early_end; /* client: the response ended before we fed our own request */
-	uint16_t early_err;
 	uint64_t timeout_ns;	  /* grpc-timeout of the request */
 	uint8_t app_context;	  /* the app sent its own traceparent */
 	struct grpc_framer fr[2]; /* request, response messages */
@@ -66,10 +66,9 @@ struct h2conn {
 	struct h2stream st[H2S_MAX];
 	/* client injection */
 	struct splice sp;
-	size_t scan_pos; /* frames before this offset of the next write were scanned */
+	size_t ahead; /* client: bytes of the next write already fed (looked at before sent) */
 	size_t eused;
 	char ebuf[H2_EBUF];
-	uint8_t block[H2_BLOCK_MAX]; /* a HEADERS block being looked at before it is sent */
 };
 
 /* The header fields obs reads from a block. */
@@ -141,13 +140,6 @@ static struct h2stream *stream_new(struct h2conn *h, uint32_t id)
 
 static void stream_end(struct conn *c, struct h2stream *s, uint16_t error)
 {
-	if (!s->open && s->prepared) {
-		/* the reader thread saw the end while the writer was still in the
-		 * kernel: finish once the request is fed (open_request) */
-		s->early_end = 1;
-		s->early_err = error;
-		return;
-	}
 	if (s->open) {
 		conn_emit(c, &s->x, error);
 		if (conn_kind(c) == CONN_SERVER)
@@ -246,10 +238,9 @@ static void open_request(struct conn *c, struct h2stream *s, const struct hfield
 		conn_server_context(x, f->tp, f->tp_len, f->tp_count, f->ts, f->ts_len, f->ts_bad);
 		conn_set_active(x);
 	} else {
-		if (!s->prepared) {
-			conn_prepare_client(x); /* not seen whole in one write: still a span */
-			x->start_ns = ctx_now();
-		}
+		conn_prepare_client(x);
+		x->start_ns = ctx_now();
+		s->app_context = f->tp_count > 0;
 		if (f->tp_count == 1)
 			conn_adopt_app_context(x, f->tp, f->tp_len);
 	}
@@ -263,8 +254,6 @@ static void open_request(struct conn *c, struct h2stream *s, const struct hfield
 	if (conn_kind(c) == CONN_SERVER)
 		x->start_ns = ctx_now();
 	s->open = 1;
-	if (s->early_end)
-		stream_end(c, s, s->early_err);
 }
 
 static int on_headers(struct conn *c, struct h2conn *h, int dir, const struct h2_ev *ev)
@@ -291,7 +280,7 @@ static int on_headers(struct conn *c, struct h2conn *h, int dir, const struct h2
 			open_request(c, s, &f);
 		return 0; /* else request trailers: nothing we need */
 	}
-	if (!s || !(s->open || s->prepared))
+	if (!s || !s->open)
 		return 0;
 	if (f.status >= 200 && !s->resp_headers) {
 		s->x.status = (uint16_t)f.status;
@@ -337,7 +326,7 @@ static void on_data(struct conn *c, struct h2conn *h, int dir, const struct h2_e
 	int req_dir = h->kind == CONN_SERVER ? DIR_IN : DIR_OUT;
 	struct h2stream *s = stream_find(h, ev->stream);
 
-	if (!s || !(s->open || s->prepared))
+	if (!s || !s->open)
 		return;
 	if (dir == req_dir) {
 		s->x.req_bytes += ev->len;
@@ -418,7 +407,7 @@ int h2c_feed(struct conn *c, struct h2conn *h, int out, const uint8_t *buf, size
 	return 0;
 }
 
-/* ---- client writes: injection ------------------------------------------------ */
+/* ---- writes: injection ------------------------------------------------------ */
 
 /* Copy n bytes at offset off of the app's iov; -1 if they are not all there. */
 static int iov_read(const struct iovec *iov, int iovcnt, size_t off, void *out, size_t n)
@@ -438,6 +427,24 @@ static int iov_read(const struct iovec *iov, int iovcnt, size_t off, void *out, 
 		off = 0;
 	}
 	return n ? -1 : 0;
+}
+
+/* Feed the app's written bytes [off, off + n) of iov to the out direction. */
+static void feed_out(struct conn *c, struct h2conn *h, const struct iovec *iov, int iovcnt,
+		     size_t off, size_t n)
+{
+	for (int i = 0; i < iovcnt && n && !conn_dead(c); i++) {
+		size_t len = iov[i].iov_len;
+		if (off >= len) {
+			off -= len;
+			continue;
+		}
+		size_t take = len - off < n ? len - off : n;
+		if (h2c_feed(c, h, 1, (const uint8_t *)iov[i].iov_base + off, take))
+			conn_kill(c);
+		n -= take;
+		off = 0;
+	}
 }
 
 static void put_frame_header(uint8_t *p, size_t len, uint8_t type, uint8_t flags, uint32_t sid)
@@ -468,19 +475,17 @@ static size_t build_field(const struct exchange *x, uint8_t *out, size_t cap)
 }
 
 /*
- * A new request's HEADERS frame (header hd, payload len) at offset pos of
- * the write: make the stream's context and arm the edits that add it.
+ * Stream s's request HEADERS frame (header hd, payload len, END_HEADERS)
+ * is at offset pos of the write: arm the edits that add s's context.
  * Returns the bytes the write grows by (0: nothing armed).
  */
 static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iovec *iov, int iovcnt,
 			  size_t pos, const uint8_t *hd, uint32_t len, size_t budget)
 {
-	uint32_t sid = s->id;
-	uint8_t flags = hd[4], pad = 0, last;
-	size_t pre = 0, blen, flen, need, pos2, grow;
-	uint8_t field[16 + TP_LEN + TP_TRACESTATE_MAX + 32];
+	uint8_t flags = hd[4], pad = 0, last, field[FIELD_MAX];
+	size_t pre = 0, flen, need, pos2, grow;
 	char *e1, *e2;
-	int fits, has;
+	int fits;
 
 	if (flags & H2_F_PADDED) {
 		if (iov_read(iov, iovcnt, pos + H2_FRAME_HDR, &pad, 1))
@@ -489,17 +494,8 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 	}
 	if (flags & H2_F_PRIORITY)
 		pre += 5;
-	if (pre + pad >= len || len - pre - pad > H2_BLOCK_MAX)
-		return 0;
-	blen = len - pre - pad;
-	if (iov_read(iov, iovcnt, pos + H2_FRAME_HDR + pre, h->block, blen))
-		return 0;
-	if ((has = hpack_block_has_name(&h->hp[DIR_OUT], h->block, blen, "traceparent"))) {
-		s->app_context = has == 1;
-		return 0; /* the app propagates itself (or we cannot tell): leave it */
-	}
-	if (h->sp.n + 2 > SPLICE_MAX)
-		return 0;
+	if (pre + pad >= len || h->sp.n + 2 > SPLICE_MAX)
+		return 0; /* an empty block, or no room for two edits */
 	flen = build_field(&s->x, field, sizeof(field));
 	fits = len + flen <= h->peer_max_frame;
 	grow = flen + (fits ? 0 : H2_FRAME_HDR);
@@ -510,8 +506,8 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 	e2 = e1 + H2_FRAME_HDR;
 	if (fits) {
 		/* the frame grows: new length; the field follows the block's last byte */
-		put_frame_header((uint8_t *)e1, len + flen, H2_HEADERS, flags, sid);
-		pos2 = pos + H2_FRAME_HDR + pre + blen - 1;
+		put_frame_header((uint8_t *)e1, len + flen, H2_HEADERS, flags, s->id);
+		pos2 = pos + H2_FRAME_HDR + len - pad - 1;
 		if (iov_read(iov, iovcnt, pos2, &last, 1))
 			return 0;
 		e2[0] = (char)last;
@@ -519,12 +515,12 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 		need = H2_FRAME_HDR + 1 + flen;
 	} else {
 		/* too large for the peer: END_HEADERS moves to a CONTINUATION after it */
-		put_frame_header((uint8_t *)e1, len, H2_HEADERS, flags & ~H2_F_END_HEADERS, sid);
+		put_frame_header((uint8_t *)e1, len, H2_HEADERS, flags & ~H2_F_END_HEADERS, s->id);
 		pos2 = pos + H2_FRAME_HDR + len - 1;
 		if (iov_read(iov, iovcnt, pos2, &last, 1))
 			return 0;
 		e2[0] = (char)last;
-		put_frame_header((uint8_t *)e2 + 1, flen, H2_CONTINUATION, H2_F_END_HEADERS, sid);
+		put_frame_header((uint8_t *)e2 + 1, flen, H2_CONTINUATION, H2_F_END_HEADERS, s->id);
 		memcpy(e2 + 1 + H2_FRAME_HDR, field, flen);
 	}
 	/* the insertion replaces the byte before it: a cut there never reports
@@ -537,75 +533,133 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 	return grow;
 }
 
-/* Walk the whole frames of this write from start; arm new requests' HEADERS. */
-static void scan_write(struct h2conn *h, const struct iovec *iov, int iovcnt, size_t m,
-		       size_t start, size_t budget)
+/*
+ * Client: feed the write's new bytes (from h->ahead) to the out direction
+ * before they are sent, frame by frame, so each block is decoded with the
+ * table exactly as the peer will have it, and arm an injection for each
+ * new request that did not carry its own traceparent. The app re-presents
+ * whatever the kernel does not take, so those bytes are not fed twice.
+ */
+
+/* Is there room to arm one more injection? */
+static int arm_room(const struct h2conn *h, size_t budget)
 {
-	int in_block = h2_in_block(&h->rd[DIR_OUT]);
-	size_t pos = start;
+	return h->sp.n + 2 <= SPLICE_MAX && h->eused + ARM_MAX <= sizeof(h->ebuf) &&
+	       budget >= FIELD_MAX + H2_FRAME_HDR;
+}
+
+/* Returns how many bytes of the write to send: all of them (m), or fewer
+ * to stop before a request there is no room left to inject into. */
+static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *iov, int iovcnt,
+			size_t m, size_t budget)
+{
+	size_t pos = h->ahead < m ? h->ahead : m;
 	uint8_t hd[H2_FRAME_HDR];
 
-	while (pos + H2_FRAME_HDR <= m && !iov_read(iov, iovcnt, pos, hd, H2_FRAME_HDR)) {
-		uint32_t len = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
-		uint32_t sid =
+	while (pos < m && !conn_dead(c)) {
+		long b = h2_to_boundary(&h->rd[DIR_OUT]);
+		uint32_t len, sid;
+		int new_req;
+
+		if (b != 0) { /* finish the preface, a frame or its header first */
+			size_t n = b < 0 ? 1 : (size_t)b < m - pos ? (size_t)b : m - pos;
+			feed_out(c, h, iov, iovcnt, pos, n);
+			pos += n;
+			continue;
+		}
+		if (iov_read(iov, iovcnt, pos, hd, H2_FRAME_HDR))
+			break; /* a header split across writes: fed below */
+		len = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
+		sid =
 		    ((uint32_t)hd[5] << 24 | (uint32_t)hd[6] << 16 | (uint32_t)hd[7] << 8 | hd[8]) &
 		    0x7fffffff;
-		uint8_t type = hd[3], flags = hd[4];
-
-		if (pos + H2_FRAME_HDR + len > m)
-			break; /* not whole in this write: looked at again next time */
-		if (type == H2_HEADERS) {
-			struct h2stream *s;
-			if (!in_block && (sid & 1) && !stream_find(h, sid) &&
-			    (s = stream_new(h, sid))) {
-				/* a new request: its span starts now, whatever the reader
-				 * thread sees before this write is fed */
-				conn_prepare_client(&s->x);
-				s->x.start_ns = ctx_now();
-				s->prepared = 1;
-				size_t g = 0;
-				if (flags & H2_F_END_HEADERS)
+		new_req = hd[3] == H2_HEADERS && (sid & 1) && !h2_in_block(&h->rd[DIR_OUT]) &&
+			  !stream_find(h, sid);
+		if (pos + H2_FRAME_HDR + len > m) {
+			if (new_req)
+				ctx_count(CTX_INJECT_SKIPPED); /* split across writes */
+			break;
+		}
+		if (new_req && pos > 0 && !arm_room(h, budget)) {
+			/* a short write (always allowed on a stream socket): the app
+			 * sends this request in its next write, with room again */
+			h->ahead = pos;
+			return pos;
+		}
+		feed_out(c, h, iov, iovcnt, pos, H2_FRAME_HDR + len);
+		if (new_req) {
+			struct h2stream *s = stream_find(h, sid);
+			size_t g = 0;
+			if (s && s->open && !s->app_context) {
+				if (hd[4] & H2_F_END_HEADERS)
 					g = arm_headers(h, s, iov, iovcnt, pos, hd, len, budget);
-				budget -= g;
-				if (!g && !s->app_context)
+				if (!g)
 					ctx_count(CTX_INJECT_SKIPPED);
 			}
-			in_block = !(flags & H2_F_END_HEADERS);
-		} else if (type == H2_CONTINUATION && (flags & H2_F_END_HEADERS)) {
-			in_block = 0;
+			budget -= g;
 		}
 		pos += H2_FRAME_HDR + len;
 	}
-	h->scan_pos = pos;
+	if (pos < m)
+		feed_out(c, h, iov, iovcnt, pos, m - pos);
+	h->ahead = m;
+	return m;
+}
+
+/* The first m bytes of iov, into out (room for iovcnt entries). */
+static int iov_cut(const struct iovec *iov, int iovcnt, size_t m, struct iovec *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < iovcnt && m; i++) {
+		out[n] = iov[i];
+		if (out[n].iov_len > m)
+			out[n].iov_len = m;
+		m -= out[n++].iov_len;
+	}
+	return n;
+}
+
+int h2c_pending(const struct h2conn *h)
+{
+	return h->sp.n > 0;
 }
 
 ssize_t h2c_write(struct conn *c, struct h2conn *h, const struct iovec *iov, int iovcnt,
 		  conn_io_fn io, void *arg)
 {
-	struct iovec v[H2_IOV_MAX];
-	size_t m = 0, budget;
+	struct iovec v[H2_IOV_MAX], cut[H2_IOV_APP];
+	size_t m = 0, cap = conn_write_cap(c), budget;
 	ssize_t k, rep;
-	int n, applied;
+	int n, applied, client = h->kind == CONN_CLIENT;
 
+	/* a write of more pieces than we can splice is made shorter: a short
+	 * write is always allowed on a stream socket, and the app sends the
+	 * rest next */
+	if (iovcnt > H2_IOV_APP)
+		iovcnt = H2_IOV_APP;
 	for (int i = 0; i < iovcnt; i++)
 		m += iov[i].iov_len;
 	if (!h->sp.n)
 		h->eused = 0;
-	budget = conn_write_cap(c);
-	if (h->kind == CONN_CLIENT && m < budget) {
-		long b = h2_to_boundary(&h->rd[DIR_OUT]);
-		budget = budget == (size_t)-1 ? sizeof(h->ebuf) : budget - m;
-		if (b >= 0)
-			scan_write(h, iov, iovcnt, m,
-				   (size_t)b > h->scan_pos ? (size_t)b : h->scan_pos, budget);
+	if (client && !conn_dead(c)) {
+		size_t send;
+		budget = cap == (size_t)-1 ? sizeof(h->ebuf) : m < cap ? cap - m : 0;
+		send = scan_feed(c, h, iov, iovcnt, m, budget);
+		if (send < m) {
+			iovcnt = iov_cut(iov, iovcnt, send, cut);
+			iov = cut;
+			m = send;
+		}
 	}
 	if (!h->sp.n) {
 		rep = conn_io_unlocked(c, io, arg, iov, iovcnt);
 	} else {
 		n = splice_iov(&h->sp, iov, iovcnt, m, v, H2_IOV_MAX, &applied);
-		if (n < 0)
-			return io(arg, iov,
-				  iovcnt); /* cannot happen: H2_IOV_MAX covers every edit */
+		if (n < 0) {
+			errno = EAGAIN; /* cannot happen: H2_IOV_MAX covers every edit */
+			return -1;
+		}
 		k = conn_io_unlocked(c, io, arg, v, n);
 		if (k < 0)
 			return k; /* nothing left: the edits stay as they are for the retry */
@@ -613,8 +667,11 @@ ssize_t h2c_write(struct conn *c, struct h2conn *h, const struct iovec *iov, int
 		if (rep < 0)
 			errno = EAGAIN; /* only our bytes left: the socket is full */
 	}
-	if (rep < 0)
+	if (rep <= 0)
 		return rep;
-	h->scan_pos = h->scan_pos > (size_t)rep ? h->scan_pos - (size_t)rep : 0;
+	if (client)
+		h->ahead = h->ahead > (size_t)rep ? h->ahead - (size_t)rep : 0;
+	else if (!conn_dead(c))
+		feed_out(c, h, iov, iovcnt, 0, (size_t)rep);
 	return rep;
 }

@@ -83,6 +83,9 @@ struct exchange {
 
 /* Span and context helpers shared with h2conn.c. */
 enum conn_kind conn_kind(const struct conn *c) SHIM_HIDDEN;
+/* Stop following c (its bytes pass untouched from now on), or ask if it is. */
+void conn_kill(struct conn *c) SHIM_HIDDEN;
+int conn_dead(const struct conn *c) SHIM_HIDDEN;
 void conn_emit(const struct conn *c, const struct exchange *x, uint16_t error) SHIM_HIDDEN;
 /* Zero x's ids, flags and counters (not its strings). */
 void conn_exchange_clear(struct exchange *x) SHIM_HIDDEN;
@@ -148,9 +151,12 @@ struct h2conn *h2c_new(enum conn_kind kind) SHIM_HIDDEN;
 void h2c_free(struct h2conn *h) SHIM_HIDDEN;
 /* The app's bytes on c: out = written, else read. -1: stop following c. */
 int h2c_feed(struct conn *c, struct h2conn *h, int out, const uint8_t *buf, size_t n) SHIM_HIDDEN;
+/* 1 while edits are queued: every later write must go through h2c_write. */
+int h2c_pending(const struct h2conn *h) SHIM_HIDDEN;
 /* The connection ended: open streams end with an error. */
 void h2c_eof(struct conn *c, struct h2conn *h) SHIM_HIDDEN;
-/* A client's write: inject traceparent into new requests' HEADERS frames. */
+/* A write on an HTTP/2 connection (client: with injection); does its own
+ * parsing. With c locked; returns what the app is told, errno set. */
 ssize_t h2c_write(struct conn *c, struct h2conn *h, const struct iovec *iov, int iovcnt,
 		  conn_io_fn io, void *arg) SHIM_HIDDEN;
 

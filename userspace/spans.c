@@ -385,6 +385,11 @@ void spans_summary(struct spans *s, FILE *out)
 		fprintf(out, "  spans: %llu (%llu exported, %llu unsampled, %llu dropped)\n",
 			(unsigned long long)s->received, (unsigned long long)st.exported,
 			(unsigned long long)s->unsampled, (unsigned long long)lost);
+	uint64_t inj = __atomic_load_n(&s->ring.hdr->injected, __ATOMIC_RELAXED),
+		 skip = __atomic_load_n(&s->ring.hdr->inject_skipped, __ATOMIC_RELAXED);
+	if (inj || skip)
+		fprintf(out, "  traceparent: injected into %llu requests, %llu sent without\n",
+			(unsigned long long)inj, (unsigned long long)skip);
 	if (lost)
 		fprintf(out,
 			"  spans dropped: ring full %llu, producer stalled %llu, export queue full "
