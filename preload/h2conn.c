@@ -66,7 +66,8 @@ struct h2conn {
 	struct h2stream st[H2S_MAX];
 	/* client injection */
 	struct splice sp;
-	size_t ahead; /* client: bytes of the next write already fed (looked at before sent) */
+	size_t ahead;	   /* client: bytes of the next write already fed (looked at before sent) */
+	uint32_t cont_sid; /* a new request whose block continues in CONTINUATION frames */
 	size_t eused;
 	char ebuf[H2_EBUF];
 };
@@ -475,8 +476,9 @@ static size_t build_field(const struct exchange *x, uint8_t *out, size_t cap)
 }
 
 /*
- * Stream s's request HEADERS frame (header hd, payload len, END_HEADERS)
- * is at offset pos of the write: arm the edits that add s's context.
+ * The frame ending stream s's request block (HEADERS or CONTINUATION with
+ * END_HEADERS; header hd, payload len) is at offset pos of the write: arm
+ * the edits that add s's context.
  * Returns the bytes the write grows by (0: nothing armed).
  */
 static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iovec *iov, int iovcnt,
@@ -487,12 +489,12 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 	char *e1, *e2;
 	int fits;
 
-	if (flags & H2_F_PADDED) {
+	if (hd[3] == H2_HEADERS && (flags & H2_F_PADDED)) {
 		if (iov_read(iov, iovcnt, pos + H2_FRAME_HDR, &pad, 1))
 			return 0;
 		pre = 1;
 	}
-	if (flags & H2_F_PRIORITY)
+	if (hd[3] == H2_HEADERS && (flags & H2_F_PRIORITY))
 		pre += 5;
 	if (pre + pad >= len || h->sp.n + 2 > SPLICE_MAX)
 		return 0; /* an empty block, or no room for two edits */
@@ -506,7 +508,7 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 	e2 = e1 + H2_FRAME_HDR;
 	if (fits) {
 		/* the frame grows: new length; the field follows the block's last byte */
-		put_frame_header((uint8_t *)e1, len + flen, H2_HEADERS, flags, s->id);
+		put_frame_header((uint8_t *)e1, len + flen, hd[3], flags, s->id);
 		pos2 = pos + H2_FRAME_HDR + len - pad - 1;
 		if (iov_read(iov, iovcnt, pos2, &last, 1))
 			return 0;
@@ -515,7 +517,7 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 		need = H2_FRAME_HDR + 1 + flen;
 	} else {
 		/* too large for the peer: END_HEADERS moves to a CONTINUATION after it */
-		put_frame_header((uint8_t *)e1, len, H2_HEADERS, flags & ~H2_F_END_HEADERS, s->id);
+		put_frame_header((uint8_t *)e1, len, hd[3], flags & ~H2_F_END_HEADERS, s->id);
 		pos2 = pos + H2_FRAME_HDR + len - 1;
 		if (iov_read(iov, iovcnt, pos2, &last, 1))
 			return 0;
@@ -559,7 +561,7 @@ static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *io
 	while (pos < m && !conn_dead(c)) {
 		long b = h2_to_boundary(&h->rd[DIR_OUT]);
 		uint32_t len, sid;
-		int new_req;
+		int starts, ends;
 
 		if (b != 0) { /* finish the preface, a frame or its header first */
 			size_t n = b < 0 ? 1 : (size_t)b < m - pos ? (size_t)b : m - pos;
@@ -573,30 +575,38 @@ static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *io
 		sid =
 		    ((uint32_t)hd[5] << 24 | (uint32_t)hd[6] << 16 | (uint32_t)hd[7] << 8 | hd[8]) &
 		    0x7fffffff;
-		new_req = hd[3] == H2_HEADERS && (sid & 1) && !h2_in_block(&h->rd[DIR_OUT]) &&
-			  !stream_find(h, sid);
+		/* a new request's block starts (HEADERS) or ends (END_HEADERS):
+		 * the field goes into the frame that carries END_HEADERS */
+		starts = hd[3] == H2_HEADERS && (sid & 1) && !h2_in_block(&h->rd[DIR_OUT]) &&
+			 !stream_find(h, sid);
+		ends = (hd[4] & H2_F_END_HEADERS) &&
+		       (starts || (hd[3] == H2_CONTINUATION && sid == h->cont_sid));
+		if (starts)
+			h->cont_sid = sid;
 		if (pos + H2_FRAME_HDR + len > m) {
-			if (new_req)
+			if (ends) {
 				ctx_count(CTX_INJECT_SKIPPED); /* split across writes */
+				h->cont_sid = 0;
+			}
 			break;
 		}
-		if (new_req && pos > 0 && !arm_room(h, budget)) {
+		if (ends && pos > 0 && !arm_room(h, budget)) {
 			/* a short write (always allowed on a stream socket): the app
 			 * sends this request in its next write, with room again */
 			h->ahead = pos;
 			return pos;
 		}
 		feed_out(c, h, iov, iovcnt, pos, H2_FRAME_HDR + len);
-		if (new_req) {
+		if (ends) {
 			struct h2stream *s = stream_find(h, sid);
 			size_t g = 0;
 			if (s && s->open && !s->app_context) {
-				if (hd[4] & H2_F_END_HEADERS)
-					g = arm_headers(h, s, iov, iovcnt, pos, hd, len, budget);
+				g = arm_headers(h, s, iov, iovcnt, pos, hd, len, budget);
 				if (!g)
 					ctx_count(CTX_INJECT_SKIPPED);
 			}
 			budget -= g;
+			h->cont_sid = 0;
 		}
 		pos += H2_FRAME_HDR + len;
 	}

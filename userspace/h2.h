@@ -20,7 +20,7 @@
 #define H2_PREFACE	      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN	      24
 #define H2_FRAME_HDR	      9
-#define H2_BLOCK_MAX	      16384
+#define H2_BLOCK_MAX	      65536 /* a larger header block is not followed */
 #define H2_DEFAULT_MAX_FRAME  16384
 #define H2_DEFAULT_TABLE_SIZE 4096
 

@@ -19,7 +19,7 @@
 #define HPACK_DEFAULT_TABLE  4096
 #define HPACK_TABLE_MAX	     16384 /* a larger dynamic table is not followed */
 #define HPACK_ENTRY_OVERHEAD 32
-#define HPACK_STR_MAX	     4096 /* longest name or value we decode */
+#define HPACK_STR_MAX	     16384 /* longest name or value we decode */
 #define HPACK_ENTRIES_MAX    (HPACK_TABLE_MAX / HPACK_ENTRY_OVERHEAD)
 
 struct hpack_entry {
