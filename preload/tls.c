@@ -40,10 +40,31 @@ static struct {
 
 static __thread int in_tls SHIM_TLS_MODEL;
 
+/*
+ * The real OpenSSL function. RTLD_NEXT finds it when libssl is in the
+ * global scope; a library loaded with dlopen(RTLD_LOCAL) and linked to
+ * libssl (Python's _ssl and grpc extension modules) keeps it out of there,
+ * yet its calls still reach these wrappers: then ask the already-loaded
+ * libssl itself (RTLD_NOLOAD never loads anything new).
+ */
+static void *ssl_sym(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name), *h;
+
+	if (p)
+		return p;
+	h = dlopen("libssl.so.3", RTLD_LAZY | RTLD_NOLOAD);
+	if (!h)
+		return NULL;
+	p = dlsym(h, name);
+	dlclose(h); /* only drops the reference NOLOAD took: libssl stays loaded */
+	return p;
+}
+
 #define SYM(name)                                                                                  \
 	({                                                                                         \
 		if (!real_##name)                                                                  \
-			real_##name = dlsym(RTLD_NEXT, #name);                                     \
+			real_##name = ssl_sym(#name);                                              \
 		real_##name;                                                                       \
 	})
 
