@@ -358,8 +358,10 @@ static int on_event(struct conn *c, struct h2conn *h, int dir, enum h2_event e,
 			s->x.h2_error = ev->error_code;
 			if (s->x.proto == SPAN_PROTO_GRPC && !(s->x.flags & SPAN_F_RPC_STATUS)) {
 				/* no trailers: the status is what the reset means */
-				int expired =
-				    s->timeout_ns && ctx_now() - s->x.start_ns >= s->timeout_ns;
+				/* at the deadline, give or take the moments between the
+				 * app's clock start and ours (5% + 1 ms of slack) */
+				uint64_t t = s->timeout_ns, slack = t / 20 + 1000000;
+				int expired = t && ctx_now() - s->x.start_ns + slack >= t;
 				s->x.rpc_status =
 				    (uint16_t)rpc_code_from_reset(ev->error_code, expired);
 				s->x.flags |= SPAN_F_RPC_STATUS;

@@ -5,6 +5,7 @@ dependency is Debian's python3-grpcio.
 
   grpc_demo.py serve PORT [--tls CERT KEY]
   grpc_demo.py call  PORT CALLS... [--tls CERT] [--repeat N] [--threads T] [--shared]
+                     [--linger SECONDS]
 
 CALLS: unary, server_stream, client_stream, bidi, not_found, deadline,
 unavailable (the server sheds load), refused (dials PORT+1, where nothing
@@ -166,7 +167,7 @@ def main(argv):
         elif rest[i] == "--shared":
             opt["shared"] = True
             i += 1
-        elif rest[i] in ("--repeat", "--threads"):
+        elif rest[i] in ("--repeat", "--threads", "--linger"):
             opt[rest[i][2:]] = int(rest[i + 1])
             i += 2
         else:
@@ -177,6 +178,8 @@ def main(argv):
     else:
         call(port, args, opt.get("tls"), opt.get("repeat", 1), opt.get("threads", 1),
              opt.get("shared", False))
+        print("calls done", flush=True)
+        time.sleep(opt.get("linger", 0))  # stay up to be scraped
 
 
 if __name__ == "__main__":

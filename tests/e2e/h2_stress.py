@@ -43,10 +43,12 @@ def serve(port):
     ls.listen(1)
     print("listening", flush=True)
     s, _ = ls.accept()
+    ls.close()
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     conn.initiate_connection()
     s.sendall(conn.data_to_send())
-    rep = {"requests": 0, "one_traceparent": 0, "bodies_ok": 0, "bodies": 0, "errors": []}
+    rep = {"requests": 0, "one_traceparent": 0, "bodies_ok": 0, "bodies": 0, "errors": [],
+           "traceparents": []}
     bodies, heads = {}, {}
     raw = bytearray()
     while True:
@@ -73,6 +75,7 @@ def serve(port):
                 tps = [v for k, v in h if k == b"traceparent"]
                 if len(tps) == 1 and TP.match(tps[0]):
                     rep["one_traceparent"] += 1
+                rep["traceparents"] += [t.decode("latin-1") for t in tps][: 8 - len(rep["traceparents"])]
                 want = dict(h).get(b"x-body-len")
                 if want is not None:
                     rep["bodies"] += 1

@@ -78,7 +78,7 @@ PROTO_DIR=$TOP/build/protos
 # installed from the npm registry on first use.
 require_node_modules() {
 	require_cmd node npm
-	[ -d "$NODE_DIR/node_modules/@opentelemetry/sdk-trace-node" ] && return 0
+	[ -d "$NODE_DIR/node_modules/@opentelemetry/instrumentation-grpc" ] && return 0
 	(cd "$NODE_DIR" && npm ci --no-audit --no-fund --silent) >&2
 }
 
