@@ -26,7 +26,7 @@
 #define CONN_PIPELINE 8
 #define INJ_MAX	      (TP_LEN + TP_TRACESTATE_MAX + 40)
 #define HEAD_SCAN_MAX (16 << 10) /* inject only if the head is within this */
-#define TLS_WBUF_MAX  (16 << 10)
+#define TLS_WBUF_MAX  (64 << 10) /* a grown SSL_write, linearised */
 #define IOV_SHIM_MAX  64
 
 struct conn {
