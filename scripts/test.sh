@@ -53,7 +53,9 @@ done
 note "sanitizers (ASan + UBSan): unit tests and obs-run, with leak checks"
 if make -s asan >build/asan.log 2>&1; then
 	for t in build/asan/tests/test_*; do
-		if ASAN_OPTIONS=detect_leaks=1 "$t" >"$t.log" 2>&1; then
+		case $t in *.log) continue ;; esac # logs of an earlier run
+		if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			"$t" >"$t.log" 2>&1; then
 			echo "ok asan $(basename "$t")"
 			record "asan $t" 0
 		else

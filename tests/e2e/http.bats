@@ -285,3 +285,17 @@ echo_start() {
 	run env OBS_PRELOAD_DISABLE=1 LD_PRELOAD="$TOP/build/libobs_preload.so" curl -fsS "http://127.0.0.1:$EP/off"
 	[[ $output == "GET /off tp=0 "* ]]
 }
+
+@test "Python's ssl module (libssl loaded by a dlopen'ed _ssl) through the shim: HTTPS works, traceparent reaches nginx" {
+	RP=$(free_port)
+	receiver_start "$RP"
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP
+	nginx_start
+	run client "$PY" -c "import ssl, urllib.request as u
+ctx = ssl.create_default_context(cafile='$NGX/cert.pem')
+print(u.urlopen('https://127.0.0.1:$TLSP/index.html', context=ctx).read().decode())"
+	[ "$status" -eq 0 ]
+	[[ $output == *"hello from nginx"* ]]
+	tp=$(grep 'GET /index.html' "$NGX/logs/access.log" | tail -1 | sed 's/.*tp=//')
+	check_pair "$tp"
+}

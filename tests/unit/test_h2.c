@@ -66,7 +66,8 @@ static int run(const struct buf *in, size_t step, int client_side, char *log, si
 				break;
 			}
 			if (e == H2_EV_DATA) {
-				memcpy(data + dlen, ev.data, ev.len);
+				if (ev.len)
+					memcpy(data + dlen, ev.data, ev.len);
 				dlen += ev.len;
 				if (ev.end_stream) {
 					ll += (size_t)snprintf(log + ll, logcap - ll,
