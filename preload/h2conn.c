@@ -64,6 +64,7 @@ struct h2conn {
 	uint32_t peer_max_frame; /* the peer's SETTINGS_MAX_FRAME_SIZE */
 	struct h2_reader rd[2];
 	struct hpack_dec hp[2];
+	uint32_t ids[H2S_MAX]; /* st[i]'s stream id (0: free), packed for the lookup */
 	struct h2stream st[H2S_MAX];
 	/* client injection */
 	struct splice sp;
@@ -121,9 +122,15 @@ void h2c_free(struct h2conn *h)
 static struct h2stream *stream_find(struct h2conn *h, uint32_t id)
 {
 	for (int i = 0; i < H2S_MAX; i++)
-		if (h->st[i].id == id)
+		if (h->ids[i] == id)
 			return &h->st[i];
 	return NULL;
+}
+
+static void stream_set_id(struct h2conn *h, struct h2stream *s, uint32_t id)
+{
+	s->id = id;
+	h->ids[s - h->st] = id;
 }
 
 static struct h2stream *stream_new(struct h2conn *h, uint32_t id)
@@ -136,33 +143,31 @@ static struct h2stream *stream_new(struct h2conn *h, uint32_t id)
 	}
 	memset(s, 0, offsetof(struct h2stream, x));
 	conn_exchange_clear(&s->x);
-	s->id = id;
+	stream_set_id(h, s, id);
 	return s;
 }
 
-static void stream_end(struct conn *c, struct h2stream *s, uint16_t error)
+static void stream_end(struct conn *c, struct h2conn *h, struct h2stream *s, uint16_t error)
 {
 	if (s->open) {
 		conn_emit(c, &s->x, error);
 		if (conn_kind(c) == CONN_SERVER)
 			conn_clear_active(&s->x);
 	}
-	s->id = 0;
+	stream_set_id(h, s, 0);
 }
 
 void h2c_eof(struct conn *c, struct h2conn *h)
 {
 	for (int i = 0; i < H2S_MAX; i++)
-		if (h->st[i].id)
-			stream_end(c, &h->st[i], SPAN_ERR_CLOSED);
+		if (h->ids[i])
+			stream_end(c, h, &h->st[i], SPAN_ERR_CLOSED);
 }
 
 /* ---- header blocks ---------------------------------------------------------- */
 
-static int name_is(const char *n, size_t nlen, const char *want)
-{
-	return nlen == strlen(want) && !memcmp(n, want, nlen);
-}
+/* A field name against a string literal (no strlen per field). */
+#define name_is(n, nlen, lit) ((nlen) == sizeof(lit) - 1 && !memcmp((n), (lit), sizeof(lit) - 1))
 
 static void keep(char *dst, size_t cap, const char *v, size_t vlen, uint8_t *trunc)
 {
@@ -293,7 +298,7 @@ static int on_headers(struct conn *c, struct h2conn *h, int dir, const struct h2
 		s->x.flags |= SPAN_F_RPC_STATUS;
 	}
 	if (ev->end_stream)
-		stream_end(c, s, SPAN_ERR_NONE);
+		stream_end(c, h, s, SPAN_ERR_NONE);
 	return 0;
 }
 
@@ -339,7 +344,7 @@ static void on_data(struct conn *c, struct h2conn *h, int dir, const struct h2_e
 		if (s->x.proto == SPAN_PROTO_GRPC)
 			count_messages(&s->fr[1], ev->data, ev->len, &s->x.resp_msgs);
 		if (ev->end_stream)
-			stream_end(c, s, SPAN_ERR_NONE);
+			stream_end(c, h, s, SPAN_ERR_NONE);
 	}
 }
 
@@ -367,14 +372,14 @@ static int on_event(struct conn *c, struct h2conn *h, int dir, enum h2_event e,
 				    (uint16_t)rpc_code_from_reset(ev->error_code, expired);
 				s->x.flags |= SPAN_F_RPC_STATUS;
 			}
-			stream_end(c, s, SPAN_ERR_STREAM_RESET);
+			stream_end(c, h, s, SPAN_ERR_STREAM_RESET);
 		}
 		break;
 	case H2_EV_GOAWAY:
 		for (int i = 0; i < H2S_MAX; i++)
-			if (h->st[i].id > ev->last_stream) {
+			if (h->ids[i] > ev->last_stream) {
 				h->st[i].x.h2_error = ev->error_code;
-				stream_end(c, &h->st[i], SPAN_ERR_GOAWAY);
+				stream_end(c, h, &h->st[i], SPAN_ERR_GOAWAY);
 			}
 		break;
 	case H2_EV_SETTINGS:

@@ -231,6 +231,21 @@ size_t h2_feed(struct h2_reader *r, const uint8_t *buf, size_t len, struct h2_ev
 				} /* else END_STREAM comes from frame_end after the padding */
 				return i;
 			case H2_HEADERS:
+				if (r->got == r->pre && take == r->len - r->got &&
+				    take <= H2_BLOCK_MAX && (r->flags & H2_F_END_HEADERS)) {
+					/* a whole unpadded block in this buffer: no copy */
+					r->got = r->len;
+					r->hlen = 0;
+					r->in_block = 0;
+					ev->stream = r->stream;
+					ev->end_stream = r->block_end_stream;
+					ev->push = 0;
+					ev->data = p;
+					ev->len = take;
+					*e = H2_EV_HEADERS;
+					return i + take;
+				}
+				/* fall through */
 			case H2_PUSH_PROMISE:
 			case H2_CONTINUATION:
 				if (r->block_len + take > H2_BLOCK_MAX) {

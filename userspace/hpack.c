@@ -293,27 +293,43 @@ static int get_str(struct rd *r, char *buf)
 	return (int)len;
 }
 
-/* Name (and value, if want_value) of index i into the decoder's buffers. */
-static int get_indexed(struct hpack_dec *d, uint32_t i, int want_value, size_t *nlen, size_t *vlen)
+/*
+ * Name (and value, if want_value) of index i: pointers into the static
+ * table, the dynamic table's bytes, or (for an entry that wraps the byte
+ * ring, or when copy is set) the decoder's buffers.
+ */
+static int get_indexed(struct hpack_dec *d, uint32_t i, int want_value, int copy, const char **np,
+		       size_t *nlen, const char **vp, size_t *vlen)
 {
+	const struct hpack_entry *e;
+	uint32_t voff;
+
 	if (i >= 1 && i <= HPACK_STATIC_COUNT) {
-		*nlen = strlen(hpack_static[i].name);
-		memcpy(d->name, hpack_static[i].name, *nlen);
-		if (want_value) {
-			*vlen = strlen(hpack_static[i].value);
-			memcpy(d->value, hpack_static[i].value, *vlen);
-		}
+		*np = hpack_static[i].name;
+		*nlen = hpack_static[i].nlen;
+		*vp = hpack_static[i].value;
+		*vlen = hpack_static[i].vlen;
 		return 0;
 	}
-	const struct hpack_entry *e =
-	    i > HPACK_STATIC_COUNT ? table_at(&d->t, i - HPACK_STATIC_COUNT) : NULL;
+	e = i > HPACK_STATIC_COUNT ? table_at(&d->t, i - HPACK_STATIC_COUNT) : NULL;
 	if (!e)
 		return -1; /* index 0 or out of range (2.3.3) */
 	*nlen = e->nlen;
-	ring_read(&d->t, e->off, e->nlen, d->name);
-	if (want_value) {
-		*vlen = e->vlen;
-		ring_read(&d->t, (e->off + e->nlen) % HPACK_TABLE_MAX, e->vlen, d->value);
+	if (!copy && e->off + e->nlen <= HPACK_TABLE_MAX) {
+		*np = d->t.bytes + e->off;
+	} else {
+		ring_read(&d->t, e->off, e->nlen, d->name);
+		*np = d->name;
+	}
+	if (!want_value)
+		return 0;
+	*vlen = e->vlen;
+	voff = (e->off + e->nlen) % HPACK_TABLE_MAX;
+	if (voff + e->vlen <= HPACK_TABLE_MAX) {
+		*vp = d->t.bytes + voff;
+	} else {
+		ring_read(&d->t, voff, e->vlen, d->value);
+		*vp = d->value;
 	}
 	return 0;
 }
@@ -322,15 +338,16 @@ static int decode_field(struct hpack_dec *d, struct rd *r, int *fields, hpack_fi
 			void *arg)
 {
 	uint8_t b = *r->p;
+	const char *np = NULL, *vp = NULL;
 	size_t nlen = 0, vlen = 0;
 	uint32_t idx;
 	int prefix, n;
 
 	if (b & 0x80) { /* indexed field (6.1) */
-		if (get_int(r, 7, &idx) || get_indexed(d, idx, 1, &nlen, &vlen))
+		if (get_int(r, 7, &idx) || get_indexed(d, idx, 1, 0, &np, &nlen, &vp, &vlen))
 			return -1;
 		(*fields)++;
-		fn(arg, d->name, nlen, d->value, vlen, 0);
+		fn(arg, np, nlen, vp, vlen, 0);
 		return 0;
 	}
 	if ((b & 0xe0) == 0x20) { /* dynamic table size update (6.3) */
@@ -344,20 +361,24 @@ static int decode_field(struct hpack_dec *d, struct rd *r, int *fields, hpack_fi
 	if (get_int(r, prefix, &idx))
 		return -1;
 	if (idx) {
-		if (get_indexed(d, idx, 0, &nlen, &vlen))
+		/* a name that is about to be added again is copied first: adding
+		 * may evict the entry it comes from (4.4) */
+		if (get_indexed(d, idx, 0, prefix == 6, &np, &nlen, &vp, &vlen))
 			return -1;
 	} else {
 		if ((n = get_str(r, d->name)) < 0)
 			return -1;
+		np = d->name;
 		nlen = (size_t)n;
 	}
 	if ((n = get_str(r, d->value)) < 0)
 		return -1;
+	vp = d->value;
 	vlen = (size_t)n;
 	if (b & 0x40)
-		table_add(&d->t, d->name, nlen, d->value, vlen);
+		table_add(&d->t, np, nlen, vp, vlen);
 	(*fields)++;
-	fn(arg, d->name, nlen, d->value, vlen, prefix == 4 && (b & 0x10));
+	fn(arg, np, nlen, vp, vlen, prefix == 4 && (b & 0x10));
 	return 0;
 }
 
@@ -410,10 +431,11 @@ int hpack_block_has_name(struct hpack_dec *d, const uint8_t *block, size_t len, 
 		if (get_int(&r, (b & 0x80) ? 7 : (b & 0x40) ? 6 : 4, &idx))
 			return -1;
 		if (idx) {
-			/* get_indexed fills d->name only: the decoder's state is unchanged */
-			if (get_indexed(d, idx, 0, &got, &unused))
+			const char *np, *vp;
+			/* get_indexed reads only: the decoder's state is unchanged */
+			if (get_indexed(d, idx, 0, 0, &np, &got, &vp, &unused))
 				return -1;
-			match = got == nlen && !memcmp(d->name, name, nlen);
+			match = got == nlen && !memcmp(np, name, nlen);
 		} else if ((b & 0x80) || peek_str(d, &r, name, &match)) {
 			return -1;
 		}

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # bench/grpc-overhead: what obs costs gRPC and HTTP/2 traffic.
 #
-#   1. python3-grpcio unary calls (bench/grpc-overhead/load.py, closed loop,
-#      THREADS callers on one channel) against tests/e2e/grpc_demo.py, in
-#      interleaved rounds of
-#        bare   client and server alone
-#        obs    both under obs-run, every span of both exported as OTLP to
-#               a sink (bench/http-overhead/sink.py)
-#   2. h2load (h2c, prior knowledge) against nghttpd, interleaved:
-#        bare   both alone
-#        obs    nghttpd under obs-run (spans exported), h2load under obs-run
-#               (every request injected, spans exported)
-#   reporting medians of calls/s (req/s) and p99 latency and their ratios to
-#   bare (target: obs >= 95% of bare throughput), and obs's own CPU per call.
+#   1. python3-grpcio unary calls: bench/grpc-overhead/load.py (closed loop,
+#      THREADS callers on one channel, i.e. one HTTP/2 connection) against
+#      tests/e2e/grpc_demo.py, client and server started together
+#      (pair.sh), in interleaved rounds of
+#        bare   alone
+#        shim   LD_PRELOAD=libobs_preload.so in both, no collector
+#        bpf    one obs-run --no-preload around both (BPF probes only)
+#        obs    one obs-run around both: shim + BPF, every span of both
+#               sides exported as OTLP to a sink (bench/http-overhead/sink.py)
+#   2. h2load -c4 -m32 (h2c, prior knowledge) against nghttpd, the same
+#      configurations (every h2load request gets a traceparent under obs).
+#   Reports medians of calls/s (req/s), p99, their ratio to bare (target:
+#   obs >= 95% of bare throughput) and obs-run's own CPU per call.
 #
 #   bench/grpc-overhead/run.sh [ROUNDS] [SECONDS] [THREADS]
 #
@@ -26,116 +27,93 @@ threads=${3:-8}
 out=$top/build/bench/grpc
 mkdir -p "$out/www"
 make -C "$top" -s all
-py=/usr/bin/python3 # Debian's, where python3-grpcio lives
-"$py" -c 'import grpc' 2>/dev/null || { echo "run.sh: python3-grpcio missing (scripts/deps.sh)" >&2; exit 1; }
+/usr/bin/python3 -c 'import grpc' 2>/dev/null ||
+	{ echo "run.sh: python3-grpcio missing (scripts/deps.sh)" >&2; exit 1; }
 for c in h2load nghttpd; do
 	command -v "$c" >/dev/null || { echo "run.sh: $c missing (scripts/deps.sh)" >&2; exit 1; }
 done
 echo ok >"$out/www/index.html"
 
 obs=$top/build/obs-run
+shim=$top/build/libobs_preload.so
 base=$((20000 + RANDOM % 20000))
-gport=$base hport=$((base + 1)) sink_port=$((base + 2)) m1=$((base + 3)) m2=$((base + 4))
+port=$base sink_port=$((base + 1)) mport=$((base + 2))
 export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port
 python3 "$top/bench/http-overhead/sink.py" "$sink_port" 2>"$out/sink.log" &
 sink=$!
-srv=
-cleanup() {
-	[ -n "$srv" ] && kill "$srv" 2>/dev/null
-	kill "$sink" 2>/dev/null || true
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
+trap 'kill $sink 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
-wait_listen() {
-	for _ in $(seq 100); do listening "$1" && return 0; sleep 0.1; done
-	echo "run.sh: nothing listens on $1; see $out/*.log" >&2
-	exit 1
-}
-stop() { kill -TERM "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; srv=; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 hz=$(getconf CLK_TCK)
+cfgs="bare shim bpf obs"
 
-declare -A rate p99 cpu
-echo "grpc-overhead: grpcio unary, $threads threads on one channel, $rounds rounds x ${secs}s" >&2
+# run CFG KIND ARG: one pair under CFG; sets $res and $cpu (obs-run's CPU seconds)
+run() {
+	local cfg=$1 kind=$2 arg=$3 log pid t0 t1
+	log=$out/obs.$cfg.$kind.log
+	cpu=0
+	case $cfg in
+	bare) res=$("$here/pair.sh" "$kind" "$port" "$secs" "$arg") ;;
+	shim) res=$(LD_PRELOAD=$shim "$here/pair.sh" "$kind" "$port" "$secs" "$arg") ;;
+	bpf | obs)
+		local flags=(--metrics-addr "127.0.0.1:$mport")
+		[ "$cfg" = bpf ] && flags+=(--no-preload)
+		"$obs" "${flags[@]}" -- "$here/pair.sh" "$kind" "$port" "$secs" "$arg" \
+			>"$out/pair.out" 2>"$log" &
+		pid=$!
+		sleep 1
+		t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		t1=$t0
+		while kill -0 "$pid" 2>/dev/null; do
+			t1=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo "$t1")
+			sleep 0.2
+		done
+		wait "$pid" || true
+		res=$(cat "$out/pair.out")
+		cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN {print t / hz}')
+		;;
+	esac
+}
+
+declare -A rate p99 ocpu hrate hcpu
+echo "grpc-overhead: grpcio unary ($threads threads, one channel) and h2load, $rounds rounds x ${secs}s" >&2
 for r in $(seq "$rounds"); do
 	printf '  round %s:' "$r" >&2
-	for c in bare obs; do
-		if [ $c = bare ]; then
-			"$py" "$top/tests/e2e/grpc_demo.py" serve "$gport" >"$out/server.log" 2>&1 &
-		else
-			"$obs" --metrics-addr "127.0.0.1:$m1" --service gsrv -- \
-				"$py" "$top/tests/e2e/grpc_demo.py" serve "$gport" >"$out/server.log" 2>&1 &
-		fi
-		srv=$!
-		wait_listen "$gport"
-		c0=$(ticks "$srv")
-		if [ $c = bare ]; then
-			res=$("$py" "$here/load.py" "$gport" "$secs" "$threads")
-		else
-			res=$("$obs" --metrics-addr "127.0.0.1:$m2" --no-summary --service gcli -- \
-				"$py" "$here/load.py" "$gport" "$secs" "$threads" 2>>"$out/client.log")
-		fi
-		c1=$(ticks "$srv")
-		stop
-		q=$(echo "$res" | field rate)
+	for c in $cfgs; do
+		run "$c" grpc "$threads"
+		q=$(echo "$res" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p')
 		rate[$c]="${rate[$c]:-} $q"
-		p99[$c]="${p99[$c]:-} $(echo "$res" | field p99_us)"
-		# the server-side obs-run's own CPU (collector + BPF loader) per call
-		cpu[$c]="${cpu[$c]:-} $(awk -v t=$((c1 - c0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print (q > 0) ? t / hz * 1e6 / (q * s) : 0}')"
-		printf ' %s=%s/s' "$c" "$q" >&2
-		echo "$res" | grep -q 'errors=0' || echo " ($c: $res)" >&2
+		p99[$c]="${p99[$c]:-} $(echo "$res" | sed -n 's/.*p99_us=\([0-9]*\).*/\1/p')"
+		ocpu[$c]="${ocpu[$c]:-} $(awk -v t="$cpu" -v q="$q" -v s="$secs" 'BEGIN {print t * 1e6 / (q * s)}')"
+		echo "$res" | grep -q 'errors=0' || echo " ($c grpc: $res)" >&2
+		run "$c" h2 "$out/www"
+		h=$(echo "$res" | awk '/^finished in/ {print $4}')
+		hrate[$c]="${hrate[$c]:-} $h"
+		hcpu[$c]="${hcpu[$c]:-} $(awk -v t="$cpu" -v q="$h" -v s="$secs" 'BEGIN {print t * 1e6 / (q * s)}')"
+		echo "$res" | grep -q ' 0 failed, 0 errored' || echo " ($c h2load: $res)" >&2
+		printf ' %s=%.0f/s,%.0f/s' "$c" "$q" "$h" >&2
 	done
 	echo >&2
 done
 
-declare -A hrate hp99
-echo "grpc-overhead: h2load -c4 -m32 against nghttpd (h2c), $rounds rounds x ${secs}s" >&2
-for r in $(seq "$rounds"); do
-	printf '  round %s:' "$r" >&2
-	for c in bare obs; do
-		if [ $c = bare ]; then
-			nghttpd --no-tls -d "$out/www" "$hport" >"$out/nghttpd.log" 2>&1 &
-		else
-			"$obs" --metrics-addr "127.0.0.1:$m1" --service h2srv -- \
-				nghttpd --no-tls -d "$out/www" "$hport" >"$out/nghttpd.log" 2>&1 &
-		fi
-		srv=$!
-		wait_listen "$hport"
-		cmd=(h2load -D "$secs" -c 4 -m 32 "http://127.0.0.1:$hport/index.html")
-		if [ $c = bare ]; then
-			"${cmd[@]}" >"$out/h2load.$c.$r" 2>&1
-		else
-			"$obs" --metrics-addr "127.0.0.1:$m2" --service h2load -- "${cmd[@]}" \
-				>"$out/h2load.$c.$r" 2>&1
-		fi
-		stop
-		q=$(awk '/^finished in/ {print $4}' "$out/h2load.$c.$r")
-		hrate[$c]="${hrate[$c]:-} $q"
-		grep -q ' 0 failed, 0 errored' "$out/h2load.$c.$r" || echo " ($c: errors, see $out/h2load.$c.$r)" >&2
-		printf ' %s=%s/s' "$c" "$q" >&2
+printf '\n%-6s %10s %8s %10s %14s   %12s %10s %14s\n' config "calls/s" "p99 us" "thru/bare" \
+	"obs us/call" "h2load req/s" "thru/bare" "obs us/req"
+declare -A m
+for c in $cfgs; do
+	for k in rate p99 ocpu hrate hcpu; do
+		declare -n v=$k
+		m[$c.$k]=$(echo ${v[$c]} | tr ' ' '\n' | median)
 	done
-	echo >&2
 done
-
-printf '\n%-14s %12s %10s %10s %18s\n' config "calls/s" "p99 us" "thru/bare" "obs CPU us/call"
-for c in bare obs; do
-	mr=$(echo ${rate[$c]} | tr ' ' '\n' | median)
-	ml=$(echo ${p99[$c]} | tr ' ' '\n' | median)
-	mc=$(echo ${cpu[$c]} | tr ' ' '\n' | median)
-	br=$(echo ${rate[bare]} | tr ' ' '\n' | median)
-	awk -v c="grpcio $c" -v q="$mr" -v l="$ml" -v b="$br" -v o="$mc" \
-		'BEGIN {printf "%-14s %12.0f %10.0f %9.1f%% %18.2f\n", c, q, l, 100*q/b, o}'
+for c in $cfgs; do
+	awk -v c="$c" -v q="${m[$c.rate]}" -v l="${m[$c.p99]}" -v b="${m[bare.rate]}" \
+		-v o="${m[$c.ocpu]}" -v h="${m[$c.hrate]}" -v hb="${m[bare.hrate]}" -v ho="${m[$c.hcpu]}" 'BEGIN {
+		printf "%-6s %10.0f %8.0f %9.1f%% %14.2f   %12.0f %9.1f%% %14.2f\n",
+			c, q, l, 100*q/b, o, h, 100*h/hb, ho }'
 done
-for c in bare obs; do
-	mr=$(echo ${hrate[$c]} | tr ' ' '\n' | median)
-	br=$(echo ${hrate[bare]} | tr ' ' '\n' | median)
-	awk -v c="h2load $c" -v q="$mr" -v b="$br" \
-		'BEGIN {printf "%-14s %12.0f %10s %9.1f%%\n", c, q, "-", 100*q/b}'
-done
-echo
-echo "last obs round, h2load side (obs-run's exit summary):"
-grep -E '^  (spans|traceparent)' "$out/h2load.obs.$rounds" | sed 's/^/ /' || true
+awk -v q="${m[obs.rate]}" -v b="${m[bare.rate]}" -v h="${m[obs.hrate]}" -v hb="${m[bare.hrate]}" \
+	-v s="${m[shim.rate]}" 'BEGIN {
+	printf "\nobs: grpcio %.1f%% of bare (target >= 95%%; the shim alone %.1f%%), h2load %.1f%%\n",
+		100*q/b, 100*s/b, 100*h/hb }'
+echo "spans in the last obs round (obs-run's exit summary):"
+grep -E '^  (spans|traceparent)' "$out/obs.obs.h2.log" | sed 's/^/ /' || true
