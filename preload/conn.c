@@ -31,7 +31,7 @@
 
 struct conn {
 	uintptr_t lock;	 /* the holder thread's tag, 0 when free */
-	uint8_t io_busy; /* an HTTP/2 write is in the kernel with the lock released */
+	uint8_t io_busy; /* HTTP/2 writes in the kernel with the lock released */
 	uint8_t kind;
 	uint8_t dead;
 	uint8_t tls;
@@ -139,18 +139,18 @@ void conn_unlock(struct conn *c)
 ssize_t conn_io_unlocked(struct conn *c, conn_io_fn io, void *arg, const struct iovec *iov,
 			 int iovcnt)
 {
-	int busy = c->io_busy, e;
 	ssize_t k;
+	int e;
 
-	if (busy)
+	if (c->io_busy)
 		c->dead = 1; /* two writes at once on one HTTP/2 connection: stop following */
-	c->io_busy = 1;
+	c->io_busy++; /* while set, nobody frees c's state (release, EOF) */
 	conn_unlock(c);
 	k = io(arg, iov, iovcnt);
 	e = errno;
 	while (!conn_lock(c))
 		sched_yield();
-	c->io_busy = (uint8_t)busy;
+	c->io_busy--;
 	errno = e;
 	return k;
 }
@@ -197,6 +197,22 @@ static int inet_family(const struct sockaddr *sa)
 	return sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
 }
 
+/* With c locked and no longer reachable: end it and recycle the entry. */
+static void conn_release(struct conn *c)
+{
+	if (c->io_busy) {
+		c->dead = 1; /* a write is in the kernel: it still uses the state; leak it */
+		conn_unlock(c);
+		return;
+	}
+	conn_eof(c);
+	if (c->h2) {
+		h2c_free(c->h2);
+		c->h2 = NULL;
+	}
+	pool_put(c);
+}
+
 static void release_fd(int fd)
 {
 	struct conn *c;
@@ -206,15 +222,8 @@ static void release_fd(int fd)
 	c = __atomic_exchange_n(&by_fd[fd], NULL, __ATOMIC_ACQ_REL);
 	/* busy in another thread (the app closes an fd it is using): leak
 	 * the entry rather than recycle state someone is touching */
-	if (c && conn_lock(c)) {
-		if (c->io_busy) {
-			c->dead = 1; /* a write is in flight: it still owns the state */
-			conn_unlock(c);
-			return;
-		}
-		conn_eof(c);
-		pool_put(c);
-	}
+	if (c && conn_lock(c))
+		conn_release(c);
 }
 
 static struct conn *track(int fd, enum conn_kind kind, const struct sockaddr *sa, socklen_t len)
@@ -629,11 +638,10 @@ static void feed_iov(struct conn *c, int out, const struct iovec *iov, int iovcn
 
 void conn_eof(struct conn *c)
 {
-	if (c->h2) {
+	/* end the streams; the state itself is freed with the entry
+	 * (conn_release), never under a write that is in the kernel */
+	if (c->h2)
 		h2c_eof(c, c->h2);
-		h2c_free(c->h2);
-		c->h2 = NULL;
-	}
 	if (!c->dead && c->kind == CONN_CLIENT && http1_eof(&c->in)) {
 		finish_front(c, SPAN_ERR_NONE); /* response delimited by close */
 	}
@@ -903,10 +911,8 @@ struct conn *conn_new_detached(enum conn_kind kind, int fd)
 
 void conn_free_detached(struct conn *c)
 {
-	if (conn_lock(c)) {
-		conn_eof(c);
-		pool_put(c);
-	}
+	if (conn_lock(c))
+		conn_release(c);
 }
 
 size_t conn_write_cap(const struct conn *c)

@@ -560,10 +560,23 @@ static int arm_room(const struct h2conn *h, size_t budget)
 
 /* Returns how many bytes of the write to send: all of them (m), or fewer
  * to stop before a request there is no room left to inject into. */
+/*
+ * Send only the first pos bytes of this write: a short write, always
+ * allowed on a stream socket (not on SSL_write without partial writes, so
+ * never on TLS); the app sends the rest in its next write, where the
+ * request at pos starts whole and with room for its injection.
+ */
+static size_t cut_at(struct h2conn *h, size_t pos)
+{
+	h->ahead = pos;
+	return pos;
+}
+
 static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *iov, int iovcnt,
 			size_t m, size_t budget)
 {
 	size_t pos = h->ahead < m ? h->ahead : m;
+	int short_ok = conn_write_cap(c) == (size_t)-1;
 	uint8_t hd[H2_FRAME_HDR];
 
 	while (pos < m && !conn_dead(c)) {
@@ -577,8 +590,15 @@ static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *io
 			pos += n;
 			continue;
 		}
-		if (iov_read(iov, iovcnt, pos, hd, H2_FRAME_HDR))
-			break; /* a header split across writes: fed below */
+		if (iov_read(iov, iovcnt, pos, hd, H2_FRAME_HDR)) {
+			/* a frame header split across writes: if it may be a
+			 * request's, send it whole next time; else feed it below */
+			int known = m - pos >= 4 && !iov_read(iov, iovcnt, pos, hd, 4);
+			if (pos > 0 && short_ok &&
+			    (!known || hd[3] == H2_HEADERS || hd[3] == H2_CONTINUATION))
+				return cut_at(h, pos);
+			break;
+		}
 		len = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
 		sid =
 		    ((uint32_t)hd[5] << 24 | (uint32_t)hd[6] << 16 | (uint32_t)hd[7] << 8 | hd[8]) &
@@ -593,18 +613,15 @@ static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *io
 			h->cont_sid = sid;
 		if (pos + H2_FRAME_HDR + len > m) {
 			if (ends) {
+				if (pos > 0 && short_ok)
+					return cut_at(h, pos); /* whole in the next write */
 				ctx_count(CTX_INJECT_SKIPPED); /* split across writes */
 				h->cont_sid = 0;
 			}
 			break;
 		}
-		if (ends && pos > 0 && !arm_room(h, budget) && conn_write_cap(c) == (size_t)-1) {
-			/* a short write (always allowed on a stream socket; not on
-			 * SSL_write without partial writes): the app sends this
-			 * request in its next write, with room again */
-			h->ahead = pos;
-			return pos;
-		}
+		if (ends && pos > 0 && short_ok && !arm_room(h, budget))
+			return cut_at(h, pos); /* with room again in the next write */
 		feed_out(c, h, iov, iovcnt, pos, H2_FRAME_HDR + len);
 		if (ends) {
 			struct h2stream *s = stream_find(h, sid);

@@ -276,42 +276,50 @@ static void counter(struct metrics_registry *r, const char *name, const char *he
 	}
 }
 
+/* A request-duration histogram with OpenTelemetry's recommended buckets. */
+static struct metric_family *duration_family(struct metrics_registry *r, const char *name,
+					     const char *help, const char *const *labels,
+					     size_t nlabels)
+{
+	struct metric_family *f =
+	    metrics_family(r, name, help, "seconds", METRIC_HISTOGRAM, labels, nlabels);
+
+	metrics_family_bounds(f, http_bounds, OTEL_HTTP_BUCKETS);
+	return f;
+}
+
 void spans_render(struct spans *s, struct metrics_registry *r)
 {
 	static const char *const l_srv[] = {"http_request_method", "http_route",
 					    "http_response_status_code", "service"};
 	static const char *const l_cli[] = {"http_request_method", "server_address",
 					    "http_response_status_code", "service"};
-	struct metric_family *fs = metrics_family(
+	static const char *const l_rpc[] = {"rpc_system", "rpc_service", "rpc_method",
+					    "rpc_grpc_status_code", "service"};
+	struct metric_family *fs = duration_family(
 	    r, "http_server_request_duration_seconds",
 	    "Duration of HTTP server requests (OpenTelemetry http.server.request.duration), "
 	    "from the request's first byte read to the response's last byte written.",
-	    "seconds", METRIC_HISTOGRAM, l_srv, 4);
-	struct metric_family *fc = metrics_family(
+	    l_srv, 4);
+	struct metric_family *fc = duration_family(
 	    r, "http_client_request_duration_seconds",
 	    "Duration of HTTP client requests (OpenTelemetry http.client.request.duration), "
 	    "from the request's first byte written to the response's last byte read.",
-	    "seconds", METRIC_HISTOGRAM, l_cli, 4);
-	static const char *const l_rpc[] = {"rpc_system", "rpc_service", "rpc_method",
-					    "rpc_grpc_status_code", "service"};
-	struct metric_family *rs = metrics_family(
+	    l_cli, 4);
+	struct metric_family *rs = duration_family(
 	    r, "rpc_server_call_duration_seconds",
 	    "Duration of gRPC calls served (OpenTelemetry rpc.server.call.duration), from the "
 	    "request HEADERS read to the response's end of stream written.",
-	    "seconds", METRIC_HISTOGRAM, l_rpc, 5);
-	struct metric_family *rc = metrics_family(
+	    l_rpc, 5);
+	struct metric_family *rc = duration_family(
 	    r, "rpc_client_call_duration_seconds",
 	    "Duration of gRPC calls made (OpenTelemetry rpc.client.call.duration), from the "
 	    "request HEADERS written to the response's end of stream read.",
-	    "seconds", METRIC_HISTOGRAM, l_rpc, 5);
+	    l_rpc, 5);
 	struct spanring_hdr *h = s->ring.hdr;
 	struct otlp_stats st = {0};
 	char code[8];
 
-	metrics_family_bounds(fs, http_bounds, OTEL_HTTP_BUCKETS);
-	metrics_family_bounds(fc, http_bounds, OTEL_HTTP_BUCKETS);
-	metrics_family_bounds(rs, http_bounds, OTEL_HTTP_BUCKETS);
-	metrics_family_bounds(rc, http_bounds, OTEL_HTTP_BUCKETS);
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < 4096; i++) {
 		for (struct agg *a = s->htab[i]; a; a = a->next) {

@@ -47,6 +47,16 @@ grpc_client() {
 		"$DPY" "$GRPC" call "$GP" "$@" >"$BATS_TEST_TMPDIR/calls"
 }
 
+# nghttpd (h2c) under obs-run as service h2srv, on $NP
+nghttpd_start() {
+	mkdir -p "$BATS_TEST_TMPDIR/www"
+	echo "hello h2" >"$BATS_TEST_TMPDIR/www/index.html"
+	NP=$(free_port)
+	MP=$(free_port)
+	obs_start "$MP" --service h2srv -- nghttpd --no-tls -d "$BATS_TEST_TMPDIR/www" "$NP"
+	wait_for listening "$NP"
+}
+
 # Every server span of SERVICE is the child of a gcli client span, in its trace.
 all_linked() {
 	"$PY" - "$RECV_OUT" "$1" <<'PYEOF'
@@ -148,12 +158,7 @@ PYEOF
 }
 
 @test "h2load against nghttpd (h2c), both under obs-run: every request injected, zero errors" {
-	mkdir -p "$BATS_TEST_TMPDIR/www"
-	echo "hello h2" >"$BATS_TEST_TMPDIR/www/index.html"
-	NP=$(free_port)
-	MP=$(free_port)
-	obs_start "$MP" --service h2srv -- nghttpd --no-tls -d "$BATS_TEST_TMPDIR/www" "$NP"
-	wait_for listening "$NP"
+	nghttpd_start
 	OBS_LOG=error "$OBS_RUN" --metrics-addr 127.0.0.1:0 --service gcli -- \
 		h2load -n 2000 -c 4 -m 100 "http://127.0.0.1:$NP/index.html" >"$BATS_TEST_TMPDIR/h2load" 2>&1
 	grep -q '2000 succeeded, 0 failed, 0 errored' "$BATS_TEST_TMPDIR/h2load"
@@ -169,8 +174,11 @@ PYEOF
 
 @test "many concurrent gRPC streams on one connection: every call completes and is traced" {
 	grpc_server gsrv
-	grpc_client unary server_stream bidi --threads 16 --repeat 25 --shared
+	OBS_LOG=error "$OBS_RUN" --metrics-addr 127.0.0.1:0 --service gcli -- \
+		"$DPY" "$GRPC" call "$GP" unary server_stream bidi --threads 16 --repeat 25 --shared \
+		>"$BATS_TEST_TMPDIR/calls" 2>"$BATS_TEST_TMPDIR/summary"
 	[ "$(grep -c ' OK ' "$BATS_TEST_TMPDIR/calls")" = 1200 ]
+	grep -q 'traceparent: injected into 1200 requests, 0 sent without' "$BATS_TEST_TMPDIR/summary"
 	wait_for spans_eq "len([s for s in spans if s['service']=='gsrv'])" 1200
 	all_linked gsrv
 	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
@@ -219,12 +227,7 @@ PYEOF
 }
 
 @test "malformed HTTP/2 and a bad traceparent pass through: nghttpd answers as without obs" {
-	mkdir -p "$BATS_TEST_TMPDIR/www"
-	echo "hello h2" >"$BATS_TEST_TMPDIR/www/index.html"
-	NP=$(free_port)
-	MP=$(free_port)
-	obs_start "$MP" --service h2srv -- nghttpd --no-tls -d "$BATS_TEST_TMPDIR/www" "$NP"
-	wait_for listening "$NP"
+	nghttpd_start
 	# preface, then a HEADERS frame whose HPACK block indexes past every table
 	"$PY" - "$NP" >"$BATS_TEST_TMPDIR/reply" <<'PYEOF'
 import socket, sys

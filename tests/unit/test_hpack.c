@@ -73,7 +73,22 @@ static const struct vec vectors[] = {
      79},
 };
 
-/* Expected fields, "name: value" joined by '\n', and table size after. */
+/* Expected fields, "name: value" joined by '\n', and table size after:
+ * C.3 and C.4 (and C.5 and C.6) carry the same fields, without and with
+ * Huffman coding. */
+#define REQ1 ":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\n"
+#define REQ2 REQ1 "cache-control: no-cache\n"
+#define REQ3                                                                                       \
+	":method: GET\n:scheme: https\n:path: /index.html\n:authority: www.example.com\n"          \
+	"custom-key: custom-value\n"
+#define RESP(status, date)                                                                         \
+	":status: " status "\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:" date " GMT\n" \
+	"location: https://www.example.com\n"
+#define RESP3                                                                                      \
+	RESP("200", "22")                                                                          \
+	"content-encoding: gzip\n"                                                                 \
+	"set-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1\n"
+
 static const struct {
 	const char *fields;
 	uint32_t table_size;
@@ -83,40 +98,18 @@ static const struct {
     {":path: /sample/path\n", 0, 0},
     {"password: secret\n", 0, 0},
     {":method: GET\n", 0, 0},
-    {":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\n", 57, 1},
-    {":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\ncache-control: "
-     "no-cache\n",
-     110, 2},
-    {":method: GET\n:scheme: https\n:path: /index.html\n:authority: www.example.com\n"
-     "custom-key: custom-value\n",
-     164, 3},
-    {":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\n", 57, 1},
-    {":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\ncache-control: "
-     "no-cache\n",
-     110, 2},
-    {":method: GET\n:scheme: https\n:path: /index.html\n:authority: www.example.com\n"
-     "custom-key: custom-value\n",
-     164, 3},
-    {":status: 302\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:21 GMT\n"
-     "location: https://www.example.com\n",
-     222, 4},
-    {":status: 307\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:21 GMT\n"
-     "location: https://www.example.com\n",
-     222, 4},
-    {":status: 200\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:22 GMT\n"
-     "location: https://www.example.com\ncontent-encoding: gzip\n"
-     "set-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1\n",
-     215, 3},
-    {":status: 302\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:21 GMT\n"
-     "location: https://www.example.com\n",
-     222, 4},
-    {":status: 307\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:21 GMT\n"
-     "location: https://www.example.com\n",
-     222, 4},
-    {":status: 200\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:22 GMT\n"
-     "location: https://www.example.com\ncontent-encoding: gzip\n"
-     "set-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1\n",
-     215, 3},
+    {REQ1, 57, 1},
+    {REQ2, 110, 2},
+    {REQ3, 164, 3},
+    {REQ1, 57, 1},
+    {REQ2, 110, 2},
+    {REQ3, 164, 3},
+    {RESP("302", "21"), 222, 4},
+    {RESP("307", "21"), 222, 4},
+    {RESP3, 215, 3},
+    {RESP("302", "21"), 222, 4},
+    {RESP("307", "21"), 222, 4},
+    {RESP3, 215, 3},
 };
 
 struct collect {

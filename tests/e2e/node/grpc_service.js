@@ -6,19 +6,8 @@
 //   node grpc_service.js PORT OTLP_URL
 'use strict';
 const [port, otlp] = process.argv.slice(2);
-const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
-const { SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
-const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
-const { resourceFromAttributes } = require('@opentelemetry/resources');
-const { registerInstrumentations } = require('@opentelemetry/instrumentation');
 const { GrpcInstrumentation } = require('@opentelemetry/instrumentation-grpc');
-
-const provider = new NodeTracerProvider({
-  resource: resourceFromAttributes({ 'service.name': 'node-grpc' }),
-  spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: otlp }))],
-});
-provider.register();
-registerInstrumentations({ instrumentations: [new GrpcInstrumentation()] });
+require('./otel')('node-grpc', otlp, [new GrpcInstrumentation()]);
 
 // required after the instrumentation is registered, so it is patched
 const grpc = require('@grpc/grpc-js');

@@ -5,19 +5,8 @@
 //   node service.js PORT OTLP_URL
 'use strict';
 const [port, otlp] = process.argv.slice(2);
-const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
-const { SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
-const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
-const { resourceFromAttributes } = require('@opentelemetry/resources');
-const { registerInstrumentations } = require('@opentelemetry/instrumentation');
 const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
-
-const provider = new NodeTracerProvider({
-  resource: resourceFromAttributes({ 'service.name': 'node-sdk' }),
-  spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: otlp }))],
-});
-provider.register();
-registerInstrumentations({ instrumentations: [new HttpInstrumentation()] });
+require('./otel')('node-sdk', otlp, [new HttpInstrumentation()]);
 
 const http = require('http');
 http.createServer((req, res) => {
