@@ -144,7 +144,7 @@ ssize_t conn_io_unlocked(struct conn *c, conn_io_fn io, void *arg, const struct 
 
 	if (c->io_busy)
 		c->dead = 1; /* two writes at once on one HTTP/2 connection: stop following */
-	c->io_busy++; /* while set, nobody frees c's state (release, EOF) */
+	c->io_busy++;	     /* while set, nobody frees c's state (release, EOF) */
 	conn_unlock(c);
 	k = io(arg, iov, iovcnt);
 	e = errno;
