@@ -147,9 +147,35 @@ static struct h2stream *stream_new(struct h2conn *h, uint32_t id)
 	return s;
 }
 
+/*
+ * A gRPC call that ended without trailers has the status gRPC gives it:
+ * what its reset means (RST_STREAM), or for a connection that went away
+ * UNAVAILABLE on the client and CANCELLED on the server; DEADLINE_EXCEEDED
+ * whenever its grpc-timeout had run out (give or take the moments between
+ * the app's clock start and ours: 5% + 1 ms of slack).
+ */
+static void implied_status(struct conn *c, struct h2stream *s, uint16_t error)
+{
+	uint64_t t = s->timeout_ns, slack = t / 20 + 1000000;
+	int expired = t && ctx_now() - s->x.start_ns + slack >= t;
+	unsigned code;
+
+	if (s->x.proto != SPAN_PROTO_GRPC || (s->x.flags & SPAN_F_RPC_STATUS) || !error)
+		return;
+	if (error == SPAN_ERR_STREAM_RESET)
+		code = rpc_code_from_reset(s->x.h2_error, expired);
+	else if (expired)
+		code = RPC_DEADLINE_EXCEEDED;
+	else
+		code = conn_kind(c) == CONN_CLIENT ? RPC_UNAVAILABLE : RPC_CANCELLED;
+	s->x.rpc_status = (uint16_t)code;
+	s->x.flags |= SPAN_F_RPC_STATUS;
+}
+
 static void stream_end(struct conn *c, struct h2conn *h, struct h2stream *s, uint16_t error)
 {
 	if (s->open) {
+		implied_status(c, s, error);
 		conn_emit(c, &s->x, error);
 		if (conn_kind(c) == CONN_SERVER)
 			conn_clear_active(&s->x);
@@ -362,20 +388,14 @@ static int on_event(struct conn *c, struct h2conn *h, int dir, enum h2_event e,
 	case H2_EV_RST:
 		if ((s = stream_find(h, ev->stream)) && ev->stream) {
 			s->x.h2_error = ev->error_code;
-			if (s->x.proto == SPAN_PROTO_GRPC && !(s->x.flags & SPAN_F_RPC_STATUS)) {
-				/* no trailers: the status is what the reset means */
-				/* at the deadline, give or take the moments between the
-				 * app's clock start and ours (5% + 1 ms of slack) */
-				uint64_t t = s->timeout_ns, slack = t / 20 + 1000000;
-				int expired = t && ctx_now() - s->x.start_ns + slack >= t;
-				s->x.rpc_status =
-				    (uint16_t)rpc_code_from_reset(ev->error_code, expired);
-				s->x.flags |= SPAN_F_RPC_STATUS;
-			}
 			stream_end(c, h, s, SPAN_ERR_STREAM_RESET);
 		}
 		break;
 	case H2_EV_GOAWAY:
+		/* last_stream names streams the GOAWAY's receiver opened: only
+		 * a server's GOAWAY concerns the client's requests we follow */
+		if (dir != (h->kind == CONN_SERVER ? DIR_OUT : DIR_IN))
+			break;
 		for (int i = 0; i < H2S_MAX; i++)
 			if (h->ids[i] > ev->last_stream) {
 				h->st[i].x.h2_error = ev->error_code;

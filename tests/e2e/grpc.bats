@@ -258,3 +258,16 @@ PYEOF
 	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
 	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_shim_parse_errors_total')" -ge 1 ]
 }
+
+@test "GOAWAY before a stream was processed ends its span with an error" {
+	SP=$(free_port)
+	"$DPY" "$H2S" goaway "$SP" >/dev/null &
+	SRV=$!
+	wait_for listening "$SP"
+	OBS_LOG=error "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary --service gcli -- \
+		nghttp -t 5 "http://127.0.0.1:$SP/refused" >/dev/null 2>&1 || true
+	wait "$SRV"
+	wait_for spans_eq "len([s for s in spans if s['service']=='gcli'])" 1
+	[ "$(span_q "[s for s in spans if s['service']=='gcli'][0]['attributes'].get('error.type')")" = goaway ]
+	[ "$(span_q "[s for s in spans if s['service']=='gcli'][0]['status']")" = 2 ]
+}

@@ -1,9 +1,11 @@
 """HTTP/2 injection under partial writes, with a real HTTP/2 stack on both
 sides (Debian's python3-h2): for obs's end-to-end tests.
 
-  h2_stress.py serve PORT            reads ONE byte per recv(), answers
+  h2_stress.py serve PORT [RAWFILE]  reads ONE byte per recv(), answers
                                      every request; prints a JSON report
                                      when the client has closed
+  h2_stress.py goaway PORT           answers the first request with GOAWAY
+                                     (last stream 0) and closes
   h2_stress.py call PORT N           N requests, many at once, through a
                                      non-blocking socket with the smallest
                                      SO_SNDBUF; some with bodies, one with
@@ -34,6 +36,30 @@ def frame_types(raw):
         counts[raw[pos + 3]] = counts.get(raw[pos + 3], 0) + 1
         pos += 9 + n
     return counts
+
+
+def goaway(port):
+    """Refuse the first request with GOAWAY: its stream was never processed."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(1)
+    print("listening", flush=True)
+    s, _ = ls.accept()
+    ls.close()
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    s.sendall(conn.data_to_send())
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        if any(isinstance(ev, h2.events.RequestReceived) for ev in conn.receive_data(b)):
+            conn.close_connection(error_code=0, last_stream_id=0)
+            s.sendall(conn.data_to_send())
+            break
+        s.sendall(conn.data_to_send())
+    s.close()
 
 
 def serve(port):
@@ -179,5 +205,7 @@ if __name__ == "__main__":
         raise SystemExit(__doc__)
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]))
+    elif sys.argv[1] == "goaway":
+        goaway(int(sys.argv[2]))
     else:
         call(int(sys.argv[2]), int(sys.argv[3]))
