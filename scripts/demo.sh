@@ -2,7 +2,7 @@
 # The obs demo: build obs, run a real nginx under obs-run, send it one
 # traced curl request (also under obs-run) and load it with wrk; show the
 # trace context nginx received, the spans, what Prometheus would scrape,
-# then obs-run's exit summary.
+# then obs-run's exit summary; then the same for a python3-grpcio service.
 # Installs its own dependencies (Debian 12, as root).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,3 +47,25 @@ echo "    ... $(grep -vc '^#' "$w/metrics") samples in all"
 echo "==> stopping nginx (SIGTERM to obs-run is forwarded); obs-run prints its summary:"
 kill -TERM "$obs"
 wait "$obs" || true
+
+# gRPC: a python3-grpcio service under obs-run, called by a traced client
+echo
+echo "==> gRPC: obs-run -- python3 tests/e2e/grpc_demo.py serve 18081 (python3-grpcio)"
+build/obs-run --metrics-addr 127.0.0.1:19465 --service greeter --spans-file "$w/grpc-spans.jsonl" \
+	-- /usr/bin/python3 tests/e2e/grpc_demo.py serve 18081 >/dev/null 2>"$w/grpc-obs.log" &
+gobs=$!
+for _ in $(seq 100); do
+	ss -Hltn "sport = :18081" | grep -q . && break
+	sleep 0.1
+done
+echo "==> obs-run -- grpc_demo.py call 18081 unary server_stream not_found deadline (each call injected):"
+build/obs-run --no-metrics --no-summary --spans-file "$w/grpc-client.jsonl" -- \
+	/usr/bin/python3 tests/e2e/grpc_demo.py call 18081 unary server_stream not_found deadline \
+	2>/dev/null | sed 's/^/    /'
+sleep 0.5
+echo "==> the server's span of the Unary call (child of the client's):"
+grep -m1 '"demo.Echo/Unary"' "$w/grpc-spans.jsonl" | sed 's/^/    /'
+echo "==> rpc_server_call_duration_seconds on http://127.0.0.1:19465/metrics:"
+curl -fsS 127.0.0.1:19465/metrics | grep -E '^rpc_server_call_duration_seconds_count' | sed 's/^/    /'
+kill -TERM "$gobs"
+wait "$gobs" 2>/dev/null || true
