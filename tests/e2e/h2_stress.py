@@ -38,8 +38,8 @@ def frame_types(raw):
     return counts
 
 
-def goaway(port):
-    """Refuse the first request with GOAWAY: its stream was never processed."""
+def accept_h2(port):
+    """Listen on port, accept one client, start HTTP/2 as its server."""
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
@@ -50,6 +50,12 @@ def goaway(port):
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     conn.initiate_connection()
     s.sendall(conn.data_to_send())
+    return s, conn
+
+
+def goaway(port):
+    """Refuse the first request with GOAWAY: its stream was never processed."""
+    s, conn = accept_h2(port)
     while True:
         b = s.recv(65536)
         if not b:
@@ -63,16 +69,7 @@ def goaway(port):
 
 
 def serve(port):
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port))
-    ls.listen(1)
-    print("listening", flush=True)
-    s, _ = ls.accept()
-    ls.close()
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-    conn.initiate_connection()
-    s.sendall(conn.data_to_send())
+    s, conn = accept_h2(port)
     rep = {"requests": 0, "one_traceparent": 0, "bodies_ok": 0, "bodies": 0, "errors": [],
            "traceparents": []}
     bodies, heads = {}, {}
