@@ -105,29 +105,45 @@ static void pool_put(struct conn *c)
 
 static __thread char lock_tag SHIM_TLS_MODEL; /* its address names this thread */
 
+/* The lock word: this thread's tag, and the fork generation it was taken
+ * in, so a lock a parent's other thread held at fork() is seen as orphaned
+ * in the child (that thread does not exist there). */
+static uintptr_t lock_self(void)
+{
+	return (uintptr_t)ctx_fork_gen() << 48 | ((uintptr_t)&lock_tag & ((1ULL << 48) - 1));
+}
+
 /*
  * HTTP/1 state is only locked with a try-lock: the loser passes its bytes
  * through and the connection stops being followed. HTTP/2 cannot lose a
  * byte (the HPACK tables would diverge), and gRPC reads and writes one
  * connection from different threads, so there the lock waits, which is
  * safe because no holder does I/O under it (conn_io_unlocked). The same
- * thread (a signal handler) never waits for itself.
+ * thread (a signal handler) never waits for itself, and a lock orphaned by
+ * fork() is taken over (the connection then stops being followed: its
+ * state may be half-updated).
  */
 int conn_lock(struct conn *c)
 {
-	uintptr_t self = (uintptr_t)&lock_tag, cur = 0;
+	uintptr_t self = lock_self(), cur;
 
-	if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
-					__ATOMIC_RELAXED))
-		return 1;
-	if (cur == self || !__atomic_load_n(&c->h2, __ATOMIC_RELAXED))
-		return 0;
 	for (;;) {
-		sched_yield();
 		cur = 0;
 		if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
 			return 1;
+		if (cur == self || !__atomic_load_n(&c->h2, __ATOMIC_RELAXED))
+			return 0;
+		if (cur >> 48 != self >> 48) { /* held across a fork: nobody will free it */
+			if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED)) {
+				c->dead = 1;
+				c->io_busy = 0;
+				return 1;
+			}
+			continue;
+		}
+		sched_yield();
 	}
 }
 

@@ -98,6 +98,11 @@ uint32_t ctx_pid(void)
 	return (uint32_t)p;
 }
 
+unsigned ctx_fork_gen(void)
+{
+	return __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
+}
+
 void ctx_after_fork(void)
 {
 	__atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);

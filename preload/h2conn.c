@@ -564,11 +564,13 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 }
 
 /*
- * Client: feed the write's new bytes (from h->ahead) to the out direction
- * before they are sent, frame by frame, so each block is decoded with the
- * table exactly as the peer will have it, and arm an injection for each
- * new request that did not carry its own traceparent. The app re-presents
- * whatever the kernel does not take, so those bytes are not fed twice.
+ * Feed the write's new bytes (from h->ahead) to the out direction before
+ * they are sent, frame by frame: a client's blocks are then decoded with
+ * the table exactly as the peer will have it, and an injection is armed
+ * for each new request that did not carry its own traceparent; a server's
+ * response is accounted before the peer can see it and hang up (its EOF,
+ * read on another thread, would otherwise end the stream first). The app
+ * re-presents whatever the kernel does not take, so nothing is fed twice.
  */
 
 /* Is there room to arm one more injection? */
@@ -596,7 +598,7 @@ static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *io
 			size_t m, size_t budget)
 {
 	size_t pos = h->ahead < m ? h->ahead : m;
-	int short_ok = conn_write_cap(c) == (size_t)-1;
+	int short_ok = h->kind == CONN_CLIENT && conn_write_cap(c) == (size_t)-1;
 	uint8_t hd[H2_FRAME_HDR];
 
 	while (pos < m && !conn_dead(c)) {
@@ -625,8 +627,8 @@ static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *io
 		    0x7fffffff;
 		/* a new request's block starts (HEADERS) or ends (END_HEADERS):
 		 * the field goes into the frame that carries END_HEADERS */
-		starts = hd[3] == H2_HEADERS && (sid & 1) && !h2_in_block(&h->rd[DIR_OUT]) &&
-			 !stream_find(h, sid);
+		starts = h->kind == CONN_CLIENT && hd[3] == H2_HEADERS && (sid & 1) &&
+			 !h2_in_block(&h->rd[DIR_OUT]) && !stream_find(h, sid);
 		ends = (hd[4] & H2_F_END_HEADERS) &&
 		       (starts || (hd[3] == H2_CONTINUATION && sid == h->cont_sid));
 		if (starts)
@@ -687,7 +689,7 @@ ssize_t h2c_write(struct conn *c, struct h2conn *h, const struct iovec *iov, int
 	struct iovec v[H2_IOV_MAX], cut[H2_IOV_APP];
 	size_t m = 0, cap = conn_write_cap(c), budget;
 	ssize_t k, rep;
-	int n, applied, client = h->kind == CONN_CLIENT;
+	int n, applied;
 
 	/* a write of more pieces than we can splice is made shorter: a short
 	 * write is always allowed on a stream socket, and the app sends the
@@ -698,7 +700,7 @@ ssize_t h2c_write(struct conn *c, struct h2conn *h, const struct iovec *iov, int
 		m += iov[i].iov_len;
 	if (!h->sp.n)
 		h->eused = 0;
-	if (client && !conn_dead(c)) {
+	if (!conn_dead(c)) {
 		size_t send;
 		budget = cap == (size_t)-1 ? sizeof(h->ebuf) : m < cap ? cap - m : 0;
 		send = scan_feed(c, h, iov, iovcnt, m, budget);
@@ -725,9 +727,6 @@ ssize_t h2c_write(struct conn *c, struct h2conn *h, const struct iovec *iov, int
 	}
 	if (rep <= 0)
 		return rep;
-	if (client)
-		h->ahead = h->ahead > (size_t)rep ? h->ahead - (size_t)rep : 0;
-	else if (!conn_dead(c))
-		feed_out(c, h, iov, iovcnt, 0, (size_t)rep);
+	h->ahead = h->ahead > (size_t)rep ? h->ahead - (size_t)rep : 0;
 	return rep;
 }

@@ -43,6 +43,8 @@ extern SHIM_HIDDEN __thread struct shim_active shim_cur SHIM_TLS_MODEL;
 
 void ctx_init(void) SHIM_HIDDEN;
 void ctx_after_fork(void) SHIM_HIDDEN;
+/* Bumped in every forked child. */
+unsigned ctx_fork_gen(void) SHIM_HIDDEN;
 uint64_t ctx_now(void) SHIM_HIDDEN;
 uint32_t ctx_pid(void) SHIM_HIDDEN; /* cached; refreshed after fork */
 void ctx_random(uint8_t *out, size_t n) SHIM_HIDDEN;
