@@ -271,3 +271,22 @@ PYEOF
 	[ "$(span_q "[s for s in spans if s['service']=='gcli'][0]['attributes'].get('error.type')")" = goaway ]
 	[ "$(span_q "[s for s in spans if s['service']=='gcli'][0]['status']")" = 2 ]
 }
+
+@test "a long-lived bidi stream: one span with every message counted, and its state freed" {
+	grpc_server gsrv
+	grpc_client bidi_long unary
+	grep -q '^bidi_long OK 1000' "$BATS_TEST_TMPDIR/calls"
+	wait_for spans_eq "len([s for s in spans if s['service']=='gsrv'])" 2
+	"$PY" - "$RECV_OUT" <<'PYEOF'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+for svc in ("gsrv", "gcli"):
+    [b] = [s for s in spans if s["service"] == svc and s["attributes"].get("rpc.method") == "Bidi"]
+    a = b["attributes"]
+    assert a["obs.rpc.request_messages"] == 1000 and a["obs.rpc.response_messages"] == 1000, (svc, a)
+    assert a["rpc.grpc.status_code"] == 0, a
+PYEOF
+	all_linked gsrv
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_shim_connections_untracked_total')" = 0 ]
+}

@@ -7,7 +7,7 @@ dependency is Debian's python3-grpcio.
   grpc_demo.py call  PORT CALLS... [--tls CERT] [--repeat N] [--threads T] [--shared]
                      [--linger SECONDS]
 
-CALLS: unary, server_stream, client_stream, bidi, not_found, deadline,
+CALLS: unary, server_stream, client_stream, bidi, bidi_long, not_found, deadline,
 unavailable (the server sheds load), refused (dials PORT+1, where nothing
 listens: the call never reaches the wire). Prints one line per
 call: "<call> <status-code-name> <messages>".
@@ -106,6 +106,10 @@ def one(ch, port, cert, call):
             return "OK", 1
         if call == "bidi":
             n = len(list(ch.stream_stream(m("Bidi"))(iter([b"x", b"y"]), timeout=10)))
+            return "OK", n
+        if call == "bidi_long":  # a long-lived stream: 1000 messages each way
+            msgs = (b"m%d" % i for i in range(1000))
+            n = len(list(ch.stream_stream(m("Bidi"))(msgs, timeout=60)))
             return "OK", n
         if call == "not_found":
             ch.unary_unary(m("NotFound"))(b"hi", timeout=10)
