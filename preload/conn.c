@@ -175,10 +175,6 @@ static void conn_reset(struct conn *c, enum conn_kind kind, int fd)
 {
 	char *wbuf = c->wbuf;
 
-	if (c->h2)
-		h2c_free(c->h2);
-	c->h2 = NULL;
-
 	memset(c, 0, offsetof(struct conn, q));
 	c->kind = (uint8_t)kind;
 	c->fd = fd;
@@ -588,6 +584,8 @@ static int starts_h2(const struct conn *c, int out, const uint8_t *b, size_t n)
 {
 	int from_client = (c->kind == CONN_CLIENT) == !!out;
 
+	if (c->h2 || !n || !http1_idle(&c->in) || !http1_idle(&c->out) || c->qlen)
+		return 0; /* not at the start */
 	if (from_client)
 		return h2_is_preface(b, n);
 	return n >= H2_FRAME_HDR && b[0] == 0 && b[3] == H2_SETTINGS && !(b[4] & H2_F_ACK);
@@ -608,8 +606,7 @@ static void feed(struct conn *c, int out, const char *buf, size_t n)
 	struct http1_parser *p = out ? &c->out : &c->in;
 	int is_resp = p->dir == HTTP1_RESPONSE;
 
-	if (!c->h2 && n && http1_idle(&c->in) && http1_idle(&c->out) && !c->qlen &&
-	    starts_h2(c, out, (const uint8_t *)buf, n) && switch_to_h2(c))
+	if (starts_h2(c, out, (const uint8_t *)buf, n) && switch_to_h2(c))
 		return;
 	if (c->h2) {
 		if (h2c_feed(c, c->h2, out, (const uint8_t *)buf, n))
@@ -800,15 +797,15 @@ ssize_t conn_write_via(struct conn *c, const struct iovec *iov, int iovcnt, conn
 	ssize_t k;
 	int n;
 
+	/* HTTP/2: queued edits go out even if the connection is dead */
 	if (c->h2)
-		return h2c_write(c, c->h2, iov, iovcnt, io,
-				 arg); /* queued edits go out even if dead */
+		return h2c_write(c, c->h2, iov, iovcnt, io, arg);
 	if (m == 0 || (c->dead && !c->pend_len))
 		return io(arg, iov, iovcnt);
 	/* a client's first write: HTTP/2 is known before it, so its HEADERS
 	 * frames can be injected into */
-	if (!c->dead && c->kind == CONN_CLIENT && http1_idle(&c->out) && !c->qlen &&
-	    iov[0].iov_len >= 3 && h2_is_preface(iov[0].iov_base, iov[0].iov_len)) {
+	if (!c->dead && c->kind == CONN_CLIENT &&
+	    starts_h2(c, 1, iov[0].iov_base, iov[0].iov_len)) {
 		if (switch_to_h2(c))
 			return io(arg, iov, iovcnt);
 		return h2c_write(c, c->h2, iov, iovcnt, io, arg);

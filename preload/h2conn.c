@@ -43,14 +43,19 @@
 
 enum { DIR_IN, DIR_OUT };
 
+/* Requests travel in on a server connection, out on a client one. */
+static int req_dir(const struct conn *c)
+{
+	return conn_kind(c) == CONN_SERVER ? DIR_IN : DIR_OUT;
+}
+
 struct grpc_framer {
 	uint8_t hdr;   /* prefix bytes seen */
 	uint32_t len;  /* the length being read */
 	uint32_t left; /* message bytes still to skip */
 };
 
-struct h2stream {
-	uint32_t id;  /* 0: free */
+struct h2stream {     /* its id is h2conn.ids[] at the same index */
 	uint8_t open; /* request HEADERS seen */
 	uint8_t resp_headers;
 	uint64_t timeout_ns;	  /* grpc-timeout of the request */
@@ -60,15 +65,13 @@ struct h2stream {
 };
 
 struct h2conn {
-	enum conn_kind kind;
 	uint32_t peer_max_frame; /* the peer's SETTINGS_MAX_FRAME_SIZE */
 	struct h2_reader rd[2];
 	struct hpack_dec hp[2];
 	uint32_t ids[H2S_MAX]; /* st[i]'s stream id (0: free), packed for the lookup */
 	struct h2stream st[H2S_MAX];
-	/* client injection */
-	struct splice sp;
-	size_t ahead;	   /* client: bytes of the next write already fed (looked at before sent) */
+	struct splice sp;  /* client: injections armed for the writes to come */
+	size_t ahead;	   /* bytes of the next write already fed (looked at before sent) */
 	uint32_t cont_sid; /* a new request whose block continues in CONTINUATION frames */
 	size_t eused;
 	char ebuf[H2_EBUF];
@@ -99,7 +102,6 @@ struct h2conn *h2c_new(enum conn_kind kind)
 
 	if (h == MAP_FAILED)
 		return NULL;
-	h->kind = kind;
 	h->peer_max_frame = H2_DEFAULT_MAX_FRAME;
 	/* the client preface travels client -> server */
 	h2_init(&h->rd[DIR_IN], kind == CONN_SERVER);
@@ -129,7 +131,6 @@ static struct h2stream *stream_find(struct h2conn *h, uint32_t id)
 
 static void stream_set_id(struct h2conn *h, struct h2stream *s, uint32_t id)
 {
-	s->id = id;
 	h->ids[s - h->st] = id;
 }
 
@@ -272,7 +273,6 @@ static void open_request(struct conn *c, struct h2stream *s, const struct hfield
 		conn_set_active(x);
 	} else {
 		conn_prepare_client(x);
-		x->start_ns = ctx_now();
 		s->app_context = f->tp_count > 0;
 		if (f->tp_count == 1)
 			conn_adopt_app_context(x, f->tp, f->tp_len);
@@ -284,14 +284,12 @@ static void open_request(struct conn *c, struct h2stream *s, const struct hfield
 		x->flags |= SPAN_F_PATH_TRUNC;
 	x->proto = f->grpc ? SPAN_PROTO_GRPC : SPAN_PROTO_HTTP2;
 	s->timeout_ns = f->timeout_ns;
-	if (conn_kind(c) == CONN_SERVER)
-		x->start_ns = ctx_now();
+	x->start_ns = ctx_now();
 	s->open = 1;
 }
 
 static int on_headers(struct conn *c, struct h2conn *h, int dir, const struct h2_ev *ev)
 {
-	int req_dir = h->kind == CONN_SERVER ? DIR_IN : DIR_OUT;
 	struct hfields f;
 	struct h2stream *s;
 
@@ -306,7 +304,7 @@ static int on_headers(struct conn *c, struct h2conn *h, int dir, const struct h2
 	if (ev->push)
 		return 0;
 	s = stream_find(h, ev->stream);
-	if (dir == req_dir) {
+	if (dir == req_dir(c)) {
 		if (!s && !(s = stream_new(h, ev->stream)))
 			return 0;
 		if (!s->open)
@@ -356,12 +354,11 @@ static void count_messages(struct grpc_framer *g, const uint8_t *p, size_t n, ui
 
 static void on_data(struct conn *c, struct h2conn *h, int dir, const struct h2_ev *ev)
 {
-	int req_dir = h->kind == CONN_SERVER ? DIR_IN : DIR_OUT;
 	struct h2stream *s = stream_find(h, ev->stream);
 
 	if (!s || !s->open)
 		return;
-	if (dir == req_dir) {
+	if (dir == req_dir(c)) {
 		s->x.req_bytes += ev->len;
 		if (s->x.proto == SPAN_PROTO_GRPC)
 			count_messages(&s->fr[0], ev->data, ev->len, &s->x.req_msgs);
@@ -394,7 +391,7 @@ static int on_event(struct conn *c, struct h2conn *h, int dir, enum h2_event e,
 	case H2_EV_GOAWAY:
 		/* last_stream names streams the GOAWAY's receiver opened: only
 		 * a server's GOAWAY concerns the client's requests we follow */
-		if (dir != (h->kind == CONN_SERVER ? DIR_OUT : DIR_IN))
+		if (dir == req_dir(c))
 			break;
 		for (int i = 0; i < H2S_MAX; i++)
 			if (h->ids[i] > ev->last_stream) {
@@ -512,6 +509,7 @@ static size_t build_field(const struct exchange *x, uint8_t *out, size_t cap)
 static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iovec *iov, int iovcnt,
 			  size_t pos, const uint8_t *hd, uint32_t len, size_t budget)
 {
+	uint32_t sid = h->ids[s - h->st];
 	uint8_t flags = hd[4], pad = 0, last, field[FIELD_MAX];
 	size_t pre = 0, flen, need, pos2, grow;
 	char *e1, *e2;
@@ -536,7 +534,7 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 	e2 = e1 + H2_FRAME_HDR;
 	if (fits) {
 		/* the frame grows: new length; the field follows the block's last byte */
-		put_frame_header((uint8_t *)e1, len + flen, hd[3], flags, s->id);
+		put_frame_header((uint8_t *)e1, len + flen, hd[3], flags, sid);
 		pos2 = pos + H2_FRAME_HDR + len - pad - 1;
 		if (iov_read(iov, iovcnt, pos2, &last, 1))
 			return 0;
@@ -545,12 +543,12 @@ static size_t arm_headers(struct h2conn *h, struct h2stream *s, const struct iov
 		need = H2_FRAME_HDR + 1 + flen;
 	} else {
 		/* too large for the peer: END_HEADERS moves to a CONTINUATION after it */
-		put_frame_header((uint8_t *)e1, len, hd[3], flags & ~H2_F_END_HEADERS, s->id);
+		put_frame_header((uint8_t *)e1, len, hd[3], flags & ~H2_F_END_HEADERS, sid);
 		pos2 = pos + H2_FRAME_HDR + len - 1;
 		if (iov_read(iov, iovcnt, pos2, &last, 1))
 			return 0;
 		e2[0] = (char)last;
-		put_frame_header((uint8_t *)e2 + 1, flen, H2_CONTINUATION, H2_F_END_HEADERS, s->id);
+		put_frame_header((uint8_t *)e2 + 1, flen, H2_CONTINUATION, H2_F_END_HEADERS, sid);
 		memcpy(e2 + 1 + H2_FRAME_HDR, field, flen);
 	}
 	/* the insertion replaces the byte before it: a cut there never reports
@@ -598,7 +596,8 @@ static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *io
 			size_t m, size_t budget)
 {
 	size_t pos = h->ahead < m ? h->ahead : m;
-	int short_ok = h->kind == CONN_CLIENT && conn_write_cap(c) == (size_t)-1;
+	int client = conn_kind(c) == CONN_CLIENT,
+	    short_ok = client && conn_write_cap(c) == (size_t)-1;
 	uint8_t hd[H2_FRAME_HDR];
 
 	while (pos < m && !conn_dead(c)) {
@@ -627,7 +626,7 @@ static size_t scan_feed(struct conn *c, struct h2conn *h, const struct iovec *io
 		    0x7fffffff;
 		/* a new request's block starts (HEADERS) or ends (END_HEADERS):
 		 * the field goes into the frame that carries END_HEADERS */
-		starts = h->kind == CONN_CLIENT && hd[3] == H2_HEADERS && (sid & 1) &&
+		starts = client && hd[3] == H2_HEADERS && (sid & 1) &&
 			 !h2_in_block(&h->rd[DIR_OUT]) && !stream_find(h, sid);
 		ends = (hd[4] & H2_F_END_HEADERS) &&
 		       (starts || (hd[3] == H2_CONTINUATION && sid == h->cont_sid));

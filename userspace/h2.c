@@ -100,6 +100,19 @@ static enum h2_event frame_start(struct h2_reader *r)
 	return H2_NEED_MORE;
 }
 
+/* A whole header block is ready: at data, len. */
+static enum h2_event block_event(struct h2_reader *r, struct h2_ev *ev, const uint8_t *data,
+				 size_t len)
+{
+	r->in_block = 0;
+	ev->stream = r->block_stream;
+	ev->end_stream = r->block_end_stream;
+	ev->push = r->block_push;
+	ev->data = data;
+	ev->len = len;
+	return H2_EV_HEADERS;
+}
+
 /* The current frame's payload is all consumed. */
 static enum h2_event frame_end(struct h2_reader *r, struct h2_ev *ev)
 {
@@ -118,13 +131,7 @@ static enum h2_event frame_end(struct h2_reader *r, struct h2_ev *ev)
 	case H2_CONTINUATION:
 		if (!(r->flags & H2_F_END_HEADERS))
 			return H2_NEED_MORE;
-		r->in_block = 0;
-		ev->stream = r->block_stream;
-		ev->end_stream = r->block_end_stream;
-		ev->push = r->block_push;
-		ev->data = r->block;
-		ev->len = r->block_len;
-		return H2_EV_HEADERS;
+		return block_event(r, ev, r->block, r->block_len);
 	case H2_RST_STREAM:
 		ev->error_code = be32(r->ctl);
 		return H2_EV_RST;
@@ -236,13 +243,7 @@ size_t h2_feed(struct h2_reader *r, const uint8_t *buf, size_t len, struct h2_ev
 					/* a whole unpadded block in this buffer: no copy */
 					r->got = r->len;
 					r->hlen = 0;
-					r->in_block = 0;
-					ev->stream = r->stream;
-					ev->end_stream = r->block_end_stream;
-					ev->push = 0;
-					ev->data = p;
-					ev->len = take;
-					*e = H2_EV_HEADERS;
+					*e = block_event(r, ev, p, take);
 					return i + take;
 				}
 				/* fall through */
