@@ -219,3 +219,100 @@ void ctx_count(int what)
 						: &ring.hdr->inject_skipped;
 	__atomic_fetch_add(p, 1, __ATOMIC_RELAXED);
 }
+
+/* ---- exchanges: whose child a span is, and the thread's active span ---- */
+
+void ctx_exchange_clear(struct exchange *x)
+{
+	memset(x, 0, offsetof(struct exchange, method));
+	x->method[0] = x->path[0] = x->host[0] = 0;
+	x->tracestate_len = 0;
+	x->tracestate[0] = 0;
+}
+
+static void new_root(struct tp_ctx *ctx)
+{
+	uint8_t rnd[24];
+
+	ctx_random(rnd, sizeof(rnd));
+	tp_new_root(ctx, rnd, 0);
+	ctx->flags =
+	    (uint8_t)((ctx_sample_root(ctx->trace_id) ? TP_FLAG_SAMPLED : 0) | TP_FLAG_RANDOM);
+}
+
+static void child_of(struct exchange *x, const struct tp_ctx *parent)
+{
+	uint8_t rnd[8];
+
+	ctx_random(rnd, sizeof(rnd));
+	tp_new_child(&x->ctx, parent, rnd);
+	if (!ctx_parent_based())
+		x->ctx.flags = (uint8_t)((x->ctx.flags & ~TP_FLAG_SAMPLED) |
+					 (ctx_sample_root(x->ctx.trace_id) ? TP_FLAG_SAMPLED : 0));
+	memcpy(x->parent, parent->span_id, 8);
+	x->flags |= SPAN_F_HAS_PARENT;
+}
+
+void ctx_server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
+			const char *ts, size_t ts_len, int ts_bad)
+{
+	struct tp_ctx in;
+
+	x->tracestate_len = 0;
+	if (count == 1 && !tp_parse(tp, tp_len, &in)) {
+		child_of(x, &in);
+		x->flags |= SPAN_F_REMOTE_PARENT;
+		/* tracestate only travels with a valid traceparent (W3C 3.3.1) */
+		if (ts_len && !ts_bad && !tp_tracestate_valid(ts, ts_len)) {
+			memcpy(x->tracestate, ts, ts_len);
+			x->tracestate_len = (uint16_t)ts_len;
+		}
+	} else {
+		if (count)
+			x->flags |= SPAN_F_BAD_TRACEPARENT; /* invalid or repeated: restart */
+		new_root(&x->ctx);
+	}
+	x->tracestate[x->tracestate_len] = 0;
+}
+
+void ctx_set_active(const struct exchange *x)
+{
+	shim_cur.active = 1;
+	shim_cur.ctx = x->ctx;
+	shim_cur.tracestate_len = x->tracestate_len;
+	memcpy(shim_cur.tracestate, x->tracestate, x->tracestate_len + 1);
+}
+
+void ctx_clear_active(const struct exchange *x)
+{
+	if (shim_cur.active && !memcmp(shim_cur.ctx.span_id, x->ctx.span_id, 8))
+		shim_cur.active = 0;
+}
+
+void ctx_prepare_client(struct exchange *x)
+{
+	ctx_exchange_clear(x);
+	if (shim_cur.active) {
+		child_of(x, &shim_cur.ctx);
+		x->tracestate_len = shim_cur.tracestate_len;
+		memcpy(x->tracestate, shim_cur.tracestate, shim_cur.tracestate_len + 1);
+	} else {
+		new_root(&x->ctx);
+	}
+}
+
+int ctx_adopt_app_context(struct exchange *x, const char *tp, size_t tp_len)
+{
+	struct tp_ctx app;
+	uint16_t keep = x->flags & SPAN_F_PATH_TRUNC;
+
+	if (tp_parse(tp, tp_len, &app) || !memcmp(app.span_id, x->ctx.span_id, 8))
+		return -1; /* not valid, or the one we injected */
+	/* the app propagates itself: our span is a child of the app's */
+	x->flags = keep;
+	child_of(x, &app);
+	x->flags |= SPAN_F_APP_CONTEXT;
+	x->tracestate_len = 0;
+	x->tracestate[0] = 0;
+	return 0;
+}

@@ -143,7 +143,7 @@ static struct h2stream *stream_new(struct h2conn *h, uint32_t id)
 		return NULL;
 	}
 	memset(s, 0, offsetof(struct h2stream, x));
-	conn_exchange_clear(&s->x);
+	ctx_exchange_clear(&s->x);
 	stream_set_id(h, s, id);
 	return s;
 }
@@ -179,7 +179,7 @@ static void stream_end(struct conn *c, struct h2conn *h, struct h2stream *s, uin
 		implied_status(c, s, error);
 		conn_emit(c, &s->x, error);
 		if (conn_kind(c) == CONN_SERVER)
-			conn_clear_active(&s->x);
+			ctx_clear_active(&s->x);
 	}
 	stream_set_id(h, s, 0);
 }
@@ -268,14 +268,14 @@ static void open_request(struct conn *c, struct h2stream *s, const struct hfield
 	struct exchange *x = &s->x;
 
 	if (conn_kind(c) == CONN_SERVER) {
-		conn_exchange_clear(x);
-		conn_server_context(x, f->tp, f->tp_len, f->tp_count, f->ts, f->ts_len, f->ts_bad);
-		conn_set_active(x);
+		ctx_exchange_clear(x);
+		ctx_server_context(x, f->tp, f->tp_len, f->tp_count, f->ts, f->ts_len, f->ts_bad);
+		ctx_set_active(x);
 	} else {
-		conn_prepare_client(x);
+		ctx_prepare_client(x);
 		s->app_context = f->tp_count > 0;
 		if (f->tp_count == 1)
-			conn_adopt_app_context(x, f->tp, f->tp_len);
+			ctx_adopt_app_context(x, f->tp, f->tp_len);
 	}
 	str_copy(x->method, sizeof(x->method), f->method);
 	str_copy(x->path, sizeof(x->path), f->path);

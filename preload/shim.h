@@ -6,7 +6,8 @@
  *   h2conn.c HTTP/2 and gRPC on a followed connection (HPACK, streams,
  *            traceparent injection into HEADERS frames)
  *   tls.c    the OpenSSL interposers (SSL_read/SSL_write and _ex forms)
- *   ctx.c    ids, clock, sampling, the thread's active server span, the ring
+ *   ctx.c    ids, clock, sampling, span contexts and the thread's active
+ *            server span, the ring
  *
  * Everything here fails open: when state is missing, full or odd, the
  * app's call goes to libc (or OpenSSL) unchanged.
@@ -58,6 +59,21 @@ int ctx_have_ring(void) SHIM_HIDDEN;
 void ctx_count(int what) SHIM_HIDDEN;
 enum { CTX_UNTRACKED, CTX_PARSE_ERROR, CTX_INJECTED, CTX_INJECT_SKIPPED };
 
+/* Exchanges (struct exchange, below): whose child a span is. */
+struct exchange;
+/* Empty x: ids, flags, counters and strings. */
+void ctx_exchange_clear(struct exchange *x) SHIM_HIDDEN;
+/* A client exchange's context: child of the thread's server span, or a new root. */
+void ctx_prepare_client(struct exchange *x) SHIM_HIDDEN;
+/* Server: parent x on a received traceparent (count: how many fields), or start a trace. */
+void ctx_server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
+			const char *ts, size_t ts_len, int ts_bad) SHIM_HIDDEN;
+/* Client: the app sent its own traceparent: x becomes a child of it. */
+int ctx_adopt_app_context(struct exchange *x, const char *tp, size_t tp_len) SHIM_HIDDEN;
+/* x's context is what outgoing calls on this thread become children of. */
+void ctx_set_active(const struct exchange *x) SHIM_HIDDEN;
+void ctx_clear_active(const struct exchange *x) SHIM_HIDDEN;
+
 /* ---- conn.c ---------------------------------------------------------- */
 enum conn_kind { CONN_NONE, CONN_SERVER, CONN_CLIENT };
 
@@ -83,24 +99,12 @@ struct exchange {
 	char tracestate[TP_TRACESTATE_MAX + 1];
 };
 
-/* Span and context helpers shared with h2conn.c. */
+/* Span helpers shared with h2conn.c. */
 enum conn_kind conn_kind(const struct conn *c) SHIM_HIDDEN;
 /* Stop following c (its bytes pass untouched from now on), or ask if it is. */
 void conn_kill(struct conn *c) SHIM_HIDDEN;
 int conn_dead(const struct conn *c) SHIM_HIDDEN;
 void conn_emit(const struct conn *c, const struct exchange *x, uint16_t error) SHIM_HIDDEN;
-/* Zero x's ids, flags and counters (not its strings). */
-void conn_exchange_clear(struct exchange *x) SHIM_HIDDEN;
-/* A client exchange's context: child of the thread's server span, or a new root. */
-void conn_prepare_client(struct exchange *x) SHIM_HIDDEN;
-/* Server: parent x on a received traceparent (count: how many fields), or start a trace. */
-void conn_server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
-			 const char *ts, size_t ts_len, int ts_bad) SHIM_HIDDEN;
-/* Client: the app sent its own traceparent: x becomes a child of it. */
-int conn_adopt_app_context(struct exchange *x, const char *tp, size_t tp_len) SHIM_HIDDEN;
-/* x's context is what outgoing calls on this thread become children of. */
-void conn_set_active(const struct exchange *x) SHIM_HIDDEN;
-void conn_clear_active(const struct exchange *x) SHIM_HIDDEN;
 
 /* The real I/O a write goes to: plain writev/sendmsg, or SSL_write. */
 typedef ssize_t (*conn_io_fn)(void *arg, const struct iovec *iov, int iovcnt);
