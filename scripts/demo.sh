@@ -11,7 +11,14 @@ scripts/deps.sh
 make -s all
 
 w=$(mktemp -d /tmp/obs-demo.XXXXXX)
-trap 'rm -rf "$w"' EXIT
+obs= gobs=
+# stop whatever is still running (an early exit must not leave servers on our ports)
+cleanup() {
+	for p in $obs $gobs; do kill -TERM "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$w"
+}
+trap cleanup EXIT
 scripts/nginx-conf.sh "$w" 18080
 
 echo "==> obs-run --metrics-addr 127.0.0.1:19464 -- nginx"
@@ -30,7 +37,7 @@ echo "==> the traceparent nginx received (its access log):"
 for _ in $(seq 30); do [ -s "$w/logs/access.log" ] && break; sleep 0.1; done
 sed 's/^/    /' "$w/logs/access.log"
 echo "==> nginx's server span, child of curl's client span:"
-for _ in $(seq 30); do [ -s "$w/spans.jsonl" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ -s "$w/spans.jsonl" ] && break; sleep 0.1; done # written in batches
 head -1 "$w/spans.jsonl" | sed 's/^/    /'
 echo "==> wrk -t2 -c16 -d5s http://127.0.0.1:18080/"
 wrk -t2 -c16 -d5s http://127.0.0.1:18080/ | sed 's/^/    /'
@@ -62,8 +69,11 @@ echo "==> obs-run -- grpc_demo.py call 18081 unary server_stream not_found deadl
 build/obs-run --no-metrics --no-summary --spans-file "$w/grpc-client.jsonl" -- \
 	/usr/bin/python3 tests/e2e/grpc_demo.py call 18081 unary server_stream not_found deadline \
 	2>/dev/null | sed 's/^/    /'
-sleep 0.5
 echo "==> the server's span of the Unary call (child of the client's):"
+for _ in $(seq 100); do # spans are written in batches
+	grep -q '"demo.Echo/Unary"' "$w/grpc-spans.jsonl" 2>/dev/null && break
+	sleep 0.1
+done
 grep -m1 '"demo.Echo/Unary"' "$w/grpc-spans.jsonl" | sed 's/^/    /'
 echo "==> rpc_server_call_duration_seconds on http://127.0.0.1:19465/metrics:"
 curl -fsS 127.0.0.1:19465/metrics | grep -E '^rpc_server_call_duration_seconds_count' | sed 's/^/    /'
