@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "tp.h"
 #include "version.h"
 
 #define BACKOFF_START_MS 1000
@@ -30,6 +32,7 @@ struct otlp_exporter {
 	FILE *json;
 	CURL *curl;
 	struct curl_slist *hdrs;
+	uint64_t last_drop_log_ns; /* queue-full warnings: at most one per 10 s */
 };
 
 /* ---- configuration ---------------------------------------------------------- */
@@ -302,6 +305,23 @@ static void count(struct otlp_exporter *e, uint64_t *field, uint64_t n)
 	pthread_mutex_unlock(&e->lock);
 }
 
+/* A warning about spans lost: names the first one, so that its trace can
+ * be looked up (and its log line joined to it). */
+static void warn_spans(const char *code, const struct xspan *first, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warn_spans(const char *code, const struct xspan *first, const char *fmt, ...)
+{
+	char msg[512], tid[33], sid[17];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	tp_hex(first->r.trace_id, 16, tid);
+	tp_hex(first->r.span_id, 8, sid);
+	log_emit(LOG_WARN, code, tid, sid, "%s", msg);
+}
+
 static void send_otlp(struct otlp_exporter *e, const struct xspan *b, size_t n, int64_t off)
 {
 	static struct resp r;
@@ -311,7 +331,8 @@ static void send_otlp(struct otlp_exporter *e, const struct xspan *b, size_t n, 
 	enum send_result sr = SEND_DROP;
 
 	if (otlp_encode(&e->cfg.res, b, n, off, &pb, &len)) {
-		log_warn("OTLP: out of memory encoding %zu spans: dropped", n);
+		log_warn("otlp_encode_failed", "OTLP: out of memory encoding %zu spans: dropped",
+			 n);
 		count(e, &e->st.dropped_failed, n);
 		return;
 	}
@@ -348,21 +369,24 @@ static void send_otlp(struct otlp_exporter *e, const struct xspan *b, size_t n, 
 		if (rejected > 0) {
 			if ((size_t)rejected > n)
 				rejected = (int64_t)n;
-			log_warn("OTLP: receiver rejected %lld of %zu spans: %s",
-				 (long long)rejected, n, *msg ? msg : "(no message)");
+			warn_spans("otlp_partial_success", b,
+				   "OTLP: receiver rejected %lld of %zu spans: %s",
+				   (long long)rejected, n, *msg ? msg : "(no message)");
 			count(e, &e->st.dropped_partial, (uint64_t)rejected);
 		} else if (*msg) {
-			log_warn("OTLP: receiver says: %s", msg);
+			log_warn("otlp_receiver_message", "OTLP: receiver says: %s", msg);
 		}
 		count(e, &e->st.exported, n - (size_t)rejected);
 	} else if (sr == SEND_DROP) {
 		count(e, &e->st.requests_failed, 1);
-		log_warn("OTLP: %s answered HTTP %ld: %zu spans dropped (not retryable)",
-			 e->cfg.endpoint, code, n);
+		warn_spans("otlp_rejected", b,
+			   "OTLP: %s answered HTTP %ld: %zu spans dropped (not retryable)",
+			   e->cfg.endpoint, code, n);
 		count(e, &e->st.dropped_rejected, n);
 	} else {
-		log_warn("OTLP: %s unreachable or busy after %d attempts: %zu spans dropped",
-			 e->cfg.endpoint, MAX_ATTEMPTS, n);
+		warn_spans("otlp_unreachable", b,
+			   "OTLP: %s unreachable or busy after %d attempts: %zu spans dropped",
+			   e->cfg.endpoint, MAX_ATTEMPTS, n);
 		count(e, &e->st.dropped_failed, n);
 	}
 	free(pb);
@@ -402,7 +426,8 @@ static void *export_thread(void *arg)
 			continue;
 		}
 		if (past_deadline(e)) {
-			log_warn("OTLP: flush deadline passed: %zu queued spans dropped", e->qlen);
+			log_warn("otlp_flush_timeout",
+				 "OTLP: flush deadline passed: %zu queued spans dropped", e->qlen);
 			e->st.dropped_failed += e->qlen;
 			e->qlen = 0;
 			break;
@@ -498,8 +523,21 @@ int otlp_enqueue(struct otlp_exporter *e, const struct xspan *s)
 
 	pthread_mutex_lock(&e->lock);
 	if (e->qlen >= e->cfg.queue_size) {
+		struct timespec now;
+		uint64_t ns;
+
 		e->st.dropped_queue_full++;
 		rc = -1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+		if (!e->last_drop_log_ns || ns - e->last_drop_log_ns > 10000000000ULL) {
+			e->last_drop_log_ns = ns;
+			warn_spans(
+			    "otlp_queue_full", s,
+			    "OTLP: export queue full (%zu spans): dropping spans, %llu so far "
+			    "(obs_spans_dropped_total{reason=\"queue_full\"})",
+			    e->cfg.queue_size, (unsigned long long)e->st.dropped_queue_full);
+		}
 	} else {
 		e->q[(e->qhead + e->qlen++) % e->cfg.queue_size] = *s;
 		e->st.queued++;
@@ -533,7 +571,8 @@ void otlp_flush(struct otlp_exporter *e, long timeout_ms)
 	pthread_join(e->thread, NULL);
 	e->joined = 1;
 	if (e->qlen) {
-		log_warn("OTLP: %zu spans still queued at exit: dropped", e->qlen);
+		log_warn("otlp_flush_timeout", "OTLP: %zu spans still queued at exit: dropped",
+			 e->qlen);
 		pthread_mutex_lock(&e->lock);
 		e->st.dropped_failed += e->qlen;
 		e->qlen = 0;

@@ -70,11 +70,11 @@ int agent_main(const struct obs_opts *o)
 	int sfd, n;
 
 	if (privs_check_all(err, sizeof(err))) {
-		log_error("%s", err);
+		log_error("requirements_unmet", "%s", err);
 		return 1;
 	}
 	if (app_init(&a, o, 1)) {
-		log_error("out of memory");
+		log_error("out_of_memory", "out of memory");
 		return 1;
 	}
 	sigemptyset(&set);
@@ -86,7 +86,7 @@ int agent_main(const struct obs_opts *o)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0 || app_start_http(&a, err, sizeof(err)) ||
 	    app_attach(&a, &cfg, err, sizeof(err))) {
-		log_error("%s", sfd < 0 ? strerror(errno) : err);
+		log_error("startup_failed", "%s", sfd < 0 ? strerror(errno) : err);
 		app_free(&a);
 		return 1;
 	}

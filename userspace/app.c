@@ -96,6 +96,6 @@ int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, si
 void app_drain(struct obs_app *a, int timeout_ms)
 {
 	if (a->col && collector_poll(a->col, timeout_ms) < 0)
-		log_warn("ring buffer poll failed");
+		log_warn("ringbuf_poll_failed", "ring buffer poll failed");
 	__atomic_store_n(&a->last_drain_ns, app_now_ns(), __ATOMIC_RELAXED);
 }

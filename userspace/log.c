@@ -4,44 +4,73 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static enum log_level level = LOG_INFO;
-static char prog[32] = "obs";
+/* Module state, read by every thread: atomics, set by log_init/configure. */
+static int level = LOG_INFO;
+static int format = LOG_FORMAT_TEXT;
+static char logger[32] = "obs";
 
 void log_init(const char *p)
 {
-	static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
-	const char *env = getenv("OBS_LOG");
+	enum log_level l;
+	enum log_format f;
 
-	snprintf(prog, sizeof(prog), "%s", p);
-	if (!env)
-		return;
-	for (int i = 0; i <= LOG_TRACE; i++)
-		if (!strcmp(env, names[i]))
-			level = (enum log_level)i;
+	snprintf(logger, sizeof(logger), "%s", p);
+	if (!logfmt_parse_level(getenv("OBS_LOG"), &l))
+		level = l;
+	if (!logfmt_parse_format(getenv("OBS_LOG_FORMAT"), &f))
+		format = f;
+}
+
+void log_configure(enum log_level l, enum log_format f)
+{
+	__atomic_store_n(&level, (int)l, __ATOMIC_RELAXED);
+	__atomic_store_n(&format, (int)f, __ATOMIC_RELAXED);
+}
+
+enum log_level log_get_level(void)
+{
+	return (enum log_level)__atomic_load_n(&level, __ATOMIC_RELAXED);
+}
+
+enum log_format log_get_format(void)
+{
+	return (enum log_format)__atomic_load_n(&format, __ATOMIC_RELAXED);
 }
 
 int log_enabled(enum log_level l)
 {
-	return l <= level;
+	return (int)l <= __atomic_load_n(&level, __ATOMIC_RELAXED);
 }
 
 const char *log_prog(void)
 {
-	return prog;
+	return logger;
 }
 
-void log_msg(enum log_level l, const char *fmt, ...)
+void log_emit(enum log_level l, const char *code, const char *trace_id, const char *span_id,
+	      const char *fmt, ...)
 {
-	static const char *const tags[] = {"error: ", "warning: ", "", "debug: ", "trace: "};
-	char line[2048];
+	char msg[2048], line[LOGFMT_LINE_MAX];
+	struct log_record r = {.level = l,
+			       .logger = logger,
+			       .code = code,
+			       .trace_id = trace_id,
+			       .span_id = span_id,
+			       .msg = msg,
+			       .pid = (long)getpid()};
 	va_list ap;
+	size_t n;
 
 	if (!log_enabled(l))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &r.ts);
+	n = logfmt_line(line, sizeof(line), log_get_format(), &r);
 	/* One write per line so concurrent threads don't interleave. */
-	fprintf(stderr, "%s: %s%s\n", prog, tags[l], line);
+	if (n && write(STDERR_FILENO, line, n) < 0)
+		return;
 }

@@ -131,7 +131,8 @@ static int setup_shim(struct obs_app *a, const struct obs_opts *o, const char *s
 	const char *old;
 
 	if (find_preload(lib, sizeof(lib))) {
-		log_warn("libobs_preload.so not found (set OBS_PRELOAD_LIB): no HTTP metrics or "
+		log_warn("preload_missing",
+			 "libobs_preload.so not found (set OBS_PRELOAD_LIB): no HTTP metrics or "
 			 "spans, kernel metrics only");
 		return 0;
 	}
@@ -179,7 +180,7 @@ static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
 	struct pollfd pfd[2];
 
 	if (sfd < 0) {
-		log_error("signalfd: %s", strerror(errno));
+		log_error("signalfd_failed", "signalfd: %s", strerror(errno));
 		kill(child, SIGKILL);
 		waitpid(child, &status, 0);
 		return status;
@@ -224,14 +225,14 @@ int run_main(const struct obs_opts *o)
 	ssize_t n;
 
 	if (privs_check_all(err, sizeof(err))) {
-		log_error("%s", err);
+		log_error("requirements_unmet", "%s", err);
 		return EXIT_OBS_FAILED;
 	}
 	/* Before any thread exists: threads inherit the mask, and an
 	 * unblocked thread would take SIGTERM's default action for us. */
 	block_signals(&set, &oldmask);
 	if (app_init(&a, o, 0)) {
-		log_error("out of memory");
+		log_error("out_of_memory", "out of memory");
 		return EXIT_OBS_FAILED;
 	}
 	if (o->service)
@@ -241,23 +242,23 @@ int run_main(const struct obs_opts *o)
 	slot = slots_get(a.slots, &labels);
 
 	if (app_start_http(&a, err, sizeof(err))) {
-		log_error("%s", err);
+		log_error("metrics_listen_failed", "%s", err);
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
 	if (!o->no_preload && setup_shim(&a, o, labels.service, err, sizeof(err))) {
-		log_error("%s", err);
+		log_error("tracing_setup_failed", "%s", err);
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
 	if (pipe2(go, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
-		log_error("pipe: %s", strerror(errno));
+		log_error("fork_failed", "pipe: %s", strerror(errno));
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
 	child = fork();
 	if (child < 0) {
-		log_error("fork: %s", strerror(errno));
+		log_error("fork_failed", "fork: %s", strerror(errno));
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
@@ -271,7 +272,8 @@ int run_main(const struct obs_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (app_attach(&a, &cfg, err, sizeof(err)) || collector_track(a.col, child, slot)) {
-		log_error("%s", *err ? err : "cannot track the command's process");
+		log_error("bpf_attach_failed", "%s",
+			  *err ? err : "cannot track the command's process");
 		close(go[1]); /* child exits without running CMD */
 		waitpid(child, NULL, 0);
 		app_free(&a);
@@ -279,7 +281,7 @@ int run_main(const struct obs_opts *o)
 	}
 	log_debug("tracking pid %d as service \"%s\"", (int)child, labels.service);
 	if (write(go[1], "g", 1) != 1)
-		log_warn("cannot start the command: %s", strerror(errno));
+		log_warn("cmd_start_failed", "cannot start the command: %s", strerror(errno));
 	close(go[1]);
 
 	n = read(errp[0], &exec_errno, sizeof(exec_errno));
@@ -287,9 +289,10 @@ int run_main(const struct obs_opts *o)
 	if (n == sizeof(exec_errno)) {
 		waitpid(child, &status, 0);
 		if (exec_errno == ENOENT)
-			log_error("%s: command not found", o->cmd_argv[0]);
+			log_error("cmd_not_found", "%s: command not found", o->cmd_argv[0]);
 		else
-			log_error("%s: cannot execute: %s", o->cmd_argv[0], strerror(exec_errno));
+			log_error("cmd_exec_failed", "%s: cannot execute: %s", o->cmd_argv[0],
+				  strerror(exec_errno));
 		app_free(&a);
 		return exec_errno == ENOENT ? 127 : 126;
 	}

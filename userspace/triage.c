@@ -125,11 +125,11 @@ int triage_main(const struct obs_opts *o)
 	int sfd, rc = 0;
 
 	if (privs_check_all(err, sizeof(err)) || validate_target(o, err, sizeof(err))) {
-		log_error("%s", err);
+		log_error("requirements_unmet", "%s", err);
 		return 1;
 	}
 	if (app_init(&a, o, 0)) {
-		log_error("out of memory");
+		log_error("out_of_memory", "out of memory");
 		return 1;
 	}
 	slots_get(a.slots, &l);
@@ -140,7 +140,7 @@ int triage_main(const struct obs_opts *o)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	t0 = app_now_ns();
 	if (sfd < 0 || app_attach(&a, &cfg, err, sizeof(err))) {
-		log_error("%s", sfd < 0 ? strerror(errno) : err);
+		log_error("bpf_attach_failed", "%s", sfd < 0 ? strerror(errno) : err);
 		app_free(&a);
 		return 1;
 	}
