@@ -25,7 +25,7 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC $(SANFLAGS)
 CPPFLAGS  += -Iuserspace -Iexporters -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lcurl -lprotobuf-c -lpthread -lm
+LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lcurl -lprotobuf-c -lyaml -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
 
@@ -44,11 +44,11 @@ OTLP_GEN_O   := $(OTLP_GEN_C:%.c=%.o)
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
 PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/syscalls.c \
              userspace/cli.c userspace/procparse.c userspace/tp.c userspace/inject.c userspace/http1.c \
-             userspace/route.c userspace/spanring.c userspace/str.c userspace/logfmt.c userspace/hpack.c userspace/splice.c userspace/h2.c userspace/rpc.c exporters/prom.c
+             userspace/route.c userspace/spanring.c userspace/str.c userspace/logfmt.c userspace/config.c exporters/auth.c userspace/hpack.c userspace/splice.c userspace/h2.c userspace/rpc.c exporters/prom.c
 APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
              userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/report.c \
              userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \
-             userspace/privs.c userspace/log.c userspace/spans.c exporters/prom_http.c \
+             userspace/privs.c userspace/log.c userspace/confcmd.c userspace/spans.c exporters/prom_http.c \
              exporters/otlp.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
@@ -131,7 +131,7 @@ $(BUILD)/obs-run: $(BUILD)/obs
 # ---- tests ---------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lm -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
 
 unit-bins: $(UNIT_TESTS)
 
@@ -141,7 +141,7 @@ unit: $(UNIT_TESTS)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE $(CPPFLAGS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(BUILD)/syscall_table.h
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lm
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lyaml -lm
 
 fuzz: $(FUZZERS)
 
@@ -153,7 +153,7 @@ $(BUILD)/bench/shimcost: bench/http-overhead/shimcost.c
 $(BUILD)/bench/encode_bench: bench/http-overhead/encode_bench.c $(BUILD)/exporters/otlp_encode.o \
 		$(PURE_OBJS) $(OTLP_GEN_O)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lprotobuf-c -lz -lm
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lprotobuf-c -lz -lyaml -lm
 
 test: all
 	scripts/test.sh

@@ -78,13 +78,32 @@ static int env_long(const char *name, long def, long min, long *out, char *err, 
 	return 0;
 }
 
+void otlp_cfg_init(struct otlp_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->timeout_ms = 10000;
+	c->queue_size = 2048;
+	c->batch_size = 512;
+	c->delay_ms = 1000;
+}
+
+void otlp_traces_url(const char *base, char *out, size_t len)
+{
+	size_t n = strlen(base);
+
+	if (n >= 10 && !strcmp(base + n - 10, "/v1/traces"))
+		snprintf(out, len, "%s", base);
+	else
+		snprintf(out, len, "%.*s%sv1/traces", (int)n, base,
+			 n && base[n - 1] == '/' ? "" : "/");
+}
+
 int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *err, size_t errlen)
 {
 	char *end = store + storelen;
 	const char *ep = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), *proto, *comp, *hdrs;
 	long v;
 
-	memset(c, 0, sizeof(*c));
 	proto = env2("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL");
 	if (proto && strcmp(proto, "http/protobuf")) {
 		snprintf(err, errlen,
@@ -98,6 +117,7 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 	} else if ((ep = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) && *ep) {
 		size_t n = strlen(ep);
 		char buf[2048];
+		/* the spec: always append (a base URL ending in /v1/traces is odd but honoured) */
 		snprintf(buf, sizeof(buf), "%.*s%sv1/traces", (int)n, ep,
 			 n && ep[n - 1] == '/' ? "" : "/");
 		c->endpoint = store_str(&store, end, buf, strlen(buf));
@@ -114,9 +134,9 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 			 comp);
 		return -1;
 	}
-	c->gzip = comp && !strcmp(comp, "gzip");
+	if (comp)
+		c->gzip = !strcmp(comp, "gzip");
 	const char *t = env2("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT");
-	c->timeout_ms = 10000;
 	if (t) {
 		char *e;
 		long x = strtol(t, &e, 10);
@@ -130,6 +150,7 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 	hdrs = env2("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS");
 	if (hdrs) {
 		struct otlp_resource tmp;
+		c->nheaders = 0;
 		char buf[4096];
 		if (otlp_parse_resource_attrs(hdrs, &tmp, buf, sizeof(buf), err, errlen)) {
 			char *p = strstr(err, "OTEL_RESOURCE_ATTRIBUTES");
@@ -148,13 +169,13 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 			c->headers[c->nheaders++] = store_str(&store, end, h, strlen(h));
 		}
 	}
-	if (env_long("OTEL_BSP_MAX_QUEUE_SIZE", 2048, 1, &v, err, errlen))
+	if (env_long("OTEL_BSP_MAX_QUEUE_SIZE", (long)c->queue_size, 1, &v, err, errlen))
 		return -1;
 	c->queue_size = (size_t)v;
-	if (env_long("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, &v, err, errlen))
+	if (env_long("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", (long)c->batch_size, 1, &v, err, errlen))
 		return -1;
 	c->batch_size = (size_t)v > c->queue_size ? c->queue_size : (size_t)v;
-	if (env_long("OTEL_BSP_SCHEDULE_DELAY", 1000, 0, &c->delay_ms, err, errlen))
+	if (env_long("OTEL_BSP_SCHEDULE_DELAY", c->delay_ms, 0, &c->delay_ms, err, errlen))
 		return -1;
 	const char *jp = getenv("OBS_SPANS_FILE");
 	if (jp && *jp)

@@ -32,9 +32,16 @@ struct otlp_cfg {
 	struct otlp_resource res;
 };
 
-/* Read OTEL_EXPORTER_OTLP_* / OTEL_BSP_* / OBS_SPANS_FILE. Strings live in
+/* The defaults: no endpoint (JSON lines), no gzip, 10 s timeout, the
+ * OpenTelemetry batch processor's queue and batch sizes. */
+void otlp_cfg_init(struct otlp_cfg *c);
+/* Override c with OTEL_EXPORTER_OTLP_* / OTEL_BSP_* / OBS_SPANS_FILE where
+ * set (headers: the variable replaces the whole list). Strings live in
  * store (storelen bytes). -1 with err on a bad value. */
 int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *err, size_t errlen);
+/* The traces URL for the config file's tracing.endpoint: a collector's
+ * base URL gets /v1/traces, a URL already ending in it is kept. */
+void otlp_traces_url(const char *base, char *out, size_t len);
 
 struct otlp_stats {
 	uint64_t queued, exported, retries;

@@ -1,10 +1,14 @@
 #include "prom_http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,21 +16,32 @@
 
 #include <microhttpd.h>
 
+#include "log.h"
+
 #if MHD_VERSION < 0x00097002
 typedef int MHD_Result_t;
 #else
 typedef enum MHD_Result MHD_Result_t;
 #endif
 
+#define PEM_MAX (1 << 20)
+
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_server_cfg cfg;
 	int fd;
 	uint16_t port;
+	char path[128];
+	char *cert, *key;     /* PEM, alive as long as the daemon */
+	pthread_mutex_t lock; /* guards auth and the counters below */
+	struct auth_creds auth;
+	unsigned long long unauthorized;
+	time_t last_warn;
 };
 
-static MHD_Result_t reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
-			  char *body, size_t len, int must_free)
+static MHD_Result_t reply_hdr(struct MHD_Connection *conn, unsigned status, const char *ctype,
+			      char *body, size_t len, int must_free, const char *hname,
+			      const char *hvalue)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 	    len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -39,9 +54,17 @@ static MHD_Result_t reply(struct MHD_Connection *conn, unsigned status, const ch
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (hname)
+		MHD_add_response_header(r, hname, hvalue);
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static MHD_Result_t reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
+			  char *body, size_t len, int must_free)
+{
+	return reply_hdr(conn, status, ctype, body, len, must_free, NULL, NULL);
 }
 
 static MHD_Result_t reply_static(struct MHD_Connection *conn, unsigned status, const char *ctype,
@@ -62,6 +85,62 @@ static void json_escape(struct sbuf *b, const char *s)
 	}
 }
 
+static void peer_name(struct MHD_Connection *conn, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, len, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)len);
+}
+
+/* Credentials: the Authorization header against the configured secrets. */
+static int authorized(struct http_server *s, struct MHD_Connection *conn)
+{
+	const char *hdr =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	char *user = NULL, *pass = NULL, peer[64];
+	int ok;
+	time_t now;
+
+	pthread_mutex_lock(&s->lock);
+	if (!auth_required(&s->auth)) {
+		pthread_mutex_unlock(&s->lock);
+		return 1;
+	}
+	if (s->auth.basic_set && hdr && !strncasecmp(hdr, "Basic ", 6))
+		user = MHD_basic_auth_get_username_password(conn, &pass);
+	ok = auth_allows(&s->auth, hdr, user, pass);
+	if (!ok)
+		s->unauthorized++;
+	now = time(NULL);
+	if (!ok && now - s->last_warn >= 60) {
+		s->last_warn = now;
+		pthread_mutex_unlock(&s->lock);
+		peer_name(conn, peer, sizeof(peer));
+		/* never the credentials themselves */
+		log_warn("metrics_unauthorized",
+			 "refused %s from %s: %s credentials (401; at most one warning a "
+			 "minute, all counted in obs_metrics_unauthorized_requests_total)",
+			 s->path, peer, hdr ? "wrong" : "no");
+	} else {
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (pass) {
+		memset(pass, 0, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
 static MHD_Result_t handle(void *cls, struct MHD_Connection *conn, const char *url,
 			   const char *method, const char *version, const char *upload_data,
 			   size_t *upload_size, void **con_cls)
@@ -80,7 +159,17 @@ static MHD_Result_t handle(void *cls, struct MHD_Connection *conn, const char *u
 		return reply_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 				    "method not allowed\n");
 
-	if (!strcmp(url, "/metrics")) {
+	if (!strcmp(url, s->path)) {
+		if (!authorized(s, conn)) {
+			char challenge[128];
+
+			pthread_mutex_lock(&s->lock);
+			snprintf(challenge, sizeof(challenge), "%s", auth_challenge(&s->auth));
+			pthread_mutex_unlock(&s->lock);
+			return reply_hdr(conn, MHD_HTTP_UNAUTHORIZED, "text/plain",
+					 (char *)"unauthorized\n", 13, 0,
+					 MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge);
+		}
 		const char *accept =
 		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 		enum prom_format fmt = prom_negotiate(accept);
@@ -119,8 +208,7 @@ static MHD_Result_t handle(void *cls, struct MHD_Connection *conn, const char *u
 	}
 	if (!strcmp(url, "/"))
 		return reply_static(conn, MHD_HTTP_OK, "text/plain",
-				    "obs\n  /metrics  Prometheus / OpenMetrics\n"
-				    "  /healthz  liveness\n  /readyz   readiness\n");
+				    "obs\n  /healthz  liveness\n  /readyz   readiness\n");
 	return reply_static(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }
 
@@ -184,23 +272,120 @@ int http_server_start(const struct http_server_cfg *cfg, struct http_server **ou
 		return -1;
 	}
 	s->cfg = *cfg;
-	s->fd = bind_socket(cfg->host, cfg->port, &s->port, err, errlen);
-	if (s->fd < 0) {
-		free(s);
-		return -1;
+	s->fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(s->path, sizeof(s->path), "%s", cfg->path ? cfg->path : "/metrics");
+	if (cfg->auth)
+		s->auth = *cfg->auth;
+	if (cfg->tls_cert_pem || cfg->tls_key_pem) {
+		if (!cfg->tls_cert_pem || !cfg->tls_key_pem) {
+			snprintf(err, errlen, "TLS needs both a certificate and a key");
+			goto fail;
+		}
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			snprintf(err, errlen,
+				 "this libmicrohttpd was built without TLS: cannot serve HTTPS");
+			goto fail;
+		}
+		s->cert = strdup(cfg->tls_cert_pem);
+		s->key = strdup(cfg->tls_key_pem);
+		if (!s->cert || !s->key) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
-	s->d =
-	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle,
-			     s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_LIMIT, 64,
-			     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	s->fd = bind_socket(cfg->host, cfg->port, &s->port, err, errlen);
+	if (s->fd < 0)
+		goto fail;
+	if (s->cert)
+		s->d = MHD_start_daemon(
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS, 0, NULL, NULL,
+		    handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_LIMIT, 64,
+		    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_HTTPS_MEM_CERT, s->cert,
+		    MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL,
+					NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
+					MHD_OPTION_CONNECTION_LIMIT, 64,
+					MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 	if (!s->d) {
-		snprintf(err, errlen, "cannot start the HTTP server on port %u", s->port);
-		close(s->fd);
-		free(s);
-		return -1;
+		snprintf(err, errlen, "cannot start the HTTP%s server on port %u%s",
+			 s->cert ? "S" : "", s->port,
+			 s->cert ? ": check that the certificate and key are PEM and match" : "");
+		goto fail;
 	}
 	*out = s;
 	return 0;
+fail:
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->cert);
+	free(s->key);
+	auth_clear(&s->auth);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return -1;
+}
+
+void http_server_set_auth(struct http_server *s, const struct auth_creds *auth)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	auth_clear(&s->auth);
+	if (auth)
+		s->auth = *auth;
+	pthread_mutex_unlock(&s->lock);
+}
+
+unsigned long long http_server_unauthorized(struct http_server *s)
+{
+	unsigned long long n;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	n = s->unauthorized;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+char *http_read_pem(const char *path, const char *what, char *err, size_t errlen)
+{
+	char *buf = malloc(PEM_MAX + 1);
+	size_t got = 0;
+	int fd;
+
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read the TLS %s %s: %s", what, path, strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + got, PEM_MAX - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == PEM_MAX)
+			break;
+	}
+	close(fd);
+	buf[got] = 0;
+	if (got == PEM_MAX || !strstr(buf, "-----BEGIN ")) {
+		snprintf(err, errlen, "the TLS %s %s is not a PEM file%s", what, path,
+			 got == PEM_MAX ? " (over 1 MiB)" : "");
+		memset(buf, 0, got);
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 uint16_t http_server_port(const struct http_server *s)
@@ -214,5 +399,11 @@ void http_server_stop(struct http_server *s)
 		return;
 	MHD_stop_daemon(s->d);
 	close(s->fd);
+	if (s->key)
+		memset(s->key, 0, strlen(s->key));
+	free(s->cert);
+	free(s->key);
+	auth_clear(&s->auth);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

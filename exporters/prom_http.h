@@ -1,12 +1,17 @@
 /*
- * prom_http - the HTTP endpoint (libmicrohttpd): /metrics, /healthz,
- * /readyz. The server thread calls back into its owner for content.
+ * prom_http - the HTTP endpoint (libmicrohttpd): the metrics path,
+ * /healthz, /readyz. The server thread calls back into its owner for
+ * content. The metrics path can require a bearer token and/or basic auth
+ * (401 otherwise) and the whole endpoint can serve TLS (GnuTLS, through
+ * libmicrohttpd); /healthz and /readyz never ask for credentials and say
+ * nothing but ok / ready / why not ready.
  */
 #ifndef OBS_PROM_HTTP_H
 #define OBS_PROM_HTTP_H
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "prom.h"
 
 struct http_server;
@@ -14,6 +19,10 @@ struct http_server;
 struct http_server_cfg {
 	const char *host; /* "" = every interface */
 	uint16_t port;	  /* 0 = pick a free port */
+	const char *path; /* of the metrics; NULL = /metrics */
+	/* TLS: PEM certificate chain and key (copied); NULL = plain HTTP */
+	const char *tls_cert_pem, *tls_key_pem;
+	const struct auth_creds *auth; /* copied; NULL = no authentication */
 	/* Render /metrics into out; return 0 or -1 (500). */
 	int (*metrics)(void *ctx, enum prom_format fmt, struct sbuf *out);
 	/* 1 if ready; else 0 with a human-readable reason. */
@@ -25,6 +34,12 @@ struct http_server_cfg {
 int http_server_start(const struct http_server_cfg *cfg, struct http_server **out, char *err,
 		      size_t errlen);
 uint16_t http_server_port(const struct http_server *s);
+/* Replace the credentials (SIGHUP): later requests see the new ones. */
+void http_server_set_auth(struct http_server *s, const struct auth_creds *auth);
+/* Requests for the metrics refused with 401 so far. */
+unsigned long long http_server_unauthorized(struct http_server *s);
+/* Read a PEM file for tls_cert_pem / tls_key_pem (caller frees). */
+char *http_read_pem(const char *path, const char *what, char *err, size_t errlen);
 void http_server_stop(struct http_server *s);
 
 #endif

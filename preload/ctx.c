@@ -33,6 +33,7 @@ static int have_ring;
 /* Sampler: parentbased_* follow the parent; roots use ratio (0..1). */
 static int sample_parent_based = 1;
 static double sample_ratio = 1.0;
+static int sampler_from_env; /* the process set OTEL_TRACES_SAMPLER */
 
 static uint64_t rotl(uint64_t x, int k)
 {
@@ -117,10 +118,30 @@ uint64_t ctx_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* obs's sampler from the ring (set by obs-run's config; SIGHUP changes
+ * it), when it applies to this process: its threshold, else -1. */
+static int64_t ring_sampler(void)
+{
+	uint32_t mode;
+
+	if (!have_ring)
+		return -1;
+	mode = __atomic_load_n(&ring.hdr->sample_mode, __ATOMIC_ACQUIRE);
+	if (mode == SPANRING_SAMPLE_FORCE || (mode == SPANRING_SAMPLE_CONFIG && !sampler_from_env))
+		return (int64_t)__atomic_load_n(&ring.hdr->sample_q53, __ATOMIC_ACQUIRE);
+	return -1;
+}
+
 int ctx_sample_root(const uint8_t trace_id[16])
 {
 	uint64_t low = 0;
+	int64_t q53 = ring_sampler();
 
+	if (q53 >= 0) {
+		for (int i = 8; i < 16; i++)
+			low = low << 8 | trace_id[i];
+		return (int64_t)(low >> 11) < q53;
+	}
 	if (sample_ratio >= 1.0)
 		return 1;
 	if (sample_ratio <= 0.0)
@@ -142,6 +163,7 @@ static void parse_sampler(void)
 		if (*end || r < 0 || r > 1)
 			r = 1.0; /* the spec: an invalid argument falls back to the default */
 	}
+	sampler_from_env = s && *s;
 	if (!s || !*s || !strcmp(s, "parentbased_always_on")) {
 		sample_ratio = 1.0;
 	} else if (!strcmp(s, "always_on")) {
@@ -159,6 +181,8 @@ static void parse_sampler(void)
 
 int ctx_parent_based(void)
 {
+	if (ring_sampler() >= 0)
+		return 1;
 	return sample_parent_based;
 }
 

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
-      libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
+      libmicrohttpd-dev libcmocka-dev libyaml-dev libclang-rt-14-dev
       libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler openssl
       clang-format cppcheck
       bats curl nginx-light wrk prometheus bpftrace util-linux iproute2 procps python3 nodejs

@@ -58,8 +58,7 @@ static int agent_scan(struct obs_app *a)
 int agent_main(const struct obs_opts *o)
 {
 	struct obs_app a;
-	struct collector_cfg cfg = {.probes = o->probes,
-				    .default_slot = OBS_SLOT_UNATTRIBUTED,
+	struct collector_cfg cfg = {.default_slot = OBS_SLOT_UNATTRIBUTED,
 				    .emit_exec = 1,
 				    .on_event = agent_event,
 				    .ctx = &a};
@@ -67,13 +66,20 @@ int agent_main(const struct obs_opts *o)
 	char err[1024];
 	sigset_t set;
 	uint64_t last_scan;
+	struct obs_config *conf;
 	int sfd, n;
 
-	if (privs_check_all(err, sizeof(err))) {
-		log_error("requirements_unmet", "%s", err);
+	if (app_config(&conf, o, err, sizeof(err))) {
+		log_error("config_invalid", "%s", err);
 		return 1;
 	}
-	if (app_init(&a, o, 1)) {
+	if (privs_check_all(err, sizeof(err))) {
+		log_error("requirements_unmet", "%s", err);
+		free(conf);
+		return 1;
+	}
+	cfg.probes = conf->probes;
+	if (app_init(&a, o, conf, 1)) {
 		log_error("out_of_memory", "out of memory");
 		return 1;
 	}
@@ -106,7 +112,10 @@ int agent_main(const struct obs_opts *o)
 		if (pfd[0].revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP)
 				break;
-			log_info("SIGHUP: rescanning processes");
+			log_info("SIGHUP: rescanning processes%s",
+				 a.cfg->file[0] ? " and reloading the config file" : "");
+			if (a.cfg->file[0])
+				app_reload(&a);
 			last_scan = 0;
 		}
 		/* Catch what exec events missed (ring buffer full, races). */

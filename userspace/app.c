@@ -10,6 +10,7 @@
 #include "prom_http.h"
 #include "spans.h"
 #include "render.h"
+#include "str.h"
 
 uint64_t app_now_ns(void)
 {
@@ -19,14 +20,35 @@ uint64_t app_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int app_init(struct obs_app *a, const struct obs_opts *o, int container_labels)
+int app_config(struct obs_config **out, const struct obs_opts *o, char *err, size_t errlen)
+{
+	struct obs_config *c = malloc(sizeof(*c));
+
+	*out = NULL;
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (config_build(c, o, err, errlen)) {
+		free(c);
+		return -1;
+	}
+	log_configure(c->log_level, c->log_format);
+	*out = c;
+	return 0;
+}
+
+int app_init(struct obs_app *a, const struct obs_opts *o, struct obs_config *cfg,
+	     int container_labels)
 {
 	memset(a, 0, sizeof(*a));
 	a->opts = o;
+	a->cfg = cfg;
+	a->stall_ns = (uint64_t)(cfg->stall_timeout_s * 1e9);
 	a->start_ns = app_now_ns();
 	pthread_mutex_init(&a->lock, NULL);
 	a->slots = slots_new(container_labels);
-	a->guard = card_guard_new(o->series_limit);
+	a->guard = card_guard_new(cfg->max_series);
 	if (!a->slots || !a->guard) {
 		app_free(a);
 		return -1;
@@ -49,26 +71,146 @@ void app_free(struct obs_app *a)
 	a->slots = NULL;
 	a->guard = NULL;
 	pthread_mutex_destroy(&a->lock);
+	free(a->cfg);
+	a->cfg = NULL;
 }
 
 int app_start_http(struct obs_app *a, char *err, size_t errlen)
 {
+	const struct obs_config *c = a->cfg;
 	struct http_server_cfg cfg = {
-	    .host = a->opts->metrics_host,
-	    .port = a->opts->metrics_port,
+	    .host = c->metrics_host,
+	    .port = c->metrics_port,
+	    .path = c->metrics_path,
 	    .metrics = render_metrics,
 	    .ready = render_ready,
 	    .ctx = a,
 	};
-	const char *h = a->opts->metrics_host;
+	struct auth_creds *auth = NULL;
+	char *cert = NULL, *key = NULL;
+	const char *h = c->metrics_host;
+	int rc = -1;
 
-	if (a->opts->no_metrics)
+	if (!c->metrics_enabled)
 		return 0;
-	if (http_server_start(&cfg, &a->http, err, errlen))
+	if (!(auth = malloc(sizeof(*auth)))) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
-	log_info("metrics at http://%s%s%s:%u/metrics", strchr(h, ':') ? "[" : "",
-		 *h ? h : "0.0.0.0", strchr(h, ':') ? "]" : "", http_server_port(a->http));
+	}
+	if (auth_load(auth, c->bearer_token_file, c->basic_username, c->basic_password_file, err,
+		      errlen))
+		goto out;
+	if (*c->tls_cert_file &&
+	    (!(cert = http_read_pem(c->tls_cert_file, "certificate", err, errlen)) ||
+	     !(key = http_read_pem(c->tls_key_file, "key", err, errlen))))
+		goto out;
+	cfg.auth = auth;
+	cfg.tls_cert_pem = cert;
+	cfg.tls_key_pem = key;
+	if (http_server_start(&cfg, &a->http, err, errlen))
+		goto out;
+	log_info("metrics at http%s://%s%s%s:%u%s%s", cert ? "s" : "", strchr(h, ':') ? "[" : "",
+		 *h ? h : "0.0.0.0", strchr(h, ':') ? "]" : "", http_server_port(a->http),
+		 c->metrics_path,
+		 auth->bearer_set && auth->basic_set ? " (bearer token or basic auth)"
+		 : auth->bearer_set		     ? " (bearer token)"
+		 : auth->basic_set		     ? " (basic auth)"
+						     : "");
+	if (!auth_required(auth) && *h && strcmp(h, "127.0.0.1") && strcmp(h, "::1") &&
+	    strcmp(h, "localhost"))
+		log_warn("metrics_unauthenticated",
+			 "metrics on %s need no credentials: anyone who can reach the port can "
+			 "read them (set metrics.auth in the config file)",
+			 h);
+	rc = 0;
+out:
+	if (key)
+		memset(key, 0, strlen(key));
+	free(cert);
+	free(key);
+	auth_clear(auth);
+	free(auth);
+	return rc;
+}
+
+int app_reload(struct obs_app *a)
+{
+	struct obs_config *next = malloc(sizeof(*next));
+	char err[1024], fixed[512], applied[256] = "";
+	unsigned changed;
+
+	if (!next) {
+		log_error("out_of_memory", "reload: out of memory; keeping the running settings");
+		return -1;
+	}
+	if (config_build(next, a->opts, err, sizeof(err))) {
+		log_error("config_invalid", "reload: %s; keeping the running settings", err);
+		free(next);
+		return -1;
+	}
+	changed = config_diff(a->cfg, next, fixed, sizeof(fixed));
+	if (changed & CONFIG_RELOAD_LOGGING) {
+		log_configure(next->log_level, next->log_format);
+		str_append(applied, sizeof(applied), strlen(applied), " logging");
+	}
+	/* credentials are read again even when their file names did not
+	 * change: a rotated token takes effect on SIGHUP */
+	if (a->http) {
+		struct auth_creds *auth = malloc(sizeof(*auth));
+
+		if (!auth || auth_load(auth, next->bearer_token_file, next->basic_username,
+				       next->basic_password_file, err, sizeof(err))) {
+			log_error("config_invalid", "reload: %s; keeping the running credentials",
+				  auth ? err : "out of memory");
+			free(auth);
+			free(next);
+			return -1;
+		}
+		http_server_set_auth(a->http, auth);
+		auth_clear(auth);
+		free(auth);
+		str_append(applied, sizeof(applied), strlen(applied), " metrics.auth");
+	}
+	if (changed & CONFIG_RELOAD_SAMPLING) {
+		spans_set_sampler(a->spans, app_sampler_mode(next), next->sampling_ratio);
+		str_append(applied, sizeof(applied), strlen(applied), " tracing.sampling_ratio");
+	}
+	if (changed & CONFIG_RELOAD_ROUTES) {
+		spans_set_routes(a->spans, &next->routes);
+		str_append(applied, sizeof(applied), strlen(applied), " routes");
+	}
+	if (changed & CONFIG_RELOAD_LIMITS) {
+		pthread_mutex_lock(&a->lock);
+		card_guard_set_limit(a->guard, next->max_series);
+		pthread_mutex_unlock(&a->lock);
+		str_append(applied, sizeof(applied), strlen(applied), " cardinality.max_series");
+	}
+	if (changed & CONFIG_RELOAD_HEALTH) {
+		__atomic_store_n(&a->stall_ns, (uint64_t)(next->stall_timeout_s * 1e9),
+				 __ATOMIC_RELAXED);
+		str_append(applied, sizeof(applied), strlen(applied), " health");
+	}
+	config_take_reloadable(a->cfg, next);
+	free(next);
+	log_info("reloaded %s: applied%s", *a->cfg->file ? a->cfg->file : "the settings",
+		 *applied ? applied : " nothing (no change)");
+	if (*fixed)
+		log_warn("config_restart_needed",
+			 "reload: %s changed but cannot change while obs runs: restart obs to "
+			 "apply it",
+			 fixed);
 	return 0;
+}
+
+enum spanring_sample app_sampler_mode(const struct obs_config *c)
+{
+	if (c->sampling_origin == CONFIG_FLAG)
+		return SPANRING_SAMPLE_FORCE;
+	/* OTEL_TRACES_SAMPLER, or no ratio at all: the shim reads the
+	 * process's own variables (OpenTelemetry's default: always on) */
+	if (c->sampling_origin == CONFIG_ENV || c->sampling_ratio < 0)
+		return SPANRING_SAMPLE_PROCESS;
+	return SPANRING_SAMPLE_CONFIG;
 }
 
 int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, size_t errlen)

@@ -10,14 +10,18 @@
 
 #include "cli.h"
 #include "collector.h"
+#include "config.h"
 #include "metrics.h"
 #include "slots.h"
+#include "spanring.h"
 
 struct http_server;
 struct spans;
 
 struct obs_app {
 	const struct obs_opts *opts;
+	struct obs_config *cfg;	  /* owned; main thread only (SIGHUP updates it) */
+	uint64_t stall_ns;	  /* /readyz: longest allowed gap between drains */
 	struct collector *col;	  /* NULL until BPF is loaded and attached */
 	struct slots *slots;	  /* slot id -> labels */
 	struct card_guard *guard; /* persistent cardinality guard */
@@ -32,12 +36,24 @@ struct obs_app {
 };
 
 uint64_t app_now_ns(void);
-int app_init(struct obs_app *a, const struct obs_opts *o, int container_labels);
+/* Build the settings (defaults, --config file, environment, flags) and
+ * apply the logging ones; -1 with the message in err. cfg is owned by
+ * the caller until app_init takes it. */
+int app_config(struct obs_config **cfg, const struct obs_opts *o, char *err, size_t errlen);
+/* Takes ownership of cfg (freed by app_free, even on failure). */
+int app_init(struct obs_app *a, const struct obs_opts *o, struct obs_config *cfg,
+	     int container_labels);
 void app_free(struct obs_app *a);
 /* Start the HTTP endpoint unless --no-metrics; logs the URL. */
 int app_start_http(struct obs_app *a, char *err, size_t errlen);
 /* Open the collector and publish it (readiness flips to ready). */
 int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, size_t errlen);
+/* SIGHUP: read the settings again and apply what can change while
+ * running (logging, metrics credentials, sampling, routes, limits, health);
+ * log what needs a restart. A bad file changes nothing. 0, or -1. */
+int app_reload(struct obs_app *a);
+/* How the shim samples new traces under these settings. */
+enum spanring_sample app_sampler_mode(const struct obs_config *c);
 /* Drain process events for up to timeout_ms. */
 void app_drain(struct obs_app *a, int timeout_ms);
 

@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "logfmt.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@ static const char usage_top[] =
     "  triage (-p PID | -c CGROUP | --all) [-d SECONDS] [-i SECONDS]\n"
     "                                   print latency histograms in the terminal\n"
     "  check                            report the kernel features obs needs\n"
+    "  config check FILE                validate a configuration file\n"
     "  version                          print the version\n"
     "\n"
     "Run 'obs COMMAND --help' for the options of a command. See obs(1).\n";
@@ -30,6 +33,8 @@ static const char usage_run[] =
     "and exit with its exit status (128+N if it was killed by signal N).\n"
     "\n"
     "Options:\n"
+    "  --config FILE             settings from a YAML file (see obs-config(5));\n"
+    "                            environment variables override it, options both\n"
     "  --metrics-addr HOST:PORT  where to serve /metrics, /healthz, /readyz\n"
     "                            (default " OBS_DEFAULT_METRICS_ADDR "; port 0 picks a free port)\n"
     "  --no-metrics              do not serve HTTP at all\n"
@@ -44,6 +49,11 @@ static const char usage_run[] =
     "                            endpoint is set (default: stdout; $OBS_SPANS_FILE)\n"
     "  --no-spans                keep HTTP and RPC metrics, export no spans\n"
     "  --no-preload              no HTTP/gRPC shim: kernel metrics only\n"
+    "  --sample-ratio R          export this share (0-1) of new traces\n"
+    "                            (parentbased_traceidratio; default: $OTEL_TRACES_SAMPLER, else "
+    "all)\n"
+    "  --log-level LEVEL         error, warn, info (default), debug or trace\n"
+    "  --log-format FORMAT       text (default) or json: one JSON object per line\n"
     "  -h, --help                show this help\n"
     "\n"
     "Spans go to $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT\n"
@@ -60,11 +70,18 @@ static const char usage_agent[] =
     "executable name), and the container id and pod UID taken from its cgroup.\n"
     "\n"
     "Options:\n"
+    "  --config FILE             settings from a YAML file (see obs-config(5))\n"
     "  --metrics-addr HOST:PORT  where to serve /metrics (default " OBS_DEFAULT_METRICS_ADDR ";\n"
     "                            use :9464 to listen on every interface)\n"
     "  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
     "  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
-    "  -h, --help                show this help\n";
+    "  --log-level LEVEL         error, warn, info (default), debug or trace\n"
+    "  --log-format FORMAT       text (default) or json\n"
+    "  -h, --help                show this help\n"
+    "\n"
+    "SIGHUP rescans processes and reloads the config file: logging, metrics auth\n"
+    "credentials, routes and limits change at once; other changes are reported\n"
+    "and need a restart.\n";
 
 static const char usage_triage[] =
     "Usage: obs triage (-p PID | -c CGROUP_PATH | --all) [-d SECONDS] [-i SECONDS]\n"
@@ -86,6 +103,16 @@ static const char usage_triage[] =
     "\n"
     "Durations accept a unit: 500ms, 10s, 2m.\n";
 
+static const char usage_config[] =
+    "Usage: obs config check FILE\n"
+    "\n"
+    "Validate an obs configuration file: YAML syntax, every key and value, and\n"
+    "that the files it names (token, password, TLS certificate and key) are\n"
+    "readable. Prints the settings obs would run with (secrets shown as\n"
+    "their file names only) and exits 0, or names the offending key and its line\n"
+    "and exits 1. Environment variables (OBS_*, OTEL_*) are applied on top, as\n"
+    "obs would.\n";
+
 static const char usage_check[] =
     "Usage: obs check [-q]\n"
     "\n"
@@ -106,6 +133,8 @@ const char *cli_usage(enum obs_cmd cmd)
 		return usage_triage;
 	case OBS_CMD_CHECK:
 		return usage_check;
+	case OBS_CMD_CONFIG:
+		return usage_config;
 	default:
 		return usage_top;
 	}
@@ -113,8 +142,8 @@ const char *cli_usage(enum obs_cmd cmd)
 
 const char *cli_cmd_name(enum obs_cmd cmd)
 {
-	static const char *const names[] = {"obs",	 "obs run",  "obs agent",  "obs triage",
-					    "obs check", "obs help", "obs version"};
+	static const char *const names[] = {"obs",	 "obs run",    "obs agent", "obs triage",
+					    "obs check", "obs config", "obs help",  "obs version"};
 
 	return names[cmd];
 }
@@ -234,40 +263,20 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* Option table: which subcommands take which options. */
-enum opt_id {
-	O_HELP,
-	O_METRICS_ADDR,
-	O_NO_METRICS,
-	O_SERVICE,
-	O_SUMMARY,
-	O_NO_SUMMARY,
-	O_PROBES,
-	O_MAX_SERIES,
-	O_PID,
-	O_CGROUP,
-	O_ALL,
-	O_DURATION,
-	O_INTERVAL,
-	O_TOP,
-	O_QUIET,
-	O_ROUTE,
-	O_SPANS_FILE,
-	O_NO_SPANS,
-	O_NO_PRELOAD
-};
 
 #define C_RUN	 (1u << OBS_CMD_RUN)
 #define C_AGENT	 (1u << OBS_CMD_AGENT)
 #define C_TRIAGE (1u << OBS_CMD_TRIAGE)
 #define C_CHECK	 (1u << OBS_CMD_CHECK)
-#define C_ANY	 (C_RUN | C_AGENT | C_TRIAGE | C_CHECK)
+#define C_CONFIG (1u << OBS_CMD_CONFIG)
+#define C_ANY	 (C_RUN | C_AGENT | C_TRIAGE | C_CHECK | C_CONFIG)
 
 static const struct cli_opt {
 	const char *lng;
 	char shrt;
 	int has_arg;
 	unsigned cmds;
-	enum opt_id id;
+	enum cli_opt_id id;
 } opts[] = {
     {"help", 'h', 0, C_ANY, O_HELP},
     {"metrics-addr", 0, 1, C_RUN | C_AGENT, O_METRICS_ADDR},
@@ -288,14 +297,49 @@ static const struct cli_opt {
     {"spans-file", 0, 1, C_RUN, O_SPANS_FILE},
     {"no-spans", 0, 0, C_RUN, O_NO_SPANS},
     {"no-preload", 0, 0, C_RUN, O_NO_PRELOAD},
+    {"config", 0, 1, C_RUN | C_AGENT, O_CONFIG},
+    {"sample-ratio", 0, 1, C_RUN, O_SAMPLE_RATIO},
+    {"log-level", 0, 1, C_RUN | C_AGENT | C_TRIAGE, O_LOG_LEVEL},
+    {"log-format", 0, 1, C_RUN | C_AGENT | C_TRIAGE, O_LOG_FORMAT},
 };
 
-static int apply(struct obs_opts *o, enum opt_id id, const char *arg, const char *shown, char *err,
-		 size_t errlen)
+static int apply(struct obs_opts *o, enum cli_opt_id id, const char *arg, const char *shown,
+		 char *err, size_t errlen)
 {
 	unsigned long v;
+	char *end;
 
+	o->given |= CLI_GIVEN(id);
 	switch (id) {
+	case O_CONFIG:
+		if (!*arg)
+			return fail(err, errlen, "%s needs a file", shown);
+		o->config_file = arg;
+		break;
+	case O_SAMPLE_RATIO:
+		errno = 0;
+		o->sample_ratio = strtod(arg, &end);
+		if (errno || end == arg || *end || !(o->sample_ratio >= 0 && o->sample_ratio <= 1))
+			return fail(err, errlen, "invalid %s '%s': expected a number from 0 to 1",
+				    shown, arg);
+		break;
+	case O_LOG_LEVEL: {
+		enum log_level l;
+		if (logfmt_parse_level(arg, &l))
+			return fail(err, errlen,
+				    "invalid %s '%s': expected error, warn, info, debug or trace",
+				    shown, arg);
+		o->log_level = (int)l;
+		break;
+	}
+	case O_LOG_FORMAT: {
+		enum log_format f;
+		if (logfmt_parse_format(arg, &f))
+			return fail(err, errlen, "invalid %s '%s': expected json or text", shown,
+				    arg);
+		o->log_format = (int)f;
+		break;
+	}
 	case O_HELP:
 		o->help = 1;
 		break;
@@ -407,6 +451,8 @@ static enum obs_cmd cmd_from_name(const char *s)
 		return OBS_CMD_TRIAGE;
 	if (!strcmp(s, "check"))
 		return OBS_CMD_CHECK;
+	if (!strcmp(s, "config"))
+		return OBS_CMD_CONFIG;
 	if (!strcmp(s, "help") || !strcmp(s, "--help") || !strcmp(s, "-h"))
 		return OBS_CMD_HELP;
 	if (!strcmp(s, "version") || !strcmp(s, "--version"))
@@ -433,7 +479,7 @@ static const struct cli_opt *find_short(char c)
 int cli_parse(int argc, char **argv, struct obs_opts *o, char *err, size_t errlen)
 {
 	const char *prog = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
-	int i = 1;
+	int i = 1, config_check = 0;
 
 	defaults(o);
 	prog = prog ? prog + 1 : (argc > 0 && argv[0] ? argv[0] : "obs");
@@ -448,6 +494,10 @@ int cli_parse(int argc, char **argv, struct obs_opts *o, char *err, size_t errle
 		i = 2;
 		if (o->cmd == OBS_CMD_HELP || o->cmd == OBS_CMD_VERSION)
 			return 0;
+		if (o->cmd == OBS_CMD_CONFIG && argc > 2 && !strcmp(argv[2], "check")) {
+			config_check = 1;
+			i = 3;
+		}
 	}
 
 	for (; i < argc; i++) {
@@ -496,6 +546,18 @@ int cli_parse(int argc, char **argv, struct obs_opts *o, char *err, size_t errle
 		o->cmd_argv = argv + i;
 		o->cmd_argc = argc - i;
 		return 0;
+	}
+	if (o->cmd == OBS_CMD_CONFIG) {
+		if (!config_check)
+			return fail(err, errlen,
+				    i < argc ? "unknown config action '%s'"
+					     : "missing config action (check)",
+				    i < argc ? argv[i] : "");
+		if (i >= argc)
+			return fail(err, errlen, "missing FILE to check");
+		if (!*argv[i])
+			return fail(err, errlen, "FILE to check is empty");
+		o->config_file = argv[i++];
 	}
 	if (i < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[i]);

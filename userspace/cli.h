@@ -14,6 +14,7 @@ enum obs_cmd {
 	OBS_CMD_AGENT,
 	OBS_CMD_TRIAGE,
 	OBS_CMD_CHECK,
+	OBS_CMD_CONFIG, /* obs config check FILE */
 	OBS_CMD_HELP,
 	OBS_CMD_VERSION
 };
@@ -27,12 +28,45 @@ enum {
 	OBS_PROBE_ALL = 0xf,
 };
 
+/* Options, for struct obs_opts.given: which ones the command line set. */
+enum cli_opt_id {
+	O_HELP,
+	O_METRICS_ADDR,
+	O_NO_METRICS,
+	O_SERVICE,
+	O_SUMMARY,
+	O_NO_SUMMARY,
+	O_PROBES,
+	O_MAX_SERIES,
+	O_PID,
+	O_CGROUP,
+	O_ALL,
+	O_DURATION,
+	O_INTERVAL,
+	O_TOP,
+	O_QUIET,
+	O_ROUTE,
+	O_SPANS_FILE,
+	O_NO_SPANS,
+	O_NO_PRELOAD,
+	O_CONFIG,
+	O_SAMPLE_RATIO,
+	O_LOG_LEVEL,
+	O_LOG_FORMAT,
+};
+#define CLI_GIVEN(id) (1u << (id))
+
 #define OBS_DEFAULT_METRICS_ADDR "127.0.0.1:9464"
 #define OBS_DEFAULT_SERIES_LIMIT 10000
 
 struct obs_opts {
 	enum obs_cmd cmd;
-	int help; /* --help given for cmd */
+	int help;		 /* --help given for cmd */
+	uint32_t given;		 /* CLI_GIVEN(O_*) of each option given */
+	const char *config_file; /* --config FILE; obs config check FILE */
+	double sample_ratio;	 /* --sample-ratio */
+	int log_level;		 /* --log-level (enum log_level) */
+	int log_format;		 /* --log-format (enum log_format) */
 	/* metrics endpoint */
 	char metrics_host[256];
 	uint16_t metrics_port;

@@ -5,6 +5,7 @@
 #include "agent.h"
 #include "check.h"
 #include "cli.h"
+#include "confcmd.h"
 #include "log.h"
 #include "run.h"
 #include "triage.h"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
 		return triage_main(&o);
 	case OBS_CMD_CHECK:
 		return check_main(&o);
+	case OBS_CMD_CONFIG:
+		return confcmd_main(&o);
 	default:
 		fputs(cli_usage(OBS_CMD_NONE), stderr);
 		return 2;

@@ -70,6 +70,11 @@ size_t card_guard_limit(const struct card_guard *g)
 	return g->limit;
 }
 
+void card_guard_set_limit(struct card_guard *g, size_t limit)
+{
+	g->limit = limit;
+}
+
 static int set_has(const struct card_guard *g, uint64_t h)
 {
 	for (size_t i = h & (g->setsize - 1);; i = (i + 1) & (g->setsize - 1)) {

@@ -63,6 +63,9 @@ struct card_guard *card_guard_new(size_t limit);
 void card_guard_free(struct card_guard *g);
 size_t card_guard_used(const struct card_guard *g);
 size_t card_guard_limit(const struct card_guard *g);
+/* A new limit (SIGHUP). Series admitted before stay admitted; a lower
+ * limit only refuses new ones. */
+void card_guard_set_limit(struct card_guard *g, size_t limit);
 /* Label sets refused so far for a family name (0 if none). */
 uint64_t card_guard_overflows(const struct card_guard *g, const char *family);
 /* Iterate families with refusals: returns name or NULL past the end. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "devname.h"
+#include "prom_http.h"
 #include "selfstat.h"
 #include "spans.h"
 #include "syscalls.h"
@@ -256,6 +257,10 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 	f = self_family(r, "obs_series_limit", "Cardinality guard limit, in samples.", NULL,
 			METRIC_GAUGE, NULL);
 	metrics_gauge_set(r, f, v, (double)card_guard_limit(a->guard));
+	f = self_family(r, "obs_metrics_unauthorized_requests_total",
+			"Requests for the metrics refused for missing or wrong credentials (401).",
+			NULL, METRIC_COUNTER, NULL);
+	metrics_counter_add(r, f, v, (double)http_server_unauthorized(a->http));
 	f = self_family(r, "obs_build_info", "obs version.", NULL, METRIC_GAUGE, "version");
 	v[0] = OBS_VERSION;
 	metrics_gauge_set(r, f, v, 1);
@@ -309,7 +314,7 @@ int render_ready(void *ctx, char *reason, size_t len)
 		snprintf(reason, len, "BPF programs are not loaded and attached yet");
 		return 0;
 	}
-	if (now > drained && now - drained > 10ULL * 1000000000ULL) {
+	if (now > drained && now - drained > __atomic_load_n(&a->stall_ns, __ATOMIC_RELAXED)) {
 		snprintf(reason, len, "the event ring buffer has not been drained for %.0f s",
 			 (double)(now - drained) / 1e9);
 		return 0;

@@ -118,13 +118,47 @@ static int find_preload(char *out, size_t len)
 	return -1;
 }
 
+/* The exporter's settings: the config file's tracing section, then the
+ * OTEL_* variables over it. Strings live in store. */
+static int export_cfg(const struct obs_config *c, struct otlp_cfg *x, char *store, size_t storelen,
+		      char *err, size_t errlen)
+{
+	static char endpoint[1100], headers[CONFIG_HEADERS_MAX][1200];
+
+	otlp_cfg_init(x);
+	if (*c->tracing_endpoint) {
+		otlp_traces_url(c->tracing_endpoint, endpoint, sizeof(endpoint));
+		x->endpoint = endpoint;
+	}
+	for (size_t i = 0; i < c->nheaders && i < OTLP_HEADERS_MAX; i++) {
+		snprintf(headers[i], sizeof(headers[i]), "%s: %s", c->headers[i].name,
+			 c->headers[i].value);
+		x->headers[x->nheaders++] = headers[i];
+	}
+	if (c->compression >= 0)
+		x->gzip = c->compression;
+	if (c->tracing_timeout_ms > 0)
+		x->timeout_ms = c->tracing_timeout_ms;
+	if (otlp_cfg_from_env(x, store, storelen, err, errlen))
+		return -1;
+	/* --spans-file and the file's spans_file over OBS_SPANS_FILE's */
+	if (*c->spans_file && !x->endpoint)
+		x->json_path = c->spans_file;
+	return 0;
+}
+
 /* Start the span ring and exporter, and put the shim into CMD's environment. */
-static int setup_shim(struct obs_app *a, const struct obs_opts *o, const char *service, char *err,
-		      size_t errlen)
+static int setup_shim(struct obs_app *a, const char *service, char *err, size_t errlen)
 {
 	static char store[16384];
-	struct spans_cfg cfg = {.service = service, .ring_cap = 4096, .export_spans = !o->no_spans};
-	const char *routes = getenv("OBS_HTTP_ROUTES"), *ra;
+	const struct obs_config *c = a->cfg;
+	struct spans_cfg cfg = {.service = service,
+				.ring_cap = 4096,
+				.export_spans = c->tracing_enabled,
+				.routes = c->routes,
+				.sample_mode = app_sampler_mode(c),
+				.sample_ratio = c->sampling_ratio};
+	const char *ra;
 	static char resbuf[4096];
 	static char host[256];
 	char lib[4096], pre[8192 + 64];
@@ -136,19 +170,8 @@ static int setup_shim(struct obs_app *a, const struct obs_opts *o, const char *s
 			 "spans, kernel metrics only");
 		return 0;
 	}
-	route_table_init(&cfg.routes);
-	for (size_t i = 0; i < o->nroutes; i++)
-		if (route_table_add(&cfg.routes, o->routes[i], err, errlen))
-			return -1;
-	if (routes && route_table_add_list(&cfg.routes, routes, err, errlen)) {
-		size_t l = strlen(err);
-		snprintf(err + l, errlen - l, " (in OBS_HTTP_ROUTES)");
+	if (export_cfg(c, &cfg.export, store, sizeof(store), err, errlen))
 		return -1;
-	}
-	if (otlp_cfg_from_env(&cfg.export, store, sizeof(store), err, errlen))
-		return -1;
-	if (o->spans_file && !cfg.export.json_path)
-		cfg.export.json_path = o->spans_file;
 	ra = getenv("OTEL_RESOURCE_ATTRIBUTES");
 	if (otlp_parse_resource_attrs(ra, &cfg.export.res, resbuf, sizeof(resbuf), err, errlen))
 		return -1;
@@ -202,6 +225,10 @@ static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
 				continue;
+			/* obs-run reloads its own settings and, as for every
+			 * signal, passes SIGHUP on: CMD may reload too */
+			if (si.ssi_signo == SIGHUP && a->cfg->file[0])
+				app_reload(a);
 			/* Terminal-generated signals already reached CMD's process group. */
 			if (si.ssi_code == SI_KERNEL)
 				continue;
@@ -214,8 +241,9 @@ static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
 
 int run_main(const struct obs_opts *o)
 {
-	struct collector_cfg cfg = {.probes = o->probes, .default_slot = OBS_SLOT_NONE};
+	struct collector_cfg cfg = {.default_slot = OBS_SLOT_NONE};
 	struct slot_labels labels = {0};
+	struct obs_config *conf;
 	int go[2] = {-1, -1}, errp[2] = {-1, -1}, status = 0, exec_errno = 0;
 	char err[1024];
 	sigset_t set, oldmask;
@@ -224,19 +252,25 @@ int run_main(const struct obs_opts *o)
 	uint32_t slot;
 	ssize_t n;
 
-	if (privs_check_all(err, sizeof(err))) {
-		log_error("requirements_unmet", "%s", err);
+	if (app_config(&conf, o, err, sizeof(err))) {
+		log_error("config_invalid", "%s", err);
 		return EXIT_OBS_FAILED;
 	}
+	if (privs_check_all(err, sizeof(err))) {
+		log_error("requirements_unmet", "%s", err);
+		free(conf);
+		return EXIT_OBS_FAILED;
+	}
+	cfg.probes = conf->probes;
 	/* Before any thread exists: threads inherit the mask, and an
 	 * unblocked thread would take SIGTERM's default action for us. */
 	block_signals(&set, &oldmask);
-	if (app_init(&a, o, 0)) {
+	if (app_init(&a, o, conf, 0)) {
 		log_error("out_of_memory", "out of memory");
 		return EXIT_OBS_FAILED;
 	}
-	if (o->service)
-		snprintf(labels.service, sizeof(labels.service), "%s", o->service);
+	if (*conf->service)
+		snprintf(labels.service, sizeof(labels.service), "%s", conf->service);
 	else
 		procinfo_service_for_cmd(o->cmd_argv[0], labels.service, sizeof(labels.service));
 	slot = slots_get(a.slots, &labels);
@@ -246,7 +280,7 @@ int run_main(const struct obs_opts *o)
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
-	if (!o->no_preload && setup_shim(&a, o, labels.service, err, sizeof(err))) {
+	if (!o->no_preload && setup_shim(&a, labels.service, err, sizeof(err))) {
 		log_error("tracing_setup_failed", "%s", err);
 		app_free(&a);
 		return EXIT_OBS_FAILED;

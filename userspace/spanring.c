@@ -33,6 +33,17 @@ int spanring_init(struct spanring *r, void *mem, uint64_t cap)
 	return 0;
 }
 
+void spanring_set_sampler(struct spanring_hdr *h, enum spanring_sample mode, double ratio)
+{
+	uint64_t q = ratio >= 1	  ? 1ULL << 53
+		     : ratio <= 0 ? 0
+				  : (uint64_t)(ratio * (double)(1ULL << 53));
+
+	/* threshold first: a reader that sees the new mode sees its ratio */
+	__atomic_store_n(&h->sample_q53, q, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->sample_mode, (uint32_t)mode, __ATOMIC_RELEASE);
+}
+
 int spanring_attach(struct spanring *r, void *mem, size_t len)
 {
 	struct spanring_hdr *h = mem;

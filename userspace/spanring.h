@@ -19,7 +19,7 @@
 #include "tp.h"
 
 #define SPANRING_MAGIC	 0x6f62737370616e31ULL /* "obsspan1" */
-#define SPANRING_VERSION 2
+#define SPANRING_VERSION 3
 
 #define SPAN_METHOD_MAX 16
 #define SPAN_PATH_MAX	256
@@ -95,7 +95,21 @@ struct spanring_hdr {
 	uint64_t parse_errors;
 	uint64_t injected;	 /* traceparent headers added */
 	uint64_t inject_skipped; /* HTTP/2 requests sent without (a frame we could not grow) */
+	/* collector -> shim: the sampler for new traces (changes on SIGHUP) */
+	uint32_t sample_mode __attribute__((aligned(64))); /* enum spanring_sample */
+	uint32_t reserved;
+	uint64_t sample_q53; /* ratio * 2^53: TraceIdRatioBased's threshold */
 };
+
+/* Who decides whether a new trace is sampled (always parent-based). */
+enum spanring_sample {
+	SPANRING_SAMPLE_PROCESS, /* the process's OTEL_TRACES_SAMPLER(_ARG), or always_on */
+	SPANRING_SAMPLE_CONFIG,	 /* obs's ratio, unless the process sets OTEL_TRACES_SAMPLER */
+	SPANRING_SAMPLE_FORCE,	 /* obs's ratio, whatever the process says */
+};
+
+/* Collector: publish a sampler (ratio 0..1). */
+void spanring_set_sampler(struct spanring_hdr *h, enum spanring_sample mode, double ratio);
 
 struct spanring_cell {
 	uint64_t seq;

@@ -168,13 +168,13 @@ static void drain(struct spans *s)
 		if (x.r.proto == SPAN_PROTO_GRPC)
 			rpc_split_path(x.path, x.rpc_service, sizeof(x.rpc_service), x.rpc_method,
 				       sizeof(x.rpc_method));
+		/* the query string never leaves obs: drop it from the record too */
+		pthread_mutex_lock(&s->lock); /* routes change on SIGHUP */
 		if (x.r.kind == SPAN_SERVER)
 			route_template(&s->cfg.routes, x.r.path, x.route, sizeof(x.route));
 		else
 			x.route[0] = 0;
-		/* the query string never leaves obs: drop it from the record too */
 		memcpy(x.r.path, x.path, sizeof(x.path));
-		pthread_mutex_lock(&s->lock);
 		s->received++;
 		observe(s, &x);
 		pthread_mutex_unlock(&s->lock);
@@ -238,6 +238,7 @@ int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_
 			 (unsigned long long)cfg->ring_cap);
 		goto fail;
 	}
+	spanring_set_sampler(s->ring.hdr, cfg->sample_mode, cfg->sample_ratio);
 	if (cfg->export_spans && otlp_start(&s->exp, &cfg->export, err, errlen))
 		goto fail;
 	if (pthread_create(&s->thread, NULL, drain_thread, s)) {
@@ -256,6 +257,21 @@ fail:
 	unlink(s->path);
 	free(s);
 	return -1;
+}
+
+void spans_set_routes(struct spans *s, const struct route_table *routes)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->cfg.routes = *routes;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void spans_set_sampler(struct spans *s, enum spanring_sample mode, double ratio)
+{
+	if (s)
+		spanring_set_sampler(s->ring.hdr, mode, ratio);
 }
 
 const char *spans_ring_path(const struct spans *s)

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "otlp.h"
 #include "route.h"
+#include "spanring.h"
 
 struct spans_cfg {
 	const char *service; /* the service label of every point */
@@ -19,6 +20,8 @@ struct spans_cfg {
 	uint64_t ring_cap; /* records; power of two */
 	struct otlp_cfg export;
 	int export_spans; /* 0: metrics only */
+	enum spanring_sample sample_mode;
+	double sample_ratio;
 };
 
 struct spans;
@@ -27,6 +30,10 @@ struct spans;
 int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_t errlen);
 /* The ring's path, for OBS_SPAN_RING in the traced program's environment. */
 const char *spans_ring_path(const struct spans *s);
+/* SIGHUP: new route patterns for requests drained from now on. */
+void spans_set_routes(struct spans *s, const struct route_table *routes);
+/* SIGHUP: the sampler for traces the traced processes start from now on. */
+void spans_set_sampler(struct spans *s, enum spanring_sample mode, double ratio);
 /* Add the HTTP families and obs_spans_* self-metrics to a scrape. */
 void spans_render(struct spans *s, struct metrics_registry *r);
 /* Final drain and export flush (at most timeout_ms); metrics stay

@@ -113,8 +113,8 @@ static int validate_target(const struct obs_opts *o, char *err, size_t errlen)
 
 int triage_main(const struct obs_opts *o)
 {
-	struct collector_cfg cfg = {.probes = o->probes,
-				    .default_slot = o->all ? 0 : OBS_SLOT_NONE};
+	struct collector_cfg cfg = {.default_slot = o->all ? 0 : OBS_SLOT_NONE};
+	struct obs_config *conf;
 	struct obs_snapshot prev = {0}, cur;
 	struct slot_labels l = {.service = "triage"};
 	struct obs_app a;
@@ -124,11 +124,17 @@ int triage_main(const struct obs_opts *o)
 	sigset_t set;
 	int sfd, rc = 0;
 
-	if (privs_check_all(err, sizeof(err)) || validate_target(o, err, sizeof(err))) {
-		log_error("requirements_unmet", "%s", err);
+	if (app_config(&conf, o, err, sizeof(err))) {
+		log_error("config_invalid", "%s", err);
 		return 1;
 	}
-	if (app_init(&a, o, 0)) {
+	if (privs_check_all(err, sizeof(err)) || validate_target(o, err, sizeof(err))) {
+		log_error("requirements_unmet", "%s", err);
+		free(conf);
+		return 1;
+	}
+	cfg.probes = conf->probes;
+	if (app_init(&a, o, conf, 0)) {
 		log_error("out_of_memory", "out of memory");
 		return 1;
 	}

@@ -1,0 +1,925 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <yaml.h>
+
+#include "str.h"
+
+#define FILE_MAX (1 << 20)
+
+/* ---- the schema -------------------------------------------------------- */
+
+enum ktype {
+	K_SECTION,
+	K_NAME,	    /* non-empty string */
+	K_PATH,	    /* a file path */
+	K_BOOL,	    /* true | false */
+	K_ADDR,	    /* HOST:PORT */
+	K_URLPATH,  /* /metrics */
+	K_USER,	    /* basic auth user name: no ':' */
+	K_URL,	    /* http(s)://... */
+	K_HEADERS,  /* mapping of header name -> value */
+	K_COMPRESS, /* gzip | none */
+	K_TIMEOUT,  /* duration -> ms */
+	K_DURATION, /* duration -> s */
+	K_RATIO,    /* 0..1 */
+	K_LEVEL,
+	K_FORMAT,
+	K_SERIES, /* integer >= 100 */
+	K_ROUTES, /* sequence of patterns */
+	K_PROBES, /* sequence or comma list */
+};
+
+#define OFF(f)	offsetof(struct obs_config, f)
+#define SIZE(f) sizeof(((struct obs_config *)0)->f)
+
+static const struct key {
+	const char *path;
+	enum ktype type;
+	size_t off, size;
+	const char *expect; /* what a valid value looks like, for messages */
+} keys[] = {
+    {"service", K_NAME, OFF(service), SIZE(service), "a service name"},
+    {"metrics", K_SECTION, 0, 0, NULL},
+    {"metrics.enabled", K_BOOL, OFF(metrics_enabled), 0, "true or false"},
+    {"metrics.listen", K_ADDR, 0, 0, "HOST:PORT, :PORT or [IPv6]:PORT"},
+    {"metrics.path", K_URLPATH, OFF(metrics_path), SIZE(metrics_path),
+     "a URL path such as /metrics"},
+    {"metrics.auth", K_SECTION, 0, 0, NULL},
+    {"metrics.auth.bearer_token_file", K_PATH, OFF(bearer_token_file), SIZE(bearer_token_file),
+     "a file path"},
+    {"metrics.auth.basic_auth", K_SECTION, 0, 0, NULL},
+    {"metrics.auth.basic_auth.username", K_USER, OFF(basic_username), SIZE(basic_username),
+     "a user name without ':'"},
+    {"metrics.auth.basic_auth.password_file", K_PATH, OFF(basic_password_file),
+     SIZE(basic_password_file), "a file path"},
+    {"metrics.tls", K_SECTION, 0, 0, NULL},
+    {"metrics.tls.cert_file", K_PATH, OFF(tls_cert_file), SIZE(tls_cert_file), "a file path"},
+    {"metrics.tls.key_file", K_PATH, OFF(tls_key_file), SIZE(tls_key_file), "a file path"},
+    {"tracing", K_SECTION, 0, 0, NULL},
+    {"tracing.enabled", K_BOOL, OFF(tracing_enabled), 0, "true or false"},
+    {"tracing.endpoint", K_URL, OFF(tracing_endpoint), SIZE(tracing_endpoint),
+     "an http:// or https:// URL"},
+    {"tracing.headers", K_HEADERS, 0, 0, "a mapping of header names to values"},
+    {"tracing.compression", K_COMPRESS, 0, 0, "gzip or none"},
+    {"tracing.timeout", K_TIMEOUT, 0, 0, "a duration such as 10s or 500ms"},
+    {"tracing.sampling_ratio", K_RATIO, 0, 0, "a number from 0 to 1"},
+    {"tracing.spans_file", K_PATH, OFF(spans_file), SIZE(spans_file),
+     "a file path, or - for stdout"},
+    {"logging", K_SECTION, 0, 0, NULL},
+    {"logging.level", K_LEVEL, 0, 0, "error, warn, info, debug or trace"},
+    {"logging.format", K_FORMAT, 0, 0, "json or text"},
+    {"health", K_SECTION, 0, 0, NULL},
+    {"health.stall_timeout", K_DURATION, 0, 0, "a duration of at least 1s, such as 10s"},
+    {"cardinality", K_SECTION, 0, 0, NULL},
+    {"cardinality.max_series", K_SERIES, 0, 0, "an integer from 100 to 100000000"},
+    {"routes", K_ROUTES, 0, 0, "a list of route patterns such as /users/{id}"},
+    {"probes", K_PROBES, 0, 0, "a list of syscall, disk, tcp, runq, or all"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *key_find(const char *path)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strcmp(keys[i].path, path))
+			return &keys[i];
+	return NULL;
+}
+
+/* ---- defaults ----------------------------------------------------------- */
+
+void config_defaults(struct obs_config *c, enum obs_cmd mode)
+{
+	memset(c, 0, sizeof(*c));
+	c->metrics_enabled = 1;
+	cli_parse_addr(OBS_DEFAULT_METRICS_ADDR, c->metrics_host, sizeof(c->metrics_host),
+		       &c->metrics_port);
+	snprintf(c->metrics_path, sizeof(c->metrics_path), "/metrics");
+	c->tracing_enabled = 1;
+	c->compression = -1;
+	/* obs-run follows OpenTelemetry's default (parentbased_always_on);
+	 * a node agent sees every service at once and samples 10% */
+	c->sampling_ratio = mode == OBS_CMD_AGENT ? 0.1 : -1;
+	c->log_level = LOG_INFO;
+	c->log_format = LOG_FORMAT_TEXT;
+	c->stall_timeout_s = 10;
+	c->max_series = OBS_DEFAULT_SERIES_LIMIT;
+	route_table_init(&c->routes);
+	c->probes = OBS_PROBE_ALL;
+}
+
+int config_line(const struct obs_config *c, const char *key)
+{
+	for (size_t i = 0; i < c->nlines; i++)
+		if (!strcmp(c->lines[i].key, key))
+			return c->lines[i].line;
+	return 0;
+}
+
+static void note_line(struct obs_config *c, const char *key, int line)
+{
+	for (size_t i = 0; i < c->nlines; i++) {
+		if (!strcmp(c->lines[i].key, key)) {
+			c->lines[i].line = line;
+			return;
+		}
+	}
+	if (c->nlines < CONFIG_KEYS_MAX) {
+		str_copy(c->lines[c->nlines].key, sizeof(c->lines[0].key), key);
+		c->lines[c->nlines++].line = line;
+	}
+}
+
+/* ---- the YAML walk --------------------------------------------------- */
+
+struct walk {
+	struct obs_config *c;
+	yaml_document_t *doc;
+	const char *name;
+	char *err;
+	size_t errlen;
+	char seen[CONFIG_KEYS_MAX][48]; /* duplicate keys */
+	size_t nseen;
+};
+
+static int fail_at(struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail_at(struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+	size_t l;
+	va_list ap;
+
+	l = (size_t)snprintf(w->err, w->errlen, "%s:%lu: %s%s", w->name,
+			     n ? (unsigned long)n->start_mark.line + 1 : 0UL, key ? key : "",
+			     key ? ": " : "");
+	if (l >= w->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(w->err + l, w->errlen - l, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int is_null(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	const char *v = (const char *)n->data.scalar.value;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+/* A scalar's text (NUL-terminated by libyaml); NULL and an error if not one. */
+static const char *scalar(struct walk *w, const yaml_node_t *n, const char *key,
+			  const char *expect)
+{
+	if (n->type != YAML_SCALAR_NODE) {
+		fail_at(w, n, key, "expected %s, got a %s", expect,
+			n->type == YAML_MAPPING_NODE ? "mapping" : "list");
+		return NULL;
+	}
+	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
+		fail_at(w, n, key, "a NUL byte in the value");
+		return NULL;
+	}
+	return (const char *)n->data.scalar.value;
+}
+
+static int set_string(struct walk *w, const yaml_node_t *n, const struct key *k, const char *v)
+{
+	char *dst = (char *)w->c + k->off;
+
+	if (strlen(v) >= k->size)
+		return fail_at(w, n, k->path, "too long (at most %zu bytes)", k->size - 1);
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	static const char *const t[] = {"true", "yes", "on"}, *const f[] = {"false", "no", "off"};
+
+	for (size_t i = 0; i < 3; i++) {
+		if (!strcasecmp(v, t[i]))
+			return *out = 1, 0;
+		if (!strcasecmp(v, f[i]))
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+static int valid_header_name(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++) /* RFC 9110 token */
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+			return 0;
+	return 1;
+}
+
+static int set_headers(struct walk *w, const yaml_node_t *n, const struct key *k)
+{
+	struct obs_config *c = w->c;
+
+	if (is_null(n)) {
+		c->nheaders = 0;
+		return 0;
+	}
+	if (n->type != YAML_MAPPING_NODE)
+		return fail_at(w, n, k->path, "expected %s", k->expect);
+	c->nheaders = 0;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+		const char *name, *val;
+
+		if (!kn || !vn || !(name = scalar(w, kn, k->path, "a header name")) ||
+		    !(val = scalar(w, vn, k->path, "a header value")))
+			return -1;
+		if (!valid_header_name(name))
+			return fail_at(w, kn, k->path, "'%s' is not a valid HTTP header name",
+				       name);
+		if (strpbrk(val, "\r\n"))
+			return fail_at(w, vn, k->path, "the value of %s has a line break", name);
+		if (c->nheaders >= CONFIG_HEADERS_MAX)
+			return fail_at(w, kn, k->path, "more than %d headers", CONFIG_HEADERS_MAX);
+		if (strlen(name) >= sizeof(c->headers[0].name) ||
+		    strlen(val) >= sizeof(c->headers[0].value))
+			return fail_at(w, kn, k->path, "header %s is too long", name);
+		snprintf(c->headers[c->nheaders].name, sizeof(c->headers[0].name), "%s", name);
+		snprintf(c->headers[c->nheaders].value, sizeof(c->headers[0].value), "%s", val);
+		c->nheaders++;
+	}
+	return 0;
+}
+
+static int set_routes(struct walk *w, const yaml_node_t *n, const struct key *k)
+{
+	struct obs_config *c = w->c;
+	char rerr[256];
+
+	route_table_init(&c->routes);
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail_at(w, n, k->path, "expected %s", k->expect);
+	for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *e = yaml_document_get_node(w->doc, *i);
+		const char *v;
+
+		if (!e || !(v = scalar(w, e, k->path, "a route pattern")))
+			return -1;
+		if (route_table_add(&c->routes, v, rerr, sizeof(rerr)))
+			return fail_at(w, e, k->path, "%s", rerr);
+	}
+	return 0;
+}
+
+static int set_probes(struct walk *w, const yaml_node_t *n, const struct key *k)
+{
+	unsigned mask = 0, m;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		const char *v = (const char *)n->data.scalar.value;
+		if (cli_parse_probes(v, &mask))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		     i < n->data.sequence.items.top; i++) {
+			yaml_node_t *e = yaml_document_get_node(w->doc, *i);
+			const char *v;
+
+			if (!e || !(v = scalar(w, e, k->path, "a probe name")))
+				return -1;
+			if (strchr(v, ',') || cli_parse_probes(v, &m))
+				return fail_at(w, e, k->path, "unknown probe '%s': expected %s", v,
+					       k->expect);
+			mask |= m;
+		}
+	} else {
+		return fail_at(w, n, k->path, "expected %s", k->expect);
+	}
+	if (!mask)
+		return fail_at(w, n, k->path, "no probe enabled: expected %s", k->expect);
+	w->c->probes = mask;
+	return 0;
+}
+
+static int set_value(struct walk *w, const yaml_node_t *n, const struct key *k)
+{
+	struct obs_config *c = w->c;
+	const char *v;
+	double d;
+	char *end;
+
+	switch (k->type) {
+	case K_HEADERS:
+		return set_headers(w, n, k);
+	case K_ROUTES:
+		return set_routes(w, n, k);
+	case K_PROBES:
+		return set_probes(w, n, k);
+	default:
+		break;
+	}
+	if (!(v = scalar(w, n, k->path, k->expect)))
+		return -1;
+	switch (k->type) {
+	case K_NAME:
+	case K_PATH:
+		if (!*v)
+			return fail_at(w, n, k->path, "empty: expected %s", k->expect);
+		return set_string(w, n, k, v);
+	case K_USER:
+		if (!*v || strchr(v, ':'))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		return set_string(w, n, k, v);
+	case K_URLPATH:
+		if (v[0] != '/' || strpbrk(v, " ?#\t"))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		if (!strcmp(v, "/healthz") || !strcmp(v, "/readyz"))
+			return fail_at(w, n, k->path, "'%s' is the health endpoint's path", v);
+		return set_string(w, n, k, v);
+	case K_URL:
+		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		return set_string(w, n, k, v);
+	case K_BOOL: {
+		int b;
+		if (parse_bool(v, &b))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		*(int *)((char *)c + k->off) = b;
+		return 0;
+	}
+	case K_ADDR:
+		if (cli_parse_addr(v, c->metrics_host, sizeof(c->metrics_host), &c->metrics_port))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		return 0;
+	case K_COMPRESS:
+		if (strcmp(v, "gzip") && strcmp(v, "none"))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		c->compression = !strcmp(v, "gzip");
+		return 0;
+	case K_TIMEOUT:
+	case K_DURATION:
+		if (cli_parse_duration(v, &d) || (k->type == K_TIMEOUT ? d < 0.001 : d < 1))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		if (k->type == K_TIMEOUT)
+			c->tracing_timeout_ms = (long)llround(d * 1000);
+		else
+			c->stall_timeout_s = d;
+		return 0;
+	case K_RATIO:
+		errno = 0;
+		d = strtod(v, &end);
+		if (errno || end == v || *end || !(d >= 0 && d <= 1))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		c->sampling_ratio = d;
+		c->sampling_origin = CONFIG_FILE;
+		return 0;
+	case K_LEVEL:
+		if (logfmt_parse_level(v, &c->log_level))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		return 0;
+	case K_FORMAT:
+		if (logfmt_parse_format(v, &c->log_format))
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		return 0;
+	case K_SERIES: {
+		unsigned long long x;
+		if (!*v || *v == '-')
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		errno = 0;
+		x = strtoull(v, &end, 10);
+		if (errno || *end || x < 100 || x > 100000000)
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		c->max_series = (size_t)x;
+		return 0;
+	}
+	default:
+		return fail_at(w, n, k->path, "internal error: no parser for this key");
+	}
+}
+
+/* The keys a section accepts, for "unknown key" messages. */
+static void known_under(const char *prefix, char *out, size_t len)
+{
+	size_t pl = strlen(prefix), o = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < NKEYS && o < len; i++) {
+		const char *p = keys[i].path, *rest;
+
+		if (pl && (strncmp(p, prefix, pl) || p[pl] != '.'))
+			continue;
+		rest = pl ? p + pl + 1 : p;
+		if (strchr(rest, '.'))
+			continue;
+		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? ", " : "", rest);
+	}
+}
+
+static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *prefix)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return fail_at(w, n, *prefix ? prefix : NULL,
+			       "expected a mapping of keys to values%s",
+			       *prefix ? "" : " (key: value lines)");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+		yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+		const struct key *k;
+		char path[128], known[512];
+		const char *name;
+
+		if (!kn || !vn)
+			return fail_at(w, n, prefix, "malformed mapping");
+		if (!(name = scalar(w, kn, *prefix ? prefix : NULL, "a key name")))
+			return -1;
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
+		k = key_find(path);
+		if (!k) {
+			known_under(prefix, known, sizeof(known));
+			return fail_at(w, kn, NULL, "unknown key '%s'%s%s (known here: %s)", path,
+				       *prefix ? " in " : "", prefix, known);
+		}
+		for (size_t i = 0; i < w->nseen; i++)
+			if (!strcmp(w->seen[i], path))
+				return fail_at(w, kn, path, "duplicate key");
+		if (w->nseen < CONFIG_KEYS_MAX)
+			str_copy(w->seen[w->nseen++], sizeof(w->seen[0]), path);
+		note_line(w->c, path, (int)kn->start_mark.line + 1);
+		if (k->type == K_SECTION) {
+			if (is_null(vn))
+				continue;
+			if (walk_mapping(w, vn, path))
+				return -1;
+			continue;
+		}
+		if (set_value(w, vn, k))
+			return -1;
+	}
+	return 0;
+}
+
+int config_parse(struct obs_config *c, const char *buf, size_t len, const char *name, char *err,
+		 size_t errlen)
+{
+	struct walk w = {.c = c, .name = name, .err = err, .errlen = errlen};
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	yaml_node_t *root;
+	int rc = -1;
+
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%lu: invalid YAML: %s%s%s", name,
+			 (unsigned long)parser.problem_mark.line + 1,
+			 parser.problem ? parser.problem : "syntax error",
+			 parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		return -1;
+	}
+	w.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root || is_null(root)) {
+		rc = 0; /* an empty file: every default stands */
+	} else {
+		rc = walk_mapping(&w, root, "");
+	}
+	if (!rc) {
+		/* A second document would be silently ignored: refuse it. */
+		if (!yaml_parser_load(&parser, &extra)) {
+			rc = -1;
+			snprintf(err, errlen, "%s:%lu: invalid YAML: %s", name,
+				 (unsigned long)parser.problem_mark.line + 1,
+				 parser.problem ? parser.problem : "syntax error");
+		} else {
+			if (yaml_document_get_root_node(&extra)) {
+				rc = -1;
+				snprintf(err, errlen,
+					 "%s:%lu: a second YAML document: obs reads one (remove "
+					 "the '---' line)",
+					 name, (unsigned long)extra.start_mark.line + 1);
+			}
+			yaml_document_delete(&extra);
+		}
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int config_load_file(struct obs_config *c, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "config file %s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > FILE_MAX) {
+		snprintf(err, errlen, "config file %s is larger than 1 MiB", path);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory reading %s", path);
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "cannot read config file %s: %s", path,
+				 n ? strerror(errno) : "file shrank while reading");
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = 0;
+	rc = config_parse(c, buf, got, path, err, errlen);
+	if (!rc)
+		snprintf(c->file, sizeof(c->file), "%s", path);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* ---- environment and command line ----------------------------------- */
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+int config_apply_env(struct obs_config *c, const char *(*get)(const char *), char *err,
+		     size_t errlen)
+{
+	const char *v;
+	double d;
+	char *end;
+
+	if (!get)
+		get = env_get;
+	if ((v = get("OTEL_SERVICE_NAME")) && *v)
+		snprintf(c->service, sizeof(c->service), "%s", v);
+	if ((v = get("OBS_METRICS_ADDR")) && *v &&
+	    cli_parse_addr(v, c->metrics_host, sizeof(c->metrics_host), &c->metrics_port)) {
+		snprintf(err, errlen, "OBS_METRICS_ADDR=%s: expected HOST:PORT, :PORT or [IPv6]:PORT",
+			 v);
+		return -1;
+	}
+	if ((v = get("OBS_LOG")) && *v && logfmt_parse_level(v, &c->log_level)) {
+		snprintf(err, errlen, "OBS_LOG=%s: expected error, warn, info, debug or trace", v);
+		return -1;
+	}
+	if ((v = get("OBS_LOG_FORMAT")) && *v && logfmt_parse_format(v, &c->log_format)) {
+		snprintf(err, errlen, "OBS_LOG_FORMAT=%s: expected json or text", v);
+		return -1;
+	}
+	if ((v = get("OBS_MAX_SERIES")) && *v) {
+		unsigned long long x;
+		errno = 0;
+		x = strtoull(v, &end, 10);
+		if (*v == '-' || errno || *end || x < 100 || x > 100000000) {
+			snprintf(err, errlen, "OBS_MAX_SERIES=%s: expected an integer >= 100", v);
+			return -1;
+		}
+		c->max_series = (size_t)x;
+	}
+	if ((v = get("OBS_PROBES")) && *v && cli_parse_probes(v, &c->probes)) {
+		snprintf(err, errlen, "OBS_PROBES=%s: expected syscall, disk, tcp, runq or all", v);
+		return -1;
+	}
+	if ((v = get("OBS_HTTP_ROUTES")) && *v) {
+		char rerr[256];
+		route_table_init(&c->routes);
+		if (route_table_add_list(&c->routes, v, rerr, sizeof(rerr))) {
+			snprintf(err, errlen, "%s (in OBS_HTTP_ROUTES)", rerr);
+			return -1;
+		}
+	}
+	if ((v = get("OBS_SPANS_FILE")) && *v)
+		snprintf(c->spans_file, sizeof(c->spans_file), "%s", v);
+	/* The standard sampler variables win over the file's ratio (the shim
+	 * reads them itself); an unknown sampler is the spec's default. */
+	if ((v = get("OTEL_TRACES_SAMPLER")) && *v) {
+		c->sampling_origin = CONFIG_ENV;
+		if (!strcmp(v, "parentbased_traceidratio") || !strcmp(v, "traceidratio")) {
+			const char *arg = get("OTEL_TRACES_SAMPLER_ARG");
+			d = 1.0;
+			if (arg && *arg) {
+				d = strtod(arg, &end);
+				if (*end || !(d >= 0 && d <= 1))
+					d = 1.0;
+			}
+			c->sampling_ratio = d;
+		} else if (strstr(v, "always_off")) {
+			c->sampling_ratio = 0;
+		} else {
+			c->sampling_ratio = 1;
+		}
+	}
+	return 0;
+}
+
+void config_apply_opts(struct obs_config *c, const struct obs_opts *o)
+{
+	if (o->given & CLI_GIVEN(O_METRICS_ADDR)) {
+		snprintf(c->metrics_host, sizeof(c->metrics_host), "%s", o->metrics_host);
+		c->metrics_port = o->metrics_port;
+	}
+	if (o->given & CLI_GIVEN(O_NO_METRICS))
+		c->metrics_enabled = 0;
+	if (o->given & CLI_GIVEN(O_SERVICE))
+		snprintf(c->service, sizeof(c->service), "%s", o->service);
+	if (o->given & CLI_GIVEN(O_PROBES))
+		c->probes = o->probes;
+	if (o->given & CLI_GIVEN(O_MAX_SERIES))
+		c->max_series = o->series_limit;
+	if (o->given & CLI_GIVEN(O_ROUTE)) {
+		char e[256];
+		/* patterns were checked by cli_parse */
+		route_table_init(&c->routes);
+		for (size_t i = 0; i < o->nroutes; i++)
+			route_table_add(&c->routes, o->routes[i], e, sizeof(e));
+	}
+	if (o->given & CLI_GIVEN(O_SPANS_FILE))
+		snprintf(c->spans_file, sizeof(c->spans_file), "%s", o->spans_file);
+	if (o->given & CLI_GIVEN(O_NO_SPANS))
+		c->tracing_enabled = 0;
+	if (o->given & CLI_GIVEN(O_SAMPLE_RATIO)) {
+		c->sampling_ratio = o->sample_ratio;
+		c->sampling_origin = CONFIG_FLAG;
+	}
+	if (o->given & CLI_GIVEN(O_LOG_LEVEL))
+		c->log_level = (enum log_level)o->log_level;
+	if (o->given & CLI_GIVEN(O_LOG_FORMAT))
+		c->log_format = (enum log_format)o->log_format;
+}
+
+/* "FILE:LINE: " when the file set key, else "". */
+static const char *where(const struct obs_config *c, const char *key, char *buf, size_t len)
+{
+	int line = config_line(c, key);
+
+	buf[0] = 0;
+	if (line)
+		snprintf(buf, len, "%s:%d: ", c->file, line);
+	return buf;
+}
+
+static int readable(const struct obs_config *c, const char *key, const char *path, char *err,
+		    size_t errlen)
+{
+	char at[CONFIG_PATH_MAX + 32];
+	int fd;
+
+	if (!*path)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s%s: cannot read %s: %s", where(c, key, at, sizeof(at)),
+			 key, path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Two keys that only make sense together. */
+static int paired(const struct obs_config *c, const char *ka, const char *va, const char *kb,
+		  const char *vb, const char *why, char *err, size_t errlen)
+{
+	char at[CONFIG_PATH_MAX + 32];
+
+	if (!*va == !*vb)
+		return 0;
+	snprintf(err, errlen, "%s%s: set without %s%s", where(c, *va ? ka : kb, at, sizeof(at)),
+		 *va ? ka : kb, *va ? kb : ka, why);
+	return -1;
+}
+
+int config_check_files(const struct obs_config *c, char *err, size_t errlen)
+{
+	if (paired(c, "metrics.tls.cert_file", c->tls_cert_file, "metrics.tls.key_file",
+		   c->tls_key_file, ": TLS needs both", err, errlen) ||
+	    paired(c, "metrics.auth.basic_auth.username", c->basic_username,
+		   "metrics.auth.basic_auth.password_file", c->basic_password_file, "", err,
+		   errlen))
+		return -1;
+	if (readable(c, "metrics.auth.bearer_token_file", c->bearer_token_file, err, errlen) ||
+	    readable(c, "metrics.auth.basic_auth.password_file", c->basic_password_file, err,
+		     errlen) ||
+	    readable(c, "metrics.tls.cert_file", c->tls_cert_file, err, errlen) ||
+	    readable(c, "metrics.tls.key_file", c->tls_key_file, err, errlen))
+		return -1;
+	return 0;
+}
+
+int config_build(struct obs_config *c, const struct obs_opts *o, char *err, size_t errlen)
+{
+	config_defaults(c, o->cmd);
+	if (o->config_file && config_load_file(c, o->config_file, err, errlen))
+		return -1;
+	if (config_apply_env(c, NULL, err, errlen))
+		return -1;
+	config_apply_opts(c, o);
+	return config_check_files(c, err, errlen);
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static void add_fixed(char *out, size_t len, const char *key)
+{
+	size_t l = strlen(out);
+
+	snprintf(out + l, len - l, "%s%s", l ? ", " : "", key);
+}
+
+static int routes_equal(const struct route_table *a, const struct route_table *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->pat[i], b->pat[i]))
+			return 0;
+	return 1;
+}
+
+static int headers_equal(const struct obs_config *a, const struct obs_config *b)
+{
+	if (a->nheaders != b->nheaders)
+		return 0;
+	for (size_t i = 0; i < a->nheaders; i++)
+		if (strcmp(a->headers[i].name, b->headers[i].name) ||
+		    strcmp(a->headers[i].value, b->headers[i].value))
+			return 0;
+	return 1;
+}
+
+unsigned config_diff(const struct obs_config *a, const struct obs_config *b, char *fixed,
+		     size_t fixedlen)
+{
+	unsigned changed = 0;
+
+	fixed[0] = 0;
+	if (a->log_level != b->log_level || a->log_format != b->log_format)
+		changed |= CONFIG_RELOAD_LOGGING;
+	if (strcmp(a->bearer_token_file, b->bearer_token_file) ||
+	    strcmp(a->basic_username, b->basic_username) ||
+	    strcmp(a->basic_password_file, b->basic_password_file))
+		changed |= CONFIG_RELOAD_AUTH;
+	if (a->sampling_ratio != b->sampling_ratio)
+		changed |= CONFIG_RELOAD_SAMPLING;
+	if (!routes_equal(&a->routes, &b->routes))
+		changed |= CONFIG_RELOAD_ROUTES;
+	if (a->max_series != b->max_series)
+		changed |= CONFIG_RELOAD_LIMITS;
+	if (a->stall_timeout_s != b->stall_timeout_s)
+		changed |= CONFIG_RELOAD_HEALTH;
+
+	if (strcmp(a->service, b->service))
+		add_fixed(fixed, fixedlen, "service");
+	if (a->metrics_enabled != b->metrics_enabled)
+		add_fixed(fixed, fixedlen, "metrics.enabled");
+	if (strcmp(a->metrics_host, b->metrics_host) || a->metrics_port != b->metrics_port)
+		add_fixed(fixed, fixedlen, "metrics.listen");
+	if (strcmp(a->metrics_path, b->metrics_path))
+		add_fixed(fixed, fixedlen, "metrics.path");
+	if (strcmp(a->tls_cert_file, b->tls_cert_file) || strcmp(a->tls_key_file, b->tls_key_file))
+		add_fixed(fixed, fixedlen, "metrics.tls");
+	if (a->tracing_enabled != b->tracing_enabled)
+		add_fixed(fixed, fixedlen, "tracing.enabled");
+	if (strcmp(a->tracing_endpoint, b->tracing_endpoint))
+		add_fixed(fixed, fixedlen, "tracing.endpoint");
+	if (!headers_equal(a, b))
+		add_fixed(fixed, fixedlen, "tracing.headers");
+	if (a->compression != b->compression)
+		add_fixed(fixed, fixedlen, "tracing.compression");
+	if (a->tracing_timeout_ms != b->tracing_timeout_ms)
+		add_fixed(fixed, fixedlen, "tracing.timeout");
+	if (strcmp(a->spans_file, b->spans_file))
+		add_fixed(fixed, fixedlen, "tracing.spans_file");
+	if (a->probes != b->probes)
+		add_fixed(fixed, fixedlen, "probes");
+	return changed;
+}
+
+void config_take_reloadable(struct obs_config *cur, const struct obs_config *next)
+{
+	cur->log_level = next->log_level;
+	cur->log_format = next->log_format;
+	memcpy(cur->bearer_token_file, next->bearer_token_file, sizeof(cur->bearer_token_file));
+	memcpy(cur->basic_username, next->basic_username, sizeof(cur->basic_username));
+	memcpy(cur->basic_password_file, next->basic_password_file,
+	       sizeof(cur->basic_password_file));
+	cur->sampling_ratio = next->sampling_ratio;
+	cur->sampling_origin = next->sampling_origin;
+	cur->routes = next->routes;
+	cur->max_series = next->max_series;
+	cur->stall_timeout_s = next->stall_timeout_s;
+	memcpy(cur->lines, next->lines, sizeof(cur->lines));
+	cur->nlines = next->nlines;
+}
+
+static void put_kv(struct sbuf *b, const char *key, const char *val, const struct obs_config *c,
+		   enum config_origin fallback)
+{
+	int line = config_line(c, key);
+
+	sbuf_printf(b, "  %-40s %s", key, *val ? val : "(none)");
+	if (line)
+		sbuf_printf(b, "   # line %d\n", line);
+	else
+		sbuf_puts(b, fallback == CONFIG_DEFAULT ? "\n" : "   # environment or flag\n");
+}
+
+void config_describe(const struct obs_config *c, struct sbuf *b)
+{
+	char v[1200];
+
+	put_kv(b, "service", c->service, c, CONFIG_DEFAULT);
+	put_kv(b, "metrics.enabled", c->metrics_enabled ? "true" : "false", c, CONFIG_DEFAULT);
+	snprintf(v, sizeof(v), "%s%s%s:%u", strchr(c->metrics_host, ':') ? "[" : "",
+		 c->metrics_host, strchr(c->metrics_host, ':') ? "]" : "", c->metrics_port);
+	put_kv(b, "metrics.listen", v, c, CONFIG_DEFAULT);
+	put_kv(b, "metrics.path", c->metrics_path, c, CONFIG_DEFAULT);
+	/* secrets: only where they are kept */
+	put_kv(b, "metrics.auth.bearer_token_file", c->bearer_token_file, c, CONFIG_DEFAULT);
+	put_kv(b, "metrics.auth.basic_auth.username", c->basic_username, c, CONFIG_DEFAULT);
+	put_kv(b, "metrics.auth.basic_auth.password_file", c->basic_password_file, c,
+	       CONFIG_DEFAULT);
+	put_kv(b, "metrics.tls.cert_file", c->tls_cert_file, c, CONFIG_DEFAULT);
+	put_kv(b, "metrics.tls.key_file", c->tls_key_file, c, CONFIG_DEFAULT);
+	put_kv(b, "tracing.enabled", c->tracing_enabled ? "true" : "false", c, CONFIG_DEFAULT);
+	put_kv(b, "tracing.endpoint", c->tracing_endpoint, c, CONFIG_DEFAULT);
+	v[0] = 0;
+	for (size_t i = 0; i < c->nheaders; i++) /* names only: values are often secrets */
+		snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s: ***", i ? ", " : "",
+			 c->headers[i].name);
+	put_kv(b, "tracing.headers", v, c, CONFIG_DEFAULT);
+	put_kv(b, "tracing.compression",
+	       c->compression < 0 ? "" : c->compression ? "gzip" : "none", c, CONFIG_DEFAULT);
+	if (c->tracing_timeout_ms > 0)
+		snprintf(v, sizeof(v), "%ldms", c->tracing_timeout_ms);
+	else
+		v[0] = 0;
+	put_kv(b, "tracing.timeout", v, c, CONFIG_DEFAULT);
+	if (c->sampling_ratio >= 0)
+		snprintf(v, sizeof(v), "%g", c->sampling_ratio);
+	else
+		snprintf(v, sizeof(v), "(OTEL_TRACES_SAMPLER of each process, else 1)");
+	put_kv(b, "tracing.sampling_ratio", v, c, c->sampling_origin);
+	put_kv(b, "tracing.spans_file", c->spans_file, c, CONFIG_DEFAULT);
+	put_kv(b, "logging.level", logfmt_level_name(c->log_level), c, CONFIG_DEFAULT);
+	put_kv(b, "logging.format", c->log_format == LOG_FORMAT_JSON ? "json" : "text", c,
+	       CONFIG_DEFAULT);
+	snprintf(v, sizeof(v), "%gs", c->stall_timeout_s);
+	put_kv(b, "health.stall_timeout", v, c, CONFIG_DEFAULT);
+	snprintf(v, sizeof(v), "%zu", c->max_series);
+	put_kv(b, "cardinality.max_series", v, c, CONFIG_DEFAULT);
+	v[0] = 0;
+	for (size_t i = 0; i < c->routes.n; i++)
+		snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s", i ? ", " : "",
+			 c->routes.pat[i]);
+	put_kv(b, "routes", v, c, CONFIG_DEFAULT);
+	v[0] = 0;
+	for (unsigned i = 0; i < 4; i++)
+		if (c->probes & (1u << i))
+			snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s", *v ? ", " : "",
+				 (const char *const[]){"syscall", "disk", "tcp", "runq"}[i]);
+	put_kv(b, "probes", v, c, CONFIG_DEFAULT);
+}
