@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <sys/signalfd.h>
 
+#include <linux/capability.h>
+
 #include "app.h"
 #include "log.h"
 #include "privs.h"
@@ -98,6 +100,15 @@ int agent_main(const struct obs_opts *o)
 	}
 	n = agent_scan(&a);
 	last_scan = app_now_ns();
+	if (app_drop_privileges(&a, 1ULL << CAP_SYS_PTRACE,
+				"to read OTEL_SERVICE_NAME from /proc/PID/environ of every user's "
+				"processes",
+				err, sizeof(err))) {
+		log_error("privilege_drop_failed", "%s", err);
+		close(sfd);
+		app_free(&a);
+		return 1;
+	}
 	log_info("agent ready: %d BPF programs attached, %d processes, %u services",
 		 collector_attached(a.col), n, slots_count(a.slots));
 

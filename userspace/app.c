@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "privs.h"
 #include "prom_http.h"
 #include "spans.h"
 #include "render.h"
@@ -232,6 +233,24 @@ int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, si
 	__atomic_store_n(&a->ready_ns, app_now_ns(), __ATOMIC_RELEASE);
 	log_debug("attached %d BPF programs in %.1f ms", collector_attached(c),
 		  (double)(a->ready_ns - a->start_ns) / 1e6);
+	return 0;
+}
+
+int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char *err, size_t errlen)
+{
+	char kept[256];
+
+	(void)a;
+	if (privs_bpf_needs_cap()) {
+		keep |= 1ULL << 39; /* CAP_BPF: map reads need it before Linux 6.5 */
+		why = "CAP_BPF for BPF map reads on this kernel; the rest as said";
+	}
+	if (privs_drop(keep, kept, sizeof(kept), err, errlen))
+		return -1;
+	if (keep)
+		log_info("capabilities: dropped all but %s (%s)", kept, why);
+	else
+		log_debug("capabilities: all dropped");
 	return 0;
 }
 

@@ -54,6 +54,11 @@ int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, si
 int app_reload(struct obs_app *a);
 /* How the shim samples new traces under these settings. */
 enum spanring_sample app_sampler_mode(const struct obs_config *c);
+/* After attach: keep only the capabilities in keep (1 << CAP_*; CAP_BPF
+ * is kept too where the kernel needs it for map reads) in every thread,
+ * and log which are kept and why. -1 with err if the drop failed. */
+int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char *err,
+			size_t errlen);
 /* Drain process events for up to timeout_ms. */
 void app_drain(struct obs_app *a, int timeout_ms);
 

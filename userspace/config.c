@@ -182,8 +182,7 @@ static int is_null(const yaml_node_t *n)
 }
 
 /* A scalar's text (NUL-terminated by libyaml); NULL and an error if not one. */
-static const char *scalar(struct walk *w, const yaml_node_t *n, const char *key,
-			  const char *expect)
+static const char *scalar(struct walk *w, const yaml_node_t *n, const char *key, const char *expect)
 {
 	if (n->type != YAML_SCALAR_NODE) {
 		fail_at(w, n, key, "expected %s, got a %s", expect,
@@ -597,8 +596,8 @@ int config_apply_env(struct obs_config *c, const char *(*get)(const char *), cha
 		snprintf(c->service, sizeof(c->service), "%s", v);
 	if ((v = get("OBS_METRICS_ADDR")) && *v &&
 	    cli_parse_addr(v, c->metrics_host, sizeof(c->metrics_host), &c->metrics_port)) {
-		snprintf(err, errlen, "OBS_METRICS_ADDR=%s: expected HOST:PORT, :PORT or [IPv6]:PORT",
-			 v);
+		snprintf(err, errlen,
+			 "OBS_METRICS_ADDR=%s: expected HOST:PORT, :PORT or [IPv6]:PORT", v);
 		return -1;
 	}
 	if ((v = get("OBS_LOG")) && *v && logfmt_parse_level(v, &c->log_level)) {
@@ -892,7 +891,10 @@ void config_describe(const struct obs_config *c, struct sbuf *b)
 			 c->headers[i].name);
 	put_kv(b, "tracing.headers", v, c, CONFIG_DEFAULT);
 	put_kv(b, "tracing.compression",
-	       c->compression < 0 ? "" : c->compression ? "gzip" : "none", c, CONFIG_DEFAULT);
+	       c->compression < 0 ? ""
+	       : c->compression	  ? "gzip"
+				  : "none",
+	       c, CONFIG_DEFAULT);
 	if (c->tracing_timeout_ms > 0)
 		snprintf(v, sizeof(v), "%ldms", c->tracing_timeout_ms);
 	else

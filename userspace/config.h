@@ -57,7 +57,7 @@ struct obs_config {
 	char tracing_endpoint[1024]; /* the collector's base URL; /v1/traces is appended */
 	struct config_header headers[CONFIG_HEADERS_MAX];
 	size_t nheaders;
-	int compression;	/* -1: unset, 0: none, 1: gzip */
+	int compression;	 /* -1: unset, 0: none, 1: gzip */
 	long tracing_timeout_ms; /* 0: unset */
 	double sampling_ratio;	 /* parentbased_traceidratio; < 0: unset */
 	char spans_file[CONFIG_PATH_MAX];

@@ -1,7 +1,9 @@
-/* privs - what privileges this process holds for loading BPF. */
+/* privs - what privileges this process holds for loading BPF, and giving
+ * them up once the programs are attached. */
 #ifndef OBS_PRIVS_H
 #define OBS_PRIVS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* 1 if the effective set has capability cap (CAP_* number). */
 int privs_has_cap(int cap);
@@ -13,5 +15,20 @@ int privs_has_cap(int cap);
 int privs_check(char *err, size_t errlen);
 /* The requirement checks every loading subcommand runs first. */
 int privs_check_all(char *err, size_t errlen);
+
+/*
+ * Once the BPF programs are loaded and attached: drop every capability
+ * but those in keep (a mask of 1 << CAP_*) from every thread of the
+ * process (capabilities are per thread: each thread is signalled to drop
+ * its own), clear the bounding and ambient sets, and set no_new_privs, so
+ * nothing can take them back. The kept names go into kept ("none" if
+ * none). 0, or -1 with a message if any thread still holds more.
+ */
+int privs_drop(uint64_t keep, char *kept, size_t keptlen, char *err, size_t errlen);
+/* Does this kernel need CAP_BPF for map reads after loading (before
+ * Linux 6.5, with kernel.unprivileged_bpf_disabled set)? */
+int privs_bpf_needs_cap(void);
+/* The CAP_* name of a capability number ("CAP_KILL"). */
+const char *privs_cap_name(int cap);
 
 #endif

@@ -11,6 +11,8 @@
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
+#include <linux/capability.h>
+
 #include "app.h"
 #include "log.h"
 #include "privs.h"
@@ -314,6 +316,17 @@ int run_main(const struct obs_opts *o)
 		return EXIT_OBS_FAILED;
 	}
 	log_debug("tracking pid %d as service \"%s\"", (int)child, labels.service);
+	/* CMD runs with whatever it was started with; obs-run itself keeps
+	 * only CAP_KILL: CMD may switch to another user and must still get
+	 * the signals obs-run forwards */
+	if (app_drop_privileges(&a, 1ULL << CAP_KILL, "to forward signals to CMD", err,
+				sizeof(err))) {
+		log_error("privilege_drop_failed", "%s", err);
+		close(go[1]); /* child exits without running CMD */
+		waitpid(child, NULL, 0);
+		app_free(&a);
+		return EXIT_OBS_FAILED;
+	}
 	if (write(go[1], "g", 1) != 1)
 		log_warn("cmd_start_failed", "cannot start the command: %s", strerror(errno));
 	close(go[1]);

@@ -160,6 +160,12 @@ int triage_main(const struct obs_opts *o)
 	} else {
 		snprintf(what, sizeof(what), "all processes");
 	}
+	if (app_drop_privileges(&a, 0, "", err, sizeof(err))) {
+		log_error("privilege_drop_failed", "%s", err);
+		close(sfd);
+		app_free(&a);
+		return 1;
+	}
 	printf("Tracing %s: %d probes attached in %.0f ms. ", what, collector_attached(a.col),
 	       (double)(app_now_ns() - t0) / 1e6);
 	if (o->duration_s > 0)
