@@ -106,16 +106,43 @@ static void put_labels(struct sbuf *out, const struct metric_family *f,
 		sbuf_putc(out, '}');
 }
 
-static void put_sample(struct sbuf *out, const char *name, const char *suffix,
-		       const struct metric_family *f, const struct metric_series *s,
-		       const char *extra_name, const char *extra_value, double v)
+/* " # {trace_id="..",span_id=".."} VALUE TIMESTAMP" (OpenMetrics). */
+static void put_exemplar(struct sbuf *out, const struct metric_exemplar *e)
+{
+	char num[64], ts[64];
+
+	prom_format_double(num, sizeof(num), e->value);
+	snprintf(ts, sizeof(ts), "%.3f", e->timestamp);
+	sbuf_puts(out, " # {trace_id=\"");
+	prom_escape_label(out, e->trace_id);
+	if (e->span_id[0]) {
+		sbuf_puts(out, "\",span_id=\"");
+		prom_escape_label(out, e->span_id);
+	}
+	sbuf_printf(out, "\"} %s %s", num, ts);
+}
+
+static void put_sample_ex(struct sbuf *out, const char *name, const char *suffix,
+			  const struct metric_family *f, const struct metric_series *s,
+			  const char *extra_name, const char *extra_value, double v,
+			  const struct metric_exemplar *ex)
 {
 	char num[64];
 
 	prom_format_double(num, sizeof(num), v);
 	sbuf_printf(out, "%s%s", name, suffix);
 	put_labels(out, f, s, extra_name, extra_value);
-	sbuf_printf(out, " %s\n", num);
+	sbuf_printf(out, " %s", num);
+	if (ex && ex->trace_id[0])
+		put_exemplar(out, ex);
+	sbuf_putc(out, '\n');
+}
+
+static void put_sample(struct sbuf *out, const char *name, const char *suffix,
+		       const struct metric_family *f, const struct metric_series *s,
+		       const char *extra_name, const char *extra_value, double v)
+{
+	put_sample_ex(out, name, suffix, f, s, extra_name, extra_value, v, NULL);
 }
 
 static void encode_family(struct sbuf *out, const struct metric_family *f, enum prom_format fmt)
@@ -153,13 +180,17 @@ static void encode_family(struct sbuf *out, const struct metric_family *f, enum 
 		char le[64];
 
 		if (f->bounds) {
+			/* exemplars: OpenMetrics only (the 0.0.4 text format has none) */
+			const struct metric_exemplar *ex = fmt == PROM_OPENMETRICS ? s->ex : NULL;
 			uint64_t c = 0;
 			for (size_t b = 0; b < f->nbounds; b++) {
 				c += s->slots[b];
 				prom_format_double(le, sizeof(le), f->bounds[b]);
-				put_sample(out, base, "_bucket", f, s, "le", le, (double)c);
+				put_sample_ex(out, base, "_bucket", f, s, "le", le, (double)c,
+					      ex ? &ex[b] : NULL);
 			}
-			put_sample(out, base, "_bucket", f, s, "le", "+Inf", (double)total);
+			put_sample_ex(out, base, "_bucket", f, s, "le", "+Inf", (double)total,
+				      ex ? &ex[f->nbounds] : NULL);
 			put_sample(out, base, "_sum", f, s, NULL, NULL, s->sum);
 			put_sample(out, base, "_count", f, s, NULL, NULL, (double)total);
 			continue;

@@ -186,6 +186,7 @@ static void series_free(struct metric_series *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(s->values[i]);
+	free(s->ex);
 	free(s);
 }
 
@@ -395,11 +396,12 @@ int metrics_hist_add(struct metrics_registry *r, struct metric_family *f, const 
 }
 
 int metrics_hist_add_buckets(struct metrics_registry *r, struct metric_family *f,
-			     const char *const *values, const __u64 *counts, double sum)
+			     const char *const *values, const __u64 *counts, double sum,
+			     const struct metric_exemplar *ex)
 {
 	struct metric_series *s;
 
-	if (!f->bounds)
+	if (!f || !f->bounds)
 		return -1;
 	s = series_get(r, f, values);
 	if (!s)
@@ -407,5 +409,14 @@ int metrics_hist_add_buckets(struct metrics_registry *r, struct metric_family *f
 	for (size_t i = 0; i <= f->nbounds; i++)
 		s->slots[i] += counts[i];
 	s->sum += sum;
+	if (!ex)
+		return 0;
+	if (!s->ex && !(s->ex = calloc(f->nbounds + 1, sizeof(*s->ex)))) {
+		r->oom = 1;
+		return -1;
+	}
+	for (size_t i = 0; i <= f->nbounds; i++)
+		if (ex[i].trace_id[0] && ex[i].timestamp >= s->ex[i].timestamp)
+			s->ex[i] = ex[i];
 	return 0;
 }

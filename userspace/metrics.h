@@ -21,12 +21,22 @@
 
 enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
+/* An OpenMetrics exemplar: one recent observation of a bucket, with the
+ * trace it belongs to (links a latency bucket to a trace). */
+struct metric_exemplar {
+	char trace_id[33]; /* lowercase hex; "" = no exemplar */
+	char span_id[17];
+	double value;	  /* in the family's unit */
+	double timestamp; /* Unix seconds */
+};
+
 struct metric_series {
 	char *values[METRICS_MAX_LABELS]; /* owned copies */
 	int overflow;			  /* the otel_metric_overflow series */
 	double value;			  /* counter / gauge */
 	__u64 slots[OBS_HIST_SLOTS];	  /* histogram, ns slots (hist.h) */
 	double sum;			  /* histogram: sum of values, in the family's unit */
+	struct metric_exemplar *ex;	  /* explicit buckets: nbounds + 1, or NULL */
 	struct metric_series *hnext;
 };
 
@@ -90,9 +100,12 @@ int metrics_hist_add(struct metrics_registry *r, struct metric_family *f, const 
 /* Make f an explicit-bucket histogram (bounds in the family's unit, at
  * most OBS_HIST_SLOTS - 1 of them). Call before adding series. */
 int metrics_family_bounds(struct metric_family *f, const double *bounds, size_t n);
-/* Add explicit-bucket counts (nbounds + 1 of them) and their sum (family unit). */
+/* Add explicit-bucket counts (nbounds + 1 of them) and their sum (family
+ * unit); ex (nbounds + 1 of them, or NULL) are exemplars per bucket: the
+ * newest one of each bucket is kept. */
 int metrics_hist_add_buckets(struct metrics_registry *r, struct metric_family *f,
-			     const char *const *values, const __u64 *counts, double sum);
+			     const char *const *values, const __u64 *counts, double sum,
+			     const struct metric_exemplar *ex);
 
 /* Samples one series of this family exposes. */
 size_t metrics_series_cost(const struct metric_family *f);

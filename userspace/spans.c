@@ -32,6 +32,7 @@ struct agg {
 	char where[ROUTE_MAX_LEN]; /* route (server), server.address (client), or rpc.service */
 	__u64 counts[OTEL_HTTP_BUCKETS + 1];
 	double sum;
+	struct metric_exemplar *ex; /* per bucket, the newest sampled request; lazily */
 	struct agg *next;
 };
 
@@ -68,7 +69,17 @@ static unsigned agg_hash(const struct agg *k)
 	return h & 4095;
 }
 
-static void observe(struct spans *s, const struct xspan *x)
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, in ns: span times are monotonic. */
+static int64_t unix_offset_ns(void)
+{
+	struct timespec rt, mt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	return ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000LL + (rt.tv_nsec - mt.tv_nsec);
+}
+
+static void observe(struct spans *s, const struct xspan *x, int64_t unix_off)
 {
 	struct agg key = {.kind = x->r.kind, .status = x->r.status}, *a;
 	double secs = (double)(x->r.end_ns - x->r.start_ns) / 1e9;
@@ -109,6 +120,15 @@ static void observe(struct spans *s, const struct xspan *x)
 		b++;
 	a->counts[b]++;
 	a->sum += secs;
+	/* exemplars link a bucket to a trace the backend has: sampled only */
+	if (!(x->r.trace_flags & TP_FLAG_SAMPLED))
+		return;
+	if (!a->ex && !(a->ex = calloc(OTEL_HTTP_BUCKETS + 1, sizeof(*a->ex))))
+		return;
+	tp_hex(x->r.trace_id, 16, a->ex[b].trace_id);
+	tp_hex(x->r.span_id, 8, a->ex[b].span_id);
+	a->ex[b].value = secs;
+	a->ex[b].timestamp = (double)((int64_t)x->r.end_ns + unix_off) / 1e9;
 }
 
 static void exe_name(struct spans *s, uint32_t pid, char *out, size_t len)
@@ -140,6 +160,7 @@ static void drain(struct spans *s)
 	struct xspan x;
 	uint64_t now;
 	struct timespec ts;
+	int64_t unix_off = unix_offset_ns();
 
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -176,7 +197,7 @@ static void drain(struct spans *s)
 			x.route[0] = 0;
 		memcpy(x.r.path, x.path, sizeof(x.path));
 		s->received++;
-		observe(s, &x);
+		observe(s, &x, unix_off);
 		pthread_mutex_unlock(&s->lock);
 		if (!(x.r.trace_flags & TP_FLAG_SAMPLED) || !s->exp) {
 			pthread_mutex_lock(&s->lock);
@@ -347,10 +368,10 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 				code[0] = 0; /* no response: the label is absent (empty) */
 			if (a->rpc)
 				metrics_hist_add_buckets(r, a->kind == SPAN_SERVER ? rs : rc, rv,
-							 a->counts, a->sum);
+							 a->counts, a->sum, a->ex);
 			else
 				metrics_hist_add_buckets(r, a->kind == SPAN_SERVER ? fs : fc, v,
-							 a->counts, a->sum);
+							 a->counts, a->sum, a->ex);
 		}
 	}
 	uint64_t received = s->received, unsampled = s->unsampled, aggd = s->agg_dropped,
@@ -447,6 +468,7 @@ void spans_close(struct spans *s, long timeout_ms)
 		struct agg *a = s->htab[i];
 		while (a) {
 			struct agg *n = a->next;
+			free(a->ex);
 			free(a);
 			a = n;
 		}
