@@ -151,6 +151,7 @@ struct walk {
 	size_t errlen;
 	char seen[CONFIG_KEYS_MAX][48]; /* duplicate keys */
 	size_t nseen;
+	unsigned long key_line; /* of the key being read: an alias's node is earlier */
 };
 
 static int fail_at(struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
@@ -158,11 +159,13 @@ static int fail_at(struct walk *w, const yaml_node_t *n, const char *key, const 
 
 static int fail_at(struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
 {
+	unsigned long line = n ? (unsigned long)n->start_mark.line + 1 : 0UL;
 	size_t l;
 	va_list ap;
 
-	l = (size_t)snprintf(w->err, w->errlen, "%s:%lu: %s%s", w->name,
-			     n ? (unsigned long)n->start_mark.line + 1 : 0UL, key ? key : "",
+	if (w->key_line > line)
+		line = w->key_line;
+	l = (size_t)snprintf(w->err, w->errlen, "%s:%lu: %s%s", w->name, line, key ? key : "",
 			     key ? ": " : "");
 	if (l >= w->errlen)
 		return -1;
@@ -465,6 +468,7 @@ static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *prefix
 		if (w->nseen < CONFIG_KEYS_MAX)
 			str_copy(w->seen[w->nseen++], sizeof(w->seen[0]), path);
 		note_line(w->c, path, (int)kn->start_mark.line + 1);
+		w->key_line = kn->start_mark.line + 1;
 		if (k->type == K_SECTION) {
 			if (is_null(vn))
 				continue;

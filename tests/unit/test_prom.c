@@ -101,6 +101,48 @@ static void histogram_text(void **state)
 	metrics_free(&r);
 }
 
+/* Exemplars: in OpenMetrics, on the bucket their value falls in; the newest
+ * per bucket wins; never in the 0.0.4 text format (it has no syntax for them). */
+static void exemplars(void **state)
+{
+	static const double bounds[] = {0.005, 0.01};
+	static const char *const l[] = {"http_route"};
+	struct metrics_registry r;
+	struct metric_family *f;
+	const char *v[] = {"/users/{id}"};
+	__u64 counts[3] = {1, 2, 0};
+	struct metric_exemplar ex[3] = {0}, newer[3] = {0};
+	struct sbuf b;
+
+	(void)state;
+	metrics_init(&r, NULL);
+	f = metrics_family(&r, "http_server_request_duration_seconds", "HTTP.", "seconds",
+			   METRIC_HISTOGRAM, l, 1);
+	assert_int_equal(metrics_family_bounds(f, bounds, 2), 0);
+	snprintf(ex[1].trace_id, sizeof(ex[1].trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+	snprintf(ex[1].span_id, sizeof(ex[1].span_id), "00f067aa0ba902b7");
+	ex[1].value = 0.0072;
+	ex[1].timestamp = 1796314606.5;
+	assert_int_equal(metrics_hist_add_buckets(&r, f, v, counts, 0.02, ex), 0);
+	/* an older exemplar for the same bucket does not replace the newer */
+	newer[1] = ex[1];
+	newer[1].timestamp = 1000;
+	newer[1].trace_id[0] = 'f';
+	assert_int_equal(metrics_hist_add_buckets(&r, f, v, counts, 0.02, newer), 0);
+	sbuf_init(&b);
+	prom_encode(&b, &r, PROM_OPENMETRICS);
+	assert_non_null(
+	    strstr(b.buf, "http_server_request_duration_seconds_bucket{http_route=\"/users/{id}\","
+			  "le=\"0.01\"} 6 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\","
+			  "span_id=\"00f067aa0ba902b7\"} 0.0072 1796314606.500\n"));
+	assert_non_null(strstr(b.buf, "le=\"0.005\"} 2\n")); /* no exemplar there */
+	sbuf_reset(&b);
+	prom_encode(&b, &r, PROM_TEXT);
+	assert_null(strstr(b.buf, "trace_id"));
+	sbuf_free(&b);
+	metrics_free(&r);
+}
+
 static void counter_openmetrics(void **state)
 {
 	static const char *const l[] = {"direction"};
@@ -194,6 +236,7 @@ int main(void)
 	    cmocka_unit_test(names),
 	    cmocka_unit_test(negotiate),
 	    cmocka_unit_test(histogram_text),
+	    cmocka_unit_test(exemplars),
 	    cmocka_unit_test(counter_openmetrics),
 	    cmocka_unit_test(cardinality_guard),
 	    cmocka_unit_test(family_mismatch),
