@@ -1,0 +1,445 @@
+#!/usr/bin/env bats
+# The operations pack against the real binary: config file, secured
+# metrics endpoint (bearer, basic, TLS), SIGHUP reload, JSON logs,
+# dropped capabilities, exemplars, and a real Prometheus scraping it all.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup() {
+	D=$BATS_TEST_TMPDIR
+	echo "t0ken-$RANDOM-$RANDOM" >"$D/token"
+	TOKEN=$(cat "$D/token")
+}
+
+teardown() {
+	obs_stop
+	bg_stop "${SRV:-}"
+	bg_stop "${PROM:-}"
+	bg_stop "${AGENT:-}"
+	receiver_stop
+}
+
+# A CA and a server certificate for 127.0.0.1 signed by it.
+make_tls() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=obs test CA" \
+		-keyout "$D/ca.key" -out "$D/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$D/tls.key" -out "$D/tls.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$D/san.ext"
+	openssl x509 -req -in "$D/tls.csr" -CA "$D/ca.crt" -CAkey "$D/ca.key" \
+		-CAcreateserial -days 2 -extfile "$D/san.ext" -out "$D/tls.crt" 2>/dev/null
+}
+
+# obs_cfg_start CONFIG ARGS...: obs-run --config CONFIG ARGS... in the
+# background; waits for /healthz on $MP (plain or TLS). Sets OBS_PID.
+obs_cfg_start() {
+	local conf=$1
+	shift
+	"$OBS_RUN" --config "$conf" "$@" >"$D/obs.out" 2>"$D/obs.err" &
+	OBS_PID=$!
+	wait_for curl -ksf "${SCHEME:-http}://127.0.0.1:$MP/healthz"
+}
+
+code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
+
+
+@test "obs config check: a valid file shows the settings; errors name the key and the line" {
+	cat >"$D/ok.yaml" <<-EOF
+		service: checkout
+		metrics:
+		  listen: "127.0.0.1:9999"
+		  auth:
+		    bearer_token_file: $D/token
+		tracing:
+		  sampling_ratio: 0.25
+		  headers:
+		    x-api-key: very-secret
+		logging: {level: debug, format: json}
+	EOF
+	run "$OBS" config check "$D/ok.yaml"
+	[ "$status" -eq 0 ]
+	[[ $output == *"valid"* ]]
+	[[ $output == *"metrics.listen"*"127.0.0.1:9999"*"# line 3"* ]]
+	[[ $output == *"tracing.sampling_ratio"*"0.25"* ]]
+	[[ $output == *"x-api-key: ***"* ]]
+	[[ $output != *"very-secret"* ]]
+	[[ $output != *"$TOKEN"* ]]
+
+	printf 'metrics:\n  listen: 127.0.0.1:1\n  auth:\n    bearer_tokn_file: /x\n' >"$D/typo.yaml"
+	run "$OBS" config check "$D/typo.yaml"
+	[ "$status" -eq 1 ]
+	[[ $output == *"typo.yaml:4: unknown key 'metrics.auth.bearer_tokn_file'"*"bearer_token_file"* ]]
+
+	printf 'tracing:\n  endpoint: http://c:4318\n  sampling_ratio: 2\n' >"$D/ratio.yaml"
+	run "$OBS" config check "$D/ratio.yaml"
+	[ "$status" -eq 1 ]
+	[[ $output == *"ratio.yaml:3: tracing.sampling_ratio: '2': expected a number from 0 to 1"* ]]
+
+	printf 'metrics:\n  auth:\n    bearer_token_file: %s/missing\n' "$D" >"$D/missing.yaml"
+	run "$OBS" config check "$D/missing.yaml"
+	[ "$status" -eq 1 ]
+	[[ $output == *"missing.yaml:3: metrics.auth.bearer_token_file: cannot read"*"No such file"* ]]
+
+	printf 'metrics: {listen: [1\n' >"$D/syntax.yaml"
+	run "$OBS" config check "$D/syntax.yaml"
+	[ "$status" -eq 1 ]
+	[[ $output == *"syntax.yaml:2: invalid YAML"* ]]
+
+	run "$OBS" config check "$D/nonexistent.yaml"
+	[ "$status" -eq 1 ]
+	[[ $output == *"cannot read config file"* ]]
+	# environment values are judged too
+	OBS_LOG_FORMAT=xml run "$OBS" config check "$D/ok.yaml"
+	[ "$status" -eq 1 ]
+	[[ $output == *"OBS_LOG_FORMAT=xml"* ]]
+}
+
+@test "a bad config file stops obs-run (125) and agent (1) before anything starts, naming key and line" {
+	require_bpf
+	printf 'cardinality:\n  max_series: lots\n' >"$D/bad.yaml"
+	run "$OBS_RUN" --config "$D/bad.yaml" -- touch "$D/ran"
+	[ "$status" -eq 125 ]
+	[[ $output == *"bad.yaml:2: cardinality.max_series: 'lots'"* ]]
+	[ ! -e "$D/ran" ]
+	run "$OBS" agent --config "$D/bad.yaml"
+	[ "$status" -eq 1 ]
+	[[ $output == *"bad.yaml:2: cardinality.max_series"* ]]
+}
+
+@test "bearer token: 401 without or with a wrong token, 200 with it; health needs none; the token is never logged" {
+	require_bpf
+	MP=$(free_port)
+	cat >"$D/obs.yaml" <<-EOF
+		metrics:
+		  listen: "127.0.0.1:$MP"
+		  path: /prom
+		  auth:
+		    bearer_token_file: $D/token
+	EOF
+	obs_cfg_start "$D/obs.yaml" -- sleep 60
+	wait_for ready "$MP"
+	[ "$(code "http://127.0.0.1:$MP/prom")" = 401 ]
+	curl -s -D "$D/h" -o /dev/null "http://127.0.0.1:$MP/prom"
+	grep -qi '^WWW-Authenticate: Bearer realm="obs"' "$D/h"
+	[ "$(code -H "Authorization: Bearer wrong" "http://127.0.0.1:$MP/prom")" = 401 ]
+	[ "$(code -H "Authorization: Bearer ${TOKEN}x" "http://127.0.0.1:$MP/prom")" = 401 ]
+	[ "$(code -H "Authorization: Bearer ${TOKEN%?}" "http://127.0.0.1:$MP/prom")" = 401 ]
+	[ "$(code -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$MP/prom")" = 200 ]
+	curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$MP/prom" >"$D/scrape"
+	grep -q '^obs_build_info' "$D/scrape"
+	# the refusals are counted
+	grep -Eq '^obs_metrics_unauthorized_requests_total [1-9]' "$D/scrape"
+	# /metrics is not there: the path moved
+	[ "$(code -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$MP/metrics")" = 404 ]
+	# health: no credentials, nothing sensitive
+	[ "$(code "http://127.0.0.1:$MP/healthz")" = 200 ]
+	run curl -s "http://127.0.0.1:$MP/readyz"
+	[ "$output" = '{"status":"ready"}' ]
+	obs_stop
+	grep -q 'metrics at http://127.0.0.1:'"$MP"'/prom (bearer token)' "$D/obs.err"
+	grep -q 'metrics_unauthorized\|refused /prom from 127.0.0.1' "$D/obs.err"
+	! grep -q "$TOKEN" "$D/obs.err" "$D/obs.out"
+}
+
+@test "TLS with basic auth and bearer: HTTPS only, either credential opens, curl verifies the certificate" {
+	require_bpf
+	require_cmd openssl
+	make_tls
+	MP=$(free_port)
+	echo 'pa ss:word' >"$D/pw"
+	cat >"$D/obs.yaml" <<-EOF
+		metrics:
+		  listen: "127.0.0.1:$MP"
+		  auth:
+		    bearer_token_file: $D/token
+		    basic_auth:
+		      username: prometheus
+		      password_file: $D/pw
+		  tls:
+		    cert_file: $D/tls.crt
+		    key_file: $D/tls.key
+	EOF
+	SCHEME=https obs_cfg_start "$D/obs.yaml" -- sleep 60
+	U=https://127.0.0.1:$MP/metrics
+	[ "$(curl -s --cacert "$D/ca.crt" -o /dev/null -w '%{http_code}' "$U")" = 401 ]
+	[ "$(curl -s --cacert "$D/ca.crt" -u 'prometheus:pa ss:word' -o /dev/null -w '%{http_code}' "$U")" = 200 ]
+	[ "$(curl -s --cacert "$D/ca.crt" -u 'prometheus:wrong' -o /dev/null -w '%{http_code}' "$U")" = 401 ]
+	[ "$(curl -s --cacert "$D/ca.crt" -u 'admin:pa ss:word' -o /dev/null -w '%{http_code}' "$U")" = 401 ]
+	[ "$(curl -s --cacert "$D/ca.crt" -H "Authorization: Bearer $TOKEN" -o /dev/null -w '%{http_code}' "$U")" = 200 ]
+	# the certificate verifies against its CA (no -k)
+	curl -fsS --cacert "$D/ca.crt" -H "Authorization: Bearer $TOKEN" "$U" | grep -q '^obs_build_info'
+	# plain HTTP on the TLS port gets no metrics
+	run curl -s -m 5 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$MP/metrics"
+	[[ $output != *obs_build_info* ]]
+	[ "$(curl -s --cacert "$D/ca.crt" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$MP/readyz")" = 200 ]
+}
+
+@test "TLS key that does not match, or a non-PEM file: clear error, exit 125" {
+	require_bpf
+	make_tls
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=other" \
+		-keyout "$D/other.key" -out "$D/other.crt" 2>/dev/null
+	printf 'metrics:\n  listen: "127.0.0.1:0"\n  tls:\n    cert_file: %s\n    key_file: %s\n' \
+		"$D/tls.crt" "$D/other.key" >"$D/mismatch.yaml"
+	run "$OBS_RUN" --config "$D/mismatch.yaml" -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"cannot start the HTTPS server"*"match"* ]]
+	echo "not a certificate" >"$D/junk.crt"
+	printf 'metrics:\n  listen: "127.0.0.1:0"\n  tls:\n    cert_file: %s\n    key_file: %s\n' \
+		"$D/junk.crt" "$D/tls.key" >"$D/junk.yaml"
+	run "$OBS_RUN" --config "$D/junk.yaml" -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"junk.crt is not a PEM file"* ]]
+}
+
+@test "layering: the environment overrides the file, flags override both" {
+	require_bpf
+	local pf pe pflag
+	pf=$(free_port)
+	pe=$(free_port)
+	pflag=$(free_port)
+	printf 'metrics:\n  listen: "127.0.0.1:%s"\nlogging:\n  level: error\n' "$pf" >"$D/obs.yaml"
+	# file alone
+	MP=$pf obs_cfg_start "$D/obs.yaml" -- sleep 30
+	wait_for ready "$pf"
+	obs_stop
+	! grep -q 'metrics at' "$D/obs.err" # logging.level: error from the file
+	# environment over the file
+	OBS_METRICS_ADDR=127.0.0.1:$pe OBS_LOG=info MP=$pe obs_cfg_start "$D/obs.yaml" -- sleep 30
+	wait_for ready "$pe"
+	! listening "$pf"
+	obs_stop
+	grep -q "metrics at http://127.0.0.1:$pe/metrics" "$D/obs.err"
+	# a flag over both
+	OBS_METRICS_ADDR=127.0.0.1:$pe MP=$pflag obs_cfg_start "$D/obs.yaml" \
+		--metrics-addr "127.0.0.1:$pflag" --log-level info -- sleep 30
+	wait_for ready "$pflag"
+	! listening "$pe"
+	grep -q "metrics at http://127.0.0.1:$pflag/metrics" "$D/obs.err"
+}
+
+@test "SIGHUP: a rotated token, log level and routes apply at once; listen changes are reported; a bad file changes nothing" {
+	require_bpf
+	MP=$(free_port)
+	SP=$(free_port)
+	cat >"$D/obs.yaml" <<-EOF
+		metrics:
+		  listen: "127.0.0.1:$MP"
+		  auth:
+		    bearer_token_file: $D/token
+		logging:
+		  level: warn
+		routes:
+		  - /old/{id}
+	EOF
+	obs_cfg_start "$D/obs.yaml" --spans-file "$D/spans.jsonl" -- \
+		sh -c 'trap "" HUP; exec "$0" "$@"' "$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
+	wait_for listening "$SP"
+	curl -fsS "http://127.0.0.1:$SP/new/123" >/dev/null
+	[ "$(code -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$MP/metrics")" = 200 ]
+	# rotate the token, switch routes and log level, move the listener
+	echo "rotated-$RANDOM" >"$D/token"
+	NEW=$(cat "$D/token")
+	sed -i "s/level: warn/level: info/; s|/old/{id}|/new/{id}|; s/127.0.0.1:$MP/127.0.0.1:1/" "$D/obs.yaml"
+	kill -HUP "$OBS_PID"
+	wait_for grep -q 'reloaded' "$D/obs.err"
+	grep -q 'reloaded .*obs.yaml: applied.*logging.*metrics.auth.*routes' "$D/obs.err"
+	grep -q 'metrics.listen changed but cannot change while obs runs: restart obs' "$D/obs.err"
+	[ "$(code -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$MP/metrics")" = 401 ]
+	[ "$(code -H "Authorization: Bearer $NEW" "http://127.0.0.1:$MP/metrics")" = 200 ]
+	# the new route pattern names requests from now on
+	curl -fsS "http://127.0.0.1:$SP/new/456" >/dev/null
+	wait_for sh -c "curl -fsS -H 'Authorization: Bearer $NEW' http://127.0.0.1:$MP/metrics | grep -q 'http_route=\"/new/{id}\"'"
+	# a broken file: an error with its line, the running settings stay
+	printf 'logging:\n  level: [\n' >"$D/obs.yaml"
+	kill -HUP "$OBS_PID"
+	wait_for grep -q 'config_invalid\|keeping the running settings' "$D/obs.err"
+	grep -q 'obs.yaml:3: invalid YAML.*keeping the running settings' "$D/obs.err"
+	[ "$(code -H "Authorization: Bearer $NEW" "http://127.0.0.1:$MP/metrics")" = 200 ]
+}
+
+@test "SIGHUP is also passed on to CMD (obs-run stays a transparent wrapper)" {
+	require_bpf
+	MP=$(free_port)
+	printf 'metrics:\n  listen: "127.0.0.1:%s"\n' "$MP" >"$D/obs.yaml"
+	obs_cfg_start "$D/obs.yaml" -- sh -c "trap 'echo got-hup; exit 9' HUP; touch $D/trapped; while :; do sleep 0.1; done"
+	wait_for test -e "$D/trapped"
+	kill -HUP "$OBS_PID"
+	local st=0
+	wait "$OBS_PID" || st=$?
+	OBS_PID=
+	[ "$st" -eq 9 ]
+	grep -q got-hup "$D/obs.out"
+	grep -q 'reloaded' "$D/obs.err"
+}
+
+@test "JSON logs: one object per line with timestamp, level, service, msg; errors carry error_code; lost spans carry trace_id and span_id" {
+	require_bpf
+	MP=$(free_port)
+	SP=$(free_port)
+	DEAD=$(free_port) # nothing listens: every export fails
+	printf 'metrics:\n  listen: "127.0.0.1:%s"\nlogging:\n  format: json\ntracing:\n  endpoint: http://127.0.0.1:%s\n  timeout: 200ms\n' \
+		"$MP" "$DEAD" >"$D/obs.yaml"
+	OTEL_BSP_SCHEDULE_DELAY=50 obs_cfg_start "$D/obs.yaml" -- \
+		"$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
+	wait_for listening "$SP"
+	curl -fsS -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
+		"http://127.0.0.1:$SP/x" >/dev/null
+	# the exporter retries (1 s, 2 s, ...) and then gives up; a stop ends it sooner
+	sleep 2
+	obs_stop
+	"$PY" - "$D/obs.err" <<-'EOF'
+		import json, sys
+		lines = [l for l in open(sys.argv[1]) if l.strip()]
+		summary = [i for i, l in enumerate(lines) if not l.startswith("{")]
+		# the exit summary is for humans; every log line before it is JSON
+		logs = lines[:summary[0]] if summary else lines
+		assert logs, "no log lines"
+		for l in logs:
+		    o = json.loads(l)
+		    for k in ("timestamp", "level", "service", "msg"):
+		        assert k in o, (k, l)
+		    assert o["service"] == "obs", l
+		    assert o["timestamp"].endswith("Z") and "T" in o["timestamp"], l
+		    if o["level"] in ("warn", "error"):
+		        assert o.get("error_code"), l
+		lost = [json.loads(l) for l in logs if '"otlp_' in l]
+		assert lost, "no OTLP failure logged"
+		assert any(o.get("trace_id") == "4bf92f3577b34da6a3ce929d0e0e4736" and
+		           len(o.get("span_id", "")) == 16 for o in lost), lost
+	EOF
+}
+
+@test "least privilege: after attach every obs-run thread keeps only CAP_KILL; metrics still flow; CMD keeps its own" {
+	require_bpf
+	MP=$(free_port)
+	SP=$(free_port)
+	obs_start "$MP" -- "$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
+	wait_for listening "$SP"
+	grep -q 'capabilities: dropped all but CAP_KILL' "$BATS_TEST_TMPDIR/obs.err"
+	for st in /proc/"$OBS_PID"/task/*/status; do
+		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000000020 ]
+		[ "$(awk '/^CapPrm/ {print $2}' "$st")" = 0000000000000020 ]
+		[ "$(awk '/^CapBnd/ {print $2}' "$st")" = 0000000000000020 ]
+		[ "$(awk '/^NoNewPrivs/ {print $2}' "$st")" = 1 ]
+	done
+	[ "$(ls /proc/"$OBS_PID"/task | wc -l)" -ge 3 ] # the HTTP and span threads too
+	# the traced service is untouched: it has what it was started with
+	child=$(pgrep -P "$OBS_PID" | head -1)
+	[ "$(awk '/^CapEff/ {print $2}' /proc/"$child"/status)" = "$(awk '/^CapEff/ {print $2}' /proc/self/status)" ]
+	# BPF maps and the span ring still read after the drop
+	curl -fsS "http://127.0.0.1:$SP/after-drop" >/dev/null
+	wait_scrape "$MP" 'http_server_request_duration_seconds_count\{.*http_route="/after-drop".* 1$'
+	wait_scrape "$MP" 'obs_syscall_duration_seconds_count\{syscall="accept4"'
+	# signals still reach CMD
+	kill -TERM "$OBS_PID"
+	local st=0
+	wait "$OBS_PID" || st=$?
+	OBS_PID=
+	[ "$st" -ne 125 ]
+}
+
+@test "least privilege: the agent keeps only CAP_SYS_PTRACE and still labels new processes" {
+	require_bpf
+	MP=$(free_port)
+	"$OBS" agent --metrics-addr "127.0.0.1:$MP" >"$D/agent.out" 2>"$D/agent.err" &
+	AGENT=$!
+	wait_for ready "$MP"
+	grep -q 'dropped all but CAP_SYS_PTRACE' "$D/agent.err"
+	for st in /proc/"$AGENT"/task/*/status; do
+		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000080000 ]
+	done
+	# a process started after the drop, by another user, with its own service name
+	OTEL_SERVICE_NAME=after-drop-svc setpriv --reuid=65534 --regid=65534 --clear-groups \
+		sh -c 'for i in $(seq 50); do cat /proc/self/stat >/dev/null; done; sleep 2'
+	wait_scrape "$MP" 'obs_syscall_duration_seconds_count\{syscall="read",service="after-drop-svc"'
+}
+
+@test "sampling: tracing.sampling_ratio from the file, then changed by SIGHUP, reaches the traced process" {
+	require_bpf
+	MP=$(free_port)
+	SP=$(free_port)
+	printf 'metrics:\n  listen: "127.0.0.1:%s"\ntracing:\n  sampling_ratio: 0\n' "$MP" >"$D/obs.yaml"
+	OTEL_BSP_SCHEDULE_DELAY=50 obs_cfg_start "$D/obs.yaml" --spans-file "$D/spans.jsonl" -- \
+		sh -c 'trap "" HUP; exec "$0" "$@"' "$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
+	wait_for listening "$SP"
+	for i in 1 2 3 4 5; do curl -fsS "http://127.0.0.1:$SP/zero" >/dev/null; done
+	wait_scrape "$MP" '^obs_spans_unsampled_total 5$'
+	sleep 0.3
+	! grep -q '"/zero"' "$D/spans.jsonl" 2>/dev/null
+	sed -i 's/sampling_ratio: 0/sampling_ratio: 1/' "$D/obs.yaml"
+	kill -HUP "$OBS_PID"
+	wait_for grep -q 'applied.*tracing.sampling_ratio' "$D/obs.err"
+	for i in 1 2 3; do curl -fsS "http://127.0.0.1:$SP/one" >/dev/null; done
+	wait_for sh -c "[ \$(grep -c '\"url.path\":\"/one\"' '$D/spans.jsonl') -eq 3 ]"
+	# the process's own OTEL_TRACES_SAMPLER wins over the file (environment over file)
+	obs_stop
+	OTEL_TRACES_SAMPLER=always_off OTEL_BSP_SCHEDULE_DELAY=50 obs_cfg_start "$D/obs.yaml" \
+		--spans-file "$D/spans2.jsonl" -- "$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
+	wait_for listening "$SP"
+	curl -fsS "http://127.0.0.1:$SP/env" >/dev/null
+	wait_scrape "$MP" '^obs_spans_unsampled_total 1$'
+}
+
+@test "exemplars: a real Prometheus scrapes obs over HTTPS with a bearer token (the shipped config), loads the shipped rules, and stores exemplars linking to our spans" {
+	require_bpf
+	require_cmd prometheus openssl
+	make_tls
+	MP=$(free_port)
+	SP=$(free_port)
+	PP=$(free_port)
+	cat >"$D/obs.yaml" <<-EOF
+		metrics:
+		  listen: "127.0.0.1:$MP"
+		  auth:
+		    bearer_token_file: $D/token
+		  tls:
+		    cert_file: $D/tls.crt
+		    key_file: $D/tls.key
+	EOF
+	SCHEME=https OTEL_BSP_SCHEDULE_DELAY=50 obs_cfg_start "$D/obs.yaml" --service shop \
+		--spans-file "$D/spans.jsonl" -- "$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
+	wait_for listening "$SP"
+	for i in $(seq 20); do curl -fsS "http://127.0.0.1:$SP/items/$i" >/dev/null; done
+	# the shipped files, with this test's target and credential paths
+	mkdir -p "$D/prom"
+	cp "$TOP"/deploy/prometheus/*.rules.yml "$D/prom/"
+	sed -e "s|/etc/prometheus/obs-token|$D/token|" -e "s|/etc/prometheus/obs-ca.crt|$D/ca.crt|" \
+		-e "s|obs.example:9464|127.0.0.1:$MP|" -e 's/scrape_interval: 15s/scrape_interval: 1s/' \
+		"$TOP/deploy/prometheus/prometheus.yml" >"$D/prom/prometheus.yml"
+	promtool check config "$D/prom/prometheus.yml"
+	prometheus --config.file="$D/prom/prometheus.yml" --storage.tsdb.path="$D/prom/data" \
+		--web.listen-address="127.0.0.1:$PP" --enable-feature=exemplar-storage \
+		>"$D/prom.log" 2>&1 &
+	PROM=$!
+	api() { curl -fsS "http://127.0.0.1:$PP/api/v1/$1"; }
+	up_is_1() { api 'query?query=up%7Bjob%3D%22obs%22%7D' | grep -q '"value":\[[0-9.]*,"1"\]'; }
+	wait_for up_is_1 || wait_for up_is_1
+	api 'query?query=http_server_request_duration_seconds_count' | grep -q '"service":"shop"'
+	# all shipped rule groups loaded and healthy
+	api rules >"$D/rules.json"
+	"$PY" - "$D/rules.json" <<-'EOF'
+		import json, sys
+		groups = json.load(open(sys.argv[1]))["data"]["groups"]
+		names = {g["name"] for g in groups}
+		assert {"obs-red-http", "obs-red-rpc", "obs-slo", "obs-self"} <= names, names
+		bad = [r for g in groups for r in g["rules"] if r.get("health") not in ("ok", "unknown")]
+		assert not bad, bad
+	EOF
+	# exemplars: trace ids Prometheus stored are spans obs exported
+	local now start
+	now=$(date +%s)
+	start=$((now - 600))
+	ex_ok() {
+		api "query_exemplars?query=http_server_request_duration_seconds_bucket&start=$start&end=$(($(date +%s) + 60))" >"$D/ex.json"
+		"$PY" - "$D/ex.json" "$D/spans.jsonl" <<-'EOF'
+			import json, sys
+			data = json.load(open(sys.argv[1]))["data"]
+			tids = {e["labels"]["trace_id"] for s in data for e in s["exemplars"]}
+			spans = {json.loads(l)["trace_id"] for l in open(sys.argv[2])}
+			assert tids and tids <= spans, (tids, len(spans))
+		EOF
+	}
+	wait_for ex_ok
+}
