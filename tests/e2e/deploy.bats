@@ -1,0 +1,161 @@
+#!/usr/bin/env bats
+# What obs ships for operations, checked offline and against the real
+# binary: Prometheus rules (promtool), Alertmanager routing (amtool),
+# Grafana dashboards (every PromQL parses and reads only metrics obs
+# exports), Kubernetes manifests, runbooks.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+PROMDIR=$TOP/deploy/prometheus
+
+teardown() {
+	obs_stop
+}
+
+alert_names() {
+	"$PY" -c '
+import sys, yaml
+for f in sys.argv[1:]:
+    for g in yaml.safe_load(open(f))["groups"]:
+        for r in g["rules"] or []:
+            if "alert" in r:
+                print(r["alert"], r["annotations"]["runbook_url"])
+' "$PROMDIR"/*.rules.yml | sort -u
+}
+
+@test "rules: promtool check rules passes for every shipped rule file; the SLO rules are what their generator writes" {
+	require_cmd promtool
+	run promtool check rules "$PROMDIR"/*.rules.yml
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output != *FAILED* ]]
+	"$PY" "$PROMDIR/gen-slo-rules.py" --check
+	# recording rules follow level:metric:operations
+	"$PY" -c '
+import re, sys, yaml
+for f in sys.argv[1:]:
+    for g in yaml.safe_load(open(f))["groups"]:
+        for r in g["rules"] or []:
+            name = r.get("record")
+            if name and not re.fullmatch(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", name):
+                sys.exit(f"{f}: {name} is not level:metric:operations")
+' "$PROMDIR"/*.rules.yml
+}
+
+@test "rules: promtool test rules - each alert fires on its synthetic incident and stays quiet on healthy series" {
+	require_cmd promtool
+	run promtool test rules "$PROMDIR"/tests/*.test.yml
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output != *FAILED* ]]
+	# every shipped alert is exercised by a test
+	for a in $(alert_names | awk '{print $1}'); do
+		grep -q "alertname: $a\$" "$PROMDIR"/tests/*.test.yml || {
+			echo "alert $a has no promtool test"
+			return 1
+		}
+	done
+}
+
+@test "alerts: each has a runbook in docs/runbooks that names it; Alertmanager routing is valid" {
+	require_cmd amtool
+	[ "$(alert_names | wc -l)" -ge 10 ]
+	alert_names | while read -r name url; do
+		[ -f "$TOP/$url" ] || { echo "$name: runbook $url missing"; return 1; }
+		grep -q "$name" "$TOP/$url" || { echo "$url does not name $name"; return 1; }
+		for section in "## What it means" "## First queries" "## Likely causes" "## Remediation"; do
+			grep -q "^$section" "$TOP/$url" || { echo "$url: no '$section'"; return 1; }
+		done
+	done
+	[ -f "$TOP/docs/runbooks/triage-a-slow-service.md" ]
+	run amtool check-config "$PROMDIR/alertmanager.yml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "dashboards: valid Grafana JSON with a datasource variable, generated, unique ids" {
+	"$PY" "$TOP/deploy/grafana/gen-dashboards.py" --check
+	"$PY" - "$TOP"/deploy/grafana/*.json <<-'EOF'
+		import json, sys
+		uids = set()
+		for path in sys.argv[1:]:
+		    d = json.load(open(path))
+		    assert d["uid"] not in uids, path
+		    uids.add(d["uid"])
+		    vars_ = {v["name"]: v for v in d["templating"]["list"]}
+		    assert vars_["datasource"]["type"] == "datasource", path
+		    assert vars_["datasource"]["query"] == "prometheus", path
+		    ids = set()
+		    for p in d["panels"]:
+		        assert p["id"] not in ids, (path, p["id"])
+		        ids.add(p["id"])
+		        g = p["gridPos"]
+		        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, (path, p["title"])
+		        if p["type"] == "row":
+		            continue
+		        assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
+		        assert p["targets"], p["title"]
+		        for t in p["targets"]:
+		            assert t["datasource"]["uid"] == "${datasource}", p["title"]
+		    kinds = {p["type"] for p in d["panels"]}
+		    print(path, len(d["panels"]), "panels", sorted(kinds))
+		EOF
+	grep -q '"type": "heatmap"' "$TOP/deploy/grafana/obs-service.json"
+	grep -q '"type": "table"' "$TOP/deploy/grafana/obs-service.json"
+	[ "$(grep -c '"type": "heatmap"' "$TOP/deploy/grafana/obs-node.json")" -ge 4 ]
+}
+
+@test "dashboards and rules: every PromQL expression parses (promtool) and reads only metrics a live obs exports" {
+	require_bpf
+	require_cmd promtool python3
+	local files=("$TOP"/deploy/grafana/*.json "$PROMDIR"/*.rules.yml "$PROMDIR/tests/slo-overrides.rules.yml")
+	"$PY" "$TOP/tests/e2e/promql_refs.py" rules "$BATS_TEST_TMPDIR/exprs.yml" "${files[@]}"
+	run promtool check rules "$BATS_TEST_TMPDIR/exprs.yml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+
+	# A live obs with every kind of traffic: HTTP served and made, gRPC
+	# served and made, disk I/O, TCP; a small series limit so that the
+	# overflow counter exists too.
+	local MP HP GP
+	MP=$(free_port)
+	HP=$(free_port)
+	GP=$(free_port)
+	cat >"$BATS_TEST_TMPDIR/load.sh" <<-EOF
+		"$PY" "$TOP/tests/e2e/echo_server.py" $HP >/dev/null 2>&1 & e=\$!
+		/usr/bin/python3 "$TOP/tests/e2e/grpc_demo.py" serve $GP >/dev/null 2>&1 & g=\$!
+		trap 'kill \$e \$g; exit 0' TERM INT
+		for i in \$(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:$HP/ && break; sleep 0.1; done
+		for i in 1 2 3; do curl -fsS -o /dev/null http://127.0.0.1:$HP/items/\$i; done
+		/usr/bin/python3 "$TOP/tests/e2e/grpc_demo.py" call $GP unary not_found >/dev/null
+		dd if=/dev/zero of="$BATS_TEST_TMPDIR/dd.out" bs=64k count=16 oflag=direct 2>/dev/null
+		dd if="$BATS_TEST_TMPDIR/dd.out" of=/dev/null bs=64k iflag=direct 2>/dev/null
+		touch "$BATS_TEST_TMPDIR/loaded"
+		sleep 60 & wait \$!
+		kill \$e \$g
+	EOF
+	obs_start "$MP" --max-series 400 --spans-file "$BATS_TEST_TMPDIR/spans.jsonl" -- sh "$BATS_TEST_TMPDIR/load.sh"
+	wait_for test -e "$BATS_TEST_TMPDIR/loaded"
+	wait_scrape "$MP" '^rpc_client_call_duration_seconds_count'
+	wait_scrape "$MP" '^obs_disk_io_bytes_total'
+	scrape "$MP" >"$BATS_TEST_TMPDIR/scrape.txt"
+	curl -fsS -H 'Accept: application/openmetrics-text; version=1.0.0' \
+		"http://127.0.0.1:$MP/metrics" >>"$BATS_TEST_TMPDIR/scrape.txt"
+	grep -v '^#' "$BATS_TEST_TMPDIR/scrape.txt" | sed -E 's/[{ ].*//' | sort -u >"$BATS_TEST_TMPDIR/names"
+	# the traffic reached every family the dashboards read
+	for n in http_server_request_duration_seconds_bucket http_client_request_duration_seconds_count \
+		rpc_server_call_duration_seconds_bucket obs_series_overflow_total obs_tcp_connect_duration_seconds_bucket \
+		obs_spans_exported_total obs_ready; do
+		grep -qx "$n" "$BATS_TEST_TMPDIR/names" || { echo "live scrape lacks $n"; return 1; }
+	done
+	run "$PY" "$TOP/tests/e2e/promql_refs.py" missing "$BATS_TEST_TMPDIR/names" "${files[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# and the checker can fail: a dashboard reading a metric obs does not export
+	sed 's/obs_runqueue_latency_seconds_sum/obs_runqueue_wait_seconds_sum/' \
+		"$TOP/deploy/grafana/obs-node.json" >"$BATS_TEST_TMPDIR/broken.json"
+	run "$PY" "$TOP/tests/e2e/promql_refs.py" missing "$BATS_TEST_TMPDIR/names" "$BATS_TEST_TMPDIR/broken.json"
+	[ "$status" -eq 1 ]
+	[[ $output == *"obs_runqueue_wait_seconds_sum"* ]]
+}
