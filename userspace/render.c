@@ -257,9 +257,10 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 	f = self_family(r, "obs_series_limit", "Cardinality guard limit, in samples.", NULL,
 			METRIC_GAUGE, NULL);
 	metrics_gauge_set(r, f, v, (double)card_guard_limit(a->guard));
-	f = self_family(r, "obs_ready",
-			"1 when obs is ready (BPF attached, events drained in time), as /readyz says.",
-			NULL, METRIC_GAUGE, NULL);
+	f = self_family(
+	    r, "obs_ready",
+	    "1 when obs is ready (BPF attached, events drained in time), as /readyz says.", NULL,
+	    METRIC_GAUGE, NULL);
 	{
 		char why[128];
 		metrics_gauge_set(r, f, v, render_ready(a, why, sizeof(why)));

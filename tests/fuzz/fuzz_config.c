@@ -24,8 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strnlen(c.service, sizeof(c.service)) == sizeof(c.service) ||
 	    strnlen(c.metrics_path, sizeof(c.metrics_path)) == sizeof(c.metrics_path) ||
 	    c.nheaders > CONFIG_HEADERS_MAX || c.routes.n > ROUTE_MAX_PATTERNS ||
-	    c.sampling_ratio > 1 || c.max_series < 100 || !c.probes ||
-	    (c.metrics_path[0] != '/'))
+	    c.sampling_ratio > 1 || c.max_series < 100 || !c.probes || (c.metrics_path[0] != '/'))
 		abort();
 	for (size_t i = 0; i < c.nheaders; i++)
 		if (strpbrk(c.headers[i].value, "\r\n"))

@@ -179,9 +179,8 @@ static void constant_time(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(equal),	   cmocka_unit_test(bearer),
-	    cmocka_unit_test(basic),	   cmocka_unit_test(no_auth),
-	    cmocka_unit_test(bad_files), cmocka_unit_test(constant_time),
+	    cmocka_unit_test(equal),   cmocka_unit_test(bearer),    cmocka_unit_test(basic),
+	    cmocka_unit_test(no_auth), cmocka_unit_test(bad_files), cmocka_unit_test(constant_time),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

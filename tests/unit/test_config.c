@@ -125,10 +125,10 @@ static void errors_name_key_and_line(void **state)
 	fails_at("metrics:\n  listen: 127.0.0.1:9464\n  lsten: x\n", 3,
 		 "unknown key 'metrics.lsten' in metrics (known here: enabled, listen, path");
 	fails_at("metrcs:\n  listen: x\n", 1, "unknown key 'metrcs' (known here: service, metrics");
-	fails_at("\n\nmetrics:\n  listen: nope\n", 4,
-		 "metrics.listen: 'nope': expected HOST:PORT");
+	fails_at("\n\nmetrics:\n  listen: nope\n", 4, "metrics.listen: 'nope': expected HOST:PORT");
 	fails_at("metrics:\n  listen: 127.0.0.1:99999\n", 2, "metrics.listen");
-	fails_at("metrics:\n  enabled: maybe\n", 2, "metrics.enabled: 'maybe': expected true or false");
+	fails_at("metrics:\n  enabled: maybe\n", 2,
+		 "metrics.enabled: 'maybe': expected true or false");
 	fails_at("metrics:\n  path: metrics\n", 2, "metrics.path: 'metrics': expected a URL path");
 	fails_at("metrics:\n  path: /readyz\n", 2, "metrics.path: '/readyz' is the health");
 	fails_at("metrics:\n  auth:\n    bearer_token_file: \"\"\n", 3,
@@ -145,14 +145,16 @@ static void errors_name_key_and_line(void **state)
 	fails_at("tracing:\n  sampling_ratio: -0.1\n", 2, "tracing.sampling_ratio");
 	fails_at("tracing:\n  sampling_ratio: nan\n", 2, "tracing.sampling_ratio");
 	fails_at("tracing:\n  sampling_ratio: 10%\n", 2, "tracing.sampling_ratio");
-	fails_at("tracing:\n  compression: zstd\n", 2, "tracing.compression: 'zstd': expected gzip");
+	fails_at("tracing:\n  compression: zstd\n", 2,
+		 "tracing.compression: 'zstd': expected gzip");
 	fails_at("tracing:\n  timeout: soon\n", 2, "tracing.timeout: 'soon'");
 	fails_at("tracing:\n  headers:\n    \"bad header\": x\n", 3,
 		 "tracing.headers: 'bad header' is not a valid HTTP header name");
 	fails_at("tracing:\n  headers: [a]\n", 2, "tracing.headers: expected a mapping");
 	fails_at("tracing:\n  headers:\n    x-a: \"1\\r\\nInjected: yes\"\n", 3,
 		 "tracing.headers: the value of x-a has a line break");
-	fails_at("logging:\n  level: verbose\n", 2, "logging.level: 'verbose': expected error, warn");
+	fails_at("logging:\n  level: verbose\n", 2,
+		 "logging.level: 'verbose': expected error, warn");
 	fails_at("logging:\n  format: xml\n", 2, "logging.format: 'xml': expected json or text");
 	fails_at("health:\n  stall_timeout: 0s\n", 2, "health.stall_timeout: '0s'");
 	fails_at("cardinality:\n  max_series: 10\n", 2,
@@ -165,7 +167,8 @@ static void errors_name_key_and_line(void **state)
 	fails_at("probes: [\"syscall,disk\"]\n", 1, "probes: unknown probe 'syscall,disk'");
 	fails_at("probes: {a: 1}\n", 1, "probes: expected a list");
 	fails_at("service: \"\"\n", 1, "service: empty");
-	fails_at("logging:\n  level: info\nlogging:\n  format: json\n", 3, "logging: duplicate key");
+	fails_at("logging:\n  level: info\nlogging:\n  format: json\n", 3,
+		 "logging: duplicate key");
 	fails_at("metrics:\n  listen: :1\n  listen: :2\n", 3, "metrics.listen: duplicate key");
 	fails_at("- a\n- b\n", 1, "expected a mapping of keys to values");
 	fails_at("metrics: 5\n", 1, "metrics: expected a mapping");

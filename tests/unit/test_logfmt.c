@@ -37,8 +37,9 @@ static void text(void **state)
 	r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
 	r.span_id = "00f067aa0ba902b7";
 	logfmt_line(buf, sizeof(buf), LOG_FORMAT_TEXT, &r);
-	assert_string_equal(buf, "obs-run: warning: two lines trace_id=4bf92f3577b34da6a3ce929d0e0e4736 "
-				 "span_id=00f067aa0ba902b7\n");
+	assert_string_equal(buf,
+			    "obs-run: warning: two lines trace_id=4bf92f3577b34da6a3ce929d0e0e4736 "
+			    "span_id=00f067aa0ba902b7\n");
 }
 
 static void json(void **state)
@@ -50,18 +51,20 @@ static void json(void **state)
 	(void)state;
 	n = logfmt_line(buf, sizeof(buf), LOG_FORMAT_JSON, &r);
 	assert_int_equal(n, strlen(buf));
-	assert_string_equal(buf, "{\"timestamp\":\"2026-12-03T16:16:46.123456Z\",\"level\":\"error\","
-				 "\"service\":\"obs\",\"logger\":\"obs-run\",\"pid\":42,"
-				 "\"msg\":\"bad \\\"quote\\\" \\\\ and \\u0001 ctl\\ttab\","
-				 "\"error_code\":\"metrics_listen_failed\"}\n");
+	assert_string_equal(buf,
+			    "{\"timestamp\":\"2026-12-03T16:16:46.123456Z\",\"level\":\"error\","
+			    "\"service\":\"obs\",\"logger\":\"obs-run\",\"pid\":42,"
+			    "\"msg\":\"bad \\\"quote\\\" \\\\ and \\u0001 ctl\\ttab\","
+			    "\"error_code\":\"metrics_listen_failed\"}\n");
 	r.code = NULL;
 	r.level = LOG_INFO;
 	r.msg = "span lost";
 	r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
 	r.span_id = "00f067aa0ba902b7";
 	logfmt_line(buf, sizeof(buf), LOG_FORMAT_JSON, &r);
-	assert_non_null(strstr(buf, "\"msg\":\"span lost\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
-				    "\"span_id\":\"00f067aa0ba902b7\"}\n"));
+	assert_non_null(
+	    strstr(buf, "\"msg\":\"span lost\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+			"\"span_id\":\"00f067aa0ba902b7\"}\n"));
 	assert_null(strstr(buf, "error_code"));
 }
 
