@@ -134,7 +134,7 @@ int privs_bpf_needs_cap(void)
 /* Shared with the signal handler: what every thread sets, and how many did. */
 static struct __user_cap_data_struct drop_data[2];
 static uint64_t drop_keep;
-static int drop_done, drop_failed;
+static int drop_done, drop_failed, drop_setpcap;
 
 /* Async-signal-safe: raw syscalls only, errno preserved. */
 static void drop_self(void)
@@ -143,8 +143,10 @@ static void drop_self(void)
 	int e = errno, bad = 0;
 
 	/* the bounding set first: dropping from it needs CAP_SETPCAP, which
-	 * the capset below takes away */
-	for (int cap = 0; cap < CAP_MAX; cap++)
+	 * the capset below takes away. Without it (a container that was not
+	 * given it) the bounding set stays: no_new_privs and obs never
+	 * executing anything keep it unused. */
+	for (int cap = 0; drop_setpcap && cap < CAP_MAX; cap++)
 		if (!(drop_keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) &&
 		    errno != EINVAL)
 			bad = 1;
@@ -228,6 +230,7 @@ int privs_drop(uint64_t keep, char *kept, size_t keptlen, char *err, size_t errl
 	struct dirent *de;
 
 	drop_keep = keep;
+	drop_setpcap = privs_has_cap(CAP_SETPCAP);
 	memset(drop_data, 0, sizeof(drop_data));
 	drop_data[0].effective = drop_data[0].permitted = (uint32_t)keep;
 	drop_data[1].effective = drop_data[1].permitted = (uint32_t)(keep >> 32);

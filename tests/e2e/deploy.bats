@@ -159,3 +159,101 @@ for f in sys.argv[1:]:
 	[ "$status" -eq 1 ]
 	[[ $output == *"obs_runqueue_wait_seconds_sum"* ]]
 }
+
+K8S=$TOP/deploy/kubernetes
+
+# The ConfigMap's obs config, with the Secret mount paths pointing at test
+# files (a token and a CA-signed certificate) and loopback instead of :9464.
+k8s_config() { # PORT
+	mkdir -p "$BATS_TEST_TMPDIR/k"
+	"$PY" "$TOP/tests/e2e/k8s_check.py" "$K8S" "$BATS_TEST_TMPDIR/k" >/dev/null
+	echo "k8s-token-$RANDOM" >"$BATS_TEST_TMPDIR/k/token"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout "$BATS_TEST_TMPDIR/k/tls.key" \
+		-out "$BATS_TEST_TMPDIR/k/tls.crt" 2>/dev/null
+	sed -e "s|/etc/obs/secrets/token|$BATS_TEST_TMPDIR/k/token|" \
+		-e "s|/etc/obs/tls/|$BATS_TEST_TMPDIR/k/|" \
+		-e "s|listen: \":9464\"|listen: \"127.0.0.1:$1\"|" \
+		"$BATS_TEST_TMPDIR/k/obs.yaml" >"$BATS_TEST_TMPDIR/k/local.yaml"
+}
+
+@test "kubernetes: the manifests pass the offline structure checks, and a broken copy is caught" {
+	run "$PY" "$TOP/tests/e2e/k8s_check.py" "$K8S" "$BATS_TEST_TMPDIR"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the checks can fail: each mutation is one mistake a cluster would not catch
+	local mut
+	for mut in 's/hostPID: true/hostPID: false/' \
+		's/add: \["BPF", "PERFMON", "SYS_PTRACE"\]/add: ["SYS_ADMIN"]/' \
+		's|path: /readyz|path: /ready|' \
+		's/scheme: HTTPS/scheme: HTTP/' \
+		's|mountPath: /sys/kernel/btf|mountPath: /btf|' \
+		's/component: agent/component: agnt/'; do
+		rm -rf "$BATS_TEST_TMPDIR/broken"
+		cp -r "$K8S" "$BATS_TEST_TMPDIR/broken"
+		sed -i "$mut" "$BATS_TEST_TMPDIR/broken/daemonset.yaml"
+		! cmp -s "$K8S/daemonset.yaml" "$BATS_TEST_TMPDIR/broken/daemonset.yaml" # it did change
+		run "$PY" "$TOP/tests/e2e/k8s_check.py" "$BATS_TEST_TMPDIR/broken" "$BATS_TEST_TMPDIR"
+		[ "$status" -eq 1 ] || { echo "not caught: $mut"; return 1; }
+	done
+	sed -i 's|http://otel-collector.obs.svc:4318|http://otel-collectr.obs.svc:4318|' "$BATS_TEST_TMPDIR/broken/configmap.yaml"
+	run "$PY" "$TOP/tests/e2e/k8s_check.py" "$BATS_TEST_TMPDIR/broken" "$BATS_TEST_TMPDIR"
+	[ "$status" -eq 1 ]
+	[[ $output == *"otel-collectr"* ]]
+}
+
+@test "kubernetes: the ConfigMap's obs config passes 'obs config check'; the scrape config passes promtool" {
+	require_cmd openssl promtool
+	k8s_config 9464
+	run "$OBS" config check "$BATS_TEST_TMPDIR/k/local.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"tracing.sampling_ratio"*"0.1"* ]]
+	[[ $output == *"logging.format"*"json"* ]]
+	mkdir -p "$BATS_TEST_TMPDIR/p"
+	cp "$BATS_TEST_TMPDIR/k/token" "$BATS_TEST_TMPDIR/p/token"
+	cp "$BATS_TEST_TMPDIR/k/tls.crt" "$BATS_TEST_TMPDIR/p/ca.crt"
+	# Debian's Prometheus is built without Kubernetes discovery: promtool
+	# checks everything else (auth, TLS, relabelling) with the discovery
+	# swapped for a static target; k8s_check.py checks the discovery block
+	"$PY" - "$K8S/prometheus-scrape-config.yaml" "$BATS_TEST_TMPDIR/p" <<-'PYEOF' >"$BATS_TEST_TMPDIR/p/prometheus.yml"
+		import sys, yaml
+		cfg = yaml.safe_load(open(sys.argv[1]))
+		job = cfg["scrape_configs"][0]
+		sd = job.pop("kubernetes_sd_configs")
+		assert sd[0]["role"] == "pod" and sd[0]["namespaces"]["names"] == ["obs"], sd
+		job["static_configs"] = [{"targets": ["127.0.0.1:9464"]}]
+		job["authorization"]["credentials_file"] = sys.argv[2] + "/token"
+		job["tls_config"]["ca_file"] = sys.argv[2] + "/ca.crt"
+		print(yaml.safe_dump(cfg))
+	PYEOF
+	run promtool check config "$BATS_TEST_TMPDIR/p/prometheus.yml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "kubernetes: the agent runs with only the DaemonSet's capabilities and its config, and answers its probes over HTTPS" {
+	require_bpf
+	require_cmd setpriv openssl
+	local MP caps
+	MP=$(free_port)
+	k8s_config "$MP"
+	caps=$(tr 'A-Z' 'a-z' <"$BATS_TEST_TMPDIR/k/caps" | sed 's/^/+/' | paste -sd, -)
+	# root, with exactly the capabilities the DaemonSet adds (drop: ALL)
+	setpriv --bounding-set "-all,$caps" --inh-caps -all \
+		"$OBS" agent --config "$BATS_TEST_TMPDIR/k/local.yaml" \
+		>"$BATS_TEST_TMPDIR/agent.out" 2>"$BATS_TEST_TMPDIR/agent.err" &
+	OBS_PID=$!
+	wait_for curl -fsk "https://127.0.0.1:$MP/healthz" || { cat "$BATS_TEST_TMPDIR/agent.err"; return 1; }
+	wait_for curl -fsk "https://127.0.0.1:$MP/readyz"
+	[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$MP/metrics")" = 401 ]
+	curl -fsS --cacert "$BATS_TEST_TMPDIR/k/tls.crt" \
+		-H "Authorization: Bearer $(cat "$BATS_TEST_TMPDIR/k/token")" \
+		"https://127.0.0.1:$MP/metrics" >"$BATS_TEST_TMPDIR/m"
+	grep -q '^obs_syscall_duration_seconds_count{' "$BATS_TEST_TMPDIR/m"
+	grep -q 'container_id=' "$BATS_TEST_TMPDIR/m"
+	# JSON logs, as the ConfigMap asks
+	"$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' \
+		"$BATS_TEST_TMPDIR/agent.err"
+	grep -q '"msg":"capabilities: dropped all but CAP_SYS_PTRACE' "$BATS_TEST_TMPDIR/agent.err"
+}
