@@ -25,7 +25,7 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Re
 #define SPAN_STR_MAX                                                                               \
 	(2 * RPC_NAME_MAX + 24 + 2 * SPAN_METHOD_MAX + 64 + 2 * SPAN_PATH_MAX + 16 +               \
 	 ROUTE_MAX_LEN + 3 * SPAN_HOST_MAX + 64)
-#define RES_ATTRS (OTLP_MAX_RES_ATTRS + 8)
+#define RES_ATTRS (OTLP_MAX_RES_ATTRS + 10)
 
 static int hexv(int c)
 {
@@ -340,12 +340,17 @@ static void resource_attrs(struct arena *a, Resource *r, const struct otlp_resou
 	size_t first = a->used, n = 0;
 
 	opentelemetry__proto__resource__v1__resource__init(r);
-	/* OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES */
-	kv_str(a, &n, "service.name", res->service);
+	/* the process's own service (node agent), else OTEL_SERVICE_NAME,
+	 * which wins over service.name in OTEL_RESOURCE_ATTRIBUTES */
+	kv_str(a, &n, "service.name", s->service[0] ? s->service : res->service);
 	for (size_t i = 0; i < res->nattrs; i++)
 		if (strcmp(res->keys[i], "service.name"))
 			kv_str(a, &n, res->keys[i], res->vals[i]);
 	kv_int(a, &n, "process.pid", s->r.pid);
+	if (s->container_id[0])
+		kv_str(a, &n, "container.id", s->container_id);
+	if (s->pod_uid[0])
+		kv_str(a, &n, "k8s.pod.uid", s->pod_uid);
 	kv_str(a, &n, "process.executable.name", s->exe);
 	kv_str(a, &n, "host.name", res->host);
 	kv_str(a, &n, "telemetry.sdk.name", "obs");
@@ -353,6 +358,13 @@ static void resource_attrs(struct arena *a, Resource *r, const struct otlp_resou
 	kv_str(a, &n, "telemetry.sdk.version", OBS_VERSION);
 	r->attributes = a->kvp + first;
 	r->n_attributes = n;
+}
+
+/* Spans of one process share a resource. */
+static int same_resource(const struct xspan *a, const struct xspan *b)
+{
+	return a->r.pid == b->r.pid && !strcmp(a->service, b->service) &&
+	       !strcmp(a->container_id, b->container_id);
 }
 
 int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
@@ -369,20 +381,21 @@ int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n
 	 * everything below is initialised before use, so malloc, not calloc:
 	 * zeroing megabytes per batch was a third of the encoder's time */
 	size_t m = n ? n : 1, res_bytes = 0;
-	uint32_t *pids = malloc(m * sizeof(*pids));
-	if (!pids)
+	size_t *first = malloc(m * sizeof(*first)); /* each group's first span */
+	if (!first)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		size_t g = 0;
-		while (g < ngroups && pids[g] != s[i].r.pid)
+		while (g < ngroups && !same_resource(&s[first[g]], &s[i]))
 			g++;
 		if (g == ngroups)
-			pids[ngroups++] = s[i].r.pid;
+			first[ngroups++] = i;
 	}
 	for (size_t i = 0; i < res->nattrs; i++)
 		res_bytes += strlen(res->keys[i]) + strlen(res->vals[i]) + 2;
 	res_bytes += (res->service ? strlen(res->service) : 0) +
-		     (res->host ? strlen(res->host) : 0) + sizeof(s->exe) + 64;
+		     (res->host ? strlen(res->host) : 0) + sizeof(s->exe) + sizeof(s->service) +
+		     sizeof(s->container_id) + sizeof(s->pod_uid) + 64;
 	ResourceSpans *rs = malloc(ngroups * sizeof(*rs) + 1);
 	ResourceSpans **rsp = malloc(ngroups * sizeof(*rsp) + 1);
 	ScopeSpans *ss = malloc(ngroups * sizeof(*ss) + 1);
@@ -405,12 +418,9 @@ int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n
 	scope.name = "obs";
 	scope.version = OBS_VERSION;
 	for (size_t g = 0; g < ngroups; g++) {
-		size_t i = 0;
-		while (s[i].r.pid != pids[g])
-			i++;
 		opentelemetry__proto__trace__v1__resource_spans__init(&rs[g]);
 		opentelemetry__proto__trace__v1__scope_spans__init(&ss[g]);
-		resource_attrs(&a, &resv[g], res, &s[i]);
+		resource_attrs(&a, &resv[g], res, &s[first[g]]);
 		rs[g].resource = &resv[g];
 		ss[g].scope = &scope;
 		ssp[g] = &ss[g];
@@ -423,7 +433,7 @@ int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n
 	for (size_t g = 0; g < ngroups; g++) {
 		ss[g].spans = spp + k;
 		for (size_t i = 0; i < n; i++) {
-			if (s[i].r.pid != pids[g])
+			if (!same_resource(&s[first[g]], &s[i]))
 				continue;
 			fill_span(&a, &spans[k], &sts[k], &s[i], unix_off);
 			spp[k] = &spans[k];
@@ -442,7 +452,7 @@ int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, *out);
 	rc = 0;
 cleanup:
-	free(pids);
+	free(first);
 	free(rs);
 	free(rsp);
 	free(ss);
@@ -543,7 +553,15 @@ void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspa
 				json_str(f, av[j].string_value);
 		}
 		fputs("},\"resource\":{\"service.name\":", f);
-		json_str(f, res->service ? res->service : "");
+		json_str(f, s[i].service[0] ? s[i].service : res->service ? res->service : "");
+		if (s[i].container_id[0]) {
+			fputs(",\"container.id\":", f);
+			json_str(f, s[i].container_id);
+		}
+		if (s[i].pod_uid[0]) {
+			fputs(",\"k8s.pod.uid\":", f);
+			json_str(f, s[i].pod_uid);
+		}
 		fprintf(f, ",\"process.pid\":%u}}\n", s[i].r.pid);
 	}
 	fflush(f);

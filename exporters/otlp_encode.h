@@ -22,6 +22,11 @@ struct xspan {
 	char exe[32];			/* process.executable.name */
 	char rpc_service[RPC_NAME_MAX]; /* gRPC: rpc.service and rpc.method, else "" */
 	char rpc_method[RPC_NAME_MAX];
+	/* node agent: the process's own service and container; "" = the
+	 * resource's service.name, no container */
+	char service[128];
+	char container_id[72];
+	char pod_uid[40];
 };
 
 #define OTLP_MAX_RES_ATTRS 32

@@ -328,6 +328,7 @@ void conn_emit(const struct conn *c, const struct exchange *x, uint16_t error)
 	r.resp_msgs = x->resp_msgs;
 	r.h2_error = x->h2_error;
 	r.pid = ctx_pid();
+	r.pidns = ctx_pidns();
 	r.start_ns = x->start_ns;
 	r.end_ns = ctx_now();
 	r.req_bytes = x->req_bytes;

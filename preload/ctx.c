@@ -87,16 +87,30 @@ void ctx_random(uint8_t *out, size_t n)
 }
 
 static pid_t cached_pid;
+static uint64_t cached_pidns;
 
 uint32_t ctx_pid(void)
 {
 	pid_t p = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
 
 	if (!p) {
+		struct stat st;
+		int e = errno;
+
 		p = getpid();
+		/* a child forked after unshare(CLONE_NEWPID) is in a new one */
+		__atomic_store_n(&cached_pidns, stat("/proc/self/ns/pid", &st) ? 0 : st.st_ino,
+				 __ATOMIC_RELAXED);
+		errno = e;
 		__atomic_store_n(&cached_pid, p, __ATOMIC_RELAXED);
 	}
 	return (uint32_t)p;
+}
+
+uint64_t ctx_pidns(void)
+{
+	ctx_pid();
+	return __atomic_load_n(&cached_pidns, __ATOMIC_RELAXED);
 }
 
 unsigned ctx_fork_gen(void)

@@ -47,7 +47,8 @@ void ctx_after_fork(void) SHIM_HIDDEN;
 /* Bumped in every forked child. */
 unsigned ctx_fork_gen(void) SHIM_HIDDEN;
 uint64_t ctx_now(void) SHIM_HIDDEN;
-uint32_t ctx_pid(void) SHIM_HIDDEN; /* cached; refreshed after fork */
+uint32_t ctx_pid(void) SHIM_HIDDEN;   /* cached; refreshed after fork */
+uint64_t ctx_pidns(void) SHIM_HIDDEN; /* the pid namespace's inode, cached with the pid */
 void ctx_random(uint8_t *out, size_t n) SHIM_HIDDEN;
 /* Sampling decision for a new root trace. */
 int ctx_sample_root(const uint8_t trace_id[16]) SHIM_HIDDEN;

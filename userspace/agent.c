@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include <linux/capability.h>
 
@@ -15,8 +18,141 @@
 #include "log.h"
 #include "privs.h"
 #include "procinfo.h"
+#include "spans.h"
 
-#define RESCAN_NS (30ULL * 1000000000ULL)
+#define RESCAN_NS    (30ULL * 1000000000ULL)
+#define IDENT_TTL_NS (30ULL * 1000000000ULL)
+#define IDENT_SLOTS  1024
+
+/* Who wrote a span record: (pid namespace, pid there) -> the process and
+ * its labels, cached for a while (the span thread's only). */
+struct ident {
+	uint64_t pidns;
+	uint32_t nspid;
+	int ok;
+	uint64_t at_ns;
+	struct spans_identity id;
+};
+
+struct agent_idents {
+	uint64_t own_pidns;
+	struct ident slot[IDENT_SLOTS];
+};
+
+static int agent_identify(void *ctx, uint32_t nspid, uint64_t pidns, struct spans_identity *out)
+{
+	struct agent_idents *t = ctx;
+	struct ident *e = &t->slot[(pidns * 31 + nspid) % IDENT_SLOTS];
+	uint64_t now = app_now_ns();
+	struct slot_labels l;
+	pid_t pid = (pid_t)nspid;
+
+	if (e->at_ns && e->pidns == pidns && e->nspid == nspid && now - e->at_ns < IDENT_TTL_NS) {
+		*out = e->id;
+		return e->ok ? 0 : -1;
+	}
+	e->pidns = pidns;
+	e->nspid = nspid;
+	e->at_ns = now;
+	e->ok = 0;
+	/* the host's namespace (or a shim that could not tell): pid as is */
+	if (pidns && pidns != t->own_pidns && procinfo_host_pid(pidns, nspid, &pid))
+		return -1;
+	if (procinfo_labels(pid, 1, &l))
+		return -1;
+	e->id.pid = (uint32_t)pid;
+	snprintf(e->id.service, sizeof(e->id.service), "%s", l.service);
+	snprintf(e->id.container_id, sizeof(e->id.container_id), "%s", l.container_id);
+	snprintf(e->id.pod_uid, sizeof(e->id.pod_uid), "%s", l.pod_uid);
+	e->ok = 1;
+	*out = e->id;
+	return 0;
+}
+
+/* Copy the shim next to the ring, for workloads to preload (atomic:
+ * processes starting meanwhile see the old file or the new one). */
+static int publish_shim(const char *lib, const char *dir, char *out, size_t outlen, char *err,
+			size_t errlen)
+{
+	char tmp[CONFIG_PATH_MAX + 32], buf[65536];
+	int in = -1, fd = -1, rc = -1;
+	ssize_t n;
+
+	snprintf(out, outlen, "%s/libobs_preload.so", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.libobs_preload.so.%d", dir, (int)getpid());
+	in = open(lib, O_RDONLY | O_CLOEXEC);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (in < 0 || fd < 0)
+		goto out;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			goto out;
+	if (n < 0 || fchmod(fd, 0644) || fsync(fd) || rename(tmp, out))
+		goto out;
+	rc = 0;
+out:
+	if (rc)
+		snprintf(err, errlen, "cannot copy the shim %.300s to %.300s: %s", lib, out,
+			 strerror(errno));
+	if (in >= 0)
+		close(in);
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* The node's span pipeline: a ring every process may write to, in
+ * tracing.shim_dir, with the shim beside it. Workloads opt in with
+ * LD_PRELOAD=DIR/libobs_preload.so OBS_SPAN_RING=DIR/spans. */
+static int agent_spans(struct obs_app *a, struct agent_idents *ids, char *err, size_t errlen)
+{
+	static char store[16384], ring[CONFIG_PATH_MAX + 16], shim[CONFIG_PATH_MAX + 32];
+	static char resbuf[4096], host[256];
+	const struct obs_config *c = a->cfg;
+	struct spans_cfg cfg = {.service = "unknown_service",
+				.identify = agent_identify,
+				.identify_ctx = ids,
+				.ring_path = ring,
+				.ring_mode = 0666, /* any process of any user may write spans */
+				.ring_cap = 16384,
+				.export_spans = c->tracing_enabled,
+				.routes = c->routes,
+				.sample_mode = app_sampler_mode(c),
+				.sample_ratio = c->sampling_ratio};
+	char lib[4096];
+
+	if (app_find_preload(lib, sizeof(lib))) {
+		log_warn("preload_missing",
+			 "libobs_preload.so not found (set OBS_PRELOAD_LIB): no HTTP metrics or "
+			 "spans from the node, kernel metrics only");
+		return 0;
+	}
+	if (mkdir(c->shim_dir, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create tracing.shim_dir %.300s: %s", c->shim_dir,
+			 strerror(errno));
+		return -1;
+	}
+	snprintf(ring, sizeof(ring), "%s/spans", c->shim_dir);
+	if (publish_shim(lib, c->shim_dir, shim, sizeof(shim), err, errlen) ||
+	    app_export_cfg(c, &cfg.export, store, sizeof(store), err, errlen) ||
+	    otlp_parse_resource_attrs(getenv("OTEL_RESOURCE_ATTRIBUTES"), &cfg.export.res, resbuf,
+				      sizeof(resbuf), err, errlen))
+		return -1;
+	cfg.export.res.service = cfg.service;
+	if (gethostname(host, sizeof(host) - 1))
+		host[0] = 0;
+	cfg.export.res.host = host;
+	ids->own_pidns = procinfo_pidns(0);
+	if (spans_open(&a->spans, &cfg, err, errlen))
+		return -1;
+	log_info("spans: workloads opt in with LD_PRELOAD=%s OBS_SPAN_RING=%s; %s", shim, ring,
+		 !c->tracing_enabled   ? "metrics only (tracing.enabled: false)"
+		 : cfg.export.endpoint ? cfg.export.endpoint
+				       : "JSON lines (no tracing.endpoint)");
+	return 0;
+}
 
 /* Give pid the slot of its (service, container) labels. */
 static void agent_assign(struct obs_app *a, pid_t pid)
@@ -69,20 +205,28 @@ int agent_main(const struct obs_opts *o)
 	sigset_t set;
 	uint64_t last_scan;
 	struct obs_config *conf;
+	struct agent_idents *ids = calloc(1, sizeof(*ids));
 	int sfd, n;
 
+	if (!ids) {
+		log_error("out_of_memory", "out of memory");
+		return 1;
+	}
 	if (app_config(&conf, o, err, sizeof(err))) {
 		log_error("config_invalid", "%s", err);
+		free(ids);
 		return 1;
 	}
 	if (privs_check_all(err, sizeof(err))) {
 		log_error("requirements_unmet", "%s", err);
 		free(conf);
+		free(ids);
 		return 1;
 	}
 	cfg.probes = conf->probes;
 	if (app_init(&a, o, conf, 1)) {
 		log_error("out_of_memory", "out of memory");
+		free(ids);
 		return 1;
 	}
 	sigemptyset(&set);
@@ -93,20 +237,23 @@ int agent_main(const struct obs_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0 || app_start_http(&a, err, sizeof(err)) ||
+	    (!o->no_preload && agent_spans(&a, ids, err, sizeof(err))) ||
 	    app_attach(&a, &cfg, err, sizeof(err))) {
 		log_error("startup_failed", "%s", sfd < 0 ? strerror(errno) : err);
 		app_free(&a);
+		free(ids);
 		return 1;
 	}
 	n = agent_scan(&a);
 	last_scan = app_now_ns();
-	if (app_drop_privileges(&a, 1ULL << CAP_SYS_PTRACE,
-				"to read OTEL_SERVICE_NAME from /proc/PID/environ of every user's "
-				"processes",
+	if (app_drop_privileges(&a, 1ULL << CAP_SYS_PTRACE | 1ULL << CAP_DAC_READ_SEARCH,
+				"to read OTEL_SERVICE_NAME from /proc/PID/environ, and pid "
+				"namespaces, of every user's processes",
 				err, sizeof(err))) {
 		log_error("privilege_drop_failed", "%s", err);
 		close(sfd);
 		app_free(&a);
+		free(ids);
 		return 1;
 	}
 	log_info("agent ready: %d BPF programs attached, %d processes, %u services",
@@ -137,6 +284,8 @@ int agent_main(const struct obs_opts *o)
 	}
 	log_info("stopping");
 	close(sfd);
+	spans_finish(a.spans, 5000); /* the last spans, before the span thread's context goes */
 	app_free(&a);
+	free(ids);
 	return 0;
 }

@@ -260,3 +260,64 @@ void app_drain(struct obs_app *a, int timeout_ms)
 		log_warn("ringbuf_poll_failed", "ring buffer poll failed");
 	__atomic_store_n(&a->last_drain_ns, app_now_ns(), __ATOMIC_RELAXED);
 }
+
+/* libobs_preload.so: $OBS_PRELOAD_LIB, next to the obs binary, or PREFIX/lib/obs. */
+int app_find_preload(char *out, size_t len)
+{
+	const char *env = getenv("OBS_PRELOAD_LIB");
+	char exe[2048];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return access(out, R_OK);
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(out, len, "%s/libobs_preload.so", exe);
+			if (!access(out, R_OK))
+				return 0;
+			snprintf(out, len, "%s/../lib/obs/libobs_preload.so", exe);
+			char *real = realpath(out, NULL); /* no ".." in the program's LD_PRELOAD */
+			if (real) {
+				snprintf(out, len, "%s", real);
+				free(real);
+				return 0;
+			}
+		}
+	}
+	return -1;
+}
+
+/* The exporter's settings: the config file's tracing section, then the
+ * OTEL_* variables over it. Strings live in store. */
+int app_export_cfg(const struct obs_config *c, struct otlp_cfg *x, char *store, size_t storelen,
+		   char *err, size_t errlen)
+{
+	static char endpoint[1100], headers[CONFIG_HEADERS_MAX][1200];
+
+	otlp_cfg_init(x);
+	if (*c->tracing_endpoint) {
+		otlp_traces_url(c->tracing_endpoint, endpoint, sizeof(endpoint));
+		x->endpoint = endpoint;
+	}
+	for (size_t i = 0; i < c->nheaders && i < OTLP_HEADERS_MAX; i++) {
+		snprintf(headers[i], sizeof(headers[i]), "%s: %s", c->headers[i].name,
+			 c->headers[i].value);
+		x->headers[x->nheaders++] = headers[i];
+	}
+	if (c->compression >= 0)
+		x->gzip = c->compression;
+	if (c->tracing_timeout_ms > 0)
+		x->timeout_ms = c->tracing_timeout_ms;
+	if (otlp_cfg_from_env(x, store, storelen, err, errlen))
+		return -1;
+	/* --spans-file and the file's spans_file over OBS_SPANS_FILE's */
+	if (*c->spans_file && !x->endpoint)
+		x->json_path = c->spans_file;
+	return 0;
+}

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "collector.h"
 #include "config.h"
+#include "otlp.h"
 #include "metrics.h"
 #include "slots.h"
 #include "spanring.h"
@@ -59,6 +60,13 @@ enum spanring_sample app_sampler_mode(const struct obs_config *c);
  * and log which are kept and why. -1 with err if the drop failed. */
 int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char *err,
 			size_t errlen);
+/* libobs_preload.so: $OBS_PRELOAD_LIB, next to the obs binary, or
+ * PREFIX/lib/obs. 0, or -1 if none is readable. */
+int app_find_preload(char *out, size_t len);
+/* The span exporter's settings: the config's tracing section, then the
+ * OTEL_* variables over it. Strings live in store (and static buffers). */
+int app_export_cfg(const struct obs_config *c, struct otlp_cfg *x, char *store, size_t storelen,
+		   char *err, size_t errlen);
 /* Drain process events for up to timeout_ms. */
 void app_drain(struct obs_app *a, int timeout_ms);
 

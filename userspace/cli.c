@@ -74,10 +74,15 @@ static const char usage_agent[] =
     "  --metrics-addr HOST:PORT  where to serve /metrics (default " OBS_DEFAULT_METRICS_ADDR ";\n"
     "                            use :9464 to listen on every interface)\n"
     "  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
-    "  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
+    "  --max-series N            cardinality limit, in exposed samples (default 50000)\n"
     "  --log-level LEVEL         error, warn, info (default), debug or trace\n"
     "  --log-format FORMAT       text (default) or json\n"
+    "  --no-preload              no span ring or shim for workloads: kernel metrics only\n"
     "  -h, --help                show this help\n"
+    "\n"
+    "Workloads opt in to HTTP/gRPC metrics and spans with\n"
+    "LD_PRELOAD=/run/obs/libobs_preload.so OBS_SPAN_RING=/run/obs/spans\n"
+    "(tracing.shim_dir in the config file moves /run/obs).\n"
     "\n"
     "SIGHUP rescans processes and reloads the config file: logging, metrics auth\n"
     "credentials, routes and limits change at once; other changes are reported\n"
@@ -296,7 +301,7 @@ static const struct cli_opt {
     {"route", 0, 1, C_RUN, O_ROUTE},
     {"spans-file", 0, 1, C_RUN, O_SPANS_FILE},
     {"no-spans", 0, 0, C_RUN, O_NO_SPANS},
-    {"no-preload", 0, 0, C_RUN, O_NO_PRELOAD},
+    {"no-preload", 0, 0, C_RUN | C_AGENT, O_NO_PRELOAD},
     {"config", 0, 1, C_RUN | C_AGENT, O_CONFIG},
     {"sample-ratio", 0, 1, C_RUN, O_SAMPLE_RATIO},
     {"log-level", 0, 1, C_RUN | C_AGENT | C_TRIAGE, O_LOG_LEVEL},

@@ -56,8 +56,9 @@ enum cli_opt_id {
 };
 #define CLI_GIVEN(id) (1u << (id))
 
-#define OBS_DEFAULT_METRICS_ADDR "127.0.0.1:9464"
-#define OBS_DEFAULT_SERIES_LIMIT 10000
+#define OBS_DEFAULT_METRICS_ADDR       "127.0.0.1:9464"
+#define OBS_DEFAULT_SERIES_LIMIT       10000
+#define OBS_DEFAULT_AGENT_SERIES_LIMIT 50000
 
 struct obs_opts {
 	enum obs_cmd cmd;

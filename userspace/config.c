@@ -23,6 +23,7 @@ enum ktype {
 	K_SECTION,
 	K_NAME,	    /* non-empty string */
 	K_PATH,	    /* a file path */
+	K_ABSPATH,  /* an absolute path */
 	K_BOOL,	    /* true | false */
 	K_ADDR,	    /* HOST:PORT */
 	K_URLPATH,  /* /metrics */
@@ -76,6 +77,7 @@ static const struct key {
     {"tracing.sampling_ratio", K_RATIO, 0, 0, "a number from 0 to 1"},
     {"tracing.spans_file", K_PATH, OFF(spans_file), SIZE(spans_file),
      "a file path, or - for stdout"},
+    {"tracing.shim_dir", K_ABSPATH, OFF(shim_dir), SIZE(shim_dir), "an absolute directory path"},
     {"logging", K_SECTION, 0, 0, NULL},
     {"logging.level", K_LEVEL, 0, 0, "error, warn, info, debug or trace"},
     {"logging.format", K_FORMAT, 0, 0, "json or text"},
@@ -111,10 +113,13 @@ void config_defaults(struct obs_config *c, enum obs_cmd mode)
 	/* obs-run follows OpenTelemetry's default (parentbased_always_on);
 	 * a node agent sees every service at once and samples 10% */
 	c->sampling_ratio = mode == OBS_CMD_AGENT ? 0.1 : -1;
+	snprintf(c->shim_dir, sizeof(c->shim_dir), "/run/obs");
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_FORMAT_TEXT;
 	c->stall_timeout_s = 10;
-	c->max_series = OBS_DEFAULT_SERIES_LIMIT;
+	/* a node has many services: room for their histograms */
+	c->max_series =
+	    mode == OBS_CMD_AGENT ? OBS_DEFAULT_AGENT_SERIES_LIMIT : OBS_DEFAULT_SERIES_LIMIT;
 	route_table_init(&c->routes);
 	c->probes = OBS_PROBE_ALL;
 }
@@ -347,6 +352,10 @@ static int set_value(struct walk *w, const yaml_node_t *n, const struct key *k)
 	case K_PATH:
 		if (!*v)
 			return fail_at(w, n, k->path, "empty: expected %s", k->expect);
+		return set_string(w, n, k, v);
+	case K_ABSPATH:
+		if (v[0] != '/')
+			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return set_string(w, n, k, v);
 	case K_USER:
 		if (!*v || strchr(v, ':'))
@@ -836,6 +845,8 @@ unsigned config_diff(const struct obs_config *a, const struct obs_config *b, cha
 		add_fixed(fixed, fixedlen, "tracing.timeout");
 	if (strcmp(a->spans_file, b->spans_file))
 		add_fixed(fixed, fixedlen, "tracing.spans_file");
+	if (strcmp(a->shim_dir, b->shim_dir))
+		add_fixed(fixed, fixedlen, "tracing.shim_dir");
 	if (a->probes != b->probes)
 		add_fixed(fixed, fixedlen, "probes");
 	return changed;
@@ -910,6 +921,7 @@ void config_describe(const struct obs_config *c, struct sbuf *b)
 		snprintf(v, sizeof(v), "(OTEL_TRACES_SAMPLER of each process, else 1)");
 	put_kv(b, "tracing.sampling_ratio", v, c, c->sampling_origin);
 	put_kv(b, "tracing.spans_file", c->spans_file, c, CONFIG_DEFAULT);
+	put_kv(b, "tracing.shim_dir", c->shim_dir, c, CONFIG_DEFAULT);
 	put_kv(b, "logging.level", logfmt_level_name(c->log_level), c, CONFIG_DEFAULT);
 	put_kv(b, "logging.format", c->log_format == LOG_FORMAT_JSON ? "json" : "text", c,
 	       CONFIG_DEFAULT);

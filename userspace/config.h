@@ -11,7 +11,7 @@
  *   metrics:   {enabled, listen, path, auth: {bearer_token_file,
  *               basic_auth: {username, password_file}}, tls: {cert_file, key_file}}
  *   tracing:   {enabled, endpoint, headers: {NAME: VALUE}, compression,
- *               timeout, sampling_ratio, spans_file}
+ *               timeout, sampling_ratio, spans_file, shim_dir}
  *   logging:   {level, format}
  *   health:    {stall_timeout}
  *   cardinality: {max_series}
@@ -61,6 +61,7 @@ struct obs_config {
 	long tracing_timeout_ms; /* 0: unset */
 	double sampling_ratio;	 /* parentbased_traceidratio; < 0: unset */
 	char spans_file[CONFIG_PATH_MAX];
+	char shim_dir[CONFIG_PATH_MAX]; /* agent: where the shim and the span ring go */
 
 	enum log_level log_level;
 	enum log_format log_format;

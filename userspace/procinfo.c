@@ -1,10 +1,12 @@
 #include "procinfo.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "procparse.h"
 
@@ -105,4 +107,45 @@ pid_t procinfo_ppid(pid_t pid)
 	int ppid;
 
 	return read_stat_fields(pid, &ppid, &flags) ? -1 : ppid;
+}
+
+uint64_t procinfo_pidns(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/pid");
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+int procinfo_host_pid(uint64_t pidns, uint32_t nspid, pid_t *out)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char path[64], buf[4096];
+	int rc = -1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		uint32_t v;
+		ssize_t n;
+
+		if (*end || pid <= 0 || procinfo_pidns((pid_t)pid) != pidns)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+		n = read_file(path, buf, sizeof(buf));
+		if (n > 0 && !procparse_nspid(buf, (size_t)n, &v) && v == nspid) {
+			*out = (pid_t)pid;
+			rc = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
 }

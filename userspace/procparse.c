@@ -108,3 +108,43 @@ void procparse_exe_name(const char *path, char *out, size_t outlen)
 		n -= 10;
 	copy_trunc(out, outlen, b, n);
 }
+
+int procparse_nspid(const char *buf, size_t len, uint32_t *out)
+{
+	const char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+
+		if (le - p > 6 && !memcmp(p, "NSpid:", 6)) {
+			uint64_t v = 0;
+			int have = 0, digits = 0;
+
+			for (const char *q = p + 6; q < le; q++) {
+				if (*q >= '0' && *q <= '9') {
+					if (!digits)
+						v = 0;
+					v = v * 10 + (uint64_t)(*q - '0');
+					if (v > 0xffffffffULL)
+						return -1;
+					digits++;
+				} else if (*q == ' ' || *q == '\t') {
+					if (digits)
+						have = 1;
+					digits = 0;
+				} else {
+					return -1;
+				}
+			}
+			if (digits)
+				have = 1;
+			if (!have)
+				return -1;
+			*out = (uint32_t)v;
+			return 0;
+		}
+		p = le + 1;
+	}
+	return -1;
+}

@@ -5,6 +5,7 @@
 #ifndef OBS_PROCPARSE_H
 #define OBS_PROCPARSE_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Value of KEY in a NUL-separated environ block. 0 if found, -1 if not. */
 int procparse_environ_get(const char *buf, size_t len, const char *key, char *out, size_t outlen);
@@ -21,5 +22,8 @@ void procparse_container(const char *cgroup_path, char *cid, size_t cidlen, char
 
 /* Basename of an exe path, without a " (deleted)" suffix. */
 void procparse_exe_name(const char *path, char *out, size_t outlen);
+/* The last pid of the "NSpid:" line of /proc/PID/status (the pid in the
+ * process's own namespace). 0, or -1 if there is none. */
+int procparse_nspid(const char *buf, size_t len, uint32_t *out);
 
 #endif

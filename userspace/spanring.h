@@ -19,7 +19,7 @@
 #include "tp.h"
 
 #define SPANRING_MAGIC	 0x6f62737370616e31ULL /* "obsspan1" */
-#define SPANRING_VERSION 3
+#define SPANRING_VERSION 4
 
 #define SPAN_METHOD_MAX 16
 #define SPAN_PATH_MAX	256
@@ -67,8 +67,10 @@ struct span_rec {
 	uint32_t req_msgs;   /* gRPC messages sent by the client / server */
 	uint32_t resp_msgs;
 	uint32_t h2_error; /* RST_STREAM/GOAWAY error code */
-	uint32_t pid;
+	uint32_t pid;	   /* in the process's own pid namespace */
 	uint32_t tid;
+	uint64_t pidns;	   /* inode of that pid namespace (0: unknown): a node agent
+			    * maps (pidns, pid) to the process it sees */
 	uint64_t start_ns; /* CLOCK_MONOTONIC */
 	uint64_t end_ns;
 	uint64_t req_bytes; /* body bytes */

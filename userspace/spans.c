@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
+#include "config.h"
 #include "log.h"
 #include "str.h"
 
@@ -30,6 +32,9 @@ struct agg {
 	uint16_t status;	   /* HTTP status, or gRPC status (RPC_NO_STATUS: none) */
 	char method[RPC_NAME_MAX]; /* HTTP method, or rpc.method */
 	char where[ROUTE_MAX_LEN]; /* route (server), server.address (client), or rpc.service */
+	char service[128];	   /* node agent: the process's labels; obs-run: "" */
+	char container_id[72];
+	char pod_uid[40];
 	__u64 counts[OTEL_HTTP_BUCKETS + 1];
 	double sum;
 	struct metric_exemplar *ex; /* per bucket, the newest sampled request; lazily */
@@ -43,7 +48,8 @@ struct comm_cache {
 
 struct spans {
 	struct spans_cfg cfg;
-	char path[64];
+	char path[CONFIG_PATH_MAX];
+	int unlink_at_close;
 	void *mem;
 	size_t memlen;
 	struct spanring ring;
@@ -65,6 +71,10 @@ static unsigned agg_hash(const struct agg *k)
 	for (const char *p = k->method; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	for (const char *p = k->where; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (const char *p = k->service; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (const char *p = k->container_id; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	return h & 4095;
 }
@@ -101,10 +111,15 @@ static void observe(struct spans *s, const struct xspan *x, int64_t unix_off)
 		if (!key.where[0])
 			str_copy(key.where, sizeof(key.where), x->r.peer);
 	}
+	str_copy(key.service, sizeof(key.service), x->service);
+	str_copy(key.container_id, sizeof(key.container_id), x->container_id);
+	str_copy(key.pod_uid, sizeof(key.pod_uid), x->pod_uid);
 	h = agg_hash(&key);
 	for (a = s->htab[h]; a; a = a->next)
 		if (a->kind == key.kind && a->rpc == key.rpc && a->status == key.status &&
-		    !strcmp(a->method, key.method) && !strcmp(a->where, key.where))
+		    !strcmp(a->method, key.method) && !strcmp(a->where, key.where) &&
+		    !strcmp(a->service, key.service) &&
+		    !strcmp(a->container_id, key.container_id) && !strcmp(a->pod_uid, key.pod_uid))
 			break;
 	if (!a) {
 		if (s->nagg >= AGG_MAX || !(a = malloc(sizeof(*a)))) {
@@ -155,6 +170,24 @@ static void exe_name(struct spans *s, uint32_t pid, char *out, size_t len)
 	snprintf(out, len, "%s", buf);
 }
 
+/* The node agent's view of who wrote the record; obs-run: nobody but CMD. */
+static void identify(struct spans *s, struct xspan *x)
+{
+	struct spans_identity id;
+
+	x->service[0] = x->container_id[0] = x->pod_uid[0] = 0;
+	if (!s->cfg.identify)
+		return;
+	if (s->cfg.identify(s->cfg.identify_ctx, x->r.pid, x->r.pidns, &id)) {
+		str_copy(x->service, sizeof(x->service), "unknown");
+		return;
+	}
+	x->r.pid = id.pid;
+	str_copy(x->service, sizeof(x->service), id.service[0] ? id.service : "unknown");
+	str_copy(x->container_id, sizeof(x->container_id), id.container_id);
+	str_copy(x->pod_uid, sizeof(x->pod_uid), id.pod_uid);
+}
+
 static void drain(struct spans *s)
 {
 	struct xspan x;
@@ -184,6 +217,7 @@ static void drain(struct spans *s)
 		x.r.tracestate[x.r.tracestate_len] = 0;
 		if (x.r.end_ns < x.r.start_ns)
 			x.r.end_ns = x.r.start_ns;
+		identify(s, &x);
 		route_path(x.r.path, x.path, sizeof(x.path));
 		x.rpc_service[0] = x.rpc_method[0] = 0;
 		if (x.r.proto == SPAN_PROTO_GRPC)
@@ -223,10 +257,72 @@ static void *drain_thread(void *arg)
 	return NULL;
 }
 
+/* A ring file left by an earlier obs at a fixed path, of the same size:
+ * reuse it, so the processes that mapped it keep reaching us. */
+static int ring_reuse(struct spans *s, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || (size_t)st.st_size != s->memlen)
+		return -1;
+	s->mem = mmap(NULL, s->memlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (s->mem == MAP_FAILED) {
+		s->mem = NULL;
+		return -1;
+	}
+	if (spanring_attach(&s->ring, s->mem, s->memlen) || s->ring.hdr->cap != s->cfg.ring_cap) {
+		munmap(s->mem, s->memlen);
+		s->mem = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int ring_create(struct spans *s, char *err, size_t errlen)
+{
+	int fd = -1;
+
+	if (s->cfg.ring_path) {
+		fd = open(s->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 && !ring_reuse(s, fd)) {
+			close(fd);
+			log_info("spans: reusing the ring %s", s->path);
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		unlink(s->path); /* left by an obs that was killed, or a stale size */
+		fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0 || ftruncate(fd, (off_t)s->memlen) ||
+	    (s->cfg.ring_mode && fchmod(fd, s->cfg.ring_mode))) {
+		snprintf(err, errlen, "cannot create the span ring %s: %s", s->path,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	s->mem = mmap(NULL, s->memlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (s->mem == MAP_FAILED) {
+		s->mem = NULL;
+		snprintf(err, errlen, "cannot map the span ring: %s", strerror(errno));
+		return -1;
+	}
+	if (spanring_init(&s->ring, s->mem, s->cfg.ring_cap)) {
+		snprintf(err, errlen, "span ring size %llu is not a power of two",
+			 (unsigned long long)s->cfg.ring_cap);
+		return -1;
+	}
+	return 0;
+}
+
 int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_t errlen)
 {
 	struct spans *s = calloc(1, sizeof(*s));
-	int fd = -1;
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -234,31 +330,15 @@ int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_
 	}
 	s->cfg = *cfg;
 	pthread_mutex_init(&s->lock, NULL);
-	snprintf(s->path, sizeof(s->path), "/dev/shm/obs-spans-%d", (int)getpid());
+	if (cfg->ring_path) {
+		str_copy(s->path, sizeof(s->path), cfg->ring_path);
+	} else {
+		snprintf(s->path, sizeof(s->path), "/dev/shm/obs-spans-%d", (int)getpid());
+		s->unlink_at_close = 1;
+	}
 	s->memlen = spanring_bytes(cfg->ring_cap);
-	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST) {
-		unlink(s->path); /* left by an obs that was killed: our pid now */
-		fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	}
-	if (fd < 0 || ftruncate(fd, (off_t)s->memlen)) {
-		snprintf(err, errlen, "cannot create the span ring %s: %s", s->path,
-			 strerror(errno));
+	if (ring_create(s, err, errlen))
 		goto fail;
-	}
-	s->mem = mmap(NULL, s->memlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	fd = -1;
-	if (s->mem == MAP_FAILED) {
-		s->mem = NULL;
-		snprintf(err, errlen, "cannot map the span ring: %s", strerror(errno));
-		goto fail;
-	}
-	if (spanring_init(&s->ring, s->mem, cfg->ring_cap)) {
-		snprintf(err, errlen, "span ring size %llu is not a power of two",
-			 (unsigned long long)cfg->ring_cap);
-		goto fail;
-	}
 	spanring_set_sampler(s->ring.hdr, cfg->sample_mode, cfg->sample_ratio);
 	if (cfg->export_spans && otlp_start(&s->exp, &cfg->export, err, errlen))
 		goto fail;
@@ -269,13 +349,13 @@ int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_
 	*out = s;
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
 	if (s->exp)
 		otlp_stop(s->exp, 0);
 	if (s->mem)
 		munmap(s->mem, s->memlen);
-	unlink(s->path);
+	if (s->unlink_at_close)
+		unlink(s->path);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return -1;
 }
@@ -327,32 +407,37 @@ static struct metric_family *duration_family(struct metrics_registry *r, const c
 
 void spans_render(struct spans *s, struct metrics_registry *r)
 {
-	static const char *const l_srv[] = {"http_request_method", "http_route",
-					    "http_response_status_code", "service"};
-	static const char *const l_cli[] = {"http_request_method", "server_address",
-					    "http_response_status_code", "service"};
-	static const char *const l_rpc[] = {"rpc_system", "rpc_service", "rpc_method",
-					    "rpc_grpc_status_code", "service"};
+	/* the node agent adds the container labels its kernel metrics have */
+	static const char *const l_srv[] = {
+	    "http_request_method", "http_route", "http_response_status_code", "service",
+	    "container_id",	   "pod_uid"};
+	static const char *const l_cli[] = {
+	    "http_request_method", "server_address", "http_response_status_code", "service",
+	    "container_id",	   "pod_uid"};
+	static const char *const l_rpc[] = {
+	    "rpc_system", "rpc_service",  "rpc_method", "rpc_grpc_status_code",
+	    "service",	  "container_id", "pod_uid"};
+	size_t extra = s->cfg.identify ? 2 : 0;
 	struct metric_family *fs = duration_family(
 	    r, "http_server_request_duration_seconds",
 	    "Duration of HTTP server requests (OpenTelemetry http.server.request.duration), "
 	    "from the request's first byte read to the response's last byte written.",
-	    l_srv, 4);
+	    l_srv, 4 + extra);
 	struct metric_family *fc = duration_family(
 	    r, "http_client_request_duration_seconds",
 	    "Duration of HTTP client requests (OpenTelemetry http.client.request.duration), "
 	    "from the request's first byte written to the response's last byte read.",
-	    l_cli, 4);
+	    l_cli, 4 + extra);
 	struct metric_family *rs = duration_family(
 	    r, "rpc_server_call_duration_seconds",
 	    "Duration of gRPC calls served (OpenTelemetry rpc.server.call.duration), from the "
 	    "request HEADERS read to the response's end of stream written.",
-	    l_rpc, 5);
+	    l_rpc, 5 + extra);
 	struct metric_family *rc = duration_family(
 	    r, "rpc_client_call_duration_seconds",
 	    "Duration of gRPC calls made (OpenTelemetry rpc.client.call.duration), from the "
 	    "request HEADERS written to the response's end of stream read.",
-	    l_rpc, 5);
+	    l_rpc, 5 + extra);
 	struct spanring_hdr *h = s->ring.hdr;
 	struct otlp_stats st = {0};
 	char code[8];
@@ -360,8 +445,11 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < 4096; i++) {
 		for (struct agg *a = s->htab[i]; a; a = a->next) {
-			const char *v[4] = {a->method, a->where, code, s->cfg.service};
-			const char *rv[5] = {"grpc", a->where, a->method, code, s->cfg.service};
+			const char *svc = s->cfg.identify ? a->service : s->cfg.service;
+			const char *v[6] = {a->method, a->where,	code,
+					    svc,       a->container_id, a->pod_uid};
+			const char *rv[7] = {"grpc", a->where,	      a->method, code,
+					     svc,    a->container_id, a->pod_uid};
 			if (a->rpc ? a->status != RPC_NO_STATUS : a->status != 0)
 				snprintf(code, sizeof(code), "%u", a->status);
 			else
@@ -474,7 +562,9 @@ void spans_close(struct spans *s, long timeout_ms)
 		}
 	}
 	munmap(s->mem, s->memlen);
-	unlink(s->path);
+	/* a ring at a fixed path stays for the next obs: processes keep it mapped */
+	if (s->unlink_at_close)
+		unlink(s->path);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -7,6 +7,7 @@
 #ifndef OBS_SPANS_H
 #define OBS_SPANS_H
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "metrics.h"
@@ -14,8 +15,24 @@
 #include "route.h"
 #include "spanring.h"
 
+/* Who wrote a record, as obs sees it (node agent). */
+struct spans_identity {
+	uint32_t pid; /* in obs's pid namespace */
+	char service[128];
+	char container_id[72];
+	char pod_uid[40];
+};
+
 struct spans_cfg {
-	const char *service; /* the service label of every point */
+	const char *service; /* the service label of every point (obs-run) */
+	/* Node agent: resolve the process behind a record from the pid and
+	 * pid namespace the shim wrote; 0, or -1 (unknown: the record keeps
+	 * its own pid and the "unknown" service). Points and spans then carry
+	 * that service, container_id and pod_uid. NULL: obs-run. */
+	int (*identify)(void *ctx, uint32_t pid, uint64_t pidns, struct spans_identity *out);
+	void *identify_ctx;
+	const char *ring_path; /* NULL: /dev/shm/obs-spans-PID, removed at close */
+	unsigned ring_mode;    /* file mode of a ring at ring_path (e.g. 0666) */
 	struct route_table routes;
 	uint64_t ring_cap; /* records; power of two */
 	struct otlp_cfg export;
@@ -26,7 +43,9 @@ struct spans_cfg {
 
 struct spans;
 
-/* Create the ring (a file in /dev/shm, path in s->path) and start draining. */
+/* Create the ring (a file in /dev/shm, or cfg->ring_path: reused when
+ * it is a valid ring of the same size, so processes that mapped it keep
+ * writing across a restart of obs) and start draining. */
 int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_t errlen);
 /* The ring's path, for OBS_SPAN_RING in the traced program's environment. */
 const char *spans_ring_path(const struct spans *s);

@@ -184,7 +184,7 @@ k8s_config() { # PORT
 	# the checks can fail: each mutation is one mistake a cluster would not catch
 	local mut
 	for mut in 's/hostPID: true/hostPID: false/' \
-		's/add: \["BPF", "PERFMON", "SYS_PTRACE"\]/add: ["SYS_ADMIN"]/' \
+		's/add: \["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"\]/add: ["SYS_ADMIN"]/' \
 		's|path: /readyz|path: /ready|' \
 		's/scheme: HTTPS/scheme: HTTP/' \
 		's|mountPath: /sys/kernel/btf|mountPath: /btf|' \
@@ -255,5 +255,5 @@ k8s_config() { # PORT
 	# JSON logs, as the ConfigMap asks
 	"$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' \
 		"$BATS_TEST_TMPDIR/agent.err"
-	grep -q '"msg":"capabilities: dropped all but CAP_SYS_PTRACE' "$BATS_TEST_TMPDIR/agent.err"
+	grep -q '"msg":"capabilities: dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE' "$BATS_TEST_TMPDIR/agent.err"
 }

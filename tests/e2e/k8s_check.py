@@ -20,7 +20,7 @@ API = {"Namespace": "v1", "ConfigMap": "v1", "Secret": "v1", "ServiceAccount": "
        "Service": "v1", "DaemonSet": "apps/v1", "Deployment": "apps/v1",
        "ServiceMonitor": "monitoring.coreos.com/v1"}
 # what obs's agent needs, and may have
-NEEDED_CAPS = {"BPF", "PERFMON", "SYS_PTRACE"}
+NEEDED_CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
 
 problems = []
 

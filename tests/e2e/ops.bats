@@ -18,6 +18,14 @@ teardown() {
 	bg_stop "${PROM:-}"
 	bg_stop "${AGENT:-}"
 	receiver_stop
+	if [ -n "${CLEAN_CG:-}" ]; then
+		# move anything left back to the root, then remove the test's cgroups
+		for p in $(cat "$CLEAN_CG/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		sleep 0.2
+		rmdir "$CLEAN_CG" "$(dirname "$CLEAN_CG")" 2>/dev/null || true
+	fi
+	[ -n "${SHIMD:-}" ] && rm -rf "$SHIMD"
+	true
 }
 
 # A CA and a server certificate for 127.0.0.1 signed by it.
@@ -340,20 +348,23 @@ code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
 	[ "$st" -ne 125 ]
 }
 
-@test "least privilege: the agent keeps only CAP_SYS_PTRACE and still labels new processes" {
+@test "least privilege: the agent keeps only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, and still labels another user's new process" {
 	require_bpf
 	MP=$(free_port)
-	"$OBS" agent --metrics-addr "127.0.0.1:$MP" >"$D/agent.out" 2>"$D/agent.err" &
+	"$OBS" agent --metrics-addr "127.0.0.1:$MP" --no-preload >"$D/agent.out" 2>"$D/agent.err" &
 	AGENT=$!
 	wait_for ready "$MP"
-	grep -q 'dropped all but CAP_SYS_PTRACE' "$D/agent.err"
+	grep -q 'dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE' "$D/agent.err"
 	for st in /proc/"$AGENT"/task/*/status; do
-		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000080000 ]
+		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000080004 ]
 	done
-	# a process started after the drop, by another user, with its own service name
+	# started after the drop, by another user (its /proc/PID/environ is
+	# 0400 and its own), with its own service name; getppid is its alone
 	OTEL_SERVICE_NAME=after-drop-svc setpriv --reuid=65534 --regid=65534 --clear-groups \
-		sh -c 'for i in $(seq 50); do cat /proc/self/stat >/dev/null; done; sleep 2'
-	wait_scrape "$MP" 'obs_syscall_duration_seconds_count\{syscall="read",service="after-drop-svc"'
+		/usr/bin/python3 -c 'import os, time
+for _ in range(200): os.getppid()
+time.sleep(3)'
+	wait_scrape "$MP" 'obs_syscall_duration_seconds_count\{syscall="getppid",service="after-drop-svc"'
 }
 
 @test "sampling: tracing.sampling_ratio from the file, then changed by SIGHUP, reaches the traced process" {
@@ -453,4 +464,75 @@ code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
 		EOF
 	}
 	wait_for ex_ok
+}
+
+@test "agent spans: a workload that preloads the published shim, in its own pid namespace and a container's cgroup, gets metrics and spans under its service, container and pod; the ring survives an agent restart" {
+	require_bpf
+	require_cmd unshare findmnt
+	local MP SP CG2 CID PODUID CG
+	MP=$(free_port)
+	SP=$(free_port)
+	CG2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+	[ -n "$CG2" ]
+	CID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	PODUID=$(cat /proc/sys/kernel/random/uuid)
+	CG=$CG2/kubepods.slice/kubepods-pod${PODUID//-/_}.slice/cri-containerd-$CID.scope
+	mkdir -p "$CG"
+	CLEAN_CG=$CG
+	# the shim's directory must be reachable by the workloads' users (the
+	# test's own temporary directory is not)
+	SHIMD=$(mktemp -d /run/obs-test.XXXXXX)
+	chmod 755 "$SHIMD"
+	cat >"$D/agent.yaml" <<-EOF
+		metrics:
+		  listen: "127.0.0.1:$MP"
+		tracing:
+		  shim_dir: $SHIMD/run-obs
+		  spans_file: $D/spans.jsonl
+		  sampling_ratio: 1
+	EOF
+	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
+	AGENT=$!
+	wait_for ready "$MP"
+	grep -q "LD_PRELOAD=$SHIMD/run-obs/libobs_preload.so OBS_SPAN_RING=$SHIMD/run-obs/spans" "$D/agent.err"
+	[ "$(stat -c %a "$SHIMD/run-obs/spans")" = 666 ]
+	# the "container": its cgroup, its own pid namespace, its own user
+	sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$CG" \
+		env OTEL_SERVICE_NAME=checkout LD_PRELOAD="$SHIMD/run-obs/libobs_preload.so" \
+		OBS_SPAN_RING="$SHIMD/run-obs/spans" \
+		unshare --pid --fork --mount-proc setpriv --reuid=65534 --regid=65534 --clear-groups \
+		/usr/bin/python3 "$TOP/tests/e2e/echo_server.py" "$SP" >"$D/svc.out" 2>&1 &
+	SRV=$!
+	wait_for listening "$SP"
+	curl -fsS "http://127.0.0.1:$SP/orders/42" >/dev/null
+	wait_scrape "$MP" "^http_server_request_duration_seconds_count\{http_request_method=\"GET\",http_route=\"/orders/\{id\}\",http_response_status_code=\"200\",service=\"checkout\",container_id=\"$CID\",pod_uid=\"$PODUID\"\} 1$" || {
+		scrape "$MP" | grep '^http_server_request_duration_seconds_count'
+		cat "$D/agent.err" "$D/svc.out"
+		return 1
+	}
+	host_pid=$(pgrep -f "echo_server.py $SP" | while read -r p; do
+		[ "$(awk '/^NSpid/ {print NF}' /proc/$p/status)" = 3 ] && echo "$p"; done | head -1)
+	[ -n "$host_pid" ]
+	check_span() { # PATH
+		"$PY" - "$D/spans.jsonl" "$1" "$CID" "$PODUID" "$host_pid" <<-'EOF'
+			import json, sys
+			path, cid, pod, pid = sys.argv[2:6]
+			spans = [json.loads(l) for l in open(sys.argv[1])]
+			s = [s for s in spans if s["attributes"].get("url.path") == path]
+			assert len(s) == 1, spans
+			r = s[0]["resource"]
+			assert r["service.name"] == "checkout", r
+			assert r["container.id"] == cid and r["k8s.pod.uid"] == pod, r
+			assert r["process.pid"] == int(pid), (r, pid)   # the node's pid, not 1
+		EOF
+	}
+	wait_for check_span /orders/42
+	# restart the agent: the workload keeps its mapped ring and is not restarted
+	bg_stop "$AGENT"
+	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent2.err" &
+	AGENT=$!
+	wait_for ready "$MP"
+	grep -q "reusing the ring $SHIMD/run-obs/spans" "$D/agent2.err"
+	curl -fsS "http://127.0.0.1:$SP/orders/43" >/dev/null
+	wait_for check_span /orders/43
 }
