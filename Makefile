@@ -180,6 +180,7 @@ install: all
 	ln -sf obs $(DESTDIR)$(PREFIX)/bin/obs-run
 	install -D -m 0644 $(BUILD)/libobs_preload.so $(DESTDIR)$(PREFIX)/lib/obs/libobs_preload.so
 	install -D -m 0644 docs/obs.1 $(DESTDIR)$(PREFIX)/share/man/man1/obs.1
+	install -D -m 0644 docs/obs-config.5 $(DESTDIR)$(PREFIX)/share/man/man5/obs-config.5
 
 clean:
 	rm -rf $(BUILD)

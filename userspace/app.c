@@ -117,12 +117,12 @@ int app_start_http(struct obs_app *a, char *err, size_t errlen)
 		 : auth->bearer_set		     ? " (bearer token)"
 		 : auth->basic_set		     ? " (basic auth)"
 						     : "");
-	if (!auth_required(auth) && *h && strcmp(h, "127.0.0.1") && strcmp(h, "::1") &&
+	if (!auth_required(auth) && strncmp(h, "127.", 4) && strcmp(h, "::1") &&
 	    strcmp(h, "localhost"))
 		log_warn("metrics_unauthenticated",
 			 "metrics on %s need no credentials: anyone who can reach the port can "
 			 "read them (set metrics.auth in the config file)",
-			 h);
+			 *h ? h : "every interface");
 	rc = 0;
 out:
 	if (key)

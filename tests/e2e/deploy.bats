@@ -216,7 +216,7 @@ k8s_config() { # PORT
 	# Debian's Prometheus is built without Kubernetes discovery: promtool
 	# checks everything else (auth, TLS, relabelling) with the discovery
 	# swapped for a static target; k8s_check.py checks the discovery block
-	"$PY" - "$K8S/prometheus-scrape-config.yaml" "$BATS_TEST_TMPDIR/p" <<-'PYEOF' >"$BATS_TEST_TMPDIR/p/prometheus.yml"
+	"$PY" - "$PROMDIR/kubernetes-scrape-config.yml" "$BATS_TEST_TMPDIR/p" <<-'PYEOF' >"$BATS_TEST_TMPDIR/p/prometheus.yml"
 		import sys, yaml
 		cfg = yaml.safe_load(open(sys.argv[1]))
 		job = cfg["scrape_configs"][0]

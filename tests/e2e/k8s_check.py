@@ -18,7 +18,8 @@ NAMESPACED = {"ConfigMap", "Secret", "ServiceAccount", "DaemonSet", "Deployment"
               "ServiceMonitor"}
 API = {"Namespace": "v1", "ConfigMap": "v1", "Secret": "v1", "ServiceAccount": "v1",
        "Service": "v1", "DaemonSet": "apps/v1", "Deployment": "apps/v1",
-       "ServiceMonitor": "monitoring.coreos.com/v1"}
+       "ServiceMonitor": "monitoring.coreos.com/v1",
+       "Kustomization": "kustomize.config.k8s.io/v1beta1"}
 # what obs's agent needs, and may have
 NEEDED_CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
 
@@ -38,8 +39,8 @@ def load(d):
             continue
         with open(os.path.join(d, name)) as f:
             for doc in yaml.safe_load_all(f):
-                if doc is None or "scrape_configs" in doc:
-                    continue  # a Prometheus config: promtool checks it
+                if doc is None:
+                    continue
                 doc["_file"] = name
                 docs.append(doc)
     return docs
@@ -55,7 +56,7 @@ def check_common(doc):
     check(kind in API, f"{where}: unexpected kind")
     check(doc.get("apiVersion") == API.get(kind), f"{where}: apiVersion {doc.get('apiVersion')}")
     md = doc.get("metadata") or {}
-    check(md.get("name"), f"{where}: no metadata.name")
+    check(md.get("name") or kind == "Kustomization", f"{where}: no metadata.name")
     if kind in NAMESPACED:
         check(md.get("namespace") == "obs", f"{where}: namespace {md.get('namespace')!r}, not obs")
     return where
@@ -87,6 +88,14 @@ def main():
     for doc in docs:
         check_common(doc)
         by_kind.setdefault(doc["kind"], []).append(doc)
+
+    # --- kustomization: every manifest but the examples --------------------
+    kz = by_kind.get("Kustomization", [])
+    if check(len(kz) == 1, "expected a kustomization.yaml"):
+        listed = set(kz[0].get("resources", []))
+        files = {d_["_file"] for d_ in docs if d_["kind"] != "Kustomization"}
+        want = {f for f in files if ".example." not in f}
+        check(listed == want, f"kustomization lists {sorted(listed)}, manifests are {sorted(want)}")
 
     # --- the agent DaemonSet ------------------------------------------------
     ds = by_kind.get("DaemonSet", [])
