@@ -256,6 +256,7 @@ int agent_main(const struct obs_opts *o)
 		free(ids);
 		return 1;
 	}
+	app_set_ready(&a);
 	log_info("agent ready: %d BPF programs attached, %d processes, %u services",
 		 collector_attached(a.col), n, slots_count(a.slots));
 

@@ -230,10 +230,15 @@ int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, si
 	a->col = c;
 	pthread_mutex_unlock(&a->lock);
 	__atomic_store_n(&a->last_drain_ns, app_now_ns(), __ATOMIC_RELAXED);
-	__atomic_store_n(&a->ready_ns, app_now_ns(), __ATOMIC_RELEASE);
 	log_debug("attached %d BPF programs in %.1f ms", collector_attached(c),
-		  (double)(a->ready_ns - a->start_ns) / 1e6);
+		  (double)(app_now_ns() - a->start_ns) / 1e6);
 	return 0;
+}
+
+void app_set_ready(struct obs_app *a)
+{
+	__atomic_store_n(&a->last_drain_ns, app_now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&a->ready_ns, app_now_ns(), __ATOMIC_RELEASE);
 }
 
 int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char *err, size_t errlen)

@@ -47,8 +47,11 @@ int app_init(struct obs_app *a, const struct obs_opts *o, struct obs_config *cfg
 void app_free(struct obs_app *a);
 /* Start the HTTP endpoint unless --no-metrics; logs the URL. */
 int app_start_http(struct obs_app *a, char *err, size_t errlen);
-/* Open the collector and publish it (readiness flips to ready). */
+/* Open the collector and publish it. */
 int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, size_t errlen);
+/* /readyz flips to ready: attached, privileges dropped, and (obs-run) CMD
+ * started. */
+void app_set_ready(struct obs_app *a);
 /* SIGHUP: read the settings again and apply what can change while
  * running (logging, metrics credentials, sampling, routes, limits, health);
  * log what needs a restart. A bad file changes nothing. 0, or -1. */

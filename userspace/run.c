@@ -269,6 +269,7 @@ int run_main(const struct obs_opts *o)
 	if (write(go[1], "g", 1) != 1)
 		log_warn("cmd_start_failed", "cannot start the command: %s", strerror(errno));
 	close(go[1]);
+	app_set_ready(&a);
 
 	n = read(errp[0], &exec_errno, sizeof(exec_errno));
 	close(errp[0]);

@@ -166,6 +166,7 @@ int triage_main(const struct obs_opts *o)
 		app_free(&a);
 		return 1;
 	}
+	app_set_ready(&a);
 	printf("Tracing %s: %d probes attached in %.0f ms. ", what, collector_attached(a.col),
 	       (double)(app_now_ns() - t0) / 1e6);
 	if (o->duration_s > 0)

@@ -52,7 +52,8 @@ teardown() { obs_stop; }
 	require_bpf
 	local port
 	port=$(free_port)
-	obs_start "$port" -- sh -c 'trap "echo got-term; exit 42" TERM; while :; do sleep 0.1; done'
+	obs_start "$port" -- sh -c "trap 'echo got-term; exit 42' TERM; touch $BATS_TEST_TMPDIR/trapped; while :; do sleep 0.1; done"
+	wait_for test -e "$BATS_TEST_TMPDIR/trapped"
 	kill -TERM "$OBS_PID"
 	local st=0
 	wait "$OBS_PID" || st=$?
