@@ -143,6 +143,17 @@ def table(title, description, columns, by, hide=()):
                         "sortBy": [{"displayName": columns[0][0], "desc": True}]}}
 
 
+def red_table(title, description, metric, sel, err, by, rate_header, h):
+    """Per `by` key: rate, error ratio and p99 over the dashboard's range."""
+    def rate(extra=""):
+        return f"sum by ({by}) (rate({metric}_count{{{sel}{extra}}}[$__range]))"
+    return table(title, description, [
+        (rate_header, rate(), "reqps"),
+        ("Error ratio", f"{rate(',' + err)} / {rate()}", "percentunit"),
+        ("p99", f"histogram_quantile(0.99, sum by ({by}, le) (rate({metric}_bucket{{{sel}}}[$__range])))", "s"),
+    ], by), h
+
+
 def quantiles(metric, where, by, legend):
     return [target(f"histogram_quantile({q}, sum by ({by}le) (rate({metric}_bucket{{{where}}}[$__rate_interval])))",
                    f"p{int(q * 100)} {legend}".strip(), chr(ord("A") + i))
@@ -168,12 +179,10 @@ def service_board():
                   h, sel), w=12)
     b.add(timeseries("Duration percentiles", "p50, p90, p99 from the histogram.",
                      quantiles(h, sel, "service, ", "{{service}}"), "s"))
-    b.add(table("Routes", "Per route (http.route templates): rate, error ratio, p99.", [
-        ("Requests / s", f"sum by (service, http_request_method, http_route) (rate({h}_count{{{sel}}}[$__range]))", "reqps"),
-        ("Error ratio", f"sum by (service, http_request_method, http_route) (rate({h}_count{{{sel},{HTTP_ERR}}}[$__range])) / "
-                        f"sum by (service, http_request_method, http_route) (rate({h}_count{{{sel}}}[$__range]))", "percentunit"),
-        ("p99", f"histogram_quantile(0.99, sum by (service, http_request_method, http_route, le) (rate({h}_bucket{{{sel}}}[$__range])))", "s"),
-    ], "service, http_request_method, http_route"), w=24, h=9)
+    panel, height = red_table("Routes", "Per route (http.route templates): rate, error ratio, p99.",
+                              h, sel, HTTP_ERR, "service, http_request_method, http_route",
+                              "Requests / s", 9)
+    b.add(panel, w=24, h=height)
     b.row("gRPC server")
     r = "rpc_server_call_duration_seconds"
     b.add(timeseries("Calls / s", "rpc.server.call.duration count rate, by gRPC status.",
@@ -181,12 +190,9 @@ def service_board():
                              "{{service}} status {{rpc_grpc_status_code}}")], "reqps", stack=True))
     b.add(timeseries("Call duration percentiles", "p50, p90, p99 of gRPC calls.",
                      quantiles(r, sel, "service, ", "{{service}}"), "s"))
-    b.add(table("Methods", "Per gRPC method: rate, error ratio (server errors), p99.", [
-        ("Calls / s", f"sum by (service, rpc_service, rpc_method) (rate({r}_count{{{sel}}}[$__range]))", "reqps"),
-        ("Error ratio", f"sum by (service, rpc_service, rpc_method) (rate({r}_count{{{sel},{RPC_ERR}}}[$__range])) / "
-                        f"sum by (service, rpc_service, rpc_method) (rate({r}_count{{{sel}}}[$__range]))", "percentunit"),
-        ("p99", f"histogram_quantile(0.99, sum by (service, rpc_service, rpc_method, le) (rate({r}_bucket{{{sel}}}[$__range])))", "s"),
-    ], "service, rpc_service, rpc_method"), w=24, h=8)
+    panel, height = red_table("Methods", "Per gRPC method: rate, error ratio (server errors), p99.",
+                              r, sel, RPC_ERR, "service, rpc_service, rpc_method", "Calls / s", 8)
+    b.add(panel, w=24, h=height)
     b.row("Dependencies (client side)")
     c = "http_client_request_duration_seconds"
     b.add(timeseries("Outgoing HTTP requests / s", "By destination (server.address).",
