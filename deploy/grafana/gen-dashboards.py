@@ -154,6 +154,12 @@ def red_table(title, description, metric, sel, err, by, rate_header, h):
     ], by), h
 
 
+def sum_rates(sel, series):
+    """One target per (counter, legend): its summed rate."""
+    return [target(f"sum (rate({m}{{{sel}}}[$__rate_interval]))", legend, chr(ord("A") + i))
+            for i, (m, legend) in enumerate(series)]
+
+
 def quantiles(metric, where, by, legend):
     return [target(f"histogram_quantile({q}, sum by ({by}le) (rate({metric}_bucket{{{where}}}[$__rate_interval])))",
                    f"p{int(q * 100)} {legend}".strip(), chr(ord("A") + i))
@@ -252,9 +258,8 @@ def node_board():
                       target(f"sum (rate(obs_tcp_connect_errors_total{{{sel}}}[$__rate_interval]))", "connect errors", "C")],
                      "ops"), w=8)
     b.add(timeseries("TCP bytes / s", "Sent and received.",
-                     [target(f"sum (rate(obs_tcp_sent_bytes_total{{{sel}}}[$__rate_interval]))", "sent", "A"),
-                      target(f"sum (rate(obs_tcp_received_bytes_total{{{sel}}}[$__rate_interval]))", "received", "B")],
-                     "Bps"), w=8)
+                     sum_rates(sel, [("obs_tcp_sent_bytes_total", "sent"),
+                                     ("obs_tcp_received_bytes_total", "received")]), "Bps"), w=8)
     return b
 
 
@@ -284,17 +289,15 @@ def self_board():
                      [target(f"sum by (instance, reason) (rate(obs_spans_dropped_total{{{sel}}}[$__rate_interval]))",
                              "{{instance}} {{reason}}")], "ops"))
     b.add(timeseries("Span pipeline / s", "Received from the shim, exported, unsampled, export retries.",
-                     [target(f"sum (rate(obs_spans_received_total{{{sel}}}[$__rate_interval]))", "received", "A"),
-                      target(f"sum (rate(obs_spans_exported_total{{{sel}}}[$__rate_interval]))", "exported", "B"),
-                      target(f"sum (rate(obs_spans_unsampled_total{{{sel}}}[$__rate_interval]))", "unsampled", "C"),
-                      target(f"sum (rate(obs_span_export_retries_total{{{sel}}}[$__rate_interval]))", "retries", "D")],
-                     "ops"))
+                     sum_rates(sel, [("obs_spans_received_total", "received"),
+                                     ("obs_spans_exported_total", "exported"),
+                                     ("obs_spans_unsampled_total", "unsampled"),
+                                     ("obs_span_export_retries_total", "retries")]), "ops"))
     b.add(timeseries("Shim", "traceparent injected / skipped, untracked connections, parse errors.",
-                     [target(f"sum (rate(obs_shim_traceparent_injected_total{{{sel}}}[$__rate_interval]))", "injected", "A"),
-                      target(f"sum (rate(obs_shim_traceparent_skipped_total{{{sel}}}[$__rate_interval]))", "skipped", "B"),
-                      target(f"sum (rate(obs_shim_connections_untracked_total{{{sel}}}[$__rate_interval]))", "untracked", "C"),
-                      target(f"sum (rate(obs_shim_parse_errors_total{{{sel}}}[$__rate_interval]))", "parse errors", "D")],
-                     "ops"))
+                     sum_rates(sel, [("obs_shim_traceparent_injected_total", "injected"),
+                                     ("obs_shim_traceparent_skipped_total", "skipped"),
+                                     ("obs_shim_connections_untracked_total", "untracked"),
+                                     ("obs_shim_parse_errors_total", "parse errors")]), "ops"))
     b.add(timeseries("Series and overflow", "Samples admitted vs the limit; label sets folded into overflow.",
                      [target(f"sum by (instance) (obs_series{{{sel}}})", "{{instance}} used", "A"),
                       target(f"sum by (instance) (obs_series_limit{{{sel}}})", "{{instance}} limit", "B"),
