@@ -667,7 +667,7 @@ int config_apply_env(struct obs_config *c, const char *(*get)(const char *), cha
 	return 0;
 }
 
-void config_apply_opts(struct obs_config *c, const struct obs_opts *o)
+int config_apply_opts(struct obs_config *c, const struct obs_opts *o, char *err, size_t errlen)
 {
 	if (o->given & CLI_GIVEN(O_METRICS_ADDR)) {
 		snprintf(c->metrics_host, sizeof(c->metrics_host), "%s", o->metrics_host);
@@ -682,11 +682,14 @@ void config_apply_opts(struct obs_config *c, const struct obs_opts *o)
 	if (o->given & CLI_GIVEN(O_MAX_SERIES))
 		c->max_series = o->series_limit;
 	if (o->given & CLI_GIVEN(O_ROUTE)) {
-		char e[256];
-		/* patterns were checked by cli_parse */
 		route_table_init(&c->routes);
-		for (size_t i = 0; i < o->nroutes; i++)
-			route_table_add(&c->routes, o->routes[i], e, sizeof(e));
+		for (size_t i = 0; i < o->nroutes; i++) {
+			if (route_table_add(&c->routes, o->routes[i], err, errlen)) {
+				size_t l = strlen(err);
+				snprintf(err + l, errlen - l, " (in --route)");
+				return -1;
+			}
+		}
 	}
 	if (o->given & CLI_GIVEN(O_SPANS_FILE))
 		snprintf(c->spans_file, sizeof(c->spans_file), "%s", o->spans_file);
@@ -700,6 +703,7 @@ void config_apply_opts(struct obs_config *c, const struct obs_opts *o)
 		c->log_level = (enum log_level)o->log_level;
 	if (o->given & CLI_GIVEN(O_LOG_FORMAT))
 		c->log_format = (enum log_format)o->log_format;
+	return 0;
 }
 
 /* "FILE:LINE: " when the file set key, else "". */
@@ -768,7 +772,8 @@ int config_build(struct obs_config *c, const struct obs_opts *o, char *err, size
 		return -1;
 	if (config_apply_env(c, NULL, err, errlen))
 		return -1;
-	config_apply_opts(c, o);
+	if (config_apply_opts(c, o, err, errlen))
+		return -1;
 	return config_check_files(c, err, errlen);
 }
 

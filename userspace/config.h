@@ -91,8 +91,9 @@ int config_load_file(struct obs_config *c, const char *path, char *err, size_t e
 /* Overlay OBS_* / OTEL_* variables read through getenv_fn (NULL: getenv). */
 int config_apply_env(struct obs_config *c, const char *(*getenv_fn)(const char *), char *err,
 		     size_t errlen);
-/* Overlay the options the command line gave. */
-void config_apply_opts(struct obs_config *c, const struct obs_opts *o);
+/* Overlay the options the command line gave; -1 with err on a bad
+ * --route pattern. */
+int config_apply_opts(struct obs_config *c, const struct obs_opts *o, char *err, size_t errlen);
 /* Check what the settings refer to: files readable, TLS pair complete. */
 int config_check_files(const struct obs_config *c, char *err, size_t errlen);
 /* Everything above, in order: the settings a subcommand runs with. */

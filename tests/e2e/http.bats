@@ -187,6 +187,9 @@ echo_start() {
 	run "$OBS_RUN" --no-metrics --route 'users' -- true
 	[ "$status" -eq 2 ]
 	[[ $output == *"starts with '/'"* ]]
+	run "$OBS_RUN" --no-metrics --route '/a/*/b' -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"'*' is only allowed as the last segment (in --route)"* ]]
 	OTEL_EXPORTER_OTLP_PROTOCOL=grpc run "$OBS_RUN" --no-metrics -- true
 	[ "$status" -eq 125 ]
 	[[ $output == *"http/protobuf"* ]]

@@ -239,7 +239,7 @@ static void layering(void **state)
 	assert_int_equal(cfg.max_series, 500); /* not in the environment: the file's */
 	/* then flags over both */
 	assert_int_equal(cli_parse(5, argv, &o, err, sizeof(err)), 0);
-	config_apply_opts(&cfg, &o);
+	assert_int_equal(config_apply_opts(&cfg, &o, err, sizeof(err)), 0);
 	assert_int_equal(cfg.metrics_port, 7000);
 	assert_int_equal(cfg.log_level, LOG_DEBUG); /* no flag: the environment's */
 	/* bad environment values are named */
@@ -269,7 +269,7 @@ static void flags(void **state)
 	(void)state;
 	assert_int_equal(parse("tracing:\n  sampling_ratio: 0.9\n"), 0);
 	assert_int_equal(cli_parse(9, argv, &o, err, sizeof(err)), 0);
-	config_apply_opts(&cfg, &o);
+	assert_int_equal(config_apply_opts(&cfg, &o, err, sizeof(err)), 0);
 	assert_true(cfg.sampling_ratio == 0.3);
 	assert_int_equal(cfg.sampling_origin, CONFIG_FLAG);
 	assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
@@ -278,6 +278,11 @@ static void flags(void **state)
 	assert_non_null(strstr(err, "--sample-ratio '2'"));
 	assert_int_equal(cli_parse(5, badfmt, &o, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "--log-format 'xml'"));
+	/* a --route that starts right but is no pattern: refused, not dropped */
+	char *route[] = {"obs-run", "--route", "/a/*/b", "--", "true", NULL};
+	assert_int_equal(cli_parse(5, route, &o, err, sizeof(err)), 0);
+	assert_int_equal(config_apply_opts(&cfg, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'*' is only allowed as the last segment (in --route)"));
 }
 
 static void config_command_line(void **state)
