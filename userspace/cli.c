@@ -44,7 +44,7 @@ static const char usage_run[] =
     "  --probes LIST             syscall,disk,tcp,runq or all (default all)\n"
     "  --max-series N            cardinality limit, in exposed samples (default 10000)\n"
     "  --route PATTERN           an http.route template, e.g. /users/{id}/orders/{oid}\n"
-    "                            or /static/* (repeatable; also $OBS_HTTP_ROUTES)\n"
+    "                            or /static/* (repeatable; replaces $OBS_HTTP_ROUTES)\n"
     "  --spans-file PATH         write spans as JSON lines to PATH when no OTLP\n"
     "                            endpoint is set (default: stdout; $OBS_SPANS_FILE)\n"
     "  --no-spans                keep HTTP and RPC metrics, export no spans\n"
