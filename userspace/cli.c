@@ -267,6 +267,16 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+int cli_parse_series(const char *s, size_t *out)
+{
+	unsigned long v;
+
+	if (parse_uint(s, OBS_MAX_SERIES_LIMIT, &v) || v < OBS_MIN_SERIES_LIMIT)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
 /* Option table: which subcommands take which options. */
 
 #define C_RUN	 (1u << OBS_CMD_RUN)
@@ -395,10 +405,9 @@ static int apply(struct obs_opts *o, enum cli_opt_id id, const char *arg, const 
 				    shown, arg);
 		break;
 	case O_MAX_SERIES:
-		if (parse_uint(arg, 100000000, &v) || v < 100)
+		if (cli_parse_series(arg, &o->series_limit))
 			return fail(err, errlen, "invalid %s '%s': expected a number >= 100", shown,
 				    arg);
-		o->series_limit = v;
 		break;
 	case O_PID:
 		if (parse_uint(arg, 4194304, &v) || v == 0)

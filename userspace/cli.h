@@ -59,6 +59,8 @@ enum cli_opt_id {
 #define OBS_DEFAULT_METRICS_ADDR       "127.0.0.1:9464"
 #define OBS_DEFAULT_SERIES_LIMIT       10000
 #define OBS_DEFAULT_AGENT_SERIES_LIMIT 50000
+#define OBS_MIN_SERIES_LIMIT	       100
+#define OBS_MAX_SERIES_LIMIT	       100000000
 
 struct obs_opts {
 	enum obs_cmd cmd;
@@ -101,6 +103,8 @@ int cli_parse(int argc, char **argv, struct obs_opts *o, char *err, size_t errle
 int cli_parse_addr(const char *s, char *host, size_t hostlen, uint16_t *port);
 /* "10", "10s", "250ms", "2m", "1h" -> seconds. Returns 0 or -1. */
 int cli_parse_duration(const char *s, double *out);
+/* A cardinality limit: an integer from 100 to 100000000. Returns 0 or -1. */
+int cli_parse_series(const char *s, size_t *out);
 /* "syscall,disk,tcp,runq" or "all" -> OBS_PROBE_* mask. Returns 0 or -1. */
 int cli_parse_probes(const char *s, unsigned *out);
 /* Usage text of a subcommand (OBS_CMD_NONE: the top-level usage). */

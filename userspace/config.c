@@ -412,17 +412,10 @@ static int set_value(struct walk *w, const yaml_node_t *n, const struct key *k)
 		if (logfmt_parse_format(v, &c->log_format))
 			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return 0;
-	case K_SERIES: {
-		unsigned long long x;
-		if (!*v || *v == '-')
+	case K_SERIES:
+		if (cli_parse_series(v, &c->max_series))
 			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
-		errno = 0;
-		x = strtoull(v, &end, 10);
-		if (errno || *end || x < 100 || x > 100000000)
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
-		c->max_series = (size_t)x;
 		return 0;
-	}
 	default:
 		return fail_at(w, n, k->path, "internal error: no parser for this key");
 	}
@@ -621,15 +614,9 @@ int config_apply_env(struct obs_config *c, const char *(*get)(const char *), cha
 		snprintf(err, errlen, "OBS_LOG_FORMAT=%s: expected json or text", v);
 		return -1;
 	}
-	if ((v = get("OBS_MAX_SERIES")) && *v) {
-		unsigned long long x;
-		errno = 0;
-		x = strtoull(v, &end, 10);
-		if (*v == '-' || errno || *end || x < 100 || x > 100000000) {
-			snprintf(err, errlen, "OBS_MAX_SERIES=%s: expected an integer >= 100", v);
-			return -1;
-		}
-		c->max_series = (size_t)x;
+	if ((v = get("OBS_MAX_SERIES")) && *v && cli_parse_series(v, &c->max_series)) {
+		snprintf(err, errlen, "OBS_MAX_SERIES=%s: expected an integer >= 100", v);
+		return -1;
 	}
 	if ((v = get("OBS_PROBES")) && *v && cli_parse_probes(v, &c->probes)) {
 		snprintf(err, errlen, "OBS_PROBES=%s: expected syscall, disk, tcp, runq or all", v);
