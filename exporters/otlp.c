@@ -414,7 +414,7 @@ static void send_otlp(struct otlp_exporter *e, const struct xspan *b, size_t n, 
 	free(gz);
 }
 
-static int64_t unix_offset(void)
+int64_t otlp_unix_offset(void)
 {
 	struct timespec rt, mt;
 
@@ -460,9 +460,9 @@ static void *export_thread(void *arg)
 		e->qlen -= n;
 		pthread_mutex_unlock(&e->lock);
 		if (e->json)
-			otlp_write_json(e->json, &e->cfg.res, batch, n, unix_offset());
+			otlp_write_json(e->json, &e->cfg.res, batch, n, otlp_unix_offset());
 		else
-			send_otlp(e, batch, n, unix_offset());
+			send_otlp(e, batch, n, otlp_unix_offset());
 		pthread_mutex_lock(&e->lock);
 		if (e->json)
 			e->st.exported += n;

@@ -52,6 +52,9 @@ struct otlp_stats {
 struct otlp_exporter;
 
 int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err, size_t errlen);
+/* CLOCK_REALTIME - CLOCK_MONOTONIC in ns: span times (monotonic, shared
+ * with the BPF side) plus this are Unix times. */
+int64_t otlp_unix_offset(void);
 /* Copy one span into the queue; 0, or -1 (full: dropped and counted). */
 int otlp_enqueue(struct otlp_exporter *e, const struct xspan *s);
 void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st);

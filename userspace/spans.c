@@ -79,16 +79,6 @@ static unsigned agg_hash(const struct agg *k)
 	return h & 4095;
 }
 
-/* CLOCK_REALTIME - CLOCK_MONOTONIC, in ns: span times are monotonic. */
-static int64_t unix_offset_ns(void)
-{
-	struct timespec rt, mt;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mt);
-	return ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000LL + (rt.tv_nsec - mt.tv_nsec);
-}
-
 static void observe(struct spans *s, const struct xspan *x, int64_t unix_off)
 {
 	struct agg key = {.kind = x->r.kind, .status = x->r.status}, *a;
@@ -193,7 +183,7 @@ static void drain(struct spans *s)
 	struct xspan x;
 	uint64_t now;
 	struct timespec ts;
-	int64_t unix_off = unix_offset_ns();
+	int64_t unix_off = otlp_unix_offset();
 
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
