@@ -108,8 +108,7 @@ out:
  * LD_PRELOAD=DIR/libobs_preload.so OBS_SPAN_RING=DIR/spans. */
 static int agent_spans(struct obs_app *a, struct agent_idents *ids, char *err, size_t errlen)
 {
-	static char store[16384], ring[CONFIG_PATH_MAX + 16], shim[CONFIG_PATH_MAX + 32];
-	static char resbuf[4096], host[256];
+	static char ring[CONFIG_PATH_MAX + 16], shim[CONFIG_PATH_MAX + 32];
 	const struct obs_config *c = a->cfg;
 	struct spans_cfg cfg = {.service = "unknown_service",
 				.identify = agent_identify,
@@ -136,14 +135,8 @@ static int agent_spans(struct obs_app *a, struct agent_idents *ids, char *err, s
 	}
 	snprintf(ring, sizeof(ring), "%s/spans", c->shim_dir);
 	if (publish_shim(lib, c->shim_dir, shim, sizeof(shim), err, errlen) ||
-	    app_export_cfg(c, &cfg.export, store, sizeof(store), err, errlen) ||
-	    otlp_parse_resource_attrs(getenv("OTEL_RESOURCE_ATTRIBUTES"), &cfg.export.res, resbuf,
-				      sizeof(resbuf), err, errlen))
+	    app_export_cfg(c, cfg.service, &cfg.export, err, errlen))
 		return -1;
-	cfg.export.res.service = cfg.service;
-	if (gethostname(host, sizeof(host) - 1))
-		host[0] = 0;
-	cfg.export.res.host = host;
 	ids->own_pidns = procinfo_pidns(0);
 	if (spans_open(&a->spans, &cfg, err, errlen))
 		return -1;

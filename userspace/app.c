@@ -299,10 +299,13 @@ int app_find_preload(char *out, size_t len)
 }
 
 /* The exporter's settings: the config file's tracing section, then the
- * OTEL_* variables over it. Strings live in store. */
-int app_export_cfg(const struct obs_config *c, struct otlp_cfg *x, char *store, size_t storelen,
-		   char *err, size_t errlen)
+ * OTEL_* variables over it; the resource: service, OTEL_RESOURCE_ATTRIBUTES,
+ * host name. Strings live in store and static buffers (one exporter per
+ * process). */
+int app_export_cfg(const struct obs_config *c, const char *service, struct otlp_cfg *x, char *err,
+		   size_t errlen)
 {
+	static char store[16384], resbuf[4096], host[256];
 	static char endpoint[1100], headers[CONFIG_HEADERS_MAX][1200];
 
 	otlp_cfg_init(x);
@@ -319,10 +322,16 @@ int app_export_cfg(const struct obs_config *c, struct otlp_cfg *x, char *store, 
 		x->gzip = c->compression;
 	if (c->tracing_timeout_ms > 0)
 		x->timeout_ms = c->tracing_timeout_ms;
-	if (otlp_cfg_from_env(x, store, storelen, err, errlen))
+	if (otlp_cfg_from_env(x, store, sizeof(store), err, errlen) ||
+	    otlp_parse_resource_attrs(getenv("OTEL_RESOURCE_ATTRIBUTES"), &x->res, resbuf,
+				      sizeof(resbuf), err, errlen))
 		return -1;
 	/* --spans-file and the file's spans_file over OBS_SPANS_FILE's */
 	if (*c->spans_file && !x->endpoint)
 		x->json_path = c->spans_file;
+	x->res.service = service;
+	if (gethostname(host, sizeof(host) - 1))
+		host[0] = 0;
+	x->res.host = host;
 	return 0;
 }

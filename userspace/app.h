@@ -67,9 +67,11 @@ int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char 
  * PREFIX/lib/obs. 0, or -1 if none is readable. */
 int app_find_preload(char *out, size_t len);
 /* The span exporter's settings: the config's tracing section, then the
- * OTEL_* variables over it. Strings live in store (and static buffers). */
-int app_export_cfg(const struct obs_config *c, struct otlp_cfg *x, char *store, size_t storelen,
-		   char *err, size_t errlen);
+ * OTEL_* variables over it, and the resource (service, the variable
+ * OTEL_RESOURCE_ATTRIBUTES, host name). Strings live in static buffers:
+ * one exporter per process. */
+int app_export_cfg(const struct obs_config *c, const char *service, struct otlp_cfg *x, char *err,
+		   size_t errlen);
 /* Drain process events for up to timeout_ms. */
 void app_drain(struct obs_app *a, int timeout_ms);
 

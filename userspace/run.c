@@ -91,7 +91,6 @@ static void print_summary(struct obs_app *a, const char *cmd, pid_t pid, int sta
 /* Start the span ring and exporter, and put the shim into CMD's environment. */
 static int setup_shim(struct obs_app *a, const char *service, char *err, size_t errlen)
 {
-	static char store[16384];
 	const struct obs_config *c = a->cfg;
 	struct spans_cfg cfg = {.service = service,
 				.ring_cap = 4096,
@@ -99,9 +98,6 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 				.routes = c->routes,
 				.sample_mode = app_sampler_mode(c),
 				.sample_ratio = c->sampling_ratio};
-	const char *ra;
-	static char resbuf[4096];
-	static char host[256];
 	char lib[4096], pre[8192 + 64];
 	const char *old;
 
@@ -111,15 +107,8 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 			 "spans, kernel metrics only");
 		return 0;
 	}
-	if (app_export_cfg(c, &cfg.export, store, sizeof(store), err, errlen))
+	if (app_export_cfg(c, service, &cfg.export, err, errlen))
 		return -1;
-	ra = getenv("OTEL_RESOURCE_ATTRIBUTES");
-	if (otlp_parse_resource_attrs(ra, &cfg.export.res, resbuf, sizeof(resbuf), err, errlen))
-		return -1;
-	cfg.export.res.service = service;
-	if (gethostname(host, sizeof(host) - 1))
-		host[0] = 0;
-	cfg.export.res.host = host;
 	if (spans_open(&a->spans, &cfg, err, errlen))
 		return -1;
 	/* Append: libraries the user preloads keep their place (a sanitizer
