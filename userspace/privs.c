@@ -131,32 +131,28 @@ int privs_bpf_needs_cap(void)
 	return v[0] != '0';
 }
 
-/* Shared with the signal handler: what every thread sets, and how many did. */
+/* Shared with the signal handler: what every thread sets, and how many
+ * did (whether it worked is read back from /proc afterwards). */
 static struct __user_cap_data_struct drop_data[2];
 static uint64_t drop_keep;
-static int drop_done, drop_failed, drop_setpcap;
+static int drop_done, drop_setpcap;
 
 /* Async-signal-safe: raw syscalls only, errno preserved. */
 static void drop_self(void)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-	int e = errno, bad = 0;
+	int e = errno;
 
 	/* the bounding set first: dropping from it needs CAP_SETPCAP, which
 	 * the capset below takes away. Without it (a container that was not
 	 * given it) the bounding set stays: no_new_privs and obs never
 	 * executing anything keep it unused. */
 	for (int cap = 0; drop_setpcap && cap < CAP_MAX; cap++)
-		if (!(drop_keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) &&
-		    errno != EINVAL)
-			bad = 1;
+		if (!(drop_keep & (1ULL << cap)))
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (syscall(SYS_capset, &hdr, drop_data))
-		bad = 1;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		bad = 1;
-	if (bad)
-		__atomic_add_fetch(&drop_failed, 1, __ATOMIC_RELAXED);
+	syscall(SYS_capset, &hdr, drop_data);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	__atomic_add_fetch(&drop_done, 1, __ATOMIC_RELEASE);
 	errno = e;
 }
@@ -167,8 +163,8 @@ static void drop_handler(int sig)
 	drop_self();
 }
 
-/* Capability sets of one thread from /proc/self/task/TID/status. */
-static int thread_caps(long tid, uint64_t *eff, uint64_t *prm, uint64_t *bnd)
+/* Effective and permitted sets of one thread from /proc/self/task/TID/status. */
+static int thread_caps(long tid, uint64_t *eff, uint64_t *prm)
 {
 	char path[64], buf[4096], *p;
 	ssize_t n;
@@ -184,8 +180,7 @@ static int thread_caps(long tid, uint64_t *eff, uint64_t *prm, uint64_t *bnd)
 		return -1;
 	buf[n] = 0;
 	if (!(p = strstr(buf, "CapPrm:")) || sscanf(p, "CapPrm: %lx", prm) != 1 ||
-	    !(p = strstr(buf, "CapEff:")) || sscanf(p, "CapEff: %lx", eff) != 1 ||
-	    !(p = strstr(buf, "CapBnd:")) || sscanf(p, "CapBnd: %lx", bnd) != 1)
+	    !(p = strstr(buf, "CapEff:")) || sscanf(p, "CapEff: %lx", eff) != 1)
 		return -1;
 	return 0;
 }
@@ -235,7 +230,6 @@ int privs_drop(uint64_t keep, char *kept, size_t keptlen, char *err, size_t errl
 	drop_data[0].effective = drop_data[0].permitted = (uint32_t)keep;
 	drop_data[1].effective = drop_data[1].permitted = (uint32_t)(keep >> 32);
 	__atomic_store_n(&drop_done, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&drop_failed, 0, __ATOMIC_RELAXED);
 	sigfillset(&sa.sa_mask);
 	sigaction(SIGRTMIN + 5, &sa, &old);
 	sigemptyset(&set);
@@ -261,11 +255,11 @@ int privs_drop(uint64_t keep, char *kept, size_t keptlen, char *err, size_t errl
 	d = opendir("/proc/self/task");
 	while (d && (de = readdir(d))) {
 		long tid = strtol(de->d_name, NULL, 10);
-		uint64_t eff, prm, bnd;
+		uint64_t eff, prm;
 
 		if (tid <= 0)
 			continue;
-		if (thread_caps(tid, &eff, &prm, &bnd) || (eff | prm) & ~keep) {
+		if (thread_caps(tid, &eff, &prm) || (eff | prm) & ~keep) {
 			snprintf(err, errlen,
 				 "thread %ld still holds capabilities %#llx after the drop", tid,
 				 (unsigned long long)((eff | prm) & ~keep));
