@@ -64,18 +64,22 @@ struct spans {
 	unsigned comm_next;
 };
 
+/* FNV-1a over a string, continuing from h. */
+static unsigned fnv_str(unsigned h, const char *p)
+{
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
 static unsigned agg_hash(const struct agg *k)
 {
 	unsigned h = 2166136261u ^ k->kind ^ (unsigned)k->rpc << 3 ^ (unsigned)k->status << 8;
 
-	for (const char *p = k->method; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (const char *p = k->where; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (const char *p = k->service; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (const char *p = k->container_id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = fnv_str(h, k->method);
+	h = fnv_str(h, k->where);
+	h = fnv_str(h, k->service);
+	h = fnv_str(h, k->container_id);
 	return h & 4095;
 }
 
