@@ -1,5 +1,6 @@
 /*
- * config - obs's settings: built-in defaults, then the YAML file
+ * config - obs's settings (config.c: the file; config_layers.c: the rest): built-in defaults, then
+ * the YAML file
  * (--config, libyaml), then the environment (OTEL_* / OBS_*), then the
  * command line; each layer overrides the one before. Pure but for
  * config_load_file and config_check_files: a parse either fills a whole
