@@ -1,9 +1,9 @@
 /*
- * config - obs's settings (config.c: the file; config_layers.c: the rest): built-in defaults, then
- * the YAML file
- * (--config, libyaml), then the environment (OTEL_* / OBS_*), then the
- * command line; each layer overrides the one before. Pure but for
- * config_load_file and config_check_files: a parse either fills a whole
+ * config - obs's settings (config.c reads the file, config_layers.c the
+ * rest): built-in defaults, then the YAML file (--config, libyaml), then
+ * the environment (OTEL_* / OBS_*), then the command line; each layer
+ * overrides the one before. Pure but for config_load_file and
+ * config_check_files: a parse either fills a whole
  * struct obs_config or names the offending key and its line.
  *
  * The file (every key optional; docs/config.md has each one):
