@@ -277,6 +277,14 @@ void conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len)
 	track(fd, CONN_CLIENT, peer, len);
 }
 
+int conn_on_connect_early(int fd, const struct sockaddr *peer, socklen_t len)
+{
+	if (!inet_family(peer) || fd < 0 || fd >= CONN_FD_MAX ||
+	    __atomic_load_n(&by_fd[fd], __ATOMIC_ACQUIRE))
+		return 0; /* a repeated connect (EALREADY, EISCONN) must not reset it */
+	return track(fd, CONN_CLIENT, peer, len) != NULL;
+}
+
 void conn_on_close(int fd)
 {
 	release_fd(fd);

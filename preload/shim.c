@@ -379,11 +379,19 @@ EXPORT int accept4(int s, struct sockaddr *addr, socklen_t *alen, int flags)
 
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	/* followed before the call: once a non-blocking connect completes, an
+	 * event loop on another thread may write before this one returns */
+	int early = shim_enabled && conn_on_connect_early(fd, addr, len);
 	int r = REAL(connect)(fd, addr, len);
 
-	if (shim_enabled && (r == 0 || errno == EINPROGRESS)) {
+	if (shim_enabled) {
 		int e = errno;
-		conn_on_connect(fd, addr, len);
+		if (r == 0 || e == EINPROGRESS) {
+			if (!early)
+				conn_on_connect(fd, addr, len); /* a stale entry: start afresh */
+		} else if (early && e != EINTR) {
+			conn_on_close(fd); /* failed: nothing to follow (EINTR goes on) */
+		}
 		errno = e;
 	}
 	return r;

@@ -114,6 +114,10 @@ void conn_init(void) SHIM_HIDDEN;
 void conn_on_socket(int fd) SHIM_HIDDEN;
 void conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len) SHIM_HIDDEN;
 void conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len) SHIM_HIDDEN;
+/* Before connect(2): follow fd from now if nothing follows it yet (1), so
+ * that bytes another thread writes the moment a non-blocking connect
+ * completes are seen from the first. */
+int conn_on_connect_early(int fd, const struct sockaddr *peer, socklen_t len) SHIM_HIDDEN;
 void conn_on_close(int fd) SHIM_HIDDEN;
 /* After the app read n bytes into iov (n == 0: EOF). Preserves errno. */
 void conn_after_read(int fd, const struct iovec *iov, int iovcnt, ssize_t n) SHIM_HIDDEN;

@@ -178,6 +178,7 @@ PYEOF
 		"$DPY" "$GRPC" call "$GP" unary server_stream bidi --threads 16 --repeat 25 --shared \
 		>"$BATS_TEST_TMPDIR/calls" 2>"$BATS_TEST_TMPDIR/summary"
 	[ "$(grep -c ' OK ' "$BATS_TEST_TMPDIR/calls")" = 1200 ]
+	cat "$BATS_TEST_TMPDIR/summary" # bats shows it if a check below fails
 	grep -q 'traceparent: injected into 1200 requests, 0 sent without' "$BATS_TEST_TMPDIR/summary"
 	wait_for spans_eq "len([s for s in spans if s['service']=='gsrv'])" 1200
 	all_linked gsrv
