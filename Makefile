@@ -46,7 +46,7 @@ PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/sys
              userspace/cli.c userspace/procparse.c userspace/tp.c userspace/inject.c userspace/http1.c \
              userspace/route.c userspace/spanring.c userspace/str.c userspace/logfmt.c userspace/config.c userspace/config_layers.c exporters/auth.c userspace/hpack.c userspace/splice.c userspace/h2.c userspace/rpc.c exporters/prom.c
 APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
-             userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/report.c \
+             userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/bgthread.c userspace/report.c \
              userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \
              userspace/privs.c userspace/log.c userspace/confcmd.c userspace/spans.c exporters/prom_http.c \
              exporters/otlp.c exporters/otlp_encode.c

@@ -199,21 +199,32 @@ static __always_inline struct obs_counters *counters_of(__u32 slot)
  * per-CPU array lookup ~2 ns (inlined). So: no hash operation and no pid
  * read per syscall in the common case; only the two clock reads remain.
  */
+/* The current task's slot, through this CPU's one-entry cache (c). */
+static __always_inline __u32 current_slot(struct obs_cur_sys *c, __u64 task)
+{
+	__u32 gen = track_gen, slot;
+
+	if (c->cache_task == task && c->cache_gen == gen)
+		return c->cache_slot;
+	slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
+	c->cache_task = task;
+	c->cache_slot = slot;
+	c->cache_gen = gen;
+	return slot;
+}
+
+static __always_inline struct obs_cur_sys *this_cpu(void)
+{
+	return &cur[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
+}
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(obs_sys_enter, struct pt_regs *regs, long id)
 {
 	__u64 task = bpf_get_current_task();
-	struct obs_cur_sys *c = &cur[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
-	__u32 gen = track_gen, slot;
+	struct obs_cur_sys *c = this_cpu();
+	__u32 slot = current_slot(c, task);
 
-	if (c->cache_task == task && c->cache_gen == gen) {
-		slot = c->cache_slot;
-	} else {
-		slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
-		c->cache_task = task;
-		c->cache_slot = slot;
-		c->cache_gen = gen;
-	}
 	if (slot == OBS_SLOT_NONE)
 		return 0;
 	c->task = task;
@@ -242,7 +253,7 @@ SEC("raw_tp/sys_exit")
 int BPF_PROG(obs_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u64 task = bpf_get_current_task();
-	struct obs_cur_sys *c = &cur[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
+	struct obs_cur_sys *c = this_cpu();
 	__u64 now, start;
 	__u32 nr, slot;
 
@@ -301,7 +312,7 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(obs_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	struct obs_cur_sys *c = &cur[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
+	struct obs_cur_sys *c = this_cpu();
 	__u64 pkey = (__u64)prev, nkey = (__u64)next;
 	struct ts_slot *rs;
 
@@ -618,7 +629,8 @@ static __always_inline void sock_bytes(struct sock *sk, int ret, int sent)
 
 	if (ret <= 0)
 		return;
-	slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
+	/* inside the send/recv syscall: sys_enter just filled the cache */
+	slot = current_slot(this_cpu(), bpf_get_current_task());
 	if (slot == OBS_SLOT_NONE || !sk_is_tcp(sk))
 		return;
 	c = counters_of(slot);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bgthread.h"
 #include "log.h"
 #include "tp.h"
 #include "version.h"
@@ -230,28 +231,52 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 	return len;
 }
 
-static int gzip_buf(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
+/* What the export thread reuses from batch to batch (it owns them). */
+struct batch_bufs {
+	struct otlp_encoder *enc;
+	z_stream z;
+	int z_ready;
+	uint8_t *gz;
+	size_t gz_cap;
+};
+
+static void bufs_free(struct batch_bufs *bb)
 {
-	z_stream z = {0};
+	otlp_encoder_free(bb->enc);
+	if (bb->z_ready)
+		deflateEnd(&bb->z);
+	free(bb->gz);
+}
+
+static int gzip_buf(struct batch_bufs *bb, const uint8_t *in, size_t len, const uint8_t **out,
+		    size_t *outlen)
+{
 	size_t cap = compressBound((uLong)len) + 64;
 
-	*out = malloc(cap);
-	if (!*out || deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-				  Z_DEFAULT_STRATEGY) != Z_OK) {
-		free(*out);
+	if (cap > bb->gz_cap) {
+		free(bb->gz);
+		bb->gz = malloc(cap);
+		bb->gz_cap = bb->gz ? cap : 0;
+		if (!bb->gz)
+			return -1;
+	}
+	if (!bb->z_ready) {
+		memset(&bb->z, 0, sizeof(bb->z));
+		if (deflateInit2(&bb->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return -1;
+		bb->z_ready = 1;
+	} else if (deflateReset(&bb->z) != Z_OK) {
 		return -1;
 	}
-	z.next_in = (Bytef *)in;
-	z.avail_in = (uInt)len;
-	z.next_out = *out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-		deflateEnd(&z);
-		free(*out);
+	bb->z.next_in = (Bytef *)in;
+	bb->z.avail_in = (uInt)len;
+	bb->z.next_out = bb->gz;
+	bb->z.avail_out = (uInt)cap;
+	if (deflate(&bb->z, Z_FINISH) != Z_STREAM_END)
 		return -1;
-	}
-	*outlen = z.total_out;
-	deflateEnd(&z);
+	*out = bb->gz;
+	*outlen = bb->z.total_out;
 	return 0;
 }
 
@@ -343,22 +368,23 @@ static void warn_spans(const char *code, const struct xspan *first, const char *
 	log_emit(LOG_WARN, code, tid, sid, "%s", msg);
 }
 
-static void send_otlp(struct otlp_exporter *e, const struct xspan *b, size_t n, int64_t off)
+static void send_otlp(struct otlp_exporter *e, struct batch_bufs *bb, const struct xspan *b,
+		      size_t n, int64_t off)
 {
 	static struct resp r;
-	uint8_t *pb = NULL, *gz = NULL, *body;
+	const uint8_t *body, *gz;
 	size_t len, glen;
 	long backoff = BACKOFF_START_MS, code = 0;
 	enum send_result sr = SEND_DROP;
 
-	if (otlp_encode(&e->cfg.res, b, n, off, &pb, &len)) {
+	if ((!bb->enc && !(bb->enc = otlp_encoder_new())) ||
+	    otlp_encoder_run(bb->enc, &e->cfg.res, b, n, off, &body, &len)) {
 		log_warn("otlp_encode_failed", "OTLP: out of memory encoding %zu spans: dropped",
 			 n);
 		count(e, &e->st.dropped_failed, n);
 		return;
 	}
-	body = pb;
-	if (e->cfg.gzip && !gzip_buf(pb, len, &gz, &glen)) {
+	if (e->cfg.gzip && !gzip_buf(bb, body, len, &gz, &glen)) {
 		body = gz;
 		len = glen;
 	}
@@ -410,8 +436,6 @@ static void send_otlp(struct otlp_exporter *e, const struct xspan *b, size_t n, 
 			   e->cfg.endpoint, MAX_ATTEMPTS, n);
 		count(e, &e->st.dropped_failed, n);
 	}
-	free(pb);
-	free(gz);
 }
 
 int64_t otlp_unix_offset(void)
@@ -427,7 +451,9 @@ static void *export_thread(void *arg)
 {
 	struct otlp_exporter *e = arg;
 	struct xspan *batch = calloc(e->cfg.batch_size, sizeof(*batch));
+	struct batch_bufs bb = {0};
 
+	bgthread_background("obs-otlp");
 	if (!batch)
 		return NULL;
 	pthread_mutex_lock(&e->lock);
@@ -462,12 +488,13 @@ static void *export_thread(void *arg)
 		if (e->json)
 			otlp_write_json(e->json, &e->cfg.res, batch, n, otlp_unix_offset());
 		else
-			send_otlp(e, batch, n, otlp_unix_offset());
+			send_otlp(e, &bb, batch, n, otlp_unix_offset());
 		pthread_mutex_lock(&e->lock);
 		if (e->json)
 			e->st.exported += n;
 	}
 	pthread_mutex_unlock(&e->lock);
+	bufs_free(&bb);
 	free(batch);
 	return NULL;
 }

@@ -367,104 +367,207 @@ static int same_resource(const struct xspan *a, const struct xspan *b)
 	       !strcmp(a->container_id, b->container_id);
 }
 
-int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
-		uint8_t **out, size_t *len)
+/*
+ * Encoder buffers, kept from batch to batch: allocating megabytes per
+ * batch made every batch fault its pages in afresh, which was most of
+ * the encoder's time. Arrays sized by span count share span_cap.
+ */
+struct otlp_encoder {
+	size_t span_cap, kv_cap, str_cap, out_cap;
+	size_t *first; /* each resource group's first span */
+	ResourceSpans *rs;
+	ResourceSpans **rsp;
+	ScopeSpans *ss;
+	ScopeSpans **ssp;
+	Resource *resv;
+	Span *spans;
+	Span **spp;
+	Status *sts;
+	KeyValue *kv;
+	AnyValue *av;
+	KeyValue **kvp;
+	char *str;
+	uint8_t *out;
+};
+
+static void free_span_arrays(struct otlp_encoder *e)
+{
+	free(e->first);
+	free(e->rs);
+	free(e->rsp);
+	free(e->ss);
+	free(e->ssp);
+	free(e->resv);
+	free(e->spans);
+	free(e->spp);
+	free(e->sts);
+	e->first = NULL, e->rs = NULL, e->rsp = NULL, e->ss = NULL, e->ssp = NULL;
+	e->resv = NULL, e->spans = NULL, e->spp = NULL, e->sts = NULL;
+	e->span_cap = 0;
+}
+
+static void free_kv_arrays(struct otlp_encoder *e)
+{
+	free(e->kv);
+	free(e->av);
+	free(e->kvp);
+	e->kv = NULL, e->av = NULL, e->kvp = NULL;
+	e->kv_cap = 0;
+}
+
+/* Room for m spans (and as many resource groups). Contents are not kept. */
+static int reserve_spans(struct otlp_encoder *e, size_t m)
+{
+	if (m <= e->span_cap)
+		return 0;
+	free_span_arrays(e);
+	e->first = malloc(m * sizeof(*e->first));
+	e->rs = malloc(m * sizeof(*e->rs));
+	e->rsp = malloc(m * sizeof(*e->rsp));
+	e->ss = malloc(m * sizeof(*e->ss));
+	e->ssp = malloc(m * sizeof(*e->ssp));
+	e->resv = malloc(m * sizeof(*e->resv));
+	e->spans = malloc(m * sizeof(*e->spans));
+	e->spp = malloc(m * sizeof(*e->spp));
+	e->sts = malloc(m * sizeof(*e->sts));
+	if (!e->first || !e->rs || !e->rsp || !e->ss || !e->ssp || !e->resv || !e->spans ||
+	    !e->spp || !e->sts) {
+		free_span_arrays(e);
+		return -1;
+	}
+	e->span_cap = m;
+	return 0;
+}
+
+static int reserve_kv(struct otlp_encoder *e, size_t m)
+{
+	if (m <= e->kv_cap)
+		return 0;
+	free_kv_arrays(e);
+	e->kv = malloc(m * sizeof(*e->kv));
+	e->av = malloc(m * sizeof(*e->av));
+	e->kvp = malloc(m * sizeof(*e->kvp));
+	if (!e->kv || !e->av || !e->kvp) {
+		free_kv_arrays(e);
+		return -1;
+	}
+	e->kv_cap = m;
+	return 0;
+}
+
+/* Room for m bytes in *buf (capacity *cap); contents are not kept. */
+static int reserve_bytes(void *bufp, size_t *cap, size_t m)
+{
+	char **buf = bufp;
+
+	if (m <= *cap)
+		return 0;
+	free(*buf);
+	*buf = malloc(m);
+	*cap = *buf ? m : 0;
+	return *buf ? 0 : -1;
+}
+
+struct otlp_encoder *otlp_encoder_new(void)
+{
+	return calloc(1, sizeof(struct otlp_encoder));
+}
+
+void otlp_encoder_free(struct otlp_encoder *e)
+{
+	if (!e)
+		return;
+	free_span_arrays(e);
+	free_kv_arrays(e);
+	free(e->str);
+	free(e->out);
+	free(e);
+}
+
+int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res, const struct xspan *s,
+		     size_t n, int64_t unix_off, const uint8_t **out, size_t *len)
 {
 	Request req =
 	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
 	Scope scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
 	struct arena a = {0};
-	size_t ngroups = 0;
-	int rc = -1;
+	size_t ngroups = 0, res_bytes = 0;
 
 	/* one ResourceSpans per process (the resource carries process.pid);
-	 * everything below is initialised before use, so malloc, not calloc:
-	 * zeroing megabytes per batch was a third of the encoder's time */
-	size_t m = n ? n : 1, res_bytes = 0;
-	size_t *first = malloc(m * sizeof(*first)); /* each group's first span */
-	if (!first)
+	 * everything below is initialised before use */
+	if (reserve_spans(e, n ? n : 1))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		size_t g = 0;
-		while (g < ngroups && !same_resource(&s[first[g]], &s[i]))
+		while (g < ngroups && !same_resource(&s[e->first[g]], &s[i]))
 			g++;
 		if (g == ngroups)
-			first[ngroups++] = i;
+			e->first[ngroups++] = i;
 	}
 	for (size_t i = 0; i < res->nattrs; i++)
 		res_bytes += strlen(res->keys[i]) + strlen(res->vals[i]) + 2;
 	res_bytes += (res->service ? strlen(res->service) : 0) +
 		     (res->host ? strlen(res->host) : 0) + sizeof(s->exe) + sizeof(s->service) +
 		     sizeof(s->container_id) + sizeof(s->pod_uid) + 64;
-	ResourceSpans *rs = malloc(ngroups * sizeof(*rs) + 1);
-	ResourceSpans **rsp = malloc(ngroups * sizeof(*rsp) + 1);
-	ScopeSpans *ss = malloc(ngroups * sizeof(*ss) + 1);
-	ScopeSpans **ssp = malloc(ngroups * sizeof(*ssp) + 1);
-	Resource *resv = malloc(ngroups * sizeof(*resv) + 1);
-	Span *spans = malloc(m * sizeof(*spans));
-	Span **spp = malloc(m * sizeof(*spp));
-	Status *sts = malloc(m * sizeof(*sts));
-
-	a.cap = n * SPAN_ATTRS + ngroups * RES_ATTRS + 8;
-	a.kv = malloc(a.cap * sizeof(*a.kv));
-	a.av = malloc(a.cap * sizeof(*a.av));
-	a.kvp = malloc(a.cap * sizeof(*a.kvp));
-	a.scap = n * SPAN_STR_MAX + ngroups * res_bytes + 64;
-	a.str = malloc(a.scap);
-	if (!rs || !rsp || !ss || !ssp || !resv || !spans || !spp || !sts || !a.kv || !a.av ||
-	    !a.kvp || !a.str)
-		goto cleanup;
+	if (reserve_kv(e, n * SPAN_ATTRS + ngroups * RES_ATTRS + 8) ||
+	    reserve_bytes(&e->str, &e->str_cap, n * SPAN_STR_MAX + ngroups * res_bytes + 64))
+		return -1;
+	a.kv = e->kv, a.av = e->av, a.kvp = e->kvp, a.cap = e->kv_cap;
+	a.str = e->str, a.scap = e->str_cap;
 
 	scope.name = "obs";
 	scope.version = OBS_VERSION;
 	for (size_t g = 0; g < ngroups; g++) {
-		opentelemetry__proto__trace__v1__resource_spans__init(&rs[g]);
-		opentelemetry__proto__trace__v1__scope_spans__init(&ss[g]);
-		resource_attrs(&a, &resv[g], res, &s[first[g]]);
-		rs[g].resource = &resv[g];
-		ss[g].scope = &scope;
-		ssp[g] = &ss[g];
-		rs[g].scope_spans = &ssp[g];
-		rs[g].n_scope_spans = 1;
-		rsp[g] = &rs[g];
+		opentelemetry__proto__trace__v1__resource_spans__init(&e->rs[g]);
+		opentelemetry__proto__trace__v1__scope_spans__init(&e->ss[g]);
+		resource_attrs(&a, &e->resv[g], res, &s[e->first[g]]);
+		e->rs[g].resource = &e->resv[g];
+		e->ss[g].scope = &scope;
+		e->ssp[g] = &e->ss[g];
+		e->rs[g].scope_spans = &e->ssp[g];
+		e->rs[g].n_scope_spans = 1;
+		e->rsp[g] = &e->rs[g];
 	}
 	/* spans grouped: pointer arrays per group, in order */
 	size_t k = 0;
 	for (size_t g = 0; g < ngroups; g++) {
-		ss[g].spans = spp + k;
+		e->ss[g].spans = e->spp + k;
 		for (size_t i = 0; i < n; i++) {
-			if (!same_resource(&s[first[g]], &s[i]))
+			if (!same_resource(&s[e->first[g]], &s[i]))
 				continue;
-			fill_span(&a, &spans[k], &sts[k], &s[i], unix_off);
-			spp[k] = &spans[k];
+			fill_span(&a, &e->spans[k], &e->sts[k], &s[i], unix_off);
+			e->spp[k] = &e->spans[k];
 			k++;
-			ss[g].n_spans++;
+			e->ss[g].n_spans++;
 		}
 	}
-	req.resource_spans = rsp;
+	req.resource_spans = e->rsp;
 	req.n_resource_spans = ngroups;
 	*len =
 	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
 		&req);
-	*out = malloc(*len ? *len : 1);
-	if (!*out)
-		goto cleanup;
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, *out);
-	rc = 0;
-cleanup:
-	free(first);
-	free(rs);
-	free(rsp);
-	free(ss);
-	free(ssp);
-	free(resv);
-	free(spans);
-	free(spp);
-	free(sts);
-	free(a.kv);
-	free(a.av);
-	free(a.kvp);
-	free(a.str);
+	if (reserve_bytes(&e->out, &e->out_cap, *len ? *len : 1))
+		return -1;
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req,
+										       e->out);
+	*out = e->out;
+	return 0;
+}
+
+int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
+		uint8_t **out, size_t *len)
+{
+	struct otlp_encoder *e = otlp_encoder_new();
+	const uint8_t *b;
+	int rc = -1;
+
+	*out = NULL;
+	if (e && !otlp_encoder_run(e, res, s, n, unix_off, &b, len)) {
+		*out = e->out; /* handed over to the caller */
+		e->out = NULL;
+		rc = 0;
+	}
+	otlp_encoder_free(e);
 	return rc;
 }
 

@@ -44,8 +44,16 @@ struct otlp_resource {
 int otlp_parse_resource_attrs(const char *s, struct otlp_resource *res, char *buf, size_t buflen,
 			      char *err, size_t errlen);
 
-/* Encode n spans; *out is malloc'd (caller frees). unix_off: add to a
- * CLOCK_MONOTONIC time to get Unix time. Returns 0 or -1 (OOM). */
+/* An encoder: buffers reused from one batch to the next (one owner). */
+struct otlp_encoder;
+struct otlp_encoder *otlp_encoder_new(void);
+void otlp_encoder_free(struct otlp_encoder *e);
+/* Encode n spans into the encoder's buffer: *out is valid until the next
+ * run or free. unix_off: add to a CLOCK_MONOTONIC time to get Unix time.
+ * Returns 0 or -1 (OOM). */
+int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res, const struct xspan *s,
+		     size_t n, int64_t unix_off, const uint8_t **out, size_t *len);
+/* The same once, with a new encoder: *out is malloc'd (caller frees). */
 int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
 		uint8_t **out, size_t *len);
 /* Decode an ExportTraceServiceResponse: rejected spans and message. -1 if

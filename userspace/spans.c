@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "bgthread.h"
 #include "config.h"
 #include "log.h"
 #include "str.h"
@@ -243,6 +244,7 @@ static void *drain_thread(void *arg)
 	struct spans *s = arg;
 	struct timespec ts = {0, (long)DRAIN_EVERY_NS};
 
+	bgthread_background("obs-spans");
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		drain(s);
 		nanosleep(&ts, NULL);

@@ -36,7 +36,7 @@ echo ok >"$out/www/index.html"
 
 obs=$top/build/obs-run
 shim=$top/build/libobs_preload.so
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-): a TIME_WAIT client port would block our listen
 port=$base sink_port=$((base + 1)) mport=$((base + 2))
 export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port
 python3 "$top/bench/http-overhead/sink.py" "$sink_port" 2>"$out/sink.log" &

@@ -33,7 +33,7 @@ command -v wrk >/dev/null || { echo "run.sh: wrk missing (scripts/deps.sh instal
 
 obs=$top/build/obs-run
 shim=$top/build/libobs_preload.so
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-): a TIME_WAIT client port would block our listen
 port=$base sink_port=$((base + 1)) mport=$((base + 2))
 
 # One worker: nginx on one core, wrk on the other (this machine has two).

@@ -1,0 +1,14 @@
+/* bgthread - how obs's own helper threads yield the CPU to the traced app. */
+#ifndef OBS_BGTHREAD_H
+#define OBS_BGTHREAD_H
+
+/*
+ * Name the calling thread (top -H, /proc/PID/task/TID/comm) and make it a
+ * background thread: SCHED_BATCH (it never preempts the app on wake-up)
+ * at a lower priority. Span draining and export are bulk work whose
+ * bursts, at the app's priority, land in the app's tail latency.
+ * Best effort: a failure leaves the thread as it was.
+ */
+void bgthread_background(const char *name);
+
+#endif
