@@ -133,6 +133,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
 
+# the encoder test decodes with the generated code of the official protos
+$(BUILD)/tests/test_otlp_encode: tests/unit/test_otlp_encode.c $(PURE_OBJS) \
+		$(BUILD)/exporters/otlp_encode.o $(OTLP_GEN_O)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lprotobuf-c -lyaml -lm -lpthread
+
 unit-bins: $(UNIT_TESTS)
 
 unit: $(UNIT_TESTS)
