@@ -145,7 +145,7 @@ for c in obs obs10; do
 done
 echo
 echo "spans in the last obs round (obs-run's exit summary):"
-grep -E '^  (http|spans dropped):' "$out/obs.log" | tail -2 | sed 's/^/ /'
+grep -E '^  (spans|traceparent)' "$out/obs.log" | tail -3 | sed 's/^/ /' || true
 
 echo
 echo "shimcost: one process, loopback HTTP exchanges (client span + server span each)"
