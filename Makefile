@@ -57,7 +57,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 # The shim: its own objects, every symbol hidden but the interposers.
-SHIM_SRCS := preload/shim.c preload/conn.c preload/h2conn.c preload/ctx.c preload/tls.c \
+SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/h2conn.c preload/ctx.c preload/tls.c \
              userspace/tp.c userspace/inject.c userspace/http1.c userspace/spanring.c userspace/str.c \
              userspace/h2.c userspace/hpack.c userspace/splice.c userspace/rpc.c
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)

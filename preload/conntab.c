@@ -1,0 +1,329 @@
+/*
+ * conntab - the shim's connection table: a fixed pool of connection
+ * states (CONN_POOL entries, mapped once, pages touched only when used)
+ * indexed by fd, their locks, and their life from socket/accept/connect
+ * to close. A connection the pool has no room for is simply not followed.
+ * A per-connection try-lock keeps two threads (or a signal handler) from
+ * touching one state at once: the loser passes its bytes straight
+ * through and the connection stops being followed.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "conn_priv.h"
+
+static struct conn *pool;
+static uint64_t free_head; /* tag << 32 | (index + 1) */
+static struct conn *by_fd[CONN_FD_MAX];
+
+void conn_init(void)
+{
+	void *m = mmap(NULL, sizeof(struct conn) * CONN_POOL, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (m == MAP_FAILED)
+		return;
+	pool = m;
+	for (uint32_t i = 0; i < CONN_POOL; i++)
+		pool[i].next_free = i + 1 < CONN_POOL ? i + 2 : 0;
+	free_head = 1;
+}
+
+static struct conn *pool_get(void)
+{
+	uint64_t h = __atomic_load_n(&free_head, __ATOMIC_ACQUIRE), n;
+	struct conn *c;
+
+	do {
+		uint32_t idx = (uint32_t)h;
+		if (!pool || !idx)
+			return NULL;
+		c = &pool[idx - 1];
+		n = ((h >> 32) + 1) << 32 | __atomic_load_n(&c->next_free, __ATOMIC_RELAXED);
+	} while (
+	    !__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return c;
+}
+
+static void pool_put(struct conn *c)
+{
+	uint32_t idx = (uint32_t)(c - pool) + 1;
+	uint64_t h = __atomic_load_n(&free_head, __ATOMIC_ACQUIRE), n;
+
+	do {
+		__atomic_store_n(&c->next_free, (uint32_t)h, __ATOMIC_RELAXED);
+		n = ((h >> 32) + 1) << 32 | idx;
+	} while (
+	    !__atomic_compare_exchange_n(&free_head, &h, n, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+}
+
+static __thread char lock_tag SHIM_TLS_MODEL; /* its address names this thread */
+
+/* The lock word: this thread's tag, and the fork generation it was taken
+ * in, so a lock a parent's other thread held at fork() is seen as orphaned
+ * in the child (that thread does not exist there). */
+static uintptr_t lock_self(void)
+{
+	return (uintptr_t)ctx_fork_gen() << 48 | ((uintptr_t)&lock_tag & ((1ULL << 48) - 1));
+}
+
+/*
+ * HTTP/1 state is only locked with a try-lock: the loser passes its bytes
+ * through and the connection stops being followed. HTTP/2 cannot lose a
+ * byte (the HPACK tables would diverge), and gRPC reads and writes one
+ * connection from different threads, so there the lock waits, which is
+ * safe because no holder does I/O under it (conn_io_unlocked). The same
+ * thread (a signal handler) never waits for itself, and a lock orphaned by
+ * fork() is taken over (the connection then stops being followed: its
+ * state may be half-updated).
+ */
+int conn_lock(struct conn *c)
+{
+	uintptr_t self = lock_self(), cur;
+
+	for (;;) {
+		cur = 0;
+		if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return 1;
+		if (cur == self || !__atomic_load_n(&c->h2, __ATOMIC_RELAXED))
+			return 0;
+		if (cur >> 48 != self >> 48) { /* held across a fork: nobody will free it */
+			if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED)) {
+				c->dead = 1;
+				c->io_busy = 0;
+				return 1;
+			}
+			continue;
+		}
+		sched_yield();
+	}
+}
+
+void conn_unlock(struct conn *c)
+{
+	__atomic_store_n(&c->lock, 0, __ATOMIC_RELEASE);
+}
+
+ssize_t conn_io_unlocked(struct conn *c, conn_io_fn io, void *arg, const struct iovec *iov,
+			 int iovcnt)
+{
+	ssize_t k;
+	int e;
+
+	if (c->io_busy)
+		c->dead = 1; /* two writes at once on one HTTP/2 connection: stop following */
+	c->io_busy++;	     /* while set, nobody frees c's state (release, EOF) */
+	conn_unlock(c);
+	k = io(arg, iov, iovcnt);
+	e = errno;
+	while (!conn_lock(c))
+		sched_yield();
+	c->io_busy--;
+	errno = e;
+	return k;
+}
+
+static void conn_reset(struct conn *c, enum conn_kind kind, int fd)
+{
+	char *wbuf = c->wbuf;
+
+	memset(c, 0, offsetof(struct conn, q));
+	c->kind = (uint8_t)kind;
+	c->fd = fd;
+	c->qhead = c->qlen = 0;
+	c->next_valid = c->inj_armed = 0;
+	c->pend_len = c->pend_off = c->inj_len = 0;
+	c->inject_max = (size_t)-1;
+	c->wbuf = wbuf;
+	http1_init(&c->in, kind == CONN_SERVER ? HTTP1_REQUEST : HTTP1_RESPONSE);
+	http1_init(&c->out, kind == CONN_SERVER ? HTTP1_RESPONSE : HTTP1_REQUEST);
+}
+
+static void fmt_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	c->peer[0] = 0;
+	c->peer_port = 0;
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(in6->sin6_port);
+	}
+}
+
+static int inet_family(const struct sockaddr *sa)
+{
+	return sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
+}
+
+/* With c locked and no longer reachable: end it and recycle the entry. */
+static void conn_release(struct conn *c)
+{
+	if (c->io_busy) {
+		c->dead = 1; /* a write is in the kernel: it still uses the state; leak it */
+		conn_unlock(c);
+		return;
+	}
+	conn_eof(c);
+	if (c->h2) {
+		h2c_free(c->h2);
+		c->h2 = NULL;
+	}
+	pool_put(c);
+}
+
+static void release_fd(int fd)
+{
+	struct conn *c;
+
+	if (fd < 0 || fd >= CONN_FD_MAX)
+		return;
+	c = __atomic_exchange_n(&by_fd[fd], NULL, __ATOMIC_ACQ_REL);
+	/* busy in another thread (the app closes an fd it is using): leak
+	 * the entry rather than recycle state someone is touching */
+	if (c && conn_lock(c))
+		conn_release(c);
+}
+
+static struct conn *track(int fd, enum conn_kind kind, const struct sockaddr *sa, socklen_t len)
+{
+	struct conn *c;
+
+	if (fd < 0 || fd >= CONN_FD_MAX) {
+		ctx_count(CTX_UNTRACKED);
+		return NULL;
+	}
+	release_fd(fd);
+	c = pool_get();
+	if (!c) {
+		ctx_count(CTX_UNTRACKED);
+		return NULL;
+	}
+	conn_reset(c, kind, fd);
+	fmt_peer(c, sa, len);
+	__atomic_store_n(&by_fd[fd], c, __ATOMIC_RELEASE);
+	return c;
+}
+
+void conn_on_socket(int fd)
+{
+	release_fd(fd);
+}
+
+void conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len)
+{
+	if (peer && !inet_family(peer))
+		return; /* unix sockets: not HTTP we report */
+	track(fd, CONN_SERVER, peer, len);
+}
+
+void conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len)
+{
+	if (!inet_family(peer))
+		return;
+	track(fd, CONN_CLIENT, peer, len);
+}
+
+int conn_on_connect_early(int fd, const struct sockaddr *peer, socklen_t len)
+{
+	if (!inet_family(peer) || fd < 0 || fd >= CONN_FD_MAX ||
+	    __atomic_load_n(&by_fd[fd], __ATOMIC_ACQUIRE))
+		return 0; /* a repeated connect (EALREADY, EISCONN) must not reset it */
+	return track(fd, CONN_CLIENT, peer, len) != NULL;
+}
+
+void conn_on_close(int fd)
+{
+	release_fd(fd);
+}
+
+struct conn *conn_lookup(int fd)
+{
+	if (fd < 0 || fd >= CONN_FD_MAX)
+		return NULL;
+	return __atomic_load_n(&by_fd[fd], __ATOMIC_ACQUIRE);
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+enum conn_kind conn_kind(const struct conn *c)
+{
+	return (enum conn_kind)c->kind;
+}
+
+void conn_kill(struct conn *c)
+{
+	c->dead = 1;
+}
+
+int conn_dead(const struct conn *c)
+{
+	return c->dead;
+}
+
+/* ---- TLS ----------------------------------------------------------------- */
+
+enum conn_kind conn_claim_for_tls(int fd)
+{
+	struct conn *c = conn_lookup(fd);
+
+	if (!c)
+		return CONN_NONE;
+	c->tls = 1; /* raw bytes on this fd are ciphertext from now on */
+	return (enum conn_kind)c->kind;
+}
+
+struct conn *conn_new_detached(enum conn_kind kind, int fd)
+{
+	struct conn *src = conn_lookup(fd), *c = pool_get();
+
+	if (!c) {
+		ctx_count(CTX_UNTRACKED);
+		return NULL;
+	}
+	conn_reset(c, kind, -1);
+	c->detached = 1;
+	c->inject_max = TLS_WBUF_MAX - INJ_MAX;
+	if (src) {
+		memcpy(c->peer, src->peer, sizeof(c->peer));
+		c->peer_port = src->peer_port;
+	}
+	c->tls = 1;
+	return c;
+}
+
+void conn_free_detached(struct conn *c)
+{
+	if (conn_lock(c))
+		conn_release(c);
+}
+
+size_t conn_write_cap(const struct conn *c)
+{
+	return c->inject_max == (size_t)-1 ? (size_t)-1 : TLS_WBUF_MAX;
+}
+
+char *conn_tls_wbuf(struct conn *c, size_t need)
+{
+	if (need > TLS_WBUF_MAX)
+		return NULL;
+	if (!c->wbuf) {
+		void *m = mmap(NULL, TLS_WBUF_MAX, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		c->wbuf = m;
+	}
+	return c->wbuf;
+}
