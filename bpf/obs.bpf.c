@@ -193,12 +193,6 @@ static __always_inline struct obs_counters *counters_of(__u32 slot)
 
 /* ---- syscalls ---------------------------------------------------------- */
 
-/*
- * The hot path. Costs measured on the reference VM: bpf_ktime_get_ns ~58 ns,
- * hash lookup ~32 ns, get_current_pid_tgid ~21 ns, get_current_task ~6 ns,
- * per-CPU array lookup ~2 ns (inlined). So: no hash operation and no pid
- * read per syscall in the common case; only the two clock reads remain.
- */
 /* The current task's slot, through this CPU's one-entry cache (c). */
 static __always_inline __u32 current_slot(struct obs_cur_sys *c, __u64 task)
 {
@@ -218,6 +212,12 @@ static __always_inline struct obs_cur_sys *this_cpu(void)
 	return &cur[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
 }
 
+/*
+ * The hot path. Costs measured on the reference VM: bpf_ktime_get_ns ~58 ns,
+ * hash lookup ~32 ns, get_current_pid_tgid ~21 ns, get_current_task ~6 ns,
+ * per-CPU array lookup ~2 ns (inlined). So: no hash operation and no pid
+ * read per syscall in the common case; only the two clock reads remain.
+ */
 SEC("raw_tp/sys_enter")
 int BPF_PROG(obs_sys_enter, struct pt_regs *regs, long id)
 {

@@ -554,23 +554,6 @@ int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res, co
 	return 0;
 }
 
-int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
-		uint8_t **out, size_t *len)
-{
-	struct otlp_encoder *e = otlp_encoder_new();
-	const uint8_t *b;
-	int rc = -1;
-
-	*out = NULL;
-	if (e && !otlp_encoder_run(e, res, s, n, unix_off, &b, len)) {
-		*out = e->out; /* handed over to the caller */
-		e->out = NULL;
-		rc = 0;
-	}
-	otlp_encoder_free(e);
-	return rc;
-}
-
 int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected, char *msg,
 			 size_t msglen)
 {

@@ -53,9 +53,6 @@ void otlp_encoder_free(struct otlp_encoder *e);
  * Returns 0 or -1 (OOM). */
 int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res, const struct xspan *s,
 		     size_t n, int64_t unix_off, const uint8_t **out, size_t *len);
-/* The same once, with a new encoder: *out is malloc'd (caller frees). */
-int otlp_encode(const struct otlp_resource *res, const struct xspan *s, size_t n, int64_t unix_off,
-		uint8_t **out, size_t *len);
 /* Decode an ExportTraceServiceResponse: rejected spans and message. -1 if
  * the bytes are not one. An empty body is a full success. */
 int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected, char *msg,
