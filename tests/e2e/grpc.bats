@@ -118,7 +118,8 @@ PYEOF
 		>"$BATS_TEST_TMPDIR/calls" &
 	CLI_PID=$!
 	wait_for grep -q 'calls done' "$BATS_TEST_TMPDIR/calls"
-	wait_for scrape "$CP"
+	# the last call's span may still be on its way through the ring
+	wait_for scrape_sum_ge "$CP" '^rpc_client_call_duration_seconds_count' 4
 	scrape "$CP" >"$BATS_TEST_TMPDIR/m"
 	for m in Unary:0 NotFound:5 Slow:4 Unavailable:14; do
 		grep -q "^rpc_client_call_duration_seconds_count{rpc_system=\"grpc\",rpc_service=\"demo.Echo\",rpc_method=\"${m%:*}\",rpc_grpc_status_code=\"${m#*:}\",service=\"gcli\"} 1" "$BATS_TEST_TMPDIR/m"

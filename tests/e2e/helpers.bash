@@ -30,10 +30,14 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# wait_for CMD... : retry for up to ~10 s
+# wait_for CMD... : retry for up to $WAIT_FOR_SECS (30) seconds. Generous:
+# a passing test returns at once, and a loaded 2-CPU CI machine can take
+# seconds to start a service or drain a retrying exporter.
 wait_for() {
-	for _ in $(seq 100); do
+	local end=$((SECONDS + ${WAIT_FOR_SECS:-30}))
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -lt "$end" ] || break
 		sleep 0.1
 	done
 	echo "timed out waiting for: $*" >&2
@@ -121,3 +125,8 @@ bg_stop() {
 scrape_has() { scrape "$1" | grep -Eq "$2"; }
 wait_scrape() { wait_for scrape_has "$1" "$2"; }
 spans_eq() { [ "$(span_q "$1")" = "$2" ]; }
+# scrape_sum_ge PORT ERE N: the scraped series matching ERE sum to N or more.
+scrape_sum_ge() {
+	scrape "$1" >"$BATS_TEST_TMPDIR/m.now" || return 1
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m.now" "$2")" -ge "$3" ]
+}

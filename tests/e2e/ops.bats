@@ -426,7 +426,7 @@ time.sleep(3)'
 	PROM=$!
 	api() { curl -fsS "http://127.0.0.1:$PP/api/v1/$1"; }
 	up_is_1() { api 'query?query=up%7Bjob%3D%22obs%22%7D' | grep -q '"value":\[[0-9.]*,"1"\]'; }
-	wait_for up_is_1 || wait_for up_is_1
+	wait_for up_is_1
 	api 'query?query=http_server_request_duration_seconds_count' | grep -q '"service":"shop"'
 	# all shipped rule groups loaded and healthy
 	api rules >"$D/rules.json"

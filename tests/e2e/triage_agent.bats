@@ -97,9 +97,9 @@ while time.time()<t:
 	# Started after the agent: followed from fork, relabelled at exec.
 	OTEL_SERVICE_NAME=e2e-checkout python3 -c 'import os,time
 for i in range(3000): os.getsid(0)
-time.sleep(3)' &
+time.sleep(30)' &
 	local svc=$!
-	sleep 1.5
+	wait_for scrape_sum_ge "$port" '^obs_syscall_duration_seconds_count\{syscall="getsid",service="e2e-checkout",' 3000
 	scrape "$port" >"$W/m"
 	kill "$svc" 2>/dev/null || true
 	n=$(metric_sum "$W/m" '^obs_syscall_duration_seconds_count\{syscall="getsid",service="e2e-checkout",container_id="[^"]*",pod_uid="[^"]*"\}')
