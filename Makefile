@@ -25,7 +25,7 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC $(SANFLAGS)
 CPPFLAGS  += -Iuserspace -Iexporters -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lcurl -lprotobuf-c -lyaml -lpthread -lm
+LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
 
@@ -48,7 +48,8 @@ PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/sys
 APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
              userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/bgthread.c userspace/report.c \
              userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \
-             userspace/privs.c userspace/log.c userspace/confcmd.c userspace/spans.c exporters/prom_http.c \
+             userspace/privs.c userspace/log.c userspace/confcmd.c userspace/spans.c exporters/prom_http.c exporters/tls_keys.c \
+             userspace/tlsfiles.c \
              exporters/otlp.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
@@ -138,6 +139,11 @@ $(BUILD)/tests/test_otlp_encode: tests/unit/test_otlp_encode.c $(PURE_OBJS) \
 		$(BUILD)/exporters/otlp_encode.o $(OTLP_GEN_O)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lprotobuf-c -lyaml -lm -lpthread
+
+# TLS key handling links GnuTLS
+$(BUILD)/tests/test_tls_keys: tests/unit/test_tls_keys.c $(BUILD)/exporters/tls_keys.o
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lgnutls
 
 unit-bins: $(UNIT_TESTS)
 

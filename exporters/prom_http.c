@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "tls_keys.h"
 
 #if MHD_VERSION < 0x00097002
 typedef int MHD_Result_t;
@@ -32,8 +33,9 @@ struct http_server {
 	int fd;
 	uint16_t port;
 	char path[128];
-	char *cert, *key;     /* PEM, alive as long as the daemon */
-	pthread_mutex_t lock; /* guards auth and the counters below */
+	/* TLS: the served set, older ones chained behind it (tls_keys.h) */
+	struct tls_keys *keys;
+	pthread_mutex_t lock; /* guards auth, keys and the counters below */
 	struct auth_creds auth;
 	unsigned long long unauthorized;
 	time_t last_warn;
@@ -287,31 +289,36 @@ int http_server_start(const struct http_server_cfg *cfg, struct http_server **ou
 				 "this libmicrohttpd was built without TLS: cannot serve HTTPS");
 			goto fail;
 		}
-		s->cert = strdup(cfg->tls_cert_pem);
-		s->key = strdup(cfg->tls_key_pem);
-		if (!s->cert || !s->key) {
-			snprintf(err, errlen, "out of memory");
+		if (MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES) {
+			snprintf(err, errlen,
+				 "this libmicrohttpd cannot take a certificate callback: cannot "
+				 "serve HTTPS");
 			goto fail;
 		}
+		if (!(s->keys = tls_keys_new(cfg->tls_cert_pem, cfg->tls_key_pem, err, errlen)))
+			goto fail;
 	}
 	s->fd = bind_socket(cfg->host, cfg->port, &s->port, err, errlen);
 	if (s->fd < 0)
 		goto fail;
-	if (s->cert)
+	/* The certificate is handed to each handshake by tls_keys_retrieve,
+	 * not loaded once into the daemon, so that SIGHUP can rotate it. */
+	if (s->keys) {
+		tls_keys_serve(s->keys);
 		s->d = MHD_start_daemon(
 		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS, 0, NULL, NULL,
 		    handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_LIMIT, 64,
-		    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_HTTPS_MEM_CERT, s->cert,
-		    MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
-	else
+		    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_HTTPS_CERT_CALLBACK,
+		    tls_keys_retrieve, MHD_OPTION_END);
+	} else {
 		s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL,
 					NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
 					MHD_OPTION_CONNECTION_LIMIT, 64,
 					MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	}
 	if (!s->d) {
-		snprintf(err, errlen, "cannot start the HTTP%s server on port %u%s",
-			 s->cert ? "S" : "", s->port,
-			 s->cert ? ": check that the certificate and key are PEM and match" : "");
+		snprintf(err, errlen, "cannot start the HTTP%s server on port %u",
+			 s->keys ? "S" : "", s->port);
 		goto fail;
 	}
 	*out = s;
@@ -319,8 +326,9 @@ int http_server_start(const struct http_server_cfg *cfg, struct http_server **ou
 fail:
 	if (s->fd >= 0)
 		close(s->fd);
-	free(s->cert);
-	free(s->key);
+	if (s->keys)
+		tls_keys_serve(NULL);
+	tls_keys_free(s->keys);
 	auth_clear(&s->auth);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -335,6 +343,43 @@ void http_server_set_auth(struct http_server *s, const struct auth_creds *auth)
 	auth_clear(&s->auth);
 	if (auth)
 		s->auth = *auth;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int http_server_set_tls(struct http_server *s, const char *cert_pem, const char *key_pem,
+			char *desc, size_t desclen, char *err, size_t errlen)
+{
+	struct tls_keys *k;
+	int same;
+
+	if (!s || !s->keys) {
+		snprintf(err, errlen, "the endpoint serves plain HTTP: restart obs to turn TLS on");
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	same = tls_keys_same(s->keys, cert_pem, key_pem);
+	pthread_mutex_unlock(&s->lock);
+	if (same)
+		return 0;
+	if (!(k = tls_keys_new(cert_pem, key_pem, err, errlen)))
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	tls_keys_chain(k, s->keys);
+	s->keys = k;
+	tls_keys_serve(k);
+	pthread_mutex_unlock(&s->lock);
+	tls_keys_describe(k, desc, desclen);
+	return 1;
+}
+
+void http_server_tls_describe(struct http_server *s, char *out, size_t outlen)
+{
+	if (!s) {
+		snprintf(out, outlen, "no certificate");
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	tls_keys_describe(s->keys, out, outlen);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -399,10 +444,9 @@ void http_server_stop(struct http_server *s)
 		return;
 	MHD_stop_daemon(s->d);
 	close(s->fd);
-	if (s->key)
-		memset(s->key, 0, strlen(s->key));
-	free(s->cert);
-	free(s->key);
+	if (s->keys)
+		tls_keys_serve(NULL);
+	tls_keys_free(s->keys);
 	auth_clear(&s->auth);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

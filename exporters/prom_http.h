@@ -36,6 +36,14 @@ int http_server_start(const struct http_server_cfg *cfg, struct http_server **ou
 uint16_t http_server_port(const struct http_server *s);
 /* Replace the credentials (SIGHUP): later requests see the new ones. */
 void http_server_set_auth(struct http_server *s, const struct auth_creds *auth);
+/* Replace the TLS certificate and key (SIGHUP): new handshakes get the
+ * new pair, connections already up keep theirs. 1 if replaced (desc says
+ * which certificate), 0 if unchanged, -1 with a message if the pair does
+ * not load or the server is plain HTTP; the running pair stays then. */
+int http_server_set_tls(struct http_server *s, const char *cert_pem, const char *key_pem,
+			char *desc, size_t desclen, char *err, size_t errlen);
+/* The served certificate's subject and expiry, for logs. */
+void http_server_tls_describe(struct http_server *s, char *out, size_t outlen);
 /* Requests for the metrics refused with 401 so far. */
 unsigned long long http_server_unauthorized(struct http_server *s);
 /* Read a PEM file for tls_cert_pem / tls_key_pem (caller frees). */

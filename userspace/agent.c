@@ -261,6 +261,7 @@ int agent_main(const struct obs_opts *o)
 		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
 			break;
 		app_drain(&a, 0);
+		app_watch_tls(&a);
 		if (pfd[0].revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP)
 				break;

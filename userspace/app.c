@@ -12,6 +12,7 @@
 #include "spans.h"
 #include "render.h"
 #include "str.h"
+#include "tlsfiles.h"
 
 uint64_t app_now_ns(void)
 {
@@ -101,9 +102,7 @@ int app_start_http(struct obs_app *a, char *err, size_t errlen)
 	if (auth_load(auth, c->bearer_token_file, c->basic_username, c->basic_password_file, err,
 		      errlen))
 		goto out;
-	if (*c->tls_cert_file &&
-	    (!(cert = http_read_pem(c->tls_cert_file, "certificate", err, errlen)) ||
-	     !(key = http_read_pem(c->tls_key_file, "key", err, errlen))))
+	if (tlsfiles_read(c, &cert, &key, err, errlen))
 		goto out;
 	cfg.auth = auth;
 	cfg.tls_cert_pem = cert;
@@ -117,6 +116,17 @@ int app_start_http(struct obs_app *a, char *err, size_t errlen)
 		 : auth->bearer_set		     ? " (bearer token)"
 		 : auth->basic_set		     ? " (basic auth)"
 						     : "");
+	if (cert) {
+		const char *ms = getenv("OBS_DEBUG_TLS_CHECK_MS");
+		char desc[256];
+
+		http_server_tls_describe(a->http, desc, sizeof(desc));
+		log_info("TLS certificate: %s", desc);
+		a->tls_sig = tlsfiles_sig(c);
+		a->tls_check_every_ns =
+		    ms && atoll(ms) > 0 ? (uint64_t)atoll(ms) * 1000000ULL : APP_TLS_CHECK_NS;
+		a->tls_check_ns = app_now_ns() + a->tls_check_every_ns;
+	}
 	if (!auth_required(auth) && strncmp(h, "127.", 4) && strcmp(h, "::1") &&
 	    strcmp(h, "localhost"))
 		log_warn("metrics_unauthenticated",
@@ -125,18 +135,68 @@ int app_start_http(struct obs_app *a, char *err, size_t errlen)
 			 *h ? h : "every interface");
 	rc = 0;
 out:
-	if (key)
-		memset(key, 0, strlen(key));
-	free(cert);
-	free(key);
+	tlsfiles_free(cert, key);
 	auth_clear(auth);
 	free(auth);
 	return rc;
 }
 
+/* SIGHUP: serve the certificate and key files of next if they differ
+ * from the running pair (" metrics.tls" appended to applied). 0 also if
+ * nothing changed; -1 if they do not load (the running pair stays). */
+static int reload_tls(struct obs_app *a, const struct obs_config *next, char *applied,
+		      size_t appliedlen)
+{
+	char err[512], desc[256];
+	int rc;
+
+	/* on/off needs a restart (config_diff reports it); a plain endpoint
+	 * has no certificate to replace */
+	if (!*a->cfg->tls_cert_file || !*next->tls_cert_file)
+		return 0;
+	rc = tlsfiles_serve(a->http, next, desc, sizeof(desc), err, sizeof(err));
+	if (rc < 0) {
+		log_error("config_invalid", "reload: %s (%s, %s); keeping the running settings",
+			  err, next->tls_cert_file, next->tls_key_file);
+		return -1;
+	}
+	a->tls_sig = tlsfiles_sig(next);
+	if (rc > 0) {
+		str_append(applied, appliedlen, strlen(applied), " metrics.tls");
+		log_info("TLS certificate: now serving %s", desc);
+	}
+	return 0;
+}
+
+void app_watch_tls(struct obs_app *a)
+{
+	char err[512], desc[256];
+	uint64_t now = app_now_ns(), sig;
+	int rc;
+
+	if (!a->http || !*a->cfg->tls_cert_file || now < a->tls_check_ns)
+		return;
+	a->tls_check_ns = now + a->tls_check_every_ns;
+	sig = tlsfiles_sig(a->cfg);
+	if (sig == a->tls_sig)
+		return;
+	/* one attempt per change: a pair caught half-written is reported
+	 * once, and tried again when the other file lands */
+	a->tls_sig = sig;
+	rc = tlsfiles_serve(a->http, a->cfg, desc, sizeof(desc), err, sizeof(err));
+	if (rc < 0)
+		log_error("tls_reload_failed",
+			  "TLS certificate: %s or %s changed, but %s; still serving the running "
+			  "certificate",
+			  a->cfg->tls_cert_file, a->cfg->tls_key_file, err);
+	else if (rc > 0)
+		log_info("TLS certificate: the files changed; now serving %s", desc);
+}
+
 int app_reload(struct obs_app *a)
 {
 	struct obs_config *next = malloc(sizeof(*next));
+	struct auth_creds *auth = NULL;
 	char err[1024], fixed[512], applied[256] = "";
 	unsigned changed;
 
@@ -150,23 +210,32 @@ int app_reload(struct obs_app *a)
 		return -1;
 	}
 	changed = config_diff(a->cfg, next, fixed, sizeof(fixed));
-	if (changed & CONFIG_RELOAD_LOGGING) {
-		log_configure(next->log_level, next->log_format);
-		str_append(applied, sizeof(applied), strlen(applied), " logging");
-	}
-	/* credentials are read again even when their file names did not
-	 * change: a rotated token takes effect on SIGHUP */
+	/* Credentials and certificates are read again even under unchanged
+	 * file names (a rotated token or renewed certificate is written over
+	 * the old file). Both are checked before anything applies: a file
+	 * that does not load changes nothing. */
 	if (a->http) {
-		struct auth_creds *auth = malloc(sizeof(*auth));
-
-		if (!auth || auth_load(auth, next->bearer_token_file, next->basic_username,
-				       next->basic_password_file, err, sizeof(err))) {
-			log_error("config_invalid", "reload: %s; keeping the running credentials",
+		if (!(auth = malloc(sizeof(*auth))) ||
+		    auth_load(auth, next->bearer_token_file, next->basic_username,
+			      next->basic_password_file, err, sizeof(err))) {
+			log_error("config_invalid", "reload: %s; keeping the running settings",
 				  auth ? err : "out of memory");
 			free(auth);
 			free(next);
 			return -1;
 		}
+		if (reload_tls(a, next, applied, sizeof(applied))) {
+			auth_clear(auth);
+			free(auth);
+			free(next);
+			return -1;
+		}
+	}
+	if (changed & CONFIG_RELOAD_LOGGING) {
+		log_configure(next->log_level, next->log_format);
+		str_append(applied, sizeof(applied), strlen(applied), " logging");
+	}
+	if (auth) {
 		http_server_set_auth(a->http, auth);
 		auth_clear(auth);
 		free(auth);

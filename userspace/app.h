@@ -34,7 +34,14 @@ struct obs_app {
 	uint64_t last_drain_ns;	    /* last ring buffer drain */
 	double last_scrape_seconds; /* duration of the previous /metrics render */
 	uint64_t scrapes;
+	uint64_t tls_sig;      /* tlsfiles_sig of the served pair's files */
+	uint64_t tls_check_ns; /* next app_watch_tls look at them */
+	uint64_t tls_check_every_ns;
 };
+
+/* How often app_watch_tls looks at the certificate files
+ * ($OBS_DEBUG_TLS_CHECK_MS overrides it for tests). */
+#define APP_TLS_CHECK_NS (10ULL * 1000000000ULL)
 
 uint64_t app_now_ns(void);
 /* Build the settings (defaults, --config file, environment, flags) and
@@ -53,7 +60,8 @@ int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, si
  * started. */
 void app_set_ready(struct obs_app *a);
 /* SIGHUP: read the settings again and apply what can change while
- * running (logging, metrics credentials, sampling, routes, limits, health);
+ * running (logging, metrics credentials and TLS files, sampling, routes,
+ * limits, health);
  * log what needs a restart. A bad file changes nothing. 0, or -1. */
 int app_reload(struct obs_app *a);
 /* How the shim samples new traces under these settings. */
@@ -72,6 +80,11 @@ int app_find_preload(char *out, size_t len);
  * one exporter per process. */
 int app_export_cfg(const struct obs_config *c, const char *service, struct otlp_cfg *x, char *err,
 		   size_t errlen);
+/* Main loop, at least once a second: every APP_TLS_CHECK_NS, if the TLS
+ * certificate or key file changed on disk (a renewal), serve the new
+ * pair without waiting for a SIGHUP; a bad pair is logged and the
+ * running one kept. */
+void app_watch_tls(struct obs_app *a);
 /* Drain process events for up to timeout_ms. */
 void app_drain(struct obs_app *a, int timeout_ms);
 

@@ -113,6 +113,7 @@ enum config_reloadable {
 	CONFIG_RELOAD_ROUTES = 1 << 3,
 	CONFIG_RELOAD_LIMITS = 1 << 4,
 	CONFIG_RELOAD_HEALTH = 1 << 5,
+	CONFIG_RELOAD_TLS = 1 << 6, /* other certificate/key files */
 };
 /* Compare a running config with a new one: returns the CONFIG_RELOAD_*
  * groups that changed, and lists in fixed (size fixedlen) the keys that

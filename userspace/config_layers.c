@@ -254,8 +254,12 @@ unsigned config_diff(const struct obs_config *a, const struct obs_config *b, cha
 		add_fixed(fixed, fixedlen, "metrics.listen");
 	if (strcmp(a->metrics_path, b->metrics_path))
 		add_fixed(fixed, fixedlen, "metrics.path");
-	if (strcmp(a->tls_cert_file, b->tls_cert_file) || strcmp(a->tls_key_file, b->tls_key_file))
+	/* new files for a TLS endpoint apply; turning TLS on or off does not */
+	if (!*a->tls_cert_file != !*b->tls_cert_file)
 		add_fixed(fixed, fixedlen, "metrics.tls");
+	else if (strcmp(a->tls_cert_file, b->tls_cert_file) ||
+		 strcmp(a->tls_key_file, b->tls_key_file))
+		changed |= CONFIG_RELOAD_TLS;
 	if (a->tracing_enabled != b->tracing_enabled)
 		add_fixed(fixed, fixedlen, "tracing.enabled");
 	if (strcmp(a->tracing_endpoint, b->tracing_endpoint))
@@ -283,6 +287,10 @@ void config_take_reloadable(struct obs_config *cur, const struct obs_config *nex
 	memcpy(cur->basic_username, next->basic_username, sizeof(cur->basic_username));
 	memcpy(cur->basic_password_file, next->basic_password_file,
 	       sizeof(cur->basic_password_file));
+	if (!*cur->tls_cert_file == !*next->tls_cert_file) {
+		memcpy(cur->tls_cert_file, next->tls_cert_file, sizeof(cur->tls_cert_file));
+		memcpy(cur->tls_key_file, next->tls_key_file, sizeof(cur->tls_key_file));
+	}
 	cur->sampling_ratio = next->sampling_ratio;
 	cur->sampling_origin = next->sampling_origin;
 	cur->routes = next->routes;

@@ -147,6 +147,7 @@ static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
 		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
 			break;
 		app_drain(a, 0);
+		app_watch_tls(a);
 		w = waitpid(child, &status, WNOHANG);
 		if (w == child)
 			break;

@@ -371,6 +371,32 @@ static void reload_diff(void **state)
 			 CONFIG_RELOAD_ROUTES);
 }
 
+/* Other certificate files reload; turning TLS on or off needs a restart. */
+static void reload_diff_tls(void **state)
+{
+	struct obs_config a, b;
+	char fixed[512];
+
+	(void)state;
+	config_defaults(&a, OBS_CMD_RUN);
+	b = a;
+	snprintf(b.tls_cert_file, sizeof(b.tls_cert_file), "/c1");
+	snprintf(b.tls_key_file, sizeof(b.tls_key_file), "/k1");
+	assert_int_equal(config_diff(&a, &b, fixed, sizeof(fixed)), 0);
+	assert_string_equal(fixed, "metrics.tls");
+	config_take_reloadable(&a, &b);
+	assert_string_equal(a.tls_cert_file, ""); /* still plain HTTP */
+	a = b;
+	snprintf(b.tls_key_file, sizeof(b.tls_key_file), "/k2");
+	assert_int_equal(config_diff(&a, &b, fixed, sizeof(fixed)), CONFIG_RELOAD_TLS);
+	assert_string_equal(fixed, "");
+	config_take_reloadable(&a, &b);
+	assert_string_equal(a.tls_key_file, "/k2");
+	b.tls_cert_file[0] = b.tls_key_file[0] = 0;
+	assert_int_equal(config_diff(&a, &b, fixed, sizeof(fixed)), 0);
+	assert_string_equal(fixed, "metrics.tls");
+}
+
 static void describe_hides_secrets(void **state)
 {
 	struct sbuf b;
@@ -399,6 +425,7 @@ int main(void)
 	    cmocka_unit_test(config_command_line),
 	    cmocka_unit_test(files_checked),
 	    cmocka_unit_test(reload_diff),
+	    cmocka_unit_test(reload_diff_tls),
 	    cmocka_unit_test(describe_hides_secrets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
