@@ -383,6 +383,18 @@ void http_server_tls_describe(struct http_server *s, char *out, size_t outlen)
 	pthread_mutex_unlock(&s->lock);
 }
 
+long long http_server_tls_not_after(struct http_server *s)
+{
+	time_t t;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	t = tls_keys_not_after(s->keys);
+	pthread_mutex_unlock(&s->lock);
+	return (long long)t;
+}
+
 unsigned long long http_server_unauthorized(struct http_server *s)
 {
 	unsigned long long n;

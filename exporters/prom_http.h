@@ -44,6 +44,8 @@ int http_server_set_tls(struct http_server *s, const char *cert_pem, const char 
 			char *desc, size_t desclen, char *err, size_t errlen);
 /* The served certificate's subject and expiry, for logs. */
 void http_server_tls_describe(struct http_server *s, char *out, size_t outlen);
+/* The served certificate's expiry (Unix seconds); 0 for plain HTTP. */
+long long http_server_tls_not_after(struct http_server *s);
 /* Requests for the metrics refused with 401 so far. */
 unsigned long long http_server_unauthorized(struct http_server *s);
 /* Read a PEM file for tls_cert_pem / tls_key_pem (caller frees). */

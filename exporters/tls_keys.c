@@ -19,6 +19,7 @@ struct tls_keys {
 	 * texts themselves are not kept (the key's least of all) */
 	unsigned char digest[32];
 	char desc[256];
+	time_t not_after; /* the leaf's expiry; 0 if unknown */
 	struct tls_keys *older;
 };
 
@@ -39,8 +40,10 @@ static void describe(struct tls_keys *k)
 	if (gnutls_x509_crt_import(crt, &k->certs[0].cert, GNUTLS_X509_FMT_DER) == 0 &&
 	    gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
 		exp = gnutls_x509_crt_get_expiration_time(crt);
-		if (exp != (time_t)-1 && gmtime_r(&exp, &tm))
+		if (exp != (time_t)-1 && gmtime_r(&exp, &tm)) {
 			strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+			k->not_after = exp;
+		}
 		snprintf(k->desc, sizeof(k->desc), "%.*s, %s %s", (int)dn.size, (char *)dn.data,
 			 exp != (time_t)-1 && exp < time(NULL) ? "EXPIRED" : "expires", day);
 		gnutls_free(dn.data);
@@ -138,6 +141,11 @@ int tls_keys_same(const struct tls_keys *k, const char *cert_pem, const char *ke
 void tls_keys_describe(const struct tls_keys *k, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s", k ? k->desc : "no certificate");
+}
+
+time_t tls_keys_not_after(const struct tls_keys *k)
+{
+	return k ? k->not_after : 0;
 }
 
 void tls_keys_chain(struct tls_keys *k, struct tls_keys *older)

@@ -10,6 +10,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <stddef.h>
+#include <time.h>
 
 struct tls_keys;
 
@@ -21,6 +22,8 @@ int tls_keys_same(const struct tls_keys *k, const char *cert_pem, const char *ke
 /* The leaf certificate's subject and expiry, for logs ("CN=...,
  * expires 2027-03-01"). */
 void tls_keys_describe(const struct tls_keys *k, char *out, size_t outlen);
+/* The leaf certificate's expiry (notAfter), 0 if unknown or k is NULL. */
+time_t tls_keys_not_after(const struct tls_keys *k);
 /* Free k and anything older chained behind it (see tls_keys_chain). */
 void tls_keys_free(struct tls_keys *k);
 /* Keep older alive behind k: a handshake may still hold pointers into

@@ -144,6 +144,13 @@ out:
 /* SIGHUP: serve the certificate and key files of next if they differ
  * from the running pair (" metrics.tls" appended to applied). 0 also if
  * nothing changed; -1 if they do not load (the running pair stays). */
+/* obs_tls_reloads_total: a tlsfiles_serve result (0, unchanged, is none) */
+static void count_tls_reload(struct obs_app *a, int rc)
+{
+	if (rc)
+		__atomic_fetch_add(&a->tls_reloads[rc < 0], 1, __ATOMIC_RELAXED);
+}
+
 static int reload_tls(struct obs_app *a, const struct obs_config *next, char *applied,
 		      size_t appliedlen)
 {
@@ -155,6 +162,7 @@ static int reload_tls(struct obs_app *a, const struct obs_config *next, char *ap
 	if (!*a->cfg->tls_cert_file || !*next->tls_cert_file)
 		return 0;
 	rc = tlsfiles_serve(a->http, next, desc, sizeof(desc), err, sizeof(err));
+	count_tls_reload(a, rc);
 	if (rc < 0) {
 		log_error("config_invalid", "reload: %s (%s, %s); keeping the running settings",
 			  err, next->tls_cert_file, next->tls_key_file);
@@ -184,6 +192,7 @@ void app_watch_tls(struct obs_app *a)
 	 * once, and tried again when the other file lands */
 	a->tls_sig = sig;
 	rc = tlsfiles_serve(a->http, a->cfg, desc, sizeof(desc), err, sizeof(err));
+	count_tls_reload(a, rc);
 	if (rc < 0)
 		log_error("tls_reload_failed",
 			  "TLS certificate: %s or %s changed, but %s; still serving the running "

@@ -269,6 +269,24 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 			"Requests for the metrics refused for missing or wrong credentials (401).",
 			NULL, METRIC_COUNTER, NULL);
 	metrics_counter_add(r, f, v, (double)http_server_unauthorized(a->http));
+	/* HTTPS only: the served certificate and how its renewals went */
+	if (http_server_tls_not_after(a->http)) {
+		f = self_family(r, "obs_tls_certificate_not_after_timestamp_seconds",
+				"Expiry of the TLS certificate the metrics endpoint serves (it "
+				"moves when a renewed one is picked up).",
+				"seconds", METRIC_GAUGE, NULL);
+		metrics_gauge_set(r, f, v, (double)http_server_tls_not_after(a->http));
+		f = self_family(r, "obs_tls_reloads_total",
+				"Changed TLS certificate files picked up (applied) or refused "
+				"(failed: the running certificate stays).",
+				NULL, METRIC_COUNTER, "result");
+		v[0] = "applied";
+		metrics_counter_add(r, f, v,
+				    (double)__atomic_load_n(&a->tls_reloads[0], __ATOMIC_RELAXED));
+		v[0] = "failed";
+		metrics_counter_add(r, f, v,
+				    (double)__atomic_load_n(&a->tls_reloads[1], __ATOMIC_RELAXED));
+	}
 	f = self_family(r, "obs_build_info", "obs version.", NULL, METRIC_GAUGE, "version");
 	v[0] = OBS_VERSION;
 	metrics_gauge_set(r, f, v, 1);

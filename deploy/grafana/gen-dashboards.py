@@ -321,6 +321,11 @@ def self_board():
     b.add(timeseries("Unauthorized scrapes / s", "401 answers on the metrics endpoint.",
                      [target(f"sum by (instance) (rate(obs_metrics_unauthorized_requests_total{{{sel}}}[$__rate_interval]))",
                              "{{instance}}")], "ops"))
+    b.add(timeseries("TLS certificate: time left", "Until the served certificate expires "
+                     "(HTTPS endpoints only; the alert fires under 14 days). It jumps up when a "
+                     "renewal is picked up.",
+                     [target(f"min by (instance) (obs_tls_certificate_not_after_timestamp_seconds{{{sel}}}) - time()",
+                             "{{instance}}")], "s"))
     return b
 
 

@@ -11,6 +11,7 @@ PROMDIR=$TOP/deploy/prometheus
 
 teardown() {
 	obs_stop
+	bg_stop "${TLS_PID:-}"
 }
 
 alert_names() {
@@ -142,11 +143,22 @@ for f in sys.argv[1:]:
 	scrape "$MP" >"$BATS_TEST_TMPDIR/scrape.txt"
 	curl -fsS -H 'Accept: application/openmetrics-text; version=1.0.0' \
 		"http://127.0.0.1:$MP/metrics" >>"$BATS_TEST_TMPDIR/scrape.txt"
+	# and an HTTPS endpoint, for the certificate's own series
+	local TP
+	TP=$(free_port)
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+		-keyout "$BATS_TEST_TMPDIR/tls.key" -out "$BATS_TEST_TMPDIR/tls.crt" 2>/dev/null
+	printf 'metrics:\n  listen: "127.0.0.1:%s"\n  tls:\n    cert_file: %s\n    key_file: %s\n' "$TP" \
+		"$BATS_TEST_TMPDIR/tls.crt" "$BATS_TEST_TMPDIR/tls.key" >"$BATS_TEST_TMPDIR/tls.yaml"
+	"$OBS_RUN" --config "$BATS_TEST_TMPDIR/tls.yaml" -- sleep 30 2>"$BATS_TEST_TMPDIR/tls.err" &
+	TLS_PID=$!
+	wait_for curl -fsk "https://127.0.0.1:$TP/healthz"
+	curl -fsS --cacert "$BATS_TEST_TMPDIR/tls.crt" "https://127.0.0.1:$TP/metrics" >>"$BATS_TEST_TMPDIR/scrape.txt"
 	grep -v '^#' "$BATS_TEST_TMPDIR/scrape.txt" | sed -E 's/[{ ].*//' | sort -u >"$BATS_TEST_TMPDIR/names"
 	# the traffic reached every family the dashboards read
 	for n in http_server_request_duration_seconds_bucket http_client_request_duration_seconds_count \
 		rpc_server_call_duration_seconds_bucket obs_series_overflow_total obs_tcp_connect_duration_seconds_bucket \
-		obs_spans_exported_total obs_ready; do
+		obs_spans_exported_total obs_ready obs_tls_certificate_not_after_timestamp_seconds; do
 		grep -qx "$n" "$BATS_TEST_TMPDIR/names" || { echo "live scrape lacks $n"; return 1; }
 	done
 	run "$PY" "$TOP/tests/e2e/promql_refs.py" missing "$BATS_TEST_TMPDIR/names" "${files[@]}"

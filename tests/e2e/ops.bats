@@ -272,6 +272,11 @@ served_serial() {
 	openssl s_client -connect "127.0.0.1:$MP" </dev/null 2>/dev/null | openssl x509 -noout -serial
 }
 
+# not_after CERT: its expiry in Unix seconds
+not_after() { date -d "$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)" +%s; }
+# tls_metrics: the HTTPS endpoint's scrape (no credentials in these tests)
+tls_metrics() { curl -fsS --cacert "$D/ca.crt" "https://127.0.0.1:$MP/metrics"; }
+
 # renew_cert NAME: a new key and certificate from the same CA, as NAME.key
 # and NAME.crt, each written beside and renamed over (as a Secret update is)
 renew_cert() {
@@ -325,6 +330,8 @@ renew_cert() {
 	grep -q 'key does not match the certificate (.*tls.crt, .*tls.key); keeping the running settings' "$D/obs.err"
 	[ "$(served_serial)" = "$second" ]
 	curl -fsS --cacert "$D/ca.crt" "https://127.0.0.1:$MP/healthz" >/dev/null
+	tls_metrics | grep -qx 'obs_tls_reloads_total{result="failed"} 1'
+	tls_metrics | grep -qx "obs_tls_certificate_not_after_timestamp_seconds $(not_after "$D/tls.crt")"
 	# other file names in the config apply too
 	renew_cert next
 	sed -i "s|$D/tls.crt|$D/next.crt|; s|$D/tls.key|$D/next.key|" "$D/obs.yaml"
@@ -375,6 +382,11 @@ renew_cert() {
 	cp "$D/v3.key" "$D/v2/tls.key"
 	wait_for sh -c "[ \$(grep -c 'the files changed; now serving' '$D/obs.err') -eq 2 ]"
 	[ "$(served_serial)" = "$(openssl x509 -noout -serial -in "$D/v3.crt")" ]
+	# what an expiry alert reads, and the renewals counted
+	tls_metrics >"$D/m"
+	grep -qx "obs_tls_certificate_not_after_timestamp_seconds $(not_after "$D/v3.crt")" "$D/m"
+	grep -qx 'obs_tls_reloads_total{result="applied"} 2' "$D/m"
+	grep -qx 'obs_tls_reloads_total{result="failed"} 1' "$D/m"
 }
 
 @test "SIGHUP is also passed on to CMD (obs-run stays a transparent wrapper)" {
