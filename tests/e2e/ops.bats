@@ -371,15 +371,16 @@ renew_cert() {
 	wait_for grep -q 'the files changed; now serving CN=127.0.0.1' "$D/obs.err"
 	[ "$(served_serial)" = "$(openssl x509 -noout -serial -in "$D/v2/tls.crt")" ]
 	curl -fsS --cacert "$D/ca.crt" "https://127.0.0.1:$MP/metrics" | grep -q '^obs_build_info'
-	# a writer that replaces the certificate first and the key later
+	# a writer that replaces the certificate first and the key later (each
+	# file whole: renamed into place)
 	renew_cert v3
-	cp "$D/v3.crt" "$D/v2/tls.crt"
+	cp "$D/v3.crt" "$D/v2/.new" && mv "$D/v2/.new" "$D/v2/tls.crt"
 	wait_for grep -q 'tls_reload_failed\|still serving the running' "$D/obs.err"
 	grep -q 'tls.key changed, but the TLS key does not match the certificate; still serving the running certificate' "$D/obs.err"
 	sleep 1 # several checks: the same half-written pair is reported once
 	[ "$(grep -c 'still serving the running' "$D/obs.err")" = 1 ]
 	curl -fsS --cacert "$D/ca.crt" "https://127.0.0.1:$MP/healthz" >/dev/null
-	cp "$D/v3.key" "$D/v2/tls.key"
+	cp "$D/v3.key" "$D/v2/.new" && mv "$D/v2/.new" "$D/v2/tls.key"
 	wait_for sh -c "[ \$(grep -c 'the files changed; now serving' '$D/obs.err') -eq 2 ]"
 	[ "$(served_serial)" = "$(openssl x509 -noout -serial -in "$D/v3.crt")" ]
 	# what an expiry alert reads, and the renewals counted
