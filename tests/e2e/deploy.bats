@@ -127,7 +127,9 @@ for f in sys.argv[1:]:
 		"$PY" "$TOP/tests/e2e/echo_server.py" $HP >/dev/null 2>&1 & e=\$!
 		/usr/bin/python3 "$TOP/tests/e2e/grpc_demo.py" serve $GP >/dev/null 2>&1 & g=\$!
 		trap 'kill \$e \$g; exit 0' TERM INT
-		for i in \$(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:$HP/ && break; sleep 0.1; done
+		for i in \$(seq 300); do curl -fsS -o /dev/null http://127.0.0.1:$HP/ && break; sleep 0.1; done
+		# the gRPC server too (a call before it listens fails at once, no span)
+		for i in \$(seq 300); do ss -Hltn "sport = :$GP" | grep -q . && break; sleep 0.1; done
 		for i in 1 2 3; do curl -fsS -o /dev/null http://127.0.0.1:$HP/items/\$i; done
 		/usr/bin/python3 "$TOP/tests/e2e/grpc_demo.py" call $GP unary not_found >/dev/null
 		dd if=/dev/zero of="$BATS_TEST_TMPDIR/dd.out" bs=64k count=16 oflag=direct 2>/dev/null
