@@ -52,7 +52,7 @@ static void describe(struct tls_keys *k)
 }
 
 /* GnuTLS checks that the key is the certificate's when it loads the pair
- * into credentials; the pcert/privkey imports below do not. */
+ * into credentials; the pcert/privkey imports of tls_keys_new do not. */
 static int check_pair(gnutls_datum_t *cd, gnutls_datum_t *kd, char *err, size_t errlen)
 {
 	gnutls_certificate_credentials_t cred;
