@@ -304,7 +304,9 @@ renew_cert() {
 	EOF
 	# only SIGHUP reloads here: the periodic file check is the next test's
 	OBS_DEBUG_TLS_CHECK_MS=3600000 SCHEME=https obs_cfg_start "$D/obs.yaml" -- \
-		sh -c 'trap "" HUP; exec sleep 60'
+		sh -c "trap '' HUP; touch $D/trapped; exec sleep 60"
+	# CMD ignores the SIGHUPs obs-run passes on from here
+	wait_for test -e "$D/trapped"
 	grep -q 'TLS certificate: CN=127.0.0.1, expires 20[0-9-]*' "$D/obs.err"
 	first=$(served_serial)
 	[ -n "$first" ]
