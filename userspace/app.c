@@ -141,9 +141,6 @@ out:
 	return rc;
 }
 
-/* SIGHUP: serve the certificate and key files of next if they differ
- * from the running pair (" metrics.tls" appended to applied). 0 also if
- * nothing changed; -1 if they do not load (the running pair stays). */
 /* obs_tls_reloads_total: a tlsfiles_serve result (0, unchanged, is none) */
 static void count_tls_reload(struct obs_app *a, int rc)
 {
@@ -151,6 +148,9 @@ static void count_tls_reload(struct obs_app *a, int rc)
 		__atomic_fetch_add(&a->tls_reloads[rc < 0], 1, __ATOMIC_RELAXED);
 }
 
+/* SIGHUP: serve the certificate and key files of next if they differ
+ * from the running pair (" metrics.tls" appended to applied). 0 also if
+ * nothing changed; -1 if they do not load (the running pair stays). */
 static int reload_tls(struct obs_app *a, const struct obs_config *next, char *applied,
 		      size_t appliedlen)
 {

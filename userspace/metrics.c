@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "str.h"
+
 #define GUARD_MAX_FAMS 64
 
 struct card_guard {
@@ -16,22 +18,13 @@ struct card_guard {
 	size_t nover;
 };
 
-static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static uint64_t series_hash(const char *fam, const char *const *values, size_t n)
 {
-	uint64_t h = fnv1a(14695981039346656037ULL, fam, strlen(fam));
+	uint64_t h = str_fnv1a(STR_FNV1A_INIT, fam, strlen(fam));
 
 	for (size_t i = 0; i < n; i++) {
-		h = fnv1a(h, "\x1f", 1);
-		h = fnv1a(h, values[i], strlen(values[i]));
+		h = str_fnv1a(h, "\x1f", 1);
+		h = str_fnv1a(h, values[i], strlen(values[i]));
 	}
 	return h ? h : 1;
 }

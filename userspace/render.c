@@ -206,6 +206,7 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 	const char *v[1];
 	uint64_t count;
 	const char *name;
+	long long not_after;
 
 	f = self_family(r, "obs_events_dropped_total",
 			"Kernel events obs could not record, by reason.", NULL, METRIC_COUNTER,
@@ -270,12 +271,12 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 			NULL, METRIC_COUNTER, NULL);
 	metrics_counter_add(r, f, v, (double)http_server_unauthorized(a->http));
 	/* HTTPS only: the served certificate and how its renewals went */
-	if (http_server_tls_not_after(a->http)) {
+	if ((not_after = http_server_tls_not_after(a->http))) {
 		f = self_family(r, "obs_tls_certificate_not_after_timestamp_seconds",
 				"Expiry of the TLS certificate the metrics endpoint serves (it "
 				"moves when a renewed one is picked up).",
 				"seconds", METRIC_GAUGE, NULL);
-		metrics_gauge_set(r, f, v, (double)http_server_tls_not_after(a->http));
+		metrics_gauge_set(r, f, v, (double)not_after);
 		f = self_family(r, "obs_tls_reloads_total",
 				"Changed TLS certificate files picked up (applied) or refused "
 				"(failed: the running certificate stays).",

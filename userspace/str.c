@@ -15,3 +15,14 @@ size_t str_append(char *dst, size_t size, size_t at, const char *src)
 	dst[at + n] = 0;
 	return at + n;
 }
+
+uint64_t str_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}

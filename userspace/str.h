@@ -3,10 +3,15 @@
 #ifndef OBS_STR_H
 #define OBS_STR_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Copy src into dst[size] (size > 0), truncating; returns the length. */
 size_t str_copy(char *dst, size_t size, const char *src);
 /* Append src at dst[at] (at < size), truncating; returns the new length. */
 size_t str_append(char *dst, size_t size, size_t at, const char *src);
+/* 64-bit FNV-1a of n bytes at p, continuing from h (STR_FNV1A_INIT to
+ * start): a fast hash for tables and change detection, not for security. */
+#define STR_FNV1A_INIT 14695981039346656037ULL
+uint64_t str_fnv1a(uint64_t h, const void *p, size_t n);
 
 #endif

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "prom_http.h"
+#include "str.h"
 
 int tlsfiles_read(const struct obs_config *c, char **cert, char **key, char *err, size_t errlen)
 {
@@ -40,17 +41,6 @@ int tlsfiles_serve(struct http_server *s, const struct obs_config *c, char *desc
 	return rc;
 }
 
-/* FNV-1a over the fields that change when a file is replaced or
- * rewritten; not a security measure, only change detection. */
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static uint64_t file_sig(uint64_t h, const char *path)
 {
 	struct stat st;
@@ -64,12 +54,13 @@ static uint64_t file_sig(uint64_t h, const char *path)
 		f[4] = (int64_t)st.st_mtim.tv_nsec;
 		f[5] = 1;
 	}
-	return mix(h, f, sizeof(f));
+	/* the fields that change when a file is replaced or rewritten */
+	return str_fnv1a(h, f, sizeof(f));
 }
 
 uint64_t tlsfiles_sig(const struct obs_config *c)
 {
 	if (!*c->tls_cert_file)
 		return 0;
-	return file_sig(file_sig(0xcbf29ce484222325ULL, c->tls_cert_file), c->tls_key_file);
+	return file_sig(file_sig(STR_FNV1A_INIT, c->tls_cert_file), c->tls_key_file);
 }

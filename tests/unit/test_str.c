@@ -43,9 +43,21 @@ static void test_append(void **state)
 	assert_string_equal(url, "");
 }
 
+/* The published FNV-1a 64 test vectors; a continued hash equals one pass. */
+static void test_fnv1a(void **state)
+{
+	(void)state;
+	assert_true(str_fnv1a(STR_FNV1A_INIT, "", 0) == 0xcbf29ce484222325ULL);
+	assert_true(str_fnv1a(STR_FNV1A_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
+	assert_true(str_fnv1a(STR_FNV1A_INIT, "foobar", 6) == 0x85944171f73967e8ULL);
+	assert_true(str_fnv1a(str_fnv1a(STR_FNV1A_INIT, "foo", 3), "bar", 3) ==
+		    0x85944171f73967e8ULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_copy_every_size),
-					   cmocka_unit_test(test_append)};
+					   cmocka_unit_test(test_append),
+					   cmocka_unit_test(test_fnv1a)};
 	return cmocka_run_group_tests_name("str", tests, NULL, NULL);
 }
