@@ -23,7 +23,11 @@ endif
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC $(SANFLAGS)
-CPPFLAGS  += -Iuserspace -Iexporters -Ibpf -I$(BUILD) -I$(BUILD)/gen
+# Layers, lowest first; an include may only name a header of its own layer
+# or a lower one (scripts/check-layers.sh, part of `make lint`).
+SRC_DIRS  := userspace/base userspace/model userspace/proto userspace/proto/http \
+             userspace/proto/http2 exporters userspace/conf userspace/collector userspace/cmd
+CPPFLAGS  += $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
 
@@ -42,15 +46,22 @@ OTLP_GEN_C   := $(OTLP_PROTOS:%.proto=$(BUILD)/gen/%.pb-c.c) $(BUILD)/gen/otlp_r
 OTLP_GEN_O   := $(OTLP_GEN_C:%.c=%.o)
 
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
-PURE_SRCS := userspace/sbuf.c userspace/hist.c userspace/metrics.c userspace/syscalls.c \
-             userspace/cli.c userspace/procparse.c userspace/tp.c userspace/inject.c userspace/http1.c \
-             userspace/route.c userspace/spanring.c userspace/str.c userspace/logfmt.c userspace/config.c userspace/config_layers.c exporters/auth.c userspace/hpack.c userspace/splice.c userspace/h2.c userspace/rpc.c exporters/prom.c
-APP_SRCS  := userspace/main.c userspace/app.c userspace/collector.c userspace/slots.c userspace/render.c \
-             userspace/devname.c userspace/procinfo.c userspace/selfstat.c userspace/bgthread.c userspace/report.c \
-             userspace/run.c userspace/agent.c userspace/triage.c userspace/check.c \
-             userspace/privs.c userspace/log.c userspace/confcmd.c userspace/spans.c exporters/prom_http.c exporters/tls_keys.c \
-             userspace/tlsfiles.c \
-             exporters/otlp.c exporters/otlp_encode.c
+PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c \
+             userspace/model/hist.c userspace/model/metrics.c userspace/model/tp.c \
+             userspace/model/route.c userspace/model/spanring.c \
+             userspace/proto/splice.c userspace/proto/http/inject.c userspace/proto/http/http1.c \
+             userspace/proto/http2/hpack.c userspace/proto/http2/h2.c userspace/proto/http2/rpc.c \
+             userspace/conf/cli.c userspace/conf/config.c userspace/conf/config_layers.c \
+             userspace/collector/syscalls.c userspace/collector/procparse.c \
+             exporters/auth.c exporters/prom.c
+APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
+             userspace/collector/app.c userspace/collector/collector.c userspace/collector/slots.c \
+             userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c \
+             userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
+             userspace/collector/spans.c userspace/collector/tlsfiles.c \
+             userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/triage.c \
+             userspace/cmd/check.c userspace/cmd/confcmd.c \
+             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
@@ -59,8 +70,9 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fu
 
 # The shim: its own objects, every symbol hidden but the interposers.
 SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/h2conn.c preload/ctx.c preload/tls.c \
-             userspace/tp.c userspace/inject.c userspace/http1.c userspace/spanring.c userspace/str.c \
-             userspace/h2.c userspace/hpack.c userspace/splice.c userspace/rpc.c
+             userspace/model/tp.c userspace/proto/http/inject.c userspace/proto/http/http1.c \
+             userspace/model/spanring.c userspace/base/str.c userspace/proto/http2/h2.c \
+             userspace/proto/http2/hpack.c userspace/proto/splice.c userspace/proto/http2/rpc.c
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
 .PHONY: bench-bins all clean test unit unit-bins fuzz asan lint install check-format format
@@ -108,8 +120,8 @@ $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 # Generated headers must exist before anything including them compiles.
 $(BUILD)/exporters/otlp.o $(BUILD)/exporters/otlp_encode.o: $(BUILD)/gen/.stamp
 
-$(BUILD)/userspace/syscalls.o: $(BUILD)/syscall_table.h
-$(BUILD)/userspace/collector.o: $(BUILD)/obs.skel.h
+$(BUILD)/userspace/collector/syscalls.o: $(BUILD)/syscall_table.h
+$(BUILD)/userspace/collector/collector.o: $(BUILD)/obs.skel.h
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -177,7 +189,7 @@ asan:
 # (constStatement) and dlsym() results stored in function pointers.
 lint: check-format
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -Iuserspace -Iexporters -Ibpf -I$(BUILD) \
+	  --inline-suppr --suppress=missingIncludeSystem $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) \
 	  --suppress='constStatement:preload/*' --suppress='AssignmentAddressToInteger:preload/*' \
 	  -Ipreload -D__x86_64__ userspace exporters preload
 
