@@ -45,12 +45,20 @@ OTLP_PROTOS  := opentelemetry/proto/common/v1/common.proto \
 OTLP_GEN_C   := $(OTLP_PROTOS:%.proto=$(BUILD)/gen/%.pb-c.c) $(BUILD)/gen/otlp_response.pb-c.c
 OTLP_GEN_O   := $(OTLP_GEN_C:%.c=%.o)
 
+# The protocol modules and their interface: pure, in the shim and the collector.
+PROTO_SRCS := userspace/proto/proto.c userspace/proto/pconn.c userspace/proto/splice.c \
+              userspace/proto/registry.c \
+              userspace/proto/http/http1.c userspace/proto/http/http_sem.c \
+              userspace/proto/http/http1_proto.c \
+              userspace/proto/http2/h2.c userspace/proto/http2/hpack.c userspace/proto/http2/rpc.c \
+              userspace/proto/http2/h2_proto.c userspace/proto/http2/h2_inject.c \
+              userspace/proto/http2/h2_sem.c
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
 PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c \
              userspace/model/hist.c userspace/model/metrics.c userspace/model/tp.c \
-             userspace/model/route.c userspace/model/spanring.c \
-             userspace/proto/splice.c userspace/proto/http/inject.c userspace/proto/http/http1.c \
-             userspace/proto/http2/hpack.c userspace/proto/http2/h2.c userspace/proto/http2/rpc.c \
+             userspace/model/route.c userspace/model/spanrec.c userspace/model/spanring.c \
+             userspace/model/xspan.c \
+             $(PROTO_SRCS) \
              userspace/conf/cli.c userspace/conf/config.c userspace/conf/config_layers.c \
              userspace/collector/syscalls.c userspace/collector/procparse.c \
              exporters/auth.c exporters/prom.c
@@ -58,7 +66,7 @@ APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/app.c userspace/collector/collector.c userspace/collector/slots.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
-             userspace/collector/spans.c userspace/collector/tlsfiles.c \
+             userspace/collector/spans.c userspace/collector/redagg.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \
              exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_encode.c
@@ -69,10 +77,10 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 # The shim: its own objects, every symbol hidden but the interposers.
-SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/h2conn.c preload/ctx.c preload/tls.c \
-             userspace/model/tp.c userspace/proto/http/inject.c userspace/proto/http/http1.c \
-             userspace/model/spanring.c userspace/base/str.c userspace/proto/http2/h2.c \
-             userspace/proto/http2/hpack.c userspace/proto/splice.c userspace/proto/http2/rpc.c
+SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/ctx.c preload/tls.c \
+             userspace/base/str.c userspace/model/tp.c userspace/model/route.c \
+             userspace/model/spanrec.c userspace/model/spanring.c userspace/model/xspan.c \
+             $(PROTO_SRCS)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
 .PHONY: bench-bins all clean test unit unit-bins fuzz asan lint install check-format format

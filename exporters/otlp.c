@@ -363,8 +363,8 @@ static void warn_spans(const char *code, const struct xspan *first, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	tp_hex(first->r.trace_id, 16, tid);
-	tp_hex(first->r.span_id, 8, sid);
+	tp_hex(first->trace_id, 16, tid);
+	tp_hex(first->span_id, 8, sid);
 	log_emit(LOG_WARN, code, tid, sid, "%s", msg);
 }
 

@@ -20,12 +20,9 @@ typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
 
-#define SPAN_ATTRS 16
-/* a span's strings: name, method, peer, path, scheme, route, host, url, error */
-#define SPAN_STR_MAX                                                                               \
-	(2 * RPC_NAME_MAX + 24 + 2 * SPAN_METHOD_MAX + 64 + 2 * SPAN_PATH_MAX + 16 +               \
-	 ROUTE_MAX_LEN + 3 * SPAN_HOST_MAX + 64)
-#define RES_ATTRS (OTLP_MAX_RES_ATTRS + 10)
+#define SPAN_ATTRS   XSPAN_ATTR_MAX
+#define SPAN_STR_MAX (XSPAN_STR_MAX + 64) /* a span's strings, copied into the arena */
+#define RES_ATTRS    (OTLP_MAX_RES_ATTRS + 10)
 
 static int hexv(int c)
 {
@@ -106,54 +103,6 @@ int otlp_parse_resource_attrs(const char *s, struct otlp_resource *res, char *bu
 	return 0;
 }
 
-void otlp_span_name(const struct xspan *s, char *out, size_t len)
-{
-	const char *m = route_method(s->r.method);
-
-	if (s->rpc_service[0]) { /* RPC conventions: {rpc.service}/{rpc.method} */
-		size_t at = str_copy(out, len, s->rpc_service);
-		at = str_append(out, len, at, "/");
-		str_append(out, len, at, s->rpc_method);
-		return;
-	}
-
-	if (!strcmp(m, "_OTHER"))
-		m = "HTTP";
-	size_t at = str_copy(out, len, m);
-
-	if (s->r.kind == SPAN_SERVER && s->route[0] && at + 1 < len) {
-		out[at++] = ' ';
-		str_append(out, len, at, s->route);
-	}
-}
-
-const char *otlp_error_type(const struct xspan *s, char *buf, size_t len)
-{
-	if (s->r.proto == SPAN_PROTO_GRPC && (s->r.flags & SPAN_F_RPC_STATUS)) {
-		const char *name = rpc_code_name(s->r.rpc_status);
-		if (!rpc_code_is_error(s->r.rpc_status, s->r.kind == SPAN_SERVER))
-			return NULL;
-		snprintf(buf, len, "%s", name ? name : "UNKNOWN");
-		return buf;
-	}
-	if (s->r.error == SPAN_ERR_STREAM_RESET)
-		return "stream_reset";
-	if (s->r.error == SPAN_ERR_GOAWAY)
-		return "goaway";
-	if (s->r.error == SPAN_ERR_CLOSED)
-		return "connection_closed";
-	if (s->r.error == SPAN_ERR_RESET)
-		return "connection_reset";
-	if (s->r.error == SPAN_ERR_PROTOCOL)
-		return "protocol_error";
-	/* server: 5xx is an error; client: 4xx and 5xx */
-	if (s->r.status >= 500 || (s->r.kind == SPAN_CLIENT && s->r.status >= 400)) {
-		snprintf(buf, len, "%u", s->r.status);
-		return buf;
-	}
-	return NULL;
-}
-
 /* ---- protobuf ------------------------------------------------------------- */
 
 struct arena {
@@ -216,120 +165,46 @@ static void kv_int(struct arena *a, size_t *n, const char *key, int64_t v)
 	(*n)++;
 }
 
-/* The address the client called: :authority / Host, else the peer. */
-static void server_addr(struct arena *a, const struct xspan *s, const char *host, unsigned hport,
-			size_t *n)
-{
-	const char *srv = host[0] ? host : s->r.peer;
-	unsigned port = hport ? hport : s->r.peer_port;
-
-	kv_str(a, n, "server.address", srv);
-	if (port)
-		kv_int(a, n, "server.port", port);
-}
-
-/* gRPC spans per the RPC semantic conventions. */
-static void rpc_attrs(struct arena *a, const struct xspan *s, size_t *n)
-{
-	char host[SPAN_HOST_MAX], eb[24];
-	const char *et = otlp_error_type(s, eb, sizeof(eb));
-	unsigned hport;
-
-	route_host(s->r.host, host, sizeof(host), &hport);
-	kv_str(a, n, "rpc.system", "grpc");
-	kv_str(a, n, "rpc.service", s->rpc_service);
-	kv_str(a, n, "rpc.method", s->rpc_method);
-	if (s->r.flags & SPAN_F_RPC_STATUS)
-		kv_int(a, n, "rpc.grpc.status_code", s->r.rpc_status);
-	kv_str(a, n, "network.peer.address", s->r.peer);
-	if (s->r.peer_port && s->r.kind == SPAN_SERVER)
-		kv_int(a, n, "network.peer.port", s->r.peer_port);
-	if (s->r.kind == SPAN_CLIENT)
-		server_addr(a, s, host, hport, n);
-	kv_int(a, n, "obs.rpc.request_messages", s->r.req_msgs);
-	kv_int(a, n, "obs.rpc.response_messages", s->r.resp_msgs);
-	if (s->r.error == SPAN_ERR_STREAM_RESET || s->r.error == SPAN_ERR_GOAWAY)
-		kv_int(a, n, "obs.http2.error_code", s->r.h2_error);
-	kv_str(a, n, "error.type", et);
-}
-
-/* Span attributes per the stable HTTP semantic conventions. */
+/* The span's own attributes, as the protocol described them. */
 static void span_attrs(struct arena *a, const struct xspan *s, size_t *n)
 {
-	char host[SPAN_HOST_MAX], url[SPAN_HOST_MAX + SPAN_PATH_MAX + 16], eb[24];
-	const char *m = route_method(s->r.method), *et;
-	const char *scheme = s->r.flags & SPAN_F_TLS ? "https" : "http";
-	unsigned hport;
-
-	if (s->rpc_service[0]) {
-		rpc_attrs(a, s, n);
-		return;
+	for (size_t i = 0; i < s->nattrs; i++) {
+		if (s->attrs[i].type == XSPAN_INT)
+			kv_int(a, n, s->attrs[i].key, s->attrs[i].i);
+		else
+			kv_str(a, n, s->attrs[i].key, xspan_str(s, i));
 	}
-	et = otlp_error_type(s, eb, sizeof(eb));
-	route_host(s->r.host, host, sizeof(host), &hport);
-	kv_str(a, n, "http.request.method", m);
-	if (s->r.proto == SPAN_PROTO_HTTP2)
-		kv_str(a, n, "network.protocol.version", "2");
-	if (!strcmp(m, "_OTHER"))
-		kv_str(a, n, "http.request.method_original", s->r.method);
-	if (s->r.status)
-		kv_int(a, n, "http.response.status_code", s->r.status);
-	kv_str(a, n, "network.peer.address", s->r.peer);
-	if (s->r.kind == SPAN_SERVER) {
-		kv_str(a, n, "url.path", s->path);
-		kv_str(a, n, "url.scheme", scheme);
-		kv_str(a, n, "http.route", s->route);
-		kv_str(a, n, "server.address", host);
-		if (hport)
-			kv_int(a, n, "server.port", hport);
-		if (s->r.peer_port)
-			kv_int(a, n, "network.peer.port", s->r.peer_port);
-	} else {
-		server_addr(a, s, host, hport, n);
-		size_t at = str_copy(url, sizeof(url), scheme);
-		at = str_append(url, sizeof(url), at, "://");
-		at = str_append(url, sizeof(url), at, s->r.host[0] ? s->r.host : s->r.peer);
-		str_append(url, sizeof(url), at, s->path);
-		kv_str(a, n, "url.full", url);
-	}
-	kv_str(a, n, "error.type", et);
 }
 
 static void fill_span(struct arena *a, Span *sp, Status *st, const struct xspan *s,
 		      int64_t unix_off)
 {
 	size_t first = a->used, n = 0;
-	char eb[24];
 
 	opentelemetry__proto__trace__v1__span__init(sp);
 	opentelemetry__proto__trace__v1__status__init(st);
-	sp->trace_id.data = (uint8_t *)s->r.trace_id;
+	sp->trace_id.data = (uint8_t *)s->trace_id;
 	sp->trace_id.len = 16;
-	sp->span_id.data = (uint8_t *)s->r.span_id;
+	sp->span_id.data = (uint8_t *)s->span_id;
 	sp->span_id.len = 8;
-	if (s->r.flags & SPAN_F_HAS_PARENT) {
-		sp->parent_span_id.data = (uint8_t *)s->r.parent_id;
+	if (s->has_parent) {
+		sp->parent_span_id.data = (uint8_t *)s->parent_id;
 		sp->parent_span_id.len = 8;
 	}
-	if (s->r.tracestate_len)
-		sp->trace_state = (char *)s->r.tracestate;
-	sp->name = arena_str(a, "");
-	{
-		char name[2 * RPC_NAME_MAX + 24];
-		otlp_span_name(s, name, sizeof(name));
-		char *c = arena_str(a, name);
-		if (c)
-			sp->name = c;
-	}
-	sp->kind = s->r.kind == SPAN_SERVER
+	if (s->tracestate[0])
+		sp->trace_state = (char *)s->tracestate;
+	sp->name = arena_str(a, xspan_name(s));
+	if (!sp->name)
+		sp->name = "";
+	sp->kind = s->kind == SPAN_SERVER
 		       ? OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
 		       : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
-	sp->start_time_unix_nano = (uint64_t)((int64_t)s->r.start_ns + unix_off);
-	sp->end_time_unix_nano = (uint64_t)((int64_t)s->r.end_ns + unix_off);
+	sp->start_time_unix_nano = (uint64_t)((int64_t)s->start_ns + unix_off);
+	sp->end_time_unix_nano = (uint64_t)((int64_t)s->end_ns + unix_off);
 	span_attrs(a, s, &n);
 	sp->n_attributes = n;
 	sp->attributes = a->kvp + first;
-	if (otlp_error_type(s, eb, sizeof(eb)))
+	if (s->error)
 		st->code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
 	sp->status = st;
 }
@@ -346,7 +221,7 @@ static void resource_attrs(struct arena *a, Resource *r, const struct otlp_resou
 	for (size_t i = 0; i < res->nattrs; i++)
 		if (strcmp(res->keys[i], "service.name"))
 			kv_str(a, &n, res->keys[i], res->vals[i]);
-	kv_int(a, &n, "process.pid", s->r.pid);
+	kv_int(a, &n, "process.pid", s->pid);
 	if (s->container_id[0])
 		kv_str(a, &n, "container.id", s->container_id);
 	if (s->pod_uid[0])
@@ -363,7 +238,7 @@ static void resource_attrs(struct arena *a, Resource *r, const struct otlp_resou
 /* Spans of one process share a resource. */
 static int same_resource(const struct xspan *a, const struct xspan *b)
 {
-	return a->r.pid == b->r.pid && !strcmp(a->service, b->service) &&
+	return a->pid == b->pid && !strcmp(a->service, b->service) &&
 	       !strcmp(a->container_id, b->container_id);
 }
 
@@ -597,46 +472,34 @@ void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspa
 		     int64_t unix_off)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct arena a = {0};
-		KeyValue kv[SPAN_ATTRS];
-		AnyValue av[SPAN_ATTRS];
-		KeyValue *kvp[SPAN_ATTRS];
-		char strs[2048], name[2 * RPC_NAME_MAX + 24], hex[33], eb[24];
-		size_t na = 0;
+		char hex[33];
 
-		a.kv = kv, a.av = av, a.kvp = kvp, a.cap = SPAN_ATTRS;
-		a.str = strs, a.scap = sizeof(strs);
-		span_attrs(&a, &s[i], &na);
-		otlp_span_name(&s[i], name, sizeof(name));
 		fputs("{\"name\":", f);
-		json_str(f, name);
-		tp_hex(s[i].r.trace_id, 16, hex);
+		json_str(f, xspan_name(&s[i]));
+		tp_hex(s[i].trace_id, 16, hex);
 		fprintf(f, ",\"kind\":\"%s\",\"trace_id\":\"%s\"",
-			s[i].r.kind == SPAN_SERVER ? "server" : "client", hex);
-		tp_hex(s[i].r.span_id, 8, hex);
+			s[i].kind == SPAN_SERVER ? "server" : "client", hex);
+		tp_hex(s[i].span_id, 8, hex);
 		fprintf(f, ",\"span_id\":\"%s\"", hex);
-		if (s[i].r.flags & SPAN_F_HAS_PARENT) {
-			tp_hex(s[i].r.parent_id, 8, hex);
+		if (s[i].has_parent) {
+			tp_hex(s[i].parent_id, 8, hex);
 			fprintf(f, ",\"parent_span_id\":\"%s\"", hex);
 		}
 		fprintf(f, ",\"start_time_unix_nano\":%lld,\"end_time_unix_nano\":%lld",
-			(long long)((int64_t)s[i].r.start_ns + unix_off),
-			(long long)((int64_t)s[i].r.end_ns + unix_off));
-		fprintf(f, ",\"duration_ms\":%.3f",
-			(double)(s[i].r.end_ns - s[i].r.start_ns) / 1e6);
-		fprintf(f, ",\"status\":\"%s\"",
-			otlp_error_type(&s[i], eb, sizeof(eb)) ? "error" : "unset");
+			(long long)((int64_t)s[i].start_ns + unix_off),
+			(long long)((int64_t)s[i].end_ns + unix_off));
+		fprintf(f, ",\"duration_ms\":%.3f", (double)(s[i].end_ns - s[i].start_ns) / 1e6);
+		fprintf(f, ",\"status\":\"%s\"", s[i].error ? "error" : "unset");
 		fputs(",\"attributes\":{", f);
-		for (size_t j = 0; j < na; j++) {
+		for (size_t j = 0; j < s[i].nattrs; j++) {
 			if (j)
 				fputc(',', f);
-			json_str(f, kv[j].key);
+			json_str(f, s[i].attrs[j].key);
 			fputc(':', f);
-			if (av[j].value_case ==
-			    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE)
-				fprintf(f, "%lld", (long long)av[j].int_value);
+			if (s[i].attrs[j].type == XSPAN_INT)
+				fprintf(f, "%lld", (long long)s[i].attrs[j].i);
 			else
-				json_str(f, av[j].string_value);
+				json_str(f, xspan_str(&s[i], j));
 		}
 		fputs("},\"resource\":{\"service.name\":", f);
 		json_str(f, s[i].service[0] ? s[i].service : res->service ? res->service : "");
@@ -648,7 +511,7 @@ void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspa
 			fputs(",\"k8s.pod.uid\":", f);
 			json_str(f, s[i].pod_uid);
 		}
-		fprintf(f, ",\"process.pid\":%u}}\n", s[i].r.pid);
+		fprintf(f, ",\"process.pid\":%u}}\n", s[i].pid);
 	}
 	fflush(f);
 }

@@ -2,6 +2,8 @@
  * otlp_encode - spans as OTLP: protobuf ExportTraceServiceRequest (the
  * official .proto files, protobuf-c), the partial-success response, and
  * the JSON-lines form obs writes when no OTLP endpoint is configured.
+ * Spans arrive described (xspan.h): attributes are written as they are,
+ * whatever protocol they came from.
  * No I/O except the FILE* the JSON writer is handed.
  */
 #ifndef OBS_OTLP_ENCODE_H
@@ -10,24 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "route.h"
-#include "rpc.h"
-#include "spanring.h"
-
-/* A span ready to export: the shim's record plus what the collector adds. */
-struct xspan {
-	struct span_rec r;
-	char route[ROUTE_MAX_LEN];
-	char path[SPAN_PATH_MAX];	/* url.path: query and fragment removed */
-	char exe[32];			/* process.executable.name */
-	char rpc_service[RPC_NAME_MAX]; /* gRPC: rpc.service and rpc.method, else "" */
-	char rpc_method[RPC_NAME_MAX];
-	/* node agent: the process's own service and container; "" = the
-	 * resource's service.name, no container */
-	char service[128];
-	char container_id[72];
-	char pod_uid[40];
-};
+#include "xspan.h"
 
 #define OTLP_MAX_RES_ATTRS 32
 
@@ -60,9 +45,4 @@ int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected, char
 /* One JSON object per line per span. */
 void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspan *s, size_t n,
 		     int64_t unix_off);
-/* The span name per the HTTP semantic conventions. */
-void otlp_span_name(const struct xspan *s, char *out, size_t len);
-/* error.type for a span, or NULL (no error). */
-const char *otlp_error_type(const struct xspan *s, char *buf, size_t len);
-
 #endif

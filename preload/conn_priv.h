@@ -1,53 +1,33 @@
 /*
- * conn_priv.h - the connection state shared by the shim's connection
- * table (conntab.c: pool, locks, fd map, lifecycle) and its HTTP/1
- * tracking (conn.c). Nothing else sees inside struct conn.
+ * conn_priv.h - a followed connection as the shim keeps it, shared by the
+ * connection table (conntab.c: pool, locks, fd map, lifecycle) and the
+ * I/O glue (conn.c). The protocol state itself is pconn's (proto_conn).
  */
 #ifndef OBS_CONN_PRIV_H
 #define OBS_CONN_PRIV_H
 
-#include "h2.h"
-#include "inject.h"
+#include "pconn.h"
 #include "shim.h"
 
-#define CONN_FD_MAX   65536
-#define CONN_POOL     4096
-#define CONN_PIPELINE 8
-#define INJ_MAX	      (TP_LEN + TP_TRACESTATE_MAX + 40)
-#define HEAD_SCAN_MAX (16 << 10) /* inject only if the head is within this */
-#define TLS_WBUF_MAX  (64 << 10) /* a grown SSL_write, linearised */
-#define IOV_SHIM_MAX  64
+#define CONN_FD_MAX  65536
+#define CONN_POOL    4096
+#define TLS_WBUF_MAX (64 << 10) /* a grown SSL_write, linearised */
 
 struct conn {
 	uintptr_t lock;	 /* the holder thread's tag, 0 when free */
-	uint8_t io_busy; /* HTTP/2 writes in the kernel with the lock released */
-	uint8_t kind;
-	uint8_t dead;
-	uint8_t tls;
+	uint8_t io_busy; /* writes in the kernel with the lock released */
 	uint8_t detached;
 	int fd;
 	uint32_t next_free;
-	uint16_t peer_port;
-	char peer[SPAN_ADDR_MAX];
-	struct http1_parser in, out;
-	uint64_t in_start, out_start; /* when the current message's first byte moved */
-	/* requests waiting for their response, oldest first */
-	struct exchange q[CONN_PIPELINE];
-	unsigned qhead, qlen;
-	/* client: the context prepared for the request being written */
-	int next_valid;
-	struct exchange next;
-	/* injection: armed = inj[] goes in at app offset inj_pos */
-	int inj_armed;
-	size_t inj_pos, inj_len;
-	size_t pend_off, pend_len; /* pending = inj[pend_off .. pend_off + pend_len) */
-	size_t inject_max;	   /* largest write we will grow (TLS: a record buffer) */
-	char inj[INJ_MAX];
-	char *wbuf;	   /* TLS: linear buffer handed to SSL_write (stable address for retries) */
-	struct h2conn *h2; /* the connection speaks HTTP/2 */
+	char *wbuf; /* TLS: linear buffer handed to SSL_write (stable address for retries) */
+	struct proto_conn pc;
 };
 
 /* The connection followed on fd, or NULL. */
 struct conn *conn_lookup(int fd) SHIM_HIDDEN;
+/* With c locked: do io with the lock released (other threads may read and
+ * parse meanwhile), then take it again. */
+ssize_t conn_io_unlocked(struct conn *c, conn_io_fn io, void *arg, const struct iovec *iov,
+			 int iovcnt) SHIM_HIDDEN;
 
 #endif

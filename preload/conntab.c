@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 
 #include "conn_priv.h"
+#include "registry.h"
 
 static struct conn *pool;
 static uint64_t free_head; /* tag << 32 | (index + 1) */
@@ -90,12 +91,12 @@ int conn_lock(struct conn *c)
 		if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
 			return 1;
-		if (cur == self || !__atomic_load_n(&c->h2, __ATOMIC_RELAXED))
+		if (cur == self || !pconn_multiplexed(&c->pc))
 			return 0;
 		if (cur >> 48 != self >> 48) { /* held across a fork: nobody will free it */
 			if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
 							__ATOMIC_RELAXED)) {
-				c->dead = 1;
+				c->pc.dead = 1;
 				c->io_busy = 0;
 				return 1;
 			}
@@ -117,8 +118,8 @@ ssize_t conn_io_unlocked(struct conn *c, conn_io_fn io, void *arg, const struct 
 	int e;
 
 	if (c->io_busy)
-		c->dead = 1; /* two writes at once on one HTTP/2 connection: stop following */
-	c->io_busy++;	     /* while set, nobody frees c's state (release, EOF) */
+		c->pc.dead = 1; /* two writes at once on one connection: stop following */
+	c->io_busy++;		/* while set, nobody frees c's state (release, EOF) */
 	conn_unlock(c);
 	k = io(arg, iov, iovcnt);
 	e = errno;
@@ -131,21 +132,14 @@ ssize_t conn_io_unlocked(struct conn *c, conn_io_fn io, void *arg, const struct 
 
 static void conn_reset(struct conn *c, enum conn_kind kind, int fd)
 {
-	char *wbuf = c->wbuf;
-
-	memset(c, 0, offsetof(struct conn, q));
-	c->kind = (uint8_t)kind;
+	c->lock = 0;
+	c->io_busy = 0;
+	c->detached = 0;
 	c->fd = fd;
-	c->qhead = c->qlen = 0;
-	c->next_valid = c->inj_armed = 0;
-	c->pend_len = c->pend_off = c->inj_len = 0;
-	c->inject_max = (size_t)-1;
-	c->wbuf = wbuf;
-	http1_init(&c->in, kind == CONN_SERVER ? HTTP1_REQUEST : HTTP1_RESPONSE);
-	http1_init(&c->out, kind == CONN_SERVER ? HTTP1_RESPONSE : HTTP1_REQUEST);
+	pconn_init(&c->pc, &shim_host, proto_handlers, (enum proto_side)kind);
 }
 
-static void fmt_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
+static void fmt_peer(struct proto_conn *c, const struct sockaddr *sa, socklen_t len)
 {
 	c->peer[0] = 0;
 	c->peer_port = 0;
@@ -171,15 +165,13 @@ static int inet_family(const struct sockaddr *sa)
 static void conn_release(struct conn *c)
 {
 	if (c->io_busy) {
-		c->dead = 1; /* a write is in the kernel: it still uses the state; leak it */
+		c->pc.dead = 1; /* a write is in the kernel: it still uses the state; leak it */
 		conn_unlock(c);
 		return;
 	}
-	conn_eof(c);
-	if (c->h2) {
-		h2c_free(c->h2);
-		c->h2 = NULL;
-	}
+	if (c->pc.h)
+		pconn_eof(&c->pc, ctx_now());
+	pconn_release(&c->pc);
 	pool_put(c);
 }
 
@@ -201,17 +193,17 @@ static struct conn *track(int fd, enum conn_kind kind, const struct sockaddr *sa
 	struct conn *c;
 
 	if (fd < 0 || fd >= CONN_FD_MAX) {
-		ctx_count(CTX_UNTRACKED);
+		ctx_count(PROTO_COUNT_UNTRACKED);
 		return NULL;
 	}
 	release_fd(fd);
 	c = pool_get();
 	if (!c) {
-		ctx_count(CTX_UNTRACKED);
+		ctx_count(PROTO_COUNT_UNTRACKED);
 		return NULL;
 	}
 	conn_reset(c, kind, fd);
-	fmt_peer(c, sa, len);
+	fmt_peer(&c->pc, sa, len);
 	__atomic_store_n(&by_fd[fd], c, __ATOMIC_RELEASE);
 	return c;
 }
@@ -255,23 +247,6 @@ struct conn *conn_lookup(int fd)
 	return __atomic_load_n(&by_fd[fd], __ATOMIC_ACQUIRE);
 }
 
-/* ---- accessors ------------------------------------------------------------ */
-
-enum conn_kind conn_kind(const struct conn *c)
-{
-	return (enum conn_kind)c->kind;
-}
-
-void conn_kill(struct conn *c)
-{
-	c->dead = 1;
-}
-
-int conn_dead(const struct conn *c)
-{
-	return c->dead;
-}
-
 /* ---- TLS ----------------------------------------------------------------- */
 
 enum conn_kind conn_claim_for_tls(int fd)
@@ -280,8 +255,8 @@ enum conn_kind conn_claim_for_tls(int fd)
 
 	if (!c)
 		return CONN_NONE;
-	c->tls = 1; /* raw bytes on this fd are ciphertext from now on */
-	return (enum conn_kind)c->kind;
+	c->pc.tls = 1; /* raw bytes on this fd are ciphertext from now on */
+	return (enum conn_kind)c->pc.side;
 }
 
 struct conn *conn_new_detached(enum conn_kind kind, int fd)
@@ -289,17 +264,17 @@ struct conn *conn_new_detached(enum conn_kind kind, int fd)
 	struct conn *src = conn_lookup(fd), *c = pool_get();
 
 	if (!c) {
-		ctx_count(CTX_UNTRACKED);
+		ctx_count(PROTO_COUNT_UNTRACKED);
 		return NULL;
 	}
 	conn_reset(c, kind, -1);
 	c->detached = 1;
-	c->inject_max = TLS_WBUF_MAX - INJ_MAX;
+	c->pc.write_cap = TLS_WBUF_MAX;
 	if (src) {
-		memcpy(c->peer, src->peer, sizeof(c->peer));
-		c->peer_port = src->peer_port;
+		memcpy(c->pc.peer, src->pc.peer, sizeof(c->pc.peer));
+		c->pc.peer_port = src->pc.peer_port;
 	}
-	c->tls = 1;
+	c->pc.tls = 1;
 	return c;
 }
 
@@ -307,11 +282,6 @@ void conn_free_detached(struct conn *c)
 {
 	if (conn_lock(c))
 		conn_release(c);
-}
-
-size_t conn_write_cap(const struct conn *c)
-{
-	return c->inject_max == (size_t)-1 ? (size_t)-1 : TLS_WBUF_MAX;
 }
 
 char *conn_tls_wbuf(struct conn *c, size_t need)

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "pconn.h"
 #include "shim.h"
 
 __thread struct shim_active shim_cur SHIM_TLS_MODEL;
@@ -236,37 +237,18 @@ void ctx_init(void)
 	errno = e;
 }
 
-int ctx_have_ring(void)
-{
-	return have_ring;
-}
-
-void ctx_emit(const struct span_rec *r)
-{
-	if (have_ring)
-		spanring_push(&ring, r);
-}
-
-void ctx_count(int what)
+void ctx_count(enum proto_count what)
 {
 	if (!have_ring)
 		return;
-	uint64_t *p = what == CTX_UNTRACKED	? &ring.hdr->untracked
-		      : what == CTX_PARSE_ERROR ? &ring.hdr->parse_errors
-		      : what == CTX_INJECTED	? &ring.hdr->injected
-						: &ring.hdr->inject_skipped;
+	uint64_t *p = what == PROTO_COUNT_UNTRACKED	? &ring.hdr->untracked
+		      : what == PROTO_COUNT_PARSE_ERROR ? &ring.hdr->parse_errors
+		      : what == PROTO_COUNT_INJECTED	? &ring.hdr->injected
+							: &ring.hdr->inject_skipped;
 	__atomic_fetch_add(p, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- exchanges: whose child a span is, and the thread's active span ---- */
-
-void ctx_exchange_clear(struct exchange *x)
-{
-	memset(x, 0, offsetof(struct exchange, method));
-	x->method[0] = x->path[0] = x->host[0] = 0;
-	x->tracestate_len = 0;
-	x->tracestate[0] = 0;
-}
 
 static void new_root(struct tp_ctx *ctx)
 {
@@ -291,8 +273,9 @@ static void child_of(struct exchange *x, const struct tp_ctx *parent)
 	x->flags |= SPAN_F_HAS_PARENT;
 }
 
-void ctx_server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
-			const char *ts, size_t ts_len, int ts_bad)
+/* Server: parent x on a received traceparent (count: how many fields), or start a trace. */
+static void server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
+			   const char *ts, size_t ts_len, int ts_bad)
 {
 	struct tp_ctx in;
 
@@ -313,7 +296,8 @@ void ctx_server_context(struct exchange *x, const char *tp, size_t tp_len, int c
 	x->tracestate[x->tracestate_len] = 0;
 }
 
-void ctx_set_active(const struct exchange *x)
+/* x's context is what outgoing calls on this thread become children of. */
+static void set_active(const struct exchange *x)
 {
 	shim_cur.active = 1;
 	shim_cur.ctx = x->ctx;
@@ -321,15 +305,16 @@ void ctx_set_active(const struct exchange *x)
 	memcpy(shim_cur.tracestate, x->tracestate, x->tracestate_len + 1);
 }
 
-void ctx_clear_active(const struct exchange *x)
+static void clear_active(const struct exchange *x)
 {
 	if (shim_cur.active && !memcmp(shim_cur.ctx.span_id, x->ctx.span_id, 8))
 		shim_cur.active = 0;
 }
 
-void ctx_prepare_client(struct exchange *x)
+/* A client exchange's context: child of the thread's server span, or a new root. */
+static void prepare_client(struct exchange *x)
 {
-	ctx_exchange_clear(x);
+	exchange_clear(x);
 	if (shim_cur.active) {
 		child_of(x, &shim_cur.ctx);
 		x->tracestate_len = shim_cur.tracestate_len;
@@ -339,18 +324,91 @@ void ctx_prepare_client(struct exchange *x)
 	}
 }
 
-int ctx_adopt_app_context(struct exchange *x, const char *tp, size_t tp_len)
+/* Client: the app sent its own traceparent: x becomes a child of it. */
+static int adopt_app_context(struct exchange *x, const char *tp, size_t tp_len)
 {
 	struct tp_ctx app;
-	uint16_t keep = x->flags & SPAN_F_PATH_TRUNC;
 
 	if (tp_parse(tp, tp_len, &app) || !memcmp(app.span_id, x->ctx.span_id, 8))
 		return -1; /* not valid, or the one we injected */
 	/* the app propagates itself: our span is a child of the app's */
-	x->flags = keep;
+	x->flags = 0;
 	child_of(x, &app);
 	x->flags |= SPAN_F_APP_CONTEXT;
 	x->tracestate_len = 0;
 	x->tracestate[0] = 0;
 	return 0;
 }
+
+/* ---- the protocol modules' host -------------------------------------------- */
+
+static void host_server_begin(struct proto_conn *pc, struct exchange *x,
+			      const struct proto_tp_in *in)
+{
+	(void)pc;
+	server_context(x, in->tp, in->tp_len, in->tp_count, in->ts, in->ts_len, in->ts_bad);
+	/* the span outgoing calls on this thread become children of */
+	set_active(x);
+}
+
+static void host_client_begin(struct proto_conn *pc, struct exchange *x)
+{
+	(void)pc;
+	prepare_client(x);
+}
+
+static int host_client_adopt(struct proto_conn *pc, struct exchange *x, const char *tp, size_t len)
+{
+	(void)pc;
+	return adopt_app_context(x, tp, len);
+}
+
+/* A finished span goes to the ring; silently dropped without a collector,
+ * counted when the ring is full. */
+static void host_emit(struct proto_conn *pc, const struct exchange *x, struct span_rec *r)
+{
+	if (have_ring) {
+		r->pid = ctx_pid();
+		r->pidns = ctx_pidns();
+		spanring_push(&ring, r);
+	}
+	if (pc->side == PROTO_SERVER)
+		clear_active(x);
+}
+
+static void host_count(struct proto_conn *pc, enum proto_count what)
+{
+	(void)pc;
+	ctx_count(what);
+}
+
+/* Large module state (HTTP/2's 390 KiB): address space only, pages cost
+ * memory when touched. */
+static void *host_alloc(size_t size)
+{
+	int e = errno;
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	errno = e;
+	return m == MAP_FAILED ? NULL : m;
+}
+
+static void host_free(void *p, size_t size)
+{
+	int e = errno;
+
+	munmap(p, size);
+	errno = e;
+}
+
+const struct proto_host shim_host = {
+    .server_begin = host_server_begin,
+    .client_begin = host_client_begin,
+    .client_adopt = host_client_adopt,
+    .emit = host_emit,
+    .count = host_count,
+    .now = ctx_now,
+    .alloc = host_alloc,
+    .free = host_free,
+};

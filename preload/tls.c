@@ -123,7 +123,7 @@ static struct conn *get(SSL *s)
 		}
 	}
 	conn_free_detached(c);
-	ctx_count(CTX_UNTRACKED);
+	ctx_count(PROTO_COUNT_UNTRACKED);
 	return NULL;
 }
 

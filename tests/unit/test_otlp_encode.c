@@ -13,30 +13,51 @@
 #include <cmocka.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "http1_proto.h"
+#include "http_sem.h"
 #include "otlp_encode.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 
-static void mkspan(struct xspan *x, uint32_t pid, int server, unsigned i)
+/* What each span was made from, to check the decoded request against. */
+struct want {
+	uint32_t pid;
+	uint16_t status;
+	uint8_t kind;
+	char path[64];
+};
+
+/* A span as the collector makes it: an HTTP/1 record the protocol
+ * module describes (route templated, attributes per the conventions). */
+static void mkspan(struct xspan *x, struct want *w, uint32_t pid, int server, unsigned i)
 {
+	struct span_rec r;
+	struct proto_obs obs;
+
+	memset(&r, 0, sizeof(r));
 	memset(x, 0, sizeof(*x));
 	for (int j = 0; j < 16; j++)
-		x->r.trace_id[j] = (uint8_t)(i + (unsigned)j + 1);
-	memset(x->r.span_id, 0xab, 8);
-	x->r.span_id[0] = (uint8_t)(i >> 8), x->r.span_id[1] = (uint8_t)i; /* unique */
-	x->r.kind = server ? SPAN_SERVER : SPAN_CLIENT;
-	x->r.status = i % 3 ? 200 : 503;
-	x->r.pid = pid;
-	x->r.start_ns = 1000;
-	x->r.end_ns = 1000 + 250000;
-	x->r.peer_port = 40000;
-	strcpy(x->r.method, "GET");
-	strcpy(x->r.host, "api.example.com:8080");
-	strcpy(x->r.peer, "10.0.0.12");
-	snprintf(x->path, sizeof(x->path), "/users/%u/orders", i);
-	strcpy(x->route, "/users/{id}/orders");
+		r.trace_id[j] = (uint8_t)(i + (unsigned)j + 1);
+	memset(r.span_id, 0xab, 8);
+	r.span_id[0] = (uint8_t)(i >> 8), r.span_id[1] = (uint8_t)i; /* unique */
+	r.kind = server ? SPAN_SERVER : SPAN_CLIENT;
+	r.proto = PROTO_HTTP1;
+	r.pid = pid;
+	r.start_ns = 1000;
+	r.end_ns = 1000 + 250000;
+	r.peer_port = 40000;
+	strcpy(r.peer, "10.0.0.12");
+	w->pid = pid;
+	w->status = i % 3 ? 200 : 503;
+	w->kind = r.kind;
+	snprintf(w->path, sizeof(w->path), "/users/%u/orders", i);
+	http_put_request(&r, "GET", w->path, "api.example.com:8080");
+	spanrec_put_int(&r, HTTP_A_STATUS, w->status);
+	assert_int_equal(spanrec_check(&r), 0);
+	xspan_from_rec(x, &r);
+	http1_handler.describe(&r, NULL, x, &obs);
 	strcpy(x->exe, "svc");
 }
 
@@ -49,7 +70,8 @@ static const KeyValue *attr(KeyValue **kv, size_t n, const char *key)
 }
 
 /* Decode, check the grouping and every span, and compare a re-pack. */
-static void check(const uint8_t *b, size_t len, const struct xspan *s, size_t n, size_t ngroups)
+static void check(const uint8_t *b, size_t len, const struct xspan *s, const struct want *w,
+		  size_t n, size_t ngroups)
 {
 	Request *r =
 	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
@@ -68,27 +90,28 @@ static void check(const uint8_t *b, size_t len, const struct xspan *s, size_t n,
 		for (size_t i = 0; i < rs->scope_spans[0]->n_spans; i++, seen++) {
 			const Span *sp = rs->scope_spans[0]->spans[i];
 			const struct xspan *x = NULL;
+			const struct want *wx = NULL;
 			/* spans keep their order within a process */
 			for (size_t j = 0; j < n && !x; j++)
-				if (!memcmp(s[j].r.span_id, sp->span_id.data, 8))
-					x = &s[j];
+				if (!memcmp(s[j].span_id, sp->span_id.data, 8))
+					x = &s[j], wx = &w[j];
 			assert_non_null(x);
-			assert_int_equal(pid->value->int_value, x->r.pid);
+			assert_int_equal(pid->value->int_value, wx->pid);
 			assert_int_equal(sp->trace_id.len, 16);
-			assert_memory_equal(sp->trace_id.data, x->r.trace_id, 16);
+			assert_memory_equal(sp->trace_id.data, x->trace_id, 16);
 			assert_int_equal(sp->end_time_unix_nano - sp->start_time_unix_nano, 250000);
 			const KeyValue *st =
 			    attr(sp->attributes, sp->n_attributes, "http.response.status_code");
 			assert_non_null(st);
-			assert_int_equal(st->value->int_value, x->r.status);
-			if (x->r.kind == SPAN_SERVER) {
+			assert_int_equal(st->value->int_value, wx->status);
+			if (wx->kind == SPAN_SERVER) {
 				assert_string_equal(sp->name, "GET /users/{id}/orders");
 				assert_string_equal(
 				    attr(sp->attributes, sp->n_attributes, "url.path")
 					->value->string_value,
-				    x->path);
+				    wx->path);
 			}
-			assert_int_equal(sp->status->code == 2, x->r.status >= 500);
+			assert_int_equal(sp->status->code == 2, wx->status >= 500);
 		}
 	}
 	assert_int_equal(seen, n);
@@ -113,21 +136,24 @@ static void test_groups_and_reuse(void **st)
 	struct otlp_encoder *e = otlp_encoder_new();
 	size_t sizes[] = {3, 1, 300, 2}; /* grows, shrinks, grows past a 128-byte varint */
 	struct xspan *s = calloc(300, sizeof(*s));
+	struct want *w = calloc(300, sizeof(*w));
 	const uint8_t *b;
 	size_t len;
 
 	assert_non_null(e);
 	assert_non_null(s);
+	assert_non_null(w);
 	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
 		size_t n = sizes[t];
 		/* processes interleaved: 7, 9, 7, 9... (one group if n == 1) */
 		for (size_t i = 0; i < n; i++)
-			mkspan(&s[i], i % 2 ? 9 : 7, (int)(i % 3 != 1), (unsigned)i);
+			mkspan(&s[i], &w[i], i % 2 ? 9 : 7, (int)(i % 3 != 1), (unsigned)i);
 		assert_int_equal(otlp_encoder_run(e, &res, s, n, 5, &b, &len), 0);
-		check(b, len, s, n, n > 1 ? 2 : 1);
+		check(b, len, s, w, n, n > 1 ? 2 : 1);
 	}
 	otlp_encoder_free(e);
 	free(s);
+	free(w);
 }
 
 static void test_empty_and_one(void **st)
@@ -136,6 +162,7 @@ static void test_empty_and_one(void **st)
 	struct otlp_resource res = {.service = "svc", .host = "h"};
 	struct otlp_encoder *e = otlp_encoder_new();
 	struct xspan x = {0};
+	struct want w;
 	const uint8_t *b;
 	size_t len;
 
@@ -143,9 +170,9 @@ static void test_empty_and_one(void **st)
 	/* no spans: an empty request */
 	assert_int_equal(otlp_encoder_run(e, &res, &x, 0, 0, &b, &len), 0);
 	assert_int_equal(len, 0);
-	mkspan(&x, 1, 1, 0);
+	mkspan(&x, &w, 1, 1, 0);
 	assert_int_equal(otlp_encoder_run(e, &res, &x, 1, 0, &b, &len), 0);
-	check(b, len, &x, 1, 1);
+	check(b, len, &x, &w, 1, 1);
 	otlp_encoder_free(e);
 }
 

@@ -14,33 +14,13 @@
 #include "bgthread.h"
 #include "config.h"
 #include "log.h"
+#include "redagg.h"
+#include "registry.h"
 #include "str.h"
 
-#define DRAIN_EVERY_NS	  (10 * 1000000ULL) /* the shim never wakes us: poll */
-#define STALL_NS	  (1000 * 1000000ULL)
-#define AGG_MAX		  16384
-#define OTEL_HTTP_BUCKETS 14
-
-/* OpenTelemetry's recommended boundaries for http.*.request.duration (s). */
-static const double http_bounds[OTEL_HTTP_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
-						      0.5,   0.75, 1,	  2.5,	5,     7.5, 10};
-
-#define RPC_NO_STATUS 0xffff
-
-struct agg {
-	uint8_t kind;
-	uint8_t rpc;		   /* a gRPC call: rpc_* metrics */
-	uint16_t status;	   /* HTTP status, or gRPC status (RPC_NO_STATUS: none) */
-	char method[RPC_NAME_MAX]; /* HTTP method, or rpc.method */
-	char where[ROUTE_MAX_LEN]; /* route (server), server.address (client), or rpc.service */
-	char service[128];	   /* node agent: the process's labels; obs-run: "" */
-	char container_id[72];
-	char pod_uid[40];
-	__u64 counts[OTEL_HTTP_BUCKETS + 1];
-	double sum;
-	struct metric_exemplar *ex; /* per bucket, the newest sampled request; lazily */
-	struct agg *next;
-};
+#define DRAIN_EVERY_NS (10 * 1000000ULL) /* the shim never wakes us: poll */
+#define STALL_NS       (1000 * 1000000ULL)
+#define AGG_MAX	       16384
 
 struct comm_cache {
 	uint32_t pid;
@@ -57,89 +37,12 @@ struct spans {
 	struct otlp_exporter *exp;
 	pthread_t thread;
 	int stop, finished;   /* finished: drained and flushed (spans_finish) */
-	pthread_mutex_t lock; /* guards the aggregation table and counters */
-	struct agg *htab[4096];
-	size_t nagg;
-	uint64_t received, unsampled, agg_dropped, stalled;
+	pthread_mutex_t lock; /* guards the aggregation, the routes and the counters */
+	struct redagg *agg;
+	uint64_t received, unsampled, stalled, bad_records;
 	struct comm_cache comms[64];
 	unsigned comm_next;
 };
-
-/* FNV-1a over a string, continuing from h. */
-static unsigned fnv_str(unsigned h, const char *p)
-{
-	for (; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h;
-}
-
-static unsigned agg_hash(const struct agg *k)
-{
-	unsigned h = 2166136261u ^ k->kind ^ (unsigned)k->rpc << 3 ^ (unsigned)k->status << 8;
-
-	h = fnv_str(h, k->method);
-	h = fnv_str(h, k->where);
-	h = fnv_str(h, k->service);
-	h = fnv_str(h, k->container_id);
-	return h & 4095;
-}
-
-static void observe(struct spans *s, const struct xspan *x, int64_t unix_off)
-{
-	struct agg key = {.kind = x->r.kind, .status = x->r.status}, *a;
-	double secs = (double)(x->r.end_ns - x->r.start_ns) / 1e9;
-	unsigned h;
-	size_t b = 0;
-
-	if (x->rpc_service[0]) {
-		key.rpc = 1;
-		key.status = (x->r.flags & SPAN_F_RPC_STATUS) ? x->r.rpc_status : RPC_NO_STATUS;
-		str_copy(key.method, sizeof(key.method), x->rpc_method);
-		str_copy(key.where, sizeof(key.where), x->rpc_service);
-	} else if (x->r.kind == SPAN_SERVER) {
-		str_copy(key.method, sizeof(key.method), route_method(x->r.method));
-		str_copy(key.where, sizeof(key.where), x->route);
-	} else {
-		unsigned port;
-		str_copy(key.method, sizeof(key.method), route_method(x->r.method));
-		route_host(x->r.host, key.where, sizeof(key.where), &port);
-		if (!key.where[0])
-			str_copy(key.where, sizeof(key.where), x->r.peer);
-	}
-	str_copy(key.service, sizeof(key.service), x->service);
-	str_copy(key.container_id, sizeof(key.container_id), x->container_id);
-	str_copy(key.pod_uid, sizeof(key.pod_uid), x->pod_uid);
-	h = agg_hash(&key);
-	for (a = s->htab[h]; a; a = a->next)
-		if (a->kind == key.kind && a->rpc == key.rpc && a->status == key.status &&
-		    !strcmp(a->method, key.method) && !strcmp(a->where, key.where) &&
-		    !strcmp(a->service, key.service) &&
-		    !strcmp(a->container_id, key.container_id) && !strcmp(a->pod_uid, key.pod_uid))
-			break;
-	if (!a) {
-		if (s->nagg >= AGG_MAX || !(a = malloc(sizeof(*a)))) {
-			s->agg_dropped++;
-			return;
-		}
-		*a = key;
-		a->next = s->htab[h];
-		s->htab[h] = a;
-		s->nagg++;
-	}
-	while (b < OTEL_HTTP_BUCKETS && secs > http_bounds[b])
-		b++;
-	a->counts[b]++;
-	a->sum += secs;
-	/* exemplars link a bucket to a trace the backend has: sampled only */
-	if (!(x->r.trace_flags & TP_FLAG_SAMPLED))
-		return;
-	if (!a->ex && !(a->ex = calloc(OTEL_HTTP_BUCKETS + 1, sizeof(*a->ex))))
-		return;
-	tp_hex(x->r.trace_id, 16, a->ex[b].trace_id);
-	tp_hex(x->r.span_id, 8, a->ex[b].span_id);
-	a->ex[b].value = secs;
-	a->ex[b].timestamp = (double)((int64_t)x->r.end_ns + unix_off) / 1e9;
-}
 
 static void exe_name(struct spans *s, uint32_t pid, char *out, size_t len)
 {
@@ -166,35 +69,70 @@ static void exe_name(struct spans *s, uint32_t pid, char *out, size_t len)
 }
 
 /* The node agent's view of who wrote the record; obs-run: nobody but CMD. */
-static void identify(struct spans *s, struct xspan *x)
+static void identify(struct spans *s, struct span_rec *r, struct xspan *x)
 {
 	struct spans_identity id;
 
-	x->service[0] = x->container_id[0] = x->pod_uid[0] = 0;
 	if (!s->cfg.identify)
 		return;
-	if (s->cfg.identify(s->cfg.identify_ctx, x->r.pid, x->r.pidns, &id)) {
+	if (s->cfg.identify(s->cfg.identify_ctx, r->pid, r->pidns, &id)) {
 		str_copy(x->service, sizeof(x->service), "unknown");
 		return;
 	}
-	x->r.pid = id.pid;
+	x->pid = r->pid = id.pid;
 	str_copy(x->service, sizeof(x->service), id.service[0] ? id.service : "unknown");
 	str_copy(x->container_id, sizeof(x->container_id), id.container_id);
 	str_copy(x->pod_uid, sizeof(x->pod_uid), id.pod_uid);
 }
 
+/* One record: its protocol describes it; the point is counted, a sampled
+ * span goes to the exporter. */
+static void take(struct spans *s, struct span_rec *r, int64_t unix_off)
+{
+	const struct proto_handler *h = proto_by_id(r->proto);
+	struct proto_env env;
+	struct proto_obs obs;
+	struct xspan x;
+	int sampled = r->trace_flags & TP_FLAG_SAMPLED;
+
+	/* never trust the producer: bounded strings, lists and offsets */
+	if (spanrec_check(r) || !h || !h->describe) {
+		pthread_mutex_lock(&s->lock);
+		s->bad_records++;
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	xspan_from_rec(&x, r);
+	identify(s, r, &x);
+	obs.family = NULL;
+	pthread_mutex_lock(&s->lock); /* routes change on SIGHUP */
+	env.routes = &s->cfg.routes;
+	h->describe(r, &env, &x, &obs);
+	s->received++;
+	if (obs.family)
+		redagg_observe(s->agg, &obs, x.service, x.container_id, x.pod_uid,
+			       sampled ? &x : NULL, unix_off);
+	s->unsampled += !sampled;
+	pthread_mutex_unlock(&s->lock);
+	if (!sampled || !s->exp)
+		return;
+	exe_name(s, x.pid, x.exe, sizeof(x.exe));
+	otlp_enqueue(s->exp, &x);
+}
+
 static void drain(struct spans *s)
 {
-	struct xspan x;
-	uint64_t now;
+	struct span_rec r;
 	struct timespec ts;
 	int64_t unix_off = otlp_unix_offset();
 
 	for (;;) {
+		uint64_t skipped = 0, now;
+		int got;
+
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-		uint64_t skipped = 0;
-		int got = spanring_pop(&s->ring, &x.r, now, STALL_NS, &skipped);
+		got = spanring_pop(&s->ring, &r, now, STALL_NS, &skipped);
 		if (skipped) {
 			pthread_mutex_lock(&s->lock);
 			s->stalled += skipped;
@@ -202,40 +140,7 @@ static void drain(struct spans *s)
 		}
 		if (!got)
 			break;
-		/* never trust the producer's strings: terminate them */
-		x.r.method[sizeof(x.r.method) - 1] = 0;
-		x.r.path[sizeof(x.r.path) - 1] = 0;
-		x.r.host[sizeof(x.r.host) - 1] = 0;
-		x.r.peer[sizeof(x.r.peer) - 1] = 0;
-		if (x.r.tracestate_len > TP_TRACESTATE_MAX)
-			x.r.tracestate_len = 0;
-		x.r.tracestate[x.r.tracestate_len] = 0;
-		if (x.r.end_ns < x.r.start_ns)
-			x.r.end_ns = x.r.start_ns;
-		identify(s, &x);
-		route_path(x.r.path, x.path, sizeof(x.path));
-		x.rpc_service[0] = x.rpc_method[0] = 0;
-		if (x.r.proto == SPAN_PROTO_GRPC)
-			rpc_split_path(x.path, x.rpc_service, sizeof(x.rpc_service), x.rpc_method,
-				       sizeof(x.rpc_method));
-		/* the query string never leaves obs: drop it from the record too */
-		pthread_mutex_lock(&s->lock); /* routes change on SIGHUP */
-		if (x.r.kind == SPAN_SERVER)
-			route_template(&s->cfg.routes, x.r.path, x.route, sizeof(x.route));
-		else
-			x.route[0] = 0;
-		memcpy(x.r.path, x.path, sizeof(x.path));
-		s->received++;
-		observe(s, &x, unix_off);
-		pthread_mutex_unlock(&s->lock);
-		if (!(x.r.trace_flags & TP_FLAG_SAMPLED) || !s->exp) {
-			pthread_mutex_lock(&s->lock);
-			s->unsampled += !(x.r.trace_flags & TP_FLAG_SAMPLED);
-			pthread_mutex_unlock(&s->lock);
-			continue;
-		}
-		exe_name(s, x.r.pid, x.exe, sizeof(x.exe));
-		otlp_enqueue(s->exp, &x);
+		take(s, &r, unix_off);
 	}
 }
 
@@ -332,6 +237,10 @@ int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_
 		snprintf(s->path, sizeof(s->path), "/dev/shm/obs-spans-%d", (int)getpid());
 		s->unlink_at_close = 1;
 	}
+	if (!(s->agg = redagg_new(AGG_MAX))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	s->memlen = spanring_bytes(cfg->ring_cap);
 	if (ring_create(s, err, errlen))
 		goto fail;
@@ -351,6 +260,7 @@ fail:
 		munmap(s->mem, s->memlen);
 	if (s->unlink_at_close)
 		unlink(s->path);
+	redagg_free(s->agg);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return -1;
@@ -389,77 +299,16 @@ static void counter(struct metrics_registry *r, const char *name, const char *he
 	}
 }
 
-/* A request-duration histogram with OpenTelemetry's recommended buckets. */
-static struct metric_family *duration_family(struct metrics_registry *r, const char *name,
-					     const char *help, const char *const *labels,
-					     size_t nlabels)
-{
-	struct metric_family *f =
-	    metrics_family(r, name, help, "seconds", METRIC_HISTOGRAM, labels, nlabels);
-
-	metrics_family_bounds(f, http_bounds, OTEL_HTTP_BUCKETS);
-	return f;
-}
-
 void spans_render(struct spans *s, struct metrics_registry *r)
 {
-	/* the node agent adds the container labels its kernel metrics have */
-	static const char *const l_srv[] = {
-	    "http_request_method", "http_route", "http_response_status_code", "service",
-	    "container_id",	   "pod_uid"};
-	static const char *const l_cli[] = {
-	    "http_request_method", "server_address", "http_response_status_code", "service",
-	    "container_id",	   "pod_uid"};
-	static const char *const l_rpc[] = {
-	    "rpc_system", "rpc_service",  "rpc_method", "rpc_grpc_status_code",
-	    "service",	  "container_id", "pod_uid"};
-	size_t extra = s->cfg.identify ? 2 : 0;
-	struct metric_family *fs = duration_family(
-	    r, "http_server_request_duration_seconds",
-	    "Duration of HTTP server requests (OpenTelemetry http.server.request.duration), "
-	    "from the request's first byte read to the response's last byte written.",
-	    l_srv, 4 + extra);
-	struct metric_family *fc = duration_family(
-	    r, "http_client_request_duration_seconds",
-	    "Duration of HTTP client requests (OpenTelemetry http.client.request.duration), "
-	    "from the request's first byte written to the response's last byte read.",
-	    l_cli, 4 + extra);
-	struct metric_family *rs = duration_family(
-	    r, "rpc_server_call_duration_seconds",
-	    "Duration of gRPC calls served (OpenTelemetry rpc.server.call.duration), from the "
-	    "request HEADERS read to the response's end of stream written.",
-	    l_rpc, 5 + extra);
-	struct metric_family *rc = duration_family(
-	    r, "rpc_client_call_duration_seconds",
-	    "Duration of gRPC calls made (OpenTelemetry rpc.client.call.duration), from the "
-	    "request HEADERS written to the response's end of stream read.",
-	    l_rpc, 5 + extra);
 	struct spanring_hdr *h = s->ring.hdr;
 	struct otlp_stats st = {0};
-	char code[8];
 
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < 4096; i++) {
-		for (struct agg *a = s->htab[i]; a; a = a->next) {
-			const char *svc = s->cfg.identify ? a->service : s->cfg.service;
-			const char *v[6] = {a->method, a->where,	code,
-					    svc,       a->container_id, a->pod_uid};
-			const char *rv[7] = {"grpc", a->where,	      a->method, code,
-					     svc,    a->container_id, a->pod_uid};
-			if (a->rpc ? a->status != RPC_NO_STATUS : a->status != 0)
-				snprintf(code, sizeof(code), "%u", a->status);
-			else
-				code[0] = 0; /* no response: the label is absent (empty) */
-			if (a->rpc)
-				metrics_hist_add_buckets(r, a->kind == SPAN_SERVER ? rs : rc, rv,
-							 a->counts, a->sum, a->ex);
-			else
-				metrics_hist_add_buckets(r, a->kind == SPAN_SERVER ? fs : fc, v,
-							 a->counts, a->sum, a->ex);
-		}
-	}
-	uint64_t received = s->received, unsampled = s->unsampled, aggd = s->agg_dropped,
-		 stalled = s->stalled;
+	/* every protocol's families; the node agent labels each point's process */
+	redagg_render(s->agg, r, proto_handlers, s->cfg.identify ? NULL : s->cfg.service);
+	uint64_t received = s->received, unsampled = s->unsampled, aggd = redagg_dropped(s->agg),
+		 stalled = s->stalled, bad = s->bad_records;
 	pthread_mutex_unlock(&s->lock);
 	if (s->exp)
 		otlp_get_stats(s->exp, &st);
@@ -478,13 +327,14 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 	counter(r, dn, dh, "reason", "ring_full",
 		(double)__atomic_load_n(&h->dropped, __ATOMIC_RELAXED));
 	counter(r, dn, dh, "reason", "producer_stalled", (double)stalled);
+	counter(r, dn, dh, "reason", "bad_record", (double)bad);
 	counter(r, dn, dh, "reason", "queue_full", (double)st.dropped_queue_full);
 	counter(r, dn, dh, "reason", "export_rejected", (double)st.dropped_rejected);
 	counter(r, dn, dh, "reason", "export_failed", (double)st.dropped_failed);
 	counter(r, dn, dh, "reason", "partial_success", (double)st.dropped_partial);
 	counter(r, "obs_http_metric_points_dropped_total",
-		"HTTP metric points not aggregated (more than 16384 label sets).", NULL, NULL,
-		(double)aggd);
+		"HTTP and RPC metric points not aggregated (more than 16384 label sets).", NULL,
+		NULL, (double)aggd);
 	counter(r, "obs_shim_connections_untracked_total",
 		"Connections the shim could not follow (state table full).", NULL, NULL,
 		(double)__atomic_load_n(&h->untracked, __ATOMIC_RELAXED));
@@ -548,15 +398,7 @@ void spans_close(struct spans *s, long timeout_ms)
 		return;
 	spans_finish(s, timeout_ms);
 	otlp_stop(s->exp, 0);
-	for (size_t i = 0; i < 4096; i++) {
-		struct agg *a = s->htab[i];
-		while (a) {
-			struct agg *n = a->next;
-			free(a->ex);
-			free(a);
-			a = n;
-		}
-	}
+	redagg_free(s->agg);
 	munmap(s->mem, s->memlen);
 	/* a ring at a fixed path stays for the next obs: processes keep it mapped */
 	if (s->unlink_at_close)

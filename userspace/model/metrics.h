@@ -16,7 +16,7 @@
 
 #include "hist.h"
 
-#define METRICS_MAX_LABELS   6
+#define METRICS_MAX_LABELS   10
 #define METRICS_MAX_FAMILIES 64
 
 enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };

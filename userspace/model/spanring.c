@@ -3,8 +3,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "str.h"
-
 #define LOAD_ACQ(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
@@ -59,22 +57,6 @@ int spanring_attach(struct spanring *r, void *mem, size_t len)
 	return 0;
 }
 
-/* Copy a record's numbers and only the used bytes of its strings: the
- * cell is shared memory the collector reads from another CPU, and every
- * cache line written here must move there. Bytes past each string's NUL
- * are stale, which readers never look at. */
-static void copy_used(struct span_rec *d, const struct span_rec *s)
-{
-	memcpy(d, s, offsetof(struct span_rec, method));
-	str_copy(d->method, sizeof(d->method), s->method);
-	str_copy(d->path, sizeof(d->path), s->path);
-	str_copy(d->host, sizeof(d->host), s->host);
-	str_copy(d->peer, sizeof(d->peer), s->peer);
-	d->tracestate_len = s->tracestate_len > TP_TRACESTATE_MAX ? 0 : s->tracestate_len;
-	memcpy(d->tracestate, s->tracestate, d->tracestate_len);
-	d->tracestate[d->tracestate_len] = 0;
-}
-
 int spanring_push(struct spanring *r, const struct span_rec *rec)
 {
 	uint64_t pos = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);
@@ -87,7 +69,7 @@ int spanring_push(struct spanring *r, const struct span_rec *rec)
 		if (dif == 0) {
 			if (__atomic_compare_exchange_n(&r->hdr->head, &pos, pos + 1, 1,
 							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-				copy_used(&c->rec, rec);
+				spanrec_copy(&c->rec, rec);
 				STORE_REL(&c->seq, pos + 1);
 				__atomic_fetch_add(&r->hdr->pushed, 1, __ATOMIC_RELAXED);
 				return 0;

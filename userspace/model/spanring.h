@@ -1,6 +1,6 @@
 /*
- * spanring - the span record format and the bounded shared-memory ring
- * that carries records from the shim (many producers: every thread of
+ * spanring - the bounded shared-memory ring that carries span records
+ * (spanrec.h) from the shim (many producers: every thread of
  * every traced process) to the collector (one consumer). Pure: it works
  * on memory the caller maps; no syscalls, no locks, no allocation.
  *
@@ -16,73 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tp.h"
+#include "spanrec.h"
 
 #define SPANRING_MAGIC	 0x6f62737370616e31ULL /* "obsspan1" */
-#define SPANRING_VERSION 4
-
-#define SPAN_METHOD_MAX 16
-#define SPAN_PATH_MAX	256
-#define SPAN_HOST_MAX	128
-#define SPAN_ADDR_MAX	48
-
-enum span_kind { SPAN_SERVER = 2, SPAN_CLIENT = 3 }; /* OTLP SpanKind values */
-
-/* What the exchange spoke: HTTP/1.x, HTTP/2, or gRPC over HTTP/2. */
-enum span_proto { SPAN_PROTO_HTTP1, SPAN_PROTO_HTTP2, SPAN_PROTO_GRPC };
-
-enum span_flag {
-	SPAN_F_REMOTE_PARENT = 1 << 0, /* parent came from a received traceparent */
-	SPAN_F_HAS_PARENT = 1 << 1,
-	SPAN_F_TLS = 1 << 2,
-	SPAN_F_APP_CONTEXT = 1 << 3, /* client: the app set traceparent itself */
-	SPAN_F_PATH_TRUNC = 1 << 4,
-	SPAN_F_BAD_TRACEPARENT = 1 << 5, /* incoming traceparent was invalid: restarted */
-	SPAN_F_RPC_STATUS = 1 << 6,	 /* rpc_status holds a grpc-status */
-};
-
-enum span_error {
-	SPAN_ERR_NONE,
-	SPAN_ERR_CLOSED, /* connection closed before a response */
-	SPAN_ERR_RESET,	 /* I/O error on the socket */
-	SPAN_ERR_PROTOCOL,
-	SPAN_ERR_STREAM_RESET, /* HTTP/2 RST_STREAM */
-	SPAN_ERR_GOAWAY,       /* HTTP/2 GOAWAY before the stream ended */
-};
-
-struct span_rec {
-	uint8_t trace_id[16];
-	uint8_t span_id[8];
-	uint8_t parent_id[8];
-	uint8_t trace_flags;
-	uint8_t kind;
-	uint16_t flags;
-	uint16_t status; /* HTTP status; 0 if none */
-	uint16_t error;	 /* enum span_error */
-	uint16_t server_port;
-	uint16_t peer_port;
-	uint8_t proto; /* enum span_proto */
-	uint8_t reserved;
-	uint16_t rpc_status; /* grpc-status, with SPAN_F_RPC_STATUS */
-	uint32_t req_msgs;   /* gRPC messages sent by the client / server */
-	uint32_t resp_msgs;
-	uint32_t h2_error; /* RST_STREAM/GOAWAY error code */
-	uint32_t pid;	   /* in the process's own pid namespace */
-	uint32_t tid;
-	uint64_t pidns;	   /* inode of that pid namespace (0: unknown): a node agent
-			    * maps (pidns, pid) to the process it sees */
-	uint64_t start_ns; /* CLOCK_MONOTONIC */
-	uint64_t end_ns;
-	uint64_t req_bytes; /* body bytes */
-	uint64_t resp_bytes;
-	char method[SPAN_METHOD_MAX];
-	char path[SPAN_PATH_MAX]; /* request-target with the query (removed by the collector);
-				   * gRPC: /package.Service/Method */
-	char host[SPAN_HOST_MAX]; /* Host header (server.address) */
-	char peer[SPAN_ADDR_MAX]; /* network.peer.address */
-	uint16_t tracestate_len;
-	char tracestate[TP_TRACESTATE_MAX + 1];
-};
+#define SPANRING_VERSION 5
 
 struct spanring_hdr {
 	uint64_t magic;

@@ -1,0 +1,161 @@
+#include "redagg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "str.h"
+#include "tp.h"
+
+#define REDAGG_HASH 4096
+#define PROC_LABELS 3 /* service, container_id, pod_uid */
+#define SET_BYTES   (PROTO_LABEL_BYTES + 256)
+
+struct agg {
+	const struct proto_family *family;
+	uint16_t len; /* bytes of key */
+	/* the label values then service, container_id, pod_uid, each NUL-ended */
+	char key[SET_BYTES];
+	__u64 counts[PROTO_BUCKETS_MAX + 1];
+	double sum;
+	struct metric_exemplar *ex; /* per bucket, the newest sampled point; lazily */
+	struct agg *next;
+};
+
+struct redagg {
+	struct agg *htab[REDAGG_HASH];
+	size_t n, max;
+	uint64_t dropped;
+};
+
+struct redagg *redagg_new(size_t max_sets)
+{
+	struct redagg *a = calloc(1, sizeof(*a));
+
+	if (a)
+		a->max = max_sets;
+	return a;
+}
+
+void redagg_free(struct redagg *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < REDAGG_HASH; i++) {
+		struct agg *g = a->htab[i];
+		while (g) {
+			struct agg *n = g->next;
+			free(g->ex);
+			free(g);
+			g = n;
+		}
+	}
+	free(a);
+}
+
+uint64_t redagg_dropped(const struct redagg *a)
+{
+	return a->dropped;
+}
+
+/* The key of a point: its label values and process labels, NUL-separated. */
+static size_t make_key(char *key, const struct proto_obs *o, const char *const proc[PROC_LABELS])
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < o->nlabels + PROC_LABELS; i++) {
+		const char *v = i < o->nlabels ? o->labels[i] : proc[i - o->nlabels];
+		at += str_copy(key + at, SET_BYTES - at, v ? v : "") + 1;
+		if (at >= SET_BYTES) /* cannot happen: labels and process labels are bounded */
+			return SET_BYTES;
+	}
+	return at;
+}
+
+void redagg_observe(struct redagg *a, const struct proto_obs *o, const char *svc,
+		    const char *container_id, const char *pod_uid, const struct xspan *x,
+		    int64_t unix_off)
+{
+	const char *proc[PROC_LABELS] = {svc, container_id, pod_uid};
+	const struct proto_family *f = o->family;
+	char key[SET_BYTES];
+	size_t len = make_key(key, o, proc), b = 0;
+	uint64_t h = str_fnv1a(str_fnv1a(STR_FNV1A_INIT, &f, sizeof(f)), key, len);
+	struct agg *g;
+
+	for (g = a->htab[h % REDAGG_HASH]; g; g = g->next)
+		if (g->family == f && g->len == len && !memcmp(g->key, key, len))
+			break;
+	if (!g) {
+		if (a->n >= a->max || !(g = calloc(1, sizeof(*g)))) {
+			a->dropped++;
+			return;
+		}
+		g->family = f;
+		g->len = (uint16_t)len;
+		memcpy(g->key, key, len);
+		g->next = a->htab[h % REDAGG_HASH];
+		a->htab[h % REDAGG_HASH] = g;
+		a->n++;
+	}
+	while (b < f->nbounds && o->value > f->bounds[b])
+		b++;
+	g->counts[b]++;
+	g->sum += o->value;
+	/* exemplars link a bucket to a trace the backend has: sampled only */
+	if (!x)
+		return;
+	if (!g->ex && !(g->ex = calloc(PROTO_BUCKETS_MAX + 1, sizeof(*g->ex))))
+		return;
+	tp_hex(x->trace_id, 16, g->ex[b].trace_id);
+	tp_hex(x->span_id, 8, g->ex[b].span_id);
+	g->ex[b].value = o->value;
+	g->ex[b].timestamp = (double)((int64_t)x->end_ns + unix_off) / 1e9;
+}
+
+/* The registry's family for f, registered with the process labels. */
+static struct metric_family *family_of(struct metrics_registry *r, const struct proto_family *f,
+				       size_t nproc)
+{
+	static const char *const proc[PROC_LABELS] = {"service", "container_id", "pod_uid"};
+	const char *labels[PROTO_LABELS_MAX + PROC_LABELS];
+	struct metric_family *mf;
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nlabels && i < PROTO_LABELS_MAX; i++)
+		labels[n++] = f->labels[i];
+	for (size_t i = 0; i < nproc; i++)
+		labels[n++] = proc[i];
+	mf = metrics_family(r, f->name, f->help, f->unit, METRIC_HISTOGRAM, labels, n);
+	if (mf && !mf->bounds)
+		metrics_family_bounds(mf, f->bounds, f->nbounds);
+	return mf;
+}
+
+void redagg_render(const struct redagg *a, struct metrics_registry *r,
+		   const struct proto_handler *const *table, const char *service)
+{
+	/* obs-run: one service for all; a node agent labels each point's own */
+	size_t nproc = service ? 1 : PROC_LABELS;
+
+	for (size_t i = 0; table[i]; i++)
+		for (size_t j = 0; table[i]->families && table[i]->families[j]; j++)
+			family_of(r, table[i]->families[j], nproc);
+	for (size_t i = 0; i < REDAGG_HASH; i++) {
+		for (const struct agg *g = a->htab[i]; g; g = g->next) {
+			const char *v[PROTO_LABELS_MAX + PROC_LABELS];
+			struct metric_family *mf = family_of(r, g->family, nproc);
+			const char *p = g->key;
+			size_t n = g->family->nlabels + nproc;
+
+			for (size_t k = 0; k < g->family->nlabels + PROC_LABELS; k++) {
+				if (k < n)
+					v[k] = p;
+				p += strlen(p) + 1;
+			}
+			if (service)
+				v[g->family->nlabels] = service;
+			if (mf)
+				metrics_hist_add_buckets(r, mf, v, g->counts, g->sum, g->ex);
+		}
+	}
+}

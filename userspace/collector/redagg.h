@@ -1,0 +1,41 @@
+/*
+ * redagg - the collector's aggregation of metric points: each point a
+ * protocol made of a span record (proto_obs: a family and its label
+ * values) is counted into its family's buckets, per label set and per
+ * process labels (service; container_id and pod_uid on a node), with the
+ * newest sampled span of each bucket as its exemplar. At scrape time every
+ * registered protocol's families are rendered, empty ones included.
+ * Bounded: a point with a label set beyond the table's size is counted
+ * as dropped, never silently lost. Not thread-safe: the caller locks.
+ */
+#ifndef OBS_REDAGG_H
+#define OBS_REDAGG_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "proto.h"
+#include "xspan.h"
+
+struct redagg;
+
+struct redagg *redagg_new(size_t max_sets);
+void redagg_free(struct redagg *a);
+/* Count point o of process labels svc/container_id/pod_uid. x: a sampled
+ * span the point came from (its exemplar), or NULL. unix_off: Unix time
+ * minus CLOCK_MONOTONIC. */
+void redagg_observe(struct redagg *a, const struct proto_obs *o, const char *svc,
+		    const char *container_id, const char *pod_uid, const struct xspan *x,
+		    int64_t unix_off);
+/*
+ * Add every family of the handlers in table (NULL-terminated) to r, with
+ * what was counted. service: the service label of every point (obs-run),
+ * or NULL to use each point's own (node agent, which also labels
+ * container_id and pod_uid).
+ */
+void redagg_render(const struct redagg *a, struct metrics_registry *r,
+		   const struct proto_handler *const *table, const char *service);
+/* Points not counted: more label sets than max_sets. */
+uint64_t redagg_dropped(const struct redagg *a);
+
+#endif

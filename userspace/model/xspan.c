@@ -1,0 +1,76 @@
+#include "xspan.h"
+
+#include <string.h>
+
+void xspan_from_rec(struct xspan *x, const struct span_rec *r)
+{
+	memcpy(x->trace_id, r->trace_id, 16);
+	memcpy(x->span_id, r->span_id, 8);
+	memcpy(x->parent_id, r->parent_id, 8);
+	x->has_parent = !!(r->flags & SPAN_F_HAS_PARENT);
+	x->kind = r->kind;
+	x->error = 0;
+	x->nattrs = 0;
+	x->pid = r->pid;
+	x->start_ns = r->start_ns;
+	x->end_ns = r->end_ns;
+	memcpy(x->tracestate, r->tracestate, (size_t)r->tracestate_len + 1);
+	x->exe[0] = x->service[0] = x->container_id[0] = x->pod_uid[0] = 0;
+	x->str[0] = 0;
+	x->name_off = 0;
+	x->str_used = 1; /* str[0] is the empty string */
+}
+
+/* Store s; the offset of its copy, or 0 (the empty string) if full. */
+static uint16_t put(struct xspan *x, const char *s)
+{
+	size_t n = strlen(s), room = XSPAN_STR_MAX - x->str_used;
+	uint16_t off = x->str_used;
+
+	if (room < 2)
+		return 0;
+	if (n > room - 1)
+		n = room - 1;
+	memcpy(x->str + off, s, n);
+	x->str[off + n] = 0;
+	x->str_used = (uint16_t)(off + n + 1);
+	return off;
+}
+
+void xspan_set_name(struct xspan *x, const char *name)
+{
+	x->name_off = put(x, name);
+}
+
+const char *xspan_name(const struct xspan *x)
+{
+	return x->str + x->name_off;
+}
+
+void xspan_put_str(struct xspan *x, const char *key, const char *v)
+{
+	if (!v || !*v || x->nattrs >= XSPAN_ATTR_MAX)
+		return;
+	x->attrs[x->nattrs] = (struct xspan_attr){.key = key, .type = XSPAN_STR, .off = put(x, v)};
+	x->nattrs++;
+}
+
+void xspan_put_int(struct xspan *x, const char *key, int64_t v)
+{
+	if (x->nattrs >= XSPAN_ATTR_MAX)
+		return;
+	x->attrs[x->nattrs++] = (struct xspan_attr){.key = key, .type = XSPAN_INT, .i = v};
+}
+
+const char *xspan_str(const struct xspan *x, size_t i)
+{
+	return x->str + x->attrs[i].off;
+}
+
+const struct xspan_attr *xspan_find(const struct xspan *x, const char *key)
+{
+	for (size_t i = 0; i < x->nattrs; i++)
+		if (!strcmp(x->attrs[i].key, key))
+			return &x->attrs[i];
+	return NULL;
+}

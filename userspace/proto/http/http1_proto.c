@@ -1,0 +1,332 @@
+#include "http1_proto.h"
+
+#include <string.h>
+
+#include "http1.h"
+#include "http_sem.h"
+#include "pconn.h"
+#include "str.h"
+
+#define H1_PIPELINE  8
+#define H1_INJ_MAX   (TP_LEN + TP_TRACESTATE_MAX + 40)
+#define H1_HEAD_SCAN (16 << 10) /* inject only if the head is within this */
+
+struct h1_exchange {
+	struct exchange x;
+	uint16_t status;
+	uint8_t head; /* HEAD request: the response has no body */
+	uint8_t interim;
+	char method[HTTP_METHOD_MAX];
+	char target[HTTP_PATH_MAX];
+	char host[HTTP_HOST_MAX];
+};
+
+struct h1_state {
+	struct http1_parser in, out;
+	uint64_t in_start, out_start; /* when the current message's first byte moved */
+	/* requests waiting for their response, oldest first */
+	struct h1_exchange q[H1_PIPELINE];
+	unsigned qhead, qlen;
+	/* client: the context prepared for the request being written */
+	int next_valid;
+	struct h1_exchange next;
+	char inj[H1_INJ_MAX]; /* the field(s) an armed edit inserts */
+};
+
+_Static_assert(sizeof(struct h1_state) <= PCONN_INLINE, "HTTP/1 state is kept inline");
+
+static struct h1_state *st(struct proto_conn *pc)
+{
+	return pc->st;
+}
+
+/* ---- exchanges ------------------------------------------------------------ */
+
+static struct h1_exchange *q_front(struct h1_state *s)
+{
+	return s->qlen ? &s->q[s->qhead % H1_PIPELINE] : NULL;
+}
+
+static struct h1_exchange *q_push(struct h1_state *s)
+{
+	if (s->qlen >= H1_PIPELINE)
+		return NULL;
+	return &s->q[(s->qhead + s->qlen++) % H1_PIPELINE];
+}
+
+static void finish_front(struct proto_conn *pc, uint16_t error, uint64_t ts)
+{
+	struct h1_state *s = st(pc);
+	struct h1_exchange *e = q_front(s);
+	struct span_rec r;
+
+	if (!e)
+		return;
+	spanrec_clear_attrs(&r);
+	http_put_request(&r, e->method, e->target, e->host);
+	if (e->status)
+		spanrec_put_int(&r, HTTP_A_STATUS, e->status);
+	pconn_emit(pc, &e->x, &r, error, ts);
+	s->qhead++;
+	s->qlen--;
+}
+
+static void copy_head(struct h1_exchange *e, const struct http1_msg *m)
+{
+	str_copy(e->method, sizeof(e->method), m->method);
+	str_copy(e->target, sizeof(e->target), m->target);
+	str_copy(e->host, sizeof(e->host), m->host);
+	e->head = !strcmp(m->method, "HEAD");
+	e->status = 0;
+	e->interim = 0;
+}
+
+/* Server: a request head was read. */
+static void server_request(struct proto_conn *pc, const struct http1_msg *m)
+{
+	struct h1_state *s = st(pc);
+	struct h1_exchange *e = q_push(s);
+	struct proto_tp_in in = {m->traceparent, m->traceparent_len, m->traceparent_count,
+				 m->tracestate,	 m->tracestate_len,  m->tracestate_bad};
+
+	if (!e) {
+		pc->dead = 1; /* deeper pipelining than we follow */
+		return;
+	}
+	exchange_clear(&e->x);
+	copy_head(e, m);
+	e->x.start_ns = s->in_start;
+	pc->host->server_begin(pc, &e->x, &in);
+}
+
+/* Client: the context of the next request. */
+static void prepare_next(struct proto_conn *pc)
+{
+	struct h1_state *s = st(pc);
+
+	pc->host->client_begin(pc, &s->next.x);
+	s->next_valid = 1;
+}
+
+/* Client: a request head was written. */
+static void client_request(struct proto_conn *pc, const struct http1_msg *m)
+{
+	struct h1_state *s = st(pc);
+	struct h1_exchange *e = q_push(s);
+
+	if (!e) {
+		pc->dead = 1;
+		return;
+	}
+	if (!s->next_valid)
+		prepare_next(pc); /* not injected (head split across writes): still a span */
+	e->x = s->next.x;
+	s->next_valid = 0;
+	copy_head(e, m);
+	e->x.start_ns = s->out_start;
+	if (m->traceparent_count == 1)
+		pc->host->client_adopt(pc, &e->x, m->traceparent, m->traceparent_len);
+}
+
+/* ---- parsing ---------------------------------------------------------------- */
+
+/* A parser event. Requests travel out on a client connection and in on a
+ * server one; responses the other way, and pair with the oldest request. */
+static void on_event(struct proto_conn *pc, enum proto_dir dir, enum http1_event ev, uint64_t ts)
+{
+	struct h1_state *s = st(pc);
+	struct http1_msg *m = dir == PROTO_OUT ? &s->out.msg : &s->in.msg;
+	struct h1_exchange *e;
+
+	if (ev == HTTP1_ERROR) {
+		pconn_count(pc, PROTO_COUNT_PARSE_ERROR);
+		pc->dead = 1;
+		return;
+	}
+	if (pc->side == (dir == PROTO_OUT ? PROTO_CLIENT : PROTO_SERVER)) {
+		if (ev == HTTP1_HEAD_DONE) {
+			if (dir == PROTO_OUT)
+				client_request(pc, m);
+			else
+				server_request(pc, m);
+		}
+		return;
+	}
+	e = q_front(s);
+	if (ev == HTTP1_HEAD_DONE) {
+		if (!e)
+			return;
+		e->interim = m->status < 200;
+		if (m->status == 101) {
+			e->status = 101;
+			finish_front(pc, SPAN_ERR_NONE, ts);
+			pc->dead = 1; /* another protocol follows */
+			return;
+		}
+		if (!e->interim)
+			e->status = (uint16_t)m->status;
+	} else if (ev == HTTP1_MESSAGE_DONE && e) {
+		if (e->interim)
+			e->interim = 0;
+		else
+			finish_front(pc, SPAN_ERR_NONE, ts);
+	}
+}
+
+/* A message starts with a method (request) or "HTTP/" (response); blank
+ * lines may precede it. Anything else is not HTTP/1 (TLS records,
+ * HTTP/2, binary): stop quietly. */
+static int plausible(int response, uint8_t b0)
+{
+	return b0 == '\r' || b0 == '\n' || (response ? b0 == 'H' : b0 >= 'A' && b0 <= 'Z');
+}
+
+/* Requests travel out from a client and in to a server. */
+static int is_response(enum proto_side side, enum proto_dir dir)
+{
+	return (side == PROTO_CLIENT) == (dir == PROTO_IN);
+}
+
+static int h1_detect(enum proto_side side, enum proto_dir dir, const uint8_t *b, size_t n)
+{
+	return n && plausible(is_response(side, dir), b[0]);
+}
+
+static int h1_open(struct proto_conn *pc)
+{
+	struct h1_state *s = st(pc);
+	int server = pc->side == PROTO_SERVER;
+
+	http1_init(&s->in, server ? HTTP1_REQUEST : HTTP1_RESPONSE);
+	http1_init(&s->out, server ? HTTP1_RESPONSE : HTTP1_REQUEST);
+	s->qhead = s->qlen = 0;
+	s->next_valid = 0;
+	return 0;
+}
+
+static int h1_feed(struct proto_conn *pc, enum proto_dir dir, const uint8_t *b, size_t n,
+		   uint64_t ts)
+{
+	struct h1_state *s = st(pc);
+	struct http1_parser *p = dir == PROTO_OUT ? &s->out : &s->in;
+	int response = p->dir == HTTP1_RESPONSE;
+	const char *buf = (const char *)b;
+
+	while (n && !pc->dead) {
+		enum http1_event ev;
+		size_t used;
+
+		if (http1_idle(p)) {
+			if (!plausible(response, b[0]))
+				return -1;
+			if (dir == PROTO_OUT)
+				s->out_start = ts;
+			else
+				s->in_start = ts;
+			/* the response parser must know whether it answers a HEAD */
+			if (response) {
+				struct h1_exchange *e = q_front(s);
+				p->no_body = e && e->head;
+			}
+		}
+		used = http1_feed(p, buf, n, &ev);
+		on_event(pc, dir, ev, ts);
+		buf += used;
+		b += used;
+		n -= used;
+	}
+	return 0;
+}
+
+static int h1_skip(struct proto_conn *pc, enum proto_dir dir, uint64_t n, uint64_t ts)
+{
+	struct h1_state *s = st(pc);
+	enum http1_event ev;
+
+	/* only body bytes can come from a file we do not see */
+	if (dir != PROTO_OUT)
+		return -1;
+	http1_skip(&s->out, n, &ev);
+	on_event(pc, dir, ev, ts);
+	return 0;
+}
+
+static void h1_eof(struct proto_conn *pc, uint64_t ts)
+{
+	struct h1_state *s = st(pc);
+
+	if (!pc->dead && pc->side == PROTO_CLIENT && http1_eof(&s->in))
+		finish_front(pc, SPAN_ERR_NONE, ts); /* response delimited by close */
+	while (s->qlen)
+		finish_front(pc, SPAN_ERR_CLOSED, ts);
+}
+
+/* ---- injection ------------------------------------------------------------------ */
+
+/* The field(s) carrying the prepared context; 0 if they do not fit. */
+static size_t build_injection(struct h1_state *s, const struct http1_head_scan *hs)
+{
+	char tp[TP_LEN + 1];
+	const char *eol = hs->crlf ? "\r\n" : "\n";
+	size_t eol_len = hs->crlf ? 2 : 1, want = 13 + TP_LEN + eol_len, n;
+	const struct exchange *x = &s->next.x;
+
+	tp_format(&x->ctx, tp);
+	n = str_copy(s->inj, sizeof(s->inj), "traceparent: ");
+	n = str_append(s->inj, sizeof(s->inj), n, tp);
+	n = str_append(s->inj, sizeof(s->inj), n, eol);
+	if (x->tracestate_len && !hs->has_tracestate) {
+		want += 12 + strlen(x->tracestate) + eol_len;
+		n = str_append(s->inj, sizeof(s->inj), n, "tracestate: ");
+		n = str_append(s->inj, sizeof(s->inj), n, x->tracestate);
+		n = str_append(s->inj, sizeof(s->inj), n, eol);
+	}
+	return n == want ? n : 0; /* truncated: inject nothing rather than half */
+}
+
+/* At the start of an outgoing request: arm the insertion of its context
+ * before the blank line that ends its head, if the head is whole here. */
+static size_t h1_inject(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t m,
+			size_t budget)
+{
+	struct h1_state *s = st(pc);
+	struct http1_head_scan hs;
+	size_t len;
+
+	if (pc->side != PROTO_CLIENT || !http1_idle(&s->out) || s->next_valid || pc->sp.n)
+		return m;
+	prepare_next(pc);
+	if (http1_scan_head(iov, iovcnt, H1_HEAD_SCAN, &hs) || hs.has_traceparent)
+		return m; /* head not whole in this write, or the app propagates */
+	len = build_injection(s, &hs);
+	if (len && len <= budget && !pconn_edit(pc, hs.insert_at, 0, s->inj, len))
+		pconn_count(pc, PROTO_COUNT_INJECTED);
+	return m;
+}
+
+static void h1_sent(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t n,
+		    uint64_t ts)
+{
+	pconn_feed_iov(pc, PROTO_OUT, iov, iovcnt, n, ts);
+}
+
+static void h1_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
+			struct proto_obs *obs)
+{
+	http_describe(r, env, x, obs, NULL);
+}
+
+const struct proto_handler http1_handler = {
+    .name = "http1",
+    .id = PROTO_HTTP1,
+    .state_size = sizeof(struct h1_state),
+    .detect = h1_detect,
+    .open = h1_open,
+    .feed = h1_feed,
+    .skip = h1_skip,
+    .inject = h1_inject,
+    .sent = h1_sent,
+    .eof = h1_eof,
+    .describe = h1_describe,
+    .families = http_families,
+};

@@ -1,0 +1,23 @@
+/*
+ * registry - the protocols obs follows. Adding one is one line here
+ * (docs/design.md, "Adding a protocol"); order is detection order, the
+ * most specific first: HTTP/2's preface is also a plausible HTTP/1 line.
+ */
+#include "registry.h"
+
+#include "h2_proto.h"
+#include "http1_proto.h"
+
+const struct proto_handler *const proto_handlers[] = {
+    &h2_handler,
+    &http1_handler,
+    NULL,
+};
+
+const struct proto_handler *proto_by_id(unsigned id)
+{
+	for (size_t i = 0; proto_handlers[i]; i++)
+		if (proto_handlers[i]->id == id)
+			return proto_handlers[i];
+	return NULL;
+}
