@@ -25,8 +25,9 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC $(SANFLAGS)
 # Layers, lowest first; an include may only name a header of its own layer
 # or a lower one (scripts/check-layers.sh, part of `make lint`).
-SRC_DIRS  := userspace/base userspace/model userspace/proto userspace/proto/http \
-             userspace/proto/http2 exporters userspace/conf userspace/collector userspace/cmd
+SRC_DIRS  := userspace/base userspace/model userspace/proto \
+             $(sort $(patsubst %/,%,$(dir $(wildcard userspace/proto/*/*.h)))) \
+             exporters userspace/conf userspace/collector userspace/cmd
 CPPFLAGS  += $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
@@ -45,14 +46,10 @@ OTLP_PROTOS  := opentelemetry/proto/common/v1/common.proto \
 OTLP_GEN_C   := $(OTLP_PROTOS:%.proto=$(BUILD)/gen/%.pb-c.c) $(BUILD)/gen/otlp_response.pb-c.c
 OTLP_GEN_O   := $(OTLP_GEN_C:%.c=%.o)
 
-# The protocol modules and their interface: pure, in the shim and the collector.
-PROTO_SRCS := userspace/proto/proto.c userspace/proto/pconn.c userspace/proto/splice.c \
-              userspace/proto/registry.c \
-              userspace/proto/http/http1.c userspace/proto/http/http_sem.c \
-              userspace/proto/http/http1_proto.c \
-              userspace/proto/http2/h2.c userspace/proto/http2/hpack.c userspace/proto/http2/rpc.c \
-              userspace/proto/http2/h2_proto.c userspace/proto/http2/h2_inject.c \
-              userspace/proto/http2/h2_sem.c
+# The protocol modules (one folder each) and their interface: pure, built
+# into both the shim and the collector. A new folder is picked up here.
+PROTO_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard userspace/proto/*/*.c))))
+PROTO_SRCS := $(wildcard userspace/proto/*.c) $(foreach d,$(PROTO_DIRS),$(wildcard $(d)/*.c))
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
 PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c \
              userspace/model/hist.c userspace/model/metrics.c userspace/model/tp.c \
@@ -61,12 +58,12 @@ PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c 
              $(PROTO_SRCS) \
              userspace/conf/cli.c userspace/conf/config.c userspace/conf/config_layers.c \
              userspace/collector/syscalls.c userspace/collector/procparse.c \
-             exporters/auth.c exporters/prom.c
+             userspace/collector/redagg.c exporters/auth.c exporters/prom.c
 APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/app.c userspace/collector/collector.c userspace/collector/slots.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
-             userspace/collector/spans.c userspace/collector/redagg.c userspace/collector/tlsfiles.c \
+             userspace/collector/spans.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \
              exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_encode.c
@@ -160,6 +157,12 @@ $(BUILD)/tests/test_otlp_encode: tests/unit/test_otlp_encode.c $(PURE_OBJS) \
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lprotobuf-c -lyaml -lm -lpthread
 
+# a protocol written in the tests (tests/unit/ping), end to end to OTLP
+$(BUILD)/tests/test_ping: tests/unit/test_ping.c tests/unit/ping/ping_proto.c $(PURE_OBJS) \
+		$(BUILD)/exporters/otlp_encode.o $(OTLP_GEN_O)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/unit/ping $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lprotobuf-c -lyaml -lm -lpthread
+
 # TLS key handling links GnuTLS
 $(BUILD)/tests/test_tls_keys: tests/unit/test_tls_keys.c $(BUILD)/exporters/tls_keys.o
 	@mkdir -p $(@D)
@@ -196,6 +199,7 @@ asan:
 # cppcheck misreads the shim's GNU statement-expression SYM() macros
 # (constStatement) and dlsym() results stored in function pointers.
 lint: check-format
+	python3 scripts/check-layers.py
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) \
 	  --suppress='constStatement:preload/*' --suppress='AssignmentAddressToInteger:preload/*' \

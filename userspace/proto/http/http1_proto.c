@@ -231,6 +231,10 @@ static int h1_feed(struct proto_conn *pc, enum proto_dir dir, const uint8_t *b, 
 		}
 		used = http1_feed(p, buf, n, &ev);
 		on_event(pc, dir, ev, ts);
+		/* a head with no body after it (204, 304, HEAD, Content-Length:
+		 * 0, a request without one) is the whole message */
+		if (ev == HTTP1_HEAD_DONE && !pc->dead && http1_idle(p))
+			on_event(pc, dir, HTTP1_MESSAGE_DONE, ts);
 		buf += used;
 		b += used;
 		n -= used;
