@@ -66,7 +66,7 @@ APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/spans.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \
-             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_encode.c
+             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_cfg.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
@@ -88,8 +88,18 @@ $(BUILD)/vmlinux.h:
 	@test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: kernel built without CONFIG_DEBUG_INFO_BTF" >&2; exit 1; }
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obs.bpf.o: bpf/obs.bpf.c bpf/obs.h $(BUILD)/vmlinux.h
+# One file per area (bpf/*.bpf.c), statically linked into one object: the
+# maps they share are declared in obs_maps.bpf.h and joined by the linker.
+# obs.bpf.c defines them and goes first (libbpf 1.1's linker cannot place
+# an extern map it meets before its definition).
+BPF_SRCS := bpf/obs.bpf.c $(filter-out bpf/obs.bpf.c,$(wildcard bpf/*.bpf.c))
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/obs.h bpf/obs_maps.bpf.h bpf/obs_log2.h $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/obs.bpf.o: $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $^
 
 $(BUILD)/obs.skel.h: $(BUILD)/obs.bpf.o
 	$(BPFTOOL) gen skeleton $< name obs_bpf > $@.tmp && mv $@.tmp $@

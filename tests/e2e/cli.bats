@@ -138,18 +138,25 @@ teardown() { obs_stop; }
 
 @test "tracefs unmounted: obs still runs, obs check says how to mount it" {
 	require_bpf
-	if mountpoint -q /sys/kernel/tracing; then
-		umount /sys/kernel/tracing || skip "tracefs busy"
-		remount=1
-	fi
-	run "$OBS_RUN" --no-metrics -- true
-	local st=$status out=$output
-	run "$OBS" check
-	[ -n "${remount:-}" ] && mount -t tracefs nodev /sys/kernel/tracing
-	[ "$st" -eq 0 ]
-	[[ "$out" == *"exited with status 0"* ]]
+	local before
+	before=$(grep -c ' tracefs ' /proc/self/mounts || true)
+	# A mount namespace of the test's own, with no tracefs anywhere in it
+	# (debugfs automounts one at /sys/kernel/debug/tracing): whatever the
+	# machine has mounted, and nothing of it is changed.
+	run unshare -m --propagation private sh -c '
+		for m in /sys/kernel/debug/tracing /sys/kernel/tracing /sys/kernel/debug; do
+			while mountpoint -q "$m" 2>/dev/null; do umount -l "$m" || exit 97; done
+		done
+		grep -q " tracefs " /proc/self/mounts && exit 96
+		"$1" --no-metrics -- true 2>&1 || exit 98
+		"$2" check' sh "$OBS_RUN" "$OBS"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"exited with status 0"* ]]
 	[[ "$output" == *"tracefs: not mounted; obs uses raw tracepoints and does not need it"* ]]
 	[[ "$output" == *"mount -t tracefs nodev /sys/kernel/tracing"* ]]
+	# and the machine's own mounts are as they were
+	[ "$(grep -c ' tracefs ' /proc/self/mounts || true)" -eq "$before" ]
 }
 
 @test "cardinality guard: --max-series caps samples, overflow is folded and counted" {
