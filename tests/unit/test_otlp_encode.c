@@ -16,6 +16,7 @@
 #include "http1_proto.h"
 #include "http_sem.h"
 #include "otlp_encode.h"
+#include "registry.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;

@@ -23,6 +23,7 @@
 #include "prom.h"
 #include "proto_testhost.h"
 #include "redagg.h"
+#include "registry.h"
 #include "spanring.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;

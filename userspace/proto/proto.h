@@ -26,14 +26,6 @@
 #include "spanrec.h"
 #include "tp.h"
 
-/* Record ids (span_rec.proto): one per handler. */
-enum proto_id {
-	PROTO_HTTP1 = 1,
-	PROTO_HTTP2 = 2,
-	PROTO_TEST = 15, /* unit tests' own protocols */
-	PROTO_ID_MAX = 16,
-};
-
 enum proto_side { PROTO_SERVER = 1, PROTO_CLIENT = 2 }; /* who accepted / connected */
 enum proto_dir { PROTO_IN, PROTO_OUT };			/* read / written by the app */
 
@@ -147,7 +139,7 @@ enum proto_flags {
 
 struct proto_handler {
 	const char *name;
-	uint8_t id; /* enum proto_id: the records it writes */
+	uint8_t id; /* its records' span_rec.proto (enum proto_id, registry.h) */
 	unsigned flags;
 	size_t state_size; /* its per-connection state (pconn allocates it) */
 

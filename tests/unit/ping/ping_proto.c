@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "pconn.h"
+#include "registry.h"
 #include "str.h"
 #include "xspan.h"
 

@@ -5,6 +5,7 @@
 #include "http1.h"
 #include "http_sem.h"
 #include "pconn.h"
+#include "registry.h"
 #include "str.h"
 
 #define H1_PIPELINE  8

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "h2_priv.h"
+#include "registry.h"
 #include "rpc.h"
 #include "str.h"
 
