@@ -18,6 +18,10 @@
 #   3. encode_bench: spans/s the OTLP encoder (and gzip) does on one core.
 #
 #   bench/http-overhead/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+#   COMPARE=/path/to/other/build bench/http-overhead/run.sh ...
+#      also runs shim, obs and obs10 from another build of obs (an earlier
+#      commit's build/ directory) as shim@, obs@ and obs10@, interleaved in
+#      the same rounds, and prints the CPU per request of each pair
 #
 # Needs root (obs-run loads BPF). Not a CI test: timings here are noisy.
 set -euo pipefail
@@ -33,6 +37,11 @@ command -v wrk >/dev/null || { echo "run.sh: wrk missing (scripts/deps.sh instal
 
 obs=$top/build/obs-run
 shim=$top/build/libobs_preload.so
+cmp=${COMPARE:-}
+if [ -n "$cmp" ] && [ ! -x "$cmp/obs-run" -o ! -e "$cmp/libobs_preload.so" ]; then
+	echo "run.sh: COMPARE=$cmp has no obs-run and libobs_preload.so" >&2
+	exit 1
+fi
 base=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-): a TIME_WAIT client port would block our listen
 port=$base sink_port=$((base + 1)) mport=$((base + 2))
 
@@ -63,7 +72,9 @@ cleanup() {
 trap cleanup EXIT
 
 start_cfg() { # CFG: start nginx under CFG in the background, set $srv
-	case $1 in
+	local obs=$obs shim=$shim
+	case $1 in *@) obs=$cmp/obs-run shim=$cmp/libobs_preload.so ;; esac
+	case ${1%@} in
 	bare) nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
 	shim) LD_PRELOAD=$shim nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
 	bpf) "$obs" --no-preload --metrics-addr "127.0.0.1:$mport" -- \
@@ -98,6 +109,7 @@ us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; e
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 cfgs="bare shim bpf obs obs10"
+[ -n "$cmp" ] && cfgs="$cfgs shim@ obs@ obs10@"
 hz=$(getconf CLK_TCK)
 declare -A rps p99 wcpu ccpu
 echo "http-overhead: nginx + wrk -t1 -c$conns, $rounds rounds x ${secs}s, interleaved" >&2
@@ -107,10 +119,10 @@ for r in $(seq "$rounds"); do
 		start_cfg "$c"
 		wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null # warm up
 		w0=$(ticks "$worker") c0=0
-		case $c in bpf | obs*) c0=$(ticks "$srv") ;; esac
+		case $c in bpf | obs* | obs*@) c0=$(ticks "$srv") ;; esac
 		wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" >"$out/wrk.$c.$r"
 		w1=$(ticks "$worker") c1=0
-		case $c in bpf | obs*) c1=$(ticks "$srv") ;; esac
+		case $c in bpf | obs* | obs*@) c1=$(ticks "$srv") ;; esac
 		stop_cfg
 		q=$(awk '/^Requests\/sec/ {print $2}' "$out/wrk.$c.$r")
 		l=$(awk '$1 == "99%" {print $2}' "$out/wrk.$c.$r" | us)
@@ -143,6 +155,15 @@ for c in obs obs10; do
 		printf "\n%s: %.1f%% of bare throughput (target >= 95%%), p99 %+.1f%% (target <= +5%%);", c, 100*q/bq, 100*(l-bl)/bl
 		printf " nginx +%.2f us/req, collector %.2f us/req", w - bw, o }'
 done
+if [ -n "$cmp" ]; then
+	printf '\n\nthis build against %s (CPU us per request, nginx worker + obs):\n' "$cmp"
+	for c in shim obs obs10; do
+		awk -v c="$c" -v a="${mw[$c]}" -v ao="${mc[$c]}" -v b="${mw[$c@]}" -v bo="${mc[$c@]}" \
+			-v ra="${mr[$c]}" -v rb="${mr[$c@]}" 'BEGIN {
+			printf "  %-6s this %.2f, other %.2f (%+.1f%%); req/s %.0f vs %.0f\n",
+				c, a + ao, b + bo, 100 * ((a + ao) - (b + bo)) / (b + bo), ra, rb }'
+	done
+fi
 echo
 echo "spans in the last obs round (obs-run's exit summary):"
 grep -E '^  (spans|traceparent)' "$out/obs.log" | tail -3 | sed 's/^/ /' || true
@@ -158,12 +179,17 @@ for r in $(seq 3); do
 		"$top/build/bench/shimcost" $n 2>/dev/null)"
 	sc[obs]="${sc[obs]:-} $(OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port "$obs" \
 		--no-summary --metrics-addr "127.0.0.1:$mport" -- "$top/build/bench/shimcost" $n 2>/dev/null)"
+	if [ -n "$cmp" ]; then
+		sc[shim@]="${sc[shim@]:-} $(LD_PRELOAD=$cmp/libobs_preload.so "$top/build/bench/shimcost" $n)"
+	fi
 done
-for c in bare shim bpf obs; do sc[$c]=$(echo ${sc[$c]} | tr ' ' '\n' | median); done
+for c in bare shim bpf obs ${cmp:+shim@}; do sc[$c]=$(echo ${sc[$c]} | tr ' ' '\n' | median); done
 awk -v b="${sc[bare]}" -v s="${sc[shim]}" -v p="${sc[bpf]}" -v o="${sc[obs]}" 'BEGIN {
 	printf "  bare %.0f ns/exchange; LD_PRELOAD %.0f; obs-run --no-preload %.0f; obs-run %.0f\n", b, s, p, o
 	printf "  shim cost per request (client or server span): %.0f ns with no collector, %.0f ns with the collector (BPF removed)\n",
 		(s - b) / 2, (o - p) / 2 }'
+[ -n "$cmp" ] && awk -v b="${sc[bare]}" -v s="${sc[shim]}" -v t="${sc[shim@]}" 'BEGIN {
+	printf "  the other build'"'"'s shim: %.0f ns/exchange, %.0f ns per request (this build: %.0f)\n", t, (t - b) / 2, (s - b) / 2 }'
 
 echo
 echo "OTLP encoder, one core:"

@@ -8,6 +8,7 @@
  */
 #ifndef OBS_PROTO_TESTHOST_H
 #define OBS_PROTO_TESTHOST_H
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,10 +126,11 @@ static const struct proto_host th_host = {
 };
 
 /* A socket that takes at most `take` bytes per write (0: everything) and
- * keeps what it took. */
+ * keeps what it took; the next `eagain` writes fail with EAGAIN. */
 struct th_wire {
 	char b[8192];
 	size_t n, take;
+	int eagain;
 };
 
 static ssize_t th_io(void *arg, const struct iovec *iov, int iovcnt)
@@ -136,6 +138,11 @@ static ssize_t th_io(void *arg, const struct iovec *iov, int iovcnt)
 	struct th_wire *w = arg;
 	size_t left = w->take ? w->take : (size_t)-1, got = 0;
 
+	if (w->eagain > 0) {
+		w->eagain--;
+		errno = EAGAIN;
+		return -1;
+	}
 	for (int i = 0; i < iovcnt && left; i++) {
 		size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
 		if (w->n + k > sizeof(w->b))

@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+const double proto_otel_duration_bounds[PROTO_OTEL_DURATION_NBOUNDS] = {
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10};
+
 void exchange_clear(struct exchange *x)
 {
 	memset(x, 0, offsetof(struct exchange, tracestate));

@@ -113,6 +113,11 @@ struct proto_obs {
 	char buf[PROTO_LABEL_BYTES];
 };
 
+/* OpenTelemetry's recommended boundaries for request and call durations
+ * (http.*.request.duration, rpc.*.call.duration), in seconds. */
+#define PROTO_OTEL_DURATION_NBOUNDS 14
+extern const double proto_otel_duration_bounds[PROTO_OTEL_DURATION_NBOUNDS];
+
 /* Start a point of family f with value v; add its label values in order
  * (copied: they may be the caller's buffers). */
 void proto_obs_init(struct proto_obs *o, const struct proto_family *f, double v);

@@ -7,10 +7,6 @@
 #include "str.h"
 #include "xspan.h"
 
-/* OpenTelemetry's recommended boundaries for http.*.request.duration (s). */
-static const double http_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
-				     0.5,   0.75, 1,	 2.5,  5,     7.5, 10};
-
 static const char *const l_server[] = {"http_request_method", "http_route",
 				       "http_response_status_code"};
 static const char *const l_client[] = {"http_request_method", "server_address",
@@ -23,8 +19,8 @@ const struct proto_family http_server_duration = {
     .unit = "seconds",
     .labels = l_server,
     .nlabels = 3,
-    .bounds = http_bounds,
-    .nbounds = sizeof(http_bounds) / sizeof(http_bounds[0]),
+    .bounds = proto_otel_duration_bounds,
+    .nbounds = PROTO_OTEL_DURATION_NBOUNDS,
 };
 
 const struct proto_family http_client_duration = {
@@ -34,8 +30,8 @@ const struct proto_family http_client_duration = {
     .unit = "seconds",
     .labels = l_client,
     .nlabels = 3,
-    .bounds = http_bounds,
-    .nbounds = sizeof(http_bounds) / sizeof(http_bounds[0]),
+    .bounds = proto_otel_duration_bounds,
+    .nbounds = PROTO_OTEL_DURATION_NBOUNDS,
 };
 
 const struct proto_family *const http_families[] = {&http_server_duration, &http_client_duration,

@@ -28,9 +28,6 @@ void h2s_record(const struct h2stream *s, struct span_rec *r)
 		spanrec_put_int(r, H2_A_ERROR_CODE, s->h2_error);
 }
 
-/* OpenTelemetry's recommended boundaries, as for HTTP (s). */
-static const double rpc_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
-				    0.5,   0.75, 1,	2.5,  5,     7.5, 10};
 static const char *const l_rpc[] = {"rpc_system", "rpc_service", "rpc_method",
 				    "rpc_grpc_status_code"};
 
@@ -41,8 +38,8 @@ static const struct proto_family rpc_server_duration = {
     .unit = "seconds",
     .labels = l_rpc,
     .nlabels = 4,
-    .bounds = rpc_bounds,
-    .nbounds = sizeof(rpc_bounds) / sizeof(rpc_bounds[0]),
+    .bounds = proto_otel_duration_bounds,
+    .nbounds = PROTO_OTEL_DURATION_NBOUNDS,
 };
 
 static const struct proto_family rpc_client_duration = {
@@ -52,8 +49,8 @@ static const struct proto_family rpc_client_duration = {
     .unit = "seconds",
     .labels = l_rpc,
     .nlabels = 4,
-    .bounds = rpc_bounds,
-    .nbounds = sizeof(rpc_bounds) / sizeof(rpc_bounds[0]),
+    .bounds = proto_otel_duration_bounds,
+    .nbounds = PROTO_OTEL_DURATION_NBOUNDS,
 };
 
 const struct proto_family *const h2_families[] = {&http_server_duration, &http_client_duration,
