@@ -74,14 +74,22 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 # The shim: its own objects, every symbol hidden but the interposers.
-SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/ctx.c preload/tls.c \
+SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/ctx.c preload/parent.c \
+             preload/host.c preload/runtime.c preload/tls.c \
              userspace/base/str.c userspace/model/tp.c userspace/model/route.c \
              userspace/model/spanrec.c userspace/model/spanring.c userspace/model/xspan.c \
              $(PROTO_SRCS)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
 .PHONY: bench-bins all clean test unit unit-bins fuzz asan lint install check-format format
-all: $(BUILD)/obs $(BUILD)/obs-run $(BUILD)/libobs_preload.so
+all: $(BUILD)/obs $(BUILD)/obs-run $(BUILD)/libobs_preload.so $(BUILD)/obs-helpers/.stamp
+
+# The runtime helpers the shim loads from beside itself (preload/runtime.c).
+HELPERS := $(shell find preload/helpers -type f -name '*.js' -o -type f -name '*.py')
+$(BUILD)/obs-helpers/.stamp: $(HELPERS)
+	rm -rf $(@D) && mkdir -p $(@D)
+	cp -r preload/helpers/. $(@D)/
+	touch $@
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(@D)
@@ -226,6 +234,8 @@ install: all
 	install -D -m 0755 $(BUILD)/obs $(DESTDIR)$(PREFIX)/bin/obs
 	ln -sf obs $(DESTDIR)$(PREFIX)/bin/obs-run
 	install -D -m 0644 $(BUILD)/libobs_preload.so $(DESTDIR)$(PREFIX)/lib/obs/libobs_preload.so
+	for f in $(patsubst preload/helpers/%,%,$(HELPERS)); do \
+		install -D -m 0644 preload/helpers/$$f $(DESTDIR)$(PREFIX)/lib/obs/obs-helpers/$$f; done
 	install -D -m 0644 docs/obs.1 $(DESTDIR)$(PREFIX)/share/man/man1/obs.1
 	install -D -m 0644 docs/obs-config.5 $(DESTDIR)$(PREFIX)/share/man/man5/obs-config.5
 

@@ -6,12 +6,25 @@
 #ifndef OBS_CONN_PRIV_H
 #define OBS_CONN_PRIV_H
 
+#include "parent.h"
 #include "pconn.h"
 #include "shim.h"
 
 #define CONN_FD_MAX  65536
 #define CONN_POOL    4096
 #define TLS_WBUF_MAX (64 << 10) /* a grown SSL_write, linearised */
+#define CONN_H2HINTS 8
+
+/* A runtime helper's word on which incoming request an outgoing one
+ * belongs to (host_tell). */
+struct conn_hint {
+	uint8_t kind; /* HINT_NONE, HINT_KEY (fd, port, stream), HINT_ROOT (none) */
+	int32_t fd;
+	uint16_t port;
+	uint32_t stream;
+	uint32_t out_stream; /* HTTP/2: the client stream it is for */
+};
+enum { HINT_NONE, HINT_KEY, HINT_ROOT };
 
 struct conn {
 	uintptr_t lock;	 /* the holder thread's tag, 0 when free */
@@ -19,7 +32,14 @@ struct conn {
 	uint8_t detached;
 	int fd;
 	uint32_t next_free;
-	char *wbuf; /* TLS: linear buffer handed to SSL_write (stable address for retries) */
+	char *wbuf;	   /* TLS: linear buffer handed to SSL_write (stable address for retries) */
+	uint32_t requests; /* outgoing requests begun on it */
+	/* the request the connection was opened for (its first request's parent) */
+	uint8_t origin_valid;
+	struct parent_ref origin;
+	struct conn_hint hint;		       /* for every request from now on */
+	struct conn_hint h2hint[CONN_H2HINTS]; /* for one HTTP/2 client stream each */
+	uint8_t h2next;
 	struct proto_conn pc;
 };
 

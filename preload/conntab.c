@@ -136,6 +136,12 @@ static void conn_reset(struct conn *c, enum conn_kind kind, int fd)
 	c->io_busy = 0;
 	c->detached = 0;
 	c->fd = fd;
+	c->requests = 0;
+	c->origin_valid = 0;
+	c->hint.kind = HINT_NONE;
+	for (int i = 0; i < CONN_H2HINTS; i++)
+		c->h2hint[i].kind = HINT_NONE;
+	c->h2next = 0;
 	pconn_init(&c->pc, &shim_host, proto_handlers, (enum proto_side)kind);
 }
 
@@ -220,11 +226,23 @@ void conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len)
 	track(fd, CONN_SERVER, peer, len);
 }
 
+/* A connection opened while the thread could name the one request it
+ * serves was opened for that request: its first request's parent, even
+ * if written in a later turn of an event loop. */
+static struct conn *track_client(int fd, const struct sockaddr *peer, socklen_t len)
+{
+	struct conn *c = track(fd, CONN_CLIENT, peer, len);
+
+	if (c)
+		c->origin_valid = parent_for_thread(&c->origin) == PARENT_FOUND;
+	return c;
+}
+
 void conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len)
 {
 	if (!inet_family(peer))
 		return;
-	track(fd, CONN_CLIENT, peer, len);
+	track_client(fd, peer, len);
 }
 
 int conn_on_connect_early(int fd, const struct sockaddr *peer, socklen_t len)
@@ -232,7 +250,7 @@ int conn_on_connect_early(int fd, const struct sockaddr *peer, socklen_t len)
 	if (!inet_family(peer) || fd < 0 || fd >= CONN_FD_MAX ||
 	    __atomic_load_n(&by_fd[fd], __ATOMIC_ACQUIRE))
 		return 0; /* a repeated connect (EALREADY, EISCONN) must not reset it */
-	return track(fd, CONN_CLIENT, peer, len) != NULL;
+	return track_client(fd, peer, len) != NULL;
 }
 
 void conn_on_close(int fd)
@@ -273,6 +291,9 @@ struct conn *conn_new_detached(enum conn_kind kind, int fd)
 	if (src) {
 		memcpy(c->pc.peer, src->pc.peer, sizeof(c->pc.peer));
 		c->pc.peer_port = src->pc.peer_port;
+		c->origin_valid = src->origin_valid;
+		if (src->origin_valid)
+			c->origin = src->origin;
 	}
 	c->pc.tls = 1;
 	return c;

@@ -22,8 +22,6 @@
 #include "pconn.h"
 #include "shim.h"
 
-__thread struct shim_active shim_cur SHIM_TLS_MODEL;
-
 static __thread uint64_t rng[4] SHIM_TLS_MODEL;
 static __thread unsigned rng_gen SHIM_TLS_MODEL;
 static unsigned fork_gen = 1; /* bumped in a forked child: reseed */
@@ -273,9 +271,8 @@ static void child_of(struct exchange *x, const struct tp_ctx *parent)
 	x->flags |= SPAN_F_HAS_PARENT;
 }
 
-/* Server: parent x on a received traceparent (count: how many fields), or start a trace. */
-static void server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
-			   const char *ts, size_t ts_len, int ts_bad)
+void ctx_server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
+			const char *ts, size_t ts_len, int ts_bad)
 {
 	struct tp_ctx in;
 
@@ -296,36 +293,23 @@ static void server_context(struct exchange *x, const char *tp, size_t tp_len, in
 	x->tracestate[x->tracestate_len] = 0;
 }
 
-/* x's context is what outgoing calls on this thread become children of. */
-static void set_active(const struct exchange *x)
-{
-	shim_cur.active = 1;
-	shim_cur.ctx = x->ctx;
-	shim_cur.tracestate_len = x->tracestate_len;
-	memcpy(shim_cur.tracestate, x->tracestate, x->tracestate_len + 1);
-}
-
-static void clear_active(const struct exchange *x)
-{
-	if (shim_cur.active && !memcmp(shim_cur.ctx.span_id, x->ctx.span_id, 8))
-		shim_cur.active = 0;
-}
-
-/* A client exchange's context: child of the thread's server span, or a new root. */
-static void prepare_client(struct exchange *x)
+void ctx_child_of_ref(struct exchange *x, const struct tp_ctx *parent, const char *ts,
+		      uint16_t ts_len)
 {
 	exchange_clear(x);
-	if (shim_cur.active) {
-		child_of(x, &shim_cur.ctx);
-		x->tracestate_len = shim_cur.tracestate_len;
-		memcpy(x->tracestate, shim_cur.tracestate, shim_cur.tracestate_len + 1);
-	} else {
-		new_root(&x->ctx);
-	}
+	child_of(x, parent);
+	x->tracestate_len = ts_len;
+	memcpy(x->tracestate, ts, ts_len);
+	x->tracestate[ts_len] = 0;
 }
 
-/* Client: the app sent its own traceparent: x becomes a child of it. */
-static int adopt_app_context(struct exchange *x, const char *tp, size_t tp_len)
+void ctx_new_root(struct exchange *x)
+{
+	exchange_clear(x);
+	new_root(&x->ctx);
+}
+
+int ctx_adopt(struct exchange *x, const char *tp, size_t tp_len)
 {
 	struct tp_ctx app;
 
@@ -340,75 +324,11 @@ static int adopt_app_context(struct exchange *x, const char *tp, size_t tp_len)
 	return 0;
 }
 
-/* ---- the protocol modules' host -------------------------------------------- */
-
-static void host_server_begin(struct proto_conn *pc, struct exchange *x,
-			      const struct proto_tp_in *in)
+void ctx_emit(struct span_rec *r)
 {
-	(void)pc;
-	server_context(x, in->tp, in->tp_len, in->tp_count, in->ts, in->ts_len, in->ts_bad);
-	/* the span outgoing calls on this thread become children of */
-	set_active(x);
+	if (!have_ring)
+		return; /* no collector: dropped at once */
+	r->pid = ctx_pid();
+	r->pidns = ctx_pidns();
+	spanring_push(&ring, r); /* full: dropped and counted */
 }
-
-static void host_client_begin(struct proto_conn *pc, struct exchange *x)
-{
-	(void)pc;
-	prepare_client(x);
-}
-
-static int host_client_adopt(struct proto_conn *pc, struct exchange *x, const char *tp, size_t len)
-{
-	(void)pc;
-	return adopt_app_context(x, tp, len);
-}
-
-/* A finished span goes to the ring; silently dropped without a collector,
- * counted when the ring is full. */
-static void host_emit(struct proto_conn *pc, const struct exchange *x, struct span_rec *r)
-{
-	if (have_ring) {
-		r->pid = ctx_pid();
-		r->pidns = ctx_pidns();
-		spanring_push(&ring, r);
-	}
-	if (pc->side == PROTO_SERVER)
-		clear_active(x);
-}
-
-static void host_count(struct proto_conn *pc, enum proto_count what)
-{
-	(void)pc;
-	ctx_count(what);
-}
-
-/* Large module state (HTTP/2's 390 KiB): address space only, pages cost
- * memory when touched. */
-static void *host_alloc(size_t size)
-{
-	int e = errno;
-	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	errno = e;
-	return m == MAP_FAILED ? NULL : m;
-}
-
-static void host_free(void *p, size_t size)
-{
-	int e = errno;
-
-	munmap(p, size);
-	errno = e;
-}
-
-const struct proto_host shim_host = {
-    .server_begin = host_server_begin,
-    .client_begin = host_client_begin,
-    .client_adopt = host_client_adopt,
-    .emit = host_emit,
-    .count = host_count,
-    .now = ctx_now,
-    .alloc = host_alloc,
-    .free = host_free,
-};

@@ -16,11 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/auxv.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "parent.h"
 #include "shim.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -50,6 +54,19 @@ REAL_DECL(int, connect, int, const struct sockaddr *, socklen_t);
 REAL_DECL(int, dup2, int, int);
 REAL_DECL(int, dup3, int, int, int);
 REAL_DECL(int, execve, const char *, char *const[], char *const[]);
+REAL_DECL(int, access, const char *, int);
+REAL_DECL(int, epoll_wait, int, struct epoll_event *, int, int);
+REAL_DECL(int, epoll_pwait, int, struct epoll_event *, int, int, const sigset_t *);
+REAL_DECL(int, epoll_pwait2, int, struct epoll_event *, int, const struct timespec *,
+	  const sigset_t *);
+REAL_DECL(int, poll, struct pollfd *, nfds_t, int);
+REAL_DECL(int, __poll_chk, struct pollfd *, nfds_t, int, size_t);
+REAL_DECL(int, ppoll, struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+REAL_DECL(int, __ppoll_chk, struct pollfd *, nfds_t, const struct timespec *, const sigset_t *,
+	  size_t);
+REAL_DECL(int, select, int, fd_set *, fd_set *, fd_set *, struct timeval *);
+REAL_DECL(int, pselect, int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+	  const sigset_t *);
 ssize_t (*shim_real_writev)(int, const struct iovec *, int);
 ssize_t (*shim_real_sendmsg)(int, const struct msghdr *, int);
 
@@ -87,6 +104,13 @@ void shim_resolve(void)
 	RESOLVE(dup2);
 	RESOLVE(dup3);
 	RESOLVE(execve);
+	RESOLVE(access);
+	RESOLVE(epoll_wait);
+	RESOLVE(epoll_pwait);
+	RESOLVE(poll);
+	RESOLVE(ppoll);
+	RESOLVE(select);
+	RESOLVE(pselect);
 	if (!shim_real_writev)
 		shim_real_writev = dlsym(RTLD_NEXT, "writev");
 	if (!shim_real_sendmsg)
@@ -107,6 +131,12 @@ static ssize_t real_sendmsg_fn(int fd, const struct msghdr *m, int flags)
 	return shim_real_sendmsg(fd, m, flags);
 }
 
+static void shim_after_fork(void)
+{
+	ctx_after_fork();
+	parent_after_fork();
+}
+
 __attribute__((constructor)) static void shim_init(void)
 {
 	const char *off = getenv("OBS_PRELOAD_DISABLE");
@@ -119,7 +149,9 @@ __attribute__((constructor)) static void shim_init(void)
 	}
 	conn_init();
 	ctx_init();
-	pthread_atfork(NULL, NULL, ctx_after_fork);
+	parent_init();
+	runtime_helpers_setup();
+	pthread_atfork(NULL, NULL, shim_after_fork);
 	shim_enabled = 1;
 	errno = e;
 }
@@ -460,4 +492,103 @@ EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 		env[n + i] = add[i];
 	env[n + nadd] = NULL;
 	return REAL(execve)(path, argv, env);
+}
+
+/* ---- event loops: a thread that waits on several fds interleaves requests -- */
+
+static void waits_on(size_t nfds)
+{
+	if (shim_enabled && nfds > 1)
+		parent_loop_wait();
+}
+
+EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	waits_on(2);
+	return REAL(epoll_wait)(epfd, ev, max, timeout);
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *ss)
+{
+	waits_on(2);
+	return REAL(epoll_pwait)(epfd, ev, max, timeout, ss);
+}
+
+EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *t,
+			const sigset_t *ss)
+{
+	waits_on(2);
+	if (!REAL(epoll_pwait2)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real_epoll_pwait2(epfd, ev, max, t, ss);
+}
+
+EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	waits_on(n);
+	return REAL(poll)(fds, n, timeout);
+}
+
+EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t len)
+{
+	waits_on(n);
+	return REAL(__poll_chk)(fds, n, timeout, len);
+}
+
+EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *ss)
+{
+	waits_on(n);
+	return REAL(ppoll)(fds, n, t, ss);
+}
+
+EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *ss,
+		       size_t len)
+{
+	waits_on(n);
+	return REAL(__ppoll_chk)(fds, n, t, ss, len);
+}
+
+/* How many fds a select waits on (stopping at two). */
+static size_t select_count(int nfds, const fd_set *r, const fd_set *w)
+{
+	size_t n = 0;
+
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE && n < 2; fd++)
+		n += (r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w));
+	return n;
+}
+
+EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	waits_on(shim_enabled ? select_count(nfds, r, w) : 0);
+	return REAL(select)(nfds, r, w, e, tv);
+}
+
+EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
+		   const sigset_t *ss)
+{
+	waits_on(shim_enabled ? select_count(nfds, r, w) : 0);
+	return REAL(pselect)(nfds, r, w, e, t, ss);
+}
+
+/* ---- runtime helpers: access() on a path that cannot exist ------------------- */
+
+/* access() is declared nonnull, yet an app may pass NULL (EFAULT): the
+ * check must not be optimised away. */
+static __attribute__((noinline)) int is_ctx_path(const char *p)
+{
+	return p && !strncmp(p, OBS_CTX_PATH, sizeof(OBS_CTX_PATH) - 1);
+}
+
+EXPORT int access(const char *path, int mode)
+{
+	if (shim_enabled && is_ctx_path(path)) {
+		int e = errno;
+		host_tell(path + sizeof(OBS_CTX_PATH) - 1);
+		errno = e;
+		return 0;
+	}
+	return REAL(access)(path, mode);
 }

@@ -6,8 +6,9 @@
  *   conn.c    a followed connection's bytes, handed to the protocol
  *             modules (userspace/proto: pconn.h) with the shim's locking
  *   tls.c     the OpenSSL interposers (SSL_read/SSL_write and _ex forms)
- *   ctx.c     ids, clock, sampling, span contexts and the thread's active
- *             server span, the ring: the protocol modules' host
+ *   ctx.c     ids, clock, sampling, span contexts, the ring
+ *   parent.c  whose child an outgoing request is, or that it cannot be known
+ *   host.c    the protocol modules' host: contexts, records, helper hints
  *
  * Everything here fails open: when state is missing, full or odd, the
  * app's call goes to libc (or OpenSSL) unchanged.
@@ -34,14 +35,6 @@ extern SHIM_HIDDEN ssize_t (*shim_real_sendmsg)(int, const struct msghdr *, int)
 void shim_resolve(void) SHIM_HIDDEN;
 
 /* ---- ctx.c ----------------------------------------------------------- */
-struct shim_active {
-	int active;
-	struct tp_ctx ctx; /* the server span's own context */
-	uint16_t tracestate_len;
-	char tracestate[TP_TRACESTATE_MAX + 1];
-};
-extern SHIM_HIDDEN __thread struct shim_active shim_cur SHIM_TLS_MODEL;
-
 void ctx_init(void) SHIM_HIDDEN;
 void ctx_after_fork(void) SHIM_HIDDEN;
 /* Bumped in every forked child. */
@@ -55,9 +48,34 @@ int ctx_sample_root(const uint8_t trace_id[16]) SHIM_HIDDEN;
 /* 0 for always_on/always_off/traceidratio: children decide by trace id too. */
 int ctx_parent_based(void) SHIM_HIDDEN;
 void ctx_count(enum proto_count what) SHIM_HIDDEN;
+/* Contexts: a server request's from the fields it carried (count: how
+ * many traceparent fields; an invalid one restarts the trace); a child
+ * of parent (with its tracestate); a new root; a child of the app's own
+ * traceparent (-1: not valid, or the one obs injected). */
+void ctx_server_context(struct exchange *x, const char *tp, size_t tp_len, int count,
+			const char *ts, size_t ts_len, int ts_bad) SHIM_HIDDEN;
+void ctx_child_of_ref(struct exchange *x, const struct tp_ctx *parent, const char *ts,
+		      uint16_t ts_len) SHIM_HIDDEN;
+void ctx_new_root(struct exchange *x) SHIM_HIDDEN;
+int ctx_adopt(struct exchange *x, const char *tp, size_t tp_len) SHIM_HIDDEN;
+/* A finished record to the ring (with this process's pid). */
+void ctx_emit(struct span_rec *r) SHIM_HIDDEN;
+
+/* ---- runtime.c -------------------------------------------------------- */
+/* node and python processes: load obs's context helpers (constructor). */
+void runtime_helpers_setup(void) SHIM_HIDDEN;
+
+/* ---- host.c ----------------------------------------------------------- */
 /* What the protocol modules ask of the shim (proto.h): whose child a
- * request is (the thread's active server span), the ring, the clock. */
+ * request is (parent.c's rules and the helpers' word), the ring, the clock. */
 extern SHIM_HIDDEN const struct proto_host shim_host;
+/* Runtime helpers call access(2) on this prefix and a message: a path
+ * that cannot exist, answered by the shim without a syscall. */
+#define OBS_CTX_PATH                                                                               \
+	"/\x7f"                                                                                    \
+	"obs-ctx/"
+/* A runtime helper's message (the access() channel, host.c); 0 if taken. */
+int host_tell(const char *msg) SHIM_HIDDEN;
 
 /* ---- conntab.c, conn.c ------------------------------------------------ */
 enum conn_kind { CONN_NONE, CONN_SERVER = PROTO_SERVER, CONN_CLIENT = PROTO_CLIENT };

@@ -52,11 +52,12 @@ static void th_child(struct exchange *x, const struct tp_ctx *parent)
 	x->flags |= SPAN_F_HAS_PARENT;
 }
 
-static void th_server_begin(struct proto_conn *pc, struct exchange *x, const struct proto_tp_in *in)
+static void th_server_begin(struct proto_conn *pc, struct exchange *x, const struct proto_tp_in *in,
+			    uint32_t stream)
 {
 	struct tp_ctx p;
 
-	(void)pc;
+	(void)pc, (void)stream;
 	if (in->tp_count == 1 && !tp_parse(in->tp, in->tp_len, &p)) {
 		th_child(x, &p);
 		x->flags |= SPAN_F_REMOTE_PARENT;
@@ -65,9 +66,9 @@ static void th_server_begin(struct proto_conn *pc, struct exchange *x, const str
 	}
 }
 
-static void th_client_begin(struct proto_conn *pc, struct exchange *x)
+static void th_client_begin(struct proto_conn *pc, struct exchange *x, uint32_t stream)
 {
-	(void)pc;
+	(void)pc, (void)stream;
 	exchange_clear(x);
 	th_new_ids(&x->ctx, 1);
 }

@@ -21,6 +21,7 @@
 #define DRAIN_EVERY_NS (10 * 1000000ULL) /* the shim never wakes us: poll */
 #define STALL_NS       (1000 * 1000000ULL)
 #define AGG_MAX	       16384
+#define UNKNOWN_SVCS   256 /* services with their own obs_context_unknown_total */
 
 struct comm_cache {
 	uint32_t pid;
@@ -42,7 +43,32 @@ struct spans {
 	uint64_t received, unsampled, stalled, bad_records;
 	struct comm_cache comms[64];
 	unsigned comm_next;
+	/* outgoing requests whose parent could not be known, by service */
+	struct {
+		char service[128];
+		uint64_t n;
+	} unknown[UNKNOWN_SVCS];
+	size_t nunknown;
+	uint64_t unknown_total;
 };
+
+/* With s->lock held: one more unknown parent for svc (the last row
+ * gathers services beyond the table). */
+static void count_unknown(struct spans *s, const char *svc)
+{
+	size_t i = 0;
+
+	while (i < s->nunknown && strcmp(s->unknown[i].service, svc))
+		i++;
+	if (i == s->nunknown) {
+		if (s->nunknown == UNKNOWN_SVCS)
+			i = UNKNOWN_SVCS - 1;
+		else
+			str_copy(s->unknown[s->nunknown++].service, 128, svc);
+	}
+	s->unknown[i].n++;
+	s->unknown_total++;
+}
 
 static void exe_name(struct spans *s, uint32_t pid, char *out, size_t len)
 {
@@ -108,6 +134,13 @@ static void take(struct spans *s, struct span_rec *r, int64_t unix_off)
 	pthread_mutex_lock(&s->lock); /* routes change on SIGHUP */
 	env.routes = &s->cfg.routes;
 	h->describe(r, &env, &x, &obs);
+	/* which request it was made for cannot be known: a new trace, said so */
+	if (r->flags & SPAN_F_PARENT_UNKNOWN) {
+		xspan_put_str(&x, "obs.parent", "unknown");
+		count_unknown(s, s->cfg.identify  ? x.service
+				 : s->cfg.service ? s->cfg.service
+						  : "");
+	}
 	s->received++;
 	if (obs.family)
 		redagg_observe(s->agg, &obs, x.service, x.container_id, x.pod_uid,
@@ -313,6 +346,18 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 	if (s->exp)
 		otlp_get_stats(s->exp, &st);
 
+	static const char *un = "obs_context_unknown_total",
+			  *uh =
+			      "Outgoing requests that could not be tied to the request they were "
+			      "made for (work deferred or handed to another thread, several "
+			      "requests in flight): new traces marked obs.parent=unknown, never a "
+			      "guessed parent.";
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nunknown; i++)
+		counter(r, un, uh, "service", s->unknown[i].service, (double)s->unknown[i].n);
+	if (!s->nunknown && !s->cfg.identify)
+		counter(r, un, uh, "service", s->cfg.service ? s->cfg.service : "", 0);
+	pthread_mutex_unlock(&s->lock);
 	counter(r, "obs_spans_received_total", "Span records drained from the shim's ring.", NULL,
 		NULL, (double)received);
 	counter(r, "obs_spans_unsampled_total",
@@ -369,6 +414,12 @@ void spans_summary(struct spans *s, FILE *out)
 	if (inj || skip)
 		fprintf(out, "  traceparent: injected into %llu requests, %llu sent without\n",
 			(unsigned long long)inj, (unsigned long long)skip);
+	if (s->unknown_total)
+		fprintf(
+		    out,
+		    "  context: %llu outgoing requests could not be tied to the request they were "
+		    "made for (new traces, obs.parent=unknown; docs/design.md, \"Context\")\n",
+		    (unsigned long long)s->unknown_total);
 	if (lost)
 		fprintf(out,
 			"  spans dropped: ring full %llu, producer stalled %llu, export queue full "

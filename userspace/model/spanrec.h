@@ -29,6 +29,8 @@ enum span_flag {
 	SPAN_F_TLS = 1 << 2,
 	SPAN_F_APP_CONTEXT = 1 << 3,	 /* client: the app set traceparent itself */
 	SPAN_F_BAD_TRACEPARENT = 1 << 5, /* incoming traceparent was invalid: restarted */
+	SPAN_F_PARENT_UNKNOWN = 1 << 6,	 /* client: which request it was made for cannot be known:
+					  * a new trace, never a guessed parent */
 };
 
 /* How an exchange ended, when not with its response. */

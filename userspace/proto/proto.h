@@ -44,6 +44,7 @@ struct exchange {
 	uint8_t parent[8];
 	uint16_t flags; /* enum span_flag */
 	uint64_t start_ns;
+	uint64_t host[2]; /* the host's own, per exchange (zeroed by exchange_clear) */
 	uint16_t tracestate_len;
 	char tracestate[TP_TRACESTATE_MAX + 1];
 };
@@ -65,12 +66,13 @@ struct proto_conn;
 
 /* What the source of the bytes decides. */
 struct proto_host {
-	/* A server request began: x's context from the fields it carried. */
+	/* A server request began: x's context from the fields it carried.
+	 * stream: its stream on a multiplexed connection (HTTP/2), else 0. */
 	void (*server_begin)(struct proto_conn *pc, struct exchange *x,
-			     const struct proto_tp_in *in);
-	/* A client request begins: x's context (a child of the request the
-	 * app is serving, or a new trace), to be injected. */
-	void (*client_begin)(struct proto_conn *pc, struct exchange *x);
+			     const struct proto_tp_in *in, uint32_t stream);
+	/* A client request begins (stream as above): x's context (a child of
+	 * the request the app is serving, or a new trace), to be injected. */
+	void (*client_begin)(struct proto_conn *pc, struct exchange *x, uint32_t stream);
 	/* The app sent its own traceparent: x becomes its child (-1: not a
 	 * valid one, or the one obs injected). */
 	int (*client_adopt)(struct proto_conn *pc, struct exchange *x, const char *tp, size_t len);

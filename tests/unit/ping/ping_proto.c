@@ -58,12 +58,12 @@ static int on_line(struct proto_conn *pc, int from_client, char *line, uint64_t 
 		exchange_clear(x);
 		if (pc->side == PROTO_SERVER) {
 			struct proto_tp_in in = {tp, tp ? strlen(tp) : 0, tp ? 1 : 0, NULL, 0, 0};
-			pc->host->server_begin(pc, x, &in);
+			pc->host->server_begin(pc, x, &in, 0);
 		} else if (s->next_valid) {
 			*x = s->next; /* the context that went out with it */
 			s->next_valid = 0;
 		} else {
-			pc->host->client_begin(pc, x);
+			pc->host->client_begin(pc, x, 0);
 		}
 		x->start_ns = ts;
 	} else if (s->qlen) {
@@ -115,7 +115,7 @@ static size_t ping_inject(struct proto_conn *pc, const struct iovec *iov, int io
 		return m; /* not "PING token": the app's own context, or not a PING */
 	if (s->next_valid || budget < TP_LEN + 1)
 		return m;
-	pc->host->client_begin(pc, &s->next);
+	pc->host->client_begin(pc, &s->next, 0);
 	s->next_valid = 1;
 	s->inj[0] = ' ';
 	tp_format(&s->next.ctx, s->inj + 1);

@@ -97,7 +97,7 @@ static void server_request(struct proto_conn *pc, const struct http1_msg *m)
 	exchange_clear(&e->x);
 	copy_head(e, m);
 	e->x.start_ns = s->in_start;
-	pc->host->server_begin(pc, &e->x, &in);
+	pc->host->server_begin(pc, &e->x, &in, 0);
 }
 
 /* Client: the context of the next request. */
@@ -105,7 +105,7 @@ static void prepare_next(struct proto_conn *pc)
 {
 	struct h1_state *s = st(pc);
 
-	pc->host->client_begin(pc, &s->next.x);
+	pc->host->client_begin(pc, &s->next.x, 0);
 	s->next_valid = 1;
 }
 

@@ -226,9 +226,9 @@ static void open_request(struct proto_conn *pc, struct h2stream *s, const struct
 		struct proto_tp_in in = {f->tp, f->tp_len, f->tp_count,
 					 f->ts, f->ts_len, f->ts_bad};
 		exchange_clear(x);
-		pc->host->server_begin(pc, x, &in);
+		pc->host->server_begin(pc, x, &in, h2(pc)->ids[s - h2(pc)->st]);
 	} else {
-		pc->host->client_begin(pc, x);
+		pc->host->client_begin(pc, x, h2(pc)->ids[s - h2(pc)->st]);
 		s->app_context = f->tp_count > 0;
 		if (f->tp_count == 1)
 			pc->host->client_adopt(pc, x, f->tp, f->tp_len);

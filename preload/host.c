@@ -1,0 +1,184 @@
+/*
+ * host - what the protocol modules ask of the shim (proto_host): the
+ * context of each request, where finished records go, counters, memory.
+ *
+ * An outgoing request's parent, best signal first:
+ *   1. a runtime helper's word (Node.js, Python asyncio: the incoming
+ *      request whose code is writing, host_tell below), exact;
+ *   2. the request the connection was opened for, for its first request;
+ *   3. parent.c's thread and process rules;
+ * and whatever these say, the app's own traceparent wins (client_adopt).
+ * Where none can tell, the request starts a new trace marked
+ * SPAN_F_PARENT_UNKNOWN: never a guess.
+ *
+ * Helpers talk through access(2) on a path that cannot exist
+ * (OBS_CTX_PATH, below): harmless without the shim (ENOENT), no syscall
+ * with it, callable from any runtime without a native module.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "conn_priv.h"
+#include "parent.h"
+
+static struct conn *conn_of(struct proto_conn *pc)
+{
+	return (struct conn *)((char *)pc - offsetof(struct conn, pc));
+}
+
+static void host_server_begin(struct proto_conn *pc, struct exchange *x,
+			      const struct proto_tp_in *in, uint32_t stream)
+{
+	ctx_server_context(x, in->tp, in->tp_len, in->tp_count, in->ts, in->ts_len, in->ts_bad);
+	parent_server_begin(x, conn_of(pc)->fd, pc->peer_port, stream);
+}
+
+/* The helper's word for this request, if it gave one. */
+static const struct conn_hint *hint_for(struct conn *c, uint32_t stream)
+{
+	if (stream) {
+		for (int i = 0; i < CONN_H2HINTS; i++)
+			if (c->h2hint[i].kind != HINT_NONE && c->h2hint[i].out_stream == stream)
+				return &c->h2hint[i];
+	}
+	return c->hint.kind != HINT_NONE ? &c->hint : NULL;
+}
+
+static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_t stream)
+{
+	struct conn *c = conn_of(pc);
+	const struct conn_hint *h = hint_for(c, stream);
+	struct parent_ref ref;
+	enum parent_how how;
+
+	if (h)
+		how = h->kind == HINT_ROOT ? PARENT_ROOT
+					   : parent_for_key(h->fd, h->port, h->stream, &ref);
+	else if (c->origin_valid && c->requests == 0)
+		ref = c->origin, how = PARENT_FOUND;
+	else
+		how = parent_for_thread(&ref);
+	c->requests++;
+	if (how == PARENT_FOUND) {
+		ctx_child_of_ref(x, &ref.ctx, ref.tracestate, ref.tracestate_len);
+		return;
+	}
+	ctx_new_root(x);
+	if (how == PARENT_UNKNOWN)
+		x->flags |= SPAN_F_PARENT_UNKNOWN;
+}
+
+static int host_client_adopt(struct proto_conn *pc, struct exchange *x, const char *tp, size_t len)
+{
+	(void)pc;
+	return ctx_adopt(x, tp, len);
+}
+
+static void host_emit(struct proto_conn *pc, const struct exchange *x, struct span_rec *r)
+{
+	if (pc->side == PROTO_SERVER)
+		parent_server_end(x, conn_of(pc)->fd, pc->peer_port);
+	ctx_emit(r);
+}
+
+static void host_count(struct proto_conn *pc, enum proto_count what)
+{
+	(void)pc;
+	ctx_count(what);
+}
+
+/* Large module state (HTTP/2's 390 KiB): address space only, pages cost
+ * memory when touched. */
+static void *host_alloc(size_t size)
+{
+	int e = errno;
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	errno = e;
+	return m == MAP_FAILED ? NULL : m;
+}
+
+static void host_free(void *p, size_t size)
+{
+	int e = errno;
+
+	munmap(p, size);
+	errno = e;
+}
+
+const struct proto_host shim_host = {
+    .server_begin = host_server_begin,
+    .client_begin = host_client_begin,
+    .client_adopt = host_client_adopt,
+    .emit = host_emit,
+    .count = host_count,
+    .now = ctx_now,
+    .alloc = host_alloc,
+    .free = host_free,
+};
+
+/* ---- runtime helpers ----------------------------------------------------- */
+
+/* Parse n comma-separated integers at s; -1 if malformed or out of range. */
+static int parse_ints(const char *s, long long *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char *end;
+		if ((*s < '0' || *s > '9') && *s != '-')
+			return -1;
+		v[i] = strtoll(s, &end, 10);
+		if (end == s || end - s > 12 || (i < n - 1 ? *end != ',' : *end != 0))
+			return -1;
+		s = end + 1;
+	}
+	return 0;
+}
+
+static void set_hint(struct conn_hint *h, long long fd, long long port, long long stream,
+		     uint32_t out_stream)
+{
+	h->kind = fd < 0 ? HINT_ROOT : HINT_KEY;
+	h->fd = (int32_t)fd;
+	h->port = (uint16_t)port;
+	h->stream = (uint32_t)stream;
+	h->out_stream = out_stream;
+}
+
+/*
+ * A helper's message:
+ *   H1                      a helper runs in this process
+ *   C<out>,<in>,<port>,<s>  requests written on fd out from now on belong
+ *                           to the incoming request on fd in (peer port,
+ *                           HTTP/2 stream s or 0); in -1: to none (roots)
+ *   S<out>,<os>,<in>,<port>,<s>  the same for HTTP/2 client stream os only
+ */
+int host_tell(const char *msg)
+{
+	long long v[5], *in;
+	int h2 = msg[0] == 'S', ok;
+	struct conn *c;
+
+	if (!strcmp(msg, "H1")) {
+		parent_helpers_on();
+		return 0;
+	}
+	if ((msg[0] != 'C' && !h2) || parse_ints(msg + 1, v, h2 ? 5 : 4))
+		return -1;
+	in = v + (h2 ? 2 : 1); /* incoming fd, its peer port, its stream */
+	ok = v[0] >= 0 && v[0] < CONN_FD_MAX && in[0] >= -1 && in[0] < CONN_FD_MAX && in[1] >= 0 &&
+	     in[1] <= 0xffff && in[2] >= 0 && in[2] <= 0x7fffffffLL &&
+	     (!h2 || (v[1] > 0 && v[1] <= 0x7fffffffLL));
+	if (!ok || !(c = conn_lookup((int)v[0])) || !conn_lock(c))
+		return -1;
+	if (h2)
+		set_hint(&c->h2hint[c->h2next++ % CONN_H2HINTS], in[0], in[1], in[2],
+			 (uint32_t)v[1]);
+	else
+		set_hint(&c->hint, in[0], in[1], in[2], 0);
+	conn_unlock(c);
+	return 0;
+}

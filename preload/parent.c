@@ -1,0 +1,311 @@
+/*
+ * parent - whose child an outgoing request is, or that this cannot be
+ * known. A wrong parent is worse than none: a trace that looks whole and
+ * lies. So a request is made the child of a server request only where
+ * that is certain, and otherwise starts a new trace marked unknown
+ * (never a guess):
+ *
+ *  - A thread that has never waited on several file descriptors (no
+ *    epoll, no poll or select of more than one) handles one request at a
+ *    time: a thread-per-request server. Its outgoing request belongs to
+ *    the one server request in flight that it read.
+ *  - An event-loop thread interleaves requests (callbacks, tasks,
+ *    timers), and tasks may move between threads (tokio): its outgoing
+ *    request belongs to a server request only if that is the only one in
+ *    flight in the whole process, and this thread read it.
+ *  - No server request in flight anywhere: a new trace (a client, a
+ *    background job). Some in flight, but none the thread can claim: work
+ *    handed to another thread or deferred: unknown.
+ *
+ * Better signals come from outside this file and win over these rules: the
+ * app's own traceparent, a runtime helper naming the incoming request
+ * (the registry below), and the request in flight when the outgoing
+ * connection was opened (host.c).
+ *
+ * Per thread: a slot in a process-wide table (in-flight count and the
+ * last request read, changed by whichever thread ends a request) and the
+ * context of that last request (thread-local). The registry maps an
+ * incoming request's key (fd, peer port, HTTP/2 stream) to its context
+ * for the helpers; it exists only once a helper has announced itself.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "parent.h"
+
+#define SLOTS	  4096 /* threads that have read a server request */
+#define REG_SIZE  4096 /* server requests in flight a helper may name */
+#define REG_PROBE 32
+#define REG_CLAIM 2
+
+struct slot {
+	uint64_t state; /* generation << 32 | server requests in flight read here */
+	uint64_t last;	/* span id of the last one read here, 0 once it ended */
+	uint32_t owner; /* 1: a live thread holds it */
+};
+
+struct reg_entry {
+	uint32_t seq; /* odd while written */
+	uint32_t used;
+	int32_t fd;
+	uint16_t port;
+	uint32_t stream;
+	uint64_t span;
+	struct parent_ref ref;
+};
+
+static struct slot *slots;
+static struct reg_entry *reg;
+static int helpers;	  /* a runtime helper announced itself: keep the registry */
+static uint64_t inflight; /* server requests in flight in the process */
+static pthread_key_t slot_key;
+
+static __thread int my_slot = -1;
+static __thread uint32_t my_gen;
+static __thread uint8_t my_loop;
+static __thread uint64_t my_last_span;
+static __thread struct parent_ref my_last;
+
+static void *map_zeroed(size_t n)
+{
+	void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+
+	return m == MAP_FAILED ? NULL : m;
+}
+
+static uint64_t span_word(const uint8_t span[8])
+{
+	uint64_t v;
+
+	memcpy(&v, span, 8);
+	return v ? v : 1;
+}
+
+/* A thread that ends gives its slot back: later decrements for requests
+ * it read are ignored (the generation changed). */
+static void slot_release(void *arg)
+{
+	struct slot *s = arg;
+	uint64_t st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&s->state, ((st >> 32) + 1) << 32, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->last, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
+}
+
+void parent_init(void)
+{
+	int e = errno;
+
+	slots = map_zeroed(SLOTS * sizeof(*slots));
+	pthread_key_create(&slot_key, slot_release);
+	errno = e;
+}
+
+void parent_after_fork(void)
+{
+	/* the parent's requests are not the child's: it starts with none */
+	__atomic_store_n(&inflight, 0, __ATOMIC_RELAXED);
+	for (int i = 0; slots && i < SLOTS; i++)
+		if (i != my_slot && __atomic_load_n(&slots[i].owner, __ATOMIC_RELAXED))
+			slot_release(&slots[i]);
+	if (my_slot >= 0) {
+		__atomic_store_n(&slots[my_slot].state, (uint64_t)my_gen << 32, __ATOMIC_RELAXED);
+		__atomic_store_n(&slots[my_slot].last, 0, __ATOMIC_RELAXED);
+	}
+	for (int i = 0; reg && i < REG_SIZE; i++)
+		__atomic_store_n(&reg[i].used, 0, __ATOMIC_RELAXED);
+}
+
+void parent_loop_wait(void)
+{
+	my_loop = 1;
+}
+
+static int my_slot_get(void)
+{
+	if (my_slot >= 0 || !slots)
+		return my_slot;
+	for (int i = 0; i < SLOTS; i++) {
+		uint32_t free = 0;
+		if (__atomic_compare_exchange_n(&slots[i].owner, &free, 1, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			my_slot = i;
+			my_gen =
+			    (uint32_t)(__atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE) >> 32);
+			pthread_setspecific(slot_key, &slots[i]);
+			return i;
+		}
+	}
+	return -1; /* more threads than slots: this one's requests are not claimed */
+}
+
+/* ---- the registry: in-flight server requests a helper may name ---------- */
+
+void parent_helpers_on(void)
+{
+	if (__atomic_load_n(&helpers, __ATOMIC_ACQUIRE))
+		return;
+	reg = map_zeroed(REG_SIZE * sizeof(*reg));
+	__atomic_store_n(&helpers, reg != NULL, __ATOMIC_RELEASE);
+}
+
+/* HTTP/1 requests of a connection share a chain (the helper names the
+ * connection), HTTP/2 streams spread. */
+static size_t reg_hash(int fd, uint16_t port, uint32_t stream)
+{
+	uint64_t h = (uint64_t)(uint32_t)fd * 0x9e3779b97f4a7c15ULL ^ port ^ (uint64_t)stream << 17;
+
+	return (size_t)(h ^ h >> 29) & (REG_SIZE - 1);
+}
+
+static void reg_add(int fd, uint16_t port, uint32_t stream, uint64_t span,
+		    const struct parent_ref *ref)
+{
+	size_t h = reg_hash(fd, port, stream);
+
+	for (int i = 0; i < REG_PROBE; i++) {
+		struct reg_entry *e = &reg[(h + (size_t)i) & (REG_SIZE - 1)];
+		uint32_t free = 0;
+		if (!__atomic_compare_exchange_n(&e->used, &free, REG_CLAIM, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;
+		__atomic_add_fetch(&e->seq, 1, __ATOMIC_ACQ_REL);
+		e->fd = fd;
+		e->port = port;
+		e->stream = stream;
+		e->span = span;
+		e->ref.ctx = ref->ctx;
+		e->ref.tracestate_len = ref->tracestate_len;
+		memcpy(e->ref.tracestate, ref->tracestate, ref->tracestate_len + 1);
+		__atomic_add_fetch(&e->seq, 1, __ATOMIC_ACQ_REL);
+		__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	/* full: a helper naming it finds nothing and the request's calls are unknown */
+}
+
+static void reg_remove(int fd, uint16_t port, uint32_t stream, uint64_t span)
+{
+	size_t h = reg_hash(fd, port, stream);
+
+	for (int i = 0; i < REG_PROBE; i++) {
+		struct reg_entry *e = &reg[(h + (size_t)i) & (REG_SIZE - 1)];
+		if (__atomic_load_n(&e->used, __ATOMIC_ACQUIRE) == 1 && e->span == span &&
+		    e->fd == fd && e->stream == stream) {
+			__atomic_add_fetch(&e->seq, 1, __ATOMIC_ACQ_REL);
+			e->span = 0;
+			__atomic_add_fetch(&e->seq, 1, __ATOMIC_ACQ_REL);
+			__atomic_store_n(&e->used, 0, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+enum parent_how parent_for_key(int fd, uint16_t port, uint32_t stream, struct parent_ref *out)
+{
+	size_t h = reg_hash(fd, port, stream);
+	int found = 0;
+
+	if (!__atomic_load_n(&helpers, __ATOMIC_ACQUIRE))
+		return PARENT_UNKNOWN;
+	for (int i = 0; i < REG_PROBE; i++) {
+		struct reg_entry *e = &reg[(h + (size_t)i) & (REG_SIZE - 1)];
+		uint32_t s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE), s2;
+		struct parent_ref copy;
+		int match;
+
+		if (__atomic_load_n(&e->used, __ATOMIC_ACQUIRE) != 1 || (s1 & 1))
+			continue;
+		match = e->fd == fd && e->port == port && e->stream == stream;
+		if (match) {
+			copy.ctx = e->ref.ctx;
+			copy.tracestate_len = e->ref.tracestate_len;
+			if (copy.tracestate_len > TP_TRACESTATE_MAX)
+				copy.tracestate_len = 0;
+			memcpy(copy.tracestate, e->ref.tracestate, copy.tracestate_len);
+			copy.tracestate[copy.tracestate_len] = 0;
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+		if (s1 != s2)
+			return PARENT_UNKNOWN; /* changed under us: do not guess */
+		if (match) {
+			if (found++)
+				return PARENT_UNKNOWN; /* pipelined: two in flight on it */
+			*out = copy;
+		}
+	}
+	return found ? PARENT_FOUND : PARENT_UNKNOWN;
+}
+
+/* ---- server requests ------------------------------------------------------- */
+
+void parent_server_begin(struct exchange *x, int fd, uint16_t port, uint32_t stream)
+{
+	int s = my_slot_get();
+	uint64_t span = span_word(x->ctx.span_id);
+
+	__atomic_add_fetch(&inflight, 1, __ATOMIC_ACQ_REL);
+	x->host[0] = PARENT_COUNTED | (uint64_t)stream << 32;
+	my_last.ctx = x->ctx;
+	my_last.tracestate_len = x->tracestate_len;
+	memcpy(my_last.tracestate, x->tracestate, x->tracestate_len + 1);
+	my_last_span = span;
+	if (s >= 0) {
+		__atomic_add_fetch(&slots[s].state, 1, __ATOMIC_ACQ_REL);
+		__atomic_store_n(&slots[s].last, span, __ATOMIC_RELEASE);
+		x->host[1] = (uint64_t)(uint32_t)s << 32 | my_gen;
+		x->host[0] |= PARENT_ON_SLOT;
+	}
+	if (__atomic_load_n(&helpers, __ATOMIC_ACQUIRE) && fd >= 0) {
+		reg_add(fd, port, stream, span, &my_last);
+		x->host[0] |= PARENT_REGISTERED;
+	}
+}
+
+void parent_server_end(const struct exchange *x, int fd, uint16_t port)
+{
+	uint64_t span = span_word(x->ctx.span_id);
+	uint32_t stream = (uint32_t)(x->host[0] >> 32);
+
+	if (!(x->host[0] & PARENT_COUNTED))
+		return;
+	__atomic_sub_fetch(&inflight, 1, __ATOMIC_ACQ_REL);
+	if (x->host[0] & PARENT_ON_SLOT) {
+		struct slot *s = &slots[x->host[1] >> 32];
+		uint64_t gen = (uint32_t)x->host[1],
+			 st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		/* only while the thread that read it still holds the slot */
+		while (st >> 32 == gen && (uint32_t)st &&
+		       !__atomic_compare_exchange_n(&s->state, &st, st - 1, 1, __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE))
+			;
+		__atomic_compare_exchange_n(&s->last, &span, 0, 0, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
+		span = span_word(x->ctx.span_id);
+	}
+	if (x->host[0] & PARENT_REGISTERED)
+		reg_remove(fd, port, stream, span);
+}
+
+enum parent_how parent_for_thread(struct parent_ref *out)
+{
+	uint64_t all = __atomic_load_n(&inflight, __ATOMIC_ACQUIRE), st;
+
+	if (my_slot < 0 || !slots)
+		return all ? PARENT_UNKNOWN : PARENT_ROOT;
+	st = __atomic_load_n(&slots[my_slot].state, __ATOMIC_ACQUIRE);
+	if ((uint32_t)st == 0)
+		return all ? PARENT_UNKNOWN : PARENT_ROOT;
+	if ((uint32_t)st == 1 &&
+	    __atomic_load_n(&slots[my_slot].last, __ATOMIC_ACQUIRE) == my_last_span &&
+	    (!my_loop || all == 1)) {
+		*out = my_last;
+		return PARENT_FOUND;
+	}
+	return PARENT_UNKNOWN;
+}
