@@ -1,10 +1,11 @@
 /*
  * conn - the bytes of a followed connection, handed to the protocol
  * modules (pconn.h) under the connection's lock: what the app read, and
- * the app's writes, which pconn may grow with trace context. A protocol
- * that is multiplexed (HTTP/2) is never locked across the real write, so
- * a blocked write never blocks the thread reading the same connection.
- * The connection states themselves (pool, locks, fd map) are conntab.c's.
+ * the app's writes, which pconn may grow with trace context. The lock is
+ * never held across the real write, so a blocked write never blocks the
+ * thread reading the same connection (the modules account for a request
+ * before it is sent, so its response cannot be read first). The
+ * connection states themselves (pool, locks, fd map) are conntab.c's.
  */
 #include <errno.h>
 
@@ -20,9 +21,7 @@ static ssize_t shim_io_fn(void *arg, const struct iovec *iov, int iovcnt)
 {
 	struct shim_io *s = arg;
 
-	if (pconn_multiplexed(&s->c->pc))
-		return conn_io_unlocked(s->c, s->io, s->arg, iov, iovcnt);
-	return s->io(s->arg, iov, iovcnt);
+	return conn_io_unlocked(s->c, s->io, s->arg, iov, iovcnt);
 }
 
 ssize_t conn_write_via(struct conn *c, const struct iovec *iov, int iovcnt, conn_io_fn io,

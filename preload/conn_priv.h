@@ -13,18 +13,18 @@
 #define CONN_FD_MAX  65536
 #define CONN_POOL    4096
 #define TLS_WBUF_MAX (64 << 10) /* a grown SSL_write, linearised */
-#define CONN_H2HINTS 8
+#define CONN_H2HINTS 128	/* as many as HTTP/2 streams followed at once */
 
 /* A runtime helper's word on which incoming request an outgoing one
  * belongs to (host_tell). */
 struct conn_hint {
-	uint8_t kind; /* HINT_NONE, HINT_KEY (fd, port, stream), HINT_ROOT (none) */
+	uint8_t kind; /* HINT_NONE, HINT_KEY: the incoming request (fd, port, stream) */
 	int32_t fd;
 	uint16_t port;
 	uint32_t stream;
 	uint32_t out_stream; /* HTTP/2: the client stream it is for */
 };
-enum { HINT_NONE, HINT_KEY, HINT_ROOT };
+enum { HINT_NONE, HINT_KEY };
 
 struct conn {
 	uintptr_t lock;	 /* the holder thread's tag, 0 when free */

@@ -73,14 +73,15 @@ static uintptr_t lock_self(void)
 }
 
 /*
- * HTTP/1 state is only locked with a try-lock: the loser passes its bytes
- * through and the connection stops being followed. HTTP/2 cannot lose a
- * byte (the HPACK tables would diverge), and gRPC reads and writes one
- * connection from different threads, so there the lock waits, which is
- * safe because no holder does I/O under it (conn_io_unlocked). The same
- * thread (a signal handler) never waits for itself, and a lock orphaned by
- * fork() is taken over (the connection then stops being followed: its
- * state may be half-updated).
+ * The lock waits: many runtimes read a connection on one thread while
+ * another writes it (gRPC, Java's HttpClient, any selector-thread
+ * client), and a connection given up at the first overlap would lose
+ * every later request on it. That is safe because no holder does I/O
+ * under it (conn_io_unlocked): a holder only parses. The same thread (a
+ * signal handler) never waits for itself: it passes through and the
+ * connection stops being followed; and a lock orphaned by fork() is taken
+ * over (the connection then stops being followed: its state may be
+ * half-updated).
  */
 int conn_lock(struct conn *c)
 {
@@ -91,7 +92,7 @@ int conn_lock(struct conn *c)
 		if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
 			return 1;
-		if (cur == self || !pconn_multiplexed(&c->pc))
+		if (cur == self)
 			return 0;
 		if (cur >> 48 != self >> 48) { /* held across a fork: nobody will free it */
 			if (__atomic_compare_exchange_n(&c->lock, &cur, self, 0, __ATOMIC_ACQUIRE,

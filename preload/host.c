@@ -41,10 +41,10 @@ static const struct conn_hint *hint_for(struct conn *c, uint32_t stream)
 {
 	if (stream) {
 		for (int i = 0; i < CONN_H2HINTS; i++)
-			if (c->h2hint[i].kind != HINT_NONE && c->h2hint[i].out_stream == stream)
+			if (c->h2hint[i].kind == HINT_KEY && c->h2hint[i].out_stream == stream)
 				return &c->h2hint[i];
 	}
-	return c->hint.kind != HINT_NONE ? &c->hint : NULL;
+	return c->hint.kind == HINT_KEY ? &c->hint : NULL;
 }
 
 static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_t stream)
@@ -55,8 +55,7 @@ static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_
 	enum parent_how how;
 
 	if (h)
-		how = h->kind == HINT_ROOT ? PARENT_ROOT
-					   : parent_for_key(h->fd, h->port, h->stream, &ref);
+		how = parent_for_key(h->fd, h->port, h->stream, &ref);
 	else if (c->origin_valid && c->requests == 0)
 		ref = c->origin, how = PARENT_FOUND;
 	else
@@ -141,7 +140,7 @@ static int parse_ints(const char *s, long long *v, int n)
 static void set_hint(struct conn_hint *h, long long fd, long long port, long long stream,
 		     uint32_t out_stream)
 {
-	h->kind = fd < 0 ? HINT_ROOT : HINT_KEY;
+	h->kind = fd < 0 ? HINT_NONE : HINT_KEY;
 	h->fd = (int32_t)fd;
 	h->port = (uint16_t)port;
 	h->stream = (uint32_t)stream;
@@ -153,7 +152,8 @@ static void set_hint(struct conn_hint *h, long long fd, long long port, long lon
  *   H1                      a helper runs in this process
  *   C<out>,<in>,<port>,<s>  requests written on fd out from now on belong
  *                           to the incoming request on fd in (peer port,
- *                           HTTP/2 stream s or 0); in -1: to none (roots)
+ *                           HTTP/2 stream s or 0); in -1: the helper cannot
+ *                           say (the rules of parent.c decide)
  *   S<out>,<os>,<in>,<port>,<s>  the same for HTTP/2 client stream os only
  */
 int host_tell(const char *msg)

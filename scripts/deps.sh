@@ -8,7 +8,8 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
       libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler openssl
       clang-format cppcheck
       bats curl nginx-light wrk prometheus prometheus-alertmanager python3-yaml bpftrace util-linux iproute2 procps python3 nodejs
-      python3-grpcio python3-h2 python3-aiohttp nghttp2-client nghttp2-server"
+      python3-grpcio python3-h2 python3-aiohttp nghttp2-client nghttp2-server
+      openjdk-17-jdk-headless"
 
 missing=""
 for p in $PKGS; do

@@ -17,7 +17,7 @@
 'use strict';
 (function obsContext() {
   const PREFIX = '/\x7fobs-ctx/';
-  const NONE = '-1,0,0';
+  const NONE = '-1,0,0'; // no word on this write: the shim's own rules decide
   let off = false;
   let fs;
   let als;
@@ -41,7 +41,21 @@
     return fd + ',' + (sock.remotePort | 0) + ',' + (stream | 0);
   }
 
-  // Run listeners of `event` inside the incoming request's context.
+  // Events of obj run inside the incoming request's context: its own
+  // callbacks come from resources made before the request was known (the
+  // socket's reads), so binding the request alone would lose its body.
+  function bindEmit(obj, key) {
+    const orig = obj.emit;
+    obj.emit = function emit() {
+      if (off) return orig.apply(this, arguments);
+      const self = this;
+      const args = arguments;
+      return als.run(key, function () { return orig.apply(self, args); });
+    };
+  }
+
+  // Run listeners of `event` inside the incoming request's context, and
+  // every later event of the request object (arg) too.
   function wrapEmit(proto, event, keyFn) {
     const orig = proto.emit;
     proto.emit = function emit(type, arg) {
@@ -49,6 +63,7 @@
       let key = null;
       try {
         key = keyFn(arg);
+        if (key) bindEmit(arg, key);
       } catch (e) {
         off = true;
       }

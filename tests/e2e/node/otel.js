@@ -3,7 +3,7 @@
 // instrumentations registered. Shared by service.js and grpc_service.js.
 'use strict';
 const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
-const { SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { registerInstrumentations } = require('@opentelemetry/instrumentation');
@@ -11,7 +11,10 @@ const { registerInstrumentations } = require('@opentelemetry/instrumentation');
 module.exports = function setup(serviceName, otlpUrl, instrumentations) {
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),
-    spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: otlpUrl }))],
+    // batches every 50 ms: exporting span by span would run into the
+    // exporter's limit of 30 exports at once under concurrent load
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: otlpUrl }),
+      { scheduledDelayMillis: 50, maxQueueSize: 8192, maxExportBatchSize: 512 })],
   });
   provider.register();
   registerInstrumentations({ instrumentations });

@@ -31,6 +31,7 @@ struct h1_state {
 	/* client: the context prepared for the request being written */
 	int next_valid;
 	struct h1_exchange next;
+	size_t ahead;	      /* client: bytes of the next write already fed (before sent) */
 	char inj[H1_INJ_MAX]; /* the field(s) an armed edit inserts */
 };
 
@@ -202,6 +203,7 @@ static int h1_open(struct proto_conn *pc)
 	http1_init(&s->out, server ? HTTP1_RESPONSE : HTTP1_REQUEST);
 	s->qhead = s->qlen = 0;
 	s->next_valid = 0;
+	s->ahead = 0;
 	return 0;
 }
 
@@ -291,28 +293,60 @@ static size_t build_injection(struct h1_state *s, const struct http1_head_scan *
 
 /* At the start of an outgoing request: arm the insertion of its context
  * before the blank line that ends its head, if the head is whole here. */
-static size_t h1_inject(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t m,
-			size_t budget)
+static void client_arm(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t budget)
 {
 	struct h1_state *s = st(pc);
 	struct http1_head_scan hs;
 	size_t len;
 
-	if (pc->side != PROTO_CLIENT || !http1_idle(&s->out) || s->next_valid || pc->sp.n)
-		return m;
+	if (!http1_idle(&s->out) || s->ahead || s->next_valid || pc->sp.n)
+		return;
 	prepare_next(pc);
 	if (http1_scan_head(iov, iovcnt, H1_HEAD_SCAN, &hs) || hs.has_traceparent)
-		return m; /* head not whole in this write, or the app propagates */
+		return; /* head not whole in this write, or the app propagates */
 	len = build_injection(s, &hs);
 	if (len && len <= budget && !pconn_edit(pc, hs.insert_at, 0, s->inj, len))
 		pconn_count(pc, PROTO_COUNT_INJECTED);
+}
+
+/*
+ * A client's request is fed before it is sent (the bytes from `ahead`
+ * on: what the app re-presents after a short write is not fed twice):
+ * another thread may read its response the moment it leaves. A server's
+ * response is fed once it left, so its span ends with its last byte out.
+ */
+static size_t h1_inject(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t m,
+			size_t budget)
+{
+	struct h1_state *s = st(pc);
+	uint64_t now;
+	size_t off = 0;
+
+	if (pc->side != PROTO_CLIENT)
+		return m;
+	client_arm(pc, iov, iovcnt, budget);
+	now = pc->host->now();
+	for (int i = 0; i < iovcnt && !pc->dead; i++) {
+		size_t len = iov[i].iov_len, from = s->ahead > off ? s->ahead - off : 0;
+		if (from < len)
+			pconn_feed(pc, PROTO_OUT, (const uint8_t *)iov[i].iov_base + from,
+				   len - from, now);
+		off += len;
+	}
+	if (m > s->ahead)
+		s->ahead = m;
 	return m;
 }
 
 static void h1_sent(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t n,
 		    uint64_t ts)
 {
-	pconn_feed_iov(pc, PROTO_OUT, iov, iovcnt, n, ts);
+	struct h1_state *s = st(pc);
+
+	if (pc->side == PROTO_CLIENT)
+		s->ahead = s->ahead > n ? s->ahead - n : 0;
+	else
+		pconn_feed_iov(pc, PROTO_OUT, iov, iovcnt, n, ts);
 }
 
 static void h1_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
