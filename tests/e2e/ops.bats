@@ -628,6 +628,13 @@ time.sleep(3)'
 	wait_for ready "$MP"
 	grep -q "LD_PRELOAD=$SHIMD/run-obs/libobs_preload.so OBS_SPAN_RING=$SHIMD/run-obs/spans" "$D/agent.err"
 	[ "$(stat -c %a "$SHIMD/run-obs/spans")" = 666 ]
+	# the runtime helpers are published beside the shim, and a node
+	# workload that preloads it loads its helper with no other setting
+	[ -f "$SHIMD/run-obs/obs-helpers/node/obs-context.js" ]
+	[ -f "$SHIMD/run-obs/obs-helpers/python/sitecustomize.py" ]
+	[ -f "$SHIMD/run-obs/obs-helpers/python/_obs_context.py" ]
+	run env LD_PRELOAD="$SHIMD/run-obs/libobs_preload.so" node -e 'console.log(process.env.NODE_OPTIONS)'
+	[[ "$output" == *"--require \"$SHIMD/run-obs/obs-helpers/node/obs-context.js\""* ]]
 	# the "container": its cgroup, its own pid namespace, its own user
 	sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$CG" \
 		env OTEL_SERVICE_NAME=checkout LD_PRELOAD="$SHIMD/run-obs/libobs_preload.so" \

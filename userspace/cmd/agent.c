@@ -69,19 +69,21 @@ static int agent_identify(void *ctx, uint32_t nspid, uint64_t pidns, struct span
 	return 0;
 }
 
-/* Copy the shim next to the ring, for workloads to preload (atomic:
- * processes starting meanwhile see the old file or the new one). */
-static int publish_shim(const char *lib, const char *dir, char *out, size_t outlen, char *err,
-			size_t errlen)
+/* Copy src to dir/name for workloads to load (atomic: a process starting
+ * meanwhile sees the old file or the new one; the temporary file is made
+ * afresh, never followed through a link someone left there). */
+static int publish_file(const char *src, const char *dir, const char *name, char *out,
+			size_t outlen, char *err, size_t errlen)
 {
-	char tmp[CONFIG_PATH_MAX + 32], buf[65536];
+	char tmp[CONFIG_PATH_MAX + 96], buf[65536];
 	int in = -1, fd = -1, rc = -1;
 	ssize_t n;
 
-	snprintf(out, outlen, "%s/libobs_preload.so", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.libobs_preload.so.%d", dir, (int)getpid());
-	in = open(lib, O_RDONLY | O_CLOEXEC);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(out, outlen, "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", out, (int)getpid());
+	unlink(tmp);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (in < 0 || fd < 0)
 		goto out;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
@@ -92,15 +94,48 @@ static int publish_shim(const char *lib, const char *dir, char *out, size_t outl
 	rc = 0;
 out:
 	if (rc)
-		snprintf(err, errlen, "cannot copy the shim %.300s to %.300s: %s", lib, out,
+		snprintf(err, errlen, "cannot copy %.300s to %.300s: %s", src, out,
 			 strerror(errno));
 	if (in >= 0)
 		close(in);
 	if (fd >= 0)
 		close(fd);
-	if (rc)
+	if (rc && fd >= 0)
 		unlink(tmp);
 	return rc;
+}
+
+/* The shim, and beside it the runtime helpers it loads into node and
+ * python workloads (preload/runtime.c), from the folder of lib. */
+static int publish_shim(const char *lib, const char *dir, char *out, size_t outlen, char *err,
+			size_t errlen)
+{
+	static const char *const helpers[] = {"node/obs-context.js", "python/sitecustomize.py",
+					      "python/_obs_context.py"};
+	char src[4200], sub[CONFIG_PATH_MAX + 64], dst[CONFIG_PATH_MAX + 96];
+	const char *slash = strrchr(lib, '/');
+	int libdir = slash ? (int)(slash - lib) : 1;
+
+	if (publish_file(lib, dir, "libobs_preload.so", out, outlen, err, errlen))
+		return -1;
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
+		const char *h = helpers[i];
+		snprintf(src, sizeof(src), "%.*s/obs-helpers/%s", libdir, slash ? lib : ".", h);
+		if (access(src, R_OK)) {
+			log_warn("helpers_missing",
+				 "%s not found: node and python workloads get no runtime helper "
+				 "(docs/design.md, \"Context\")",
+				 src);
+			return 0;
+		}
+		snprintf(sub, sizeof(sub), "%s/obs-helpers", dir);
+		mkdir(sub, 0755);
+		snprintf(sub, sizeof(sub), "%s/obs-helpers/%.*s", dir, (int)(strchr(h, '/') - h), h);
+		mkdir(sub, 0755);
+		if (publish_file(src, sub, strchr(h, '/') + 1, dst, sizeof(dst), err, errlen))
+			return -1;
+	}
+	return 0;
 }
 
 /* The node's span pipeline: a ring every process may write to, in
