@@ -9,7 +9,7 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
       clang-format cppcheck
       bats curl nginx-light wrk prometheus prometheus-alertmanager python3-yaml bpftrace util-linux iproute2 procps python3 nodejs
       python3-grpcio python3-h2 python3-aiohttp nghttp2-client nghttp2-server
-      openjdk-17-jdk-headless"
+      openjdk-17-jdk-headless cargo librust-tokio-dev librust-tokio-macros-dev librust-hyper-dev"
 
 missing=""
 for p in $PKGS; do

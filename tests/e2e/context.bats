@@ -213,3 +213,18 @@ CONF
 	ctx_ports
 	ctx_cell http unknown -- java "$CTX/Mid.java" async "$MIDP" "http://127.0.0.1:$LEAFP"
 }
+
+@test "context: Rust tokio (multi-thread runtime) with hyper: never a wrong parent" {
+	require_cmd /usr/bin/cargo
+	ctx_ports
+	# built offline against Debian's crate registry (librust-*-dev)
+	cp -r "$CTX/rust" "$BATS_TEST_TMPDIR/rust"
+	mkdir -p "$BATS_TEST_TMPDIR/cargo"
+	printf '%s\n' '[source.crates-io]' 'replace-with = "debian"' '[source.debian]' \
+		'directory = "/usr/share/cargo/registry"' '[net]' 'offline = true' \
+		>"$BATS_TEST_TMPDIR/cargo/config.toml"
+	CARGO_HOME=$BATS_TEST_TMPDIR/cargo /usr/bin/cargo build -q --release \
+		--manifest-path "$BATS_TEST_TMPDIR/rust/Cargo.toml"
+	ctx_cell http unknown -- "$BATS_TEST_TMPDIR/rust/target/release/ctx-mid" "$MIDP" \
+		"http://127.0.0.1:$LEAFP"
+}
