@@ -181,6 +181,11 @@ $(BUILD)/tests/test_ping: tests/unit/test_ping.c tests/unit/ping/ping_proto.c $(
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit/ping $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lprotobuf-c -lyaml -lm -lpthread
 
+# the shim's parent rules, with real threads
+$(BUILD)/tests/test_parent: tests/unit/test_parent.c preload/parent.c $(PURE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ipreload $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
+
 # TLS key handling links GnuTLS
 $(BUILD)/tests/test_tls_keys: tests/unit/test_tls_keys.c $(BUILD)/exporters/tls_keys.o
 	@mkdir -p $(@D)

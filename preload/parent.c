@@ -36,14 +36,15 @@
 #include "parent.h"
 
 #define SLOTS	  4096 /* threads that have read a server request */
+#define LIVE	  4    /* requests in flight a thread keeps the contexts of */
 #define REG_SIZE  4096 /* server requests in flight a helper may name */
 #define REG_PROBE 32
 #define REG_CLAIM 2
 
 struct slot {
-	uint64_t state; /* generation << 32 | server requests in flight read here */
-	uint64_t last;	/* span id of the last one read here, 0 once it ended */
-	uint32_t owner; /* 1: a live thread holds it */
+	uint64_t state;	     /* generation << 32 | server requests in flight read here */
+	uint64_t live[LIVE]; /* span ids of some of them (0: free), cleared as they end */
+	uint32_t owner;	     /* 1: a live thread holds it */
 };
 
 struct reg_entry {
@@ -65,8 +66,8 @@ static pthread_key_t slot_key;
 static __thread int my_slot = -1;
 static __thread uint32_t my_gen;
 static __thread uint8_t my_loop;
-static __thread uint64_t my_last_span;
-static __thread struct parent_ref my_last;
+/* the contexts of the requests in slot.live[], same index */
+static __thread struct parent_ref my_ctx[LIVE];
 
 static void *map_zeroed(size_t n)
 {
@@ -92,7 +93,8 @@ static void slot_release(void *arg)
 	uint64_t st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
 
 	__atomic_store_n(&s->state, ((st >> 32) + 1) << 32, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->last, 0, __ATOMIC_RELAXED);
+	for (int i = 0; i < LIVE; i++)
+		__atomic_store_n(&s->live[i], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
 }
 
@@ -114,7 +116,8 @@ void parent_after_fork(void)
 			slot_release(&slots[i]);
 	if (my_slot >= 0) {
 		__atomic_store_n(&slots[my_slot].state, (uint64_t)my_gen << 32, __ATOMIC_RELAXED);
-		__atomic_store_n(&slots[my_slot].last, 0, __ATOMIC_RELAXED);
+		for (int i = 0; i < LIVE; i++)
+			__atomic_store_n(&slots[my_slot].live[i], 0, __ATOMIC_RELAXED);
 	}
 	for (int i = 0; reg && i < REG_SIZE; i++)
 		__atomic_store_n(&reg[i].used, 0, __ATOMIC_RELAXED);
@@ -248,21 +251,29 @@ void parent_server_begin(struct exchange *x, int fd, uint16_t port, uint32_t str
 {
 	int s = my_slot_get();
 	uint64_t span = span_word(x->ctx.span_id);
+	struct parent_ref ref;
 
 	__atomic_add_fetch(&inflight, 1, __ATOMIC_ACQ_REL);
 	x->host[0] = PARENT_COUNTED | (uint64_t)stream << 32;
-	my_last.ctx = x->ctx;
-	my_last.tracestate_len = x->tracestate_len;
-	memcpy(my_last.tracestate, x->tracestate, x->tracestate_len + 1);
-	my_last_span = span;
+	ref.ctx = x->ctx;
+	ref.tracestate_len = x->tracestate_len;
+	memcpy(ref.tracestate, x->tracestate, x->tracestate_len + 1);
 	if (s >= 0) {
-		__atomic_add_fetch(&slots[s].state, 1, __ATOMIC_ACQ_REL);
-		__atomic_store_n(&slots[s].last, span, __ATOMIC_RELEASE);
+		struct slot *sl = &slots[s];
+		__atomic_add_fetch(&sl->state, 1, __ATOMIC_ACQ_REL);
 		x->host[1] = (uint64_t)(uint32_t)s << 32 | my_gen;
 		x->host[0] |= PARENT_ON_SLOT;
+		/* keep its context; no room: the count says more than the list */
+		for (int i = 0; i < LIVE; i++) {
+			if (__atomic_load_n(&sl->live[i], __ATOMIC_ACQUIRE))
+				continue;
+			my_ctx[i] = ref;
+			__atomic_store_n(&sl->live[i], span, __ATOMIC_RELEASE);
+			break;
+		}
 	}
 	if (__atomic_load_n(&helpers, __ATOMIC_ACQUIRE) && fd >= 0) {
-		reg_add(fd, port, stream, span, &my_last);
+		reg_add(fd, port, stream, span, &ref);
 		x->host[0] |= PARENT_REGISTERED;
 	}
 }
@@ -284,9 +295,12 @@ void parent_server_end(const struct exchange *x, int fd, uint16_t port)
 		       !__atomic_compare_exchange_n(&s->state, &st, st - 1, 1, __ATOMIC_ACQ_REL,
 						    __ATOMIC_ACQUIRE))
 			;
-		__atomic_compare_exchange_n(&s->last, &span, 0, 0, __ATOMIC_ACQ_REL,
-					    __ATOMIC_RELAXED);
-		span = span_word(x->ctx.span_id);
+		for (int i = 0; i < LIVE; i++) {
+			uint64_t want = span;
+			if (__atomic_compare_exchange_n(&s->live[i], &want, 0, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED))
+				break;
+		}
 	}
 	if (x->host[0] & PARENT_REGISTERED)
 		reg_remove(fd, port, stream, span);
@@ -295,17 +309,24 @@ void parent_server_end(const struct exchange *x, int fd, uint16_t port)
 enum parent_how parent_for_thread(struct parent_ref *out)
 {
 	uint64_t all = __atomic_load_n(&inflight, __ATOMIC_ACQUIRE), st;
+	struct slot *sl;
+	int found = -1, n = 0;
 
 	if (my_slot < 0 || !slots)
 		return all ? PARENT_UNKNOWN : PARENT_ROOT;
-	st = __atomic_load_n(&slots[my_slot].state, __ATOMIC_ACQUIRE);
+	sl = &slots[my_slot];
+	st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
 	if ((uint32_t)st == 0)
 		return all ? PARENT_UNKNOWN : PARENT_ROOT;
-	if ((uint32_t)st == 1 &&
-	    __atomic_load_n(&slots[my_slot].last, __ATOMIC_ACQUIRE) == my_last_span &&
-	    (!my_loop || all == 1)) {
-		*out = my_last;
-		return PARENT_FOUND;
+	if ((uint32_t)st != 1 || (my_loop && all != 1))
+		return PARENT_UNKNOWN; /* several: which one cannot be known */
+	for (int i = 0; i < LIVE; i++) {
+		uint64_t v = __atomic_load_n(&sl->live[i], __ATOMIC_ACQUIRE);
+		if (v && span_word(my_ctx[i].ctx.span_id) == v)
+			found = i, n++;
 	}
-	return PARENT_UNKNOWN;
+	if (n != 1)
+		return PARENT_UNKNOWN;
+	*out = my_ctx[found];
+	return PARENT_FOUND;
 }
