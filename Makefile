@@ -64,7 +64,7 @@ APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/app.c userspace/collector/collector.c userspace/collector/slots.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
-             userspace/collector/spans.c userspace/collector/tlsfiles.c \
+             userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \
              exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_cfg.c exporters/otlp_encode.c
@@ -76,7 +76,8 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fu
 
 # The shim: its own objects, every symbol hidden but the interposers.
 SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/ctx.c preload/parent.c \
-             preload/host.c preload/runtime.c preload/tls.c \
+             preload/host.c preload/link.c preload/runtime.c preload/tls.c \
+             userspace/model/region.c \
              userspace/base/str.c userspace/model/tp.c userspace/model/route.c \
              userspace/model/spanrec.c userspace/model/spanring.c userspace/model/xspan.c \
              $(PROTO_SRCS)

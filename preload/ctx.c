@@ -1,11 +1,13 @@
 /*
- * ctx - ids, the clock, sampling and the span ring for the shim.
+ * ctx - ids, the clock, sampling, contexts, and what becomes of a
+ * finished span in the shim.
  *
  * Ids come from a per-thread xoshiro256** generator seeded from
  * getrandom(2) once per thread (and again in a forked child, so parent and
- * child never repeat ids). The ring is the collector's shared memory named
- * by OBS_SPAN_RING; without it spans are dropped at once, at the cost of
- * one branch.
+ * child never repeat ids). Only a sampled span, when the collector
+ * exports spans, goes to the ring in this process's region (link.c); the
+ * others are counted there and cost nothing more. Without a collector
+ * nothing is kept, at the cost of one branch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,15 +21,13 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "link.h"
 #include "pconn.h"
 #include "shim.h"
 
 static __thread uint64_t rng[4] SHIM_TLS_MODEL;
 static __thread unsigned rng_gen SHIM_TLS_MODEL;
 static unsigned fork_gen = 1; /* bumped in a forked child: reseed */
-
-static struct spanring ring;
-static int have_ring;
 
 /* Sampler: parentbased_* follow the parent; roots use ratio (0..1). */
 static int sample_parent_based = 1;
@@ -131,24 +131,25 @@ uint64_t ctx_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* obs's sampler from the ring (set by obs-run's config; SIGHUP changes
- * it), when it applies to this process: its threshold, else -1. */
-static int64_t ring_sampler(void)
+/* obs's sampler from the region (the collector's settings; SIGHUP
+ * changes it), when it applies to this process: its threshold, else -1. */
+static int64_t region_sampler(void)
 {
+	struct region *r = link_region();
 	uint32_t mode;
 
-	if (!have_ring)
+	if (!r)
 		return -1;
-	mode = __atomic_load_n(&ring.hdr->sample_mode, __ATOMIC_ACQUIRE);
+	mode = __atomic_load_n(&r->hdr->sample_mode, __ATOMIC_ACQUIRE);
 	if (mode == SPANRING_SAMPLE_FORCE || (mode == SPANRING_SAMPLE_CONFIG && !sampler_from_env))
-		return (int64_t)__atomic_load_n(&ring.hdr->sample_q53, __ATOMIC_ACQUIRE);
+		return (int64_t)__atomic_load_n(&r->hdr->sample_q53, __ATOMIC_ACQUIRE);
 	return -1;
 }
 
 int ctx_sample_root(const uint8_t trace_id[16])
 {
 	uint64_t low = 0;
-	int64_t q53 = ring_sampler();
+	int64_t q53 = region_sampler();
 
 	if (q53 >= 0) {
 		for (int i = 8; i < 16; i++)
@@ -194,36 +195,9 @@ static void parse_sampler(void)
 
 int ctx_parent_based(void)
 {
-	if (ring_sampler() >= 0)
+	if (region_sampler() >= 0)
 		return 1;
 	return sample_parent_based;
-}
-
-static void map_ring(void)
-{
-	const char *path = getenv("OBS_SPAN_RING");
-	struct stat st;
-	void *m;
-	int fd;
-
-	if (!path || !*path)
-		return;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) || st.st_size < (off_t)sizeof(struct spanring_hdr)) {
-		close(fd);
-		return;
-	}
-	m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (m == MAP_FAILED)
-		return;
-	if (spanring_attach(&ring, m, (size_t)st.st_size)) {
-		munmap(m, (size_t)st.st_size);
-		return;
-	}
-	have_ring = 1;
 }
 
 void ctx_init(void)
@@ -231,19 +205,21 @@ void ctx_init(void)
 	int e = errno;
 
 	parse_sampler();
-	map_ring();
 	errno = e;
 }
 
 void ctx_count(enum proto_count what)
 {
-	if (!have_ring)
-		return;
-	uint64_t *p = what == PROTO_COUNT_UNTRACKED	? &ring.hdr->untracked
-		      : what == PROTO_COUNT_PARSE_ERROR ? &ring.hdr->parse_errors
-		      : what == PROTO_COUNT_INJECTED	? &ring.hdr->injected
-							: &ring.hdr->inject_skipped;
-	__atomic_fetch_add(p, 1, __ATOMIC_RELAXED);
+	static const enum region_counter to[] = {
+	    [PROTO_COUNT_UNTRACKED] = REGION_UNTRACKED,
+	    [PROTO_COUNT_PARSE_ERROR] = REGION_PARSE_ERRORS,
+	    [PROTO_COUNT_INJECTED] = REGION_INJECTED,
+	    [PROTO_COUNT_INJECT_SKIPPED] = REGION_INJECT_SKIPPED,
+	};
+	struct region *r = link_region();
+
+	if (r && (unsigned)what < sizeof(to) / sizeof(to[0]))
+		region_count(r, to[what]);
 }
 
 /* ---- exchanges: whose child a span is, and the thread's active span ---- */
@@ -326,9 +302,20 @@ int ctx_adopt(struct exchange *x, const char *tp, size_t tp_len)
 
 void ctx_emit(struct span_rec *r)
 {
-	if (!have_ring)
+	struct region *reg = link_region();
+
+	if (!reg)
 		return; /* no collector: dropped at once */
+	if (!(r->trace_flags & TP_FLAG_SAMPLED)) {
+		region_count(reg, REGION_SPANS_UNSAMPLED);
+		return; /* counted in the metrics; nothing crosses */
+	}
+	if (!__atomic_load_n(&reg->hdr->export_spans, __ATOMIC_ACQUIRE)) {
+		region_count(reg, REGION_SPANS_NOEXPORT);
+		return;
+	}
 	r->pid = ctx_pid();
 	r->pidns = ctx_pidns();
-	spanring_push(&ring, r); /* full: dropped and counted */
+	region_count(reg, REGION_SPANS_SAMPLED);
+	spanring_push(&reg->ring, r); /* full: dropped and counted */
 }

@@ -19,14 +19,13 @@
 
 extern char *program_invocation_short_name;
 
-/* The folder the shim was loaded from (with a trailing '/'), or "". */
-static void shim_dir(char *out, size_t len)
+void runtime_shim_dir(char *out, size_t len)
 {
 	Dl_info info;
 	const char *slash;
 
 	out[0] = 0;
-	if (!dladdr((void *)shim_dir, &info) || !info.dli_fname)
+	if (!dladdr((void *)runtime_shim_dir, &info) || !info.dli_fname)
 		return;
 	slash = strrchr(info.dli_fname, '/');
 	if (!slash || (size_t)(slash - info.dli_fname) + 2 > len)
@@ -69,7 +68,7 @@ void runtime_helpers_setup(void)
 	if ((off && !strcmp(off, "0")) || !me)
 		goto out;
 	if (!strcmp(me, "node") || !strcmp(me, "nodejs")) {
-		shim_dir(dir, sizeof(dir));
+		runtime_shim_dir(dir, sizeof(dir));
 		snprintf(path, sizeof(path), "%sobs-helpers/node/obs-context.js", dir);
 		if (dir[0] && exists(path) && !strchr(path, '"')) {
 			char opt[4300];
@@ -77,7 +76,7 @@ void runtime_helpers_setup(void)
 			prepend_env("NODE_OPTIONS", opt, " ", 1);
 		}
 	} else if (!strncmp(me, "python", 6)) {
-		shim_dir(dir, sizeof(dir));
+		runtime_shim_dir(dir, sizeof(dir));
 		snprintf(path, sizeof(path), "%sobs-helpers/python", dir);
 		if (dir[0] && exists(path))
 			prepend_env("PYTHONPATH", path, ":", 0);

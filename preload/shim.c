@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "link.h"
 #include "parent.h"
 #include "shim.h"
 
@@ -135,6 +136,7 @@ static void shim_after_fork(void)
 {
 	ctx_after_fork();
 	parent_after_fork();
+	link_after_fork();
 }
 
 __attribute__((constructor)) static void shim_init(void)
@@ -150,6 +152,11 @@ __attribute__((constructor)) static void shim_init(void)
 	conn_init();
 	ctx_init();
 	parent_init();
+	{
+		char dir[4096];
+		runtime_shim_dir(dir, sizeof(dir));
+		link_init(dir);
+	}
 	runtime_helpers_setup();
 	pthread_atfork(NULL, NULL, shim_after_fork);
 	shim_enabled = 1;
@@ -346,13 +353,22 @@ EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count)
 
 /* ---- connection lifetime ---------------------------------------------------- */
 
+/* The app closes (or dup2s over) fd: forget what was followed on it, and
+ * let go of it if it was one of ours (a daemon closing every fd). */
+static void fd_goes(int fd)
+{
+	int e = errno;
+
+	conn_on_close(fd);
+	if (link_owns_fd(fd))
+		link_fd_closed(fd);
+	errno = e;
+}
+
 EXPORT int close(int fd)
 {
-	if (shim_enabled) {
-		int e = errno;
-		conn_on_close(fd);
-		errno = e;
-	}
+	if (shim_enabled)
+		fd_goes(fd);
 	return REAL(close)(fd);
 }
 
@@ -433,11 +449,8 @@ EXPORT int dup2(int oldfd, int newfd)
 {
 	int r = REAL(dup2)(oldfd, newfd);
 
-	if (shim_enabled && r >= 0 && oldfd != newfd) {
-		int e = errno;
-		conn_on_close(newfd); /* dup2 closed whatever newfd was */
-		errno = e;
-	}
+	if (shim_enabled && r >= 0 && oldfd != newfd)
+		fd_goes(newfd); /* dup2 closed whatever newfd was */
 	return r;
 }
 
@@ -445,11 +458,8 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	int r = REAL(dup3)(oldfd, newfd, flags);
 
-	if (shim_enabled && r >= 0) {
-		int e = errno;
-		conn_on_close(newfd);
-		errno = e;
-	}
+	if (shim_enabled && r >= 0)
+		fd_goes(newfd);
 	return r;
 }
 
@@ -465,8 +475,9 @@ static int env_has(char *const envp[], const char *name, size_t nlen)
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	static const char *const keep[] = {"LD_PRELOAD", "OBS_SPAN_RING", "OTEL_TRACES_SAMPLER",
-					   "OTEL_TRACES_SAMPLER_ARG"};
+	static const char *const keep[] = {"LD_PRELOAD",	  "OBS_SOCKET",
+					   "OBS_SOCKET_KEY",	  "OBS_SAMPLE",
+					   "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"};
 	const char *inherit = getenv("OBS_PRELOAD_INHERIT");
 	char *add[sizeof(keep) / sizeof(keep[0])];
 	size_t nadd = 0, n = 0;

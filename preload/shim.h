@@ -64,6 +64,8 @@ void ctx_emit(struct span_rec *r) SHIM_HIDDEN;
 /* ---- runtime.c -------------------------------------------------------- */
 /* node and python processes: load obs's context helpers (constructor). */
 void runtime_helpers_setup(void) SHIM_HIDDEN;
+/* The folder the shim was loaded from (with a trailing '/'), or "". */
+void runtime_shim_dir(char *out, size_t len) SHIM_HIDDEN;
 
 /* ---- host.c ----------------------------------------------------------- */
 /* What the protocol modules ask of the shim (proto.h): whose child a

@@ -60,10 +60,9 @@ int main(int argc, char **argv)
 	for (size_t r = 0; r < rounds; r++) {
 		for (size_t i = 0; i < batch; i++) {
 			struct span_rec rec = recs[i];
-			struct proto_obs obs;
 			spanrec_check(&rec);
 			xspan_from_rec(&s[i], &rec);
-			proto_by_id(rec.proto)->describe(&rec, NULL, &s[i], &obs);
+			proto_by_id(rec.proto)->describe(&rec, NULL, &s[i]);
 			strcpy(s[i].exe, "service");
 		}
 	}

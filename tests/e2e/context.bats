@@ -85,7 +85,10 @@ if expect == "followed":
     assert r["unknown"] == 0, r
 else:
     assert whole + r["unknown"] >= 3 * n, "requests neither whole nor marked: %r" % r
-assert metric == r["marked"], "obs_context_unknown_total %s, marked spans %d" % (metric, r["marked"])
+# the scrape came before the last spans (an app exporting its own telemetry
+# keeps calling out): between the marks on the calls under test and all marks
+assert r["unknown"] <= metric <= r["marked"], \
+    "obs_context_unknown_total %s, marked spans %d (%d under test)" % (metric, r["marked"], r["unknown"])
 PYEOF
 }
 

@@ -178,9 +178,21 @@ echo_start() {
 	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count' 60
 }
 
-@test "no endpoint: spans are JSON lines on stdout at once" {
+@test "no endpoint: no span in the app's stdout, metrics count every request; --spans-file - writes JSON lines" {
 	unset OTEL_EXPORTER_OTLP_ENDPOINT
 	echo_start
+	grep -q 'spans: not exported (set OTEL_EXPORTER_OTLP_ENDPOINT, or --spans-file FILE' "$BATS_TEST_TMPDIR/obs.err"
+	for i in 1 2 3; do
+		curl -fsS "http://127.0.0.1:$EP/users/42/orders/7f3c9a8e1b2d4c5f6a7b8c9d0e1f2a3b" >/dev/null
+	done
+	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/users/\{id\}/orders/\{id\}"' 3
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_spans_received_total')" = 0 ]
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_spans_unsampled_total')" -ge 3 ]
+	obs_stop
+	[ "$(grep -c '"kind"' "$BATS_TEST_TMPDIR/obs.out")" = 0 ]
+	# asked for: JSON lines on stdout at once
+	echo_start --spans-file -
 	curl -fsS "http://127.0.0.1:$EP/users/42/orders/7f3c9a8e1b2d4c5f6a7b8c9d0e1f2a3b" >/dev/null
 	wait_for grep -q '"http.route":"/users/{id}/orders/{id}"' "$BATS_TEST_TMPDIR/obs.out"
 	grep -q '"kind":"server"' "$BATS_TEST_TMPDIR/obs.out"

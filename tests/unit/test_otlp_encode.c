@@ -35,7 +35,6 @@ struct want {
 static void mkspan(struct xspan *x, struct want *w, uint32_t pid, int server, unsigned i)
 {
 	struct span_rec r;
-	struct proto_obs obs;
 
 	memset(&r, 0, sizeof(r));
 	memset(x, 0, sizeof(*x));
@@ -58,7 +57,7 @@ static void mkspan(struct xspan *x, struct want *w, uint32_t pid, int server, un
 	spanrec_put_int(&r, HTTP_A_STATUS, w->status);
 	assert_int_equal(spanrec_check(&r), 0);
 	xspan_from_rec(x, &r);
-	http1_handler.describe(&r, NULL, x, &obs);
+	http1_handler.describe(&r, NULL, x);
 	strcpy(x->exe, "svc");
 }
 

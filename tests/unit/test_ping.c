@@ -90,7 +90,8 @@ static void ping_end_to_end(void **state)
 		assert_int_equal(spanrec_check(&r), 0);
 		assert_int_equal(r.proto, PROTO_TEST);
 		xspan_from_rec(&x[rn], &r);
-		ping_handler.describe(&r, NULL, &x[rn], &obs);
+		ping_handler.describe(&r, NULL, &x[rn]);
+		ping_handler.observe(&r, NULL, &obs);
 		assert_ptr_equal(obs.family, &ping_duration);
 		redagg_observe(agg, &obs, "svc", "", "", &x[rn], 0);
 		rn++;

@@ -100,7 +100,8 @@ static void http1_server(void **state)
 
 	/* the collector's side: described by the protocol that wrote it */
 	xspan_from_rec(&x, r);
-	proto_by_id(r->proto)->describe(r, NULL, &x, &obs);
+	proto_by_id(r->proto)->describe(r, NULL, &x);
+	proto_by_id(r->proto)->observe(r, NULL, &obs);
 	assert_string_equal(xspan_name(&x), "GET /users/{id}/orders");
 	assert_true(x.error);
 	assert_string_equal(find_str(&x, "url.path"), "/users/42/orders");
@@ -332,7 +333,8 @@ static void h2_grpc_client(void **state)
 	}
 
 	xspan_from_rec(&x, r);
-	proto_by_id(r->proto)->describe(r, NULL, &x, &obs);
+	proto_by_id(r->proto)->describe(r, NULL, &x);
+	proto_by_id(r->proto)->observe(r, NULL, &obs);
 	assert_string_equal(xspan_name(&x), "shop.Cart/Get");
 	assert_string_equal(find_str(&x, "rpc.system"), "grpc");
 	assert_int_equal(find(&x, "rpc.grpc.status_code")->i, 5);
@@ -357,10 +359,15 @@ static void registry(void **state)
 		assert_non_null(h->detect);
 		assert_non_null(h->feed);
 		assert_non_null(h->describe);
+		assert_non_null(h->observe);
 		assert_non_null(h->families);
 		assert_non_null(h->families[0]);
-		for (size_t j = 0; h->families[j]; j++)
-			assert_true(h->families[j]->nbounds <= PROTO_BUCKETS_MAX);
+		for (size_t j = 0; h->families[j]; j++) {
+			const struct proto_family *f = h->families[j];
+			assert_true(f->nbounds <= PROTO_BUCKETS_MAX);
+			/* one id, one family, across every protocol */
+			assert_ptr_equal(proto_family_by_id(f->id), f);
+		}
 	}
 	assert_null(proto_by_id(PROTO_TEST));
 }

@@ -20,52 +20,23 @@
 #include "procinfo.h"
 #include "spans.h"
 
-#define RESCAN_NS    (30ULL * 1000000000ULL)
-#define IDENT_TTL_NS (30ULL * 1000000000ULL)
-#define IDENT_SLOTS  1024
+#define RESCAN_NS (30ULL * 1000000000ULL)
 
-/* Who wrote a span record: (pid namespace, pid there) -> the process and
- * its labels, cached for a while (the span thread's only). */
-struct ident {
-	uint64_t pidns;
-	uint32_t nspid;
-	int ok;
-	uint64_t at_ns;
-	struct spans_identity id;
-};
-
-struct agent_idents {
-	uint64_t own_pidns;
-	struct ident slot[IDENT_SLOTS];
-};
-
-static int agent_identify(void *ctx, uint32_t nspid, uint64_t pidns, struct spans_identity *out)
+/* Any process on the node may hand its region over (it opted in by
+ * preloading the shim); who it is comes from the kernel (SO_PEERCRED):
+ * its own labels, container and pod, exactly as for its kernel metrics. */
+static int agent_accept(void *ctx, pid_t pid, const char *key, struct regions_who *who)
 {
-	struct agent_idents *t = ctx;
-	struct ident *e = &t->slot[(pidns * 31 + nspid) % IDENT_SLOTS];
-	uint64_t now = app_now_ns();
 	struct slot_labels l;
-	pid_t pid = (pid_t)nspid;
 
-	if (e->at_ns && e->pidns == pidns && e->nspid == nspid && now - e->at_ns < IDENT_TTL_NS) {
-		*out = e->id;
-		return e->ok ? 0 : -1;
+	(void)ctx, (void)key;
+	if (procinfo_labels(pid, 1, &l)) {
+		snprintf(who->service, sizeof(who->service), "unknown");
+		return 0;
 	}
-	e->pidns = pidns;
-	e->nspid = nspid;
-	e->at_ns = now;
-	e->ok = 0;
-	/* the host's namespace (or a shim that could not tell): pid as is */
-	if (pidns && pidns != t->own_pidns && procinfo_host_pid(pidns, nspid, &pid))
-		return -1;
-	if (procinfo_labels(pid, 1, &l))
-		return -1;
-	e->id.pid = (uint32_t)pid;
-	snprintf(e->id.service, sizeof(e->id.service), "%s", l.service);
-	snprintf(e->id.container_id, sizeof(e->id.container_id), "%s", l.container_id);
-	snprintf(e->id.pod_uid, sizeof(e->id.pod_uid), "%s", l.pod_uid);
-	e->ok = 1;
-	*out = e->id;
+	snprintf(who->service, sizeof(who->service), "%s", l.service);
+	snprintf(who->container_id, sizeof(who->container_id), "%s", l.container_id);
+	snprintf(who->pod_uid, sizeof(who->pod_uid), "%s", l.pod_uid);
 	return 0;
 }
 
@@ -139,20 +110,18 @@ static int publish_shim(const char *lib, const char *dir, char *out, size_t outl
 	return 0;
 }
 
-/* The node's span pipeline: a ring every process may write to, in
- * tracing.shim_dir, with the shim beside it. Workloads opt in with
- * LD_PRELOAD=DIR/libobs_preload.so OBS_SPAN_RING=DIR/spans. */
-static int agent_spans(struct obs_app *a, struct agent_idents *ids, char *err, size_t errlen)
+/* The node's span pipeline: the socket processes hand their regions to,
+ * in tracing.shim_dir, with the shim beside it. Workloads opt in with
+ * LD_PRELOAD=DIR/libobs_preload.so (the shim finds DIR/obs.sock itself). */
+static int agent_spans(struct obs_app *a, char *err, size_t errlen)
 {
-	static char ring[CONFIG_PATH_MAX + 16], shim[CONFIG_PATH_MAX + 32];
+	static char sock[CONFIG_PATH_MAX + 16], shim[CONFIG_PATH_MAX + 32];
 	const struct obs_config *c = a->cfg;
 	struct spans_cfg cfg = {.service = "unknown_service",
-				.identify = agent_identify,
-				.identify_ctx = ids,
-				.ring_path = ring,
-				.ring_mode = 0666, /* any process of any user may write spans */
-				.ring_cap = 16384,
-				.export_spans = c->tracing_enabled,
+				.agent = 1,
+				.socket = sock,
+				.socket_mode = 0666, /* any process of any user may hand one over */
+				.accept = agent_accept,
 				.routes = c->routes,
 				.sample_mode = app_sampler_mode(c),
 				.sample_ratio = c->sampling_ratio};
@@ -169,17 +138,20 @@ static int agent_spans(struct obs_app *a, struct agent_idents *ids, char *err, s
 			 strerror(errno));
 		return -1;
 	}
-	snprintf(ring, sizeof(ring), "%s/spans", c->shim_dir);
+	snprintf(sock, sizeof(sock), "%s/obs.sock", c->shim_dir);
 	if (publish_shim(lib, c->shim_dir, shim, sizeof(shim), err, errlen) ||
 	    app_export_cfg(c, cfg.service, &cfg.export, err, errlen))
 		return -1;
-	ids->own_pidns = procinfo_pidns(0);
+	cfg.export_spans = c->tracing_enabled && app_exports_spans(&cfg.export);
 	if (spans_open(&a->spans, &cfg, err, errlen))
 		return -1;
-	log_info("spans: workloads opt in with LD_PRELOAD=%s OBS_SPAN_RING=%s; %s", shim, ring,
+	log_info("spans: workloads opt in with LD_PRELOAD=%s (regions handed to %s); %s", shim,
+		 sock,
 		 !c->tracing_enabled   ? "metrics only (tracing.enabled: false)"
 		 : cfg.export.endpoint ? cfg.export.endpoint
-				       : "JSON lines (no tracing.endpoint)");
+		 : cfg.export.json_path
+		     ? cfg.export.json_path
+		     : "metrics only (no tracing.endpoint or spans_file: spans are not exported)");
 	return 0;
 }
 
@@ -234,28 +206,20 @@ int agent_main(const struct obs_opts *o)
 	sigset_t set;
 	uint64_t last_scan;
 	struct obs_config *conf;
-	struct agent_idents *ids = calloc(1, sizeof(*ids));
 	int sfd, n;
 
-	if (!ids) {
-		log_error("out_of_memory", "out of memory");
-		return 1;
-	}
 	if (app_config(&conf, o, err, sizeof(err))) {
 		log_error("config_invalid", "%s", err);
-		free(ids);
 		return 1;
 	}
 	if (privs_check_all(err, sizeof(err))) {
 		log_error("requirements_unmet", "%s", err);
 		free(conf);
-		free(ids);
 		return 1;
 	}
 	cfg.probes = conf->probes;
 	if (app_init(&a, o, conf, 1)) {
 		log_error("out_of_memory", "out of memory");
-		free(ids);
 		return 1;
 	}
 	sigemptyset(&set);
@@ -266,23 +230,21 @@ int agent_main(const struct obs_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0 || app_start_http(&a, err, sizeof(err)) ||
-	    (!o->no_preload && agent_spans(&a, ids, err, sizeof(err))) ||
+	    (!o->no_preload && agent_spans(&a, err, sizeof(err))) ||
 	    app_attach(&a, &cfg, err, sizeof(err))) {
 		log_error("startup_failed", "%s", sfd < 0 ? strerror(errno) : err);
 		app_free(&a);
-		free(ids);
 		return 1;
 	}
 	n = agent_scan(&a);
 	last_scan = app_now_ns();
 	if (app_drop_privileges(&a, 1ULL << CAP_SYS_PTRACE | 1ULL << CAP_DAC_READ_SEARCH,
-				"to read OTEL_SERVICE_NAME from /proc/PID/environ, and pid "
-				"namespaces, of every user's processes",
+				"to read OTEL_SERVICE_NAME from /proc/PID/environ of every user's "
+				"processes",
 				err, sizeof(err))) {
 		log_error("privilege_drop_failed", "%s", err);
 		close(sfd);
 		app_free(&a);
-		free(ids);
 		return 1;
 	}
 	app_set_ready(&a);
@@ -317,6 +279,5 @@ int agent_main(const struct obs_opts *o)
 	close(sfd);
 	spans_finish(a.spans, 5000); /* the last spans, before the span thread's context goes */
 	app_free(&a);
-	free(ids);
 	return 0;
 }

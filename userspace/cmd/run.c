@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -14,11 +15,14 @@
 #include <linux/capability.h>
 
 #include "app.h"
+#include "auth.h"
 #include "log.h"
 #include "privs.h"
 #include "procinfo.h"
 #include "report.h"
 #include "spans.h"
+#include "str.h"
+#include "tp.h"
 
 #define EXIT_OBS_FAILED 125
 
@@ -88,17 +92,38 @@ static void print_summary(struct obs_app *a, const char *cmd, pid_t pid, int sta
 	pthread_mutex_unlock(&a->lock);
 }
 
-/* Start the span ring and exporter, and put the shim into CMD's environment. */
+/* Only CMD's processes may hand over a region: any other process could
+ * reach the socket (its name is in /proc/net/unix). They prove it with
+ * the key they inherited from CMD's environment, which another user
+ * cannot read; a process that exited before its region was taken still
+ * counts. */
+static char run_key[40];
+static int run_accept(void *ctx, pid_t pid, const char *key, struct regions_who *who)
+{
+	struct obs_app *a = ctx;
+
+	(void)pid;
+	if (!auth_equal(run_key, strlen(run_key), key, strlen(key)))
+		return -1;
+	str_copy(who->service, sizeof(who->service), a->service);
+	return 0;
+}
+
+/* Listen for the processes' regions, start the exporter, and put the shim
+ * into CMD's environment. */
 static int setup_shim(struct obs_app *a, const char *service, char *err, size_t errlen)
 {
 	const struct obs_config *c = a->cfg;
+	static char sock[64];
 	struct spans_cfg cfg = {.service = service,
-				.ring_cap = 4096,
-				.export_spans = c->tracing_enabled,
+				.socket = sock,
+				.accept = run_accept,
+				.accept_ctx = a,
 				.routes = c->routes,
 				.sample_mode = app_sampler_mode(c),
 				.sample_ratio = c->sampling_ratio};
 	char lib[4096], pre[8192 + 64];
+	uint8_t key[16];
 	const char *old;
 
 	if (app_find_preload(lib, sizeof(lib))) {
@@ -109,6 +134,16 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 	}
 	if (app_export_cfg(c, service, &cfg.export, err, errlen))
 		return -1;
+	cfg.export_spans = c->tracing_enabled && app_exports_spans(&cfg.export);
+	/* an abstract socket: no file, reachable by CMD's processes whatever
+	 * user they become; who may use it is checked (run_accept) */
+	snprintf(sock, sizeof(sock), "@obs-run-%d", (int)getpid());
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	tp_hex(key, sizeof(key), run_key);
+	str_copy(a->service, sizeof(a->service), service);
 	if (spans_open(&a->spans, &cfg, err, errlen))
 		return -1;
 	/* Append: libraries the user preloads keep their place (a sanitizer
@@ -116,13 +151,22 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 	old = getenv("LD_PRELOAD");
 	snprintf(pre, sizeof(pre), "%s%s%s", old ? old : "", old && *old ? " " : "", lib);
 	setenv("LD_PRELOAD", pre, 1);
-	setenv("OBS_SPAN_RING", spans_ring_path(a->spans), 1);
+	setenv("OBS_SOCKET", spans_socket(a->spans), 1);
+	setenv("OBS_SOCKET_KEY", run_key, 1);
+	if (cfg.sample_mode != SPANRING_SAMPLE_PROCESS) {
+		char sample[48];
+		snprintf(sample, sizeof(sample), "%s %.17g",
+			 cfg.sample_mode == SPANRING_SAMPLE_FORCE ? "force" : "config",
+			 cfg.sample_ratio);
+		setenv("OBS_SAMPLE", sample, 1);
+	}
 	if (cfg.export_spans)
-		log_info("spans: %s",
-			 cfg.export.endpoint ? cfg.export.endpoint
-			 : cfg.export.json_path && strcmp(cfg.export.json_path, "-")
-			     ? cfg.export.json_path
-			     : "stdout (JSON lines; set OTEL_EXPORTER_OTLP_ENDPOINT to export)");
+		log_info("spans: %s", cfg.export.endpoint		  ? cfg.export.endpoint
+				      : strcmp(cfg.export.json_path, "-") ? cfg.export.json_path
+									  : "stdout (JSON lines)");
+	else if (c->tracing_enabled)
+		log_info("spans: not exported (set OTEL_EXPORTER_OTLP_ENDPOINT, or --spans-file "
+			 "FILE for JSON lines); metrics count every request");
 	return 0;
 }
 

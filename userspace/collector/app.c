@@ -376,6 +376,11 @@ int app_find_preload(char *out, size_t len)
 	return -1;
 }
 
+int app_exports_spans(const struct otlp_cfg *x)
+{
+	return x->endpoint || x->json_path;
+}
+
 /* The exporter's settings: the config file's tracing section, then the
  * OTEL_* variables over it; the resource: service, OTEL_RESOURCE_ATTRIBUTES,
  * host name. Strings live in store and static buffers (one exporter per

@@ -27,7 +27,9 @@ struct obs_app {
 	struct slots *slots;	  /* slot id -> labels */
 	struct card_guard *guard; /* persistent cardinality guard */
 	struct http_server *http;
-	struct spans *spans;	    /* obs-run with the shim: HTTP metrics and span export */
+	struct spans *spans;
+	char service[128]; /* obs-run: CMD's service label */ /* obs-run with the shim: HTTP metrics
+								 and span export */
 	pthread_mutex_t lock;	    /* guards col (pointer), guard, render state */
 	uint64_t start_ns;	    /* CLOCK_MONOTONIC at start */
 	uint64_t ready_ns;	    /* when BPF got attached; 0 before */
@@ -79,6 +81,10 @@ int app_find_preload(char *out, size_t len);
  * OTEL_* variables over it, and the resource (service, the variable
  * OTEL_RESOURCE_ATTRIBUTES, host name). Strings live in static buffers:
  * one exporter per process. */
+/* Spans are exported only where they go somewhere the user chose: an
+ * OTLP endpoint, or a file (--spans-file; "-" is stdout). Never by
+ * default into the app's own stdout. */
+int app_exports_spans(const struct otlp_cfg *x);
 int app_export_cfg(const struct obs_config *c, const char *service, struct otlp_cfg *x, char *err,
 		   size_t errlen);
 /* Main loop, at least once a second: every APP_TLS_CHECK_NS, if the TLS

@@ -182,6 +182,14 @@ int collector_track(struct collector *c, pid_t tgid, uint32_t slot)
 	return 0;
 }
 
+int collector_tracks(struct collector *c, pid_t tgid)
+{
+	struct obs_tracked v;
+	__u32 key = (__u32)tgid;
+
+	return c && !bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v);
+}
+
 int collector_event_fd(struct collector *c)
 {
 	return ring_buffer__epoll_fd(c->rb);

@@ -53,6 +53,8 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 void collector_close(struct collector *c);
 /* Follow a process (and, from now on, its new children) under slot. */
 int collector_track(struct collector *c, pid_t tgid, uint32_t slot);
+/* 1 if tgid is followed (CMD's tree for obs-run), else 0. */
+int collector_tracks(struct collector *c, pid_t tgid);
 /* fd that becomes readable when process events are pending. */
 int collector_event_fd(struct collector *c);
 /* Drain pending process events (calls on_event). Returns count or -1. */

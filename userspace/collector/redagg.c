@@ -58,17 +58,53 @@ uint64_t redagg_dropped(const struct redagg *a)
 }
 
 /* The key of a point: its label values and process labels, NUL-separated. */
-static size_t make_key(char *key, const struct proto_obs *o, const char *const proc[PROC_LABELS])
+static size_t make_key(char *key, const char *const *labels, size_t nlabels,
+		       const char *const proc[PROC_LABELS])
 {
 	size_t at = 0;
 
-	for (size_t i = 0; i < o->nlabels + PROC_LABELS; i++) {
-		const char *v = i < o->nlabels ? o->labels[i] : proc[i - o->nlabels];
+	for (size_t i = 0; i < nlabels + PROC_LABELS; i++) {
+		const char *v = i < nlabels ? labels[i] : proc[i - nlabels];
 		at += str_copy(key + at, SET_BYTES - at, v ? v : "") + 1;
 		if (at >= SET_BYTES) /* cannot happen: labels and process labels are bounded */
 			return SET_BYTES;
 	}
 	return at;
+}
+
+/* The row of family f with this key, made if new (NULL: table full, counted). */
+static struct agg *row(struct redagg *a, const struct proto_family *f, const char *const *labels,
+		       size_t nlabels, const char *const proc[PROC_LABELS])
+{
+	char key[SET_BYTES];
+	size_t len = make_key(key, labels, nlabels, proc);
+	uint64_t h = str_fnv1a(str_fnv1a(STR_FNV1A_INIT, &f, sizeof(f)), key, len);
+	struct agg *g;
+
+	for (g = a->htab[h % REDAGG_HASH]; g; g = g->next)
+		if (g->family == f && g->len == len && !memcmp(g->key, key, len))
+			return g;
+	if (a->n >= a->max || !(g = calloc(1, sizeof(*g)))) {
+		a->dropped++;
+		return NULL;
+	}
+	g->family = f;
+	g->len = (uint16_t)len;
+	memcpy(g->key, key, len);
+	g->next = a->htab[h % REDAGG_HASH];
+	a->htab[h % REDAGG_HASH] = g;
+	a->n++;
+	return g;
+}
+
+static void set_exemplar(struct agg *g, size_t b, const struct metric_exemplar *e)
+{
+	if (!e->trace_id[0])
+		return;
+	if (!g->ex && !(g->ex = calloc(PROTO_BUCKETS_MAX + 1, sizeof(*g->ex))))
+		return;
+	if (e->timestamp >= g->ex[b].timestamp) /* the newest one wins */
+		g->ex[b] = *e;
 }
 
 void redagg_observe(struct redagg *a, const struct proto_obs *o, const char *svc,
@@ -77,26 +113,12 @@ void redagg_observe(struct redagg *a, const struct proto_obs *o, const char *svc
 {
 	const char *proc[PROC_LABELS] = {svc, container_id, pod_uid};
 	const struct proto_family *f = o->family;
-	char key[SET_BYTES];
-	size_t len = make_key(key, o, proc), b = 0;
-	uint64_t h = str_fnv1a(str_fnv1a(STR_FNV1A_INIT, &f, sizeof(f)), key, len);
-	struct agg *g;
+	struct agg *g = row(a, f, o->labels, o->nlabels, proc);
+	struct metric_exemplar e;
+	size_t b = 0;
 
-	for (g = a->htab[h % REDAGG_HASH]; g; g = g->next)
-		if (g->family == f && g->len == len && !memcmp(g->key, key, len))
-			break;
-	if (!g) {
-		if (a->n >= a->max || !(g = calloc(1, sizeof(*g)))) {
-			a->dropped++;
-			return;
-		}
-		g->family = f;
-		g->len = (uint16_t)len;
-		memcpy(g->key, key, len);
-		g->next = a->htab[h % REDAGG_HASH];
-		a->htab[h % REDAGG_HASH] = g;
-		a->n++;
-	}
+	if (!g)
+		return;
 	while (b < f->nbounds && o->value > f->bounds[b])
 		b++;
 	g->counts[b]++;
@@ -104,12 +126,49 @@ void redagg_observe(struct redagg *a, const struct proto_obs *o, const char *svc
 	/* exemplars link a bucket to a trace the backend has: sampled only */
 	if (!x)
 		return;
-	if (!g->ex && !(g->ex = calloc(PROTO_BUCKETS_MAX + 1, sizeof(*g->ex))))
+	tp_hex(x->trace_id, 16, e.trace_id);
+	tp_hex(x->span_id, 8, e.span_id);
+	e.value = o->value;
+	e.timestamp = (double)((int64_t)x->end_ns + unix_off) / 1e9;
+	set_exemplar(g, b, &e);
+}
+
+void redagg_add(struct redagg *a, const struct proto_family *f, const char *const *labels,
+		const char *svc, const char *container_id, const char *pod_uid,
+		const uint64_t *counts, double sum, const struct metric_exemplar *ex)
+{
+	const char *proc[PROC_LABELS] = {svc, container_id, pod_uid};
+	struct agg *g = row(a, f, labels, f->nlabels, proc);
+
+	if (!g)
 		return;
-	tp_hex(x->trace_id, 16, g->ex[b].trace_id);
-	tp_hex(x->span_id, 8, g->ex[b].span_id);
-	g->ex[b].value = o->value;
-	g->ex[b].timestamp = (double)((int64_t)x->end_ns + unix_off) / 1e9;
+	for (size_t b = 0; b <= f->nbounds && b <= PROTO_BUCKETS_MAX; b++) {
+		g->counts[b] += counts[b];
+		if (ex)
+			set_exemplar(g, b, &ex[b]);
+	}
+	g->sum += sum;
+}
+
+void redagg_merge(struct redagg *a, const struct redagg *from, int agent)
+{
+	for (size_t i = 0; i < REDAGG_HASH; i++) {
+		for (const struct agg *g = from->htab[i]; g; g = g->next) {
+			const char *v[PROTO_LABELS_MAX + PROC_LABELS];
+			const char *p = g->key;
+			size_t n = g->family->nlabels + PROC_LABELS;
+			uint64_t counts[PROTO_BUCKETS_MAX + 1];
+
+			for (size_t k = 0; k < n; k++) {
+				v[k] = p;
+				p += strlen(p) + 1;
+			}
+			for (size_t b = 0; b <= PROTO_BUCKETS_MAX; b++)
+				counts[b] = g->counts[b];
+			redagg_add(a, g->family, v, v[n - 3], agent ? v[n - 2] : "",
+				   agent ? v[n - 1] : "", counts, g->sum, g->ex);
+		}
+	}
 }
 
 /* The registry's family for f, registered with the process labels. */

@@ -27,6 +27,14 @@ void redagg_free(struct redagg *a);
 void redagg_observe(struct redagg *a, const struct proto_obs *o, const char *svc,
 		    const char *container_id, const char *pod_uid, const struct xspan *x,
 		    int64_t unix_off);
+/* Add a whole series of f: its label values (f->nlabels of them), the
+ * process labels, bucket counts (f->nbounds + 1), sum, and exemplars (one
+ * per bucket, or NULL; the newest of each bucket is kept). */
+void redagg_add(struct redagg *a, const struct proto_family *f, const char *const *labels,
+		const char *svc, const char *container_id, const char *pod_uid,
+		const uint64_t *counts, double sum, const struct metric_exemplar *ex);
+/* Add every row of from into a; agent: keep container_id and pod_uid. */
+void redagg_merge(struct redagg *a, const struct redagg *from, int agent);
 /*
  * Add every family of the handlers in table (NULL-terminated) to r, with
  * what was counted. service: the service label of every point (obs-run),

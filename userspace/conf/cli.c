@@ -81,7 +81,7 @@ static const char usage_agent[] =
     "  -h, --help                show this help\n"
     "\n"
     "Workloads opt in to HTTP/gRPC metrics and spans with\n"
-    "LD_PRELOAD=/run/obs/libobs_preload.so OBS_SPAN_RING=/run/obs/spans\n"
+    "LD_PRELOAD=/run/obs/libobs_preload.so\n"
     "(tracing.shim_dir in the config file moves /run/obs).\n"
     "\n"
     "SIGHUP rescans processes and reloads the config file: logging, metrics auth\n"

@@ -24,7 +24,7 @@
 #define REGION_MAGIC	 0x6f62737265673031ULL /* "obsreg01" */
 #define REGION_VERSION	 1
 #define REGION_SERIES	 1024 /* label sets per process */
-#define REGION_RING	 512  /* sampled spans waiting for the collector */
+#define REGION_RING	 2048 /* sampled spans waiting for the collector */
 #define REGION_KEY_MAX	 384  /* a series' label values, NUL-separated */
 #define REGION_BUCKETS	 17   /* bounds + 1 */
 #define REGION_MAX_BYTES (64ULL << 20)

@@ -96,6 +96,7 @@ struct proto_host {
 /* A histogram family. The collector adds the labels every family has
  * (service; container_id and pod_uid on a node). */
 struct proto_family {
+	uint16_t id;	  /* unique among all protocols' families (registry.h) */
 	const char *name; /* Prometheus name, unit suffix included */
 	const char *help;
 	const char *unit;
@@ -173,11 +174,14 @@ struct proto_handler {
 	/* The connection ended (EOF, reset, close): end what is open. */
 	void (*eof)(struct proto_conn *pc, uint64_t ts);
 
-	/* ---- collector side ---- */
-	/* A checked record this protocol wrote: name, status, attributes
-	 * into x (xspan_from_rec already done), the metric point into obs. */
-	void (*describe)(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
-			 struct proto_obs *obs);
+	/* ---- what a record means ---- */
+	/* The metric point a finished exchange is (its family and label
+	 * values): counted where the request happened (the shim's region). */
+	void (*observe)(const struct span_rec *r, const struct proto_env *env,
+			struct proto_obs *obs);
+	/* Collector: a checked record this protocol wrote as a span: name,
+	 * status, attributes into x (xspan_from_rec already done). */
+	void (*describe)(const struct span_rec *r, const struct proto_env *env, struct xspan *x);
 	/* Its metric families, NULL-terminated (shared families appear in
 	 * several handlers; the collector keeps one of each). */
 	const struct proto_family *const *families;

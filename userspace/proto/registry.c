@@ -21,3 +21,13 @@ const struct proto_handler *proto_by_id(unsigned id)
 			return proto_handlers[i];
 	return NULL;
 }
+
+const struct proto_family *proto_family_by_id(unsigned id)
+{
+	for (size_t i = 0; proto_handlers[i]; i++)
+		for (size_t j = 0; proto_handlers[i]->families && proto_handlers[i]->families[j];
+		     j++)
+			if (proto_handlers[i]->families[j]->id == id)
+				return proto_handlers[i]->families[j];
+	return NULL;
+}

@@ -144,6 +144,7 @@ static void ping_eof(struct proto_conn *pc, uint64_t ts)
 static const double ping_bounds[] = {0.001, 0.01, 0.1, 1};
 static const char *const ping_labels[] = {"ping_result"};
 const struct proto_family ping_duration = {
+    .id = FAMILY_TEST,
     .name = "ping_duration_seconds",
     .help = "PING to PONG.",
     .unit = "seconds",
@@ -154,15 +155,20 @@ const struct proto_family ping_duration = {
 };
 static const struct proto_family *const ping_families[] = {&ping_duration, NULL};
 
-static void ping_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
-			  struct proto_obs *obs)
+static void ping_observe(const struct span_rec *r, const struct proto_env *env,
+			 struct proto_obs *obs)
+{
+	(void)env;
+	proto_obs_init(obs, &ping_duration, proto_seconds(r));
+	proto_obs_label(obs, r->error ? "lost" : "pong");
+}
+
+static void ping_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x)
 {
 	(void)env;
 	xspan_set_name(x, "PING");
 	x->error = r->error != SPAN_ERR_NONE;
 	xspan_put_str(x, "ping.token", spanrec_str(r, PING_A_TOKEN));
-	proto_obs_init(obs, &ping_duration, proto_seconds(r));
-	proto_obs_label(obs, r->error ? "lost" : "pong");
 }
 
 const struct proto_handler ping_handler = {
@@ -175,6 +181,7 @@ const struct proto_handler ping_handler = {
     .inject = ping_inject,
     .sent = ping_sent,
     .eof = ping_eof,
+    .observe = ping_observe,
     .describe = ping_describe,
     .families = ping_families,
 };

@@ -349,10 +349,9 @@ static void h1_sent(struct proto_conn *pc, const struct iovec *iov, int iovcnt, 
 		pconn_feed_iov(pc, PROTO_OUT, iov, iovcnt, n, ts);
 }
 
-static void h1_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
-			struct proto_obs *obs)
+static void h1_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x)
 {
-	http_describe(r, env, x, obs, NULL);
+	http_describe(r, env, x, NULL);
 }
 
 const struct proto_handler http1_handler = {
@@ -366,6 +365,7 @@ const struct proto_handler http1_handler = {
     .inject = h1_inject,
     .sent = h1_sent,
     .eof = h1_eof,
+    .observe = http_observe,
     .describe = h1_describe,
     .families = http_families,
 };

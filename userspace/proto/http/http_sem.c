@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "registry.h"
 #include "route.h"
 #include "str.h"
 #include "xspan.h"
@@ -13,6 +14,7 @@ static const char *const l_client[] = {"http_request_method", "server_address",
 				       "http_response_status_code"};
 
 const struct proto_family http_server_duration = {
+    .id = FAMILY_HTTP_SERVER,
     .name = "http_server_request_duration_seconds",
     .help = "Duration of HTTP server requests (OpenTelemetry http.server.request.duration), "
 	    "from the request's first byte read to the response's last byte written.",
@@ -24,6 +26,7 @@ const struct proto_family http_server_duration = {
 };
 
 const struct proto_family http_client_duration = {
+    .id = FAMILY_HTTP_CLIENT,
     .name = "http_client_request_duration_seconds",
     .help = "Duration of HTTP client requests (OpenTelemetry http.client.request.duration), "
 	    "from the request's first byte written to the response's last byte read.",
@@ -78,20 +81,48 @@ static void span_name(struct xspan *x, const char *method, const char *route)
 	xspan_set_name(x, name);
 }
 
+/* A server's route: the matching pattern, else the path templated. */
+static void route_of(const struct span_rec *r, const struct proto_env *env, char *route, size_t n)
+{
+	route[0] = 0;
+	if (r->kind == SPAN_SERVER)
+		route_template(env ? env->routes : NULL, spanrec_str(r, HTTP_A_PATH), route, n);
+}
+
+void http_observe(const struct span_rec *r, const struct proto_env *env, struct proto_obs *obs)
+{
+	const char *m = route_method(spanrec_str(r, HTTP_A_METHOD));
+	int64_t status = spanrec_int(r, HTTP_A_STATUS, 0);
+	char host[HTTP_HOST_MAX], route[ROUTE_MAX_LEN], code[8] = "";
+	unsigned hport;
+
+	if (status)
+		snprintf(code, sizeof(code), "%u", (unsigned)status);
+	proto_obs_init(obs, r->kind == SPAN_SERVER ? &http_server_duration : &http_client_duration,
+		       proto_seconds(r));
+	proto_obs_label(obs, m);
+	if (r->kind == SPAN_SERVER) {
+		route_of(r, env, route, sizeof(route));
+		proto_obs_label(obs, route);
+	} else {
+		route_host(spanrec_str(r, HTTP_A_HOST), host, sizeof(host), &hport);
+		proto_obs_label(obs, host[0] ? host : r->peer);
+	}
+	proto_obs_label(obs, code); /* no response: the label is absent (empty) */
+}
+
 void http_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
-		   struct proto_obs *obs, const char *version)
+		   const char *version)
 {
 	const char *raw = spanrec_str(r, HTTP_A_METHOD), *m = route_method(raw);
 	const char *path = spanrec_str(r, HTTP_A_PATH), *rawhost = spanrec_str(r, HTTP_A_HOST);
 	const char *scheme = r->flags & SPAN_F_TLS ? "https" : "http", *et;
 	int64_t status = spanrec_int(r, HTTP_A_STATUS, 0);
-	char host[HTTP_HOST_MAX], route[ROUTE_MAX_LEN], code[8] = "", eb[24];
+	char host[HTTP_HOST_MAX], route[ROUTE_MAX_LEN], eb[24];
 	char url[HTTP_HOST_MAX + HTTP_PATH_MAX + 16];
 	unsigned hport;
 
-	route[0] = 0;
-	if (r->kind == SPAN_SERVER)
-		route_template(env ? env->routes : NULL, path, route, sizeof(route));
+	route_of(r, env, route, sizeof(route));
 	route_host(rawhost, host, sizeof(host), &hport);
 	et = http_error_type(r, eb, sizeof(eb));
 	span_name(x, m, route);
@@ -123,12 +154,4 @@ void http_describe(const struct span_rec *r, const struct proto_env *env, struct
 		xspan_put_str(x, "url.full", url);
 	}
 	xspan_put_str(x, "error.type", et);
-
-	if (status)
-		snprintf(code, sizeof(code), "%u", (unsigned)status);
-	proto_obs_init(obs, r->kind == SPAN_SERVER ? &http_server_duration : &http_client_duration,
-		       proto_seconds(r));
-	proto_obs_label(obs, m);
-	proto_obs_label(obs, r->kind == SPAN_SERVER ? route : host[0] ? host : r->peer);
-	proto_obs_label(obs, code); /* no response: the label is absent (empty) */
 }

@@ -32,10 +32,12 @@ extern const struct proto_family *const http_families[];
 /* The request target's path, without query or fragment: they may carry
  * secrets and never leave the process that saw them. */
 void http_put_request(struct span_rec *r, const char *method, const char *target, const char *host);
+/* observe for an HTTP record: a point of http.server/client.request.duration. */
+void http_observe(const struct span_rec *r, const struct proto_env *env, struct proto_obs *obs);
 /* describe for an HTTP record; version: network.protocol.version for
  * HTTP/2 ("2"), NULL for HTTP/1.x. */
 void http_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
-		   struct proto_obs *obs, const char *version);
+		   const char *version);
 /* error.type of an ended exchange, or NULL: how it ended (enum
  * span_error), else its status (servers: 5xx; clients: 4xx and 5xx). */
 const char *http_error_type(const struct span_rec *r, char *buf, size_t len);

@@ -75,8 +75,8 @@ void h2c_sent(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t
 
 /* h2_sem.c: a stream's record, and what the collector makes of it. */
 void h2s_record(const struct h2stream *s, struct span_rec *r);
-void h2_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
-		 struct proto_obs *obs);
+void h2_observe(const struct span_rec *r, const struct proto_env *env, struct proto_obs *obs);
+void h2_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x);
 extern const struct proto_family *const h2_families[];
 
 #endif

@@ -402,6 +402,7 @@ const struct proto_handler h2_handler = {
     .inject = h2c_inject,
     .sent = h2c_sent,
     .eof = h2_eof,
+    .observe = h2_observe,
     .describe = h2_describe,
     .families = h2_families,
 };

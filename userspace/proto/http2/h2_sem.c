@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "h2_priv.h"
+#include "registry.h"
 #include "route.h"
 #include "rpc.h"
 #include "xspan.h"
@@ -32,6 +33,7 @@ static const char *const l_rpc[] = {"rpc_system", "rpc_service", "rpc_method",
 				    "rpc_grpc_status_code"};
 
 static const struct proto_family rpc_server_duration = {
+    .id = FAMILY_RPC_SERVER,
     .name = "rpc_server_call_duration_seconds",
     .help = "Duration of gRPC calls served (OpenTelemetry rpc.server.call.duration), from the "
 	    "request HEADERS read to the response's end of stream written.",
@@ -43,6 +45,7 @@ static const struct proto_family rpc_server_duration = {
 };
 
 static const struct proto_family rpc_client_duration = {
+    .id = FAMILY_RPC_CLIENT,
     .name = "rpc_client_call_duration_seconds",
     .help = "Duration of gRPC calls made (OpenTelemetry rpc.client.call.duration), from the "
 	    "request HEADERS written to the response's end of stream read.",
@@ -72,12 +75,35 @@ static const char *grpc_error_type(const struct span_rec *r, char *buf, size_t l
 	return http_error_type(r, buf, len);
 }
 
+/* A gRPC call names /package.Service/Method; any other path is HTTP. */
+static int grpc_names(const struct span_rec *r, char *service, char *method)
+{
+	return spanrec_int(r, H2_A_GRPC, 0) && !rpc_split_path(spanrec_str(r, HTTP_A_PATH), service,
+							       RPC_NAME_MAX, method, RPC_NAME_MAX);
+}
+
+static void grpc_observe(const struct span_rec *r, const char *service, const char *method,
+			 struct proto_obs *obs)
+{
+	const struct spanrec_attr *st = spanrec_get(r, H2_A_RPC_STATUS);
+	char code[8] = "";
+
+	if (st && st->type == SPANREC_INT)
+		snprintf(code, sizeof(code), "%u", (unsigned)st->i);
+	proto_obs_init(obs, r->kind == SPAN_SERVER ? &rpc_server_duration : &rpc_client_duration,
+		       proto_seconds(r));
+	proto_obs_label(obs, "grpc");
+	proto_obs_label(obs, service);
+	proto_obs_label(obs, method);
+	proto_obs_label(obs, code); /* no status: the label is absent (empty) */
+}
+
 static void grpc_describe(const struct span_rec *r, const char *service, const char *method,
-			  struct xspan *x, struct proto_obs *obs)
+			  struct xspan *x)
 {
 	const struct spanrec_attr *st = spanrec_get(r, H2_A_RPC_STATUS);
 	int has_status = st && st->type == SPANREC_INT;
-	char host[HTTP_HOST_MAX], name[2 * RPC_NAME_MAX + 2], eb[24], code[8] = "";
+	char host[HTTP_HOST_MAX], name[2 * RPC_NAME_MAX + 2], eb[24];
 	const char *et = grpc_error_type(r, eb, sizeof(eb));
 	unsigned hport;
 
@@ -104,27 +130,24 @@ static void grpc_describe(const struct span_rec *r, const char *service, const c
 	if (r->error == SPAN_ERR_STREAM_RESET || r->error == SPAN_ERR_GOAWAY)
 		xspan_put_int(x, "obs.http2.error_code", spanrec_int(r, H2_A_ERROR_CODE, 0));
 	xspan_put_str(x, "error.type", et);
-
-	if (has_status)
-		snprintf(code, sizeof(code), "%u", (unsigned)st->i);
-	proto_obs_init(obs, r->kind == SPAN_SERVER ? &rpc_server_duration : &rpc_client_duration,
-		       proto_seconds(r));
-	proto_obs_label(obs, "grpc");
-	proto_obs_label(obs, service);
-	proto_obs_label(obs, method);
-	proto_obs_label(obs, code); /* no status: the label is absent (empty) */
 }
 
-void h2_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x,
-		 struct proto_obs *obs)
+void h2_observe(const struct span_rec *r, const struct proto_env *env, struct proto_obs *obs)
 {
 	char service[RPC_NAME_MAX], method[RPC_NAME_MAX];
 
-	/* a gRPC call names /package.Service/Method; any other path is HTTP */
-	if (spanrec_int(r, H2_A_GRPC, 0) &&
-	    !rpc_split_path(spanrec_str(r, HTTP_A_PATH), service, sizeof(service), method,
-			    sizeof(method)))
-		grpc_describe(r, service, method, x, obs);
+	if (grpc_names(r, service, method))
+		grpc_observe(r, service, method, obs);
 	else
-		http_describe(r, env, x, obs, "2");
+		http_observe(r, env, obs);
+}
+
+void h2_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x)
+{
+	char service[RPC_NAME_MAX], method[RPC_NAME_MAX];
+
+	if (grpc_names(r, service, method))
+		grpc_describe(r, service, method, x);
+	else
+		http_describe(r, env, x, "2");
 }

@@ -1,0 +1,422 @@
+#include "regions.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "log.h"
+#include "registry.h"
+#include "str.h"
+
+#define HELD_MAX    4096 /* processes at once */
+#define SVC_MAX	    256	 /* services with their own unknown-parent count */
+#define STALL_NS    (1000 * 1000000ULL)
+#define RETIRED_MAX 16384
+
+struct held {
+	struct region r;
+	void *mem;
+	size_t len;
+	int sock;
+	struct regions_who who;
+	uint64_t skipped; /* ring cells a dead producer never finished */
+};
+
+struct svc_count {
+	char service[128];
+	uint64_t n;
+};
+
+struct regions {
+	struct regions_cfg cfg;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	int lfd;
+	struct held *held[HELD_MAX];
+	size_t n, turn;
+	/* the collector's settings, for new regions */
+	int export_spans;
+	enum spanring_sample mode;
+	double ratio;
+	struct route_table routes;
+	/* what processes that are gone counted */
+	struct redagg *retired;
+	uint64_t retired_counter[REGION_COUNTERS];
+	uint64_t retired_ring_dropped;
+	struct svc_count retired_unknown[SVC_MAX];
+	size_t nretired_unknown;
+	uint64_t refused;
+};
+
+static int listen_on(struct regions *rs, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *p = rs->cfg.path;
+	size_t n = strlen(p);
+	socklen_t len;
+
+	if (n >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", p);
+		return -1;
+	}
+	memcpy(sa.sun_path, p, n);
+	if (p[0] == '@')
+		sa.sun_path[0] = 0;
+	else
+		unlink(p); /* left by an earlier obs: a live one is not listening there */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (p[0] != '@'));
+	rs->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (rs->lfd < 0 || bind(rs->lfd, (struct sockaddr *)&sa, len) ||
+	    (p[0] != '@' && chmod(p, rs->cfg.mode ? rs->cfg.mode : 0600)) ||
+	    listen(rs->lfd, 1024)) {
+		snprintf(err, errlen, "cannot listen on %s: %s", p, strerror(errno));
+		if (rs->lfd >= 0)
+			close(rs->lfd);
+		rs->lfd = -1;
+		return -1;
+	}
+	str_copy(rs->path, sizeof(rs->path), p);
+	return 0;
+}
+
+int regions_open(struct regions **out, const struct regions_cfg *cfg, char *err, size_t errlen)
+{
+	struct regions *rs = calloc(1, sizeof(*rs));
+
+	if (!rs || !(rs->retired = redagg_new(RETIRED_MAX))) {
+		free(rs);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rs->cfg = *cfg;
+	rs->export_spans = 1;
+	rs->ratio = 1;
+	route_table_init(&rs->routes);
+	if (listen_on(rs, err, errlen)) {
+		redagg_free(rs->retired);
+		free(rs);
+		return -1;
+	}
+	*out = rs;
+	return 0;
+}
+
+/* ---- taking a region ------------------------------------------------------- */
+
+#define HELLO "obs-region 1 "
+
+/* The region's fd and the key after the hello (NUL-terminated). */
+static int recv_fd(int s, int *fd, char *key, size_t keylen)
+{
+	char hello[sizeof(HELLO) + 80], ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec v = {hello, sizeof(hello)};
+	struct msghdr m = {
+	    .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	*fd = -1;
+	if (n <= 0)
+		return n == 0 || errno != EAGAIN ? -1 : 1; /* 1: nothing yet */
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if ((m.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || *fd < 0 || n < (ssize_t)sizeof(HELLO) ||
+	    memcmp(hello, HELLO, sizeof(HELLO) - 1) || hello[n - 1] != 0 ||
+	    strlen(hello + sizeof(HELLO) - 1) >= keylen) {
+		if (*fd >= 0)
+			close(*fd);
+		return -1;
+	}
+	str_copy(key, keylen, hello + sizeof(HELLO) - 1);
+	return 0;
+}
+
+/* Map a region fd: sealed against resizing, its sizes consistent. */
+static int map_region(struct held *h, int fd)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
+	    fstat(fd, &st) || st.st_size <= 0 || (uint64_t)st.st_size > REGION_MAX_BYTES)
+		return -1;
+	h->len = (size_t)st.st_size;
+	h->mem = mmap(NULL, h->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h->mem == MAP_FAILED) {
+		h->mem = NULL;
+		return -1;
+	}
+	if (region_attach(&h->r, h->mem, h->len)) {
+		munmap(h->mem, h->len);
+		h->mem = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A process connected: who is it, and is its region well made? */
+static void take_region(struct regions *rs, int s)
+{
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+	struct held *h = NULL;
+	char key[72];
+	int fd = -1, rc;
+
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &ul) || uc.pid <= 0)
+		goto refuse;
+	if (!(h = calloc(1, sizeof(*h))))
+		goto refuse;
+	h->who.pid = (uint32_t)uc.pid;
+	rc = recv_fd(s, &fd, key, sizeof(key));
+	if (rc == 1) {
+		/* sent with connect; a few microseconds behind: look again shortly */
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+		rc = recv_fd(s, &fd, key, sizeof(key));
+	}
+	if (rc || (rs->cfg.accept && rs->cfg.accept(rs->cfg.accept_ctx, uc.pid, key, &h->who)))
+		goto refuse; /* not a process this collector follows */
+	if (map_region(h, fd) || rs->n == HELD_MAX)
+		goto refuse;
+	close(fd);
+	h->sock = s;
+	h->who.pid = (uint32_t)uc.pid;
+	region_set_routes(&h->r, &rs->routes);
+	region_set_export(&h->r, rs->export_spans, rs->mode, rs->ratio);
+	rs->held[rs->n++] = h;
+	log_debug("region of pid %d (%s) taken", (int)uc.pid, h->who.service);
+	return;
+refuse:
+	rs->refused++;
+	if (fd >= 0)
+		close(fd);
+	if (h && h->mem)
+		munmap(h->mem, h->len);
+	free(h);
+	close(s);
+}
+
+/* ---- letting a region go ------------------------------------------------------ */
+
+static void count_unknown(struct svc_count *t, size_t *n, const char *svc, uint64_t v)
+{
+	size_t i = 0;
+
+	if (!v)
+		return;
+	while (i < *n && strcmp(t[i].service, svc))
+		i++;
+	if (i == *n) {
+		if (*n == SVC_MAX)
+			i = SVC_MAX - 1; /* the last row gathers the rest */
+		else
+			str_copy(t[(*n)++].service, sizeof(t[0].service), svc);
+	}
+	t[i].n += v;
+}
+
+/* Series of one region into a (the labels split from its key). */
+static void merge_one(const struct held *h, struct redagg *a, int64_t unix_off, int agent)
+{
+	struct region_read rd;
+	struct metric_exemplar ex[REGION_BUCKETS];
+
+	for (uint32_t i = 0; i <= h->r.mask; i++) {
+		const struct proto_family *f;
+		const char *labels[PROTO_LABELS_MAX];
+		size_t nl = 0, at = 0;
+
+		if (region_read(&h->r, i, &rd) || !(f = proto_family_by_id(rd.family)))
+			continue;
+		while (at < rd.keylen && nl < PROTO_LABELS_MAX) {
+			labels[nl++] = rd.key + at;
+			at += strlen(rd.key + at) + 1;
+		}
+		if (rd.keylen == 0) /* the overflow series */
+			continue;
+		if (nl != f->nlabels || at != rd.keylen)
+			continue; /* not what its family declares: a process's scribble */
+		for (unsigned b = 0; b <= f->nbounds && b < REGION_BUCKETS; b++) {
+			struct region_exemplar e;
+			ex[b].trace_id[0] = 0;
+			ex[b].timestamp = 0;
+			if (region_read_exemplar(&h->r, i, b, &e))
+				continue;
+			tp_hex(e.trace_id, 16, ex[b].trace_id);
+			tp_hex(e.span_id, 8, ex[b].span_id);
+			memcpy(&ex[b].value, &e.value_bits, sizeof(double));
+			ex[b].timestamp = (double)((int64_t)e.end_ns + unix_off) / 1e9;
+		}
+		redagg_add(a, f, labels, h->who.service, agent ? h->who.container_id : "",
+			   agent ? h->who.pod_uid : "", rd.buckets, rd.sum, ex);
+	}
+}
+
+static void retire(struct regions *rs, size_t i,
+		   void (*take)(void *arg, struct span_rec *r, const struct regions_who *who),
+		   void *arg)
+{
+	struct held *h = rs->held[i];
+	struct span_rec r;
+	uint64_t skipped = 0;
+
+	while (spanring_pop(&h->r.ring, &r, 1, 0, &skipped))
+		take(arg, &r, &h->who); /* its last spans */
+	merge_one(h, rs->retired, 0, 1);
+	for (int c = 0; c < REGION_COUNTERS; c++)
+		rs->retired_counter[c] += region_counter(&h->r, (enum region_counter)c);
+	count_unknown(rs->retired_unknown, &rs->nretired_unknown, h->who.service,
+		      region_counter(&h->r, REGION_CTX_UNKNOWN));
+	rs->retired_ring_dropped +=
+	    __atomic_load_n(&h->r.ring.hdr->dropped, __ATOMIC_RELAXED) + h->skipped + skipped;
+	munmap(h->mem, h->len);
+	close(h->sock);
+	free(h);
+	rs->held[i] = rs->held[--rs->n];
+}
+
+void regions_service(struct regions *rs,
+		     void (*take)(void *arg, struct span_rec *r, const struct regions_who *who),
+		     void *arg)
+{
+	int s;
+	char b;
+
+	while (rs->lfd >= 0 &&
+	       (s = accept4(rs->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+		take_region(rs, s);
+	for (size_t i = 0; i < rs->n;) {
+		ssize_t n = recv(rs->held[i]->sock, &b, 1, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			retire(rs, i, take, arg); /* the process is gone, or exec'd */
+		else
+			i++;
+	}
+}
+
+int regions_pollfds(struct regions *rs, struct pollfd *pfd, int max)
+{
+	int n = 0;
+
+	if (rs->lfd >= 0 && n < max)
+		pfd[n++] = (struct pollfd){.fd = rs->lfd, .events = POLLIN};
+	for (size_t i = 0; i < rs->n && n < max; i++)
+		pfd[n++] = (struct pollfd){.fd = rs->held[i]->sock, .events = POLLIN};
+	return n;
+}
+
+size_t regions_drain(struct regions *rs, size_t max,
+		     void (*take)(void *arg, struct span_rec *r, const struct regions_who *who),
+		     void *arg)
+{
+	struct timespec ts;
+	uint64_t now;
+	size_t got = 0, idle = 0;
+	struct span_rec r;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	/* one at a time from each, so no process's burst starves another */
+	while (got < max && rs->n && idle < rs->n) {
+		struct held *h = rs->held[rs->turn++ % rs->n];
+		if (spanring_pop(&h->r.ring, &r, now, STALL_NS, &h->skipped)) {
+			take(arg, &r, &h->who);
+			got++;
+			idle = 0;
+		} else {
+			idle++;
+		}
+	}
+	return got;
+}
+
+void regions_merge(struct regions *rs, struct redagg *a, int64_t unix_off, int agent)
+{
+	redagg_merge(a, rs->retired, agent);
+	for (size_t i = 0; i < rs->n; i++)
+		merge_one(rs->held[i], a, unix_off, agent);
+}
+
+void regions_counters(struct regions *rs, uint64_t out[REGION_COUNTERS])
+{
+	for (int c = 0; c < REGION_COUNTERS; c++) {
+		out[c] = rs->retired_counter[c];
+		for (size_t i = 0; i < rs->n; i++)
+			out[c] += region_counter(&rs->held[i]->r, (enum region_counter)c);
+	}
+}
+
+uint64_t regions_ring_dropped(struct regions *rs)
+{
+	uint64_t n = rs->retired_ring_dropped;
+
+	for (size_t i = 0; i < rs->n; i++)
+		n += __atomic_load_n(&rs->held[i]->r.ring.hdr->dropped, __ATOMIC_RELAXED) +
+		     rs->held[i]->skipped;
+	return n;
+}
+
+void regions_unknown(struct regions *rs, void (*fn)(void *arg, const char *svc, uint64_t n),
+		     void *arg)
+{
+	struct svc_count t[SVC_MAX];
+	size_t n = rs->nretired_unknown;
+
+	memcpy(t, rs->retired_unknown, n * sizeof(t[0]));
+	for (size_t i = 0; i < rs->n; i++)
+		count_unknown(t, &n, rs->held[i]->who.service,
+			      region_counter(&rs->held[i]->r, REGION_CTX_UNKNOWN));
+	for (size_t i = 0; i < n; i++)
+		fn(arg, t[i].service, t[i].n);
+}
+
+void regions_set(struct regions *rs, int export_spans, enum spanring_sample mode, double ratio,
+		 const struct route_table *routes)
+{
+	rs->export_spans = export_spans;
+	rs->mode = mode;
+	rs->ratio = ratio;
+	if (routes)
+		rs->routes = *routes;
+	for (size_t i = 0; i < rs->n; i++) {
+		region_set_routes(&rs->held[i]->r, &rs->routes);
+		region_set_export(&rs->held[i]->r, export_spans, mode, ratio);
+	}
+}
+
+uint64_t regions_refused(const struct regions *rs)
+{
+	return rs->refused;
+}
+
+size_t regions_held(const struct regions *rs)
+{
+	return rs->n;
+}
+
+void regions_close(struct regions *rs)
+{
+	if (!rs)
+		return;
+	for (size_t i = 0; i < rs->n; i++) {
+		munmap(rs->held[i]->mem, rs->held[i]->len);
+		close(rs->held[i]->sock);
+		free(rs->held[i]);
+	}
+	if (rs->lfd >= 0)
+		close(rs->lfd);
+	if (rs->path[0] && rs->path[0] != '@')
+		unlink(rs->path);
+	redagg_free(rs->retired);
+	free(rs);
+}

@@ -1,0 +1,72 @@
+/*
+ * regions - the collector's end of the traced processes' regions
+ * (model/region.h): the Unix socket they hand their region to, the
+ * regions held, what they counted (read at scrape time), and their span
+ * rings, drained. A process's identity is the kernel's word
+ * (SO_PEERCRED), never the region's; a region that is not sealed against
+ * resizing, or whose sizes do not hold together, is refused and counted.
+ * When a process is gone (its socket closed: exit or exec), its region is
+ * drained and read a last time, its counts kept, and it is let go: a
+ * count is never lost. Not thread-safe: the caller locks.
+ */
+#ifndef OBS_REGIONS_H
+#define OBS_REGIONS_H
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "redagg.h"
+#include "region.h"
+
+/* Who handed a region over, as the collector labels it. */
+struct regions_who {
+	uint32_t pid; /* in the collector's pid namespace */
+	char service[128];
+	char container_id[72];
+	char pod_uid[40];
+};
+
+struct regions_cfg {
+	const char *path; /* "@name": abstract; else a file, made with mode */
+	unsigned mode;
+	/* May pid hand a region over (key: what it sent, OBS_SOCKET_KEY), and
+	 * who is it? 0, or -1 (refused). */
+	int (*accept)(void *ctx, pid_t pid, const char *key, struct regions_who *who);
+	void *accept_ctx;
+};
+
+struct regions;
+
+int regions_open(struct regions **out, const struct regions_cfg *cfg, char *err, size_t errlen);
+/* Stop taking regions and let every one go (read what is needed first). */
+void regions_close(struct regions *rs);
+/* The fds to poll for (the socket and each process's), at most max. */
+int regions_pollfds(struct regions *rs, struct pollfd *pfd, int max);
+/* New regions in, gone processes retired (drained first, through take). */
+void regions_service(struct regions *rs,
+		     void (*take)(void *arg, struct span_rec *r, const struct regions_who *who),
+		     void *arg);
+/* Up to max sampled spans from the regions' rings, taking turns. */
+size_t regions_drain(struct regions *rs, size_t max,
+		     void (*take)(void *arg, struct span_rec *r, const struct regions_who *who),
+		     void *arg);
+/* What every process counted (held and retired), into a; unix_off:
+ * Unix time minus CLOCK_MONOTONIC, for exemplars. With agent labels
+ * (container, pod) or not. */
+void regions_merge(struct regions *rs, struct redagg *a, int64_t unix_off, int agent);
+/* Counters summed over every process, held and retired. */
+void regions_counters(struct regions *rs, uint64_t out[REGION_COUNTERS]);
+/* Outgoing requests of unknown parent, by service: calls fn per service. */
+void regions_unknown(struct regions *rs, void (*fn)(void *arg, const char *svc, uint64_t n),
+		     void *arg);
+/* The collector's settings, for every region (and each new one). */
+void regions_set(struct regions *rs, int export_spans, enum spanring_sample mode, double ratio,
+		 const struct route_table *routes);
+/* Regions refused, and held now. */
+uint64_t regions_refused(const struct regions *rs);
+size_t regions_held(const struct regions *rs);
+/* Ring drops (full) and stalled cells, over every process. */
+uint64_t regions_ring_dropped(struct regions *rs);
+
+#endif
