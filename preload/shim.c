@@ -509,8 +509,13 @@ EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 
 static void waits_on(size_t nfds)
 {
-	if (shim_enabled && nfds > 1)
+	if (!shim_enabled)
+		return;
+	if (nfds > 1)
 		parent_loop_wait();
+	/* a quiet process still wakes: a restarted collector gets its region
+	 * (its counts) then, not at its next request */
+	link_check(ctx_now());
 }
 
 EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)

@@ -598,7 +598,7 @@ time.sleep(3)'
 	wait_for ex_ok
 }
 
-@test "agent spans: a workload that preloads the published shim, in its own pid namespace and a container's cgroup, gets metrics and spans under its service, container and pod; the ring survives an agent restart" {
+@test "agent spans: a workload that preloads the published shim, in its own pid namespace and a container's cgroup, gets metrics and spans under its service, container and pod; a restarted agent gets the region back" {
 	require_bpf
 	require_cmd unshare findmnt
 	local MP SP CG2 CID PODUID CG
@@ -626,8 +626,9 @@ time.sleep(3)'
 	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
 	AGENT=$!
 	wait_for ready "$MP"
-	grep -q "LD_PRELOAD=$SHIMD/run-obs/libobs_preload.so OBS_SPAN_RING=$SHIMD/run-obs/spans" "$D/agent.err"
-	[ "$(stat -c %a "$SHIMD/run-obs/spans")" = 666 ]
+	grep -q "LD_PRELOAD=$SHIMD/run-obs/libobs_preload.so (regions handed to $SHIMD/run-obs/obs.sock)" "$D/agent.err"
+	[ "$(stat -c %a "$SHIMD/run-obs/obs.sock")" = 666 ]
+	[ "$(stat -c %F "$SHIMD/run-obs/obs.sock")" = socket ]
 	# the runtime helpers are published beside the shim, and a node
 	# workload that preloads it loads its helper with no other setting
 	[ -f "$SHIMD/run-obs/obs-helpers/node/obs-context.js" ]
@@ -638,7 +639,6 @@ time.sleep(3)'
 	# the "container": its cgroup, its own pid namespace, its own user
 	sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$CG" \
 		env OTEL_SERVICE_NAME=checkout LD_PRELOAD="$SHIMD/run-obs/libobs_preload.so" \
-		OBS_SPAN_RING="$SHIMD/run-obs/spans" \
 		unshare --pid --fork --mount-proc setpriv --reuid=65534 --regid=65534 --clear-groups \
 		/usr/bin/python3 "$TOP/tests/e2e/echo_server.py" "$SP" >"$D/svc.out" 2>&1 &
 	SRV=$!
@@ -666,12 +666,15 @@ time.sleep(3)'
 		EOF
 	}
 	wait_for check_span /orders/42
-	# restart the agent: the workload keeps its mapped ring and is not restarted
+	# restart the agent: the workload is not restarted; its shim hands the
+	# same region to the new agent, which counts on from where it was
 	bg_stop "$AGENT"
 	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent2.err" &
 	AGENT=$!
 	wait_for ready "$MP"
-	grep -q "reusing the ring $SHIMD/run-obs/spans" "$D/agent2.err"
+	# while the workload is idle: its event loop wakes, the shim hands over
+	wait_scrape "$MP" "^http_server_request_duration_seconds_count\{http_request_method=\"GET\",http_route=\"/orders/\{id\}\",http_response_status_code=\"200\",service=\"checkout\",container_id=\"$CID\",pod_uid=\"$PODUID\"\} 1$"
 	curl -fsS "http://127.0.0.1:$SP/orders/43" >/dev/null
 	wait_for check_span /orders/43
+	wait_scrape "$MP" "^http_server_request_duration_seconds_count\{http_request_method=\"GET\",http_route=\"/orders/\{id\}\",http_response_status_code=\"200\",service=\"checkout\",container_id=\"$CID\",pod_uid=\"$PODUID\"\} 2$"
 }

@@ -97,6 +97,12 @@ static void ping_end_to_end(void **state)
 		rn++;
 	}
 	assert_int_equal(rn, 2);
+	/* three points a process could not give labels (its table was full) */
+	{
+		uint64_t of[PROTO_BUCKETS_MAX + 1] = {0};
+		of[ping_duration.nbounds] = 3;
+		redagg_add_overflow(agg, &ping_duration, of, 30.0);
+	}
 
 	/* its family, rendered as Prometheus text */
 	metrics_init(&reg, NULL);
@@ -108,6 +114,8 @@ static void ping_end_to_end(void **state)
 					 "service=\"svc\",le=\"0.001\"} 2"));
 	assert_non_null(strstr(text.buf, "ping_duration_seconds_count{ping_result=\"pong\","
 					 "service=\"svc\"} 2"));
+	assert_non_null(
+	    strstr(text.buf, "ping_duration_seconds_count{otel_metric_overflow=\"true\"} 3"));
 	sbuf_free(&text);
 	metrics_free(&reg);
 

@@ -12,7 +12,7 @@
 
 struct agg {
 	const struct proto_family *family;
-	uint16_t len; /* bytes of key */
+	uint16_t len; /* bytes of key; 0: the family's overflow series */
 	/* the label values then service, container_id, pod_uid, each NUL-ended */
 	char key[SET_BYTES];
 	__u64 counts[PROTO_BUCKETS_MAX + 1];
@@ -72,12 +72,13 @@ static size_t make_key(char *key, const char *const *labels, size_t nlabels,
 	return at;
 }
 
-/* The row of family f with this key, made if new (NULL: table full, counted). */
+/* The row of family f with this key (labels NULL: its overflow row), made
+ * if new (NULL: table full, counted). */
 static struct agg *row(struct redagg *a, const struct proto_family *f, const char *const *labels,
 		       size_t nlabels, const char *const proc[PROC_LABELS])
 {
 	char key[SET_BYTES];
-	size_t len = make_key(key, labels, nlabels, proc);
+	size_t len = labels ? make_key(key, labels, nlabels, proc) : 0;
 	uint64_t h = str_fnv1a(str_fnv1a(STR_FNV1A_INIT, &f, sizeof(f)), key, len);
 	struct agg *g;
 
@@ -150,6 +151,18 @@ void redagg_add(struct redagg *a, const struct proto_family *f, const char *cons
 	g->sum += sum;
 }
 
+void redagg_add_overflow(struct redagg *a, const struct proto_family *f, const uint64_t *counts,
+			 double sum)
+{
+	struct agg *g = row(a, f, NULL, 0, NULL);
+
+	if (!g)
+		return;
+	for (size_t b = 0; b <= f->nbounds && b <= PROTO_BUCKETS_MAX; b++)
+		g->counts[b] += counts[b];
+	g->sum += sum;
+}
+
 void redagg_merge(struct redagg *a, const struct redagg *from, int agent)
 {
 	for (size_t i = 0; i < REDAGG_HASH; i++) {
@@ -159,12 +172,16 @@ void redagg_merge(struct redagg *a, const struct redagg *from, int agent)
 			size_t n = g->family->nlabels + PROC_LABELS;
 			uint64_t counts[PROTO_BUCKETS_MAX + 1];
 
+			for (size_t b = 0; b <= PROTO_BUCKETS_MAX; b++)
+				counts[b] = g->counts[b];
+			if (!g->len) {
+				redagg_add_overflow(a, g->family, counts, g->sum);
+				continue;
+			}
 			for (size_t k = 0; k < n; k++) {
 				v[k] = p;
 				p += strlen(p) + 1;
 			}
-			for (size_t b = 0; b <= PROTO_BUCKETS_MAX; b++)
-				counts[b] = g->counts[b];
 			redagg_add(a, g->family, v, v[n - 3], agent ? v[n - 2] : "",
 				   agent ? v[n - 1] : "", counts, g->sum, g->ex);
 		}
@@ -206,6 +223,10 @@ void redagg_render(const struct redagg *a, struct metrics_registry *r,
 			const char *p = g->key;
 			size_t n = g->family->nlabels + nproc;
 
+			if (!g->len) {
+				metrics_hist_add_overflow(r, mf, g->counts, g->sum);
+				continue;
+			}
 			for (size_t k = 0; k < g->family->nlabels + PROC_LABELS; k++) {
 				if (k < n)
 					v[k] = p;

@@ -33,6 +33,10 @@ void redagg_observe(struct redagg *a, const struct proto_obs *o, const char *svc
 void redagg_add(struct redagg *a, const struct proto_family *f, const char *const *labels,
 		const char *svc, const char *container_id, const char *pod_uid,
 		const uint64_t *counts, double sum, const struct metric_exemplar *ex);
+/* Add counts of f that lost their labels (a process's series table was
+ * full) to f's overflow series {otel_metric_overflow="true"}. */
+void redagg_add_overflow(struct redagg *a, const struct proto_family *f, const uint64_t *counts,
+			 double sum);
 /* Add every row of from into a; agent: keep container_id and pod_uid. */
 void redagg_merge(struct redagg *a, const struct redagg *from, int agent);
 /*

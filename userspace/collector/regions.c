@@ -49,7 +49,7 @@ struct regions {
 	/* what processes that are gone counted */
 	struct redagg *retired;
 	uint64_t retired_counter[REGION_COUNTERS];
-	uint64_t retired_ring_dropped;
+	uint64_t retired_ring_full, retired_stalled;
 	struct svc_count retired_unknown[SVC_MAX];
 	size_t nretired_unknown;
 	uint64_t refused;
@@ -166,27 +166,38 @@ static int map_region(struct held *h, int fd)
 /* A process connected: who is it, and is its region well made? */
 static void take_region(struct regions *rs, int s)
 {
-	struct ucred uc;
+	struct ucred uc = {0};
 	socklen_t ul = sizeof(uc);
 	struct held *h = NULL;
 	char key[72];
+	const char *why;
 	int fd = -1, rc;
 
+	why = "no peer credentials";
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &ul) || uc.pid <= 0)
 		goto refuse;
+	why = "out of memory";
 	if (!(h = calloc(1, sizeof(*h))))
 		goto refuse;
 	h->who.pid = (uint32_t)uc.pid;
 	rc = recv_fd(s, &fd, key, sizeof(key));
-	if (rc == 1) {
-		/* sent with connect; a few microseconds behind: look again shortly */
-		struct timespec ts = {0, 2000000};
+	for (int i = 0; rc == 1 && i < 10; i++) {
+		/* sent right after connect; a moment behind: look again shortly */
+		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 		rc = recv_fd(s, &fd, key, sizeof(key));
 	}
-	if (rc || (rs->cfg.accept && rs->cfg.accept(rs->cfg.accept_ctx, uc.pid, key, &h->who)))
-		goto refuse; /* not a process this collector follows */
-	if (map_region(h, fd) || rs->n == HELD_MAX)
+	why = "no region sent (not an obs shim?)";
+	if (rc)
+		goto refuse;
+	why = "not a process this collector follows";
+	if (rs->cfg.accept && rs->cfg.accept(rs->cfg.accept_ctx, uc.pid, key, &h->who))
+		goto refuse;
+	why = "region not sealed, or malformed";
+	if (map_region(h, fd))
+		goto refuse;
+	why = "too many processes";
+	if (rs->n == HELD_MAX)
 		goto refuse;
 	close(fd);
 	h->sock = s;
@@ -197,7 +208,9 @@ static void take_region(struct regions *rs, int s)
 	log_debug("region of pid %d (%s) taken", (int)uc.pid, h->who.service);
 	return;
 refuse:
-	rs->refused++;
+	/* said, but not without end: a process can knock again and again */
+	if (rs->refused++ < 20)
+		log_warn("region_refused", "refused the region of pid %d: %s", (int)uc.pid, why);
 	if (fd >= 0)
 		close(fd);
 	if (h && h->mem)
@@ -242,8 +255,10 @@ static void merge_one(const struct held *h, struct redagg *a, int64_t unix_off, 
 			labels[nl++] = rd.key + at;
 			at += strlen(rd.key + at) + 1;
 		}
-		if (rd.keylen == 0) /* the overflow series */
+		if (rd.keylen == 0) { /* the overflow series: its table was full */
+			redagg_add_overflow(a, f, rd.buckets, rd.sum);
 			continue;
+		}
 		if (nl != f->nlabels || at != rd.keylen)
 			continue; /* not what its family declares: a process's scribble */
 		for (unsigned b = 0; b <= f->nbounds && b < REGION_BUCKETS; b++) {
@@ -277,8 +292,8 @@ static void retire(struct regions *rs, size_t i,
 		rs->retired_counter[c] += region_counter(&h->r, (enum region_counter)c);
 	count_unknown(rs->retired_unknown, &rs->nretired_unknown, h->who.service,
 		      region_counter(&h->r, REGION_CTX_UNKNOWN));
-	rs->retired_ring_dropped +=
-	    __atomic_load_n(&h->r.ring.hdr->dropped, __ATOMIC_RELAXED) + h->skipped + skipped;
+	rs->retired_ring_full += __atomic_load_n(&h->r.ring.hdr->dropped, __ATOMIC_RELAXED);
+	rs->retired_stalled += h->skipped + skipped;
 	munmap(h->mem, h->len);
 	close(h->sock);
 	free(h);
@@ -356,14 +371,14 @@ void regions_counters(struct regions *rs, uint64_t out[REGION_COUNTERS])
 	}
 }
 
-uint64_t regions_ring_dropped(struct regions *rs)
+void regions_ring_losses(struct regions *rs, uint64_t *full, uint64_t *stalled)
 {
-	uint64_t n = rs->retired_ring_dropped;
-
-	for (size_t i = 0; i < rs->n; i++)
-		n += __atomic_load_n(&rs->held[i]->r.ring.hdr->dropped, __ATOMIC_RELAXED) +
-		     rs->held[i]->skipped;
-	return n;
+	*full = rs->retired_ring_full;
+	*stalled = rs->retired_stalled;
+	for (size_t i = 0; i < rs->n; i++) {
+		*full += __atomic_load_n(&rs->held[i]->r.ring.hdr->dropped, __ATOMIC_RELAXED);
+		*stalled += rs->held[i]->skipped;
+	}
 }
 
 void regions_unknown(struct regions *rs, void (*fn)(void *arg, const char *svc, uint64_t n),

@@ -66,7 +66,8 @@ void regions_set(struct regions *rs, int export_spans, enum spanring_sample mode
 /* Regions refused, and held now. */
 uint64_t regions_refused(const struct regions *rs);
 size_t regions_held(const struct regions *rs);
-/* Ring drops (full) and stalled cells, over every process. */
-uint64_t regions_ring_dropped(struct regions *rs);
+/* Spans lost in the rings, over every process: full, and cells a process
+ * that died mid-write never finished (skipped). */
+void regions_ring_losses(struct regions *rs, uint64_t *full, uint64_t *stalled);
 
 #endif

@@ -225,13 +225,13 @@ static void unknown_row(void *arg, const char *svc, uint64_t n)
 /* The counters, summed over every process (s->lock held). */
 struct totals {
 	uint64_t c[REGION_COUNTERS];
-	uint64_t ring_dropped, received, bad, refused, noexp;
+	uint64_t ring_full, stalled, received, bad, refused, noexp;
 };
 
 static void totals(struct spans *s, struct totals *t)
 {
 	regions_counters(s->rs, t->c);
-	t->ring_dropped = regions_ring_dropped(s->rs);
+	regions_ring_losses(s->rs, &t->ring_full, &t->stalled);
 	t->received = s->received;
 	t->bad = s->bad_records;
 	t->noexp = s->not_exported;
@@ -272,7 +272,8 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 		(double)st.retries);
 	static const char *dn = "obs_spans_dropped_total",
 			  *dh = "Spans lost, by reason (none is silent).";
-	counter(r, dn, dh, "reason", "ring_full", (double)t.ring_dropped);
+	counter(r, dn, dh, "reason", "ring_full", (double)t.ring_full);
+	counter(r, dn, dh, "reason", "producer_stalled", (double)t.stalled);
 	counter(r, dn, dh, "reason", "bad_record", (double)t.bad);
 	counter(r, dn, dh, "reason", "queue_full", (double)st.dropped_queue_full);
 	counter(r, dn, dh, "reason", "export_rejected", (double)st.dropped_rejected);
@@ -317,8 +318,8 @@ void spans_summary(struct spans *s, FILE *out)
 	totals(s, &t);
 	pthread_mutex_unlock(&s->lock);
 	unsampled = t.c[REGION_SPANS_UNSAMPLED] + t.c[REGION_SPANS_NOEXPORT] + t.noexp;
-	lost = t.ring_dropped + st.dropped_queue_full + st.dropped_rejected + st.dropped_failed +
-	       st.dropped_partial;
+	lost = t.ring_full + t.stalled + st.dropped_queue_full + st.dropped_rejected +
+	       st.dropped_failed + st.dropped_partial;
 	if (t.received || lost || unsampled)
 		fprintf(out, "  spans: %llu (%llu exported, %llu unsampled, %llu dropped)\n",
 			(unsigned long long)(t.received - t.noexp + unsampled),
@@ -335,13 +336,14 @@ void spans_summary(struct spans *s, FILE *out)
 		    "made for (new traces, obs.parent=unknown; docs/design.md, \"Context\")\n",
 		    (unsigned long long)t.c[REGION_CTX_UNKNOWN]);
 	if (lost)
-		fprintf(
-		    out,
-		    "  spans dropped: ring full %llu, export queue full %llu, rejected %llu, "
-		    "export failed %llu, partial success %llu\n",
-		    (unsigned long long)t.ring_dropped, (unsigned long long)st.dropped_queue_full,
-		    (unsigned long long)st.dropped_rejected, (unsigned long long)st.dropped_failed,
-		    (unsigned long long)st.dropped_partial);
+		fprintf(out,
+			"  spans dropped: ring full %llu, producer stalled %llu, export queue full "
+			"%llu, rejected %llu, export failed %llu, partial success %llu\n",
+			(unsigned long long)t.ring_full, (unsigned long long)t.stalled,
+			(unsigned long long)st.dropped_queue_full,
+			(unsigned long long)st.dropped_rejected,
+			(unsigned long long)st.dropped_failed,
+			(unsigned long long)st.dropped_partial);
 }
 
 void spans_finish(struct spans *s, long timeout_ms)

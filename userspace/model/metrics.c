@@ -329,6 +329,15 @@ oom:
 	return NULL;
 }
 
+static struct metric_series *series_overflow(struct metrics_registry *r, struct metric_family *f,
+					     const char *const *values)
+{
+	for (struct metric_series *s = f->htab[0]; s; s = s->hnext)
+		if (s->overflow)
+			return s;
+	return series_new(r, f, values, 1, 0);
+}
+
 /* Find or create the series for values, through the guard. */
 static struct metric_series *series_get(struct metrics_registry *r, struct metric_family *f,
 					const char *const *values)
@@ -347,11 +356,20 @@ static struct metric_series *series_get(struct metrics_registry *r, struct metri
 			return s;
 	if (!r->guard || f->unguarded || guard_admit(r->guard, f->name, h, metrics_series_cost(f)))
 		return series_new(r, f, values, 0, h);
-	/* Refused: fold into the overflow series (hash 0). */
-	for (s = f->htab[0]; s; s = s->hnext)
-		if (s->overflow)
-			return s;
-	return series_new(r, f, values, 1, 0);
+	return series_overflow(r, f, values); /* refused: folded (hash 0) */
+}
+
+int metrics_hist_add_overflow(struct metrics_registry *r, struct metric_family *f,
+			      const __u64 *counts, double sum)
+{
+	struct metric_series *s;
+
+	if (!f || !f->bounds || !(s = series_overflow(r, f, NULL)))
+		return -1;
+	for (size_t i = 0; i <= f->nbounds; i++)
+		s->slots[i] += counts[i];
+	s->sum += sum;
+	return 0;
 }
 
 int metrics_counter_add(struct metrics_registry *r, struct metric_family *f,

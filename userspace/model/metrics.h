@@ -106,6 +106,10 @@ int metrics_family_bounds(struct metric_family *f, const double *bounds, size_t 
 int metrics_hist_add_buckets(struct metrics_registry *r, struct metric_family *f,
 			     const char *const *values, const __u64 *counts, double sum,
 			     const struct metric_exemplar *ex);
+/* Add counts that could not keep their labels (a traced process's series
+ * table was full) to f's overflow series. */
+int metrics_hist_add_overflow(struct metrics_registry *r, struct metric_family *f,
+			      const __u64 *counts, double sum);
 
 /* Samples one series of this family exposes. */
 size_t metrics_series_cost(const struct metric_family *f);

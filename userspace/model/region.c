@@ -109,28 +109,31 @@ struct region_series *region_series(struct region *r, uint16_t family, const cha
 				    size_t keylen)
 {
 	uint32_t h = key_hash(family, key, keylen);
+	/* the overflow series may look through the whole table and take the
+	 * entries kept spare for it; the others are stopped short */
+	uint32_t probe = keylen ? PROBE : r->mask + 1;
+	int may_claim = !keylen || LOAD(&r->hdr->nclaimed) + REGION_SPARE <= r->mask;
 
 	if (keylen > REGION_KEY_MAX)
 		return NULL;
-	for (uint32_t i = 0; i < PROBE && i <= r->mask; i++) {
+	for (uint32_t i = 0; i < probe && i <= r->mask; i++) {
 		struct region_series *s = &r->series[(h + i) & r->mask];
 		uint32_t st = LOAD(&s->state);
 
-		if (st == REGION_FREE) {
-			uint32_t free = REGION_FREE;
-			if (__atomic_compare_exchange_n(&s->state, &free, REGION_CLAIMING, 0,
-							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-				s->hash = h;
-				s->family = family;
-				s->keylen = (uint16_t)keylen;
-				memcpy(s->key, key, keylen);
-				STORE(&s->state, REGION_READY);
-				return s;
-			}
-			st = free; /* another thread claimed it: see what it becomes */
+		if (st == REGION_FREE && may_claim &&
+		    __atomic_compare_exchange_n(&s->state, &st, REGION_CLAIMING, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			s->hash = h;
+			s->family = family;
+			s->keylen = (uint16_t)keylen;
+			memcpy(s->key, key, keylen);
+			STORE(&s->state, REGION_READY);
+			__atomic_fetch_add(&r->hdr->nclaimed, 1, __ATOMIC_RELAXED);
+			return s;
 		}
-		while (st == REGION_CLAIMING) /* a few stores away from ready */
-			st = LOAD(&s->state);
+		if (st == REGION_FREE)
+			break; /* the key is not further on: entries are never freed */
+		/* CLAIMING: another thread's, not known yet; go on, never wait */
 		if (st == REGION_READY && s->hash == h && s->family == family &&
 		    s->keylen == keylen && !memcmp(s->key, key, keylen))
 			return s;

@@ -27,6 +27,7 @@
 #define REGION_RING	 2048 /* sampled spans waiting for the collector */
 #define REGION_KEY_MAX	 384  /* a series' label values, NUL-separated */
 #define REGION_BUCKETS	 17   /* bounds + 1 */
+#define REGION_SPARE	 16   /* entries only overflow series may take */
 #define REGION_MAX_BYTES (64ULL << 20)
 
 enum region_counter {
@@ -75,8 +76,8 @@ struct region_hdr {
 	uint32_t nseries;  /* series table entries, power of two */
 	uint32_t ring_cap; /* span ring cells, power of two */
 	uint64_t series_off, ring_off;
-	uint32_t pid; /* as the process sees itself (informational) */
-	uint32_t reserved;
+	uint32_t pid;	   /* as the process sees itself (informational) */
+	uint32_t nclaimed; /* series claimed (process side; informational) */
 	uint64_t pidns;
 	/* process -> collector */
 	uint64_t counter[REGION_COUNTERS] __attribute__((aligned(64)));
@@ -111,8 +112,10 @@ int region_attach(struct region *r, void *mem, size_t len);
 void region_count(struct region *r, enum region_counter c);
 /* Process: the series of family with this key (label values,
  * NUL-separated, keylen bytes), made on first use; NULL when the table
- * is full (count it, and use the overflow series: key "") or the key is
- * too long. */
+ * is full (count it, and use the overflow series: key "", which always
+ * finds one of the REGION_SPARE entries) or the key is too long. Never
+ * waits for another thread: two threads making the same series at once
+ * may make it twice, which the collector adds up as one. */
 struct region_series *region_series(struct region *r, uint16_t family, const char *key,
 				    size_t keylen);
 /* Process: one point of value in bucket b. */
