@@ -83,7 +83,7 @@ SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/ctx.c prelo
              $(PROTO_SRCS)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
-.PHONY: bench-bins all clean test unit unit-bins fuzz asan lint install check-format format
+.PHONY: bench-bins all clean e2e-bins test unit unit-bins fuzz asan lint install check-format format
 all: $(BUILD)/obs $(BUILD)/obs-run $(BUILD)/libobs_preload.so $(BUILD)/obs-helpers/.stamp
 
 # The runtime helpers the shim loads from beside itself (preload/runtime.c).
@@ -195,6 +195,12 @@ $(BUILD)/tests/test_tls_keys: tests/unit/test_tls_keys.c $(BUILD)/exporters/tls_
 
 unit-bins: $(UNIT_TESTS)
 
+# a hostile local process for the agent's end-to-end tests
+e2e-bins: $(BUILD)/tests/forge_region
+$(BUILD)/tests/forge_region: tests/e2e/forge/forge_region.c $(PURE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lyaml -lm -lpthread
+
 unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do $$t || rc=1; done; exit $$rc
 
@@ -226,6 +232,9 @@ asan:
 # (constStatement) and dlsym() results stored in function pointers.
 lint: check-format
 	python3 scripts/check-layers.py
+	@# bash's errexit ignores "! cmd": in a bats test it can never fail
+	@if grep -nE '^[[:space:]]*! ' tests/e2e/*.bats; then \
+	  echo 'bats: "! cmd" cannot fail a test; use "run ! cmd" or [ ... ]'; exit 1; fi
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) \
 	  --suppress='constStatement:preload/*' --suppress='AssignmentAddressToInteger:preload/*' \

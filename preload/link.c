@@ -45,7 +45,9 @@ static char path_buf[4200];
  * CMD's (they inherit it; the agent needs none) */
 static char hello[sizeof(LINK_HELLO) + LINK_KEY_MAX];
 static size_t hello_len;
-/* OBS_SAMPLE: "config RATIO" or "force RATIO", the collector's sampler */
+/* OBS_SAMPLE: "config RATIO" or "force RATIO", the collector's sampler;
+ * "off": it exports no span */
+static int export_spans = 1;
 static enum spanring_sample sample_mode = SPANRING_SAMPLE_PROCESS;
 static double sample_ratio = 1.0;
 
@@ -79,6 +81,8 @@ void link_init(const char *shim_dir)
 		memcpy(hello + sizeof(LINK_HELLO) - 1, key, kl);
 	hello_len = sizeof(LINK_HELLO) - 1 + kl + 1; /* with its NUL */
 	p = getenv("OBS_SAMPLE");
+	if (p && !strcmp(p, "off"))
+		export_spans = 0;
 	if (p && (!strncmp(p, "config ", 7) || !strncmp(p, "force ", 6))) {
 		char *end;
 		double r = strtod(strchr(p, ' ') + 1, &end);
@@ -163,10 +167,9 @@ static int make(void)
 		return -1;
 	}
 	memfd = high_fd(fd);
-	/* until the collector says otherwise: keep sampled spans, with the
-	 * sampler it announced (OBS_SAMPLE), so the first requests are
-	 * sampled as the rest */
-	region_set_export(&reg, 1, sample_mode, sample_ratio);
+	/* until the collector says otherwise: what it announced (OBS_SAMPLE),
+	 * so the first requests are sampled as the rest */
+	region_set_export(&reg, export_spans, sample_mode, sample_ratio);
 	handover();
 	next_check = ctx_now() + LINK_RETRY_NS;
 	return 0;

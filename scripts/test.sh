@@ -21,7 +21,7 @@ note "dependencies"
 scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 note "build"
-if ! make -s all unit-bins fuzz; then
+if ! make -s all unit-bins e2e-bins fuzz; then
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1

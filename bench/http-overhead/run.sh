@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
-# bench/http-overhead: what the HTTP shim costs a real server, and what the
-# collector's span pipeline sustains.
+# bench/http-overhead: what obs costs a real server, side by side.
 #
-#   1. nginx + wrk (keep-alive, small response), interleaved rounds of
+#   1. nginx (one worker) + wrk -t1 (keep-alive, small response),
+#      interleaved rounds of
 #        bare      nginx alone
-#        shim      LD_PRELOAD=libobs_preload.so, no collector (spans dropped)
-#        bpf       obs-run --no-preload (BPF probes only)
-#        obs       obs-run, shim and BPF, every span exported as OTLP to a sink
-#        obs10     the same with OTEL_TRACES_SAMPLER=parentbased_traceidratio,
-#                  OTEL_TRACES_SAMPLER_ARG=0.1 (metrics still count every request)
-#      reporting throughput and p99 medians and their ratios to bare
-#      (targets: obs >= 95% of bare throughput, <= 5% p99 increase), and
-#      CPU per request: nginx's worker and obs's collector, from
-#      /proc/PID/stat (steadier than throughput on a shared machine).
+#        shim      LD_PRELOAD=libobs_preload.so with no collector, sampling
+#                  nothing (OBS_SAMPLE="force 0"): the shim and its RED
+#                  counting in the process's own memory
+#        bpf       obs-run --no-preload: the kernel probes alone
+#        bpftrace  the peer for the kernel side: bpftrace keeping the same
+#                  per-syscall histogram for the nginx worker
+#        nospans   obs-run --no-spans: probes + shim + RED, no span kept
+#        obs10     obs-run --sample-ratio 0.1, spans as OTLP to a sink
+#        obs100    obs-run --sample-ratio 1: every span exported
+#      reporting medians of req/s and p99 and their ratios to bare, CPU
+#      microseconds per request (the nginx worker plus obs's own process,
+#      user+system from /proc/PID/stat), the collector's CPU per exported
+#      span, and its resident memory (VmRSS at the end of a round, VmHWM).
 #   2. shimcost: one process doing loopback HTTP exchanges (one client and
 #      one server span each), bare vs LD_PRELOAD vs obs-run: ns per request.
 #   3. encode_bench: spans/s the OTLP encoder (and gzip) does on one core.
 #
 #   bench/http-overhead/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 #   COMPARE=/path/to/other/build bench/http-overhead/run.sh ...
-#      also runs shim, obs and obs10 from another build of obs (an earlier
-#      commit's build/ directory) as shim@, obs@ and obs10@, interleaved in
-#      the same rounds, and prints the CPU per request of each pair
+#      also runs shim, nospans, obs10 and obs100 from another build of obs
+#      (an earlier commit's build/ directory) as shim@, nospans@, obs10@
+#      and obs100@, interleaved in the same rounds
 #
 # Needs root (obs-run loads BPF). Not a CI test: timings here are noisy.
 set -euo pipefail
@@ -71,19 +75,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_cfg() { # CFG: start nginx under CFG in the background, set $srv
+start_cfg() { # CFG: start nginx under CFG in the background, set $srv (and $peer)
 	local obs=$obs shim=$shim
+	local exp=(env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port)
 	case $1 in *@) obs=$cmp/obs-run shim=$cmp/libobs_preload.so ;; esac
+	peer=
 	case ${1%@} in
-	bare) nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
-	shim) LD_PRELOAD=$shim nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
+	bare | bpftrace) nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
+	shim) LD_PRELOAD=$shim OBS_SAMPLE="force 0" OTEL_TRACES_SAMPLER=always_off \
+		nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
 	bpf) "$obs" --no-preload --metrics-addr "127.0.0.1:$mport" -- \
 		nginx -c "$out/nginx.conf" 2>>"$out/obs-bpf.log" & ;;
-	obs) OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port "$obs" \
-		--metrics-addr "127.0.0.1:$mport" -- nginx -c "$out/nginx.conf" 2>>"$out/obs.log" & ;;
-	obs10) OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 \
-		OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port "$obs" \
-		--metrics-addr "127.0.0.1:$mport" -- nginx -c "$out/nginx.conf" 2>>"$out/obs10.log" & ;;
+	nospans) "$obs" --no-spans --metrics-addr "127.0.0.1:$mport" -- \
+		nginx -c "$out/nginx.conf" 2>>"$out/obs-nospans.log" & ;;
+	obs10) "${exp[@]}" "$obs" --sample-ratio 0.1 --metrics-addr "127.0.0.1:$mport" -- \
+		nginx -c "$out/nginx.conf" 2>>"$out/obs10.log" & ;;
+	obs100) "${exp[@]}" "$obs" --sample-ratio 1 --metrics-addr "127.0.0.1:$mport" -- \
+		nginx -c "$out/nginx.conf" 2>>"$out/obs100.log" & ;;
 	esac
 	srv=$!
 	pids=("$srv")
@@ -91,38 +99,55 @@ start_cfg() { # CFG: start nginx under CFG in the background, set $srv
 	for _ in $(seq 100); do
 		if [ -s "$out/nginx.pid" ] && curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
 			worker=$(pgrep -P "$(cat "$out/nginx.pid")" | head -1)
-			return 0
+			break
 		fi
 		sleep 0.1
 	done
-	echo "run.sh: nginx ($1) did not start; see $out/*.log" >&2
-	exit 1
+	[ -n "$worker" ] || { echo "run.sh: nginx ($1) did not start; see $out/*.log" >&2; exit 1; }
+	if [ "$1" = bpftrace ]; then
+		bpftrace "$top/bench/syscall-overhead/syscalls.bt" "$worker" >"$out/bpftrace.out" 2>&1 &
+		peer=$!
+		pids+=("$peer")
+		for _ in $(seq 100); do grep -q Attaching "$out/bpftrace.out" && break; sleep 0.1; done
+	fi
 }
 stop_cfg() {
+	[ -n "$peer" ] && { kill -INT "$peer" 2>/dev/null || true; wait "$peer" 2>/dev/null || true; }
 	kill -TERM "$srv" 2>/dev/null || true
 	wait "$srv" 2>/dev/null || true
 	pids=()
+	worker=
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
 # wrk's p99 in microseconds
 us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; else print v*1e6}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-cfgs="bare shim bpf obs obs10"
-[ -n "$cmp" ] && cfgs="$cfgs shim@ obs@ obs10@"
+worker= peer=
+cfgs="bare shim bpf bpftrace nospans obs10 obs100"
+[ -n "$cmp" ] && cfgs="$cfgs shim@ nospans@ obs10@ obs100@"
+command -v bpftrace >/dev/null || cfgs=${cfgs/bpftrace /}
 hz=$(getconf CLK_TCK)
-declare -A rps p99 wcpu ccpu
+kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+spans_of() { # spans the collector exported, from its /metrics
+	curl -fsS "127.0.0.1:$mport/metrics" 2>/dev/null |
+		awk '/^obs_spans_exported_total/ {s += $2} END {print s + 0}'
+}
+declare -A rps p99 wcpu ccpu rss hwm cspan
 echo "http-overhead: nginx + wrk -t1 -c$conns, $rounds rounds x ${secs}s, interleaved" >&2
 for r in $(seq "$rounds"); do
 	printf '  round %s:' "$r" >&2
 	for c in $cfgs; do
 		start_cfg "$c"
 		wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null # warm up
-		w0=$(ticks "$worker") c0=0
-		case $c in bpf | obs* | obs*@) c0=$(ticks "$srv") ;; esac
+		obsp=0
+		case $c in bpf* | nospans* | obs*) obsp=$srv ;; bpftrace) obsp=$peer ;; esac
+		w0=$(ticks "$worker") c0=$( ((obsp)) && ticks "$obsp" || echo 0) s0=$(spans_of)
 		wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" >"$out/wrk.$c.$r"
-		w1=$(ticks "$worker") c1=0
-		case $c in bpf | obs* | obs*@) c1=$(ticks "$srv") ;; esac
+		sleep 0.3 # the last spans leave
+		w1=$(ticks "$worker") c1=$( ((obsp)) && ticks "$obsp" || echo 0) s1=$(spans_of)
+		rss[$c]="${rss[$c]:-} $( ((obsp)) && kb "$obsp" VmRSS || echo 0)"
+		hwm[$c]="${hwm[$c]:-} $( ((obsp)) && kb "$obsp" VmHWM || echo 0)"
 		stop_cfg
 		q=$(awk '/^Requests\/sec/ {print $2}' "$out/wrk.$c.$r")
 		l=$(awk '$1 == "99%" {print $2}' "$out/wrk.$c.$r" | us)
@@ -131,42 +156,58 @@ for r in $(seq "$rounds"); do
 		# CPU microseconds per request
 		wcpu[$c]="${wcpu[$c]:-} $(awk -v t=$((w1 - w0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
 		ccpu[$c]="${ccpu[$c]:-} $(awk -v t=$((c1 - c0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
+		cspan[$c]="${cspan[$c]:-} $((s1 - s0))"
 		printf ' %s=%.0f/s,p99=%sus' "$c" "$q" "$l" >&2
 	done
 	echo >&2
 done
-printf '\n%-6s %10s %8s %12s %11s %16s %15s\n' config "req/s" "p99 us" "thru/bare" "p99/bare" \
-	"nginx CPU us/req" "obs CPU us/req"
-declare -A mr ml mw mc
+declare -A mr ml mw mc mrss mhwm msp
 for c in $cfgs; do
 	mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
 	ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
 	mw[$c]=$(echo ${wcpu[$c]} | tr ' ' '\n' | median)
 	mc[$c]=$(echo ${ccpu[$c]} | tr ' ' '\n' | median)
+	mrss[$c]=$(echo ${rss[$c]} | tr ' ' '\n' | median)
+	mhwm[$c]=$(echo ${hwm[$c]} | tr ' ' '\n' | median)
+	msp[$c]=$(echo ${cspan[$c]} | tr ' ' '\n' | median)
 done
+printf '\n%-9s %9s %8s %7s %7s %9s %9s %9s %9s %8s %8s\n' config "req/s" "p99 us" "rps/b" "p99/b" \
+	"app us/r" "obs us/r" "sum us/r" "+us/r" "RSS MB" "HWM MB"
 for c in $cfgs; do
 	awk -v c="$c" -v q="${mr[$c]}" -v l="${ml[$c]}" -v bq="${mr[bare]}" -v bl="${ml[bare]}" \
-		-v w="${mw[$c]}" -v o="${mc[$c]}" 'BEGIN {
-		printf "%-6s %10.0f %8.0f %11.1f%% %10.1f%% %16.2f %15.2f\n", c, q, l, 100*q/bq, 100*l/bl, w, o }'
+		-v w="${mw[$c]}" -v o="${mc[$c]}" -v bw="${mw[bare]}" -v m="${mrss[$c]}" -v h="${mhwm[$c]}" 'BEGIN {
+		printf "%-9s %9.0f %8.0f %7.2f %7.2f %9.2f %9.2f %9.2f %+9.2f %8.1f %8.1f\n",
+			c, q, l, q/bq, l/bl, w, o, w + o, w + o - bw, m/1024, h/1024 }'
 done
-for c in obs obs10; do
-	awk -v c="$c" -v q="${mr[$c]}" -v l="${ml[$c]}" -v bq="${mr[bare]}" -v bl="${ml[bare]}" \
-		-v w="${mw[$c]}" -v bw="${mw[bare]}" -v o="${mc[$c]}" 'BEGIN {
-		printf "\n%s: %.1f%% of bare throughput (target >= 95%%), p99 %+.1f%% (target <= +5%%);", c, 100*q/bq, 100*(l-bl)/bl
-		printf " nginx +%.2f us/req, collector %.2f us/req", w - bw, o }'
+echo
+echo "figures (this build):"
+total() { awk -v w="${mw[$1]}" -v o="${mc[$1]}" 'BEGIN {print w + o}'; }
+awk -v b="$(total bare)" -v sh="$(total shim)" -v bp="$(total bpf)" -v ns="$(total nospans)" \
+	-v bt="$( [ -n "${mw[bpftrace]:-}" ] && total bpftrace || echo 0)" 'BEGIN {
+	printf "  shim + RED, unsampled request: %+.2f us CPU/req alone (LD_PRELOAD), %+.2f us under obs-run (nospans - bpf)  [target <= +0.3]\n", sh - b, ns - bp
+	printf "  kernel probes: %+.2f us CPU/req  [target <= +1.0]", bp - b
+	if (bt > 0) printf "; bpftrace %+.2f us (obs/bpftrace %.2f)", bt - b, (bp - b) / (bt - b)
+	printf "\n" }'
+for c in obs10 obs100; do
+	awk -v c="$c" -v o="${mc[$c]}" -v n="${mc[nospans]}" -v q="${mr[$c]}" -v s="$secs" -v sp="${msp[$c]}" \
+		-v l="${ml[$c]}" -v bl="${ml[bare]}" -v t="$([ $c = obs10 ] && echo 1.3 || echo 2)" 'BEGIN {
+		per = sp > 0 ? (o - n) * q * s / sp : 0
+		printf "  %s: p99 %.2fx bare [target <= %sx]; collector %.2f us CPU per exported span [target <= 1] (%d spans in a round)\n",
+			c, l / bl, t, per, sp }'
 done
+awk -v m="${mhwm[obs100]}" 'BEGIN {printf "  collector RSS under load (VmHWM, every span exported): %.1f MB [target <= 16]\n", m / 1024}'
 if [ -n "$cmp" ]; then
-	printf '\n\nthis build against %s (CPU us per request, nginx worker + obs):\n' "$cmp"
-	for c in shim obs obs10; do
-		awk -v c="$c" -v a="${mw[$c]}" -v ao="${mc[$c]}" -v b="${mw[$c@]}" -v bo="${mc[$c@]}" \
-			-v ra="${mr[$c]}" -v rb="${mr[$c@]}" 'BEGIN {
-			printf "  %-6s this %.2f, other %.2f (%+.1f%%); req/s %.0f vs %.0f\n",
-				c, a + ao, b + bo, 100 * ((a + ao) - (b + bo)) / (b + bo), ra, rb }'
+	printf '\nthis build against %s (CPU us per request, nginx worker + obs; p99):\n' "$cmp"
+	for c in shim nospans obs10 obs100; do
+		awk -v c="$c" -v a="$(total $c)" -v b="$(total $c@)" -v ra="${mr[$c]}" -v rb="${mr[$c@]}" \
+			-v la="${ml[$c]}" -v lb="${ml[$c@]}" 'BEGIN {
+			printf "  %-8s this %.2f, other %.2f (%+.1f%%); req/s %.0f vs %.0f; p99 %.0f vs %.0f us\n",
+				c, a, b, 100 * (a - b) / b, ra, rb, la, lb }'
 	done
 fi
 echo
 echo "spans in the last obs round (obs-run's exit summary):"
-grep -E '^  (spans|traceparent)' "$out/obs.log" | tail -3 | sed 's/^/ /' || true
+grep -E '^  (spans|traceparent)' "$out/obs100.log" | tail -3 | sed 's/^/ /' || true
 
 echo
 echo "shimcost: one process, loopback HTTP exchanges (client span + server span each)"
@@ -174,11 +215,11 @@ n=200000
 declare -A sc
 for r in $(seq 3); do
 	sc[bare]="${sc[bare]:-} $("$top/build/bench/shimcost" $n)"
-	sc[shim]="${sc[shim]:-} $(LD_PRELOAD=$shim "$top/build/bench/shimcost" $n)"
+	sc[shim]="${sc[shim]:-} $(LD_PRELOAD=$shim OBS_SAMPLE="force 0" "$top/build/bench/shimcost" $n)"
 	sc[bpf]="${sc[bpf]:-} $("$obs" --no-summary --no-preload --metrics-addr "127.0.0.1:$mport" -- \
 		"$top/build/bench/shimcost" $n 2>/dev/null)"
 	sc[obs]="${sc[obs]:-} $(OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port "$obs" \
-		--no-summary --metrics-addr "127.0.0.1:$mport" -- "$top/build/bench/shimcost" $n 2>/dev/null)"
+		--no-summary --no-spans --metrics-addr "127.0.0.1:$mport" -- "$top/build/bench/shimcost" $n 2>/dev/null)"
 	if [ -n "$cmp" ]; then
 		sc[shim@]="${sc[shim@]:-} $(LD_PRELOAD=$cmp/libobs_preload.so "$top/build/bench/shimcost" $n)"
 	fi
@@ -186,7 +227,7 @@ done
 for c in bare shim bpf obs ${cmp:+shim@}; do sc[$c]=$(echo ${sc[$c]} | tr ' ' '\n' | median); done
 awk -v b="${sc[bare]}" -v s="${sc[shim]}" -v p="${sc[bpf]}" -v o="${sc[obs]}" 'BEGIN {
 	printf "  bare %.0f ns/exchange; LD_PRELOAD %.0f; obs-run --no-preload %.0f; obs-run %.0f\n", b, s, p, o
-	printf "  shim cost per request (client or server span): %.0f ns with no collector, %.0f ns with the collector (BPF removed)\n",
+	printf "  shim cost per request (client or server span): %.0f ns with no collector, %.0f ns under obs-run --no-spans (BPF removed)\n",
 		(s - b) / 2, (o - p) / 2 }'
 [ -n "$cmp" ] && awk -v b="${sc[bare]}" -v s="${sc[shim]}" -v t="${sc[shim@]}" 'BEGIN {
 	printf "  the other build'"'"'s shim: %.0f ns/exchange, %.0f ns per request (this build: %.0f)\n", t, (t - b) / 2, (s - b) / 2 }'

@@ -206,7 +206,7 @@ k8s_config() { # PORT
 		rm -rf "$BATS_TEST_TMPDIR/broken"
 		cp -r "$K8S" "$BATS_TEST_TMPDIR/broken"
 		sed -i "$mut" "$BATS_TEST_TMPDIR/broken/daemonset.yaml"
-		! cmp -s "$K8S/daemonset.yaml" "$BATS_TEST_TMPDIR/broken/daemonset.yaml" # it did change
+		run ! cmp -s "$K8S/daemonset.yaml" "$BATS_TEST_TMPDIR/broken/daemonset.yaml" # it did change
 		run "$PY" "$TOP/tests/e2e/k8s_check.py" "$BATS_TEST_TMPDIR/broken" "$BATS_TEST_TMPDIR"
 		[ "$status" -eq 1 ] || { echo "not caught: $mut"; return 1; }
 	done

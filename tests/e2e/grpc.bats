@@ -5,6 +5,7 @@
 # python3-h2 for partial-write and CONTINUATION stress. Spans are checked
 # by the OTLP receiver, which decodes with the official .proto files.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 # Debian's python3: where python3-grpcio and python3-h2 are installed
@@ -107,7 +108,7 @@ PYEOF
 	done
 	grep -q '^rpc_server_call_duration_seconds_bucket{.*le="0.005"}' "$BATS_TEST_TMPDIR/m"
 	# gRPC calls are not counted as plain HTTP
-	! grep -q '^http_server_request_duration_seconds_count' "$BATS_TEST_TMPDIR/m"
+	run ! grep -q '^http_server_request_duration_seconds_count' "$BATS_TEST_TMPDIR/m"
 }
 
 @test "grpcio client metrics: rpc_client_call_duration_seconds with OK, NOT_FOUND, DEADLINE_EXCEEDED, UNAVAILABLE" {

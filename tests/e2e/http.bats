@@ -3,6 +3,7 @@
 # service, a Node service instrumented with the official OpenTelemetry SDK,
 # and an OTLP receiver that decodes with the official .proto files.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 setup() {
@@ -59,7 +60,7 @@ check_pair() {
 	# semantic-convention attributes; the query string never leaves obs
 	[ "$(span_q "[s for s in spans if s['service']=='web' and s['kind']==2 and s['attributes'].get('url.path')=='/index.html'][0]['attributes']['http.route']")" = /index.html ]
 	[ "$(span_q "[s for s in spans if s['service']=='client'][0]['attributes']['http.response.status_code']")" = 200 ]
-	! grep -q secret "$RECV_OUT"
+	run ! grep -q secret "$RECV_OUT"
 	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
 	grep -q 'http_server_request_duration_seconds_count{http_request_method="GET",http_route="/index.html",http_response_status_code="200",service="web"}' "$BATS_TEST_TMPDIR/m"
 	grep -q 'le="0.005"' "$BATS_TEST_TMPDIR/m"

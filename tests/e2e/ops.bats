@@ -147,7 +147,7 @@ code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
 	obs_stop
 	grep -q 'metrics at http://127.0.0.1:'"$MP"'/prom (bearer token)' "$D/obs.err"
 	grep -q 'metrics_unauthorized\|refused /prom from 127.0.0.1' "$D/obs.err"
-	! grep -q "$TOKEN" "$D/obs.err" "$D/obs.out"
+	run ! grep -q "$TOKEN" "$D/obs.err" "$D/obs.out"
 }
 
 @test "TLS with basic auth and bearer: HTTPS only, either credential opens, curl verifies the certificate" {
@@ -212,18 +212,18 @@ code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
 	MP=$pf obs_cfg_start "$D/obs.yaml" -- sleep 30
 	wait_for ready "$pf"
 	obs_stop
-	! grep -q 'metrics at' "$D/obs.err" # logging.level: error from the file
+	run ! grep -q 'metrics at' "$D/obs.err" # logging.level: error from the file
 	# environment over the file
 	OBS_METRICS_ADDR=127.0.0.1:$pe OBS_LOG=info MP=$pe obs_cfg_start "$D/obs.yaml" -- sleep 30
 	wait_for ready "$pe"
-	! listening "$pf"
+	run ! listening "$pf"
 	obs_stop
 	grep -q "metrics at http://127.0.0.1:$pe/metrics" "$D/obs.err"
 	# a flag over both
 	OBS_METRICS_ADDR=127.0.0.1:$pe MP=$pflag obs_cfg_start "$D/obs.yaml" \
 		--metrics-addr "127.0.0.1:$pflag" --log-level info -- sleep 30
 	wait_for ready "$pflag"
-	! listening "$pe"
+	run ! listening "$pe"
 	grep -q "metrics at http://127.0.0.1:$pflag/metrics" "$D/obs.err"
 }
 
@@ -340,7 +340,7 @@ renew_cert() {
 	kill -HUP "$OBS_PID"
 	wait_for sh -c "[ \$(grep -c 'now serving' '$D/obs.err') -eq 2 ]"
 	[ "$(served_serial)" = "$(openssl x509 -noout -serial -in "$D/next.crt")" ]
-	! grep -q 'metrics.tls changed but cannot change' "$D/obs.err"
+	run ! grep -q 'metrics.tls changed but cannot change' "$D/obs.err"
 	# turning TLS off needs a restart, and says so
 	sed -i '/tls:/,/key_file/d' "$D/obs.yaml"
 	kill -HUP "$OBS_PID"
@@ -503,7 +503,7 @@ time.sleep(3)'
 	for i in 1 2 3 4 5; do curl -fsS "http://127.0.0.1:$SP/zero" >/dev/null; done
 	wait_scrape "$MP" '^obs_spans_unsampled_total 5$'
 	sleep 0.3
-	! grep -q '"/zero"' "$D/spans.jsonl" 2>/dev/null
+	run ! grep -q '"/zero"' "$D/spans.jsonl" 2>/dev/null
 	sed -i 's/sampling_ratio: 0/sampling_ratio: 1/' "$D/obs.yaml"
 	kill -HUP "$OBS_PID"
 	wait_for grep -q 'applied.*tracing.sampling_ratio' "$D/obs.err"
@@ -677,4 +677,73 @@ time.sleep(3)'
 	curl -fsS "http://127.0.0.1:$SP/orders/43" >/dev/null
 	wait_for check_span /orders/43
 	wait_scrape "$MP" "^http_server_request_duration_seconds_count\{http_request_method=\"GET\",http_route=\"/orders/\{id\}\",http_response_status_code=\"200\",service=\"checkout\",container_id=\"$CID\",pod_uid=\"$PODUID\"\} 2$"
+}
+
+@test "agent: a process writes only its own data: a region claiming another pid is labelled with its writer; unsealed, short, foreign and empty handovers are refused and said" {
+	require_bpf
+	local MP SP SOCK victim forger
+	MP=$(free_port)
+	SP=$(free_port)
+	SHIMD=$(mktemp -d /run/obs-test.XXXXXX)
+	chmod 755 "$SHIMD"
+	SOCK=$SHIMD/run-obs/obs.sock
+	cat >"$D/agent.yaml" <<-EOF
+		metrics:
+		  listen: "127.0.0.1:$MP"
+		tracing:
+		  shim_dir: $SHIMD/run-obs
+		  spans_file: $D/spans.jsonl
+		  sampling_ratio: 1
+	EOF
+	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
+	AGENT=$!
+	wait_for ready "$MP"
+	# the victim: a real service with the shim, one request
+	OTEL_SERVICE_NAME=victim LD_PRELOAD="$SHIMD/run-obs/libobs_preload.so" \
+		"$PY" "$TOP/tests/e2e/echo_server.py" "$SP" >"$D/svc.out" 2>&1 &
+	SRV=$!
+	wait_for listening "$SP"
+	curl -fsS "http://127.0.0.1:$SP/mine" >/dev/null
+	wait_scrape "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/mine",http_response_status_code="200",service="victim",container_id="",pod_uid=""\} 1$'
+	victim=$(pgrep -f "echo_server.py $SP" | head -1)
+	# the forger, another user, claims the victim's pid in its region's
+	# header and records; the kernel says who it is
+	mkfifo "$D/hold"
+	OTEL_SERVICE_NAME=forger setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$TOP/build/tests/forge_region" "$SOCK" claim "$victim" <"$D/hold" >"$D/forge.out" 2>&1 &
+	local FORGE=$!
+	exec 9>"$D/hold"
+	wait_for grep -q "handed over (claim) as pid" "$D/forge.out"
+	forger=$(sed -n 's/.* as pid \([0-9]*\) .*/\1/p' "$D/forge.out")
+	stolen_span() {
+		"$PY" - "$D/spans.jsonl" "$forger" "$victim" <<-'EOF'
+			import json, sys
+			spans = [json.loads(l) for l in open(sys.argv[1])]
+			s = [s for s in spans if s["attributes"].get("url.path") == "/stolen"]
+			assert len(s) == 1, spans
+			r = s[0]["resource"]
+			assert r["process.pid"] == int(sys.argv[2]), (r, sys.argv[2:])
+			assert r["service.name"] == "forger", r
+		EOF
+	}
+	wait_for stolen_span
+	scrape "$MP" >"$D/m"
+	grep -q '^http_server_request_duration_seconds_count{http_request_method="GET",http_route="/stolen",http_response_status_code="200",service="forger",container_id="",pod_uid=""} 1$' "$D/m"
+	# the victim's series is its own, untouched
+	[ "$(grep -c 'service="victim"' "$D/m" | tr -d ' ')" -ge 1 ]
+	run ! grep -q 'http_route="/stolen".*service="victim"' "$D/m"
+	exec 9>&-
+	wait "$FORGE"
+	# regions that break the rules: refused, each said with its reason
+	for mode in unsealed short hello nofd; do
+		run "$TOP/build/tests/forge_region" "$SOCK" "$mode" "$victim" </dev/null
+		[ "$status" = 0 ]
+	done
+	wait_scrape "$MP" '^obs_shim_regions_refused_total 4$'
+	grep -q 'refused the region of pid [0-9]*: region not sealed, or malformed' "$D/agent.err"
+	grep -q 'refused the region of pid [0-9]*: no region sent (not an obs shim?)' "$D/agent.err"
+	[ "$(grep -c 'refused the region of pid' "$D/agent.err")" = 4 ]
+	# and the victim still counts, its own requests only
+	curl -fsS "http://127.0.0.1:$SP/mine" >/dev/null
+	wait_scrape "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/mine",http_response_status_code="200",service="victim",container_id="",pod_uid=""\} 2$'
 }

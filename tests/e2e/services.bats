@@ -2,6 +2,7 @@
 # Real services under obs-run: nginx driven by wrk, dd on the real disk,
 # scraped by a real Prometheus server and checked with promtool.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 setup() {
@@ -47,8 +48,8 @@ while time.time()<t: os.getsid(0)' &
 	[ "$rx" -gt 10000 ]
 	grep -q '^obs_runqueue_latency_seconds_count{service="nginx"}' "$W/m"
 	# The unrelated process is not there: no getsid, and no other service.
-	! grep -q 'syscall="getsid"' "$W/m"
-	! grep -E '^obs_(syscall|tcp|runqueue)' "$W/m" | grep -v 'service="nginx"'
+	run ! grep -q 'syscall="getsid"' "$W/m"
+	[ -z "$(grep -E '^obs_(syscall|tcp|runqueue)' "$W/m" | grep -v 'service="nginx"')" ]
 }
 
 @test "our /metrics passes promtool check metrics (text and OpenMetrics)" {

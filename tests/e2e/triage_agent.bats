@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # obs triage on running processes and cgroups; obs agent on the node.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 setup() {
@@ -108,6 +109,6 @@ time.sleep(30)' &
 	# Processes that were already running are labelled by their executable.
 	grep -q 'service="bats-exec-test"\|service="bash"' "$W/m"
 	# obs never measures itself.
-	! grep -q 'service="obs"' "$W/m"
+	run ! grep -q 'service="obs"' "$W/m"
 	promtool check metrics <"$W/m"
 }

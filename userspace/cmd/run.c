@@ -153,7 +153,9 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 	setenv("LD_PRELOAD", pre, 1);
 	setenv("OBS_SOCKET", spans_socket(a->spans), 1);
 	setenv("OBS_SOCKET_KEY", run_key, 1);
-	if (cfg.sample_mode != SPANRING_SAMPLE_PROCESS) {
+	if (!cfg.export_spans) {
+		setenv("OBS_SAMPLE", "off", 1); /* not even the first requests' spans */
+	} else if (cfg.sample_mode != SPANRING_SAMPLE_PROCESS) {
 		char sample[48];
 		snprintf(sample, sizeof(sample), "%s %.17g",
 			 cfg.sample_mode == SPANRING_SAMPLE_FORCE ? "force" : "config",

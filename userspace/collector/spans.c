@@ -88,11 +88,11 @@ static void take(void *arg, struct span_rec *r, const struct regions_who *who)
 	/* which request it was made for cannot be known: a new trace, said so */
 	if (r->flags & SPAN_F_PARENT_UNKNOWN)
 		xspan_put_str(&x, "obs.parent", "unknown");
-	s->received++;
 	if (!s->exp) {
 		s->not_exported++; /* kept before the process heard spans are not exported */
 		return;
 	}
+	s->received++;
 	exe_name(s, x.pid, x.exe, sizeof(x.exe));
 	otlp_enqueue(s->exp, &x);
 }
