@@ -302,12 +302,9 @@ int64_t otlp_unix_offset(void)
 static void *export_thread(void *arg)
 {
 	struct otlp_exporter *e = arg;
-	struct xspan *batch = calloc(e->cfg.batch_size, sizeof(*batch));
 	struct batch_bufs bb = {0};
 
 	bgthread_background("obs-otlp");
-	if (!batch)
-		return NULL;
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
 		struct timespec ts;
@@ -331,23 +328,29 @@ static void *export_thread(void *arg)
 			e->qlen = 0;
 			break;
 		}
+		/* encoded where they lie, no copy: the producer appends after
+		 * qhead + qlen, so these slots are ours until qhead moves */
 		size_t n = e->qlen < e->cfg.batch_size ? e->qlen : e->cfg.batch_size;
-		for (size_t i = 0; i < n; i++)
-			batch[i] = e->q[(e->qhead + i) % e->cfg.queue_size];
-		e->qhead = (e->qhead + n) % e->cfg.queue_size;
-		e->qlen -= n;
+		if (n > e->cfg.queue_size - e->qhead)
+			n = e->cfg.queue_size - e->qhead; /* the rest, from slot 0, next time */
+		const struct xspan *batch = &e->q[e->qhead];
 		pthread_mutex_unlock(&e->lock);
 		if (e->json)
 			otlp_write_json(e->json, &e->cfg.res, batch, n, otlp_unix_offset());
 		else
 			send_otlp(e, &bb, batch, n, otlp_unix_offset());
 		pthread_mutex_lock(&e->lock);
+		e->qhead = (e->qhead + n) % e->cfg.queue_size;
+		e->qlen -= n;
+		/* empty: start again at slot 0, so the memory touched follows the
+		 * longest backlog, not the queue's capacity */
+		if (!e->qlen)
+			e->qhead = 0;
 		if (e->json)
 			e->st.exported += n;
 	}
 	pthread_mutex_unlock(&e->lock);
 	bufs_free(&bb);
-	free(batch);
 	return NULL;
 }
 

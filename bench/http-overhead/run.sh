@@ -130,7 +130,7 @@ command -v bpftrace >/dev/null || cfgs=${cfgs/bpftrace /}
 hz=$(getconf CLK_TCK)
 kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 spans_of() { # spans the collector exported, from its /metrics
-	curl -fsS "127.0.0.1:$mport/metrics" 2>/dev/null |
+	{ curl -fsS "127.0.0.1:$mport/metrics" 2>/dev/null || true; } |
 		awk '/^obs_spans_exported_total/ {s += $2} END {print s + 0}'
 }
 declare -A rps p99 wcpu ccpu rss hwm cspan

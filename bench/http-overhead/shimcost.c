@@ -4,7 +4,9 @@
  * connected end plays client, so each iteration drives one client span
  * (with traceparent injection) and one server span through the shim.
  * Run bare and under LD_PRELOAD; the difference per iteration is the cost.
- *   shimcost [ITERATIONS]   prints ns per exchange
+ *   shimcost [ITERATIONS [ROUTES [FIRST]]]   prints ns per exchange
+ * ROUTES: spread the requests over that many distinct routes (/k<FIRST>..,
+ * spelled in letters: no segment a route template would fold).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,10 +21,10 @@
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 200000;
+	long routes = argc > 2 ? atol(argv[2]) : 1, first = argc > 3 ? atol(argv[3]) : 0;
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
-	static const char req[] =
-	    "GET /users/42 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: b\r\n\r\n";
+	char req[128];
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 	char buf[4096];
 	int one = 1;
@@ -37,9 +39,26 @@ int main(int argc, char **argv)
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (routes < 1)
+		routes = 1;
 	for (long i = 0; i < n; i++) {
 		ssize_t got, want;
-		if (write(c, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+		char path[16];
+		int len, p = 1;
+		if (routes == 1) {
+			memcpy(path, "users/42", 9);
+		} else {
+			path[0] = 'k'; /* never a hex or number segment */
+			for (long v = first + i % routes; p < 12; v /= 26) {
+				path[p++] = (char)('a' + v % 26);
+				if (v < 26)
+					break;
+			}
+			path[p] = 0;
+		}
+		len = snprintf(req, sizeof(req),
+			       "GET /%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: b\r\n\r\n", path);
+		if (write(c, req, (size_t)len) != len)
 			return 1;
 		/* the server reads the request head (and an injected traceparent) */
 		got = 0;

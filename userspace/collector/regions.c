@@ -244,7 +244,7 @@ static void merge_one(const struct held *h, struct redagg *a, int64_t unix_off, 
 	struct region_read rd;
 	struct metric_exemplar ex[REGION_BUCKETS];
 
-	for (uint32_t i = 0; i <= h->r.mask; i++) {
+	for (uint32_t i = 0, n = region_used(&h->r); i < n; i++) {
 		const struct proto_family *f;
 		const char *labels[PROTO_LABELS_MAX];
 		size_t nl = 0, at = 0;

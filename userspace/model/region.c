@@ -18,6 +18,13 @@ static size_t align64(size_t n)
 	return (n + 63) & ~(size_t)63;
 }
 
+/* The index has twice the series' entries: it stays at most half full,
+ * so a probe is short. */
+static size_t index_bytes(uint32_t nseries)
+{
+	return align64((size_t)nseries * 2 * sizeof(uint32_t));
+}
+
 size_t region_bytes(uint32_t nseries, uint32_t ring_cap)
 {
 	size_t series, ring;
@@ -26,12 +33,14 @@ size_t region_bytes(uint32_t nseries, uint32_t ring_cap)
 		return 0;
 	series = (size_t)nseries * sizeof(struct region_series);
 	ring = spanring_bytes(ring_cap);
-	return align64(sizeof(struct region_hdr)) + align64(series) + align64(ring);
+	return align64(sizeof(struct region_hdr)) + index_bytes(nseries) + align64(series) +
+	       align64(ring);
 }
 
 static void layout(struct region *r, void *mem, size_t len)
 {
 	r->hdr = mem;
+	r->index = (uint32_t *)((char *)mem + r->hdr->index_off);
 	r->series = (struct region_series *)((char *)mem + r->hdr->series_off);
 	r->mask = r->hdr->nseries - 1;
 	r->len = len;
@@ -50,7 +59,8 @@ int region_init(struct region *r, void *mem, size_t len, uint32_t nseries, uint3
 	h->size = len;
 	h->nseries = nseries;
 	h->ring_cap = ring_cap;
-	h->series_off = align64(sizeof(*h));
+	h->index_off = align64(sizeof(*h));
+	h->series_off = h->index_off + index_bytes(nseries);
 	h->ring_off = h->series_off + align64((size_t)nseries * sizeof(struct region_series));
 	h->pid = pid;
 	h->pidns = pidns;
@@ -70,7 +80,8 @@ int region_attach(struct region *r, void *mem, size_t len)
 	    h->version != REGION_VERSION || h->hdr_size != sizeof(*h) || h->size != len)
 		return -1;
 	need = region_bytes(h->nseries, h->ring_cap);
-	if (!need || need > len || h->series_off != align64(sizeof(*h)))
+	if (!need || need > len || h->index_off != align64(sizeof(*h)) ||
+	    h->series_off != h->index_off + index_bytes(h->nseries) || h->series_off > len)
 		return -1;
 	/* the table and the ring lie where they must, inside len */
 	if (h->nseries > (len - h->series_off) / sizeof(struct region_series))
@@ -105,40 +116,62 @@ static uint32_t key_hash(uint16_t family, const char *key, size_t n)
 	return (uint32_t)(h ^ h >> 32);
 }
 
+/* Hand out the next series entry, filled with this key and ready to
+ * count; NULL when none is left for it. */
+static struct region_series *claim(struct region *r, uint32_t h, uint16_t family, const char *key,
+				   size_t keylen)
+{
+	uint32_t n = r->mask + 1, k;
+	struct region_series *s;
+
+	/* the last REGION_SPARE entries are the overflow series' */
+	if (keylen && LOAD(&r->hdr->nclaimed) + REGION_SPARE >= n)
+		return NULL;
+	k = __atomic_fetch_add(&r->hdr->nclaimed, 1, __ATOMIC_RELAXED);
+	if (k >= n)
+		return NULL;
+	s = &r->series[k];
+	s->hash = h;
+	s->family = family;
+	s->keylen = (uint16_t)keylen;
+	memcpy(s->key, key, keylen);
+	STORE(&s->state, REGION_READY);
+	return s;
+}
+
 struct region_series *region_series(struct region *r, uint16_t family, const char *key,
 				    size_t keylen)
 {
-	uint32_t h = key_hash(family, key, keylen);
-	/* the overflow series may look through the whole table and take the
-	 * entries kept spare for it; the others are stopped short */
-	uint32_t probe = keylen ? PROBE : r->mask + 1;
-	int may_claim = !keylen || LOAD(&r->hdr->nclaimed) + REGION_SPARE <= r->mask;
+	uint32_t h = key_hash(family, key, keylen), imask = 2 * (r->mask + 1) - 1;
+	/* the overflow series may look through the whole index */
+	uint32_t probe = keylen ? PROBE : imask + 1;
+	struct region_series *mine = NULL;
 
 	if (keylen > REGION_KEY_MAX)
 		return NULL;
-	for (uint32_t i = 0; i < probe && i <= r->mask; i++) {
-		struct region_series *s = &r->series[(h + i) & r->mask];
-		uint32_t st = LOAD(&s->state);
+	for (uint32_t i = 0; i < probe; i++) {
+		uint32_t *slot = &r->index[(h + i) & imask];
+		uint32_t e = LOAD(slot);
 
-		if (st == REGION_FREE && may_claim &&
-		    __atomic_compare_exchange_n(&s->state, &st, REGION_CLAIMING, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-			s->hash = h;
-			s->family = family;
-			s->keylen = (uint16_t)keylen;
-			memcpy(s->key, key, keylen);
-			STORE(&s->state, REGION_READY);
-			__atomic_fetch_add(&r->hdr->nclaimed, 1, __ATOMIC_RELAXED);
-			return s;
+		if (!e) {
+			/* not there: made here (entries are never removed, so a
+			 * key is never found past an empty one) */
+			if (!mine && !(mine = claim(r, h, family, key, keylen)))
+				return NULL;
+			e = (uint32_t)(mine - r->series) + 1;
+			if (__atomic_compare_exchange_n(slot, &(uint32_t){0}, e, 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				return mine;
+			e = LOAD(slot); /* another thread's, just now: is it ours? */
 		}
-		if (st == REGION_FREE)
-			break; /* the key is not further on: entries are never freed */
-		/* CLAIMING: another thread's, not known yet; go on, never wait */
-		if (st == REGION_READY && s->hash == h && s->family == family &&
-		    s->keylen == keylen && !memcmp(s->key, key, keylen))
-			return s;
+		if (e - 1 <= r->mask) {
+			struct region_series *s = &r->series[e - 1];
+			if (s->hash == h && s->family == family && s->keylen == keylen &&
+			    !memcmp(s->key, key, keylen))
+				return s; /* (mine, if any, stays a twin with no counts) */
+		}
 	}
-	return NULL;
+	return mine; /* counted, though no other thread will find it */
 }
 
 static uint64_t dbits(double v)
@@ -187,6 +220,13 @@ void region_exemplar(struct region_series *s, unsigned b, const uint8_t trace_id
 	e->value_bits = dbits(value);
 	e->end_ns = end_ns;
 	STORE(&e->seq, seq + 2);
+}
+
+uint32_t region_used(const struct region *r)
+{
+	uint32_t n = LOAD(&r->hdr->nclaimed);
+
+	return n <= r->mask ? n : r->mask + 1;
 }
 
 int region_read(const struct region *r, uint32_t i, struct region_read *out)

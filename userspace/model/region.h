@@ -22,7 +22,7 @@
 #include "spanring.h"
 
 #define REGION_MAGIC	 0x6f62737265673031ULL /* "obsreg01" */
-#define REGION_VERSION	 1
+#define REGION_VERSION	 2
 #define REGION_SERIES	 1024 /* label sets per process */
 #define REGION_RING	 2048 /* sampled spans waiting for the collector */
 #define REGION_KEY_MAX	 384  /* a series' label values, NUL-separated */
@@ -44,7 +44,7 @@ enum region_counter {
 	REGION_COUNTERS = 16,
 };
 
-enum region_state { REGION_FREE, REGION_CLAIMING, REGION_READY };
+enum region_state { REGION_FREE, REGION_READY }; /* an entry: READY once filled */
 
 /* The newest sampled point of a bucket, with its trace. */
 struct region_exemplar {
@@ -75,9 +75,10 @@ struct region_hdr {
 	uint64_t size;	   /* bytes of the whole region */
 	uint32_t nseries;  /* series table entries, power of two */
 	uint32_t ring_cap; /* span ring cells, power of two */
-	uint64_t series_off, ring_off;
+	uint64_t index_off, series_off, ring_off;
 	uint32_t pid;	   /* as the process sees itself (informational) */
-	uint32_t nclaimed; /* series claimed (process side; informational) */
+	uint32_t nclaimed; /* series entries handed out, in order: the collector
+			    * reads only these (and touches only their pages) */
 	uint64_t pidns;
 	/* process -> collector */
 	uint64_t counter[REGION_COUNTERS] __attribute__((aligned(64)));
@@ -92,6 +93,7 @@ struct region_hdr {
 
 struct region {
 	struct region_hdr *hdr;
+	uint32_t *index; /* 2 x nseries: hash -> series entry + 1 (the process's) */
 	struct region_series *series;
 	struct spanring ring;
 	uint32_t mask;
@@ -125,6 +127,8 @@ void region_observe(struct region_series *s, unsigned b, double value);
 void region_exemplar(struct region_series *s, unsigned b, const uint8_t trace_id[16],
 		     const uint8_t span_id[8], double value, uint64_t end_ns);
 
+/* Collector: how many series entries may be in use (read 0 .. n-1). */
+uint32_t region_used(const struct region *r);
 /* Collector: a consistent copy of series i, or -1 if it is not ready or
  * not well-formed. The count is the buckets' sum, so _count and +Inf
  * always agree; the sum may trail by the points in flight. */
