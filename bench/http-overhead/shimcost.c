@@ -56,8 +56,9 @@ int main(int argc, char **argv)
 			}
 			path[p] = 0;
 		}
-		len = snprintf(req, sizeof(req),
-			       "GET /%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: b\r\n\r\n", path);
+		len =
+		    snprintf(req, sizeof(req),
+			     "GET /%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: b\r\n\r\n", path);
 		if (write(c, req, (size_t)len) != len)
 			return 1;
 		/* the server reads the request head (and an injected traceparent) */

@@ -53,7 +53,10 @@ static int make_region(uint32_t pid, int seal, size_t len_override)
 		if (m == MAP_FAILED || region_init(&r, m, len, 64, 64, pid, 0))
 			return -1;
 		region_set_export(&r, 1, SPANRING_SAMPLE_PROCESS, 1.0);
-		s = region_series(&r, FAMILY_HTTP_SERVER, "GET\0/stolen\0" "200", 16);
+		s = region_series(&r, FAMILY_HTTP_SERVER,
+				  "GET\0/stolen\0"
+				  "200",
+				  16);
 		if (!s)
 			return -1;
 		region_observe(s, 0, 0.001);
@@ -114,7 +117,8 @@ int main(int argc, char **argv)
 	char b;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: forge_region SOCKET claim|unsealed|hello|nofd|short [PID]\n");
+		fprintf(stderr,
+			"usage: forge_region SOCKET claim|unsealed|hello|nofd|short [PID]\n");
 		return 2;
 	}
 	if (!strcmp(mode, "claim") || !strcmp(mode, "hello") || !strcmp(mode, "nofd"))
