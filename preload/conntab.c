@@ -18,20 +18,19 @@
 #include "registry.h"
 
 static struct conn *pool;
-static uint64_t free_head; /* tag << 32 | (index + 1) */
+static uint64_t free_head;  /* tag << 32 | (index + 1) of entries given back */
+static uint32_t never_used; /* entries from here on were never handed out */
 static struct conn *by_fd[CONN_FD_MAX];
 
 void conn_init(void)
 {
+	/* address space only: an entry's pages are touched when it is first
+	 * handed out (no free list to build through all of them) */
 	void *m = mmap(NULL, sizeof(struct conn) * CONN_POOL, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	if (m == MAP_FAILED)
-		return;
-	pool = m;
-	for (uint32_t i = 0; i < CONN_POOL; i++)
-		pool[i].next_free = i + 1 < CONN_POOL ? i + 2 : 0;
-	free_head = 1;
+	if (m != MAP_FAILED)
+		pool = m;
 }
 
 static struct conn *pool_get(void)
@@ -41,8 +40,12 @@ static struct conn *pool_get(void)
 
 	do {
 		uint32_t idx = (uint32_t)h;
-		if (!pool || !idx)
+		if (!pool)
 			return NULL;
+		if (!idx) { /* none given back: a new one */
+			uint32_t i = __atomic_fetch_add(&never_used, 1, __ATOMIC_RELAXED);
+			return i < CONN_POOL ? &pool[i] : NULL;
+		}
 		c = &pool[idx - 1];
 		n = ((h >> 32) + 1) << 32 | __atomic_load_n(&c->next_free, __ATOMIC_RELAXED);
 	} while (

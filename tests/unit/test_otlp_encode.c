@@ -176,11 +176,40 @@ static void test_empty_and_one(void **st)
 	otlp_encoder_free(e);
 }
 
+/* The exporter encodes a batch in slices and sends them one after the
+ * other as one body: the official decoder reads that as one request with
+ * every slice's ResourceSpans (repeated fields merge). */
+static void test_slices_concatenate(void **st)
+{
+	(void)st;
+	struct otlp_resource res = {.service = "svc", .host = "h"};
+	struct otlp_encoder *e = otlp_encoder_new();
+	struct xspan s[5];
+	struct want w[5];
+	uint8_t body[16384];
+	const uint8_t *b;
+	size_t len, at = 0;
+
+	assert_non_null(e);
+	for (unsigned i = 0; i < 5; i++)
+		mkspan(&s[i], &w[i], 7, 1, i);
+	for (size_t i = 0; i < 5; i += 2) { /* slices of 2, 2, 1 */
+		size_t m = 5 - i < 2 ? 5 - i : 2;
+		assert_int_equal(otlp_encoder_run(e, &res, s + i, m, 0, &b, &len), 0);
+		assert_true(at + len <= sizeof(body));
+		memcpy(body + at, b, len);
+		at += len;
+	}
+	check(body, at, s, w, 5, 3);
+	otlp_encoder_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_groups_and_reuse),
 	    cmocka_unit_test(test_empty_and_one),
+	    cmocka_unit_test(test_slices_concatenate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -54,10 +55,23 @@ static void test_fnv1a(void **state)
 		    0x85944171f73967e8ULL);
 }
 
+static void test_u64(void **state)
+{
+	static const uint64_t v[] = {0, 7, 10, 200, 503, 65535, 18446744073709551615ULL};
+	char got[24], want[24];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+		assert_int_equal(str_u64(got, v[i]), strlen(want));
+		assert_string_equal(got, want);
+	}
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_copy_every_size),
-					   cmocka_unit_test(test_append),
-					   cmocka_unit_test(test_fnv1a)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_copy_every_size), cmocka_unit_test(test_append),
+	    cmocka_unit_test(test_fnv1a), cmocka_unit_test(test_u64)};
 	return cmocka_run_group_tests_name("str", tests, NULL, NULL);
 }

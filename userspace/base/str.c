@@ -26,3 +26,17 @@ uint64_t str_fnv1a(uint64_t h, const void *p, size_t n)
 	}
 	return h;
 }
+
+size_t str_u64(char *dst, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		dst[i++] = tmp[--n];
+	dst[i] = 0;
+	return i;
+}

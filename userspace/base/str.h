@@ -13,5 +13,8 @@ size_t str_append(char *dst, size_t size, size_t at, const char *src);
  * start): a fast hash for tables and change detection, not for security. */
 #define STR_FNV1A_INIT 14695981039346656037ULL
 uint64_t str_fnv1a(uint64_t h, const void *p, size_t n);
+/* v in decimal into dst (at least 21 bytes), NUL-terminated; its length.
+ * (snprintf's cost, on every request, for a status code.) */
+size_t str_u64(char *dst, uint64_t v);
 
 #endif

@@ -93,11 +93,11 @@ void http_observe(const struct span_rec *r, const struct proto_env *env, struct 
 {
 	const char *m = route_method(spanrec_str(r, HTTP_A_METHOD));
 	int64_t status = spanrec_int(r, HTTP_A_STATUS, 0);
-	char host[HTTP_HOST_MAX], route[ROUTE_MAX_LEN], code[8] = "";
+	char host[HTTP_HOST_MAX], route[ROUTE_MAX_LEN], code[24] = "";
 	unsigned hport;
 
-	if (status)
-		snprintf(code, sizeof(code), "%u", (unsigned)status);
+	if (status > 0)
+		str_u64(code, (uint64_t)status);
 	proto_obs_init(obs, r->kind == SPAN_SERVER ? &http_server_duration : &http_client_duration,
 		       proto_seconds(r));
 	proto_obs_label(obs, m);
