@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "str.h"
+
 enum prom_format prom_negotiate(const char *accept)
 {
 	/* Prometheus sends application/openmetrics-text first when it wants it. */
@@ -16,20 +18,14 @@ enum prom_format prom_negotiate(const char *accept)
 
 void prom_escape_label(struct sbuf *out, const char *v)
 {
-	for (; *v; v++) {
-		switch (*v) {
-		case '\\':
-			sbuf_puts(out, "\\\\");
+	while (*v) {
+		size_t run = strcspn(v, "\\\"\n"); /* most values: one run, no escape */
+		sbuf_append(out, v, run);
+		v += run;
+		if (!*v)
 			break;
-		case '"':
-			sbuf_puts(out, "\\\"");
-			break;
-		case '\n':
-			sbuf_puts(out, "\\n");
-			break;
-		default:
-			sbuf_putc(out, *v);
-		}
+		sbuf_puts(out, *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : "\\n");
+		v++;
 	}
 }
 
@@ -51,7 +47,12 @@ void prom_format_double(char *buf, size_t len, double v)
 		snprintf(buf, len, "NaN");
 	else if (isinf(v))
 		snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
-	else if (v == (double)(long long)v && fabs(v) < 1e15)
+	else if (v == (double)(long long)v && fabs(v) < 1e15 && len >= 24) {
+		/* counts: the common case, without printf */
+		if (v < 0)
+			*buf++ = '-';
+		str_u64(buf, (uint64_t)fabs(v));
+	} else if (v == (double)(long long)v && fabs(v) < 1e15)
 		snprintf(buf, len, "%lld", (long long)v);
 	else {
 		/* Shortest representation that round-trips. */
@@ -78,32 +79,24 @@ int prom_valid_name(const char *name, int label)
 	return 1;
 }
 
-/* {a="x",b="y"[,extra]} ; nothing when there are no labels at all. */
-static void put_labels(struct sbuf *out, const struct metric_family *f,
-		       const struct metric_series *s, const char *extra_name,
-		       const char *extra_value)
+/* A series' labels, escaped, without braces: a="x",b="y" (made once per
+ * series, written on each of its samples). */
+static void series_labels(struct sbuf *lab, const struct metric_family *f,
+			  const struct metric_series *s)
 {
-	int first = 1;
-
+	sbuf_reset(lab);
 	if (s->overflow) {
-		sbuf_puts(out, "{otel_metric_overflow=\"true\"");
-		first = 0;
-	} else {
-		for (size_t i = 0; i < f->nlabels; i++) {
-			sbuf_putc(out, first ? '{' : ',');
-			first = 0;
-			sbuf_printf(out, "%s=\"", f->labels[i]);
-			prom_escape_label(out, s->values[i]);
-			sbuf_putc(out, '"');
-		}
+		sbuf_puts(lab, "otel_metric_overflow=\"true\"");
+		return;
 	}
-	if (extra_name) {
-		sbuf_putc(out, first ? '{' : ',');
-		first = 0;
-		sbuf_printf(out, "%s=\"%s\"", extra_name, extra_value);
+	for (size_t i = 0; i < f->nlabels; i++) {
+		if (i)
+			sbuf_putc(lab, ',');
+		sbuf_puts(lab, f->labels[i]);
+		sbuf_puts(lab, "=\"");
+		prom_escape_label(lab, s->values[i]);
+		sbuf_putc(lab, '"');
 	}
-	if (!first)
-		sbuf_putc(out, '}');
 }
 
 /* " # {trace_id="..",span_id=".."} VALUE TIMESTAMP" (OpenMetrics). */
@@ -122,27 +115,41 @@ static void put_exemplar(struct sbuf *out, const struct metric_exemplar *e)
 	sbuf_printf(out, "\"} %s %s", num, ts);
 }
 
+/* NAME SUFFIX{LABELS[,EXTRA="VALUE"]} V [EXEMPLAR] */
 static void put_sample_ex(struct sbuf *out, const char *name, const char *suffix,
-			  const struct metric_family *f, const struct metric_series *s,
-			  const char *extra_name, const char *extra_value, double v,
-			  const struct metric_exemplar *ex)
+			  const struct sbuf *lab, const char *extra_name, const char *extra_value,
+			  double v, const struct metric_exemplar *ex)
 {
 	char num[64];
 
 	prom_format_double(num, sizeof(num), v);
-	sbuf_printf(out, "%s%s", name, suffix);
-	put_labels(out, f, s, extra_name, extra_value);
-	sbuf_printf(out, " %s", num);
+	sbuf_puts(out, name);
+	sbuf_puts(out, suffix);
+	if (lab->len || extra_name) {
+		sbuf_putc(out, '{');
+		sbuf_append(out, lab->buf, lab->len);
+		if (extra_name) {
+			if (lab->len)
+				sbuf_putc(out, ',');
+			sbuf_puts(out, extra_name);
+			sbuf_puts(out, "=\"");
+			sbuf_puts(out, extra_value);
+			sbuf_putc(out, '"');
+		}
+		sbuf_putc(out, '}');
+	}
+	sbuf_putc(out, ' ');
+	sbuf_puts(out, num);
 	if (ex && ex->trace_id[0])
 		put_exemplar(out, ex);
 	sbuf_putc(out, '\n');
 }
 
 static void put_sample(struct sbuf *out, const char *name, const char *suffix,
-		       const struct metric_family *f, const struct metric_series *s,
-		       const char *extra_name, const char *extra_value, double v)
+		       const struct sbuf *lab, const char *extra_name, const char *extra_value,
+		       double v)
 {
-	put_sample_ex(out, name, suffix, f, s, extra_name, extra_value, v, NULL);
+	put_sample_ex(out, name, suffix, lab, extra_name, extra_value, v, NULL);
 }
 
 static void encode_family(struct sbuf *out, const struct metric_family *f, enum prom_format fmt)
@@ -165,47 +172,60 @@ static void encode_family(struct sbuf *out, const struct metric_family *f, enum 
 	if (fmt == PROM_OPENMETRICS && f->unit)
 		sbuf_printf(out, "# UNIT %s %s\n", base, f->unit);
 
+	/* the bounds' le values, formatted once for every series */
+	char les[HIST_EXPORT_BUCKETS > 64 ? HIST_EXPORT_BUCKETS : 64][32];
+	size_t nle = 0;
+	if (f->type == METRIC_HISTOGRAM && f->bounds)
+		for (; nle < f->nbounds && nle < sizeof(les) / sizeof(les[0]); nle++)
+			prom_format_double(les[nle], sizeof(les[0]), f->bounds[nle]);
+	else if (f->type == METRIC_HISTOGRAM)
+		for (; nle < HIST_EXPORT_BUCKETS; nle++)
+			prom_format_double(les[nle], sizeof(les[0]),
+					   (double)hist_slot_upper_ns(hist_export_slots[nle]) /
+					       1e9);
+
+	struct sbuf lab;
+	sbuf_init(&lab);
 	for (size_t i = 0; i < f->nseries; i++) {
 		const struct metric_series *s = f->series[i];
 
+		series_labels(&lab, f, s);
 		if (f->type != METRIC_HISTOGRAM) {
 			put_sample(out, base,
 				   f->type == METRIC_COUNTER && strcmp(base, f->name) ? "_total"
 										      : "",
-				   f, s, NULL, NULL, s->value);
+				   &lab, NULL, NULL, s->value);
 			continue;
 		}
 		uint64_t cum[HIST_EXPORT_BUCKETS];
 		uint64_t total = hist_total(s->slots);
-		char le[64];
 
 		if (f->bounds) {
 			/* exemplars: OpenMetrics only (the 0.0.4 text format has none) */
 			const struct metric_exemplar *ex = fmt == PROM_OPENMETRICS ? s->ex : NULL;
 			uint64_t c = 0;
-			for (size_t b = 0; b < f->nbounds; b++) {
+			for (size_t b = 0; b < nle; b++) {
 				c += s->slots[b];
-				prom_format_double(le, sizeof(le), f->bounds[b]);
-				put_sample_ex(out, base, "_bucket", f, s, "le", le, (double)c,
+				put_sample_ex(out, base, "_bucket", &lab, "le", les[b], (double)c,
 					      ex ? &ex[b] : NULL);
 			}
-			put_sample_ex(out, base, "_bucket", f, s, "le", "+Inf", (double)total,
+			put_sample_ex(out, base, "_bucket", &lab, "le", "+Inf", (double)total,
 				      ex ? &ex[f->nbounds] : NULL);
-			put_sample(out, base, "_sum", f, s, NULL, NULL, s->sum);
-			put_sample(out, base, "_count", f, s, NULL, NULL, (double)total);
+			put_sample(out, base, "_sum", &lab, NULL, NULL, s->sum);
+			put_sample(out, base, "_count", &lab, NULL, NULL, (double)total);
 			continue;
 		}
 
 		hist_cumulative(s->slots, cum);
-		for (unsigned b = 0; b < HIST_EXPORT_BUCKETS; b++) {
-			prom_format_double(le, sizeof(le),
-					   (double)hist_slot_upper_ns(hist_export_slots[b]) / 1e9);
-			put_sample(out, base, "_bucket", f, s, "le", le, (double)cum[b]);
-		}
-		put_sample(out, base, "_bucket", f, s, "le", "+Inf", (double)total);
-		put_sample(out, base, "_sum", f, s, NULL, NULL, s->sum / 1e9);
-		put_sample(out, base, "_count", f, s, NULL, NULL, (double)total);
+		for (unsigned b = 0; b < HIST_EXPORT_BUCKETS; b++)
+			put_sample(out, base, "_bucket", &lab, "le", les[b], (double)cum[b]);
+		put_sample(out, base, "_bucket", &lab, "le", "+Inf", (double)total);
+		put_sample(out, base, "_sum", &lab, NULL, NULL, s->sum / 1e9);
+		put_sample(out, base, "_count", &lab, NULL, NULL, (double)total);
 	}
+	if (lab.oom)
+		out->oom = 1;
+	sbuf_free(&lab);
 }
 
 void prom_encode(struct sbuf *out, const struct metrics_registry *r, enum prom_format fmt)

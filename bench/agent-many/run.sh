@@ -83,7 +83,8 @@ run_all() {
 			esac
 		done
 		wait
-		times | tail -1 >"$out/times"
+		times >"$out/times.all"
+		tail -1 "$out/times.all" >"$out/times"
 	)
 	t1=$(date +%s%N)
 	read -r u s <"$out/times"
