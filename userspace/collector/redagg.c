@@ -12,13 +12,14 @@
 
 struct agg {
 	const struct proto_family *family;
-	uint16_t len; /* bytes of key; 0: the family's overflow series */
-	/* the label values then service, container_id, pod_uid, each NUL-ended */
-	char key[SET_BYTES];
 	__u64 counts[PROTO_BUCKETS_MAX + 1];
 	double sum;
 	struct metric_exemplar *ex; /* per bucket, the newest sampled point; lazily */
 	struct agg *next;
+	uint16_t len; /* bytes of key; 0: the family's overflow series */
+	/* the label values then service, container_id, pod_uid, each NUL-ended
+	 * (as long as they are: a node holds thousands of these) */
+	char key[];
 };
 
 struct redagg {
@@ -85,7 +86,7 @@ static struct agg *row(struct redagg *a, const struct proto_family *f, const cha
 	for (g = a->htab[h % REDAGG_HASH]; g; g = g->next)
 		if (g->family == f && g->len == len && !memcmp(g->key, key, len))
 			return g;
-	if (a->n >= a->max || !(g = calloc(1, sizeof(*g)))) {
+	if (a->n >= a->max || !(g = calloc(1, sizeof(*g) + len))) {
 		a->dropped++;
 		return NULL;
 	}

@@ -21,25 +21,12 @@ int spanring_init(struct spanring *r, void *mem, uint64_t cap)
 	r->cells = (struct spanring_cell *)(h + 1);
 	r->mask = cap - 1;
 	r->stall_since = 0;
-	for (uint64_t i = 0; i < cap; i++)
-		r->cells[i].seq = i;
 	h->version = SPANRING_VERSION;
 	h->rec_size = sizeof(struct span_rec);
 	h->cap = cap;
 	h->head = h->tail = 0;
 	STORE_REL(&h->magic, SPANRING_MAGIC);
 	return 0;
-}
-
-void spanring_set_sampler(struct spanring_hdr *h, enum spanring_sample mode, double ratio)
-{
-	uint64_t q = ratio >= 1	  ? 1ULL << 53
-		     : ratio <= 0 ? 0
-				  : (uint64_t)(ratio * (double)(1ULL << 53));
-
-	/* threshold first: a reader that sees the new mode sees its ratio */
-	__atomic_store_n(&h->sample_q53, q, __ATOMIC_RELEASE);
-	__atomic_store_n(&h->sample_mode, (uint32_t)mode, __ATOMIC_RELEASE);
 }
 
 int spanring_attach(struct spanring *r, void *mem, size_t len)
@@ -57,20 +44,31 @@ int spanring_attach(struct spanring *r, void *mem, size_t len)
 	return 0;
 }
 
+/* Vyukov's sequence numbers, stored less the cell's index (see the header). */
+static uint64_t seq_of(const struct spanring *r, const struct spanring_cell *c)
+{
+	return LOAD_ACQ(&c->seq) + (uint64_t)(c - r->cells);
+}
+
+static void set_seq(const struct spanring *r, struct spanring_cell *c, uint64_t seq)
+{
+	STORE_REL(&c->seq, seq - (uint64_t)(c - r->cells));
+}
+
 int spanring_push(struct spanring *r, const struct span_rec *rec)
 {
 	uint64_t pos = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);
 
 	for (;;) {
 		struct spanring_cell *c = &r->cells[pos & r->mask];
-		uint64_t seq = LOAD_ACQ(&c->seq);
+		uint64_t seq = seq_of(r, c);
 		int64_t dif = (int64_t)(seq - pos);
 
 		if (dif == 0) {
 			if (__atomic_compare_exchange_n(&r->hdr->head, &pos, pos + 1, 1,
 							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 				spanrec_copy(&c->rec, rec);
-				STORE_REL(&c->seq, pos + 1);
+				set_seq(r, c, pos + 1);
 				__atomic_fetch_add(&r->hdr->pushed, 1, __ATOMIC_RELAXED);
 				return 0;
 			}
@@ -89,11 +87,11 @@ int spanring_pop(struct spanring *r, struct span_rec *out, uint64_t now_ns, uint
 {
 	uint64_t pos = r->hdr->tail;
 	struct spanring_cell *c = &r->cells[pos & r->mask];
-	uint64_t seq = LOAD_ACQ(&c->seq);
+	uint64_t seq = seq_of(r, c);
 
 	if (seq == pos + 1) {
 		memcpy(out, &c->rec, sizeof(*out));
-		STORE_REL(&c->seq, pos + r->mask + 1);
+		set_seq(r, c, pos + r->mask + 1);
 		STORE_REL(&r->hdr->tail, pos + 1);
 		r->stall_since = 0;
 		return 1;
@@ -103,7 +101,7 @@ int spanring_pop(struct spanring *r, struct span_rec *out, uint64_t now_ns, uint
 		if (!r->stall_since) {
 			r->stall_since = now_ns ? now_ns : 1;
 		} else if (now_ns - r->stall_since >= stall_ns) {
-			STORE_REL(&c->seq, pos + r->mask + 1);
+			set_seq(r, c, pos + r->mask + 1);
 			STORE_REL(&r->hdr->tail, pos + 1);
 			r->stall_since = 0;
 			if (skipped)

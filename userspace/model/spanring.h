@@ -19,7 +19,7 @@
 #include "spanrec.h"
 
 #define SPANRING_MAGIC	 0x6f62737370616e31ULL /* "obsspan1" */
-#define SPANRING_VERSION 5
+#define SPANRING_VERSION 6
 
 struct spanring_hdr {
 	uint64_t magic;
@@ -30,14 +30,6 @@ struct spanring_hdr {
 	uint64_t tail __attribute__((aligned(64)));    /* consumer position */
 	uint64_t dropped __attribute__((aligned(64))); /* ring full */
 	uint64_t pushed;
-	uint64_t untracked; /* shim: connections not followed (state table full) */
-	uint64_t parse_errors;
-	uint64_t injected;	 /* traceparent headers added */
-	uint64_t inject_skipped; /* HTTP/2 requests sent without (a frame we could not grow) */
-	/* collector -> shim: the sampler for new traces (changes on SIGHUP) */
-	uint32_t sample_mode __attribute__((aligned(64))); /* enum spanring_sample */
-	uint32_t reserved;
-	uint64_t sample_q53; /* ratio * 2^53: TraceIdRatioBased's threshold */
 };
 
 /* Who decides whether a new trace is sampled (always parent-based). */
@@ -47,9 +39,9 @@ enum spanring_sample {
 	SPANRING_SAMPLE_FORCE,	 /* obs's ratio, whatever the process says */
 };
 
-/* Collector: publish a sampler (ratio 0..1). */
-void spanring_set_sampler(struct spanring_hdr *h, enum spanring_sample mode, double ratio);
-
+/* A cell's seq is stored less its index, so zeroed memory is a ring whose
+ * cells are all free: nothing is written at init, and a cell's pages are
+ * touched only when a record first goes there. */
 struct spanring_cell {
 	uint64_t seq;
 	uint64_t pad;
