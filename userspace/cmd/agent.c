@@ -101,10 +101,13 @@ static int publish_shim(const char *lib, const char *dir, char *out, size_t outl
 		}
 		snprintf(sub, sizeof(sub), "%s/obs-helpers", dir);
 		mkdir(sub, 0755);
-		snprintf(sub, sizeof(sub), "%s/obs-helpers/%.*s", dir, (int)(strchr(h, '/') - h),
-			 h);
+		const char *base = strchr(h, '/');
+
+		if (!base)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/obs-helpers/%.*s", dir, (int)(base - h), h);
 		mkdir(sub, 0755);
-		if (publish_file(src, sub, strchr(h, '/') + 1, dst, sizeof(dst), err, errlen))
+		if (publish_file(src, sub, base + 1, dst, sizeof(dst), err, errlen))
 			return -1;
 	}
 	return 0;
