@@ -74,7 +74,7 @@ start_cfg() { # CFG: start the service, set $srv (what to time) and $app (the no
 		curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
 		sleep 0.1
 	done
-	app=$(pgrep -f "mid.js $port" | head -1)
+	app=$(pgrep -f "^node .*mid.js $port" | head -1) # not obs-run, whose argv names it too
 }
 stop_cfg() {
 	kill -TERM "$srv" 2>/dev/null || true

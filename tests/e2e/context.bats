@@ -102,6 +102,11 @@ PYEOF
 	ctx_cell http followed -- node "$NODE_DIR/ctx_mid.js" fetch "$MIDP" "http://127.0.0.1:$LEAFP"
 }
 
+@test "context: Node http server, downstream call from the request body's 'end' listener (runtime helper): every trace whole" {
+	ctx_ports
+	CTX_SLOW_BODY=1 ctx_cell http followed -- node "$NODE_DIR/ctx_mid.js" body "$MIDP" "http://127.0.0.1:$LEAFP"
+}
+
 @test "context: Node grpc-js server and client, calls multiplexed (runtime helper): every trace whole" {
 	ctx_ports
 	ctx_cell grpc followed -- node "$NODE_DIR/ctx_mid.js" grpc "$MIDP" "127.0.0.1:$LEAFP"

@@ -6,6 +6,7 @@
 //   node ctx_client.js http://127.0.0.1:PORT|grpc://127.0.0.1:PORT N C SERVICE OTLP_URL
 // HTTP requests are GET /req/<SERVICE>-<i>; gRPC calls /demo.Echo/Unary
 // with the message "<SERVICE>-<i>". Exits non-zero if a request failed.
+// CTX_SLOW_BODY=1 (HTTP): POST, with the body in two parts (see below).
 'use strict';
 const [target, n, c, service, otlp] = process.argv.slice(2);
 const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
@@ -19,13 +20,21 @@ const total = Number(n);
 let next = 0;
 let failed = 0;
 
+// CTX_SLOW_BODY=1: a POST whose body comes in two parts 1-10 ms apart, so
+// the middle's body events come from socket reads after its handler ran.
+const slowBody = process.env.CTX_SLOW_BODY === '1';
+
 function httpOne(agent, i) {
   return new Promise((resolve) => {
-    const req = http.get(`${target}/req/${service}-${i}`, { agent }, (res) => {
-      res.resume();
-      res.on('end', () => { if (res.statusCode !== 200) failed++; resolve(); });
-    });
+    const req = http.request(`${target}/req/${service}-${i}`,
+      { agent, method: slowBody ? 'POST' : 'GET' }, (res) => {
+        res.resume();
+        res.on('end', () => { if (res.statusCode !== 200) failed++; resolve(); });
+      });
     req.on('error', () => { failed++; resolve(); });
+    if (!slowBody) return req.end();
+    req.write('first part;');
+    setTimeout(() => req.end('second part'), 1 + Math.floor(Math.random() * 10));
   });
 }
 

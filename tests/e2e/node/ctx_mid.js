@@ -3,7 +3,11 @@
 // call, a timer), then calls the leaf with the same path or message, and
 // answers with the leaf's answer.
 //
-//   node ctx_mid.js http|fetch|grpc PORT LEAF      (LEAF: http://..., or HOST:PORT for grpc)
+//   node ctx_mid.js http|fetch|body|grpc PORT LEAF  (LEAF: http://..., or HOST:PORT for grpc)
+//
+// body: reads the request body with 'data'/'end' listeners and calls the
+// leaf from 'end' (with CTX_SLOW_BODY=1 in the client, the body arrives
+// after the handler ran).
 //
 // For the fail-open cases: CTX_OWN_SDK=OTLP_URL runs the OpenTelemetry SDK
 // in it (service mid-sdk), as an app that traces itself; CTX_PATCH_WRITE=1
@@ -53,6 +57,19 @@ if (mode === 'grpc') {
       }).on('error', reject);
     });
   http.createServer(async (req, res) => {
+    if (mode === 'body') {
+      // callbacks, no awaits: the downstream call starts in the request
+      // body's 'end' listener, an event emitted from a socket read
+      let n = 0;
+      req.on('data', (d) => { n += d.length; });
+      req.on('end', () => {
+        get(req.url).then((body) => res.end(body + n), (e) => {
+          res.statusCode = 502;
+          res.end(String(e));
+        });
+      });
+      return;
+    }
     try {
       await wait();
       const body = await get(req.url);
