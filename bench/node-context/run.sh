@@ -5,6 +5,8 @@
 #   bare      node alone
 #   obs       obs-run, the runtime helper on (every span exported as OTLP)
 #   nohelper  obs-run with OBS_RUNTIME_HELPERS=0 (the same, no helper)
+#   als       nohelper plus als-floor.js: one AsyncLocalStorage per request
+#             and nothing else, the floor under any context follower
 #   sdk       no obs: the official OpenTelemetry Node SDK in the service
 #             (instrumentation-http, batching, OTLP/HTTP protobuf)
 # All export to the same local OTLP sink. Reported: requests/s and p99
@@ -67,6 +69,8 @@ start_cfg() { # CFG: start the service, set $srv (what to time) and $app (the no
 	obs) "$obs" --no-summary --metrics-addr "127.0.0.1:$mport" -- "${cmd[@]}" 2>>"$out/obs.log" & ;;
 	nohelper) OBS_RUNTIME_HELPERS=0 "$obs" --no-summary --metrics-addr "127.0.0.1:$mport" -- \
 		"${cmd[@]}" 2>>"$out/obs.log" & ;;
+	als) OBS_RUNTIME_HELPERS=0 NODE_OPTIONS="--require $here/als-floor.js" "$obs" --no-summary \
+		--metrics-addr "127.0.0.1:$mport" -- "${cmd[@]}" 2>>"$out/obs.log" & ;;
 	sdk) BENCH_SDK=http://127.0.0.1:$sinkp/v1/traces "${cmd[@]}" & ;;
 	esac
 	srv=$!
@@ -85,7 +89,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; else print v*1e6}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-cfgs="bare obs nohelper sdk"
+cfgs="bare obs nohelper als sdk"
 hz=$(getconf CLK_TCK)
 declare -A rps p99 cpu
 echo "node-context: node http service + downstream call, wrk -t1 -c$conns, $rounds rounds x ${secs}s, interleaved" >&2
@@ -122,6 +126,8 @@ for c in $cfgs; do
 		'BEGIN { printf "%-9s %9.0f %8.0f %9.1f%% %9.1f%% %18.1f\n", c, q, l, 100*q/bq, 100*l/bl, u }'
 done
 awk -v h="${mr[obs]}" -v n="${mr[nohelper]}" -v hc="${mc[obs]}" -v nc="${mc[nohelper]}" \
+	-v a="${mr[als]}" -v ac="${mc[als]}" \
 	-v s="${mr[sdk]}" -v sc="${mc[sdk]}" 'BEGIN {
 	printf "\nhelper: %.1f%% of the throughput of obs-run without it (target >= 97%%), %+.1f us CPU per request\n", 100*h/n, hc - nc
+	printf "AsyncLocalStorage alone: %.1f%% of the throughput without it, %+.1f us CPU per request\n", 100*a/n, ac - nc
 	printf "obs-run vs the OpenTelemetry SDK: %.2fx the SDK'"'"'s throughput, %.1f vs %.1f us CPU per request (target: obs-run cheaper)\n", h/s, hc, sc }'
