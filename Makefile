@@ -188,6 +188,12 @@ $(BUILD)/tests/test_parent: tests/unit/test_parent.c preload/parent.c $(PURE_OBJ
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ipreload $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
 
+# the exporter's configuration, without the exporter
+$(BUILD)/tests/test_otlp_cfg: tests/unit/test_otlp_cfg.c $(PURE_OBJS) $(BUILD)/exporters/otlp_cfg.o \
+		$(BUILD)/exporters/otlp_encode.o $(OTLP_GEN_O)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lprotobuf-c -lyaml -lm -lpthread
+
 # TLS key handling links GnuTLS
 $(BUILD)/tests/test_tls_keys: tests/unit/test_tls_keys.c $(BUILD)/exporters/tls_keys.o
 	@mkdir -p $(@D)

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
@@ -35,6 +36,7 @@ struct otlp_exporter {
 	CURL *curl;
 	struct curl_slist *hdrs;
 	uint64_t last_drop_log_ns; /* queue-full warnings: at most one per 10 s */
+	char shown[512];	   /* the endpoint as logged (otlp_url_shown) */
 };
 
 /* ---- HTTP ------------------------------------------------------------------- */
@@ -201,7 +203,7 @@ static enum send_result post(struct otlp_exporter *e, const uint8_t *body, size_
 	cc = curl_easy_perform(e->curl);
 	*code = 0;
 	if (cc != CURLE_OK) {
-		log_debug("OTLP export to %s: %s", e->cfg.endpoint, curl_easy_strerror(cc));
+		log_debug("OTLP export to %s: %s", e->shown, curl_easy_strerror(cc));
 		return SEND_RETRY; /* network errors are transient */
 	}
 	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, code);
@@ -304,7 +306,7 @@ static void send_otlp(struct otlp_exporter *e, struct batch_bufs *bb, const stru
 		if (r.retry_after_s >= 0)
 			wait = r.retry_after_s * 1000 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 								       : r.retry_after_s * 1000;
-		log_debug("OTLP: %s (HTTP %ld), retrying in %ld ms", e->cfg.endpoint, code, wait);
+		log_debug("OTLP: %s (HTTP %ld), retrying in %ld ms", e->shown, code, wait);
 		count(e, &e->st.retries, 1);
 		if (wait_or_stop(e, wait)) {
 			sr = SEND_RETRY;
@@ -333,12 +335,12 @@ static void send_otlp(struct otlp_exporter *e, struct batch_bufs *bb, const stru
 		count(e, &e->st.requests_failed, 1);
 		warn_spans("otlp_rejected", b,
 			   "OTLP: %s answered HTTP %ld: %zu spans dropped (not retryable)",
-			   e->cfg.endpoint, code, n);
+			   e->shown, code, n);
 		count(e, &e->st.dropped_rejected, n);
 	} else {
 		warn_spans("otlp_unreachable", b,
 			   "OTLP: %s unreachable or busy after %d attempts: %zu spans dropped",
-			   e->cfg.endpoint, MAX_ATTEMPTS, n);
+			   e->shown, MAX_ATTEMPTS, n);
 		count(e, &e->st.dropped_failed, n);
 	}
 }
@@ -425,11 +427,19 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 	}
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cond, NULL);
+	otlp_url_shown(cfg->endpoint, e->shown, sizeof(e->shown));
 	if (!cfg->endpoint) {
 		if (!cfg->json_path || !strcmp(cfg->json_path, "-")) {
 			e->json = stdout;
 		} else {
-			e->json = fopen(cfg->json_path, "ae");
+			/* spans carry request paths and peers: 0600, whatever the
+			 * umask, and never through a symlink planted in its place */
+			int fd = open(cfg->json_path,
+				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+			e->json = fd >= 0 ? fdopen(fd, "a") : NULL;
+			if (fd >= 0 && !e->json)
+				close(fd);
 			if (!e->json) {
 				snprintf(err, errlen, "cannot open span file %s: %s",
 					 cfg->json_path, strerror(errno));

@@ -42,6 +42,9 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 /* The traces URL for the config file's tracing.endpoint: a collector's
  * base URL gets /v1/traces, a URL already ending in it is kept. */
 void otlp_traces_url(const char *base, char *out, size_t len);
+/* url as it may be logged: a user:password@ before the host is shown as
+ * ***@ (credentials never reach a log). */
+void otlp_url_shown(const char *url, char *out, size_t len);
 
 struct otlp_stats {
 	uint64_t queued, exported, retries;

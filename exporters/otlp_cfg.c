@@ -59,6 +59,29 @@ void otlp_cfg_init(struct otlp_cfg *c)
 	c->delay_ms = 1000;
 }
 
+void otlp_url_shown(const char *url, char *out, size_t len)
+{
+	const char *host = url ? strstr(url, "://") : NULL, *at, *end;
+
+	if (!url) {
+		snprintf(out, len, "(none)");
+		return;
+	}
+	if (!host) {
+		snprintf(out, len, "%s", url);
+		return;
+	}
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	while (at && memchr(at + 1, '@', (size_t)(end - at - 1))) /* the last '@' ends userinfo */
+		at = memchr(at + 1, '@', (size_t)(end - at - 1));
+	if (!at)
+		snprintf(out, len, "%s", url);
+	else
+		snprintf(out, len, "%.*s***%s", (int)(host - url), url, at);
+}
+
 void otlp_traces_url(const char *base, char *out, size_t len)
 {
 	size_t n = strlen(base);
@@ -96,8 +119,11 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 	}
 	if (c->endpoint && strncmp(c->endpoint, "http://", 7) &&
 	    strncmp(c->endpoint, "https://", 8)) {
+		char shown[512];
+
+		otlp_url_shown(c->endpoint, shown, sizeof(shown));
 		snprintf(err, errlen, "OTLP endpoint '%s' must start with http:// or https://",
-			 c->endpoint);
+			 shown);
 		return -1;
 	}
 	comp = env2("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION");

@@ -308,6 +308,31 @@ echo_start() {
 	wait_for curl -fsS "http://127.0.0.1:$EP/"
 	run env OBS_PRELOAD_DISABLE=1 LD_PRELOAD="$TOP/build/libobs_preload.so" curl -fsS "http://127.0.0.1:$EP/off"
 	[[ $output == "GET /off tp=0 "* ]]
+	# A real setuid program: a copy of curl, set-user-ID to nobody and run
+	# by root (so the kernel sets AT_SECURE). ld.so ignores LD_PRELOAD
+	# there, but not /etc/ld.so.preload: in a mount namespace of the
+	# test's own, an overlay on /etc preloads the shim into every program.
+	# The plain copy shows the shim at work; the setuid copy loads it (its
+	# own /proc/self/maps, read by curl itself) and gets no traceparent.
+	local T
+	T=$(mktemp -d /tmp/obs-suid.XXXXXX)
+	chmod 755 "$T"
+	mkdir "$T/up" "$T/work"
+	cp "$TOP/build/libobs_preload.so" "$(command -v curl)" "$T/"
+	cp "$T/curl" "$T/curl-suid"
+	chown nobody "$T/curl-suid"
+	chmod 4755 "$T/curl-suid"
+	run unshare -m --propagation private sh -c "
+		mount -t overlay overlay -o lowerdir=/etc,upperdir=$T/up,workdir=$T/work /etc &&
+		echo $T/libobs_preload.so >/etc/ld.so.preload &&
+		$T/curl -fsS http://127.0.0.1:$EP/plain && echo &&
+		$T/curl-suid -fsS http://127.0.0.1:$EP/suid file:///proc/self/maps"
+	rm -rf "$T"
+	echo "$output" | head -3
+	[ "$status" -eq 0 ]
+	[[ $output == *"GET /plain tp=1 00-"* ]]
+	[[ $output == *"GET /suid tp=0 "* ]]
+	[[ $output == *"$T/libobs_preload.so"* ]]
 }
 
 @test "Python's ssl module (libssl loaded by a dlopen'ed _ssl) through the shim: HTTPS works, traceparent reaches nginx" {

@@ -444,6 +444,33 @@ renew_cert() {
 	EOF
 }
 
+@test "a capability-granting obs binary that any user may run refuses to; one only a trusted group runs works" {
+	require_bpf
+	require_cmd setcap setpriv
+	local T
+	T=$(mktemp -d /tmp/obs-caps.XXXXXX)
+	chmod 755 "$T"
+	cp "$OBS" "$T/obs"
+	setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep "$T/obs"
+	# world-executable: the kernel sets AT_SECURE for nobody, obs refuses
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$T/obs" check
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"refusing to run"*"chmod 0750"* ]]
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$T/obs" run -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"refusing to run"* ]]
+	# root:nogroup 0750 (setcap again: chown clears file capabilities)
+	chown root:nogroup "$T/obs"
+	chmod 0750 "$T/obs"
+	setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep "$T/obs"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$T/obs" check
+	echo "$output"
+	rm -rf "$T"
+	[[ $output != *"refusing to run"* ]]
+	[[ $output == *"privileges"* ]]
+}
+
 @test "least privilege: after attach every obs-run thread keeps only CAP_KILL; metrics still flow; CMD keeps its own" {
 	require_bpf
 	MP=$(free_port)
@@ -465,12 +492,13 @@ renew_cert() {
 	curl -fsS "http://127.0.0.1:$SP/after-drop" >/dev/null
 	wait_scrape "$MP" 'http_server_request_duration_seconds_count\{.*http_route="/after-drop".* 1$'
 	wait_scrape "$MP" 'obs_syscall_duration_seconds_count\{syscall="accept4"'
-	# signals still reach CMD
+	# signals still reach CMD: python dies of the SIGTERM, and obs-run
+	# exits as a shell would (128 + 15)
 	kill -TERM "$OBS_PID"
 	local st=0
 	wait "$OBS_PID" || st=$?
 	OBS_PID=
-	[ "$st" -ne 125 ]
+	[ "$st" -eq 143 ]
 }
 
 @test "least privilege: the agent keeps only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, and still labels another user's new process" {
@@ -627,8 +655,13 @@ time.sleep(3)'
 	AGENT=$!
 	wait_for ready "$MP"
 	grep -q "LD_PRELOAD=$SHIMD/run-obs/libobs_preload.so (regions handed to $SHIMD/run-obs/obs.sock)" "$D/agent.err"
+	# the socket is open to every user (the kernel names each caller, and a
+	# caller only ever gets its own region); nothing else there is
+	# writable by anyone but root, nor readable spans
 	[ "$(stat -c %a "$SHIMD/run-obs/obs.sock")" = 666 ]
 	[ "$(stat -c %F "$SHIMD/run-obs/obs.sock")" = socket ]
+	[ -z "$(find "$SHIMD/run-obs" -perm /022 ! -type s)" ]
+	[ "$(stat -c %a "$D/spans.jsonl")" = 600 ]
 	# the runtime helpers are published beside the shim, and a node
 	# workload that preloads it loads its helper with no other setting
 	[ -f "$SHIMD/run-obs/obs-helpers/node/obs-context.js" ]
@@ -746,4 +779,22 @@ time.sleep(3)'
 	# and the victim still counts, its own requests only
 	curl -fsS "http://127.0.0.1:$SP/mine" >/dev/null
 	wait_scrape "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/mine",http_response_status_code="200",service="victim",container_id="",pod_uid=""\} 2$'
+}
+
+@test "the agent refuses a shim directory that others can write, or a symlink in its place" {
+	require_bpf
+	MP=$(free_port)
+	SHIMD=$(mktemp -d /run/obs-test.XXXXXX)
+	chmod 755 "$SHIMD"
+	mkdir -m 777 "$SHIMD/open"
+	ln -s "$SHIMD/open" "$SHIMD/link"
+	for d in open link; do
+		printf 'metrics:\n  listen: "127.0.0.1:%s"\ntracing:\n  shim_dir: %s\n' "$MP" "$SHIMD/$d" >"$D/agent.yaml"
+		run timeout 30 "$OBS" agent --config "$D/agent.yaml"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[[ $output == *"$SHIMD/$d is not a directory of uid 0 writable only by it"* ]]
+		[ ! -e "$SHIMD/open/libobs_preload.so" ]
+	done
+	[[ $output == *"found a symlink"* ]]
 }

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -140,40 +141,68 @@ static void bad_files(void **state)
 	assert_false(auth_required(&c)); /* a failed load leaves nothing half-set */
 }
 
-/* The comparison's time does not depend on how much of the guess is
- * right: a wrong first byte and a wrong last byte take about as long. */
-static double time_guess(const char *secret, size_t n, const char *guess)
-{
-	struct timespec a, b;
-	volatile int sink = 0;
+/* Constant time by construction, not by a stopwatch: the comparison reads
+ * every byte of the secret and of the guess even when the very first byte
+ * differs (an early exit would be the timing leak). The bytes after the
+ * mismatch lie on a page with no access; the fault handler notes the read
+ * and opens the page, and the compare goes on. */
+static char *guarded;
+static long pagesz;
+static volatile sig_atomic_t faults;
 
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (int i = 0; i < 20000; i++)
-		sink += auth_equal(secret, n, guess, n);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	char *a = si->si_addr;
+
+	if (a < guarded + pagesz || a >= guarded + 2 * pagesz)
+		abort(); /* not our page: a real crash */
+	faults++;
+	mprotect(guarded + pagesz, (size_t)pagesz, PROT_READ | PROT_WRITE);
+}
+
+/* Did auth_equal read past a mismatch in the first byte of which (0: the
+ * secret, 1: the guess)? */
+static int reads_past_mismatch(int which, size_t n)
+{
+	char other[256];
+	char *p = guarded + pagesz - 1; /* byte 0 on the open page, the rest guarded */
+	int r;
+
+	memset(other, 'k', n);
+	mprotect(guarded + pagesz, (size_t)pagesz, PROT_READ | PROT_WRITE);
+	memset(p, 'k', n);
+	p[0] = 'x';
+	mprotect(guarded + pagesz, (size_t)pagesz, PROT_NONE);
+	faults = 0;
+	r = which ? auth_equal(other, n, p, n) : auth_equal(p, n, other, n);
+	assert_int_equal(r, 0);
+	return faults > 0;
 }
 
 static void constant_time(void **state)
 {
-	char secret[1024], early[1024], late[1024];
-	double te = 1e30, tl = 1e30;
+	struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO}, old_segv, old_bus;
 
 	(void)state;
-	memset(secret, 'k', sizeof(secret));
-	memcpy(early, secret, sizeof(secret));
-	memcpy(late, secret, sizeof(secret));
-	early[0] = 'x';
-	late[sizeof(late) - 1] = 'x';
-	/* best of several rounds: the machine is noisy, the code is not */
-	for (int r = 0; r < 7; r++) {
-		double e = time_guess(secret, sizeof(secret), early);
-		double l = time_guess(secret, sizeof(secret), late);
-		te = e < te ? e : te;
-		tl = l < tl ? l : tl;
-	}
-	/* an early-exit compare would make "early" ~1000x faster */
-	assert_true(te > tl * 0.5);
+	pagesz = sysconf(_SC_PAGESIZE);
+	guarded = mmap(NULL, (size_t)pagesz * 2, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(guarded != MAP_FAILED);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	assert_true(reads_past_mismatch(0, 64));
+	assert_true(reads_past_mismatch(1, 64));
+	/* and a wrong length still walks the whole secret */
+	faults = 0;
+	mprotect(guarded + pagesz, (size_t)pagesz, PROT_READ | PROT_WRITE);
+	memset(guarded + pagesz - 1, 'k', 64);
+	mprotect(guarded + pagesz, (size_t)pagesz, PROT_NONE);
+	assert_int_equal(auth_equal(guarded + pagesz - 1, 64, "x", 1), 0);
+	assert_true(faults > 0);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	munmap(guarded, (size_t)pagesz * 2);
 }
 
 int main(void)

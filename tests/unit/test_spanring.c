@@ -1,5 +1,6 @@
 /* Unit tests: the span ring (spanring.c): order, full ring drops and counts,
- * wrap-around, attach validation, the dead-producer skip, and four threads
+ * wrap-around, attach validation, a hostile sequence number (bounded tries),
+ * sizes that would wrap, the dead-producer skip, and four threads
  * producing at once with nothing lost or duplicated. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,6 +49,27 @@ static void test_order_full_wrap(void **st)
 	((struct spanring_hdr *)m)->magic = 1;
 	assert_int_equal(spanring_attach(&c, m, spanring_bytes(4)), -1);
 	assert_int_equal(spanring_init(&c, m, 3), -1);
+	free(m);
+}
+
+/* A writer not playing by the rules sets the head cell's sequence ahead:
+ * a producer gives up after a bounded number of tries, drops and counts,
+ * and never spins. Sizes that would wrap are refused. */
+static void test_hostile_sequence(void **st)
+{
+	(void)st;
+	struct spanring r;
+	struct span_rec rec = {0};
+	void *m = mk(4, &r);
+
+	r.cells[0].seq = 7; /* "ahead of head" for every later try */
+	assert_int_equal(spanring_push(&r, &rec), -1);
+	assert_int_equal(r.hdr->dropped, 1);
+	assert_int_equal(r.hdr->pushed, 0);
+	assert_int_equal(spanring_bytes((uint64_t)1 << 61), 0);
+	assert_int_equal(spanring_bytes(UINT64_MAX), 0);
+	((struct spanring_hdr *)m)->cap = (uint64_t)1 << 61;
+	assert_int_equal(spanring_attach(&r, m, spanring_bytes(4)), -1);
 	free(m);
 }
 
@@ -116,8 +138,8 @@ static void test_threads(void **st)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_order_full_wrap),
-					   cmocka_unit_test(test_dead_producer),
-					   cmocka_unit_test(test_threads)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_order_full_wrap), cmocka_unit_test(test_hostile_sequence),
+	    cmocka_unit_test(test_dead_producer), cmocka_unit_test(test_threads)};
 	return cmocka_run_group_tests_name("spanring", tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "otlp.h"
 #include "privs.h"
 #include "procinfo.h"
 #include "spans.h"
@@ -76,6 +77,36 @@ out:
 	return rc;
 }
 
+/* A directory obs publishes code in (workloads load what is there): made
+ * 0755 if missing; an existing one must be a real directory of obs's own
+ * user that no one else can write, or anyone could swap the shim. */
+static int own_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %.300s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st)) {
+		snprintf(err, errlen, "cannot stat %.300s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		snprintf(err, errlen,
+			 "%.300s is not a directory of uid %d writable only by it (found %s, "
+			 "uid %d, mode %04o): workloads load code from it, so obs refuses it; "
+			 "remove it or fix its owner and mode",
+			 dir, (int)geteuid(),
+			 S_ISLNK(st.st_mode)   ? "a symlink"
+			 : S_ISDIR(st.st_mode) ? "a directory"
+					       : "not a directory",
+			 (int)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
 /* The shim, and beside it the runtime helpers it loads into node and
  * python workloads (preload/runtime.c), from the folder of lib. */
 static int publish_shim(const char *lib, const char *dir, char *out, size_t outlen, char *err,
@@ -100,13 +131,15 @@ static int publish_shim(const char *lib, const char *dir, char *out, size_t outl
 			return 0;
 		}
 		snprintf(sub, sizeof(sub), "%s/obs-helpers", dir);
-		mkdir(sub, 0755);
+		if (own_dir(sub, err, errlen))
+			return -1;
 		const char *base = strchr(h, '/');
 
 		if (!base)
 			continue;
 		snprintf(sub, sizeof(sub), "%s/obs-helpers/%.*s", dir, (int)(base - h), h);
-		mkdir(sub, 0755);
+		if (own_dir(sub, err, errlen))
+			return -1;
 		if (publish_file(src, sub, base + 1, dst, sizeof(dst), err, errlen))
 			return -1;
 	}
@@ -119,6 +152,7 @@ static int publish_shim(const char *lib, const char *dir, char *out, size_t outl
 static int agent_spans(struct obs_app *a, char *err, size_t errlen)
 {
 	static char sock[CONFIG_PATH_MAX + 16], shim[CONFIG_PATH_MAX + 32];
+	char shown[512];
 	const struct obs_config *c = a->cfg;
 	struct spans_cfg cfg = {.service = "unknown_service",
 				.agent = 1,
@@ -136,11 +170,8 @@ static int agent_spans(struct obs_app *a, char *err, size_t errlen)
 			 "spans from the node, kernel metrics only");
 		return 0;
 	}
-	if (mkdir(c->shim_dir, 0755) && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create tracing.shim_dir %.300s: %s", c->shim_dir,
-			 strerror(errno));
+	if (own_dir(c->shim_dir, err, errlen))
 		return -1;
-	}
 	snprintf(sock, sizeof(sock), "%s/obs.sock", c->shim_dir);
 	if (publish_shim(lib, c->shim_dir, shim, sizeof(shim), err, errlen) ||
 	    app_export_cfg(c, cfg.service, &cfg.export, err, errlen))
@@ -148,10 +179,11 @@ static int agent_spans(struct obs_app *a, char *err, size_t errlen)
 	cfg.export_spans = c->tracing_enabled && app_exports_spans(&cfg.export);
 	if (spans_open(&a->spans, &cfg, err, errlen))
 		return -1;
+	otlp_url_shown(cfg.export.endpoint, shown, sizeof(shown));
 	log_info("spans: workloads opt in with LD_PRELOAD=%s (regions handed to %s); %s", shim,
 		 sock,
 		 !c->tracing_enabled   ? "metrics only (tracing.enabled: false)"
-		 : cfg.export.endpoint ? cfg.export.endpoint
+		 : cfg.export.endpoint ? shown
 		 : cfg.export.json_path
 		     ? cfg.export.json_path
 		     : "metrics only (no tracing.endpoint or spans_file: spans are not exported)");

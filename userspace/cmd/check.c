@@ -109,8 +109,9 @@ int check_main(const struct obs_opts *o)
 		     NULL);
 	else
 		line(&r, "MISSING", "privileges", err,
-		     "run as root, or: setcap cap_bpf,cap_perfmon,cap_dac_read_search,"
-		     "cap_sys_ptrace+ep $(command -v obs)");
+		     "run as root, or let a trusted group run it with capabilities: "
+		     "chown root:obs OBS && chmod 0750 OBS && setcap cap_bpf,cap_perfmon,"
+		     "cap_dac_read_search,cap_sys_ptrace+ep OBS");
 
 	if (!access("/sys/kernel/btf/vmlinux", R_OK))
 		line(&r, "ok", "kernel BTF", "/sys/kernel/btf/vmlinux", NULL);

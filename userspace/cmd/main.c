@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "confcmd.h"
 #include "log.h"
+#include "privs.h"
 #include "run.h"
 #include "triage.h"
 
@@ -30,6 +31,10 @@ int main(int argc, char **argv)
 	if (o.help || o.cmd == OBS_CMD_HELP) {
 		fputs(cli_usage(o.help ? o.cmd : OBS_CMD_NONE), stdout);
 		return 0;
+	}
+	if (o.cmd != OBS_CMD_VERSION && privs_exec_check(err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", log_prog(), err);
+		return o.cmd == OBS_CMD_RUN ? 125 : 1;
 	}
 	switch (o.cmd) {
 	case OBS_CMD_VERSION:

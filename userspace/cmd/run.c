@@ -17,6 +17,7 @@
 #include "app.h"
 #include "auth.h"
 #include "log.h"
+#include "otlp.h"
 #include "privs.h"
 #include "procinfo.h"
 #include "report.h"
@@ -162,11 +163,14 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 			 cfg.sample_ratio);
 		setenv("OBS_SAMPLE", sample, 1);
 	}
-	if (cfg.export_spans)
-		log_info("spans: %s", cfg.export.endpoint		  ? cfg.export.endpoint
+	if (cfg.export_spans) {
+		char shown[512];
+
+		otlp_url_shown(cfg.export.endpoint, shown, sizeof(shown));
+		log_info("spans: %s", cfg.export.endpoint		  ? shown
 				      : strcmp(cfg.export.json_path, "-") ? cfg.export.json_path
 									  : "stdout (JSON lines)");
-	else if (c->tracing_enabled)
+	} else if (c->tracing_enabled)
 		log_info("spans: not exported (set OTEL_EXPORTER_OTLP_ENDPOINT, or --spans-file "
 			 "FILE for JSON lines); metrics count every request");
 	return 0;

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
@@ -42,10 +44,27 @@ int privs_check(char *err, size_t errlen)
 	snprintf(err, errlen,
 		 "missing capability %s%s%s (or CAP_SYS_ADMIN): obs loads eBPF programs and "
 		 "reads kernel tracepoints. Run it as root (sudo), or grant the capabilities "
-		 "(setcap cap_bpf,cap_perfmon,cap_dac_read_search,cap_sys_ptrace+ep on the obs "
-		 "binary); uid %d has neither",
+		 "to a binary only a trusted group may run (chown root:obs; chmod 0750; setcap "
+		 "cap_bpf,cap_perfmon,cap_dac_read_search,cap_sys_ptrace+ep); uid %d has neither",
 		 bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "",
 		 perfmon ? "" : "CAP_PERFMON", (int)geteuid());
+	return -1;
+}
+
+int privs_exec_check(char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!getauxval(AT_SECURE))
+		return 0;
+	if (stat("/proc/self/exe", &st) == 0 && !(st.st_mode & S_IXOTH))
+		return 0;
+	snprintf(err, errlen,
+		 "refusing to run: this obs binary gives privileges to whoever starts it "
+		 "(setuid or file capabilities) and any user may run it, while obs trusts its "
+		 "environment (OBS_*, OTEL_*, file paths). Make it executable only by a trusted "
+		 "group: chown root:obs BINARY && chmod 0750 BINARY (then setcap again), or run "
+		 "obs as root");
 	return -1;
 }
 

@@ -13,6 +13,11 @@ int privs_has_cap(int cap);
  * get it.
  */
 int privs_check(char *err, size_t errlen);
+/* -1 with err when obs was started with privileges its caller lacks
+ * (setuid, or file capabilities: AT_SECURE) from a binary anyone may run:
+ * obs trusts its environment (OBS_*, OTEL_*, config paths), so such a
+ * binary must be executable only by a trusted group (root:obs 0750). */
+int privs_exec_check(char *err, size_t errlen);
 /* The requirement checks every loading subcommand runs first. */
 int privs_check_all(char *err, size_t errlen);
 

@@ -1,13 +1,23 @@
 #include "spanring.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #define LOAD_ACQ(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
+/* Sizes are checked by division: a multiplication could wrap. */
+static int cap_fits(uint64_t cap, size_t len)
+{
+	return len >= sizeof(struct spanring_hdr) &&
+	       cap <= (len - sizeof(struct spanring_hdr)) / sizeof(struct spanring_cell);
+}
+
 size_t spanring_bytes(uint64_t cap)
 {
+	if (!cap_fits(cap, SIZE_MAX))
+		return 0;
 	return sizeof(struct spanring_hdr) + cap * sizeof(struct spanring_cell);
 }
 
@@ -15,7 +25,7 @@ int spanring_init(struct spanring *r, void *mem, uint64_t cap)
 {
 	struct spanring_hdr *h = mem;
 
-	if (cap < 2 || (cap & (cap - 1)))
+	if (cap < 2 || (cap & (cap - 1)) || !spanring_bytes(cap))
 		return -1;
 	r->hdr = h;
 	r->cells = (struct spanring_cell *)(h + 1);
@@ -35,7 +45,7 @@ int spanring_attach(struct spanring *r, void *mem, size_t len)
 
 	if (!mem || len < sizeof(*h) || LOAD_ACQ(&h->magic) != SPANRING_MAGIC ||
 	    h->version != SPANRING_VERSION || h->rec_size != sizeof(struct span_rec) ||
-	    h->cap < 2 || (h->cap & (h->cap - 1)) || spanring_bytes(h->cap) > len)
+	    h->cap < 2 || (h->cap & (h->cap - 1)) || !cap_fits(h->cap, len))
 		return -1;
 	r->hdr = h;
 	r->cells = (struct spanring_cell *)(h + 1);
@@ -55,11 +65,17 @@ static void set_seq(const struct spanring *r, struct spanring_cell *c, uint64_t 
 	STORE_REL(&c->seq, seq - (uint64_t)(c - r->cells));
 }
 
+/* A producer runs inside the app's I/O path: it gives up after this many
+ * tries (other producers winning every race, or a cell's sequence set
+ * ahead by a writer that is not playing by the rules) and drops the record,
+ * counted, rather than spin. */
+#define PUSH_TRIES 64
+
 int spanring_push(struct spanring *r, const struct span_rec *rec)
 {
 	uint64_t pos = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);
 
-	for (;;) {
+	for (int tries = 0; tries < PUSH_TRIES; tries++) {
 		struct spanring_cell *c = &r->cells[pos & r->mask];
 		uint64_t seq = seq_of(r, c);
 		int64_t dif = (int64_t)(seq - pos);
@@ -80,6 +96,8 @@ int spanring_push(struct spanring *r, const struct span_rec *rec)
 			pos = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);
 		}
 	}
+	__atomic_fetch_add(&r->hdr->dropped, 1, __ATOMIC_RELAXED);
+	return -1;
 }
 
 int spanring_pop(struct spanring *r, struct span_rec *out, uint64_t now_ns, uint64_t stall_ns,

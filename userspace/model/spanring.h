@@ -55,13 +55,15 @@ struct spanring {
 	uint64_t stall_since; /* consumer: when the head cell was first seen unpublished */
 };
 
-/* Bytes needed for a ring of cap records (cap: power of two). */
+/* Bytes needed for a ring of cap records (cap: power of two); 0 if that
+ * does not fit in a size_t. */
 size_t spanring_bytes(uint64_t cap);
 /* Format mem (spanring_bytes(cap) bytes, zeroed). */
 int spanring_init(struct spanring *r, void *mem, uint64_t cap);
 /* Attach to a ring made by spanring_init; -1 if mem is not one (or too small). */
 int spanring_attach(struct spanring *r, void *mem, size_t len);
-/* Producer: 0 if queued, -1 if full (counted in hdr->dropped). */
+/* Producer: 0 if queued, -1 if full or after a bounded number of lost races
+ * (counted in hdr->dropped); it never spins unbounded. */
 int spanring_push(struct spanring *r, const struct span_rec *rec);
 /*
  * Consumer: 1 if a record was copied to out, 0 if none is ready. now_ns
