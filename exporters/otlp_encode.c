@@ -122,6 +122,8 @@ static char *arena_str(struct arena *a, const char *s)
 		return NULL;
 	memcpy(a->str + a->sused, s, n);
 	a->sused += n;
+	/* protobuf strings must be UTF-8: a receiver refuses the whole batch */
+	str_utf8_fix(a->str + a->sused - n);
 	return a->str + a->sused - n;
 }
 
@@ -453,17 +455,34 @@ int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected, char
 
 /* ---- JSON lines ------------------------------------------------------------ */
 
+/* A JSON string: UTF-8 passes as is, a byte that is not UTF-8 becomes '?'. */
 static void json_str(FILE *f, const char *s)
 {
+	size_t n = strlen(s);
+
 	fputc('"', f);
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
+		size_t ok;
+
+		if (c == '"' || c == '\\') {
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
+		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\u%04x", c);
-		else
+		} else if (c < 0x80) {
 			fputc(c, f);
+		} else if ((ok = str_utf8_valid(s, n)) > 0) {
+			/* the whole well-formed multibyte sequence at s */
+			size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+
+			fwrite(s, 1, len < ok ? len : ok, f);
+			s += (len < ok ? len : ok) - 1;
+			n -= (len < ok ? len : ok) - 1;
+		} else {
+			fputc('?', f);
+		}
+		s++;
+		n--;
 	}
 	fputc('"', f);
 }

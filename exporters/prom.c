@@ -20,7 +20,14 @@ void prom_escape_label(struct sbuf *out, const char *v)
 {
 	while (*v) {
 		size_t run = strcspn(v, "\\\"\n"); /* most values: one run, no escape */
-		sbuf_append(out, v, run);
+		size_t ok = str_utf8_valid(v, run);
+
+		sbuf_append(out, v, ok);
+		if (ok < run) { /* not UTF-8: Prometheus would refuse the whole scrape */
+			sbuf_puts(out, "?");
+			v += ok + 1;
+			continue;
+		}
 		v += run;
 		if (!*v)
 			break;

@@ -19,6 +19,11 @@ static void escaping(void **state)
 	prom_escape_label(&b, "a\"b\\c\nd");
 	assert_string_equal(b.buf, "a\\\"b\\\\c\\nd");
 	sbuf_reset(&b);
+	/* not UTF-8 (a hostile path, a scribbled region): '?' per bad byte,
+	 * UTF-8 kept, escapes still right around it */
+	prom_escape_label(&b, "/caf\xc3\xa9/\xff\xfe\"/\xc3");
+	assert_string_equal(b.buf, "/caf\xc3\xa9/??\\\"/?");
+	sbuf_reset(&b);
 	prom_escape_help(&b, "x\\y\n\"z\"");
 	assert_string_equal(b.buf, "x\\\\y\\n\"z\"");
 	sbuf_free(&b);

@@ -68,10 +68,45 @@ static void test_u64(void **state)
 	}
 }
 
+static void test_utf8(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *fixed;
+	} c[] = {
+	    {"/plain/ascii", "/plain/ascii"},
+	    {"/caf\xc3\xa9", "/caf\xc3\xa9"},				      /* é */
+	    {"\xe2\x82\xac\xf0\x9f\x98\x80", "\xe2\x82\xac\xf0\x9f\x98\x80"}, /* € 😀 */
+	    {"/a\xff"
+	     "b",
+	     "/a?b"},			    /* never in UTF-8 */
+	    {"/\xc0\xaf", "/??"},	    /* overlong '/' */
+	    {"/\xe0\x80\xaf", "/???"},	    /* overlong, 3 bytes */
+	    {"/\xed\xa0\x80", "/???"},	    /* a surrogate */
+	    {"/\xf4\x90\x80\x80", "/????"}, /* past U+10FFFF */
+	    {"/\xc3", "/?"},		    /* cut short */
+	    {"/\xe2\x82x", "/??x"},	    /* cut short, then ASCII */
+	    {"\x80\x80", "??"},		    /* continuation bytes alone */
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		size_t n = strlen(c[i].in), bad = 0;
+
+		for (size_t k = 0; k < n; k++)
+			bad += c[i].in[k] != c[i].fixed[k];
+		assert_int_equal(str_utf8_valid(c[i].in, n) == n, bad == 0);
+		str_copy(buf, sizeof(buf), c[i].in);
+		assert_int_equal(str_utf8_fix(buf), bad);
+		assert_string_equal(buf, c[i].fixed);
+		assert_int_equal(str_utf8_valid(buf, strlen(buf)), strlen(buf));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_copy_every_size), cmocka_unit_test(test_append),
-	    cmocka_unit_test(test_fnv1a), cmocka_unit_test(test_u64)};
+	    cmocka_unit_test(test_fnv1a), cmocka_unit_test(test_u64), cmocka_unit_test(test_utf8)};
 	return cmocka_run_group_tests_name("str", tests, NULL, NULL);
 }

@@ -27,6 +27,47 @@ uint64_t str_fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+size_t str_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *b = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = b[i], len, lo = 0x80, hi = 0xbf;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		else
+			return i;
+		if (n - i < len || b[i + 1] < lo || b[i + 1] > hi)
+			return i;
+		for (unsigned k = 2; k < len; k++)
+			if (b[i + k] < 0x80 || b[i + k] > 0xbf)
+				return i;
+		i += len;
+	}
+	return n;
+}
+
+size_t str_utf8_fix(char *s)
+{
+	size_t n = strlen(s), i = 0, fixed = 0;
+
+	while ((i += str_utf8_valid(s + i, n - i)) < n) {
+		s[i++] = '?';
+		fixed++;
+	}
+	return fixed;
+}
+
 size_t str_u64(char *dst, uint64_t v)
 {
 	char tmp[20];

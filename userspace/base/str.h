@@ -16,5 +16,14 @@ uint64_t str_fnv1a(uint64_t h, const void *p, size_t n);
 /* v in decimal into dst (at least 21 bytes), NUL-terminated; its length.
  * (snprintf's cost, on every request, for a status code.) */
 size_t str_u64(char *dst, uint64_t v);
+/* The length of the longest prefix of s[n] that is well-formed UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF). A
+ * label or attribute value that is not is rejected whole by Prometheus and
+ * by OTLP receivers: one bad request path would cost every series or span
+ * around it. */
+size_t str_utf8_valid(const char *s, size_t n);
+/* Make s (NUL-terminated) well-formed UTF-8 in place: each byte that starts
+ * no valid sequence becomes '?'. Returns how many bytes were replaced. */
+size_t str_utf8_fix(char *s);
 
 #endif

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "str.h"
+
 void xspan_from_rec(struct xspan *x, const struct span_rec *r)
 {
 	memcpy(x->trace_id, r->trace_id, 16);
@@ -33,6 +35,7 @@ static uint16_t put(struct xspan *x, const char *s)
 		n = room - 1;
 	memcpy(x->str + off, s, n);
 	x->str[off + n] = 0;
+	str_utf8_fix(x->str + off); /* OTLP strings must be UTF-8 (a path need not be) */
 	x->str_used = (uint16_t)(off + n + 1);
 	return off;
 }

@@ -14,14 +14,20 @@
  *   hello     a sealed region with a hello that is not obs's
  *   nofd      the hello with no memfd
  *   short     a sealed memfd too small to hold a region
+ *   scribble  a well-made region of its own, handed over, then written over
+ *             at random (headers, index, series, the ring's cells and
+ *             counters) every millisecond until stdin closes; it also
+ *             tries to shrink and grow it, and says what the kernel said
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -108,6 +114,48 @@ static int hand_over(const char *path, int fd, const char *hello, size_t hello_l
 	return s;
 }
 
+/* xorshift: fast, and the same run for the same seed */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Write over the region at random until stdin has something or closes. */
+static int scribble(int fd)
+{
+	size_t len = region_bytes(64, 64);
+	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct region_hdr *h = (struct region_hdr *)m;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid(), writes = 0;
+	struct pollfd p = {.fd = 0, .events = POLLIN};
+
+	if (m == MAP_FAILED)
+		return die("mmap");
+	printf("ftruncate shrink: %s\n", ftruncate(fd, 4096) ? strerror(errno) : "allowed");
+	printf("ftruncate grow: %s\n", ftruncate(fd, (off_t)len * 2) ? strerror(errno) : "allowed");
+	fflush(stdout);
+	while (poll(&p, 1, 1) == 0) {
+		for (int i = 0; i < 64; i++) {
+			uint64_t r = rnd(&seed);
+			size_t off = (size_t)(r % len), n = 1 + (size_t)(r >> 40) % 64;
+
+			for (size_t k = 0; k < n && off + k < len; k++)
+				m[off + k] = (unsigned char)rnd(&seed);
+		}
+		/* and the fields a reader trusts most */
+		h->nclaimed = (uint32_t)rnd(&seed);
+		h->nseries = (uint32_t)rnd(&seed);
+		h->ring_cap = (uint32_t)rnd(&seed);
+		h->ring_off = rnd(&seed);
+		writes++;
+	}
+	printf("scribbled %llu rounds\n", (unsigned long long)writes);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char hello[] = "obs-region 1 ";
@@ -117,11 +165,13 @@ int main(int argc, char **argv)
 	char b;
 
 	if (argc < 3) {
-		fprintf(stderr,
-			"usage: forge_region SOCKET claim|unsealed|hello|nofd|short [PID]\n");
+		fprintf(
+		    stderr,
+		    "usage: forge_region SOCKET claim|unsealed|hello|nofd|short|scribble [PID]\n");
 		return 2;
 	}
-	if (!strcmp(mode, "claim") || !strcmp(mode, "hello") || !strcmp(mode, "nofd"))
+	if (!strcmp(mode, "claim") || !strcmp(mode, "hello") || !strcmp(mode, "nofd") ||
+	    !strcmp(mode, "scribble"))
 		fd = make_region(victim, 1, 0);
 	else if (!strcmp(mode, "unsealed"))
 		fd = make_region(victim, 0, 0);
@@ -139,6 +189,12 @@ int main(int argc, char **argv)
 		return die("handing it over");
 	printf("handed over (%s) as pid %d claiming %u\n", mode, (int)getpid(), victim);
 	fflush(stdout);
+	if (!strcmp(mode, "scribble")) {
+		int rc = scribble(fd);
+
+		close(s);
+		return rc;
+	}
 	/* hold the connection until told (stdin closes) or the agent hangs up */
 	if (read(0, &b, 1) < 0)
 		return die("read");
