@@ -25,7 +25,10 @@ typedef int MHD_Result_t;
 typedef enum MHD_Result MHD_Result_t;
 #endif
 
-#define PEM_MAX (1 << 20)
+#define PEM_MAX			 (1 << 20)
+#define PROM_HTTP_CONNS		 64u /* scrape connections at once */
+#define PROM_HTTP_PER_IP	 8u  /* of them from one address */
+#define PROM_HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -302,18 +305,24 @@ int http_server_start(const struct http_server_cfg *cfg, struct http_server **ou
 	if (s->fd < 0)
 		goto fail;
 	/* The certificate is handed to each handshake by tls_keys_retrieve,
-	 * not loaded once into the daemon, so that SIGHUP can rotate it. */
+	 * not loaded once into the daemon, so that SIGHUP can rotate it. TLS
+	 * 1.2 and 1.3 only, whatever the system's GnuTLS defaults. No address
+	 * may hold more than PROM_HTTP_PER_IP of the PROM_HTTP_CONNS slots: a
+	 * client without credentials cannot starve the scrapers. */
 	if (s->keys) {
 		tls_keys_serve(s->keys);
 		s->d = MHD_start_daemon(
 		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS, 0, NULL, NULL,
-		    handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_LIMIT, 64,
-		    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_HTTPS_CERT_CALLBACK,
-		    tls_keys_retrieve, MHD_OPTION_END);
+		    handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_LIMIT,
+		    PROM_HTTP_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, PROM_HTTP_PER_IP,
+		    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_HTTPS_PRIORITIES,
+		    PROM_HTTP_TLS_PRIORITIES, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_keys_retrieve,
+		    MHD_OPTION_END);
 	} else {
 		s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL,
 					NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-					MHD_OPTION_CONNECTION_LIMIT, 64,
+					MHD_OPTION_CONNECTION_LIMIT, PROM_HTTP_CONNS,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT, PROM_HTTP_PER_IP,
 					MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 	}
 	if (!s->d) {

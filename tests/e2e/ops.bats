@@ -181,6 +181,36 @@ code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
 	run curl -s -m 5 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$MP/metrics"
 	[[ $output != *obs_build_info* ]]
 	[ "$(curl -s --cacert "$D/ca.crt" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$MP/readyz")" = 200 ]
+	# TLS 1.2 and 1.3 only, whatever GnuTLS's defaults: an older client
+	# (one that would settle for TLS 1.1) fails its handshake
+	run openssl s_client -connect "127.0.0.1:$MP" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' </dev/null
+	[ "$status" -ne 0 ]
+	openssl s_client -connect "127.0.0.1:$MP" -tls1_2 </dev/null 2>&1 | grep -q '^New, TLSv1.2,'
+	openssl s_client -connect "127.0.0.1:$MP" -tls1_3 </dev/null 2>&1 | grep -q '^New, TLSv1.3,'
+}
+
+@test "metrics endpoint: one address holds at most 8 connections; scrapers from other addresses still get in" {
+	require_bpf
+	MP=$(free_port)
+	obs_start "$MP" -- sleep 60
+	# a client without credentials parks 8 idle connections
+	"$PY" - "$MP" >"$D/hold.out" 2>&1 <<-'EOF' &
+		import socket, sys, time
+		held = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(8)]
+		print("holding", len(held), flush=True)
+		time.sleep(20)
+	EOF
+	local HOLD=$!
+	wait_for grep -q "holding 8" "$D/hold.out"
+	sleep 0.5
+	# its ninth is turned away; a scraper on another address is served
+	run curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MP/metrics"
+	echo "from 127.0.0.1: $output"
+	[ "$output" != 200 ]
+	[ "$(curl -s -m 5 --interface 127.0.0.2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MP/metrics")" = 200 ]
+	kill "$HOLD"
+	wait "$HOLD" || true
+	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$MP/metrics"
 }
 
 @test "TLS key that does not match, or a non-PEM file: clear error, exit 125" {
