@@ -348,3 +348,66 @@ print(u.urlopen('https://127.0.0.1:$TLSP/index.html', context=ctx).read().decode
 	tp=$(grep 'GET /index.html' "$NGX/logs/access.log" | tail -1 | sed 's/.*tp=//')
 	check_pair "$tp"
 }
+
+@test "a child started with an environment of its own (execve with a fresh envp) keeps the shim; OBS_PRELOAD_INHERIT=0 lets it go" {
+	EP=$(free_port)
+	"$PY" "$TOP/tests/e2e/echo_server.py" "$EP" &
+	SRV=$!
+	wait_for curl -fsS "http://127.0.0.1:$EP/"
+	run "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary --service parent \
+		--spans-file "$BATS_TEST_TMPDIR/spans.jsonl" --sample-ratio 1 -- "$PY" -c "
+import os, subprocess
+def child(path):
+    # what a supervisor does: a clean environment, only PATH
+    r = subprocess.run(['curl', '-fsS', 'http://127.0.0.1:$EP' + path],
+                       env={'PATH': '/usr/bin:/bin'}, capture_output=True)
+    print(r.stdout.decode().strip(), flush=True)
+child('/fresh')
+os.environ['OBS_PRELOAD_INHERIT'] = '0'
+child('/let-go')
+"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"GET /fresh tp=1 00-"* ]]
+	[[ $output == *"GET /let-go tp=0 "* ]]
+	# the child's client span reached obs, under the parent's service
+	"$PY" - "$BATS_TEST_TMPDIR/spans.jsonl" <<-'PYEOF'
+		import json, sys
+		spans = [json.loads(l) for l in open(sys.argv[1])]
+		url = lambda s: s["attributes"].get("url.full", "")
+		fresh = [s for s in spans if url(s).endswith("/fresh")]
+		assert len(fresh) == 1 and fresh[0]["kind"] == "client", spans
+		assert fresh[0]["resource"]["service.name"] == "parent", fresh
+		assert not [s for s in spans if url(s).endswith("/let-go")], spans
+	PYEOF
+}
+
+@test "forked children (a pre-forking server) draw span and trace ids of their own: 40 children, 40 distinct traceparents" {
+	EP=$(free_port)
+	"$PY" "$TOP/tests/e2e/echo_server.py" "$EP" &
+	SRV=$!
+	wait_for curl -fsS "http://127.0.0.1:$EP/"
+	# the parent makes one request first, so its generator is seeded
+	# before it forks: each child must reseed, not repeat the parent's
+	run env LD_PRELOAD="$TOP/build/libobs_preload.so" "$PY" -c "
+import os, urllib.request
+def get(p):
+    return urllib.request.urlopen('http://127.0.0.1:$EP' + p).read().decode().strip()
+print(get('/parent'), flush=True)
+kids = []
+for i in range(40):
+    pid = os.fork()
+    if pid == 0:
+        os.write(1, (get('/child') + '\n').encode())  # one write: lines stay whole
+        os._exit(0)
+    kids.append(pid)
+for k in kids:
+    os.waitpid(k, 0)
+"
+	echo "$output" | head -5
+	[ "$status" -eq 0 ]
+	tps=$(echo "$output" | grep '^GET /child tp=1 ' | awk '{print $4}')
+	[ "$(echo "$tps" | wc -l)" -eq 40 ]
+	[ "$(echo "$tps" | cut -d- -f2 | sort -u | wc -l)" -eq 40 ] # trace ids
+	[ "$(echo "$tps" | cut -d- -f3 | sort -u | wc -l)" -eq 40 ] # span ids
+}

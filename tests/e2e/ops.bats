@@ -828,3 +828,46 @@ time.sleep(3)'
 	done
 	[[ $output == *"found a symlink"* ]]
 }
+
+@test "agent SIGHUP: basic auth rotated, then removed (the bearer token alone opens), sampling changed; a bad file changes nothing" {
+	require_bpf
+	MP=$(free_port)
+	echo 'first-pass' >"$D/pw"
+	cat >"$D/agent.yaml" <<-EOF
+		metrics:
+		  listen: "127.0.0.1:$MP"
+		  auth:
+		    bearer_token_file: $D/token
+		    basic_auth:
+		      username: prom
+		      password_file: $D/pw
+		tracing:
+		  sampling_ratio: 0.5
+	EOF
+	"$OBS" agent --no-preload --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
+	AGENT=$!
+	wait_for curl -fsS "http://127.0.0.1:$MP/readyz"
+	U=http://127.0.0.1:$MP/metrics
+	[ "$(code -u prom:first-pass "$U")" = 200 ]
+	# rotate the password: the old one is refused, the new one opens
+	echo 'second-pass' >"$D/pw"
+	kill -HUP "$AGENT"
+	wait_for grep -q 'reloaded' "$D/agent.err"
+	[ "$(code -u prom:first-pass "$U")" = 401 ]
+	[ "$(code -u prom:second-pass "$U")" = 200 ]
+	[ "$(code -H "Authorization: Bearer $TOKEN" "$U")" = 200 ]
+	# remove basic auth from the file: no password opens any more
+	sed -i '/basic_auth:/,$d' "$D/agent.yaml"
+	printf 'tracing:\n  sampling_ratio: 0.25\n' >>"$D/agent.yaml"
+	kill -HUP "$AGENT"
+	wait_for sh -c "[ \$(grep -c reloaded '$D/agent.err') -ge 2 ]"
+	grep 'reloaded' "$D/agent.err" | tail -1 | grep -q 'applied metrics.auth tracing.sampling_ratio$'
+	[ "$(code -u prom:second-pass "$U")" = 401 ]
+	[ "$(code -H "Authorization: Bearer $TOKEN" "$U")" = 200 ]
+	# a broken file: said, and the running settings stay
+	printf 'metrics:\n  auth: [\n' >"$D/agent.yaml"
+	kill -HUP "$AGENT"
+	wait_for grep -q 'keeping the running settings' "$D/agent.err"
+	[ "$(code -H "Authorization: Bearer $TOKEN" "$U")" = 200 ]
+	kill -0 "$AGENT"
+}
