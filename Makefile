@@ -202,7 +202,11 @@ $(BUILD)/tests/test_tls_keys: tests/unit/test_tls_keys.c $(BUILD)/exporters/tls_
 unit-bins: $(UNIT_TESTS)
 
 # a hostile local process for the agent's end-to-end tests
-e2e-bins: $(BUILD)/tests/forge_region
+e2e-bins: $(BUILD)/tests/forge_region $(BUILD)/tests/seccomp_exec
+# a pod's Localhost seccomp profile, applied as a container runtime does
+$(BUILD)/tests/seccomp_exec: tests/e2e/k8s/seccomp_exec.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lseccomp
 $(BUILD)/tests/forge_region: tests/e2e/forge/forge_region.c $(PURE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lyaml -lm -lpthread

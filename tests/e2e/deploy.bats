@@ -12,6 +12,11 @@ PROMDIR=$TOP/deploy/prometheus
 teardown() {
 	obs_stop
 	bg_stop "${TLS_PID:-}"
+	bg_stop "${WL_PID:-}"
+	bg_stop "${POD_PID:-}"
+	receiver_stop
+	[ -n "${POD_DIR:-}" ] && rm -rf "$POD_DIR"
+	true
 }
 
 alert_names() {
@@ -202,7 +207,9 @@ k8s_config() { # PORT
 		's|path: /readyz|path: /ready|' \
 		's/scheme: HTTPS/scheme: HTTP/' \
 		's|mountPath: /sys/kernel/btf|mountPath: /btf|' \
-		's/component: agent/component: agnt/'; do
+		's/component: agent/component: agnt/' \
+		's/type: Localhost/type: Unconfined/' \
+		's|mountPath: /run/obs|mountPath: /run/obs2|'; do
 		rm -rf "$BATS_TEST_TMPDIR/broken"
 		cp -r "$K8S" "$BATS_TEST_TMPDIR/broken"
 		sed -i "$mut" "$BATS_TEST_TMPDIR/broken/daemonset.yaml"
@@ -270,4 +277,67 @@ k8s_config() { # PORT
 	"$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' \
 		"$BATS_TEST_TMPDIR/agent.err"
 	grep -q '"msg":"capabilities: dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE' "$BATS_TEST_TMPDIR/agent.err"
+}
+
+@test "kubernetes: the pod as the manifests build it (read-only root, their mounts, capabilities, seccomp profile): the agent answers its HTTPS probes, publishes the shim, and a workload mounting it gets metrics and spans" {
+	require_bpf
+	require_cmd setpriv openssl unshare
+	require_node_modules
+	local MP RP SP W
+	MP=$(free_port) RP=$(free_port) SP=$(free_port)
+	receiver_start "$RP"
+	k8s_config "$MP"
+	POD_DIR=$(mktemp -d /tmp/obs-pod.XXXXXX)
+	W=$POD_DIR
+	# the volumes' content: the ConfigMap's obs.yaml with the test's three
+	# substitutions (loopback listener, the local OTLP receiver, every
+	# span sampled), and the Secrets
+	mkdir -p "$W/volumes/config" "$W/volumes/token" "$W/volumes/tls"
+	sed -e "s|listen: \":9464\"|listen: \"127.0.0.1:$MP\"|" \
+		-e "s|http://otel-collector.obs.svc:4318|http://127.0.0.1:$RP|" \
+		-e "s|sampling_ratio: .*|sampling_ratio: 1|" \
+		"$BATS_TEST_TMPDIR/k/obs.yaml" >"$W/volumes/config/obs.yaml"
+	install -m 0400 "$BATS_TEST_TMPDIR/k/token" "$W/volumes/token/token"
+	install -m 0400 "$BATS_TEST_TMPDIR/k/tls.crt" "$BATS_TEST_TMPDIR/k/tls.key" "$W/volumes/tls/"
+	"$PY" "$TOP/tests/e2e/k8s_pod.py" "$K8S" "$TOP" "$W" >"$W/pod.sh"
+	cat "$W/pod.sh"
+	OTEL_BSP_SCHEDULE_DELAY=100 unshare -m --propagation private sh "$W/pod.sh" \
+		>"$W/agent.out" 2>"$W/agent.err" &
+	POD_PID=$!
+	wait_for curl -fsk "https://127.0.0.1:$MP/healthz" || { cat "$W/agent.err"; return 1; }
+	wait_for curl -fsk "https://127.0.0.1:$MP/readyz"
+	cat "$W/agent.err"
+	# it runs as the manifest says: the profile's filter, no_new_privs,
+	# only the added capabilities (then obs's own drop), a read-only root
+	grep -q '^Seccomp:[[:space:]]*2$' "/proc/$POD_PID/status"
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$POD_PID/status"
+	grep -q '"msg":"capabilities: dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE' "$W/agent.err"
+	run nsenter -t "$POD_PID" -m -r touch /usr/local/bin/x
+	[ "$status" -ne 0 ]
+	[[ $output == *"Read-only file system"* ]]
+	# the shim and its helpers, published on the host for workloads
+	[ -f "$W/host/run/obs/libobs_preload.so" ]
+	[ -S "$W/host/run/obs/obs.sock" ]
+	[ -f "$W/host/run/obs/obs-helpers/node/obs-context.js" ]
+	# a workload in a mount namespace of its own mounts the hostPath at
+	# /run/obs, as deploy/README.md tells workloads to
+	unshare -m --propagation private sh -c '
+		mount -t tmpfs tmpfs /run && mkdir /run/obs &&
+		mount --bind -o ro "$1" /run/obs && mount -o remount,bind,ro /run/obs &&
+		shift && exec env OTEL_SERVICE_NAME=podapp LD_PRELOAD=/run/obs/libobs_preload.so "$@"' \
+		sh "$W/host/run/obs" "$PY" "$TOP/tests/e2e/echo_server.py" "$SP" >"$W/wl.out" 2>&1 &
+	WL_PID=$!
+	wait_for listening "$SP"
+	for i in 1 2 3 4 5; do curl -fsS "http://127.0.0.1:$SP/pod/$i" >/dev/null; done
+	wait_for k8s_scrape_has '^http_server_request_duration_seconds_count\{.*service="podapp".*\} 5$'
+	wait_for spans_ge "len([s for s in spans if s['service'] == 'podapp'])" 5
+}
+
+spans_ge() { [ "$(span_q "$1")" -ge "$2" ]; }
+
+# k8s_scrape_has PATTERN: the agent's /metrics, over HTTPS with its token
+k8s_scrape_has() {
+	curl -fsS --cacert "$BATS_TEST_TMPDIR/k/tls.crt" \
+		-H "Authorization: Bearer $(cat "$BATS_TEST_TMPDIR/k/token")" \
+		"https://127.0.0.1:$MP/metrics" | grep -Eq "$1"
 }

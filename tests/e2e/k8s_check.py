@@ -121,8 +121,19 @@ def main():
         m = mounts.get(path)
         check(m and m.get("readOnly") is True and m["name"] == host_paths.get(path),
               f"{where}: {path} must be mounted read-only from the host")
+    # the shim published for workloads: the agent writes it (the root is
+    # read-only), workloads mount the same hostPath
+    m = mounts.get("/run/obs")
+    check(m and not m.get("readOnly") and vols.get(m["name"], {}).get("hostPath", {}).get("path")
+          == "/run/obs", f"{where}: /run/obs must be a writable mount of hostPath /run/obs")
     sc = c["securityContext"]
     check(sc.get("privileged") is False, f"{where}: must not be privileged")
+    prof = sc.get("seccompProfile", {})
+    check(prof.get("type") in ("RuntimeDefault", "Localhost"),
+          f"{where}: seccompProfile {prof.get('type')}: RuntimeDefault or the shipped Localhost profile")
+    if prof.get("type") == "Localhost":
+        check(os.path.exists(os.path.join(sys.argv[1], "seccomp", prof.get("localhostProfile", ""))),
+              f"{where}: seccomp profile {prof.get('localhostProfile')} is not shipped in seccomp/")
     caps = set(sc["capabilities"].get("add", []))
     check(caps == NEEDED_CAPS, f"{where}: capabilities {sorted(caps)}, want exactly {sorted(NEEDED_CAPS)}")
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
