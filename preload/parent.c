@@ -256,8 +256,10 @@ void parent_server_begin(struct exchange *x, int fd, uint16_t port, uint32_t str
 	__atomic_add_fetch(&inflight, 1, __ATOMIC_ACQ_REL);
 	x->host[0] = PARENT_COUNTED | (uint64_t)stream << 32;
 	ref.ctx = x->ctx;
-	ref.tracestate_len = x->tracestate_len;
-	memcpy(ref.tracestate, x->tracestate, x->tracestate_len + 1);
+	ref.tracestate_len =
+	    x->tracestate_len < TP_TRACESTATE_MAX ? x->tracestate_len : TP_TRACESTATE_MAX;
+	memcpy(ref.tracestate, x->tracestate, ref.tracestate_len);
+	ref.tracestate[ref.tracestate_len] = 0;
 	if (s >= 0) {
 		struct slot *sl = &slots[s];
 		__atomic_add_fetch(&sl->state, 1, __ATOMIC_ACQ_REL);

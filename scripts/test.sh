@@ -138,6 +138,9 @@ skipped=$((skipped + s))
 fail=$((fail + f))
 grep '^not ok ' build/e2e.tap | while read -r l; do echo "FAILED: $l"; done
 [ "$((p + f))" -eq 0 ] && record "bats ran no test" 1
+# tests stop what they start: say what was left behind
+left=$(pgrep -a -f "$top/build/(obs|tests/)|nginx -c .*/ngx/|obs-pod\." || true)
+[ -n "$left" ] && printf 'warning: processes left running by the tests:\n%s\n' "$left"
 if [ "$s" -gt 0 ]; then
 	grep -iE '^ok .* # skip' build/e2e.tap | while read -r l; do echo "SKIPPED: $l"; done
 	if [ "${CI:-}" = true ]; then

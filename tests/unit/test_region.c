@@ -180,8 +180,10 @@ static void full_table(void **state)
 		assert_non_null(o);
 		assert_ptr_equal(o, region_series(&r, f, "", 0));
 	}
-	memset(k, 'x', sizeof(k));
-	assert_null(region_series(&r, 1, k, REGION_KEY_MAX + 1));
+	char big[REGION_KEY_MAX + 1];
+
+	memset(big, 'x', sizeof(big));
+	assert_null(region_series(&r, 1, big, sizeof(big)));
 	munmap(m, len);
 }
 

@@ -142,13 +142,14 @@ static struct region_series *claim(struct region *r, uint32_t h, uint16_t family
 struct region_series *region_series(struct region *r, uint16_t family, const char *key,
 				    size_t keylen)
 {
-	uint32_t h = key_hash(family, key, keylen), imask = 2 * (r->mask + 1) - 1;
+	uint32_t h, imask = 2 * (r->mask + 1) - 1;
 	/* the overflow series may look through the whole index */
 	uint32_t probe = keylen ? PROBE : imask + 1;
 	struct region_series *mine = NULL;
 
 	if (keylen > REGION_KEY_MAX)
 		return NULL;
+	h = key_hash(family, key, keylen);
 	for (uint32_t i = 0; i < probe; i++) {
 		uint32_t *slot = &r->index[(h + i) & imask];
 		uint32_t e = LOAD(slot);
