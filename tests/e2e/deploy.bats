@@ -203,7 +203,7 @@ k8s_config() { # PORT
 	# the checks can fail: each mutation is one mistake a cluster would not catch
 	local mut
 	for mut in 's/hostPID: true/hostPID: false/' \
-		's/add: \["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"\]/add: ["SYS_ADMIN"]/' \
+		's/add: \["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SETUID", "SETGID"\]/add: ["SYS_ADMIN"]/' \
 		's|path: /readyz|path: /ready|' \
 		's/scheme: HTTPS/scheme: HTTP/' \
 		's|mountPath: /sys/kernel/btf|mountPath: /btf|' \
@@ -311,7 +311,8 @@ k8s_config() { # PORT
 	# only the added capabilities (then obs's own drop), a read-only root
 	grep -q '^Seccomp:[[:space:]]*2$' "/proc/$POD_PID/status"
 	grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$POD_PID/status"
-	grep -q '"msg":"capabilities: dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE' "$W/agent.err"
+	grep -q '"msg":"capabilities: dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE .*; running as nobody"' "$W/agent.err"
+	[ "$(awk '/^Uid/ {print $2, $3, $4, $5}' "/proc/$POD_PID/status")" = "65534 65534 65534 65534" ]
 	run nsenter -t "$POD_PID" -m -r touch /usr/local/bin/x
 	[ "$status" -ne 0 ]
 	[[ $output == *"Read-only file system"* ]]

@@ -21,7 +21,7 @@ API = {"Namespace": "v1", "ConfigMap": "v1", "Secret": "v1", "ServiceAccount": "
        "ServiceMonitor": "monitoring.coreos.com/v1",
        "Kustomization": "kustomize.config.k8s.io/v1beta1"}
 # what obs's agent needs, and may have
-NEEDED_CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
+NEEDED_CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SETUID", "SETGID"}
 
 problems = []
 

@@ -501,18 +501,21 @@ renew_cert() {
 	[[ $output == *"privileges"* ]]
 }
 
-@test "least privilege: after attach every obs-run thread keeps only CAP_KILL; metrics still flow; CMD keeps its own" {
+@test "least privilege: after attach every obs-run thread is nobody with only CAP_KILL; metrics still flow; CMD keeps its own" {
 	require_bpf
 	MP=$(free_port)
 	SP=$(free_port)
 	obs_start "$MP" -- "$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
 	wait_for listening "$SP"
-	grep -q 'capabilities: dropped all but CAP_KILL' "$BATS_TEST_TMPDIR/obs.err"
+	grep -q 'capabilities: dropped all but CAP_KILL (to forward signals to CMD); running as nobody' "$BATS_TEST_TMPDIR/obs.err"
 	for st in /proc/"$OBS_PID"/task/*/status; do
 		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000000020 ]
 		[ "$(awk '/^CapPrm/ {print $2}' "$st")" = 0000000000000020 ]
 		[ "$(awk '/^CapBnd/ {print $2}' "$st")" = 0000000000000020 ]
 		[ "$(awk '/^NoNewPrivs/ {print $2}' "$st")" = 1 ]
+		[ "$(awk '/^Uid/ {print $2, $3, $4, $5}' "$st")" = "65534 65534 65534 65534" ]
+		[ "$(awk '/^Gid/ {print $2, $3, $4, $5}' "$st")" = "65534 65534 65534 65534" ]
+		[ "$(awk '/^Groups/ {print $2}' "$st")" = "" ]
 	done
 	[ "$(ls /proc/"$OBS_PID"/task | wc -l)" -ge 3 ] # the HTTP and span threads too
 	# the traced service is untouched: it has what it was started with
@@ -537,9 +540,10 @@ renew_cert() {
 	"$OBS" agent --metrics-addr "127.0.0.1:$MP" --no-preload >"$D/agent.out" 2>"$D/agent.err" &
 	AGENT=$!
 	wait_for ready "$MP"
-	grep -q 'dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE' "$D/agent.err"
+	grep -q 'dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE .*; running as nobody' "$D/agent.err"
 	for st in /proc/"$AGENT"/task/*/status; do
 		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000080004 ]
+		[ "$(awk '/^Uid/ {print $2, $3, $4, $5}' "$st")" = "65534 65534 65534 65534" ]
 	done
 	# started after the drop, by another user (its /proc/PID/environ is
 	# 0400 and its own), with its own service name; getppid is its alone

@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include "log.h"
 #include "privs.h"
 #include "prom_http.h"
@@ -321,19 +323,31 @@ void app_set_ready(struct obs_app *a)
 
 int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char *err, size_t errlen)
 {
-	char kept[256];
+	const struct obs_config *c = a->cfg;
+	char kept[256], user[64] = "";
+	uid_t uid = 0;
+	gid_t gid = 0;
 
-	(void)a;
 	if (privs_bpf_needs_cap()) {
 		keep |= 1ULL << 39; /* CAP_BPF: map reads need it before Linux 6.5 */
 		why = "CAP_BPF for BPF map reads on this kernel; the rest as said";
 	}
-	if (privs_drop(keep, kept, sizeof(kept), err, errlen))
+	if (privs_target_user(&uid, &gid, user, sizeof(user)) && c &&
+	    (c->file[0] || c->bearer_token_file[0] || c->basic_password_file[0] ||
+	     c->tls_cert_file[0]) &&
+	    !(keep & (1ULL << CAP_DAC_READ_SEARCH))) {
+		/* root's files (the config, 0400 secrets, a renewed key) stay
+		 * readable to SIGHUP and the certificate check once obs is no
+		 * longer their owner */
+		keep |= 1ULL << CAP_DAC_READ_SEARCH;
+	}
+	if (privs_drop(keep, uid, gid, kept, sizeof(kept), err, errlen))
 		return -1;
 	if (keep)
-		log_info("capabilities: dropped all but %s (%s)", kept, why);
+		log_info("capabilities: dropped all but %s (%s)%s%s", kept, why,
+			 uid ? "; running as " : "", user);
 	else
-		log_debug("capabilities: all dropped");
+		log_info("capabilities: all dropped%s%s", uid ? "; running as " : "", user);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "privs.h"
 
 #include <dirent.h>
+#include <pwd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -155,6 +156,8 @@ int privs_bpf_needs_cap(void)
 static struct __user_cap_data_struct drop_data[2];
 static uint64_t drop_keep;
 static int drop_done, drop_setpcap;
+static uid_t drop_uid;
+static gid_t drop_gid;
 
 /* Async-signal-safe: raw syscalls only, errno preserved. */
 static void drop_self(void)
@@ -170,6 +173,17 @@ static void drop_self(void)
 		if (!(drop_keep & (1ULL << cap)))
 			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	/* credentials are per thread in the kernel: raw syscalls, in each
+	 * thread (glibc's own broadcast would not keep the capabilities);
+	 * KEEPCAPS keeps the permitted set across the switch, the capset
+	 * below sets the effective one again */
+	if (drop_uid) {
+		prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+		syscall(SYS_setgroups, 0, NULL);
+		syscall(SYS_setresgid, drop_gid, drop_gid, drop_gid);
+		syscall(SYS_setresuid, drop_uid, drop_uid, drop_uid);
+		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	}
 	syscall(SYS_capset, &hdr, drop_data);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	__atomic_add_fetch(&drop_done, 1, __ATOMIC_RELEASE);
@@ -182,8 +196,9 @@ static void drop_handler(int sig)
 	drop_self();
 }
 
-/* Effective and permitted sets of one thread from /proc/self/task/TID/status. */
-static int thread_caps(long tid, uint64_t *eff, uint64_t *prm)
+/* Effective and permitted sets, and the uids, of one thread from
+ * /proc/self/task/TID/status. */
+static int thread_caps(long tid, uint64_t *eff, uint64_t *prm, unsigned *uids)
 {
 	char path[64], buf[4096], *p;
 	ssize_t n;
@@ -199,7 +214,9 @@ static int thread_caps(long tid, uint64_t *eff, uint64_t *prm)
 		return -1;
 	buf[n] = 0;
 	if (!(p = strstr(buf, "CapPrm:")) || sscanf(p, "CapPrm: %lx", prm) != 1 ||
-	    !(p = strstr(buf, "CapEff:")) || sscanf(p, "CapEff: %lx", eff) != 1)
+	    !(p = strstr(buf, "CapEff:")) || sscanf(p, "CapEff: %lx", eff) != 1 ||
+	    !(p = strstr(buf, "Uid:")) ||
+	    sscanf(p, "Uid: %u %u %u %u", &uids[0], &uids[1], &uids[2], &uids[3]) != 4)
 		return -1;
 	return 0;
 }
@@ -233,7 +250,26 @@ static int signal_threads(long *done, int *ndone)
 	return sent;
 }
 
-int privs_drop(uint64_t keep, char *kept, size_t keptlen, char *err, size_t errlen)
+int privs_target_user(uid_t *uid, gid_t *gid, char *name, size_t namelen)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || !privs_has_cap(CAP_SETUID) || !privs_has_cap(CAP_SETGID))
+		return 0;
+	if (!(pw = getpwnam("obs")) && !(pw = getpwnam("nobody"))) {
+		*uid = 65534, *gid = 65534; /* nobody, when /etc/passwd does not say */
+		snprintf(name, namelen, "nobody");
+		return 1;
+	}
+	if (!pw->pw_uid)
+		return 0;
+	*uid = pw->pw_uid, *gid = pw->pw_gid;
+	snprintf(name, namelen, "%s", pw->pw_name);
+	return 1;
+}
+
+int privs_drop(uint64_t keep, uid_t uid, gid_t gid, char *kept, size_t keptlen, char *err,
+	       size_t errlen)
 {
 	struct sigaction sa = {.sa_handler = drop_handler, .sa_flags = SA_RESTART}, old;
 	long done[MAX_THREADS];
@@ -244,6 +280,8 @@ int privs_drop(uint64_t keep, char *kept, size_t keptlen, char *err, size_t errl
 	struct dirent *de;
 
 	drop_keep = keep;
+	drop_uid = uid;
+	drop_gid = gid;
 	drop_setpcap = privs_has_cap(CAP_SETPCAP);
 	memset(drop_data, 0, sizeof(drop_data));
 	drop_data[0].effective = drop_data[0].permitted = (uint32_t)keep;
@@ -275,13 +313,21 @@ int privs_drop(uint64_t keep, char *kept, size_t keptlen, char *err, size_t errl
 	while (d && (de = readdir(d))) {
 		long tid = strtol(de->d_name, NULL, 10);
 		uint64_t eff, prm;
+		unsigned ids[4];
 
 		if (tid <= 0)
 			continue;
-		if (thread_caps(tid, &eff, &prm) || (eff | prm) & ~keep) {
+		if (thread_caps(tid, &eff, &prm, ids) || (eff | prm) & ~keep) {
 			snprintf(err, errlen,
 				 "thread %ld still holds capabilities %#llx after the drop", tid,
 				 (unsigned long long)((eff | prm) & ~keep));
+			rc = -1;
+			break;
+		}
+		if (uid && (ids[0] != uid || ids[1] != uid || ids[2] != uid || ids[3] != uid)) {
+			snprintf(err, errlen,
+				 "thread %ld is still uid %u, not %u, after the switch", tid,
+				 ids[1], (unsigned)uid);
 			rc = -1;
 			break;
 		}
