@@ -76,7 +76,7 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fu
 
 # The shim: its own objects, every symbol hidden but the interposers.
 SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/ctx.c preload/parent.c \
-             preload/host.c preload/link.c preload/runtime.c preload/tls.c \
+             preload/host.c preload/link.c preload/runtime.c preload/tls.c preload/execenv.c \
              userspace/model/region.c \
              userspace/base/str.c userspace/model/tp.c userspace/model/route.c \
              userspace/model/spanrec.c userspace/model/spanring.c userspace/model/xspan.c \

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "execenv.h"
 #include "link.h"
 #include "parent.h"
 #include "shim.h"
@@ -465,36 +466,14 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
 
 /* ---- exec: keep the shim in children that were given a fresh environment -- */
 
-static int env_has(char *const envp[], const char *name, size_t nlen)
-{
-	for (size_t i = 0; envp && envp[i]; i++)
-		if (!strncmp(envp[i], name, nlen) && envp[i][nlen] == '=')
-			return 1;
-	return 0;
-}
-
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	static const char *const keep[] = {"LD_PRELOAD",	  "OBS_SOCKET",
-					   "OBS_SOCKET_KEY",	  "OBS_SAMPLE",
-					   "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"};
-	const char *inherit = getenv("OBS_PRELOAD_INHERIT");
-	char *add[sizeof(keep) / sizeof(keep[0])];
-	size_t nadd = 0, n = 0;
+	char *add[EXECENV_KEEP];
+	size_t nadd = shim_enabled ? execenv_missing(envp, add) : 0, n = 0;
 
-	if (!shim_enabled || (inherit && !strcmp(inherit, "0")))
-		return REAL(execve)(path, argv, envp);
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-		size_t nl = strlen(keep[i]);
-		char *cur = getenv(keep[i]);
-		if (cur && !env_has(envp, keep[i], nl))
-			add[nadd++] = cur - nl - 1; /* "NAME=value" as it sits in environ */
-	}
-	if (!nadd)
-		return REAL(execve)(path, argv, envp);
-	while (envp && envp[n])
+	while (nadd && envp && envp[n])
 		n++;
-	if (n > 4096)
+	if (!nadd || n > 4096)
 		return REAL(execve)(path, argv, envp);
 	char **env = __builtin_alloca((n + nadd + 1) * sizeof(char *));
 	for (size_t i = 0; i < n; i++)
