@@ -140,3 +140,23 @@ scrape_sum_ge() {
 	scrape "$1" >"$BATS_TEST_TMPDIR/m.now" || return 1
 	[ "$(metric_sum "$BATS_TEST_TMPDIR/m.now" "$2")" -ge "$3" ]
 }
+
+# agent_shim_start: an agent on $MP that publishes the shim in a directory
+# of its own under /run ($SHIMD/run-obs: workloads of other users must
+# reach it, a test's temporary directory is not reachable), spans to
+# $D/spans.jsonl, every trace sampled. Sets SHIMD and AGENT.
+agent_shim_start() {
+	SHIMD=$(mktemp -d /run/obs-test.XXXXXX)
+	chmod 755 "$SHIMD"
+	cat >"$D/agent.yaml" <<-EOF
+		metrics:
+		  listen: "127.0.0.1:$MP"
+		tracing:
+		  shim_dir: $SHIMD/run-obs
+		  spans_file: $D/spans.jsonl
+		  sampling_ratio: 1
+	EOF
+	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
+	AGENT=$!
+	wait_for ready "$MP"
+}

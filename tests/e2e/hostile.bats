@@ -63,20 +63,8 @@ raw_get() {
 @test "a hostile process writes over its own region while nginx serves under the agent's shim: nginx unchanged and counted, the agent up, /metrics valid" {
 	local MP NP SOCK rps0 rps1
 	MP=$(free_port) NP=$(free_port)
-	SHIMD=$(mktemp -d /run/obs-test.XXXXXX)
-	chmod 755 "$SHIMD"
+	agent_shim_start
 	SOCK=$SHIMD/run-obs/obs.sock
-	cat >"$D/agent.yaml" <<-EOF
-		metrics:
-		  listen: "127.0.0.1:$MP"
-		tracing:
-		  shim_dir: $SHIMD/run-obs
-		  spans_file: $D/spans.jsonl
-		  sampling_ratio: 1
-	EOF
-	"$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
-	AGENT=$!
-	wait_for ready "$MP"
 	NGX=$D/ngx
 	sh "$TOP/scripts/nginx-conf.sh" "$NGX" "$NP"
 	# (nginx writes its process titles over its environment: the agent

@@ -673,21 +673,7 @@ time.sleep(3)'
 	CG=$CG2/kubepods.slice/kubepods-pod${PODUID//-/_}.slice/cri-containerd-$CID.scope
 	mkdir -p "$CG"
 	CLEAN_CG=$CG
-	# the shim's directory must be reachable by the workloads' users (the
-	# test's own temporary directory is not)
-	SHIMD=$(mktemp -d /run/obs-test.XXXXXX)
-	chmod 755 "$SHIMD"
-	cat >"$D/agent.yaml" <<-EOF
-		metrics:
-		  listen: "127.0.0.1:$MP"
-		tracing:
-		  shim_dir: $SHIMD/run-obs
-		  spans_file: $D/spans.jsonl
-		  sampling_ratio: 1
-	EOF
-	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
-	AGENT=$!
-	wait_for ready "$MP"
+	agent_shim_start
 	grep -q "LD_PRELOAD=$SHIMD/run-obs/libobs_preload.so (regions handed to $SHIMD/run-obs/obs.sock)" "$D/agent.err"
 	# the socket is open to every user (the kernel names each caller, and a
 	# caller only ever gets its own region); nothing else there is
@@ -751,20 +737,8 @@ time.sleep(3)'
 	local MP SP SOCK victim forger
 	MP=$(free_port)
 	SP=$(free_port)
-	SHIMD=$(mktemp -d /run/obs-test.XXXXXX)
-	chmod 755 "$SHIMD"
+	agent_shim_start
 	SOCK=$SHIMD/run-obs/obs.sock
-	cat >"$D/agent.yaml" <<-EOF
-		metrics:
-		  listen: "127.0.0.1:$MP"
-		tracing:
-		  shim_dir: $SHIMD/run-obs
-		  spans_file: $D/spans.jsonl
-		  sampling_ratio: 1
-	EOF
-	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
-	AGENT=$!
-	wait_for ready "$MP"
 	# the victim: a real service with the shim, one request
 	OTEL_SERVICE_NAME=victim LD_PRELOAD="$SHIMD/run-obs/libobs_preload.so" \
 		"$PY" "$TOP/tests/e2e/echo_server.py" "$SP" >"$D/svc.out" 2>&1 &
