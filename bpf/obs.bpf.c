@@ -28,6 +28,20 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } proc_events SEC(".maps");
 
+/* One environment string at a time, read at exec (per CPU: too big for
+ * the stack). */
+#define OBS_ENV_CHUNK  128
+#define OBS_ENV_PIECES 192 /* strings, or 127-byte pieces of long ones */
+struct env_chunk {
+	char buf[OBS_ENV_CHUNK];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct env_chunk);
+} env_scratch SEC(".maps");
+
 /* Unconsumed bytes in proc_events after the last submit (ring-buffer lag). */
 __u64 ringbuf_avail;
 
@@ -209,13 +223,16 @@ int BPF_PROG(obs_sched_process_fork, struct task_struct *parent, struct task_str
 	return 0;
 }
 
-static __always_inline void proc_event(__u32 type, struct task_struct *p, __u32 slot)
+/* A process event, reserved and filled in; NULL (counted) when the ring
+ * is full. The caller may add to it, then proc_event_submit. */
+static __always_inline struct obs_proc_event *proc_event(__u32 type, struct task_struct *p,
+							 __u32 slot)
 {
 	struct obs_proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 
 	if (!e) {
 		count_drop(OBS_DROP_RINGBUF);
-		return;
+		return NULL;
 	}
 	e->type = type;
 	e->tgid = BPF_CORE_READ(p, tgid);
@@ -223,8 +240,58 @@ static __always_inline void proc_event(__u32 type, struct task_struct *p, __u32 
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	e->ts_ns = bpf_ktime_get_ns();
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &p->comm);
+	e->svc_state = OBS_SVC_NONE;
+	e->pad = 0;
+	e->service[0] = 0;
+	e->exe[0] = 0;
+	return e;
+}
+
+static __always_inline void proc_event_submit(struct obs_proc_event *e)
+{
 	bpf_ringbuf_submit(e, 0);
 	ringbuf_avail = bpf_ringbuf_query(&proc_events, BPF_RB_AVAIL_DATA);
+}
+
+/* OTEL_SERVICE_NAME from the environment exec has just laid out on the
+ * new stack: string by string (a long one in pieces), bounded. */
+static __always_inline void env_service(struct task_struct *p, struct obs_proc_event *e)
+{
+	static const char want[] = "OTEL_SERVICE_NAME=";
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	unsigned long cur = BPF_CORE_READ(mm, env_start), end = BPF_CORE_READ(mm, env_end);
+	__u32 zero = 0;
+	struct env_chunk *c = bpf_map_lookup_elem(&env_scratch, &zero);
+	int in_long = 0;
+
+	e->svc_state = OBS_SVC_UNKNOWN;
+	if (!c)
+		return;
+	for (int i = 0; i < OBS_ENV_PIECES; i++) {
+		long n;
+		int match = !in_long;
+
+		if (cur >= end) {
+			e->svc_state = OBS_SVC_ABSENT;
+			return;
+		}
+		n = bpf_probe_read_user_str(c->buf, sizeof(c->buf), (const void *)cur);
+		if (n <= 0)
+			return;
+#pragma unroll
+		for (int k = 0; k < (int)sizeof(want) - 1; k++)
+			if (c->buf[k] != want[k])
+				match = 0;
+		if (match) {
+			bpf_probe_read_kernel_str(e->service, sizeof(e->service),
+						  &c->buf[sizeof(want) - 1]);
+			e->svc_state = e->service[0] ? OBS_SVC_FOUND : OBS_SVC_ABSENT;
+			return;
+		}
+		/* n counts the NUL; a full buffer is a piece of a longer one */
+		in_long = n == sizeof(c->buf);
+		cur += in_long ? n - 1 : n;
+	}
 }
 
 SEC("raw_tp/sched_process_exec")
@@ -232,13 +299,21 @@ int BPF_PROG(obs_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct obs_proc_event *e;
 	struct obs_tracked *t;
 
 	if (!emit_exec)
 		return 0;
 	t = bpf_map_lookup_elem(&tracked, &tgid);
-	if (t)
-		proc_event(OBS_EV_EXEC, p, t->slot);
+	if (!t)
+		return 0;
+	e = proc_event(OBS_EV_EXEC, p, t->slot);
+	if (!e)
+		return 0;
+	env_service(p, e);
+	bpf_probe_read_kernel_str(e->exe, sizeof(e->exe),
+				  BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name));
+	proc_event_submit(e);
 	return 0;
 }
 
@@ -247,6 +322,7 @@ int BPF_PROG(obs_sched_process_exit, struct task_struct *p, bool group_dead)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	__u64 key = (__u64)p;
+	struct obs_proc_event *e;
 	struct obs_tracked *t;
 
 	bpf_map_delete_elem(&parked, &key);
@@ -256,7 +332,9 @@ int BPF_PROG(obs_sched_process_exit, struct task_struct *p, bool group_dead)
 	t = bpf_map_lookup_elem(&tracked, &tgid);
 	if (!t)
 		return 0;
-	proc_event(OBS_EV_EXIT, p, t->slot);
+	e = proc_event(OBS_EV_EXIT, p, t->slot);
+	if (e)
+		proc_event_submit(e);
 	bpf_map_delete_elem(&tracked, &tgid);
 	__sync_fetch_and_add(&track_gen, 1);
 	return 0;

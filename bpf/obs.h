@@ -110,6 +110,14 @@ enum obs_proc_event_type {
 	OBS_EV_EXIT = 2,
 };
 
+/* What an exec event says of OTEL_SERVICE_NAME in the new environment. */
+enum obs_svc_state {
+	OBS_SVC_NONE = 0,    /* not looked for (an exit event) */
+	OBS_SVC_FOUND = 1,   /* service holds its value */
+	OBS_SVC_ABSENT = 2,  /* the whole environment read: not set */
+	OBS_SVC_UNKNOWN = 3, /* the environment could not be read to its end */
+};
+
 struct obs_proc_event {
 	__u32 type;
 	__u32 tgid;
@@ -117,6 +125,12 @@ struct obs_proc_event {
 	__u32 exit_code; /* wait status for OBS_EV_EXIT */
 	__u64 ts_ns;
 	char comm[16];
+	/* OBS_EV_EXEC: read at exec from the new image, so the agent needs
+	 * no access to other users' /proc/PID/environ and exe */
+	__u32 svc_state; /* enum obs_svc_state */
+	__u32 pad;
+	char service[64]; /* OTEL_SERVICE_NAME's value */
+	char exe[32];	  /* the executable file's name (an interpreter for a script) */
 };
 
 #endif /* OBS_BPF_SHARED_H */

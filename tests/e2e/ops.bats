@@ -534,24 +534,38 @@ renew_cert() {
 	[ "$st" -eq 143 ]
 }
 
-@test "least privilege: the agent keeps only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, and still labels another user's new process" {
+@test "least privilege: the agent keeps no capability and runs as nobody, and still labels another user's new process by its OTEL_SERVICE_NAME" {
 	require_bpf
 	MP=$(free_port)
 	"$OBS" agent --metrics-addr "127.0.0.1:$MP" --no-preload >"$D/agent.out" 2>"$D/agent.err" &
 	AGENT=$!
 	wait_for ready "$MP"
-	grep -q 'dropped all but CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE .*; running as nobody' "$D/agent.err"
+	grep -q 'capabilities: all dropped; running as nobody' "$D/agent.err"
 	for st in /proc/"$AGENT"/task/*/status; do
-		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000080004 ]
+		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000000000 ]
+		[ "$(awk '/^CapPrm/ {print $2}' "$st")" = 0000000000000000 ]
 		[ "$(awk '/^Uid/ {print $2, $3, $4, $5}' "$st")" = "65534 65534 65534 65534" ]
 	done
-	# started after the drop, by another user (its /proc/PID/environ is
-	# 0400 and its own), with its own service name; getppid is its alone
-	OTEL_SERVICE_NAME=after-drop-svc setpriv --reuid=65534 --regid=65534 --clear-groups \
-		/usr/bin/python3 -c 'import os, time
+	# started after the drop by a user the agent is not (uid 12345: its
+	# /proc/PID/environ and exe are closed to the agent), the variable
+	# last behind 60 others, long ones among them (up to 300 bytes): the
+	# name is read in the kernel at exec, from the new image's environment
+	local i fill=()
+	for i in $(seq 60); do
+		fill+=("OBS_TEST_FILL_$i=$(printf '%*s' $((i * 5)) '' | tr ' ' x)")
+	done
+	env -i PATH=/usr/bin:/bin "${fill[@]}" OTEL_SERVICE_NAME=after-drop-svc \
+		setpriv --reuid=12345 --regid=12345 --clear-groups /usr/bin/python3 -c 'import os, time
 for _ in range(200): os.getppid()
 time.sleep(3)'
 	wait_scrape "$MP" 'obs_syscall_duration_seconds_count\{syscall="getppid",service="after-drop-svc"'
+	# without the variable: named by the executable file exec ran (the
+	# kernel's word, as /proc/PID/exe would say: python3 is a link)
+	env -i PATH=/usr/bin:/bin "${fill[@]}" \
+		setpriv --reuid=12345 --regid=12345 --clear-groups /usr/bin/python3 -c 'import os, time
+for _ in range(300): os.getpgrp()
+time.sleep(3)'
+	wait_scrape "$MP" "obs_syscall_duration_seconds_count\\{syscall=\"getpgrp\",service=\"$(basename "$(readlink -f /usr/bin/python3)")\""
 }
 
 @test "sampling: tracing.sampling_ratio from the file, then changed by SIGHUP, reaches the traced process" {

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,26 +13,36 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
-#include <linux/capability.h>
-
 #include "app.h"
 #include "log.h"
 #include "otlp.h"
 #include "privs.h"
 #include "procinfo.h"
+#include "procparse.h"
+#include "slots.h"
+#include "str.h"
 #include "spans.h"
 
 #define RESCAN_NS (30ULL * 1000000000ULL)
 
 /* Any process on the node may hand its region over (it opted in by
  * preloading the shim); who it is comes from the kernel (SO_PEERCRED):
- * its own labels, container and pod, exactly as for its kernel metrics. */
+ * its own labels, container and pod, exactly as for its kernel metrics
+ * (the labels it was given at exec: the agent cannot read other users'
+ * /proc/PID/environ once it has dropped CAP_SYS_PTRACE). */
 static int agent_accept(void *ctx, pid_t pid, const char *key, struct regions_who *who)
 {
+	struct obs_app *a = ctx;
+	struct collector *col;
 	struct slot_labels l;
+	uint32_t slot;
 
-	(void)ctx, (void)key;
-	if (procinfo_labels(pid, 1, &l)) {
+	(void)key;
+	pthread_mutex_lock(&a->lock);
+	col = a->col;
+	pthread_mutex_unlock(&a->lock);
+	if ((!col || collector_slot(col, pid, &slot) || slots_lookup(a->slots, slot, &l)) &&
+	    procinfo_labels(pid, 1, &l)) {
 		snprintf(who->service, sizeof(who->service), "unknown");
 		return 0;
 	}
@@ -159,6 +170,7 @@ static int agent_spans(struct obs_app *a, char *err, size_t errlen)
 				.socket = sock,
 				.socket_mode = 0666, /* any process of any user may hand one over */
 				.accept = agent_accept,
+				.accept_ctx = a,
 				.routes = c->routes,
 				.sample_mode = app_sampler_mode(c),
 				.sample_ratio = c->sampling_ratio};
@@ -201,14 +213,35 @@ static void agent_assign(struct obs_app *a, pid_t pid)
 		log_debug("cannot track pid %d", (int)pid);
 }
 
-/* Exec changes what a process is: look its labels up again. */
+/* Exec changes what a process is: its labels from what the kernel read
+ * of the new image (OTEL_SERVICE_NAME, the executable's name), plus its
+ * cgroup; /proc only where the event could not say. */
 static void agent_event(void *ctx, const struct obs_proc_event *e)
 {
-	if (e->type == OBS_EV_EXEC)
-		agent_assign(ctx, (pid_t)e->tgid);
+	struct obs_app *a = ctx;
+	pid_t pid = (pid_t)e->tgid;
+	struct slot_labels l;
+
+	if (e->type != OBS_EV_EXEC || pid == getpid())
+		return;
+	if (e->svc_state != OBS_SVC_FOUND && (e->svc_state != OBS_SVC_ABSENT || !e->exe[0])) {
+		agent_assign(a, pid);
+		return;
+	}
+	memset(&l, 0, sizeof(l));
+	if (e->svc_state == OBS_SVC_FOUND)
+		str_copy(l.service, sizeof(l.service), e->service);
+	else
+		procparse_exe_name(e->exe, l.service, sizeof(l.service));
+	procinfo_container(pid, &l);
+	if (collector_track(a->col, pid, slots_get(a->slots, &l)))
+		log_debug("cannot track pid %d", (int)pid);
 }
 
-static int agent_scan(struct obs_app *a)
+/* Every process (at start, while obs may still read every /proc entry),
+ * or only those not tracked yet (later: the rest were labelled at exec,
+ * and /proc would no longer tell another user's service). */
+static int agent_scan(struct obs_app *a, int all)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -220,7 +253,7 @@ static int agent_scan(struct obs_app *a)
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
-		if (*end || pid <= 0)
+		if (*end || pid <= 0 || (!all && collector_tracks(a->col, (pid_t)pid)))
 			continue;
 		agent_assign(a, (pid_t)pid);
 		n++;
@@ -271,12 +304,11 @@ int agent_main(const struct obs_opts *o)
 		app_free(&a);
 		return 1;
 	}
-	n = agent_scan(&a);
+	n = agent_scan(&a, 1);
 	last_scan = app_now_ns();
-	if (app_drop_privileges(&a, 1ULL << CAP_SYS_PTRACE | 1ULL << CAP_DAC_READ_SEARCH,
-				"to read OTEL_SERVICE_NAME from /proc/PID/environ of every user's "
-				"processes",
-				err, sizeof(err))) {
+	/* from here on, new processes are labelled from their exec events */
+	if (app_drop_privileges(&a, 0, "to read the config and secret files on SIGHUP", err,
+				sizeof(err))) {
 		log_error("privilege_drop_failed", "%s", err);
 		close(sfd);
 		app_free(&a);
@@ -306,7 +338,7 @@ int agent_main(const struct obs_opts *o)
 		}
 		/* Catch what exec events missed (ring buffer full, races). */
 		if (app_now_ns() - last_scan > RESCAN_NS) {
-			agent_scan(&a);
+			agent_scan(&a, 0);
 			last_scan = app_now_ns();
 		}
 	}

@@ -190,6 +190,17 @@ int collector_tracks(struct collector *c, pid_t tgid)
 	return c && !bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v);
 }
 
+int collector_slot(struct collector *c, pid_t tgid, uint32_t *slot)
+{
+	struct obs_tracked v;
+	__u32 key = (__u32)tgid;
+
+	if (!c || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v))
+		return -1;
+	*slot = v.slot;
+	return 0;
+}
+
 int collector_event_fd(struct collector *c)
 {
 	return ring_buffer__epoll_fd(c->rb);

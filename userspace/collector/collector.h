@@ -55,6 +55,8 @@ void collector_close(struct collector *c);
 int collector_track(struct collector *c, pid_t tgid, uint32_t slot);
 /* 1 if tgid is followed (CMD's tree for obs-run), else 0. */
 int collector_tracks(struct collector *c, pid_t tgid);
+/* The slot a tracked process counts in: 0, or -1 if it is not tracked. */
+int collector_slot(struct collector *c, pid_t tgid, uint32_t *slot);
 /* fd that becomes readable when process events are pending. */
 int collector_event_fd(struct collector *c);
 /* Drain pending process events (calls on_event). Returns count or -1. */

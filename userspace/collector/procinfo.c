@@ -52,16 +52,21 @@ int procinfo_labels(pid_t pid, int container_labels, struct slot_labels *out)
 			procparse_exe_name(buf, out->service, sizeof(out->service));
 		}
 	}
-	if (container_labels) {
-		char cg[4096];
-
-		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-		n = read_file(path, buf, sizeof(buf));
-		if (n > 0 && !procparse_cgroup_path(buf, (size_t)n, cg, sizeof(cg)))
-			procparse_container(cg, out->container_id, sizeof(out->container_id),
-					    out->pod_uid, sizeof(out->pod_uid));
-	}
+	if (container_labels)
+		procinfo_container(pid, out);
 	return 0;
+}
+
+void procinfo_container(pid_t pid, struct slot_labels *out)
+{
+	char path[64], buf[16384], cg[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n > 0 && !procparse_cgroup_path(buf, (size_t)n, cg, sizeof(cg)))
+		procparse_container(cg, out->container_id, sizeof(out->container_id), out->pod_uid,
+				    sizeof(out->pod_uid));
 }
 
 void procinfo_service_for_cmd(const char *argv0, char *out, size_t outlen)

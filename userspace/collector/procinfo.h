@@ -9,6 +9,9 @@
 
 /* Service and container labels of pid. 0, or -1 if the process is gone. */
 int procinfo_labels(pid_t pid, int container_labels, struct slot_labels *out);
+/* Only the container and pod ids, from /proc/PID/cgroup (readable by any
+ * user): the rest of out is left as it is. */
+void procinfo_container(pid_t pid, struct slot_labels *out);
 /* Service name for a command about to be run (obs-run): env, else argv0. */
 void procinfo_service_for_cmd(const char *argv0, char *out, size_t outlen);
 /* 1 for a kernel thread. */
