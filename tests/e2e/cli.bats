@@ -188,3 +188,40 @@ time.sleep(30)'
 	[ "$refused" -ge 250 ]
 	promtool check metrics <"$m"
 }
+
+@test "obs-run says when CMD is a program the shim cannot enter (Go, static), and what it gets instead; a dynamic program or a script gets no such word" {
+	require_bpf
+	require_cmd go gcc
+	local T=$BATS_TEST_TMPDIR GP
+	GP=$(free_port)
+	# a real Go net/http service (Debian's golang-go), and a static C program
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$T/gocache GOPATH=$T/gopath GO111MODULE=off \
+		go build -o "$T/srv" srv.go)
+	printf 'int main(void) { return 0; }\n' >"$T/st.c"
+	gcc -static -o "$T/st" "$T/st.c"
+	"$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary -- "$T/srv" "$GP" 2>"$T/go.err" &
+	local GO_PID=$!
+	wait_for listening "$GP"
+	# the app is unharmed, and the word is there
+	[ "$(curl -fsS "http://127.0.0.1:$GP/")" = "go ok" ]
+	kill "$GO_PID"
+	wait "$GO_PID" || true
+	grep -q "warning: $T/srv is a Go program (go1\.[0-9.]*): Go makes its own syscalls" "$T/go.err"
+	grep -q 'You get its kernel metrics (syscalls, disk, TCP, run queue); no http_\*/rpc_\* metrics, spans' "$T/go.err"
+	run "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary -- "$T/st"
+	[ "$status" -eq 0 ]
+	[[ $output == *"$T/st is statically linked: LD_PRELOAD cannot load the shim"* ]]
+	# resolved through PATH as exec would; a dynamic program and a script: no word
+	run env PATH="$T:$PATH" "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary -- st
+	[[ $output == *"$T/st is statically linked"* ]]
+	printf '#!/bin/sh\nexit 0\n' >"$T/script.sh"
+	chmod +x "$T/script.sh"
+	for cmd in true "$T/script.sh"; do
+		run "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary -- "$cmd"
+		[ "$status" -eq 0 ]
+		[[ $output != *shim_cannot_enter* && $output != *"cannot load the shim"* && $output != *"Go program"* ]]
+	done
+	# --no-preload asked for no shim: nothing to warn about
+	run "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary --no-preload -- "$T/st"
+	[[ $output != *"statically linked"* ]]
+}

@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 
 #include "app.h"
+#include "elfkind.h"
 #include "auth.h"
 #include "log.h"
 #include "otlp.h"
@@ -176,6 +177,36 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 	return 0;
 }
 
+/* Say at start when CMD is a program the shim cannot follow, and what the
+ * user gets instead: a wrapper that is silent about it looks broken. */
+static void explain_cmd(const char *cmd)
+{
+	char path[4096], detail[128];
+
+	if (elfkind_resolve(cmd, path, sizeof(path)))
+		return; /* not found: exec says so */
+	switch (elfkind_of(path, detail, sizeof(detail))) {
+	case ELFKIND_GO:
+		log_warn("shim_cannot_enter",
+			 "%s is a Go program%s%s%s: Go makes its own syscalls, so the shim sees "
+			 "none of its HTTP or gRPC. You get its kernel metrics (syscalls, disk, "
+			 "TCP, run queue); no http_*/rpc_* metrics, spans or trace propagation "
+			 "through it (docs/design.md, \"Programs the shim cannot enter\")",
+			 path, *detail ? " (" : "", detail, *detail ? ")" : "");
+		break;
+	case ELFKIND_STATIC:
+		log_warn("shim_cannot_enter",
+			 "%s is statically linked: LD_PRELOAD cannot load the shim into it. You "
+			 "get its kernel metrics (syscalls, disk, TCP, run queue); no "
+			 "http_*/rpc_* metrics, spans or trace propagation through it "
+			 "(docs/design.md, \"Programs the shim cannot enter\")",
+			 path);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Wait for CMD, forwarding signals; keep draining BPF events. */
 static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
 {
@@ -255,6 +286,8 @@ int run_main(const struct obs_opts *o)
 	else
 		procinfo_service_for_cmd(o->cmd_argv[0], labels.service, sizeof(labels.service));
 	slot = slots_get(a.slots, &labels);
+	if (!o->no_preload)
+		explain_cmd(o->cmd_argv[0]);
 
 	if (app_start_http(&a, err, sizeof(err))) {
 		log_error("metrics_listen_failed", "%s", err);
