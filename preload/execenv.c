@@ -14,8 +14,8 @@ static int env_has(char *const envp[], const char *name, size_t nlen)
 size_t execenv_missing(char *const envp[], char *add[EXECENV_KEEP])
 {
 	static const char *const keep[EXECENV_KEEP] = {
-	    "LD_PRELOAD", "OBS_SOCKET",		 "OBS_SOCKET_KEY",
-	    "OBS_SAMPLE", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"};
+	    "LD_PRELOAD",      "OBS_SOCKET",	      "OBS_SOCKET_KEY",		"OBS_SAMPLE",
+	    "OBS_SHIM_ROUTES", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"};
 	const char *inherit = getenv("OBS_PRELOAD_INHERIT");
 	size_t nadd = 0;
 

@@ -5,7 +5,7 @@
 #define OBS_EXECENV_H
 #include <stddef.h>
 
-#define EXECENV_KEEP 6 /* the variables kept */
+#define EXECENV_KEEP 7 /* the variables kept */
 
 /* The "NAME=value" strings of this process's environment that envp lacks,
  * into add (EXECENV_KEEP entries); how many. 0 with OBS_PRELOAD_INHERIT=0. */

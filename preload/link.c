@@ -91,6 +91,23 @@ void link_init(const char *shim_dir)
 			sample_ratio = r;
 		}
 	}
+	/* OBS_SHIM_ROUTES: obs-run's route patterns, so the very first
+	 * requests are named by them (the region's copy, written by the
+	 * collector once it holds the region, takes over: SIGHUP changes it) */
+	p = getenv("OBS_SHIM_ROUTES");
+	if (p && *p) {
+		struct route_table *t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char err[8];
+
+		if (t != MAP_FAILED) {
+			route_table_init(t);
+			if (route_table_add_list(t, p, err, sizeof(err)) || !t->n)
+				munmap(t, sizeof(*t));
+			else
+				__atomic_store_n(&routes, t, __ATOMIC_RELEASE);
+		}
+	}
 	p = getenv("OBS_SOCKET");
 
 	if (p && *p) {

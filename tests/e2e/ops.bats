@@ -863,3 +863,22 @@ time.sleep(3)'
 	[ "$(code -H "Authorization: Bearer $TOKEN" "$U")" = 200 ]
 	kill -0 "$AGENT"
 }
+
+@test "routes from the config file name a service's very first requests (before its region is held)" {
+	require_bpf
+	local round
+	for round in 1 2 3 4 5; do
+		MP=$(free_port)
+		SP=$(free_port)
+		printf 'metrics:\n  listen: "127.0.0.1:%s"\nroutes:\n  - /users/{name}\n' "$MP" >"$D/obs.yaml"
+		obs_cfg_start "$D/obs.yaml" -- "$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
+		wait_for listening "$SP"
+		# at once, as a client that was waiting for the port would
+		for u in alice bob carol; do curl -fsS -o /dev/null "http://127.0.0.1:$SP/users/$u"; done
+		wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count' 3
+		scrape "$MP" >"$D/m"
+		grep '^http_server_request_duration_seconds_count' "$D/m"
+		[ "$(metric_sum "$D/m" '^http_server_request_duration_seconds_count\{.*http_route="/users/\{name\}"')" = 3 ]
+		obs_stop
+	done
+}
