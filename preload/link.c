@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
 
 #include "link.h"
 
@@ -69,6 +70,32 @@ static int high_fd(int fd)
 	return h;
 }
 
+/* DIR/routes, as the agent writes it (one line of comma-separated
+ * patterns); NULL if there is none. Raw syscalls: this runs before main. */
+static const char *read_routes_file(const char *shim_dir)
+{
+	static char buf[ROUTE_MAX_PATTERNS * (ROUTE_MAX_LEN + 1)];
+	char file[4200];
+	size_t n = strlen(shim_dir);
+	long got;
+	int fd;
+
+	if (n + sizeof("routes") > sizeof(file))
+		return NULL;
+	memcpy(file, shim_dir, n);
+	memcpy(file + n, "routes", sizeof("routes"));
+	fd = (int)syscall(SYS_openat, AT_FDCWD, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	got = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (got <= 0)
+		return NULL;
+	buf[got] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
 void link_init(const char *shim_dir)
 {
 	const char *p, *key = getenv("OBS_SOCKET_KEY");
@@ -91,10 +118,13 @@ void link_init(const char *shim_dir)
 			sample_ratio = r;
 		}
 	}
-	/* OBS_SHIM_ROUTES: obs-run's route patterns, so the very first
-	 * requests are named by them (the region's copy, written by the
-	 * collector once it holds the region, takes over: SIGHUP changes it) */
+	/* OBS_SHIM_ROUTES (obs-run), else the agent's "routes" file beside
+	 * the shim: the route patterns, so the very first requests are named
+	 * by them (the region's copy, written by the collector once it holds
+	 * the region, takes over: SIGHUP changes it) */
 	p = getenv("OBS_SHIM_ROUTES");
+	if ((!p || !*p) && !getenv("OBS_SOCKET") && shim_dir && *shim_dir)
+		p = read_routes_file(shim_dir); /* the agent's, not under obs-run */
 	if (p && *p) {
 		struct route_table *t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
 					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -144,7 +144,8 @@ scrape_sum_ge() {
 # agent_shim_start: an agent on $MP that publishes the shim in a directory
 # of its own under /run ($SHIMD/run-obs: workloads of other users must
 # reach it, a test's temporary directory is not reachable), spans to
-# $D/spans.jsonl, every trace sampled. Sets SHIMD and AGENT.
+# $D/spans.jsonl, every trace sampled; ARGS are more YAML lines for its
+# config. Sets SHIMD and AGENT.
 agent_shim_start() {
 	SHIMD=$(mktemp -d /run/obs-test.XXXXXX)
 	chmod 755 "$SHIMD"
@@ -156,6 +157,7 @@ agent_shim_start() {
 		  spans_file: $D/spans.jsonl
 		  sampling_ratio: 1
 	EOF
+	[ $# -eq 0 ] || printf '%s\n' "$@" >>"$D/agent.yaml"
 	OTEL_BSP_SCHEDULE_DELAY=50 "$OBS" agent --config "$D/agent.yaml" >"$D/agent.out" 2>"$D/agent.err" &
 	AGENT=$!
 	wait_for ready "$MP"

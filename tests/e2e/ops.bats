@@ -882,3 +882,31 @@ time.sleep(3)'
 		obs_stop
 	done
 }
+
+@test "agent: its route patterns name a workload's very first requests (a routes file beside the shim), and a SIGHUP's new ones too" {
+	require_bpf
+	local round SP
+	MP=$(free_port)
+	agent_shim_start 'routes:' '  - /users/{name}'
+	[ "$(cat "$SHIMD/run-obs/routes")" = "/users/{name}" ]
+	[ "$(stat -c %a "$SHIMD/run-obs/routes")" = 644 ]
+	for round in 1 2 3; do
+		SP=$(free_port)
+		LD_PRELOAD="$SHIMD/run-obs/libobs_preload.so" OTEL_SERVICE_NAME="first-$round" \
+			"$PY" "$TOP/tests/e2e/echo_server.py" "$SP" >/dev/null 2>&1 &
+		SRV=$!
+		wait_for listening "$SP"
+		for u in alice bob carol; do curl -fsS -o /dev/null "http://127.0.0.1:$SP/users/$u"; done
+		wait_for scrape_sum_ge "$MP" "^http_server_request_duration_seconds_count\\{.*service=\"first-$round\"" 3
+		scrape "$MP" >"$D/m"
+		[ "$(metric_sum "$D/m" "^http_server_request_duration_seconds_count\\{.*http_route=\"/users/\\{name\\}\".*service=\"first-$round\"")" = 3 ]
+		bg_stop "$SRV"
+		SRV=
+	done
+	# a new pattern by SIGHUP: rewritten in place (the agent is no longer root)
+	sed -i 's|/users/{name}|/u/{who}|' "$D/agent.yaml"
+	kill -HUP "$AGENT"
+	wait_for grep -q 'applied.*routes' "$D/agent.err"
+	wait_for sh -c "[ \"\$(cat '$SHIMD/run-obs/routes')\" = '/u/{who}' ]"
+	run ! grep -q routes_unpublished "$D/agent.err"
+}

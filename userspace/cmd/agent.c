@@ -157,6 +157,46 @@ static int publish_shim(const char *lib, const char *dir, char *out, size_t outl
 	return 0;
 }
 
+/* DIR/routes: the route patterns, one line, for workloads' shims to name
+ * their first requests by before the agent holds their regions. Made
+ * afresh and renamed over at start (as the shim is); the agent keeps it
+ * open, since once it is no longer root it cannot create files there, and
+ * a reload rewrites it in place. */
+static int routes_fd = -1;
+
+static void agent_write_routes(const struct obs_config *c)
+{
+	char path[CONFIG_PATH_MAX + 16], tmp[CONFIG_PATH_MAX + 48];
+	char list[ROUTE_MAX_PATTERNS * (ROUTE_MAX_LEN + 1)];
+	size_t at = 0;
+
+	list[0] = 0;
+	for (size_t i = 0; i < c->routes.n; i++) {
+		at = str_append(list, sizeof(list), at, i ? "," : "");
+		at = str_append(list, sizeof(list), at, c->routes.pat[i]);
+	}
+	at = str_append(list, sizeof(list), at, "\n");
+	snprintf(path, sizeof(path), "%s/routes", c->shim_dir);
+	if (routes_fd >= 0) {
+		if (pwrite(routes_fd, list, at, 0) != (ssize_t)at ||
+		    ftruncate(routes_fd, (off_t)at))
+			log_warn("routes_unpublished", "cannot rewrite %s: %s", path,
+				 strerror(errno));
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	unlink(tmp);
+	routes_fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (routes_fd < 0 || write(routes_fd, list, at) != (ssize_t)at || fchmod(routes_fd, 0644) ||
+	    rename(tmp, path)) {
+		log_warn("routes_unpublished", "cannot write %s: %s", path, strerror(errno));
+		if (routes_fd >= 0)
+			close(routes_fd);
+		routes_fd = -1;
+		unlink(tmp);
+	}
+}
+
 /* The node's span pipeline: the socket processes hand their regions to,
  * in tracing.shim_dir, with the shim beside it. Workloads opt in with
  * LD_PRELOAD=DIR/libobs_preload.so (the shim finds DIR/obs.sock itself). */
@@ -185,6 +225,7 @@ static int agent_spans(struct obs_app *a, char *err, size_t errlen)
 	if (own_dir(c->shim_dir, err, errlen))
 		return -1;
 	snprintf(sock, sizeof(sock), "%s/obs.sock", c->shim_dir);
+	agent_write_routes(c);
 	if (publish_shim(lib, c->shim_dir, shim, sizeof(shim), err, errlen) ||
 	    app_export_cfg(c, cfg.service, &cfg.export, err, errlen))
 		return -1;
@@ -332,8 +373,11 @@ int agent_main(const struct obs_opts *o)
 				break;
 			log_info("SIGHUP: rescanning processes%s",
 				 a.cfg->file[0] ? " and reloading the config file" : "");
-			if (a.cfg->file[0])
+			if (a.cfg->file[0]) {
 				app_reload(&a);
+				if (!o->no_preload)
+					agent_write_routes(a.cfg);
+			}
 			last_scan = 0;
 		}
 		/* Catch what exec events missed (ring buffer full, races). */
