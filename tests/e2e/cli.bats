@@ -189,7 +189,7 @@ time.sleep(30)'
 	promtool check metrics <"$m"
 }
 
-@test "obs-run says when CMD is a program the shim cannot enter (Go, static), and what it gets instead; a dynamic program or a script gets no such word" {
+@test "obs-run says when CMD is a program the shim cannot enter (Go, static), and what it gets instead; a dynamic program or a script gets no such word; obs check says it per program and pid" {
 	require_bpf
 	require_cmd go gcc
 	local T=$BATS_TEST_TMPDIR GP
@@ -224,4 +224,16 @@ time.sleep(30)'
 	# --no-preload asked for no shim: nothing to warn about
 	run "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary --no-preload -- "$T/st"
 	[[ $output != *"statically linked"* ]]
+	# obs check says it per program, and per running process
+	"$T/srv" "$GP" &
+	GO_PID=$!
+	wait_for listening "$GP"
+	run "$OBS" check -q "$T/srv" "$T/st" true "$GO_PID" no-such-program
+	kill "$GO_PID"
+	echo "$output"
+	[[ $output == *"[kernel ] $T/srv: a Go program (go1."*"kernel metrics only"* ]]
+	[[ $output == *"[kernel ] $T/st: statically linked: kernel metrics only"* ]]
+	[[ $output == *"[shim   ] $(type -P true): dynamically linked"* ]]
+	[ "$(echo "$output" | grep -c "\[kernel \] $T/srv: a Go program")" -eq 2 ] # by path and by pid
+	[[ $output == *"[?      ] no-such-program: not found"* ]]
 }

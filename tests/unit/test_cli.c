@@ -89,6 +89,14 @@ static void errors(void **state)
 	assert_string_equal(err, "unknown option '-p'");
 	assert_int_equal(PARSE(&o, err, "obs", "agent", "extra"), -1);
 	assert_string_equal(err, "unexpected argument 'extra'");
+	/* obs check takes programs or pids to explain, after its options */
+	assert_int_equal(PARSE(&o, err, "obs", "check", "-q", "nginx", "1234"), 0);
+	assert_int_equal(o.cmd, OBS_CMD_CHECK);
+	assert_int_equal(o.cmd_argc, 2);
+	assert_string_equal(o.cmd_argv[1], "1234");
+	assert_int_equal(o.quiet, 1);
+	assert_int_equal(PARSE(&o, err, "obs", "check"), 0);
+	assert_int_equal(o.cmd_argc, 0);
 }
 
 static void triage(void **state)

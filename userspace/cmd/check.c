@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "elfkind.h"
 #include "privs.h"
 
 #ifndef TRACEFS_MAGIC
@@ -89,6 +90,52 @@ static int cgroup2_mount(char *out, size_t len)
 		}
 	fclose(f);
 	return found;
+}
+
+/* What obs can see of one program (a path, a name in PATH, or a pid). */
+static void explain(const char *target)
+{
+	char path[4096], detail[128];
+	const char *d = target;
+	ssize_t n;
+
+	while (*d >= '0' && *d <= '9')
+		d++;
+	if (!*d && *target) {
+		char link[64];
+
+		snprintf(link, sizeof(link), "/proc/%s/exe", target);
+		n = readlink(link, path, sizeof(path) - 1);
+		if (n <= 0) {
+			printf("  [?      ] pid %s: cannot read %s: %s\n", target, link,
+			       strerror(errno));
+			return;
+		}
+		path[n] = 0;
+	} else if (elfkind_resolve(target, path, sizeof(path))) {
+		printf("  [?      ] %s: not found, or not executable\n", target);
+		return;
+	}
+	switch (elfkind_of(path, detail, sizeof(detail))) {
+	case ELFKIND_DYNAMIC:
+		printf("  [shim   ] %s: dynamically linked%s%s: HTTP/1, HTTP/2 and gRPC metrics, "
+		       "spans and trace context through the shim, plus kernel metrics\n",
+		       path, *detail ? ", run by " : "", detail);
+		break;
+	case ELFKIND_GO:
+		printf("  [kernel ] %s: a Go program%s%s%s: kernel metrics only (syscalls, disk, "
+		       "TCP, run queue); Go makes its own syscalls, the shim sees none\n",
+		       path, *detail ? " (" : "", detail, *detail ? ")" : "");
+		break;
+	case ELFKIND_STATIC:
+		printf("  [kernel ] %s: statically linked: kernel metrics only (syscalls, disk, "
+		       "TCP, run queue); LD_PRELOAD cannot load the shim into it\n",
+		       path);
+		break;
+	default:
+		printf("  [?      ] %s: not an ELF program obs can read\n", path);
+		break;
+	}
 }
 
 int check_main(const struct obs_opts *o)
@@ -180,6 +227,11 @@ int check_main(const struct obs_opts *o)
 		     "not mounted: container labels and triage -c are unavailable",
 		     "mount -t cgroup2 none /sys/fs/cgroup");
 
+	if (o->cmd_argc > 0) {
+		printf("what obs sees of each program:\n");
+		for (int i = 0; i < o->cmd_argc; i++)
+			explain(o->cmd_argv[i]);
+	}
 	if (r.missing) {
 		printf("obs cannot run here: %d requirement%s missing.\n", r.missing,
 		       r.missing == 1 ? " is" : "s are");

@@ -119,11 +119,15 @@ static const char usage_config[] =
     "obs would.\n";
 
 static const char usage_check[] =
-    "Usage: obs check [-q]\n"
+    "Usage: obs check [-q] [PROGRAM|PID ...]\n"
     "\n"
     "Report each kernel feature and privilege obs needs, whether it is\n"
     "present, and how to fix what is missing. Exit status 0 when obs can\n"
     "run, 1 otherwise.\n"
+    "\n"
+    "With PROGRAMs (found in PATH as exec would) or PIDs of running\n"
+    "processes: what obs can see of each. The shim follows a dynamically\n"
+    "linked program; a Go or statically linked one gets kernel metrics only.\n"
     "\n"
     "  -q, --quiet   print only what is missing\n";
 
@@ -557,6 +561,11 @@ int cli_parse(int argc, char **argv, struct obs_opts *o, char *err, size_t errle
 	if (o->cmd == OBS_CMD_RUN) {
 		if (i >= argc)
 			return fail(err, errlen, "missing CMD to run");
+		o->cmd_argv = argv + i;
+		o->cmd_argc = argc - i;
+		return 0;
+	}
+	if (o->cmd == OBS_CMD_CHECK && i < argc) { /* programs or pids to explain */
 		o->cmd_argv = argv + i;
 		o->cmd_argc = argc - i;
 		return 0;
