@@ -17,6 +17,7 @@ teardown() {
 	[ -n "${CG:-}" ] && { echo $$ >"$(dirname "$CG")/cgroup.procs"; rmdir "$CG"; } 2>/dev/null || true
 	obs_stop
 	[ -n "${AGENT:-}" ] && { kill "$AGENT"; wait "$AGENT"; } 2>/dev/null || true
+	[ -n "${NGINX:-}" ] && { kill "$NGINX"; wait "$NGINX"; } 2>/dev/null || true
 }
 
 # A process that does steady syscall, disk and scheduler work.
@@ -118,4 +119,47 @@ time.sleep(30)' &
 	grep -q 'service="python3"\|service="e2e-checkout"' "$W/m" # the check below can see a name
 	run ! grep -q 'service="obs-self"' "$W/m"
 	promtool check metrics <"$W/m"
+}
+
+# m_count PATTERN: how many series of the agent's scrape match (grep -E)
+m_count() { scrape "$port" | grep -Ec "$1" || true; }
+job_series_gone() { [ "$(m_count 'service="job[0-9]+"')" = 0 ]; }
+
+@test "agent: 500 one-shot programs' series expire after cardinality.stale_after, giving the budget back: nginx started after them gets its series" {
+	require_cmd nginx wrk
+	local port i np expired
+	port=$(free_port)
+	np=$(free_port)
+	printf 'metrics:\n  listen: "127.0.0.1:%s"\ncardinality:\n  max_series: 20000\n  stale_after: 4s\n' \
+		"$port" >"$W/agent.yaml"
+	"$OBS" agent --no-preload --config "$W/agent.yaml" 2>"$W/agent.err" &
+	AGENT=$!
+	wait_for ready "$port"
+	# 500 distinct executables, each run once: 500 services for a moment
+	mkdir "$W/bin"
+	for i in $(seq 500); do cp /bin/true "$W/bin/job$i"; done
+	for i in $(seq 500); do "$W/bin/job$i"; done
+	wait_for sh -c "curl -fsS http://127.0.0.1:$port/metrics | grep -q 'service=\"job'"
+	# the guard held the line meanwhile: never more samples than max_series
+	[ "$(scrape "$port" | awk '$1 == "obs_series" {print $2}')" -le 20000 ]
+	# none of them lives: after the window their series are gone
+	WAIT_FOR_SECS=20 wait_for job_series_gone
+	expired=$(scrape "$port" | awk '$1 == "obs_series_expired_total" {print $2}')
+	echo "expired: $expired"
+	[ "$expired" -gt 500 ]
+	# nginx, started after them, gets its series: the budget is back
+	sh "$TOP/scripts/nginx-conf.sh" "$W/ngx" "$np"
+	nginx -c "$W/ngx/nginx.conf" -p "$W/ngx" &
+	NGINX=$!
+	wait_for listening "$np"
+	wrk -t1 -c4 -d2s "http://127.0.0.1:$np/" >/dev/null
+	wait_for scrape_sum_ge "$port" '^obs_syscall_duration_seconds_count\{syscall="accept4",service="nginx"' 1 || {
+		scrape "$port" | grep -E '^obs_series|^obs_series_overflow'
+		scrape "$port" | grep -o 'service="[^"]*"' | sort | uniq -c | sort -rn | head
+		false
+	}
+	[ "$(m_count '^obs_syscall_duration_seconds_count\{.*service="nginx"')" -ge 4 ]
+	# a live service does not expire: nginx idle past the window keeps its series
+	sleep 6
+	[ "$(m_count '^obs_syscall_duration_seconds_count\{.*service="nginx"')" -ge 4 ]
 }

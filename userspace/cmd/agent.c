@@ -279,6 +279,54 @@ static void agent_event(void *ctx, const struct obs_proc_event *e)
 		log_debug("cannot track pid %d", (int)pid);
 }
 
+/* Series expire with their service: a slot no live process has been
+ * tracked under for cardinality.stale_after loses what the kernel side
+ * counted under it, its exited processes' RED series, and its number (a
+ * one-shot program's name would otherwise hold series, and the guard's
+ * budget, for ever). The unattributed slot stays. */
+#define EXPIRE_EVERY_NS (2ULL * 1000000000ULL)
+
+static void agent_expire(struct obs_app *a, uint64_t now)
+{
+	static uint64_t last_live[OBS_MAX_SLOTS], next;
+	uint64_t stale = (uint64_t)(a->cfg->series_stale_s * 1e9);
+	uint8_t live[OBS_MAX_SLOTS] = {0};
+	size_t gone = 0;
+	int expired = 0;
+
+	if (now < next || !a->col)
+		return;
+	next = now + (stale / 4 < EXPIRE_EVERY_NS ? stale / 4 : EXPIRE_EVERY_NS);
+	collector_live_slots(a->col, live);
+	for (uint32_t slot = 0; slot < OBS_SLOT_UNATTRIBUTED; slot++) {
+		struct slot_labels l;
+
+		if (slots_lookup(a->slots, slot, &l)) {
+			last_live[slot] = 0;
+			continue;
+		}
+		if (live[slot] || !last_live[slot]) {
+			last_live[slot] = now; /* live, or newly seen */
+			continue;
+		}
+		if (now - last_live[slot] < stale)
+			continue;
+		gone += collector_forget_slot(a->col, slot);
+		gone += spans_forget(a->spans, l.service, l.container_id, l.pod_uid);
+		slots_release(a->slots, slot);
+		last_live[slot] = 0;
+		expired++;
+		log_debug("service \"%s\" expired: no process for %.0fs", l.service,
+			  a->cfg->series_stale_s);
+	}
+	if (!expired)
+		return;
+	pthread_mutex_lock(&a->lock);
+	card_guard_reset(a->guard);
+	pthread_mutex_unlock(&a->lock);
+	__atomic_add_fetch(&a->series_expired, gone, __ATOMIC_RELAXED);
+}
+
 /* Every process (at start, while obs may still read every /proc entry),
  * or only those not tracked yet (later: the rest were labelled at exec,
  * and /proc would no longer tell another user's service). */
@@ -380,6 +428,7 @@ int agent_main(const struct obs_opts *o)
 			}
 			last_scan = 0;
 		}
+		agent_expire(&a, app_now_ns());
 		/* Catch what exec events missed (ring buffer full, races). */
 		if (app_now_ns() - last_scan > RESCAN_NS) {
 			agent_scan(&a, 0);

@@ -40,6 +40,7 @@ struct obs_app {
 	uint64_t tls_check_ns; /* next app_watch_tls look at them */
 	uint64_t tls_check_every_ns;
 	uint64_t tls_reloads[2]; /* changed pairs applied, refused (atomic) */
+	uint64_t series_expired; /* agent: series removed with their service (atomic) */
 };
 
 /* How often app_watch_tls looks at the certificate files

@@ -1,6 +1,7 @@
 #include "collector.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,12 @@ int collector_track(struct collector *c, pid_t tgid, uint32_t slot)
 
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.tracked), &key, &v, BPF_ANY))
 		return -errno;
+	/* The kernel side forgets a process at its exit; an exec event read
+	 * after that exit (a one-shot program) must not bring it back, or
+	 * the entry (and its service, live for ever) would never go. Gone by
+	 * now: forget it here; exiting later: the kernel side does. */
+	if (kill(tgid, 0) && errno == ESRCH)
+		bpf_map_delete_elem(bpf_map__fd(c->skel->maps.tracked), &key);
 	/* Invalidate the BPF side's per-CPU lookup caches (mmap'ed .bss). */
 	__atomic_add_fetch(&c->skel->bss->track_gen, 1, __ATOMIC_SEQ_CST);
 	return 0;
@@ -308,6 +315,80 @@ static int read_hists(struct collector *c, struct obs_snapshot *s)
 oom:
 	free(vals);
 	return -ENOMEM;
+}
+
+void collector_live_slots(struct collector *c, uint8_t *live)
+{
+	int fd = bpf_map__fd(c->skel->maps.tracked);
+	__u32 key, next, *prev = NULL, dead[256];
+	struct obs_tracked v;
+	size_t ndead = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		/* an entry whose process is gone (put back by a late exec event
+		 * while it was a zombie): not live, and swept */
+		if (kill((pid_t)key, 0) && errno == ESRCH) {
+			if (ndead < sizeof(dead) / sizeof(dead[0]))
+				dead[ndead++] = key;
+			continue;
+		}
+		if (v.slot < OBS_MAX_SLOTS)
+			live[v.slot] = 1;
+	}
+	for (size_t i = 0; i < ndead; i++)
+		bpf_map_delete_elem(fd, &dead[i]);
+	if (ndead)
+		__atomic_add_fetch(&c->skel->bss->track_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+size_t collector_forget_slot(struct collector *c, uint32_t slot)
+{
+	int fd = bpf_map__fd(c->skel->maps.hists);
+	struct obs_hist_key key, next, *prev = NULL, *doomed = NULL;
+	size_t n = 0, cap = 0, gone = 0;
+	void *zero = calloc((size_t)c->ncpus, sizeof(struct obs_hist) > sizeof(struct obs_counters)
+						  ? sizeof(struct obs_hist)
+						  : sizeof(struct obs_counters));
+
+	/* the keys first: deleting while walking would lose the walk's place */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.slot != slot)
+			continue;
+		if (n == cap) {
+			struct obs_hist_key *m = realloc(doomed, (cap ? cap * 2 : 64) * sizeof(*m));
+
+			if (!m)
+				break;
+			doomed = m;
+			cap = cap ? cap * 2 : 64;
+		}
+		doomed[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		gone += !bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
+	if (zero) {
+		/* its counters, and (slot 0) the fast syscall table */
+		bpf_map_update_elem(bpf_map__fd(c->skel->maps.counters), &slot, zero, BPF_ANY);
+		for (__u32 nr = 0; slot == 0 && nr < OBS_FAST_SYSCALLS; nr++) {
+			struct obs_hist h;
+
+			if (!bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.fast_sys), &nr, zero) &&
+			    sum_cpus(zero, c->ncpus, &h))
+				gone++;
+			memset(zero, 0, (size_t)c->ncpus * sizeof(struct obs_hist));
+			bpf_map_update_elem(bpf_map__fd(c->skel->maps.fast_sys), &nr, zero,
+					    BPF_ANY);
+		}
+		free(zero);
+	}
+	return gone;
 }
 
 int collector_snapshot(struct collector *c, struct obs_snapshot *s)

@@ -57,6 +57,12 @@ int collector_track(struct collector *c, pid_t tgid, uint32_t slot);
 int collector_tracks(struct collector *c, pid_t tgid);
 /* The slot a tracked process counts in: 0, or -1 if it is not tracked. */
 int collector_slot(struct collector *c, pid_t tgid, uint32_t *slot);
+/* live[slot] = 1 for every slot a process is tracked under (the rest of
+ * live is left as it is; OBS_MAX_SLOTS entries). */
+void collector_live_slots(struct collector *c, uint8_t *live);
+/* Remove everything the kernel side counted under slot (its series
+ * expired); how many histogram series went. */
+size_t collector_forget_slot(struct collector *c, uint32_t slot);
 /* fd that becomes readable when process events are pending. */
 int collector_event_fd(struct collector *c);
 /* Drain pending process events (calls on_event). Returns count or -1. */

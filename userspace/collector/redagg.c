@@ -53,6 +53,49 @@ void redagg_free(struct redagg *a)
 	free(a);
 }
 
+/* Do the process labels at the end of g's key name this service? */
+static int agg_of(const struct agg *g, const char *const proc[PROC_LABELS])
+{
+	const char *k = g->key, *end = g->key + g->len;
+
+	if (!g->len)
+		return 0; /* an overflow series belongs to no one */
+	for (size_t i = 0; i < g->family->nlabels && k < end; i++)
+		k += strlen(k) + 1;
+	for (size_t i = 0; i < PROC_LABELS; i++) {
+		if (k >= end || strcmp(k, proc[i]))
+			return 0;
+		k += strlen(k) + 1;
+	}
+	return 1;
+}
+
+size_t redagg_forget(struct redagg *a, const char *svc, const char *container_id,
+		     const char *pod_uid)
+{
+	const char *proc[PROC_LABELS] = {svc, container_id, pod_uid};
+	size_t gone = 0;
+
+	for (size_t i = 0; a && i < REDAGG_HASH; i++) {
+		struct agg **p = &a->htab[i];
+
+		while (*p) {
+			struct agg *g = *p;
+
+			if (!agg_of(g, proc)) {
+				p = &g->next;
+				continue;
+			}
+			*p = g->next;
+			free(g->ex);
+			free(g);
+			a->n--;
+			gone++;
+		}
+	}
+	return gone;
+}
+
 uint64_t redagg_dropped(const struct redagg *a)
 {
 	return a->dropped;

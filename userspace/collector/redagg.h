@@ -49,5 +49,8 @@ void redagg_render(const struct redagg *a, struct metrics_registry *r,
 		   const struct proto_handler *const *table, const char *service);
 /* Points not counted: more label sets than max_sets. */
 uint64_t redagg_dropped(const struct redagg *a);
+/* Remove every series of this service (its process labels); how many. */
+size_t redagg_forget(struct redagg *a, const char *svc, const char *container_id,
+		     const char *pod_uid);
 
 #endif

@@ -355,6 +355,12 @@ size_t regions_drain(struct regions *rs, size_t max,
 	return got;
 }
 
+size_t regions_forget(struct regions *rs, const char *svc, const char *container_id,
+		      const char *pod_uid)
+{
+	return redagg_forget(rs->retired, svc, container_id, pod_uid);
+}
+
 void regions_merge(struct regions *rs, struct redagg *a, int64_t unix_off, int agent)
 {
 	redagg_merge(a, rs->retired, agent);

@@ -65,6 +65,10 @@ void regions_set(struct regions *rs, int export_spans, enum spanring_sample mode
 		 const struct route_table *routes);
 /* Regions refused, and held now. */
 uint64_t regions_refused(const struct regions *rs);
+/* Forget what exited processes of this service counted (its series
+ * expired); how many series went. */
+size_t regions_forget(struct regions *rs, const char *svc, const char *container_id,
+		      const char *pod_uid);
 size_t regions_held(const struct regions *rs);
 /* Spans lost in the rings, over every process: full, and cells a process
  * that died mid-write never finished (skipped). */

@@ -252,6 +252,11 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 		v[0] = name;
 		metrics_counter_add(r, f, v, (double)count);
 	}
+	f = self_family(r, "obs_series_expired_total",
+			"Series removed because their service had no live process for "
+			"cardinality.stale_after (the agent).",
+			NULL, METRIC_COUNTER, NULL);
+	metrics_counter_add(r, f, v, (double)__atomic_load_n(&a->series_expired, __ATOMIC_RELAXED));
 	f = self_family(r, "obs_series", "Samples admitted by the cardinality guard.", NULL,
 			METRIC_GAUGE, NULL);
 	metrics_gauge_set(r, f, v, (double)card_guard_used(a->guard));

@@ -24,7 +24,11 @@ void slots_free(struct slots *s);
 uint32_t slots_get(struct slots *s, const struct slot_labels *l);
 /* Copy the labels of a slot; 0 if the slot exists, -1 if not. */
 int slots_lookup(struct slots *s, uint32_t slot, struct slot_labels *out);
+/* Slots in use. */
 uint32_t slots_count(struct slots *s);
+/* The slot's series expired: its number may be handed out again (the
+ * caller has removed what the kernel side counted under it). */
+void slots_release(struct slots *s, uint32_t slot);
 int slots_container_labels(const struct slots *s);
 
 #endif

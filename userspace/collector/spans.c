@@ -238,6 +238,18 @@ static void totals(struct spans *s, struct totals *t)
 	t->refused = regions_refused(s->rs);
 }
 
+size_t spans_forget(struct spans *s, const char *svc, const char *container_id, const char *pod_uid)
+{
+	size_t n;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	n = regions_forget(s->rs, svc, container_id, pod_uid);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 void spans_render(struct spans *s, struct metrics_registry *r)
 {
 	struct redagg *agg = redagg_new(AGG_MAX);

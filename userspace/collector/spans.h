@@ -44,6 +44,10 @@ void spans_set_routes(struct spans *s, const struct route_table *routes);
 void spans_set_sampler(struct spans *s, enum spanring_sample mode, double ratio);
 /* Add every protocol's families and obs_spans_* self-metrics to a scrape. */
 void spans_render(struct spans *s, struct metrics_registry *r);
+/* Forget the RED series exited processes of this service left (it
+ * expired); how many. s may be NULL. */
+size_t spans_forget(struct spans *s, const char *svc, const char *container_id,
+		    const char *pod_uid);
 /* Final drain and export flush (at most timeout_ms); metrics stay
  * readable. Idempotent. */
 void spans_finish(struct spans *s, long timeout_ms);

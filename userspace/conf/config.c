@@ -85,6 +85,7 @@ static const struct key {
     {"health.stall_timeout", K_DURATION, 0, 0, "a duration of at least 1s, such as 10s"},
     {"cardinality", K_SECTION, 0, 0, NULL},
     {"cardinality.max_series", K_SERIES, 0, 0, "an integer from 100 to 100000000"},
+    {"cardinality.stale_after", K_DURATION, 0, 0, "a duration of at least 1s, such as 5m"},
     {"routes", K_ROUTES, 0, 0, "a list of route patterns such as /users/{id}"},
     {"probes", K_PROBES, 0, 0, "a list of syscall, disk, tcp, runq, or all"},
 };
@@ -117,6 +118,7 @@ void config_defaults(struct obs_config *c, enum obs_cmd mode)
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_FORMAT_TEXT;
 	c->stall_timeout_s = 10;
+	c->series_stale_s = 300;
 	/* a node has many services: room for their histograms */
 	c->max_series =
 	    mode == OBS_CMD_AGENT ? OBS_DEFAULT_AGENT_SERIES_LIMIT : OBS_DEFAULT_SERIES_LIMIT;
@@ -393,6 +395,8 @@ static int set_value(struct walk *w, const yaml_node_t *n, const struct key *k)
 			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		if (k->type == K_TIMEOUT)
 			c->tracing_timeout_ms = (long)llround(d * 1000);
+		else if (!strcmp(k->path, "cardinality.stale_after"))
+			c->series_stale_s = d;
 		else
 			c->stall_timeout_s = d;
 		return 0;

@@ -69,6 +69,8 @@ struct obs_config {
 
 	double stall_timeout_s; /* /readyz fails when events wait longer */
 	size_t max_series;
+	double
+	    series_stale_s; /* agent: a service with no live process this long loses its series */
 	struct route_table routes;
 	unsigned probes;
 

@@ -241,7 +241,7 @@ unsigned config_diff(const struct obs_config *a, const struct obs_config *b, cha
 		changed |= CONFIG_RELOAD_SAMPLING;
 	if (!routes_equal(&a->routes, &b->routes))
 		changed |= CONFIG_RELOAD_ROUTES;
-	if (a->max_series != b->max_series)
+	if (a->max_series != b->max_series || a->series_stale_s != b->series_stale_s)
 		changed |= CONFIG_RELOAD_LIMITS;
 	if (a->stall_timeout_s != b->stall_timeout_s)
 		changed |= CONFIG_RELOAD_HEALTH;
@@ -295,6 +295,7 @@ void config_take_reloadable(struct obs_config *cur, const struct obs_config *nex
 	cur->sampling_origin = next->sampling_origin;
 	cur->routes = next->routes;
 	cur->max_series = next->max_series;
+	cur->series_stale_s = next->series_stale_s;
 	cur->stall_timeout_s = next->stall_timeout_s;
 	memcpy(cur->lines, next->lines, sizeof(cur->lines));
 	cur->nlines = next->nlines;
@@ -360,6 +361,8 @@ void config_describe(const struct obs_config *c, struct sbuf *b)
 	put_kv(b, "health.stall_timeout", v, c, CONFIG_DEFAULT);
 	snprintf(v, sizeof(v), "%zu", c->max_series);
 	put_kv(b, "cardinality.max_series", v, c, CONFIG_DEFAULT);
+	snprintf(v, sizeof(v), "%gs", c->series_stale_s);
+	put_kv(b, "cardinality.stale_after", v, c, CONFIG_DEFAULT);
 	v[0] = 0;
 	for (size_t i = 0; i < c->routes.n; i++)
 		snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s", i ? ", " : "",

@@ -68,6 +68,15 @@ void card_guard_set_limit(struct card_guard *g, size_t limit)
 	g->limit = limit;
 }
 
+void card_guard_reset(struct card_guard *g)
+{
+	if (!g)
+		return;
+	memset(g->set, 0, g->setsize * sizeof(*g->set));
+	g->setused = 0;
+	g->used = 0;
+}
+
 static int set_has(const struct card_guard *g, uint64_t h)
 {
 	for (size_t i = h & (g->setsize - 1);; i = (i + 1) & (g->setsize - 1)) {

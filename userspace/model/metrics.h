@@ -76,6 +76,10 @@ size_t card_guard_limit(const struct card_guard *g);
 /* A new limit (SIGHUP). Series admitted before stay admitted; a lower
  * limit only refuses new ones. */
 void card_guard_set_limit(struct card_guard *g, size_t limit);
+/* Forget which series were admitted (some expired): the next render
+ * admits what is still there, and the budget the rest held is free. The
+ * overflow counts stay. */
+void card_guard_reset(struct card_guard *g);
 /* Label sets refused so far for a family name (0 if none). */
 uint64_t card_guard_overflows(const struct card_guard *g, const char *family);
 /* Iterate families with refusals: returns name or NULL past the end. */
