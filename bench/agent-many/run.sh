@@ -21,6 +21,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/bench/lib.sh"
 procs=${1:-200}
 iters=${2:-5000}
 routes=${3:-25}
@@ -63,8 +64,6 @@ for _ in $(seq 300); do
 done
 curl -fsS "127.0.0.1:$mport/readyz" >/dev/null || { echo "run.sh: the agent did not start; see $out/agent.log" >&2; exit 1; }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 secs() { # "1m2.500s" -> 62.5
 	awk '{ split($0, a, "m"); sub("s", "", a[2]); print a[1] * 60 + a[2] }'
 }

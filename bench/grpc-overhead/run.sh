@@ -21,6 +21,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/bench/lib.sh"
 rounds=${1:-5}
 secs=${2:-10}
 threads=${3:-8}
@@ -43,7 +44,6 @@ python3 "$top/bench/http-overhead/sink.py" "$sink_port" 2>"$out/sink.log" &
 sink=$!
 trap 'kill $sink 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 hz=$(getconf CLK_TCK)
 cfgs="bare shim bpf obs"
 

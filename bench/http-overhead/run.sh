@@ -31,6 +31,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/bench/lib.sh"
 rounds=${1:-5}
 secs=${2:-10}
 conns=${3:-32}
@@ -49,22 +50,7 @@ fi
 base=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-): a TIME_WAIT client port would block our listen
 port=$base sink_port=$((base + 1)) mport=$((base + 2))
 
-# One worker: nginx on one core, wrk on the other (this machine has two).
-cat >"$out/nginx.conf" <<CONF
-daemon off;
-user root;
-worker_processes 1;
-error_log $out/error.log;
-pid $out/nginx.pid;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	client_body_temp_path $out; proxy_temp_path $out; fastcgi_temp_path $out;
-	uwsgi_temp_path $out; scgi_temp_path $out;
-	server { listen 127.0.0.1:$port; location / { return 200 "ok\n"; } }
-}
-CONF
+bench_nginx_conf "$out" "$port" # one worker: nginx on one core, wrk on the other
 
 python3 "$here/sink.py" "$sink_port" 2>"$out/sink.log" &
 sink=$!
@@ -118,10 +104,7 @@ stop_cfg() {
 	pids=()
 	worker=
 }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
 # wrk's p99 in microseconds
-us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; else print v*1e6}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 worker= peer=
 cfgs="bare shim bpf bpftrace nospans obs10 obs100"

@@ -6,6 +6,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/bench/lib.sh"
 runs=${1:-10}
 out=$top/build/bench
 mkdir -p "$out"
@@ -13,7 +14,6 @@ make -C "$top" -s all
 cc -O2 -Wall -o "$out/spray" "$here/spray.c"
 obs=$top/build/obs
 port=$((20000 + RANDOM % 10000))
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 now_ms() { date +%s%3N; }
 
 echo "obs-run start to ready ($runs runs):" >&2

@@ -21,6 +21,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/bench/lib.sh"
 rounds=${1:-5}
 secs=${2:-8}
 conns=${3:-16}
@@ -35,21 +36,7 @@ obs=$top/build/obs-run
 base=$((20000 + RANDOM % 12000))
 port=$base leafp=$((base + 1)) sinkp=$((base + 2)) mport=$((base + 3))
 
-cat >"$out/nginx.conf" <<CONF
-daemon off;
-user root;
-worker_processes 1;
-error_log $out/error.log;
-pid $out/nginx.pid;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	client_body_temp_path $out; proxy_temp_path $out; fastcgi_temp_path $out;
-	uwsgi_temp_path $out; scgi_temp_path $out;
-	server { listen 127.0.0.1:$leafp; location / { return 200 "ok\n"; } }
-}
-CONF
+bench_nginx_conf "$out" "$leafp"
 nginx -c "$out/nginx.conf" 2>"$out/nginx.err" &
 leaf=$!
 python3 "$top/bench/http-overhead/sink.py" "$sinkp" 2>"$out/sink.log" &
@@ -85,9 +72,6 @@ stop_cfg() {
 	wait "$srv" 2>/dev/null || true
 	srv=
 }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; else print v*1e6}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 cfgs="bare obs nohelper als sdk"
 hz=$(getconf CLK_TCK)

@@ -9,6 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/bench/lib.sh"
 rounds=${1:-7}
 iters=${2:-300000}
 out=$top/build/bench
@@ -35,7 +36,6 @@ run_cfg() {
 	bpftrace) bpftrace -q -c "$out/loop $iters" "$here/syscalls.bt" 2>/dev/null || true ;;
 	esac
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 cfgs="bare empty clock obs bpftrace"
 declare -A res

@@ -1,0 +1,31 @@
+# bench/lib.sh - what the benchmarks share; sourced by bench/*/run.sh.
+
+# ticks PID: the process's user + system CPU time, in clock ticks (0 once gone)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# us: wrk's latency ("812.00us", "3.20ms", "1.02s") on stdin, in microseconds
+us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; else print v*1e6}'; }
+
+# median: of the numbers on stdin, one per line
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# bench_nginx_conf DIR PORT: DIR/nginx.conf for one nginx worker answering
+# "ok" on 127.0.0.1:PORT, no access log, keep-alive without end (nginx on
+# one core, the load generator on the other: this machine has two)
+bench_nginx_conf() {
+	cat >"$1/nginx.conf" <<CONF
+daemon off;
+user root;
+worker_processes 1;
+error_log $1/error.log;
+pid $1/nginx.pid;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	keepalive_requests 1000000;
+	client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1;
+	uwsgi_temp_path $1; scgi_temp_path $1;
+	server { listen 127.0.0.1:$2; location / { return 200 "ok\n"; } }
+}
+CONF
+}
