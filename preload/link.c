@@ -74,7 +74,7 @@ static int high_fd(int fd)
  * patterns); NULL if there is none. Raw syscalls: this runs before main. */
 static const char *read_routes_file(const char *shim_dir)
 {
-	static char buf[ROUTE_MAX_PATTERNS * (ROUTE_MAX_LEN + 1)];
+	static char buf[ROUTE_LIST_MAX + 1];
 	char file[4200];
 	size_t n = strlen(shim_dir);
 	long got;

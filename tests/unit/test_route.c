@@ -76,10 +76,34 @@ static void test_helpers(void **st)
 	assert_int_equal(port, 0);
 }
 
+/* route_table_join is route_table_add_list's inverse (OBS_SHIM_ROUTES,
+ * the agent's routes file) */
+static void test_join(void **st)
+{
+	(void)st;
+	struct route_table t, back;
+	char list[ROUTE_LIST_MAX], err[128], small[12];
+
+	route_table_init(&t);
+	assert_int_equal(route_table_join(&t, list, sizeof(list)), 0);
+	assert_string_equal(list, "");
+	assert_int_equal(
+	    route_table_add_list(&t, "/users/{id}, /static/*,/a/{b}/c", err, sizeof(err)), 0);
+	assert_int_equal(route_table_join(&t, list, sizeof(list)), 30);
+	assert_string_equal(list, "/users/{id},/static/*,/a/{b}/c");
+	route_table_init(&back);
+	assert_int_equal(route_table_add_list(&back, list, err, sizeof(err)), 0);
+	assert_int_equal(back.n, t.n);
+	for (size_t i = 0; i < t.n; i++)
+		assert_string_equal(back.pat[i], t.pat[i]);
+	route_table_join(&t, small, sizeof(small)); /* truncated, terminated */
+	assert_string_equal(small, "/users/{id}");
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_templates),
-					   cmocka_unit_test(test_patterns),
-					   cmocka_unit_test(test_helpers)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_templates), cmocka_unit_test(test_patterns),
+	    cmocka_unit_test(test_helpers), cmocka_unit_test(test_join)};
 	return cmocka_run_group_tests_name("route", tests, NULL, NULL);
 }

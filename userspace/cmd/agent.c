@@ -167,14 +167,9 @@ static int routes_fd = -1;
 static void agent_write_routes(const struct obs_config *c)
 {
 	char path[CONFIG_PATH_MAX + 16], tmp[CONFIG_PATH_MAX + 48];
-	char list[ROUTE_MAX_PATTERNS * (ROUTE_MAX_LEN + 1)];
-	size_t at = 0;
+	char list[ROUTE_LIST_MAX + 1];
+	size_t at = route_table_join(&c->routes, list, sizeof(list) - 1);
 
-	list[0] = 0;
-	for (size_t i = 0; i < c->routes.n; i++) {
-		at = str_append(list, sizeof(list), at, i ? "," : "");
-		at = str_append(list, sizeof(list), at, c->routes.pat[i]);
-	}
 	at = str_append(list, sizeof(list), at, "\n");
 	snprintf(path, sizeof(path), "%s/routes", c->shim_dir);
 	if (routes_fd >= 0) {

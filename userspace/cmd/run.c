@@ -156,13 +156,9 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 	setenv("OBS_SOCKET", spans_socket(a->spans), 1);
 	setenv("OBS_SOCKET_KEY", run_key, 1);
 	if (c->routes.n) { /* the first requests' routes, before CMD's region is held */
-		char list[ROUTE_MAX_PATTERNS * (ROUTE_MAX_LEN + 1)];
-		size_t at = 0;
+		char list[ROUTE_LIST_MAX];
 
-		list[0] = 0;
-		for (size_t i = 0; i < c->routes.n; i++)
-			at = str_append(list, sizeof(list), at, i ? "," : ""),
-			at = str_append(list, sizeof(list), at, c->routes.pat[i]);
+		route_table_join(&c->routes, list, sizeof(list));
 		setenv("OBS_SHIM_ROUTES", list, 1);
 	}
 	if (!cfg.export_spans) {

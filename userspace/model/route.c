@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "str.h"
+
 void route_table_init(struct route_table *t)
 {
 	t->n = 0;
@@ -37,6 +39,18 @@ int route_table_add(struct route_table *t, const char *pattern, char *err, size_
 	}
 	memcpy(t->pat[t->n++], pattern, len + 1);
 	return 0;
+}
+
+size_t route_table_join(const struct route_table *t, char *out, size_t outlen)
+{
+	size_t at = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		at = str_append(out, outlen, at, i ? "," : "");
+		at = str_append(out, outlen, at, t->pat[i]);
+	}
+	return at;
 }
 
 int route_table_add_list(struct route_table *t, const char *list, char *err, size_t errlen)

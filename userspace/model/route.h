@@ -28,6 +28,10 @@ void route_table_init(struct route_table *t);
 int route_table_add(struct route_table *t, const char *pattern, char *err, size_t errlen);
 /* Comma-separated patterns (OBS_HTTP_ROUTES); -1 on the first bad one. */
 int route_table_add_list(struct route_table *t, const char *list, char *err, size_t errlen);
+/* The inverse: t's patterns comma-separated into out (truncated to outlen,
+ * always NUL-terminated); the length. */
+#define ROUTE_LIST_MAX (ROUTE_MAX_PATTERNS * (ROUTE_MAX_LEN + 1))
+size_t route_table_join(const struct route_table *t, char *out, size_t outlen);
 
 /* Path without query/fragment into out (always NUL-terminated). */
 void route_path(const char *target, char *out, size_t outlen);
