@@ -471,13 +471,14 @@ static void json_str(FILE *f, const char *s)
 			fprintf(f, "\\u%04x", c);
 		} else if (c < 0x80) {
 			fputc(c, f);
-		} else if ((ok = str_utf8_valid(s, n)) > 0) {
-			/* the whole well-formed multibyte sequence at s */
+		} else if ((ok = str_utf8_valid(s, n < 4 ? n : 4)) > 0) {
+			/* the one well-formed sequence at s (a window of 4 bytes
+			 * holds it whole; past it may be more of the string) */
 			size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
 
-			fwrite(s, 1, len < ok ? len : ok, f);
-			s += (len < ok ? len : ok) - 1;
-			n -= (len < ok ? len : ok) - 1;
+			fwrite(s, 1, len, f);
+			s += len - 1;
+			n -= len - 1;
 		} else {
 			fputc('?', f);
 		}
