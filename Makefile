@@ -54,14 +54,15 @@ PROTO_SRCS := $(wildcard userspace/proto/*.c) $(foreach d,$(PROTO_DIRS),$(wildca
 PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c \
              userspace/model/hist.c userspace/model/metrics.c userspace/model/tp.c \
              userspace/model/route.c userspace/model/spanrec.c userspace/model/spanring.c \
-             userspace/model/region.c \
+             userspace/model/region.c userspace/model/svcid.c \
              userspace/model/xspan.c \
              $(PROTO_SRCS) \
              userspace/conf/cli.c userspace/conf/config.c userspace/conf/config_layers.c \
+             userspace/conf/config_values.c \
              userspace/collector/syscalls.c userspace/collector/procparse.c \
              userspace/collector/redagg.c exporters/auth.c exporters/prom.c
 APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
-             userspace/collector/app.c userspace/collector/collector.c userspace/collector/slots.c \
+             userspace/collector/app.c userspace/collector/collector.c userspace/collector/slots.c userspace/collector/ident.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c userspace/collector/elfkind.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \

@@ -33,7 +33,10 @@ struct {
 #define OBS_ENV_CHUNK  128
 #define OBS_ENV_PIECES 192 /* strings, or 127-byte pieces of long ones */
 struct env_chunk {
-	char buf[OBS_ENV_CHUNK];
+	union {
+		char buf[OBS_ENV_CHUNK];
+		__u64 w[OBS_ENV_CHUNK / 8];
+	};
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -244,6 +247,7 @@ static __always_inline struct obs_proc_event *proc_event(__u32 type, struct task
 	e->pad = 0;
 	e->service[0] = 0;
 	e->exe[0] = 0;
+	e->resattrs[0] = 0;
 	return e;
 }
 
@@ -253,11 +257,21 @@ static __always_inline void proc_event_submit(struct obs_proc_event *e)
 	ringbuf_avail = bpf_ringbuf_query(&proc_events, BPF_RB_AVAIL_DATA);
 }
 
-/* OTEL_SERVICE_NAME from the environment exec has just laid out on the
- * new stack: string by string (a long one in pieces), bounded. */
+/* OTEL_SERVICE_NAME (and OTEL_RESOURCE_ATTRIBUTES, whose service.name
+ * comes next) from the environment exec has just laid out on the new
+ * stack: string by string (a long one in pieces), bounded. */
 static __always_inline void env_service(struct task_struct *p, struct obs_proc_event *e)
 {
-	static const char want[] = "OTEL_SERVICE_NAME=";
+	/* compared 8 bytes at a time: bytewise, 192 pieces are more than the
+	 * verifier takes */
+	static const union {
+		char s[24];
+		__u64 w[3];
+	} want = {"OTEL_SERVICE_NAME="};
+	static const union {
+		char s[32];
+		__u64 w[4];
+	} want_res = {"OTEL_RESOURCE_ATTRIBUTES="};
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	unsigned long cur = BPF_CORE_READ(mm, env_start), end = BPF_CORE_READ(mm, env_end);
 	__u32 zero = 0;
@@ -269,7 +283,6 @@ static __always_inline void env_service(struct task_struct *p, struct obs_proc_e
 		return;
 	for (int i = 0; i < OBS_ENV_PIECES; i++) {
 		long n;
-		int match = !in_long;
 
 		if (cur >= end) {
 			e->svc_state = OBS_SVC_ABSENT;
@@ -278,16 +291,19 @@ static __always_inline void env_service(struct task_struct *p, struct obs_proc_e
 		n = bpf_probe_read_user_str(c->buf, sizeof(c->buf), (const void *)cur);
 		if (n <= 0)
 			return;
-#pragma unroll
-		for (int k = 0; k < (int)sizeof(want) - 1; k++)
-			if (c->buf[k] != want[k])
-				match = 0;
-		if (match) {
-			bpf_probe_read_kernel_str(e->service, sizeof(e->service),
-						  &c->buf[sizeof(want) - 1]);
+		/* 18 bytes: two words and "E=" */
+		if (!in_long && c->w[0] == want.w[0] && c->w[1] == want.w[1] &&
+		    (c->w[2] & 0xffff) == (want.w[2] & 0xffff)) {
+			bpf_probe_read_kernel_str(e->service, sizeof(e->service), &c->buf[18]);
 			e->svc_state = e->service[0] ? OBS_SVC_FOUND : OBS_SVC_ABSENT;
 			return;
 		}
+		/* 25 bytes: three words and "=" */
+		if (!in_long && c->w[0] == want_res.w[0] && c->w[1] == want_res.w[1] &&
+		    c->w[2] == want_res.w[2] && (c->w[3] & 0xff) == (want_res.w[3] & 0xff))
+			/* its first 127 bytes, from the stack itself */
+			bpf_probe_read_user_str(e->resattrs, sizeof(e->resattrs),
+						(const void *)(cur + 25));
 		/* n counts the NUL; a full buffer is a piece of a longer one */
 		in_long = n == sizeof(c->buf);
 		cur += in_long ? n - 1 : n;

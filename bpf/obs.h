@@ -131,6 +131,7 @@ struct obs_proc_event {
 	__u32 pad;
 	char service[64]; /* OTEL_SERVICE_NAME's value */
 	char exe[32];	  /* the executable file's name (an interpreter for a script) */
+	char resattrs[128]; /* OTEL_RESOURCE_ATTRIBUTES's first 127 bytes */
 };
 
 #endif /* OBS_BPF_SHARED_H */

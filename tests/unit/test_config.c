@@ -413,6 +413,54 @@ static void describe_hides_secrets(void **state)
 	sbuf_free(&b);
 }
 
+/* services: the identity rule's settings, their errors, reload, describe */
+static void services(void **state)
+{
+	struct obs_config a;
+	struct sbuf b;
+	char fixed[512];
+
+	(void)state;
+	assert_int_equal(parse(""), 0);
+	assert_true(cfg.services.short_lived_s == 5);
+	assert_string_equal(cfg.services.pod_logs, "/var/log/containers");
+	assert_int_equal(parse("services:\n"
+			       "  short_lived: 0\n"
+			       "  pod_logs: /k/logs\n"
+			       "  by_cgroup:\n"
+			       "    \"*/backup.service\": backup\n"
+			       "  by_exe:\n"
+			       "    \"job*\": batch\n"
+			       "    curl: probes\n"),
+			 0);
+	assert_true(cfg.services.short_lived_s == 0);
+	assert_string_equal(cfg.services.pod_logs, "/k/logs");
+	assert_int_equal(cfg.services.n, 3);
+	assert_int_equal(cfg.services.r[0].what, SVCID_BY_CGROUP);
+	assert_string_equal(cfg.services.r[0].pattern, "*/backup.service");
+	assert_string_equal(cfg.services.r[2].service, "probes");
+	sbuf_init(&b);
+	config_describe(&cfg, &b);
+	assert_non_null(strstr(b.buf, "job*=batch, curl=probes"));
+	assert_non_null(strstr(b.buf, "services.short_lived                     0s"));
+	sbuf_free(&b);
+	/* a reload applies them */
+	config_defaults(&a, OBS_CMD_AGENT);
+	assert_int_equal(config_diff(&a, &cfg, fixed, sizeof(fixed)) & CONFIG_RELOAD_SERVICES,
+			 CONFIG_RELOAD_SERVICES);
+	config_take_reloadable(&a, &cfg);
+	assert_true(svcid_rules_equal(&a.services, &cfg.services));
+
+	fails_at("services:\n  short_lived: soon\n", 2, "services.short_lived: 'soon': expected");
+	fails_at("services:\n  short_lived: 2h\n", 2, "expected a duration such as 5s, or 0");
+	fails_at("services:\n  pod_logs: logs\n", 2, "expected an absolute directory path");
+	fails_at("services:\n  by_exe: job\n", 2,
+		 "services.by_exe: expected a mapping of executable name patterns");
+	fails_at("services:\n  by_exe:\n    job: \"\"\n", 3, "service for 'job' is empty");
+	fails_at("services:\n  by_cgroup:\n    x: [a]\n", 3, "expected a service name");
+	fails_at("services:\n  by_name: {}\n", 2, "known here: short_lived, pod_logs, by_cgroup");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +475,7 @@ int main(void)
 	    cmocka_unit_test(reload_diff),
 	    cmocka_unit_test(reload_diff_tls),
 	    cmocka_unit_test(describe_hides_secrets),
+	    cmocka_unit_test(services),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "app.h"
+#include "ident.h"
 #include "log.h"
 #include "otlp.h"
 #include "privs.h"
@@ -24,6 +25,16 @@
 #include "spans.h"
 
 #define RESCAN_NS (30ULL * 1000000000ULL)
+
+/* The agent's state: the app (first: the callbacks' ctx) and what naming
+ * services and expiring them needs. Main thread only. */
+struct agent {
+	struct obs_app app;
+	struct ident *ident;
+	uint64_t last_live[OBS_MAX_SLOTS]; /* when a process was last tracked under a slot */
+	uint64_t next_expire;
+	uint64_t refused; /* the guard's refusals, at the last look */
+};
 
 /* Any process on the node may hand its region over (it opted in by
  * preloading the shim); who it is comes from the kernel (SO_PEERCRED):
@@ -41,8 +52,7 @@ static int agent_accept(void *ctx, pid_t pid, const char *key, struct regions_wh
 	pthread_mutex_lock(&a->lock);
 	col = a->col;
 	pthread_mutex_unlock(&a->lock);
-	if ((!col || collector_slot(col, pid, &slot) || slots_lookup(a->slots, slot, &l)) &&
-	    procinfo_labels(pid, 1, &l)) {
+	if (!col || collector_slot(col, pid, &slot) || slots_lookup(a->slots, slot, &l)) {
 		snprintf(who->service, sizeof(who->service), "unknown");
 		return 0;
 	}
@@ -238,81 +248,221 @@ static int agent_spans(struct obs_app *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* Give pid the slot of its (service, container) labels. */
-static void agent_assign(struct obs_app *a, pid_t pid)
+/* pid is l from now on: its kernel metrics, and its region if it handed
+ * one over. */
+static void agent_label(struct agent *ag, pid_t pid, const struct slot_labels *l)
+{
+	if (collector_track(ag->app.col, pid, slots_get(ag->app.slots, l)))
+		log_debug("cannot track pid %d", (int)pid);
+	spans_relabel(ag->app.spans, pid, l->service, l->container_id, l->pod_uid);
+}
+
+/* A host process named by its executable only once it has lived
+ * services.short_lived: until then it stays under the slot it has (its
+ * parent's, inherited at fork; "host" if it had none). 1 if deferred. */
+static int agent_defer(struct agent *ag, pid_t pid, uint64_t born_ns, int tracked,
+		       const struct slot_labels *l)
+{
+	double wait = ag->app.cfg->services.short_lived_s;
+	struct slot_labels host = {.service = "host"};
+
+	if (wait <= 0 || ident_defer(ag->ident, pid, born_ns + (uint64_t)(wait * 1e9), l))
+		return 0;
+	if (!tracked)
+		agent_label(ag, pid, &host);
+	return 1;
+}
+
+/* Seconds pid has run (CLOCK_BOOTTIME against its start in /proc). */
+static double proc_age(pid_t pid)
+{
+	unsigned long long st = procinfo_starttime(pid);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return st ? (double)ts.tv_sec + ts.tv_nsec / 1e9 - (double)st / sysconf(_SC_CLK_TCK) : 1e9;
+}
+
+/* A process found in /proc: at start every one, later those no exec
+ * event named (the /proc scan catches what the events missed). */
+static void agent_assign(struct agent *ag, pid_t pid, int at_start)
 {
 	struct slot_labels l;
+	int src;
 
-	if (pid == getpid() || procinfo_is_kthread(pid) || procinfo_labels(pid, 1, &l))
+	if (pid == getpid() || procinfo_is_kthread(pid))
 		return;
-	if (collector_track(a->col, pid, slots_get(a->slots, &l)))
-		log_debug("cannot track pid %d", (int)pid);
+	src = ident_resolve(ag->ident, &ag->app.cfg->services, pid, NULL, &l);
+	if (src < 0)
+		return;
+	if (!at_start && src == SVCID_EXE) {
+		double age = proc_age(pid);
+
+		if (age < ag->app.cfg->services.short_lived_s &&
+		    agent_defer(ag, pid, app_now_ns() - (uint64_t)(age * 1e9), 0, &l))
+			return;
+	}
+	agent_label(ag, pid, &l);
 }
 
 /* Exec changes what a process is: its labels from what the kernel read
- * of the new image (OTEL_SERVICE_NAME, the executable's name), plus its
- * cgroup; /proc only where the event could not say. */
+ * of the new image (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, the
+ * executable's name), plus its cgroup. Exec events come only for
+ * processes already tracked (from fork: under their parent's slot). */
 static void agent_event(void *ctx, const struct obs_proc_event *e)
 {
-	struct obs_app *a = ctx;
+	struct agent *ag = ctx;
 	pid_t pid = (pid_t)e->tgid;
 	struct slot_labels l;
+	int src;
 
-	if (e->type != OBS_EV_EXEC || pid == getpid())
+	if (pid == getpid())
 		return;
-	if (e->svc_state != OBS_SVC_FOUND && (e->svc_state != OBS_SVC_ABSENT || !e->exe[0])) {
-		agent_assign(a, pid);
+	if (e->type == OBS_EV_EXIT) {
+		ident_cancel(ag->ident, pid);
 		return;
 	}
-	memset(&l, 0, sizeof(l));
-	if (e->svc_state == OBS_SVC_FOUND)
-		str_copy(l.service, sizeof(l.service), e->service);
-	else
-		procparse_exe_name(e->exe, l.service, sizeof(l.service));
-	procinfo_container(pid, &l);
-	if (collector_track(a->col, pid, slots_get(a->slots, &l)))
-		log_debug("cannot track pid %d", (int)pid);
+	if (e->type != OBS_EV_EXEC)
+		return;
+	ident_cancel(ag->ident, pid);
+	src = ident_resolve(ag->ident, &ag->app.cfg->services, pid, e, &l);
+	if (src < 0 || (src == SVCID_EXE && agent_defer(ag, pid, e->ts_ns, 1, &l)))
+		return;
+	agent_label(ag, pid, &l);
+}
+
+/* (pid, ppid) of every process, for the descendants of those named. */
+struct family {
+	pid_t (*pp)[2];
+	size_t n, cap;
+};
+
+static void family_read(struct family *f)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	f->n = 0;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		pid_t ppid;
+
+		if (*end || pid <= 0 || (ppid = procinfo_ppid((pid_t)pid)) <= 0)
+			continue;
+		if (f->n == f->cap) {
+			size_t ncap = f->cap ? f->cap * 2 : 1024;
+			pid_t(*np)[2] = realloc(f->pp, ncap * sizeof(*np));
+
+			if (!np)
+				break;
+			f->pp = np;
+			f->cap = ncap;
+		}
+		f->pp[f->n][0] = (pid_t)pid;
+		f->pp[f->n++][1] = ppid;
+	}
+	closedir(d);
+}
+
+/* Children forked before pid was named share what it was (nginx's
+ * workers): they follow it, unless they exec'd and wait for a name of
+ * their own. */
+static void label_descendants(struct agent *ag, struct family *f, pid_t pid, uint32_t was,
+			      const struct slot_labels *l, int depth)
+{
+	for (size_t i = 0; i < f->n && depth < 16; i++) {
+		pid_t c = f->pp[i][0];
+		uint32_t slot;
+
+		if (f->pp[i][1] != pid || collector_slot(ag->app.col, c, &slot) || slot != was ||
+		    ident_waiting(ag->ident, c))
+			continue;
+		agent_label(ag, c, l);
+		label_descendants(ag, f, c, was, l, depth + 1);
+	}
+}
+
+/* Host processes that have lived services.short_lived get their own name. */
+static void agent_promote(struct agent *ag, uint64_t now)
+{
+	struct family f = {0};
+	struct slot_labels l;
+	pid_t pid;
+
+	while (ident_next_due(ag->ident, now, &pid, &l)) {
+		uint32_t was;
+		int had = !collector_slot(ag->app.col, pid, &was);
+
+		agent_label(ag, pid, &l);
+		if (!had)
+			continue;
+		if (!f.pp)
+			family_read(&f);
+		label_descendants(ag, &f, pid, was, &l, 0);
+	}
+	free(f.pp);
+}
+
+/* The guard's refusals so far, over every family. */
+static uint64_t guard_refused(struct obs_app *a)
+{
+	uint64_t total = 0, n;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; card_guard_overflow_at(a->guard, i, &n); i++)
+		total += n;
+	pthread_mutex_unlock(&a->lock);
+	return total;
 }
 
 /* Series expire with their service: a slot no live process has been
  * tracked under for cardinality.stale_after loses what the kernel side
  * counted under it, its exited processes' RED series, and its number (a
  * one-shot program's name would otherwise hold series, and the guard's
- * budget, for ever). The unattributed slot stays. */
+ * budget, for ever). Under pressure (the guard refused a series since the
+ * last look) a service with no live process goes at once: the live ones
+ * keep their series ahead of it. The unattributed slot stays. */
 #define EXPIRE_EVERY_NS (2ULL * 1000000000ULL)
 
-static void agent_expire(struct obs_app *a, uint64_t now)
+static void agent_expire(struct agent *ag, uint64_t now)
 {
-	static uint64_t last_live[OBS_MAX_SLOTS], next;
-	uint64_t stale = (uint64_t)(a->cfg->series_stale_s * 1e9);
+	struct obs_app *a = &ag->app;
+	uint64_t stale = (uint64_t)(a->cfg->series_stale_s * 1e9), refused;
 	uint8_t live[OBS_MAX_SLOTS] = {0};
 	size_t gone = 0;
-	int expired = 0;
+	int expired = 0, pressure;
 
-	if (now < next || !a->col)
+	if (now < ag->next_expire || !a->col)
 		return;
-	next = now + (stale / 4 < EXPIRE_EVERY_NS ? stale / 4 : EXPIRE_EVERY_NS);
+	ag->next_expire = now + (stale / 4 < EXPIRE_EVERY_NS ? stale / 4 : EXPIRE_EVERY_NS);
+	refused = guard_refused(a);
+	pressure = refused > ag->refused;
+	ag->refused = refused;
 	collector_live_slots(a->col, live);
 	for (uint32_t slot = 0; slot < OBS_SLOT_UNATTRIBUTED; slot++) {
 		struct slot_labels l;
 
 		if (slots_lookup(a->slots, slot, &l)) {
-			last_live[slot] = 0;
+			ag->last_live[slot] = 0;
 			continue;
 		}
-		if (live[slot] || !last_live[slot]) {
-			last_live[slot] = now; /* live, or newly seen */
+		if (live[slot] || !ag->last_live[slot]) {
+			ag->last_live[slot] = now; /* live, or newly seen */
 			continue;
 		}
-		if (now - last_live[slot] < stale)
+		if (!pressure && now - ag->last_live[slot] < stale)
 			continue;
+		log_debug("service \"%s\" expired: no process for %.0fs%s", l.service,
+			  (double)(now - ag->last_live[slot]) / 1e9,
+			  pressure ? " (the series limit is reached)" : "");
 		gone += collector_forget_slot(a->col, slot);
 		gone += spans_forget(a->spans, l.service, l.container_id, l.pod_uid);
 		slots_release(a->slots, slot);
-		last_live[slot] = 0;
+		ag->last_live[slot] = 0;
 		expired++;
-		log_debug("service \"%s\" expired: no process for %.0fs", l.service,
-			  a->cfg->series_stale_s);
 	}
 	if (!expired)
 		return;
@@ -325,7 +475,7 @@ static void agent_expire(struct obs_app *a, uint64_t now)
 /* Every process (at start, while obs may still read every /proc entry),
  * or only those not tracked yet (later: the rest were labelled at exec,
  * and /proc would no longer tell another user's service). */
-static int agent_scan(struct obs_app *a, int all)
+static int agent_scan(struct agent *ag, int all)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -337,22 +487,40 @@ static int agent_scan(struct obs_app *a, int all)
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
-		if (*end || pid <= 0 || (!all && collector_tracks(a->col, (pid_t)pid)))
+		if (*end || pid <= 0 || (!all && collector_tracks(ag->app.col, (pid_t)pid)))
 			continue;
-		agent_assign(a, (pid_t)pid);
+		agent_assign(ag, (pid_t)pid, all);
 		n++;
 	}
 	closedir(d);
 	return n;
 }
 
+static int agent_run(struct agent *ag, const struct obs_opts *o);
+
 int agent_main(const struct obs_opts *o)
 {
-	struct obs_app a;
+	struct agent *ag = calloc(1, sizeof(*ag));
+	int rc;
+
+	if (!ag || !(ag->ident = ident_new())) {
+		log_error("out_of_memory", "out of memory");
+		free(ag);
+		return 1;
+	}
+	rc = agent_run(ag, o);
+	ident_free(ag->ident);
+	free(ag);
+	return rc;
+}
+
+static int agent_run(struct agent *ag, const struct obs_opts *o)
+{
+	struct obs_app *ap = &ag->app;
 	struct collector_cfg cfg = {.default_slot = OBS_SLOT_UNATTRIBUTED,
 				    .emit_exec = 1,
 				    .on_event = agent_event,
-				    .ctx = &a};
+				    .ctx = ag};
 	struct pollfd pfd[2];
 	char err[1024];
 	sigset_t set;
@@ -370,7 +538,7 @@ int agent_main(const struct obs_opts *o)
 		return 1;
 	}
 	cfg.probes = conf->probes;
-	if (app_init(&a, o, conf, 1)) {
+	if (app_init(ap, o, conf, 1)) {
 		log_error("out_of_memory", "out of memory");
 		return 1;
 	}
@@ -381,58 +549,59 @@ int agent_main(const struct obs_opts *o)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0 || app_start_http(&a, err, sizeof(err)) ||
-	    (!o->no_preload && agent_spans(&a, err, sizeof(err))) ||
-	    app_attach(&a, &cfg, err, sizeof(err))) {
+	if (sfd < 0 || app_start_http(ap, err, sizeof(err)) ||
+	    (!o->no_preload && agent_spans(ap, err, sizeof(err))) ||
+	    app_attach(ap, &cfg, err, sizeof(err))) {
 		log_error("startup_failed", "%s", sfd < 0 ? strerror(errno) : err);
-		app_free(&a);
+		app_free(ap);
 		return 1;
 	}
-	n = agent_scan(&a, 1);
+	n = agent_scan(ag, 1);
 	last_scan = app_now_ns();
 	/* from here on, new processes are labelled from their exec events */
-	if (app_drop_privileges(&a, 0, "to read the config and secret files on SIGHUP", err,
+	if (app_drop_privileges(ap, 0, "to read the config and secret files on SIGHUP", err,
 				sizeof(err))) {
 		log_error("privilege_drop_failed", "%s", err);
 		close(sfd);
-		app_free(&a);
+		app_free(ap);
 		return 1;
 	}
-	app_set_ready(&a);
+	app_set_ready(ap);
 	log_info("agent ready: %d BPF programs attached, %d processes, %u services",
-		 collector_attached(a.col), n, slots_count(a.slots));
+		 collector_attached(ap->col), n, slots_count(ap->slots));
 
 	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
-	pfd[1] = (struct pollfd){.fd = collector_event_fd(a.col), .events = POLLIN};
+	pfd[1] = (struct pollfd){.fd = collector_event_fd(ap->col), .events = POLLIN};
 	for (;;) {
 		struct signalfd_siginfo si;
 
 		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
 			break;
-		app_drain(&a, 0);
-		app_watch_tls(&a);
+		app_drain(ap, 0);
+		app_watch_tls(ap);
 		if (pfd[0].revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP)
 				break;
 			log_info("SIGHUP: rescanning processes%s",
-				 a.cfg->file[0] ? " and reloading the config file" : "");
-			if (a.cfg->file[0]) {
-				app_reload(&a);
+				 ap->cfg->file[0] ? " and reloading the config file" : "");
+			if (ap->cfg->file[0]) {
+				app_reload(ap);
 				if (!o->no_preload)
-					agent_write_routes(a.cfg);
+					agent_write_routes(ap->cfg);
 			}
 			last_scan = 0;
 		}
-		agent_expire(&a, app_now_ns());
+		agent_promote(ag, app_now_ns());
+		agent_expire(ag, app_now_ns());
 		/* Catch what exec events missed (ring buffer full, races). */
 		if (app_now_ns() - last_scan > RESCAN_NS) {
-			agent_scan(&a, 0);
+			agent_scan(ag, 0);
 			last_scan = app_now_ns();
 		}
 	}
 	log_info("stopping");
 	close(sfd);
-	spans_finish(a.spans, 5000); /* the last spans, before the span thread's context goes */
-	app_free(&a);
+	spans_finish(ap->spans, 5000); /* the last spans, before the span thread's context goes */
+	app_free(ap);
 	return 0;
 }

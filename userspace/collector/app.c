@@ -266,6 +266,8 @@ int app_reload(struct obs_app *a)
 		pthread_mutex_unlock(&a->lock);
 		str_append(applied, sizeof(applied), strlen(applied), " cardinality.max_series");
 	}
+	if (changed & CONFIG_RELOAD_SERVICES) /* read by the agent as it names processes */
+		str_append(applied, sizeof(applied), strlen(applied), " services");
 	if (changed & CONFIG_RELOAD_HEALTH) {
 		__atomic_store_n(&a->stall_ns, (uint64_t)(next->stall_timeout_s * 1e9),
 				 __ATOMIC_RELAXED);

@@ -24,49 +24,46 @@ static ssize_t read_file(const char *path, char *buf, size_t len)
 	return total;
 }
 
-int procinfo_labels(pid_t pid, int container_labels, struct slot_labels *out)
+int procinfo_env(pid_t pid, const char *key, char *out, size_t outlen)
 {
 	char path[64], buf[16384];
 	ssize_t n;
 
-	memset(out, 0, sizeof(*out));
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	n = read_file(path, buf, sizeof(buf));
-	if (n > 0 &&
-	    !procparse_environ_get(buf, (size_t)n, "OTEL_SERVICE_NAME", out->service,
-				   sizeof(out->service)) &&
-	    out->service[0])
-		;
-	else {
-		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-		n = readlink(path, buf, sizeof(buf) - 1);
-		if (n > 0) {
-			buf[n] = '\0';
-			procparse_exe_name(buf, out->service, sizeof(out->service));
-		} else {
-			snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-			n = read_file(path, buf, sizeof(buf));
-			if (n <= 0)
-				return -1;
-			buf[strcspn(buf, "\n")] = '\0';
-			procparse_exe_name(buf, out->service, sizeof(out->service));
-		}
-	}
-	if (container_labels)
-		procinfo_container(pid, out);
+	if (n <= 0 || procparse_environ_get(buf, (size_t)n, key, out, outlen))
+		return -1;
 	return 0;
 }
 
-void procinfo_container(pid_t pid, struct slot_labels *out)
+int procinfo_exe(pid_t pid, char *out, size_t outlen)
 {
-	char path[64], buf[16384], cg[4096];
+	char path[64], buf[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+	} else {
+		/* another user's process, once obs is no longer root */
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		if (read_file(path, buf, sizeof(buf)) <= 0)
+			return -1;
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	procparse_exe_name(buf, out, outlen);
+	return 0;
+}
+
+int procinfo_cgroup(pid_t pid, char *out, size_t outlen)
+{
+	char path[64], buf[16384];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	n = read_file(path, buf, sizeof(buf));
-	if (n > 0 && !procparse_cgroup_path(buf, (size_t)n, cg, sizeof(cg)))
-		procparse_container(cg, out->container_id, sizeof(out->container_id), out->pod_uid,
-				    sizeof(out->pod_uid));
+	return n > 0 ? procparse_cgroup_path(buf, (size_t)n, out, outlen) : -1;
 }
 
 void procinfo_service_for_cmd(const char *argv0, char *out, size_t outlen)
@@ -79,10 +76,13 @@ void procinfo_service_for_cmd(const char *argv0, char *out, size_t outlen)
 		procparse_exe_name(argv0, out, outlen);
 }
 
-/* /proc/PID/stat: "pid (comm) state ppid ... flags" — comm may hold ')' */
-static int read_stat_fields(pid_t pid, int *ppid, unsigned long *flags)
+/* /proc/PID/stat: "pid (comm) state ppid ... flags ... starttime" — comm
+ * may hold ')' */
+static int read_stat_fields(pid_t pid, int *ppid, unsigned long *flags,
+			    unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (read_file(path, buf, sizeof(buf)) <= 0)
@@ -90,9 +90,16 @@ static int read_stat_fields(pid_t pid, int *ppid, unsigned long *flags)
 	p = strrchr(buf, ')');
 	if (!p)
 		return -1;
-	/* fields after comm: state ppid pgrp session tty_nr tpgid flags */
-	if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %lu", ppid, flags) != 2)
+	/* fields after comm: state ppid pgrp session tty_nr tpgid flags
+	 * minflt cminflt majflt cmajflt utime stime cutime cstime priority
+	 * nice num_threads itrealvalue starttime */
+	if (sscanf(p + 2,
+		   "%*c %d %*d %*d %*d %*d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+		   "%*d %llu",
+		   ppid, flags, &st) != 3)
 		return -1;
+	if (start)
+		*start = st;
 	return 0;
 }
 
@@ -101,7 +108,7 @@ int procinfo_is_kthread(pid_t pid)
 	unsigned long flags;
 	int ppid;
 
-	if (read_stat_fields(pid, &ppid, &flags))
+	if (read_stat_fields(pid, &ppid, &flags, NULL))
 		return 0;
 	return !!(flags & 0x00200000); /* PF_KTHREAD */
 }
@@ -111,7 +118,16 @@ pid_t procinfo_ppid(pid_t pid)
 	unsigned long flags;
 	int ppid;
 
-	return read_stat_fields(pid, &ppid, &flags) ? -1 : ppid;
+	return read_stat_fields(pid, &ppid, &flags, NULL) ? -1 : ppid;
+}
+
+unsigned long long procinfo_starttime(pid_t pid)
+{
+	unsigned long long st;
+	unsigned long flags;
+	int ppid;
+
+	return read_stat_fields(pid, &ppid, &flags, &st) ? 0 : st;
 }
 
 uint64_t procinfo_pidns(pid_t pid)

@@ -5,19 +5,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "slots.h"
-
-/* Service and container labels of pid. 0, or -1 if the process is gone. */
-int procinfo_labels(pid_t pid, int container_labels, struct slot_labels *out);
-/* Only the container and pod ids, from /proc/PID/cgroup (readable by any
- * user): the rest of out is left as it is. */
-void procinfo_container(pid_t pid, struct slot_labels *out);
+/* The value of KEY in pid's environment (readable while obs is root or
+ * the process's user). 0, or -1. */
+int procinfo_env(pid_t pid, const char *key, char *out, size_t outlen);
+/* The executable's name (its comm when /proc/PID/exe is not readable).
+ * 0, or -1 if the process is gone. */
+int procinfo_exe(pid_t pid, char *out, size_t outlen);
+/* pid's cgroup v2 path (readable by any user). 0, or -1. */
+int procinfo_cgroup(pid_t pid, char *out, size_t outlen);
 /* Service name for a command about to be run (obs-run): env, else argv0. */
 void procinfo_service_for_cmd(const char *argv0, char *out, size_t outlen);
 /* 1 for a kernel thread. */
 int procinfo_is_kthread(pid_t pid);
 /* Parent pid from /proc/PID/stat, or -1. */
 pid_t procinfo_ppid(pid_t pid);
+/* When pid started (clock ticks after boot, /proc/PID/stat), or 0: with
+ * the pid, it names one process. */
+unsigned long long procinfo_starttime(pid_t pid);
 /* The inode of pid's pid namespace (0: self), or 0 if unknown. */
 uint64_t procinfo_pidns(pid_t pid);
 /* The process that is nspid in pid namespace pidns, as this process sees

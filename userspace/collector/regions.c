@@ -361,6 +361,21 @@ size_t regions_forget(struct regions *rs, const char *svc, const char *container
 	return redagg_forget(rs->retired, svc, container_id, pod_uid);
 }
 
+int regions_relabel(struct regions *rs, pid_t pid, const struct regions_who *who)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		struct held *h = rs->held[i];
+
+		if (h->who.pid != (uint32_t)pid)
+			continue;
+		str_copy(h->who.service, sizeof(h->who.service), who->service);
+		str_copy(h->who.container_id, sizeof(h->who.container_id), who->container_id);
+		str_copy(h->who.pod_uid, sizeof(h->who.pod_uid), who->pod_uid);
+		return 1;
+	}
+	return 0;
+}
+
 void regions_merge(struct regions *rs, struct redagg *a, int64_t unix_off, int agent)
 {
 	redagg_merge(a, rs->retired, agent);

@@ -250,6 +250,23 @@ size_t spans_forget(struct spans *s, const char *svc, const char *container_id, 
 	return n;
 }
 
+int spans_relabel(struct spans *s, pid_t pid, const char *svc, const char *container_id,
+		  const char *pod_uid)
+{
+	struct regions_who who = {.pid = (uint32_t)pid};
+	int rc;
+
+	if (!s || !s->rs)
+		return 0;
+	str_copy(who.service, sizeof(who.service), svc);
+	str_copy(who.container_id, sizeof(who.container_id), container_id);
+	str_copy(who.pod_uid, sizeof(who.pod_uid), pod_uid);
+	pthread_mutex_lock(&s->lock);
+	rc = regions_relabel(s->rs, pid, &who);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 void spans_render(struct spans *s, struct metrics_registry *r)
 {
 	struct redagg *agg = redagg_new(AGG_MAX);

@@ -13,7 +13,9 @@
 
 #include <yaml.h>
 
+#include "config_walk.h"
 #include "str.h"
+#include "svcid.h"
 
 #define FILE_MAX (1 << 20)
 
@@ -39,6 +41,8 @@ enum ktype {
 	K_SERIES, /* integer >= 100 */
 	K_ROUTES, /* sequence of patterns */
 	K_PROBES, /* sequence or comma list */
+	K_SVCRULES, /* mapping of glob -> service */
+	K_AGE,	    /* duration, 0 allowed -> s */
 };
 
 #define OFF(f)	offsetof(struct obs_config, f)
@@ -86,6 +90,12 @@ static const struct key {
     {"cardinality", K_SECTION, 0, 0, NULL},
     {"cardinality.max_series", K_SERIES, 0, 0, "an integer from 100 to 100000000"},
     {"cardinality.stale_after", K_DURATION, 0, 0, "a duration of at least 1s, such as 5m"},
+    {"services", K_SECTION, 0, 0, NULL},
+    {"services.short_lived", K_AGE, 0, 0, "a duration such as 5s, or 0 (off)"},
+    {"services.pod_logs", K_ABSPATH, OFF(services.pod_logs), SIZE(services.pod_logs),
+     "an absolute directory path"},
+    {"services.by_cgroup", K_SVCRULES, 0, 0, "a mapping of cgroup path patterns to services"},
+    {"services.by_exe", K_SVCRULES, 0, 0, "a mapping of executable name patterns to services"},
     {"routes", K_ROUTES, 0, 0, "a list of route patterns such as /users/{id}"},
     {"probes", K_PROBES, 0, 0, "a list of syscall, disk, tcp, runq, or all"},
 };
@@ -119,6 +129,7 @@ void config_defaults(struct obs_config *c, enum obs_cmd mode)
 	c->log_format = LOG_FORMAT_TEXT;
 	c->stall_timeout_s = 10;
 	c->series_stale_s = 300;
+	svcid_rules_init(&c->services);
 	/* a node has many services: room for their histograms */
 	c->max_series =
 	    mode == OBS_CMD_AGENT ? OBS_DEFAULT_AGENT_SERIES_LIMIT : OBS_DEFAULT_SERIES_LIMIT;
@@ -148,70 +159,14 @@ static void note_line(struct obs_config *c, const char *key, int line)
 	}
 }
 
-/* ---- the YAML walk --------------------------------------------------- */
-
-struct walk {
-	struct obs_config *c;
-	yaml_document_t *doc;
-	const char *name;
-	char *err;
-	size_t errlen;
-	char seen[CONFIG_KEYS_MAX][48]; /* duplicate keys */
-	size_t nseen;
-	unsigned long key_line; /* of the key being read: an alias's node is earlier */
-};
-
-static int fail_at(struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_at(struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
-{
-	unsigned long line = n ? (unsigned long)n->start_mark.line + 1 : 0UL;
-	size_t l;
-	va_list ap;
-
-	if (w->key_line > line)
-		line = w->key_line;
-	l = (size_t)snprintf(w->err, w->errlen, "%s:%lu: %s%s", w->name, line, key ? key : "",
-			     key ? ": " : "");
-	if (l >= w->errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(w->err + l, w->errlen - l, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int is_null(const yaml_node_t *n)
-{
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	const char *v = (const char *)n->data.scalar.value;
-	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-	       !strcmp(v, "NULL");
-}
-
-/* A scalar's text (NUL-terminated by libyaml); NULL and an error if not one. */
-static const char *scalar(struct walk *w, const yaml_node_t *n, const char *key, const char *expect)
-{
-	if (n->type != YAML_SCALAR_NODE) {
-		fail_at(w, n, key, "expected %s, got a %s", expect,
-			n->type == YAML_MAPPING_NODE ? "mapping" : "list");
-		return NULL;
-	}
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
-		fail_at(w, n, key, "a NUL byte in the value");
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
-}
+/* ---- the YAML walk (config_walk.h) ------------------------------------ */
 
 static int set_string(struct walk *w, const yaml_node_t *n, const struct key *k, const char *v)
 {
 	char *dst = (char *)w->c + k->off;
 
 	if (strlen(v) >= k->size)
-		return fail_at(w, n, k->path, "too long (at most %zu bytes)", k->size - 1);
+		return config_fail_at(w, n, k->path, "too long (at most %zu bytes)", k->size - 1);
 	memcpy(dst, v, strlen(v) + 1);
 	return 0;
 }
@@ -229,107 +184,6 @@ static int parse_bool(const char *v, int *out)
 	return -1;
 }
 
-static int valid_header_name(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++) /* RFC 9110 token */
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
-			return 0;
-	return 1;
-}
-
-static int set_headers(struct walk *w, const yaml_node_t *n, const struct key *k)
-{
-	struct obs_config *c = w->c;
-
-	if (is_null(n)) {
-		c->nheaders = 0;
-		return 0;
-	}
-	if (n->type != YAML_MAPPING_NODE)
-		return fail_at(w, n, k->path, "expected %s", k->expect);
-	c->nheaders = 0;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
-		yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
-		const char *name, *val;
-
-		if (!kn || !vn || !(name = scalar(w, kn, k->path, "a header name")) ||
-		    !(val = scalar(w, vn, k->path, "a header value")))
-			return -1;
-		if (!valid_header_name(name))
-			return fail_at(w, kn, k->path, "'%s' is not a valid HTTP header name",
-				       name);
-		if (strpbrk(val, "\r\n"))
-			return fail_at(w, vn, k->path, "the value of %s has a line break", name);
-		if (c->nheaders >= CONFIG_HEADERS_MAX)
-			return fail_at(w, kn, k->path, "more than %d headers", CONFIG_HEADERS_MAX);
-		if (strlen(name) >= sizeof(c->headers[0].name) ||
-		    strlen(val) >= sizeof(c->headers[0].value))
-			return fail_at(w, kn, k->path, "header %s is too long", name);
-		snprintf(c->headers[c->nheaders].name, sizeof(c->headers[0].name), "%s", name);
-		snprintf(c->headers[c->nheaders].value, sizeof(c->headers[0].value), "%s", val);
-		c->nheaders++;
-	}
-	return 0;
-}
-
-static int set_routes(struct walk *w, const yaml_node_t *n, const struct key *k)
-{
-	struct obs_config *c = w->c;
-	char rerr[256];
-
-	route_table_init(&c->routes);
-	if (is_null(n))
-		return 0;
-	if (n->type != YAML_SEQUENCE_NODE)
-		return fail_at(w, n, k->path, "expected %s", k->expect);
-	for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = yaml_document_get_node(w->doc, *i);
-		const char *v;
-
-		if (!e || !(v = scalar(w, e, k->path, "a route pattern")))
-			return -1;
-		if (route_table_add(&c->routes, v, rerr, sizeof(rerr)))
-			return fail_at(w, e, k->path, "%s", rerr);
-	}
-	return 0;
-}
-
-static int set_probes(struct walk *w, const yaml_node_t *n, const struct key *k)
-{
-	unsigned mask = 0, m;
-
-	if (n->type == YAML_SCALAR_NODE) {
-		const char *v = (const char *)n->data.scalar.value;
-		if (cli_parse_probes(v, &mask))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
-	} else if (n->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *i = n->data.sequence.items.start;
-		     i < n->data.sequence.items.top; i++) {
-			yaml_node_t *e = yaml_document_get_node(w->doc, *i);
-			const char *v;
-
-			if (!e || !(v = scalar(w, e, k->path, "a probe name")))
-				return -1;
-			if (strchr(v, ',') || cli_parse_probes(v, &m))
-				return fail_at(w, e, k->path, "unknown probe '%s': expected %s", v,
-					       k->expect);
-			mask |= m;
-		}
-	} else {
-		return fail_at(w, n, k->path, "expected %s", k->expect);
-	}
-	if (!mask)
-		return fail_at(w, n, k->path, "no probe enabled: expected %s", k->expect);
-	w->c->probes = mask;
-	return 0;
-}
-
 static int set_value(struct walk *w, const yaml_node_t *n, const struct key *k)
 {
 	struct obs_config *c = w->c;
@@ -339,60 +193,62 @@ static int set_value(struct walk *w, const yaml_node_t *n, const struct key *k)
 
 	switch (k->type) {
 	case K_HEADERS:
-		return set_headers(w, n, k);
+		return config_set_headers(w, n, k->path, k->expect);
 	case K_ROUTES:
-		return set_routes(w, n, k);
+		return config_set_routes(w, n, k->path, k->expect);
 	case K_PROBES:
-		return set_probes(w, n, k);
+		return config_set_probes(w, n, k->path, k->expect);
+	case K_SVCRULES:
+		return config_set_svc_rules(w, n, k->path, k->expect);
 	default:
 		break;
 	}
-	if (!(v = scalar(w, n, k->path, k->expect)))
+	if (!(v = config_scalar(w, n, k->path, k->expect)))
 		return -1;
 	switch (k->type) {
 	case K_NAME:
 	case K_PATH:
 		if (!*v)
-			return fail_at(w, n, k->path, "empty: expected %s", k->expect);
+			return config_fail_at(w, n, k->path, "empty: expected %s", k->expect);
 		return set_string(w, n, k, v);
 	case K_ABSPATH:
 		if (v[0] != '/')
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return set_string(w, n, k, v);
 	case K_USER:
 		if (!*v || strchr(v, ':'))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return set_string(w, n, k, v);
 	case K_URLPATH:
 		if (v[0] != '/' || strpbrk(v, " ?#\t"))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		if (!strcmp(v, "/healthz") || !strcmp(v, "/readyz"))
-			return fail_at(w, n, k->path, "'%s' is the health endpoint's path", v);
+			return config_fail_at(w, n, k->path, "'%s' is the health endpoint's path", v);
 		return set_string(w, n, k, v);
 	case K_URL:
 		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return set_string(w, n, k, v);
 	case K_BOOL: {
 		int b;
 		if (parse_bool(v, &b))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		*(int *)((char *)c + k->off) = b;
 		return 0;
 	}
 	case K_ADDR:
 		if (cli_parse_addr(v, c->metrics_host, sizeof(c->metrics_host), &c->metrics_port))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return 0;
 	case K_COMPRESS:
 		if (strcmp(v, "gzip") && strcmp(v, "none"))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		c->compression = !strcmp(v, "gzip");
 		return 0;
 	case K_TIMEOUT:
 	case K_DURATION:
 		if (cli_parse_duration(v, &d) || (k->type == K_TIMEOUT ? d < 0.001 : d < 1))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		if (k->type == K_TIMEOUT)
 			c->tracing_timeout_ms = (long)llround(d * 1000);
 		else if (!strcmp(k->path, "cardinality.stale_after"))
@@ -400,28 +256,33 @@ static int set_value(struct walk *w, const yaml_node_t *n, const struct key *k)
 		else
 			c->stall_timeout_s = d;
 		return 0;
+	case K_AGE:
+		if (cli_parse_duration(v, &d) || d < 0 || d > 3600)
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+		c->services.short_lived_s = d;
+		return 0;
 	case K_RATIO:
 		errno = 0;
 		d = strtod(v, &end);
 		if (errno || end == v || *end || !(d >= 0 && d <= 1))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		c->sampling_ratio = d;
 		c->sampling_origin = CONFIG_FILE;
 		return 0;
 	case K_LEVEL:
 		if (logfmt_parse_level(v, &c->log_level))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return 0;
 	case K_FORMAT:
 		if (logfmt_parse_format(v, &c->log_format))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return 0;
 	case K_SERIES:
 		if (cli_parse_series(v, &c->max_series))
-			return fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
+			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		return 0;
 	default:
-		return fail_at(w, n, k->path, "internal error: no parser for this key");
+		return config_fail_at(w, n, k->path, "internal error: no parser for this key");
 	}
 }
 
@@ -446,7 +307,7 @@ static void known_under(const char *prefix, char *out, size_t len)
 static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *prefix)
 {
 	if (n->type != YAML_MAPPING_NODE)
-		return fail_at(w, n, *prefix ? prefix : NULL,
+		return config_fail_at(w, n, *prefix ? prefix : NULL,
 			       "expected a mapping of keys to values%s",
 			       *prefix ? "" : " (key: value lines)");
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
@@ -458,25 +319,25 @@ static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *prefix
 		const char *name;
 
 		if (!kn || !vn)
-			return fail_at(w, n, prefix, "malformed mapping");
-		if (!(name = scalar(w, kn, *prefix ? prefix : NULL, "a key name")))
+			return config_fail_at(w, n, prefix, "malformed mapping");
+		if (!(name = config_scalar(w, kn, *prefix ? prefix : NULL, "a key name")))
 			return -1;
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
 		k = key_find(path);
 		if (!k) {
 			known_under(prefix, known, sizeof(known));
-			return fail_at(w, kn, NULL, "unknown key '%s'%s%s (known here: %s)", path,
+			return config_fail_at(w, kn, NULL, "unknown key '%s'%s%s (known here: %s)", path,
 				       *prefix ? " in " : "", prefix, known);
 		}
 		for (size_t i = 0; i < w->nseen; i++)
 			if (!strcmp(w->seen[i], path))
-				return fail_at(w, kn, path, "duplicate key");
+				return config_fail_at(w, kn, path, "duplicate key");
 		if (w->nseen < CONFIG_KEYS_MAX)
 			str_copy(w->seen[w->nseen++], sizeof(w->seen[0]), path);
 		note_line(w->c, path, (int)kn->start_mark.line + 1);
 		w->key_line = kn->start_mark.line + 1;
 		if (k->type == K_SECTION) {
-			if (is_null(vn))
+			if (config_is_null(vn))
 				continue;
 			if (walk_mapping(w, vn, path))
 				return -1;
@@ -512,7 +373,7 @@ int config_parse(struct obs_config *c, const char *buf, size_t len, const char *
 	}
 	w.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
-	if (!root || is_null(root)) {
+	if (!root || config_is_null(root)) {
 		rc = 0; /* an empty file: every default stands */
 	} else {
 		rc = walk_mapping(&w, root, "");

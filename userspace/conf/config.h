@@ -15,7 +15,8 @@
  *               timeout, sampling_ratio, spans_file, shim_dir}
  *   logging:   {level, format}
  *   health:    {stall_timeout}
- *   cardinality: {max_series}
+ *   cardinality: {max_series, stale_after}
+ *   services:  {short_lived, pod_logs, by_cgroup: {GLOB: NAME}, by_exe: {GLOB: NAME}}
  *   routes:    [PATTERN, ...]
  *   probes:    [syscall, disk, tcp, runq] | all
  */
@@ -28,6 +29,7 @@
 #include "logfmt.h"
 #include "route.h"
 #include "sbuf.h"
+#include "svcid.h"
 
 #define CONFIG_PATH_MAX	   1024
 #define CONFIG_HEADERS_MAX 16
@@ -73,6 +75,7 @@ struct obs_config {
 	    series_stale_s; /* agent: a service with no live process this long loses its series */
 	struct route_table routes;
 	unsigned probes;
+	struct svcid_rules services; /* agent: which service a process is counted under */
 
 	/* file line of each key the file set ("metrics.listen" -> 3) */
 	struct {
@@ -116,6 +119,7 @@ enum config_reloadable {
 	CONFIG_RELOAD_LIMITS = 1 << 4,
 	CONFIG_RELOAD_HEALTH = 1 << 5,
 	CONFIG_RELOAD_TLS = 1 << 6, /* other certificate/key files */
+	CONFIG_RELOAD_SERVICES = 1 << 7, /* identity rules: for processes named from now on */
 };
 /* Compare a running config with a new one: returns the CONFIG_RELOAD_*
  * groups that changed, and lists in fixed (size fixedlen) the keys that

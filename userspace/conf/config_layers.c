@@ -245,6 +245,8 @@ unsigned config_diff(const struct obs_config *a, const struct obs_config *b, cha
 		changed |= CONFIG_RELOAD_LIMITS;
 	if (a->stall_timeout_s != b->stall_timeout_s)
 		changed |= CONFIG_RELOAD_HEALTH;
+	if (!svcid_rules_equal(&a->services, &b->services))
+		changed |= CONFIG_RELOAD_SERVICES;
 
 	if (strcmp(a->service, b->service))
 		add_fixed(fixed, fixedlen, "service");
@@ -297,6 +299,7 @@ void config_take_reloadable(struct obs_config *cur, const struct obs_config *nex
 	cur->max_series = next->max_series;
 	cur->series_stale_s = next->series_stale_s;
 	cur->stall_timeout_s = next->stall_timeout_s;
+	cur->services = next->services;
 	memcpy(cur->lines, next->lines, sizeof(cur->lines));
 	cur->nlines = next->nlines;
 }
@@ -363,6 +366,19 @@ void config_describe(const struct obs_config *c, struct sbuf *b)
 	put_kv(b, "cardinality.max_series", v, c, CONFIG_DEFAULT);
 	snprintf(v, sizeof(v), "%gs", c->series_stale_s);
 	put_kv(b, "cardinality.stale_after", v, c, CONFIG_DEFAULT);
+	snprintf(v, sizeof(v), "%gs", c->services.short_lived_s);
+	put_kv(b, "services.short_lived", v, c, CONFIG_DEFAULT);
+	put_kv(b, "services.pod_logs", c->services.pod_logs, c, CONFIG_DEFAULT);
+	for (int what = SVCID_BY_CGROUP; what <= SVCID_BY_EXE; what++) {
+		v[0] = 0;
+		for (size_t i = 0; i < c->services.n; i++)
+			if (c->services.r[i].what == (enum svcid_match)what)
+				snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s=%s",
+					 *v ? ", " : "", c->services.r[i].pattern,
+					 c->services.r[i].service);
+		put_kv(b, what == SVCID_BY_CGROUP ? "services.by_cgroup" : "services.by_exe", v, c,
+		       CONFIG_DEFAULT);
+	}
 	v[0] = 0;
 	for (size_t i = 0; i < c->routes.n; i++)
 		snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s", i ? ", " : "",
