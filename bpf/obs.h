@@ -129,8 +129,8 @@ struct obs_proc_event {
 	 * no access to other users' /proc/PID/environ and exe */
 	__u32 svc_state; /* enum obs_svc_state */
 	__u32 pad;
-	char service[64]; /* OTEL_SERVICE_NAME's value */
-	char exe[32];	  /* the executable file's name (an interpreter for a script) */
+	char service[64];   /* OTEL_SERVICE_NAME's value */
+	char exe[32];	    /* the executable file's name (an interpreter for a script) */
 	char resattrs[128]; /* OTEL_RESOURCE_ATTRIBUTES's first 127 bytes */
 };
 

@@ -23,16 +23,16 @@ static void resource_attrs(void **state)
 	    0);
 	assert_string_equal(out, "cart");
 	/* percent-encoded values; the last one wins */
-	assert_int_equal(svcid_resource_service("service.name=a,service.name=my%20svc%2Cx", out,
-						sizeof(out)),
-			 0);
+	assert_int_equal(
+	    svcid_resource_service("service.name=a,service.name=my%20svc%2Cx", out, sizeof(out)),
+	    0);
 	assert_string_equal(out, "my svc,x");
 	/* a bad escape stays as it is */
 	assert_int_equal(svcid_resource_service("service.name=50%zz", out, sizeof(out)), 0);
 	assert_string_equal(out, "50%zz");
 	assert_int_equal(svcid_resource_service("service.namespace=shop", out, sizeof(out)), -1);
-	assert_int_equal(svcid_resource_service("xservice.name=shop,service.name=", out, sizeof(out)),
-			 -1);
+	assert_int_equal(
+	    svcid_resource_service("xservice.name=shop,service.name=", out, sizeof(out)), -1);
 	assert_int_equal(svcid_resource_service("", out, sizeof(out)), -1);
 	assert_int_equal(svcid_resource_service("service.name", out, sizeof(out)), -1);
 	/* truncated to the buffer */
@@ -47,8 +47,8 @@ static void unit(void **state)
 	(void)state;
 	assert_int_equal(svcid_unit("/system.slice/cron.service", out, sizeof(out)), 0);
 	assert_string_equal(out, "cron");
-	assert_int_equal(svcid_unit("/system.slice/getty.slice/getty@tty1.service", out, sizeof(out)),
-			 0);
+	assert_int_equal(
+	    svcid_unit("/system.slice/getty.slice/getty@tty1.service", out, sizeof(out)), 0);
 	assert_string_equal(out, "getty@tty1");
 	/* innermost unit */
 	assert_int_equal(svcid_unit("/system.slice/a.service/sub/b.service", out, sizeof(out)), 0);
@@ -56,9 +56,9 @@ static void unit(void **state)
 	assert_int_equal(svcid_unit("/system.slice/docker.service/x", out, sizeof(out)), 0);
 	assert_string_equal(out, "docker");
 	/* a user's session manager and sessions are not services */
-	assert_int_equal(svcid_unit("/user.slice/user-1000.slice/user@1000.service/app.slice", out,
-				    sizeof(out)),
-			 -1);
+	assert_int_equal(
+	    svcid_unit("/user.slice/user-1000.slice/user@1000.service/app.slice", out, sizeof(out)),
+	    -1);
 	assert_int_equal(svcid_unit("/user.slice/user-0.slice/session-3.scope", out, sizeof(out)),
 			 -1);
 	assert_int_equal(svcid_unit("/", out, sizeof(out)), -1);
@@ -71,9 +71,9 @@ static void podlog(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(
-	    svcid_podlog_container("web-7d4b9c-x2x9z_shop_nginx-" CID ".log", CID, out, sizeof(out)),
-	    0);
+	assert_int_equal(svcid_podlog_container("web-7d4b9c-x2x9z_shop_nginx-" CID ".log", CID, out,
+						sizeof(out)),
+			 0);
 	assert_string_equal(out, "nginx");
 	/* a container name with dashes */
 	assert_int_equal(
@@ -107,7 +107,8 @@ static void resolve_order(void **state)
 	assert_int_equal(r.short_lived_s, 5);
 	assert_int_equal(svcid_rules_add(&r, SVCID_BY_EXE, "job*", "batch", err, sizeof(err)), 0);
 	assert_int_equal(
-	    svcid_rules_add(&r, SVCID_BY_CGROUP, "*/backup.service", "backup", err, sizeof(err)), 0);
+	    svcid_rules_add(&r, SVCID_BY_CGROUP, "*/backup.service", "backup", err, sizeof(err)),
+	    0);
 	assert_int_equal(svcid_rules_add(&r, SVCID_BY_EXE, "", "x", err, sizeof(err)), -1);
 	assert_int_equal(svcid_rules_add(&r, SVCID_BY_EXE, "x", "", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "empty"));

@@ -10,7 +10,7 @@
 #include "procparse.h"
 #include "str.h"
 
-#define NAMES_MAX 64	 /* containers whose names are remembered */
+#define NAMES_MAX 64	/* containers whose names are remembered */
 #define QUEUE_MAX 16384 /* host processes waiting for their name */
 
 struct waiting {
@@ -97,8 +97,8 @@ int ident_resolve(struct ident *id, const struct svcid_rules *r, pid_t pid,
 	else if (procinfo_exe(pid, exe, sizeof(exe)))
 		return -1;
 	if (!procinfo_cgroup(pid, cg, sizeof(cg)))
-		procparse_container(cg, out->container_id, sizeof(out->container_id),
-				    out->pod_uid, sizeof(out->pod_uid));
+		procparse_container(cg, out->container_id, sizeof(out->container_id), out->pod_uid,
+				    sizeof(out->pod_uid));
 	if (out->container_id[0])
 		container_name(id, r->pod_logs, out->container_id, cname, sizeof(cname));
 	in = (struct svcid_in){.env_service = env,

@@ -78,8 +78,7 @@ void procinfo_service_for_cmd(const char *argv0, char *out, size_t outlen)
 
 /* /proc/PID/stat: "pid (comm) state ppid ... flags ... starttime" — comm
  * may hold ')' */
-static int read_stat_fields(pid_t pid, int *ppid, unsigned long *flags,
-			    unsigned long long *start)
+static int read_stat_fields(pid_t pid, int *ppid, unsigned long *flags, unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long st = 0;

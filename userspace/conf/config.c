@@ -38,9 +38,9 @@ enum ktype {
 	K_RATIO,    /* 0..1 */
 	K_LEVEL,
 	K_FORMAT,
-	K_SERIES, /* integer >= 100 */
-	K_ROUTES, /* sequence of patterns */
-	K_PROBES, /* sequence or comma list */
+	K_SERIES,   /* integer >= 100 */
+	K_ROUTES,   /* sequence of patterns */
+	K_PROBES,   /* sequence or comma list */
 	K_SVCRULES, /* mapping of glob -> service */
 	K_AGE,	    /* duration, 0 allowed -> s */
 };
@@ -223,7 +223,8 @@ static int set_value(struct walk *w, const yaml_node_t *n, const struct key *k)
 		if (v[0] != '/' || strpbrk(v, " ?#\t"))
 			return config_fail_at(w, n, k->path, "'%s': expected %s", v, k->expect);
 		if (!strcmp(v, "/healthz") || !strcmp(v, "/readyz"))
-			return config_fail_at(w, n, k->path, "'%s' is the health endpoint's path", v);
+			return config_fail_at(w, n, k->path, "'%s' is the health endpoint's path",
+					      v);
 		return set_string(w, n, k, v);
 	case K_URL:
 		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
@@ -308,8 +309,8 @@ static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *prefix
 {
 	if (n->type != YAML_MAPPING_NODE)
 		return config_fail_at(w, n, *prefix ? prefix : NULL,
-			       "expected a mapping of keys to values%s",
-			       *prefix ? "" : " (key: value lines)");
+				      "expected a mapping of keys to values%s",
+				      *prefix ? "" : " (key: value lines)");
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
@@ -326,8 +327,8 @@ static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *prefix
 		k = key_find(path);
 		if (!k) {
 			known_under(prefix, known, sizeof(known));
-			return config_fail_at(w, kn, NULL, "unknown key '%s'%s%s (known here: %s)", path,
-				       *prefix ? " in " : "", prefix, known);
+			return config_fail_at(w, kn, NULL, "unknown key '%s'%s%s (known here: %s)",
+					      path, *prefix ? " in " : "", prefix, known);
 		}
 		for (size_t i = 0; i < w->nseen; i++)
 			if (!strcmp(w->seen[i], path))

@@ -118,7 +118,7 @@ enum config_reloadable {
 	CONFIG_RELOAD_ROUTES = 1 << 3,
 	CONFIG_RELOAD_LIMITS = 1 << 4,
 	CONFIG_RELOAD_HEALTH = 1 << 5,
-	CONFIG_RELOAD_TLS = 1 << 6, /* other certificate/key files */
+	CONFIG_RELOAD_TLS = 1 << 6,	 /* other certificate/key files */
 	CONFIG_RELOAD_SERVICES = 1 << 7, /* identity rules: for processes named from now on */
 };
 /* Compare a running config with a new one: returns the CONFIG_RELOAD_*

@@ -36,12 +36,11 @@ int config_is_null(const yaml_node_t *n)
 }
 
 /* A scalar's text (NUL-terminated by libyaml); NULL and an error if not one. */
-const char *config_scalar(struct walk *w, const yaml_node_t *n, const char *key,
-			  const char *expect)
+const char *config_scalar(struct walk *w, const yaml_node_t *n, const char *key, const char *expect)
 {
 	if (n->type != YAML_SCALAR_NODE) {
 		config_fail_at(w, n, key, "expected %s, got a %s", expect,
-			n->type == YAML_MAPPING_NODE ? "mapping" : "list");
+			       n->type == YAML_MAPPING_NODE ? "mapping" : "list");
 		return NULL;
 	}
 	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
@@ -84,11 +83,13 @@ int config_set_headers(struct walk *w, const yaml_node_t *n, const char *path, c
 			return -1;
 		if (!valid_header_name(name))
 			return config_fail_at(w, kn, path, "'%s' is not a valid HTTP header name",
-				       name);
+					      name);
 		if (strpbrk(val, "\r\n"))
-			return config_fail_at(w, vn, path, "the value of %s has a line break", name);
+			return config_fail_at(w, vn, path, "the value of %s has a line break",
+					      name);
 		if (c->nheaders >= CONFIG_HEADERS_MAX)
-			return config_fail_at(w, kn, path, "more than %d headers", CONFIG_HEADERS_MAX);
+			return config_fail_at(w, kn, path, "more than %d headers",
+					      CONFIG_HEADERS_MAX);
 		if (strlen(name) >= sizeof(c->headers[0].name) ||
 		    strlen(val) >= sizeof(c->headers[0].value))
 			return config_fail_at(w, kn, path, "header %s is too long", name);
@@ -139,8 +140,8 @@ int config_set_probes(struct walk *w, const yaml_node_t *n, const char *path, co
 			if (!e || !(v = config_scalar(w, e, path, "a probe name")))
 				return -1;
 			if (strchr(v, ',') || cli_parse_probes(v, &m))
-				return config_fail_at(w, e, path, "unknown probe '%s': expected %s", v,
-					       expect);
+				return config_fail_at(w, e, path, "unknown probe '%s': expected %s",
+						      v, expect);
 			mask |= m;
 		}
 	} else {

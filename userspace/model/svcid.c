@@ -37,7 +37,8 @@ int svcid_rules_add(struct svcid_rules *r, enum svcid_match what, const char *pa
 
 int svcid_rules_equal(const struct svcid_rules *a, const struct svcid_rules *b)
 {
-	if (a->n != b->n || a->short_lived_s != b->short_lived_s || strcmp(a->pod_logs, b->pod_logs))
+	if (a->n != b->n || a->short_lived_s != b->short_lived_s ||
+	    strcmp(a->pod_logs, b->pod_logs))
 		return 0;
 	for (size_t i = 0; i < a->n; i++)
 		if (a->r[i].what != b->r[i].what || strcmp(a->r[i].pattern, b->r[i].pattern) ||
@@ -66,7 +67,8 @@ enum svcid_source svcid_resolve(const struct svcid_rules *r, const struct svcid_
 		str_copy(out, outlen, in->env_service);
 		return SVCID_ENV;
 	}
-	if (nonempty(in->resource_attrs) && !svcid_resource_service(in->resource_attrs, out, outlen))
+	if (nonempty(in->resource_attrs) &&
+	    !svcid_resource_service(in->resource_attrs, out, outlen))
 		return SVCID_RESOURCE;
 	if (nonempty(in->container_name)) {
 		str_copy(out, outlen, in->container_name);
@@ -177,8 +179,8 @@ int svcid_unit(const char *cgroup, char *out, size_t outlen)
 		while (start > cgroup && start[-1] != '/')
 			start--;
 		n = (size_t)(end - start);
-		if (n > sizeof(suffix) - 1 && !memcmp(end - (sizeof(suffix) - 1), suffix,
-						       sizeof(suffix) - 1)) {
+		if (n > sizeof(suffix) - 1 &&
+		    !memcmp(end - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1)) {
 			if (!strncmp(start, "user@", 5))
 				return -1; /* a user's session manager */
 			n -= sizeof(suffix) - 1;
