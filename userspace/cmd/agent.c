@@ -326,6 +326,8 @@ static void agent_event(void *ctx, const struct obs_proc_event *e)
 		return;
 	ident_cancel(ag->ident, pid);
 	src = ident_resolve(ag->ident, &ag->app.cfg->services, pid, e, &l);
+	log_debug("exec: pid %d is \"%s\" (%s)", (int)pid, l.service,
+		  src < 0 ? "gone" : svcid_source_name((enum svcid_source)src));
 	if (src < 0 || (src == SVCID_EXE && agent_defer(ag, pid, e->ts_ns, 1, &l)))
 		return;
 	agent_label(ag, pid, &l);
@@ -396,6 +398,8 @@ static void agent_promote(struct agent *ag, uint64_t now)
 		uint32_t was;
 		int had = !collector_slot(ag->app.col, pid, &was);
 
+		log_debug("pid %d has lived %gs: now \"%s\"", (int)pid,
+			  ag->app.cfg->services.short_lived_s, l.service);
 		agent_label(ag, pid, &l);
 		if (!had)
 			continue;
