@@ -560,12 +560,15 @@ for _ in range(200): os.getppid()
 time.sleep(3)'
 	wait_scrape "$MP" 'obs_syscall_duration_seconds_count\{syscall="getppid",service="after-drop-svc"'
 	# without the variable: named by the executable file exec ran (the
-	# kernel's word, as /proc/PID/exe would say: python3 is a link)
+	# kernel's word, as /proc/PID/exe would say: python3 is a link), once
+	# it has lived services.short_lived (until then it is its shell's)
 	env -i PATH=/usr/bin:/bin "${fill[@]}" \
 		setpriv --reuid=12345 --regid=12345 --clear-groups /usr/bin/python3 -c 'import os, time
-for _ in range(300): os.getpgrp()
-time.sleep(3)'
+t = time.time() + 12
+while time.time() < t: os.getpgrp(); time.sleep(0.01)' &
+	local lived=$!
 	wait_scrape "$MP" "obs_syscall_duration_seconds_count\\{syscall=\"getpgrp\",service=\"$(basename "$(readlink -f /usr/bin/python3)")\""
+	kill "$lived" 2>/dev/null || true
 }
 
 @test "sampling: tracing.sampling_ratio from the file, then changed by SIGHUP, reaches the traced process" {
