@@ -113,11 +113,13 @@ def main():
     check(pod.get("automountServiceAccountToken") is False, f"{where}: obs needs no API token")
     vols = check_pod(where, pod, ("btf", "tracefs", "cgroup", "config"))
     host_paths = {v["hostPath"]["path"]: v["name"] for v in vols.values() if "hostPath" in v}
-    for path in ("/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/cgroup"):
+    # /var/log/containers: the kubelet's log links name each container
+    ro_paths = ("/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/cgroup", "/var/log/containers")
+    for path in ro_paths:
         check(path in host_paths, f"{where}: no hostPath volume for {path}")
     c = pod["containers"][0]
     mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
-    for path in ("/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/cgroup"):
+    for path in ro_paths:
         m = mounts.get(path)
         check(m and m.get("readOnly") is True and m["name"] == host_paths.get(path),
               f"{where}: {path} must be mounted read-only from the host")

@@ -10,7 +10,8 @@ in the script is typed by hand):
   WORK     the test's directory: WORK/volumes/NAME holds the content of
            each configMap/secret volume; WORK/host/PATH stands in for each
            hostPath the pod writes to (a test must not write the host's
-           /run/obs); read-only hostPaths are the host's own.
+           /run/obs); read-only hostPaths are the host's own (an empty
+           stand-in for a DirectoryOrCreate one the host lacks).
 
 pod.sh, run as root inside `unshare -m --propagation private`:
   - the image: an overlay over the host's root (Debian 12, as the
@@ -87,7 +88,10 @@ for vm in c.get("volumeMounts", []):
     if "hostPath" in v:
         hp = v["hostPath"]
         src = hp["path"]
-        if not ro:  # written by the pod: the test's stand-in, made as kubelet does
+        made = hp.get("type") == "DirectoryOrCreate" and not os.path.exists(src)
+        # written by the pod, or one the kubelet would make on this host
+        # (no kubelet here: /var/log/containers): the test's stand-in
+        if not ro or made:
             src = os.path.join(work, "host", hp["path"].lstrip("/"))
             if hp.get("type") == "DirectoryOrCreate":
                 out.append("mkdir -p -m 0755 %s" % q(src))
