@@ -101,7 +101,8 @@ enum obs_drop {
 	OBS_DROP_DISK_FULL = 4,	   /* in-flight block request table full */
 	OBS_DROP_TCP_FULL = 5,	   /* connect / socket owner table full */
 	OBS_DROP_RINGBUF = 6,	   /* process event ring buffer full */
-	OBS_DROP_COUNT = 7,
+	OBS_DROP_CAPTURE = 7,	   /* kernel-side capture: its ring buffer or a table full */
+	OBS_DROP_COUNT = 8,
 };
 
 /* Process lifecycle events sent through the ring buffer. */
@@ -132,6 +133,31 @@ struct obs_proc_event {
 	char service[64];   /* OTEL_SERVICE_NAME's value */
 	char exe[32];	    /* the executable file's name (an interpreter for a script) */
 	char resattrs[128]; /* OTEL_RESOURCE_ATTRIBUTES's first 127 bytes */
+};
+
+/* ---- kernel-side capture (capture.bpf.c): the bytes of a followed
+ * process's TCP connections, for a program the shim cannot enter (Go,
+ * static binaries). A bounded prefix of each read and write. */
+#define OBS_CAP_BYTES 512
+
+enum obs_cap_kind {
+	OBS_CAP_OPEN_SERVER = 1, /* accepted: data holds the peer's sockaddr */
+	OBS_CAP_OPEN_CLIENT = 2, /* connected: data holds the peer's sockaddr */
+	OBS_CAP_IN = 3,		 /* the app read len bytes (caplen of them here) */
+	OBS_CAP_OUT = 4,	 /* the app wrote len bytes */
+	OBS_CAP_CLOSE = 5,	 /* the app closed the fd */
+};
+
+struct obs_cap_event {
+	__u32 tgid;
+	__u32 tid;
+	__u32 fd;
+	__u32 kind; /* enum obs_cap_kind */
+	__u64 conn; /* unique per connection (an fd number is reused) */
+	__u64 ts_ns;
+	__u32 len;
+	__u32 caplen;
+	__u8 data[OBS_CAP_BYTES];
 };
 
 #endif /* OBS_BPF_SHARED_H */

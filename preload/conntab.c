@@ -149,23 +149,6 @@ static void conn_reset(struct conn *c, enum conn_kind kind, int fd)
 	pconn_init(&c->pc, &shim_host, proto_handlers, (enum proto_side)kind);
 }
 
-static void fmt_peer(struct proto_conn *c, const struct sockaddr *sa, socklen_t len)
-{
-	c->peer[0] = 0;
-	c->peer_port = 0;
-	if (!sa)
-		return;
-	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *in = (const void *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, c->peer, sizeof(c->peer));
-		c->peer_port = ntohs(in->sin_port);
-	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
-		c->peer_port = ntohs(in6->sin6_port);
-	}
-}
-
 static int inet_family(const struct sockaddr *sa)
 {
 	return sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
@@ -213,7 +196,7 @@ static struct conn *track(int fd, enum conn_kind kind, const struct sockaddr *sa
 		return NULL;
 	}
 	conn_reset(c, kind, fd);
-	fmt_peer(&c->pc, sa, len);
+	pconn_peer(&c->pc, sa, len);
 	__atomic_store_n(&by_fd[fd], c, __ATOMIC_RELEASE);
 	return c;
 }

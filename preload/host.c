@@ -24,6 +24,7 @@
 #include "conn_priv.h"
 #include "link.h"
 #include "parent.h"
+#include "proto_red.h"
 
 static struct conn *conn_of(struct proto_conn *pc)
 {
@@ -77,44 +78,6 @@ static int host_client_adopt(struct proto_conn *pc, struct exchange *x, const ch
 	return ctx_adopt(x, tp, len);
 }
 
-/* The exchange's RED point, counted in this process's region (with the
- * span as its bucket's exemplar when the span is exported). */
-static void observe(struct proto_conn *pc, struct region *reg, const struct span_rec *r)
-{
-	struct proto_env env = {.routes = link_routes(reg)};
-	struct proto_obs obs;
-	struct region_series *s;
-	char key[REGION_KEY_MAX];
-	size_t at = 0, b = 0;
-
-	obs.family = NULL;
-	pc->h->observe(r, &env, &obs);
-	if (!obs.family)
-		return;
-	for (size_t i = 0; i < obs.nlabels; i++) {
-		size_t n = strlen(obs.labels[i]) + 1;
-		if (at + n > sizeof(key)) {
-			region_count(reg, REGION_BAD_POINTS);
-			at = 0; /* cannot happen: labels are bounded; the overflow series */
-			break;
-		}
-		memcpy(key + at, obs.labels[i], n);
-		at += n;
-	}
-	s = region_series(reg, obs.family->id, key, at);
-	if (!s) {
-		region_count(reg, REGION_SERIES_OVERFLOW);
-		if (!(s = region_series(reg, obs.family->id, "", 0)))
-			return;
-	}
-	while (b < obs.family->nbounds && obs.value > obs.family->bounds[b])
-		b++;
-	region_observe(s, (unsigned)b, obs.value);
-	if ((r->trace_flags & TP_FLAG_SAMPLED) &&
-	    __atomic_load_n(&reg->hdr->export_spans, __ATOMIC_RELAXED))
-		region_exemplar(s, (unsigned)b, r->trace_id, r->span_id, obs.value, r->end_ns);
-}
-
 static void host_emit(struct proto_conn *pc, const struct exchange *x, struct span_rec *r)
 {
 	struct region *reg;
@@ -126,7 +89,7 @@ static void host_emit(struct proto_conn *pc, const struct exchange *x, struct sp
 	if (r->flags & SPAN_F_PARENT_UNKNOWN)
 		region_count(reg, REGION_CTX_UNKNOWN);
 	if (pc->h->observe)
-		observe(pc, reg, r);
+		proto_red_observe(pc->h, reg, link_routes(reg), r);
 	ctx_emit(r);
 	link_check(r->end_ns);
 }

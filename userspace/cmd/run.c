@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "elfkind.h"
+#include "kcap.h"
 #include "auth.h"
 #include "log.h"
 #include "otlp.h"
@@ -111,6 +112,15 @@ static int run_accept(void *ctx, pid_t pid, const char *key, struct regions_who 
 	return 0;
 }
 
+/* A process kernel-side capture follows is CMD's: its labels. */
+static void run_who(void *ctx, pid_t pid, struct regions_who *who)
+{
+	const struct obs_app *a = ctx;
+
+	(void)pid;
+	str_copy(who->service, sizeof(who->service), a->service);
+}
+
 /* Listen for the processes' regions, start the exporter, and put the shim
  * into CMD's environment. */
 static int setup_shim(struct obs_app *a, const char *service, char *err, size_t errlen)
@@ -184,33 +194,38 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 }
 
 /* Say at start when CMD is a program the shim cannot follow, and what the
- * user gets instead: a wrapper that is silent about it looks broken. */
-static void explain_cmd(const char *cmd)
+ * user gets instead: a wrapper that is silent about it looks broken. Its
+ * kind, for kernel-side capture. */
+static enum elfkind explain_cmd(const char *cmd)
 {
 	char path[4096], detail[128];
+	enum elfkind kind;
 
 	if (elfkind_resolve(cmd, path, sizeof(path)))
-		return; /* not found: exec says so */
-	switch (elfkind_of(path, detail, sizeof(detail))) {
+		return ELFKIND_UNKNOWN; /* not found: exec says so */
+	kind = elfkind_of(path, detail, sizeof(detail));
+	switch (kind) {
 	case ELFKIND_GO:
 		log_warn("shim_cannot_enter",
-			 "%s is a Go program%s%s%s: Go makes its own syscalls, so the shim sees "
-			 "none of its HTTP or gRPC. You get its kernel metrics (syscalls, disk, "
-			 "TCP, run queue); no http_*/rpc_* metrics, spans or trace propagation "
-			 "through it (docs/design.md, \"Programs the shim cannot enter\")",
+			 "%s is a Go program%s%s%s: Go makes its own syscalls, so the shim cannot "
+			 "follow it. obs follows its HTTP/1 from the kernel side instead: "
+			 "http_* metrics and spans, a request's incoming traceparent honoured; its "
+			 "outgoing requests start new traces marked parent unknown, and nothing "
+			 "is injected (docs/design.md, \"Programs the shim cannot enter\")",
 			 path, *detail ? " (" : "", detail, *detail ? ")" : "");
 		break;
 	case ELFKIND_STATIC:
 		log_warn("shim_cannot_enter",
-			 "%s is statically linked: LD_PRELOAD cannot load the shim into it. You "
-			 "get its kernel metrics (syscalls, disk, TCP, run queue); no "
-			 "http_*/rpc_* metrics, spans or trace propagation through it "
-			 "(docs/design.md, \"Programs the shim cannot enter\")",
+			 "%s is statically linked: LD_PRELOAD cannot load the shim into it. obs "
+			 "follows its HTTP/1 from the kernel side instead: http_* metrics and "
+			 "spans, the thread rule for its outgoing requests' parents; nothing is "
+			 "injected (docs/design.md, \"Programs the shim cannot enter\")",
 			 path);
 		break;
 	default:
 		break;
 	}
+	return kind;
 }
 
 /* Wait for CMD, forwarding signals; keep draining BPF events. */
@@ -266,6 +281,8 @@ int run_main(const struct obs_opts *o)
 	char err[1024];
 	sigset_t set, oldmask;
 	struct obs_app a;
+	struct kcap *kcap = NULL;
+	enum elfkind kind = ELFKIND_UNKNOWN;
 	pid_t child;
 	uint32_t slot;
 	ssize_t n;
@@ -293,7 +310,7 @@ int run_main(const struct obs_opts *o)
 		procinfo_service_for_cmd(o->cmd_argv[0], labels.service, sizeof(labels.service));
 	slot = slots_get(a.slots, &labels);
 	if (!o->no_preload)
-		explain_cmd(o->cmd_argv[0]);
+		kind = explain_cmd(o->cmd_argv[0]);
 
 	if (app_start_http(&a, err, sizeof(err))) {
 		log_error("metrics_listen_failed", "%s", err);
@@ -305,14 +322,30 @@ int run_main(const struct obs_opts *o)
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
+	if ((kind == ELFKIND_GO || kind == ELFKIND_STATIC) && a.spans) {
+		struct kcap_cfg kc = {.spans = a.spans,
+				      .routes = &a.cfg->routes,
+				      .who = run_who,
+				      .who_ctx = &a};
+
+		if (!(kcap = kcap_new(&kc))) {
+			log_error("out_of_memory", "out of memory");
+			app_free(&a);
+			return EXIT_OBS_FAILED;
+		}
+		cfg.on_capture = kcap_event;
+		cfg.capture_ctx = kcap;
+	}
 	if (pipe2(go, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
 		log_error("fork_failed", "pipe: %s", strerror(errno));
+		kcap_free(kcap);
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
 	child = fork();
 	if (child < 0) {
 		log_error("fork_failed", "fork: %s", strerror(errno));
+		kcap_free(kcap);
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
@@ -330,10 +363,18 @@ int run_main(const struct obs_opts *o)
 			  *err ? err : "cannot track the command's process");
 		close(go[1]); /* child exits without running CMD */
 		waitpid(child, NULL, 0);
+		kcap_free(kcap);
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
 	log_debug("tracking pid %d as service \"%s\"", (int)child, labels.service);
+	if (kcap) {
+		if (collector_capture(a.col, child))
+			log_warn("capture_failed", "kernel-side capture of pid %d: %s", (int)child,
+				 strerror(errno));
+		if (kind == ELFKIND_GO)
+			kcap_set_go(kcap, child);
+	}
 	/* CMD runs with whatever it was started with; obs-run itself keeps
 	 * only CAP_KILL: CMD may switch to another user and must still get
 	 * the signals obs-run forwards */
@@ -342,6 +383,7 @@ int run_main(const struct obs_opts *o)
 		log_error("privilege_drop_failed", "%s", err);
 		close(go[1]); /* child exits without running CMD */
 		waitpid(child, NULL, 0);
+		kcap_free(kcap);
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
@@ -359,11 +401,14 @@ int run_main(const struct obs_opts *o)
 		else
 			log_error("cmd_exec_failed", "%s: cannot execute: %s", o->cmd_argv[0],
 				  strerror(exec_errno));
+		kcap_free(kcap);
 		app_free(&a);
 		return exec_errno == ENOENT ? 127 : 126;
 	}
 
 	status = supervise(&a, child, &set);
+	app_drain(&a, 0);
+	kcap_free(kcap); /* its regions retire with their last spans and counts */
 	spans_finish(a.spans, 5000); /* so the summary counts the last spans */
 	if (o->summary)
 		print_summary(&a, o->cmd_argv[0], child, status);

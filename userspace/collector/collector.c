@@ -20,6 +20,8 @@ struct collector {
 	struct ring_buffer *rb;
 	collector_event_fn on_event;
 	void *ctx;
+	collector_capture_fn on_capture;
+	void *capture_ctx;
 	int ncpus;
 	int attached;
 	uint64_t events_seen;
@@ -44,6 +46,15 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 	__atomic_add_fetch(&c->events_seen, 1, __ATOMIC_RELAXED);
 	if (c->on_event)
 		c->on_event(c->ctx, data);
+	return 0;
+}
+
+static int on_capture(void *ctx, void *data, size_t size)
+{
+	struct collector *c = ctx;
+
+	if (size >= sizeof(struct obs_cap_event) && c->on_capture)
+		c->on_capture(c->capture_ctx, data);
 	return 0;
 }
 
@@ -101,6 +112,8 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	libbpf_set_print(libbpf_print);
 	c->on_event = cfg->on_event;
 	c->ctx = cfg->ctx;
+	c->on_capture = cfg->on_capture;
+	c->capture_ctx = cfg->capture_ctx;
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0) {
 		seterr(err, errlen, "cannot count CPUs: %s", strerror(-c->ncpus));
@@ -115,6 +128,12 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	c->skel->rodata->default_slot = cfg->default_slot;
 	c->skel->rodata->emit_exec = cfg->emit_exec ? 1 : 0;
 	select_probes(c->skel, cfg->probes);
+	if (!cfg->on_capture) {
+		disable(c->skel->progs.obs_cap_enter);
+		disable(c->skel->progs.obs_cap_exit);
+		disable(c->skel->progs.obs_cap_fork);
+		disable(c->skel->progs.obs_cap_exit_proc);
+	}
 
 	rc = obs_bpf__load(c->skel);
 	if (rc) {
@@ -148,6 +167,11 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.proc_events), on_ringbuf, c, NULL);
 	if (!c->rb) {
 		seterr(err, errlen, "cannot set up the BPF ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	if (cfg->on_capture &&
+	    ring_buffer__add(c->rb, bpf_map__fd(c->skel->maps.cap_events), on_capture, c)) {
+		seterr(err, errlen, "cannot set up the capture ring buffer: %s", strerror(errno));
 		goto fail;
 	}
 	*out = c;
@@ -187,6 +211,23 @@ int collector_track(struct collector *c, pid_t tgid, uint32_t slot)
 	/* Invalidate the BPF side's per-CPU lookup caches (mmap'ed .bss). */
 	__atomic_add_fetch(&c->skel->bss->track_gen, 1, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+int collector_capture(struct collector *c, pid_t tgid)
+{
+	__u32 key = (__u32)tgid, one = 1;
+
+	if (!c->on_capture)
+		return -1;
+	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &one, BPF_ANY) ? -1
+												: 0;
+}
+
+void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd)
+{
+	__u64 key = (__u64)(uint32_t)tgid << 32 | fd;
+
+	bpf_map_delete_elem(bpf_map__fd(c->skel->maps.cap_socks), &key);
 }
 
 int collector_tracks(struct collector *c, pid_t tgid)

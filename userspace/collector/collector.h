@@ -14,6 +14,7 @@
 struct collector;
 
 typedef void (*collector_event_fn)(void *ctx, const struct obs_proc_event *e);
+typedef void (*collector_capture_fn)(void *ctx, const struct obs_cap_event *e);
 
 struct collector_cfg {
 	unsigned probes;       /* OBS_PROBE_* (cli.h) */
@@ -21,6 +22,10 @@ struct collector_cfg {
 	int emit_exec;	       /* deliver OBS_EV_EXEC events */
 	collector_event_fn on_event;
 	void *ctx;
+	/* kernel-side capture (capture.bpf.c): loaded only when set; the
+	 * processes are named with collector_capture */
+	collector_capture_fn on_capture;
+	void *capture_ctx;
 };
 
 struct snap_hist {
@@ -63,6 +68,11 @@ void collector_live_slots(struct collector *c, uint8_t *live);
 /* Remove everything the kernel side counted under slot (its series
  * expired); how many histogram series went. */
 size_t collector_forget_slot(struct collector *c, uint32_t slot);
+/* Capture tgid's TCP connections (and those of the processes it forks
+ * from now on). -1 if capture is not loaded or its table is full. */
+int collector_capture(struct collector *c, pid_t tgid);
+/* Forget a connection capture marked (its process is gone). */
+void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd);
 /* fd that becomes readable when process events are pending. */
 int collector_event_fd(struct collector *c);
 /* Drain pending process events (calls on_event). Returns count or -1. */

@@ -163,6 +163,24 @@ static int map_region(struct held *h, int fd)
 	return 0;
 }
 
+int regions_adopt(struct regions *rs, int fd, int sock, const struct regions_who *who)
+{
+	struct held *h;
+
+	if (rs->n == HELD_MAX || !(h = calloc(1, sizeof(*h))))
+		return -1;
+	if (map_region(h, fd)) {
+		free(h);
+		return -1;
+	}
+	h->sock = sock;
+	h->who = *who;
+	region_set_routes(&h->r, &rs->routes);
+	region_set_export(&h->r, rs->export_spans, rs->mode, rs->ratio);
+	rs->held[rs->n++] = h;
+	return 0;
+}
+
 /* A process connected: who is it, and is its region well made? */
 static void take_region(struct regions *rs, int s)
 {

@@ -39,6 +39,11 @@ struct regions_cfg {
 struct regions;
 
 int regions_open(struct regions **out, const struct regions_cfg *cfg, char *err, size_t errlen);
+/* A region the collector itself writes for a process the shim cannot
+ * enter (kernel-side capture): fd its sealed memfd (not kept), sock the
+ * end of a socket pair whose other end stands for the process (taken:
+ * closed there, the region is retired as a gone process's). 0 or -1. */
+int regions_adopt(struct regions *rs, int fd, int sock, const struct regions_who *who);
 /* Stop taking regions and let every one go (read what is needed first). */
 void regions_close(struct regions *rs);
 /* The fds to poll for (the socket and each process's), at most max. */

@@ -13,7 +13,7 @@
 
 static const char *const drop_names[OBS_DROP_COUNT] = {
     "histogram_map_full", "process_table_full", "syscall_table_full", "runqueue_table_full",
-    "disk_table_full",	  "tcp_table_full",	"ringbuf_full"};
+    "disk_table_full",	  "tcp_table_full",	"ringbuf_full",	      "capture_full"};
 
 /* Label values of a slot: service [, container_id, pod_uid]. */
 struct slot_vals {

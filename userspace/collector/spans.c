@@ -250,6 +250,18 @@ size_t spans_forget(struct spans *s, const char *svc, const char *container_id, 
 	return n;
 }
 
+int spans_adopt(struct spans *s, int fd, int sock, const struct regions_who *who)
+{
+	int rc;
+
+	if (!s || !s->rs)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	rc = regions_adopt(s->rs, fd, sock, who);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int spans_relabel(struct spans *s, pid_t pid, const char *svc, const char *container_id,
 		  const char *pod_uid)
 {

@@ -48,6 +48,8 @@ void spans_render(struct spans *s, struct metrics_registry *r);
  * expired); how many. s may be NULL. */
 size_t spans_forget(struct spans *s, const char *svc, const char *container_id,
 		    const char *pod_uid);
+/* regions_adopt, for kernel-side capture. -1 without regions. */
+int spans_adopt(struct spans *s, int fd, int sock, const struct regions_who *who);
 /* The agent named pid's service anew: its region (if it handed one
  * over) is labelled so from now on. 1 if it had one. s may be NULL. */
 int spans_relabel(struct spans *s, pid_t pid, const char *svc, const char *container_id,

@@ -1,5 +1,8 @@
 #include "pconn.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -57,6 +60,23 @@ static void detect(struct proto_conn *pc, enum proto_dir dir, const uint8_t *b, 
 	if (h->open && h->open(pc)) {
 		pconn_count(pc, PROTO_COUNT_UNTRACKED);
 		pc->dead = 1;
+	}
+}
+
+void pconn_peer(struct proto_conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	c->peer[0] = 0;
+	c->peer_port = 0;
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
+		c->peer_port = ntohs(in6->sin6_port);
 	}
 }
 

@@ -14,6 +14,7 @@
 #define OBS_PCONN_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -47,6 +48,9 @@ void pconn_init(struct proto_conn *pc, const struct proto_host *host,
 /* The connection is gone: free the module's state. */
 void pconn_release(struct proto_conn *pc);
 
+/* The peer's address and port (network.peer.*), from sa (NULL, or not
+ * an inet address: none). */
+void pconn_peer(struct proto_conn *pc, const struct sockaddr *sa, socklen_t len);
 /* Bytes that moved in dir, at ts. */
 void pconn_feed(struct proto_conn *pc, enum proto_dir dir, const uint8_t *b, size_t n, uint64_t ts);
 /* The first n bytes of iov. */

@@ -1,18 +1,47 @@
-// A Go net/http service for the "programs the shim cannot enter" test: Go
-// makes its own syscalls, so obs's shim, though loaded, sees none of them.
+// A Go net/http service for the "programs the shim cannot enter" tests: Go
+// makes its own syscalls, so obs's shim, though loaded, sees none of them;
+// obs follows it from the kernel side.
 //
-//	go build -o srv srv.go && ./srv PORT
+//	go build -o srv srv.go && ./srv PORT [DOWNSTREAM_URL]
+//
+// GET /        answers "go ok"
+// GET /call    calls DOWNSTREAM_URL, then answers with its status
+// GET /big     answers 64 KiB (more than kernel-side capture copies)
+// POST /echo   answers the body it was sent
 package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 )
 
 func main() {
+	down := ""
+	if len(os.Args) > 2 {
+		down = os.Args[2]
+	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "go ok")
+	})
+	http.HandleFunc("/call", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(down)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		fmt.Fprintf(w, "downstream %d\n", resp.StatusCode)
+	})
+	http.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "65536")
+		io.WriteString(w, strings.Repeat("x", 65536))
+	})
+	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, r.Body)
 	})
 	if err := http.ListenAndServe("127.0.0.1:"+os.Args[1], nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)

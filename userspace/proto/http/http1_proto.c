@@ -250,10 +250,9 @@ static int h1_skip(struct proto_conn *pc, enum proto_dir dir, uint64_t n, uint64
 	struct h1_state *s = st(pc);
 	enum http1_event ev;
 
-	/* only body bytes can come from a file we do not see */
-	if (dir != PROTO_OUT)
-		return -1;
-	http1_skip(&s->out, n, &ev);
+	/* bytes nobody saw (a file sent with sendfile, what kernel-side
+	 * capture did not copy): only a body's of known length can be */
+	http1_skip(dir == PROTO_OUT ? &s->out : &s->in, n, &ev);
 	on_event(pc, dir, ev, ts);
 	return 0;
 }

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * capture.bpf.c - kernel-side capture for the programs the shim cannot
+ * enter (Go makes its syscalls itself; a static binary has no dynamic
+ * linker): the TCP connections a followed process accepts or connects are
+ * marked, and a bounded prefix of each read and write on them goes to the
+ * collector, whose protocol modules parse it as they parse the shim's
+ * bytes. Only processes in cap_procs (set by userspace, kept across fork)
+ * and only marked fds cost more than a syscall-number test. The programs
+ * load only when something is to be captured.
+ */
+#include "obs_maps.bpf.h"
+
+#define AF_INET_  2
+#define AF_INET6_ 10
+#define EINPROGRESS_ 115
+
+/* Syscall numbers (x86_64; the Makefile builds for the host's). */
+enum {
+	NR_read = 0,
+	NR_write = 1,
+	NR_close = 3,
+	NR_connect = 42,
+	NR_accept = 43,
+	NR_sendto = 44,
+	NR_recvfrom = 45,
+	NR_accept4 = 288,
+};
+
+/* Processes whose connections are captured (tgid -> 1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} cap_procs SEC(".maps");
+
+struct cap_sock {
+	__u64 conn;
+};
+
+/* Marked connections (tgid << 32 | fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct cap_sock);
+} cap_socks SEC(".maps");
+
+/* A syscall in flight on a thread, from enter to exit (key: pid_tgid). */
+struct cap_call {
+	__u64 buf;  /* read/write buffer, or accept's sockaddr */
+	__u64 conn; /* read/write: the connection */
+	__u32 fd;
+	__u32 nr;
+	__u8 addr[28]; /* connect: the peer */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct cap_call);
+} cap_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} cap_events SEC(".maps");
+
+__u64 cap_next_conn = 0;
+
+static __always_inline int wanted(long nr)
+{
+	return nr == NR_read || nr == NR_write || nr == NR_recvfrom || nr == NR_sendto ||
+	       nr == NR_accept || nr == NR_accept4 || nr == NR_connect || nr == NR_close;
+}
+
+static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u64 conn)
+{
+	struct obs_cap_event *e = bpf_ringbuf_reserve(&cap_events, sizeof(*e), 0);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!e) {
+		count_drop(OBS_DROP_CAPTURE);
+		return NULL;
+	}
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = fd;
+	e->kind = kind;
+	e->conn = conn;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->len = 0;
+	e->caplen = 0;
+	return e;
+}
+
+/* A new connection: marked, and said with its peer. */
+static __always_inline void cap_open(__u32 tgid, __u32 fd, __u32 kind, const void *addr, int user)
+{
+	__u64 key = (__u64)tgid << 32 | fd;
+	struct cap_sock s = {.conn = __sync_fetch_and_add(&cap_next_conn, 1) + 1};
+	struct obs_cap_event *e;
+
+	if (bpf_map_update_elem(&cap_socks, &key, &s, BPF_ANY)) {
+		count_drop(OBS_DROP_CAPTURE);
+		return;
+	}
+	e = cap_event(kind, fd, s.conn);
+	if (!e)
+		return;
+	if (user)
+		bpf_probe_read_user(e->data, 28, addr);
+	else
+		bpf_probe_read_kernel(e->data, 28, addr);
+	e->caplen = 28;
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid, key;
+	__u32 tgid, fd;
+	struct cap_call call = {};
+	struct cap_sock *s;
+	__u16 family = 0;
+
+	if (!wanted(id))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tgid = pid_tgid >> 32;
+	if (!bpf_map_lookup_elem(&cap_procs, &tgid))
+		return 0;
+	fd = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	key = (__u64)tgid << 32 | fd;
+	call.nr = (__u32)id;
+	call.fd = fd;
+	switch (id) {
+	case NR_accept:
+	case NR_accept4:
+		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		break;
+	case NR_connect:
+		bpf_probe_read_user(call.addr, sizeof(call.addr),
+				    (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs));
+		family = *(__u16 *)call.addr;
+		if (family != AF_INET_ && family != AF_INET6_)
+			return 0;
+		break;
+	case NR_close:
+		s = bpf_map_lookup_elem(&cap_socks, &key);
+		if (s) {
+			struct obs_cap_event *e = cap_event(OBS_CAP_CLOSE, fd, s->conn);
+
+			if (e)
+				bpf_ringbuf_submit(e, 0);
+			bpf_map_delete_elem(&cap_socks, &key);
+		}
+		return 0;
+	default: /* read, write, recvfrom, sendto */
+		s = bpf_map_lookup_elem(&cap_socks, &key);
+		if (!s)
+			return 0;
+		call.conn = s->conn;
+		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		break;
+	}
+	if (bpf_map_update_elem(&cap_calls, &pid_tgid, &call, BPF_ANY))
+		count_drop(OBS_DROP_CAPTURE);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct cap_call *call = bpf_map_lookup_elem(&cap_calls, &pid_tgid);
+	struct obs_cap_event *e;
+	__u32 tgid = pid_tgid >> 32, n;
+
+	if (!call)
+		return 0;
+	switch (call->nr) {
+	case NR_accept:
+	case NR_accept4:
+		if (ret >= 0) {
+			__u8 addr[28] = {};
+			__u16 family;
+
+			if (call->buf)
+				bpf_probe_read_user(addr, sizeof(addr), (const void *)call->buf);
+			family = *(__u16 *)addr;
+			/* a Unix socket's peer is no TCP connection */
+			if (!call->buf || family == AF_INET_ || family == AF_INET6_)
+				cap_open(tgid, (__u32)ret, OBS_CAP_OPEN_SERVER, addr, 0);
+		}
+		break;
+	case NR_connect:
+		if (ret == 0 || ret == -EINPROGRESS_)
+			cap_open(tgid, call->fd, OBS_CAP_OPEN_CLIENT, call->addr, 0);
+		break;
+	default:
+		if (ret <= 0)
+			break;
+		e = cap_event(call->nr == NR_read || call->nr == NR_recvfrom ? OBS_CAP_IN
+									     : OBS_CAP_OUT,
+			      call->fd, call->conn);
+		if (!e)
+			break;
+		e->len = (__u32)ret;
+		n = ret > OBS_CAP_BYTES ? OBS_CAP_BYTES : (__u32)ret;
+		if (bpf_probe_read_user(e->data, n & (OBS_CAP_BYTES * 2 - 1), (const void *)call->buf))
+			n = 0;
+		e->caplen = n;
+		bpf_ringbuf_submit(e, 0);
+		break;
+	}
+	bpf_map_delete_elem(&cap_calls, &pid_tgid);
+	return 0;
+}
+
+/* A new process of a captured one is captured too (its connections:
+ * those it makes from now on; an fd it inherited stays its parent's). */
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(obs_cap_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	__u32 one = 1;
+
+	if (ptgid != ctgid && bpf_map_lookup_elem(&cap_procs, &ptgid))
+		bpf_map_update_elem(&cap_procs, &ctgid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(obs_cap_exit_proc, struct task_struct *p, bool group_dead)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	if (group_dead)
+		bpf_map_delete_elem(&cap_procs, &tgid);
+	return 0;
+}

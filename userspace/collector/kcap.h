@@ -1,0 +1,47 @@
+/*
+ * kcap - kernel-side capture's collector end: the bytes a followed
+ * process's TCP connections carried (capture.bpf.c: a bounded prefix of
+ * each read and write) are fed to the same protocol modules the shim
+ * drives (proto.h), and their records are counted and sampled in a region
+ * the collector writes for that process, adopted by the regions module as
+ * if the process had handed it over. So a Go or static program gets the
+ * same http_* series and spans as a program the shim enters.
+ *
+ * Whose child a request is: a server request is the child of the
+ * traceparent it carried. An outgoing request of a Go program cannot be
+ * tied to the request it serves (goroutines move between threads): a new
+ * trace, marked unknown and counted, never a guess. For other programs the
+ * thread rule applies: the request the calling thread is serving, if the
+ * process serves one on no other thread. Nothing is injected.
+ *
+ * Main thread only (the collector's event poll).
+ */
+#ifndef OBS_KCAP_H
+#define OBS_KCAP_H
+#include <linux/types.h>
+#include <sys/types.h>
+
+#include "obs.h"
+#include "regions.h"
+#include "route.h"
+#include "spans.h"
+
+struct kcap;
+
+struct kcap_cfg {
+	struct spans *spans;		  /* where the regions go */
+	const struct route_table *routes; /* http.route patterns (may change: read each time) */
+	/* Who a captured process is, for its region's labels. */
+	void (*who)(void *ctx, pid_t pid, struct regions_who *out);
+	void *who_ctx;
+};
+
+struct kcap *kcap_new(const struct kcap_cfg *cfg);
+/* Every connection ends, every region is let go (retired with its counts). */
+void kcap_free(struct kcap *k);
+/* A capture event (collector_cfg.on_capture). */
+void kcap_event(void *k, const struct obs_cap_event *e);
+/* pid is a Go program: its outgoing requests' parents are unknown. */
+void kcap_set_go(struct kcap *k, pid_t pid);
+
+#endif
