@@ -11,8 +11,8 @@
  */
 #include "obs_maps.bpf.h"
 
-#define AF_INET_  2
-#define AF_INET6_ 10
+#define AF_INET_     2
+#define AF_INET6_    10
 #define EINPROGRESS_ 115
 
 /* Syscall numbers (x86_64; the Makefile builds for the host's). */
@@ -211,7 +211,8 @@ int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 			break;
 		e->len = (__u32)ret;
 		n = ret > OBS_CAP_BYTES ? OBS_CAP_BYTES : (__u32)ret;
-		if (bpf_probe_read_user(e->data, n & (OBS_CAP_BYTES * 2 - 1), (const void *)call->buf))
+		if (bpf_probe_read_user(e->data, n & (OBS_CAP_BYTES * 2 - 1),
+					(const void *)call->buf))
 			n = 0;
 		e->caplen = n;
 		bpf_ringbuf_submit(e, 0);

@@ -323,10 +323,8 @@ int run_main(const struct obs_opts *o)
 		return EXIT_OBS_FAILED;
 	}
 	if ((kind == ELFKIND_GO || kind == ELFKIND_STATIC) && a.spans) {
-		struct kcap_cfg kc = {.spans = a.spans,
-				      .routes = &a.cfg->routes,
-				      .who = run_who,
-				      .who_ctx = &a};
+		struct kcap_cfg kc = {
+		    .spans = a.spans, .routes = &a.cfg->routes, .who = run_who, .who_ctx = &a};
 
 		if (!(kcap = kcap_new(&kc))) {
 			log_error("out_of_memory", "out of memory");
@@ -408,7 +406,7 @@ int run_main(const struct obs_opts *o)
 
 	status = supervise(&a, child, &set);
 	app_drain(&a, 0);
-	kcap_free(kcap); /* its regions retire with their last spans and counts */
+	kcap_free(kcap);	     /* its regions retire with their last spans and counts */
 	spans_finish(a.spans, 5000); /* so the summary counts the last spans */
 	if (o->summary)
 		print_summary(&a, o->cmd_argv[0], child, status);

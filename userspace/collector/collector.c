@@ -220,7 +220,7 @@ int collector_capture(struct collector *c, pid_t tgid)
 	if (!c->on_capture)
 		return -1;
 	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &one, BPF_ANY) ? -1
-												: 0;
+											      : 0;
 }
 
 void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd)

@@ -83,8 +83,8 @@ static void new_root(struct kproc *p, struct exchange *x)
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0x5a, sizeof(rnd)); /* cannot happen after boot */
 	tp_new_root(&x->ctx, rnd, 0);
-	x->ctx.flags = (uint8_t)((sample_root(p, x->ctx.trace_id) ? TP_FLAG_SAMPLED : 0) |
-				 TP_FLAG_RANDOM);
+	x->ctx.flags =
+	    (uint8_t)((sample_root(p, x->ctx.trace_id) ? TP_FLAG_SAMPLED : 0) | TP_FLAG_RANDOM);
 }
 
 static void child_of(struct exchange *x, const struct tp_ctx *parent)
