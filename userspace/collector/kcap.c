@@ -407,12 +407,8 @@ void kcap_free(struct kcap *k)
 	if (!k)
 		return;
 	for (size_t i = 0; i < KCAP_CONNS; i++)
-		while (k->conns[i]) {
-			struct obs_cap_event none = {0};
-
-			k->cur = &none;
+		while (k->conns[i]) /* what is open ends (no event: cur is not read) */
 			conn_end(k, &k->conns[i], 0);
-		}
 	for (size_t i = 0; i < k->nprocs; i++) {
 		close(k->procs[i]->sock); /* the regions module retires it, counts kept */
 		munmap(k->procs[i]->mem, k->procs[i]->len);
