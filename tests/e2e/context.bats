@@ -236,3 +236,23 @@ CONF
 	ctx_cell http unknown -- "$BATS_TEST_TMPDIR/rust/target/release/ctx-mid" "$MIDP" \
 		"http://127.0.0.1:$LEAFP"
 }
+
+@test "context: Go net/http server and client, followed from the kernel side: server spans are the callers' children, outgoing calls unknown and counted, never a wrong parent" {
+	require_cmd go
+	ctx_ports
+	(cd "$CTX" && GOCACHE=$BATS_TEST_TMPDIR/gocache GOPATH=$BATS_TEST_TMPDIR/gopath \
+		GO111MODULE=off go build -o "$BATS_TEST_TMPDIR/go-mid" go_mid.go)
+	ctx_cell http unknown -- "$BATS_TEST_TMPDIR/go-mid" "$MIDP" "http://127.0.0.1:$LEAFP"
+	# each of the middle's server spans is the child of the client span
+	# that called it, through the traceparent it read
+	"$PY" - "$RECV_OUT" "$N" <<'PYEOF'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+client = {s["span_id"]: s for s in spans if s["service"].startswith("ctx-c") and s["kind"] == 3}
+mid_srv = [s for s in spans if s["service"] == "mid" and s["kind"] == 2]
+ok = [s for s in mid_srv if s["parent_span_id"] in client
+      and client[s["parent_span_id"]]["trace_id"] == s["trace_id"]]
+print("middle server spans: %d, children of their client span: %d" % (len(mid_srv), len(ok)))
+assert len(mid_srv) == 3 * int(sys.argv[2]) and len(ok) == len(mid_srv)
+PYEOF
+}

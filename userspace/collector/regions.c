@@ -248,10 +248,13 @@ static void count_unknown(struct svc_count *t, size_t *n, const char *svc, uint6
 	while (i < *n && strcmp(t[i].service, svc))
 		i++;
 	if (i == *n) {
-		if (*n == SVC_MAX)
+		if (*n == SVC_MAX) {
 			i = SVC_MAX - 1; /* the last row gathers the rest */
-		else
-			str_copy(t[(*n)++].service, sizeof(t[0].service), svc);
+		} else {
+			str_copy(t[i].service, sizeof(t[0].service), svc);
+			t[i].n = 0; /* a new row (the caller's table may be uninitialised) */
+			(*n)++;
+		}
 	}
 	t[i].n += v;
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# Kernel-side capture (capture.bpf.c, kcap.c): programs the shim cannot
+# enter, a Go net/http service (Debian's golang-go) and a statically
+# linked C server, get http_* series and spans from their syscalls.
+
+load helpers
+
+setup() {
+	require_bpf
+	require_cmd go gcc curl wrk
+	T=$BATS_TEST_TMPDIR
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$T/gocache GOPATH=$T/gopath GO111MODULE=off \
+		go build -o "$T/srv" srv.go)
+}
+
+teardown() {
+	obs_stop
+	bg_stop "${SRV:-}"
+	bg_stop "${LEAF:-}"
+	receiver_stop
+}
+
+# served METRIC ROUTE: the count of one route's server series
+served() {
+	metric_sum "$T/m" "^http_server_request_duration_seconds_count\\{http_request_method=\"$1\",http_route=\"$2\",http_response_status_code=\"200\",service=\"go-svc\"\\}"
+}
+
+@test "kcap: a Go net/http service under obs-run: every request counted by route (keep-alive load, 64 KiB answers, 1 MiB uploads), its client calls counted and marked parent unknown, spans exported with the callers' traceparent honoured" {
+	local GP LP RP wrk_n i
+	GP=$(free_port) LP=$(free_port) RP=$(free_port) MP=$(free_port)
+	receiver_start "$RP"
+	"$PY" -m http.server "$LP" --bind 127.0.0.1 >/dev/null 2>&1 &
+	LEAF=$!
+	wait_for listening "$LP"
+	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_BSP_SCHEDULE_DELAY=50 \
+		obs_start "$MP" --service go-svc -- "$T/srv" "$GP" "http://127.0.0.1:$LP/"
+	wait_for listening "$GP"
+	grep -q "is a Go program (go1\.[0-9.]*): .* obs follows its HTTP/1 from the kernel side" \
+		"$T/obs.err"
+	# keep-alive load
+	wrk_n=$(wrk -t1 -c8 -d2s "http://127.0.0.1:$GP/" | awk '/requests in/ {print $1}')
+	# answers longer than what the kernel copies, and uploads of 1 MiB
+	for i in $(seq 20); do
+		[ "$(curl -fsS "http://127.0.0.1:$GP/big" | wc -c)" = 65536 ]
+	done
+	head -c 1048576 /dev/urandom >"$T/up"
+	for i in $(seq 5); do
+		curl -fsS --data-binary @"$T/up" "http://127.0.0.1:$GP/echo" | cmp - "$T/up"
+	done
+	# calls with a traceparent, each calling the leaf
+	for i in $(seq 10); do
+		curl -fsS -H "traceparent: 00-0af7651916cd43dd8448eb211c8031$(printf %02x "$i")-b7ad6b71692033$(printf %02x "$i")-01" \
+			"http://127.0.0.1:$GP/call" | grep -q "downstream 200"
+	done
+	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/call"' 10
+	scrape "$MP" >"$T/m"
+	echo "wrk: $wrk_n, counted: $(served GET /)"
+	[ "$(served GET /)" -ge "$wrk_n" ]
+	[ "$(served GET /)" -le $((wrk_n + 8)) ] # at most the 8 in flight when wrk stopped
+	[ "$(served GET /big)" = 20 ]
+	[ "$(served POST /echo)" = 5 ]
+	[ "$(served GET /call)" = 10 ]
+	[ "$(metric_sum "$T/m" '^http_client_request_duration_seconds_count\{http_request_method="GET",server_address="127.0.0.1",http_response_status_code="200",service="go-svc"\}')" = 10 ]
+	[ "$(metric_sum "$T/m" '^obs_context_unknown_total\{service="go-svc"\}')" = 10 ]
+	[ "$(metric_sum "$T/m" '^obs_events_dropped_total\{reason="capture_full"\}')" = 0 ]
+	promtool check metrics <"$T/m"
+	obs_stop
+	# every /call server span is the child of the traceparent it carried;
+	# its client span starts a trace of its own, marked
+	"$PY" - "$RECV_OUT" <<'PYEOF'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+calls = [s for s in spans if s["service"] == "go-svc" and s["kind"] == 2 and s["name"] == "GET /call"]
+assert len(calls) == 10, len(calls)
+for s in calls:
+    i = int(s["trace_id"][-2:], 16)
+    assert s["trace_id"] == "0af7651916cd43dd8448eb211c8031%02x" % i, s
+    assert s["parent_span_id"] == "b7ad6b71692033%02x" % i, s
+clients = [s for s in spans if s["service"] == "go-svc" and s["kind"] == 3]
+assert len(clients) == 10, len(clients)
+assert all(s["attributes"].get("obs.parent") == "unknown" and not s["parent_span_id"] for s in clients)
+assert all(s["trace_id"] not in {c["trace_id"] for c in calls} for s in clients)
+PYEOF
+}
+
+@test "kcap: malformed and oversized requests reach a Go service byte-identical, and get the same answers, with and without obs" {
+	local GP c cases="garbage not-http huge-header many-headers truncated truncated-body bad-tp-zero bad-tp-long two-tp pipelined chunked split bytes-1"
+	GP=$(free_port) MP=$(free_port)
+	"$T/srv" "$GP" &
+	SRV=$!
+	wait_for listening "$GP"
+	for c in $cases; do "$PY" "$TOP/tests/e2e/rawclient.py" "$GP" "$c" >"$T/bare.$c"; done
+	bg_stop "$SRV"
+	SRV=
+	obs_start "$MP" --service go-svc -- "$T/srv" "$GP"
+	wait_for listening "$GP"
+	for c in $cases; do "$PY" "$TOP/tests/e2e/rawclient.py" "$GP" "$c" >"$T/obs.$c"; done
+	for c in $cases; do
+		# the answers carry the time: the rest must be the same bytes
+		diff <(sed 's/Date: [^\\]*\\r\\n//g' "$T/bare.$c") <(sed 's/Date: [^\\]*\\r\\n//g' "$T/obs.$c")
+	done
+	# obs is up, and said nothing is wrong with itself
+	ready "$MP"
+	scrape "$MP" | promtool check metrics
+}
+
+@test "kcap: a statically linked C server: obs-run says it follows it from the kernel side, and counts every request" {
+	local SP
+	SP=$(free_port) MP=$(free_port)
+	gcc -static -O2 -o "$T/static-srv" "$TOP/tests/e2e/go/static_srv.c"
+	obs_start "$MP" --service st-svc -- "$T/static-srv" "$SP"
+	wait_for listening "$SP"
+	grep -q "is statically linked: LD_PRELOAD cannot load the shim into it. obs follows its HTTP/1 from the kernel side" "$T/obs.err"
+	for _ in $(seq 15); do [ "$(curl -fsS "http://127.0.0.1:$SP/items/42")" = "static ok" ]; done
+	# keep-alive: several requests on one connection
+	curl -fsS "http://127.0.0.1:$SP/a" "http://127.0.0.1:$SP/a" "http://127.0.0.1:$SP/a" >/dev/null
+	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/a"' 3
+	scrape "$MP" >"$T/m"
+	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/items/\{id\}",http_response_status_code="200",service="st-svc"\}')" = 15 ]
+	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/a",http_response_status_code="200",service="st-svc"\}')" = 3 ]
+}
