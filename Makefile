@@ -51,7 +51,7 @@ OTLP_GEN_O   := $(OTLP_GEN_C:%.c=%.o)
 PROTO_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard userspace/proto/*/*.c))))
 PROTO_SRCS := $(wildcard userspace/proto/*.c) $(foreach d,$(PROTO_DIRS),$(wildcard $(d)/*.c))
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
-PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c \
+PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c userspace/base/rng.c \
              userspace/model/hist.c userspace/model/metrics.c userspace/model/tp.c \
              userspace/model/route.c userspace/model/spanrec.c userspace/model/spanring.c \
              userspace/model/region.c userspace/model/svcid.c \
@@ -78,7 +78,7 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fu
 # The shim: its own objects, every symbol hidden but the interposers.
 SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/ctx.c preload/parent.c \
              preload/host.c preload/link.c preload/runtime.c preload/tls.c preload/execenv.c \
-             userspace/model/region.c \
+             userspace/model/region.c userspace/base/rng.c \
              userspace/base/str.c userspace/model/tp.c userspace/model/route.c \
              userspace/model/spanrec.c userspace/model/spanring.c userspace/model/xspan.c \
              $(PROTO_SRCS)

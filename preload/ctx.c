@@ -22,10 +22,11 @@
 #include <sys/syscall.h>
 
 #include "link.h"
+#include "rng.h"
 #include "pconn.h"
 #include "shim.h"
 
-static __thread uint64_t rng[4] SHIM_TLS_MODEL;
+static __thread struct rng rng SHIM_TLS_MODEL;
 static __thread unsigned rng_gen SHIM_TLS_MODEL;
 static unsigned fork_gen = 1; /* bumped in a forked child: reseed */
 
@@ -33,24 +34,6 @@ static unsigned fork_gen = 1; /* bumped in a forked child: reseed */
 static int sample_parent_based = 1;
 static double sample_ratio = 1.0;
 static int sampler_from_env; /* the process set OTEL_TRACES_SAMPLER */
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t next64(void)
-{
-	uint64_t r = rotl(rng[1] * 5, 7) * 9, t = rng[1] << 17;
-
-	rng[2] ^= rng[0];
-	rng[3] ^= rng[1];
-	rng[1] ^= rng[2];
-	rng[0] ^= rng[3];
-	rng[2] ^= t;
-	rng[3] = rotl(rng[3], 45);
-	return r;
-}
 
 static void seed(void)
 {
@@ -65,9 +48,7 @@ static void seed(void)
 		s[2] ^= (uint64_t)(uintptr_t)&s;
 		s[3] ^= (uint64_t)syscall(SYS_gettid) * 0xbf58476d1ce4e5b9ULL;
 	}
-	if (!(s[0] | s[1] | s[2] | s[3]))
-		s[0] = 1;
-	memcpy(rng, s, sizeof(rng));
+	rng_seed(&rng, s);
 	rng_gen = __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
 	errno = e;
 }
@@ -76,13 +57,7 @@ void ctx_random(uint8_t *out, size_t n)
 {
 	if (rng_gen != __atomic_load_n(&fork_gen, __ATOMIC_RELAXED))
 		seed();
-	while (n) {
-		uint64_t v = next64();
-		size_t take = n < 8 ? n : 8;
-		memcpy(out, &v, take);
-		out += take;
-		n -= take;
-	}
+	rng_fill(&rng, out, n);
 }
 
 static pid_t cached_pid;

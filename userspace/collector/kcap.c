@@ -14,6 +14,7 @@
 #include "pconn.h"
 #include "proto_red.h"
 #include "registry.h"
+#include "rng.h"
 #include "str.h"
 
 #define KCAP_PROCS   64
@@ -51,6 +52,7 @@ struct kcap {
 	struct kconn *conns[KCAP_CONNS]; /* by conn id, linear probing */
 	size_t nconns;
 	const struct obs_cap_event *cur; /* the event being fed */
+	struct rng rng;			 /* span and trace ids */
 	pid_t go_pending[KCAP_PROCS];	 /* Go programs named before their first event */
 	size_t ngo_pending;
 	uint64_t refused; /* connections not followed: no room */
@@ -80,19 +82,17 @@ static void new_root(struct kproc *p, struct exchange *x)
 	uint8_t rnd[24];
 
 	exchange_clear(x);
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		memset(rnd, 0x5a, sizeof(rnd)); /* cannot happen after boot */
+	rng_fill(&p->k->rng, rnd, sizeof(rnd));
 	tp_new_root(&x->ctx, rnd, 0);
 	x->ctx.flags =
 	    (uint8_t)((sample_root(p, x->ctx.trace_id) ? TP_FLAG_SAMPLED : 0) | TP_FLAG_RANDOM);
 }
 
-static void child_of(struct exchange *x, const struct tp_ctx *parent)
+static void child_of(struct kproc *p, struct exchange *x, const struct tp_ctx *parent)
 {
 	uint8_t rnd[8];
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		memset(rnd, 0x5a, sizeof(rnd));
+	rng_fill(&p->k->rng, rnd, sizeof(rnd));
 	tp_new_child(&x->ctx, parent, rnd); /* parent-based: its sampled flag */
 	memcpy(x->parent, parent->span_id, 8);
 	x->flags |= SPAN_F_HAS_PARENT;
@@ -109,7 +109,7 @@ static void host_server_begin(struct proto_conn *pc, struct exchange *x,
 	exchange_clear(x);
 	x->start_ns = start;
 	if (in->tp_count == 1 && !tp_parse(in->tp, in->tp_len, &parent)) {
-		child_of(x, &parent);
+		child_of(p, x, &parent);
 		x->flags |= SPAN_F_REMOTE_PARENT;
 		if (in->ts_len && !in->ts_bad && !tp_tracestate_valid(in->ts, in->ts_len)) {
 			memcpy(x->tracestate, in->ts, in->ts_len);
@@ -157,7 +157,7 @@ static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_
 	}
 	if (mine && !others) {
 		exchange_clear(x);
-		child_of(x, mine);
+		child_of(p, x, mine);
 		return;
 	}
 	new_root(p, x);
@@ -169,12 +169,11 @@ static int host_client_adopt(struct proto_conn *pc, struct exchange *x, const ch
 {
 	struct tp_ctx app;
 
-	(void)pc;
 	if (tp_parse(tp, len, &app))
 		return -1;
 	/* the program propagates itself (an OpenTelemetry SDK): its word */
 	x->flags = 0;
-	child_of(x, &app);
+	child_of(conn_of(pc)->p, x, &app);
 	x->flags |= SPAN_F_APP_CONTEXT;
 	x->tracestate_len = 0;
 	x->tracestate[0] = 0;
@@ -396,9 +395,14 @@ static void conn_end(struct kcap *k, struct kconn **at, uint64_t ts)
 struct kcap *kcap_new(const struct kcap_cfg *cfg)
 {
 	struct kcap *k = calloc(1, sizeof(*k));
+	uint64_t seed[4] = {0};
 
-	if (k)
-		k->cfg = *cfg;
+	if (!k)
+		return NULL;
+	k->cfg = *cfg;
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed[0] = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)k;
+	rng_seed(&k->rng, seed);
 	return k;
 }
 
