@@ -66,7 +66,7 @@ APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c userspace/collector/elfkind.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
-             userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/triage.c \
+             userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/agent_svc.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \
              exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_cfg.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)

@@ -244,7 +244,7 @@ static __always_inline struct obs_proc_event *proc_event(__u32 type, struct task
 	e->ts_ns = bpf_ktime_get_ns();
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &p->comm);
 	e->svc_state = OBS_SVC_NONE;
-	e->pad = 0;
+	e->exe_kind = OBS_EXE_UNKNOWN;
 	e->service[0] = 0;
 	e->exe[0] = 0;
 	e->resattrs[0] = 0;
@@ -310,6 +310,35 @@ static __always_inline void env_service(struct task_struct *p, struct obs_proc_e
 	}
 }
 
+/* A Go program: its data segment opens with the build info,
+ * "\xff Go buildinf:" (Go 1.13+), which the kernel has just mapped at
+ * mm->start_data. Else static or dynamic: whether the loader was mapped
+ * (the AT_BASE entry of the auxiliary vector the kernel saved). */
+static __always_inline __u32 exe_kind(struct task_struct *p)
+{
+	static const union {
+		char s[16];
+		__u64 w[2];
+	} go = {"\xff Go buildinf:"};
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	__u64 magic[2] = {};
+
+	if (!bpf_probe_read_user(magic, 14, (const void *)BPF_CORE_READ(mm, start_data)) &&
+	    magic[0] == go.w[0] && (magic[1] & 0xffffffffffffULL) == (go.w[1] & 0xffffffffffffULL))
+		return OBS_EXE_GO;
+	for (int i = 0; i < 32; i++) {
+		unsigned long kv[2];
+
+		if (bpf_probe_read_kernel(kv, sizeof(kv), &mm->saved_auxv[2 * i]))
+			return OBS_EXE_UNKNOWN;
+		if (kv[0] == 0) /* AT_NULL */
+			return OBS_EXE_UNKNOWN;
+		if (kv[0] == 7) /* AT_BASE: where the loader is, 0 without one */
+			return kv[1] ? OBS_EXE_DYNAMIC : OBS_EXE_STATIC;
+	}
+	return OBS_EXE_UNKNOWN;
+}
+
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(obs_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -327,6 +356,7 @@ int BPF_PROG(obs_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	if (!e)
 		return 0;
 	env_service(p, e);
+	e->exe_kind = exe_kind(p);
 	bpf_probe_read_kernel_str(e->exe, sizeof(e->exe),
 				  BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name));
 	proc_event_submit(e);

@@ -119,6 +119,15 @@ enum obs_svc_state {
 	OBS_SVC_UNKNOWN = 3, /* the environment could not be read to its end */
 };
 
+/* What an exec event says of the new program, for the shim: Go makes
+ * its own syscalls, a static program has no dynamic loader. */
+enum obs_exe_kind {
+	OBS_EXE_UNKNOWN = 0,
+	OBS_EXE_DYNAMIC = 1,
+	OBS_EXE_STATIC = 2,
+	OBS_EXE_GO = 3,
+};
+
 struct obs_proc_event {
 	__u32 type;
 	__u32 tgid;
@@ -129,7 +138,7 @@ struct obs_proc_event {
 	/* OBS_EV_EXEC: read at exec from the new image, so the agent needs
 	 * no access to other users' /proc/PID/environ and exe */
 	__u32 svc_state; /* enum obs_svc_state */
-	__u32 pad;
+	__u32 exe_kind; /* enum obs_exe_kind */
 	char service[64];   /* OTEL_SERVICE_NAME's value */
 	char exe[32];	    /* the executable file's name (an interpreter for a script) */
 	char resattrs[128]; /* OTEL_RESOURCE_ATTRIBUTES's first 127 bytes */

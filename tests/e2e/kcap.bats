@@ -17,7 +17,10 @@ teardown() {
 	obs_stop
 	bg_stop "${SRV:-}"
 	bg_stop "${LEAF:-}"
+	bg_stop "${AGENT:-}"
 	receiver_stop
+	[ -n "${SHIMD:-}" ] && rm -rf "$SHIMD"
+	true
 }
 
 # served METRIC ROUTE: the count of one route's server series
@@ -118,4 +121,29 @@ PYEOF
 	scrape "$MP" >"$T/m"
 	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/items/\{id\}",http_response_status_code="200",service="st-svc"\}')" = 15 ]
 	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/a",http_response_status_code="200",service="st-svc"\}')" = 3 ]
+}
+
+@test "kcap: the agent says once that a Go program on the node is one the shim cannot enter, and follows its HTTP/1 from the kernel side under its service" {
+	local GP MP
+	GP=$(free_port) MP=$(free_port)
+	D=$T
+	agent_shim_start
+	# started after the agent: the kernel's exec event says it is Go
+	OTEL_SERVICE_NAME=go-node-svc "$T/srv" "$GP" &
+	SRV=$!
+	wait_for listening "$GP"
+	for _ in $(seq 12); do [ "$(curl -fsS "http://127.0.0.1:$GP/orders/7")" = "go ok" ]; done
+	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/orders/\{id\}",http_response_status_code="200",service="go-node-svc",container_id="",pod_uid=""\}' 12
+	scrape "$MP" >"$T/m"
+	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{.*service="go-node-svc"')" = 12 ]
+	grep -q "pid $SRV (srv) is a Go program: the shim cannot enter it; its HTTP/1 is followed from the kernel side" "$T/agent.err"
+	# once per executable, not per process
+	OTEL_SERVICE_NAME=go-node-svc "$T/srv" "$(free_port)" &
+	local second=$!
+	sleep 1
+	kill "$second"
+	[ "$(grep -c '(srv) is a Go program' "$T/agent.err")" = 1 ]
+	# its spans leave like a shim's
+	wait_for grep -q '"service.name":"go-node-svc"' "$T/spans.jsonl"
+	promtool check metrics <"$T/m"
 }

@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
+#include "agent_priv.h"
 #include "app.h"
 #include "ident.h"
 #include "log.h"
@@ -25,16 +26,6 @@
 #include "spans.h"
 
 #define RESCAN_NS (30ULL * 1000000000ULL)
-
-/* The agent's state: the app (first: the callbacks' ctx) and what naming
- * services and expiring them needs. Main thread only. */
-struct agent {
-	struct obs_app app;
-	struct ident *ident;
-	uint64_t last_live[OBS_MAX_SLOTS]; /* when a process was last tracked under a slot */
-	uint64_t next_expire;
-	uint64_t refused; /* the guard's refusals, at the last look */
-};
 
 /* Any process on the node may hand its region over (it opted in by
  * preloading the shim); who it is comes from the kernel (SO_PEERCRED):
@@ -248,258 +239,6 @@ static int agent_spans(struct obs_app *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* pid is l from now on: its kernel metrics, and its region if it handed
- * one over. */
-static void agent_label(struct agent *ag, pid_t pid, const struct slot_labels *l)
-{
-	if (collector_track(ag->app.col, pid, slots_get(ag->app.slots, l)))
-		log_debug("cannot track pid %d", (int)pid);
-	spans_relabel(ag->app.spans, pid, l->service, l->container_id, l->pod_uid);
-}
-
-/* A host process named by its executable only once it has lived
- * services.short_lived: until then it stays under the slot it has (its
- * parent's, inherited at fork; "host" if it had none). 1 if deferred. */
-static int agent_defer(struct agent *ag, pid_t pid, uint64_t born_ns, int tracked,
-		       const struct slot_labels *l)
-{
-	double wait = ag->app.cfg->services.short_lived_s;
-	struct slot_labels host = {.service = "host"};
-
-	if (wait <= 0 || ident_defer(ag->ident, pid, born_ns + (uint64_t)(wait * 1e9), l))
-		return 0;
-	if (!tracked)
-		agent_label(ag, pid, &host);
-	return 1;
-}
-
-/* Seconds pid has run (CLOCK_BOOTTIME against its start in /proc). */
-static double proc_age(pid_t pid)
-{
-	unsigned long long st = procinfo_starttime(pid);
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return st ? (double)ts.tv_sec + ts.tv_nsec / 1e9 - (double)st / sysconf(_SC_CLK_TCK) : 1e9;
-}
-
-/* A process found in /proc: at start every one, later those no exec
- * event named (the /proc scan catches what the events missed). */
-static void agent_assign(struct agent *ag, pid_t pid, int at_start)
-{
-	struct slot_labels l;
-	int src;
-
-	if (pid == getpid() || procinfo_is_kthread(pid))
-		return;
-	src = ident_resolve(ag->ident, &ag->app.cfg->services, pid, NULL, &l);
-	if (src < 0)
-		return;
-	if (!at_start && src == SVCID_EXE) {
-		double age = proc_age(pid);
-
-		if (age < ag->app.cfg->services.short_lived_s &&
-		    agent_defer(ag, pid, app_now_ns() - (uint64_t)(age * 1e9), 0, &l))
-			return;
-	}
-	agent_label(ag, pid, &l);
-}
-
-/* Exec changes what a process is: its labels from what the kernel read
- * of the new image (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, the
- * executable's name), plus its cgroup. Exec events come only for
- * processes already tracked (from fork: under their parent's slot). */
-static void agent_event(void *ctx, const struct obs_proc_event *e)
-{
-	struct agent *ag = ctx;
-	pid_t pid = (pid_t)e->tgid;
-	struct slot_labels l;
-	int src;
-
-	if (pid == getpid())
-		return;
-	if (e->type == OBS_EV_EXIT) {
-		ident_cancel(ag->ident, pid);
-		return;
-	}
-	if (e->type != OBS_EV_EXEC)
-		return;
-	ident_cancel(ag->ident, pid);
-	src = ident_resolve(ag->ident, &ag->app.cfg->services, pid, e, &l);
-	log_debug("exec: pid %d is \"%s\" (%s)", (int)pid, l.service,
-		  src < 0 ? "gone" : svcid_source_name((enum svcid_source)src));
-	if (src < 0 || (src == SVCID_EXE && agent_defer(ag, pid, e->ts_ns, 1, &l)))
-		return;
-	agent_label(ag, pid, &l);
-}
-
-/* (pid, ppid) of every process, for the descendants of those named. */
-struct family {
-	pid_t (*pp)[2];
-	size_t n, cap;
-};
-
-static void family_read(struct family *f)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-
-	f->n = 0;
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		pid_t ppid;
-
-		if (*end || pid <= 0 || (ppid = procinfo_ppid((pid_t)pid)) <= 0)
-			continue;
-		if (f->n == f->cap) {
-			size_t ncap = f->cap ? f->cap * 2 : 1024;
-			pid_t(*np)[2] = realloc(f->pp, ncap * sizeof(*np));
-
-			if (!np)
-				break;
-			f->pp = np;
-			f->cap = ncap;
-		}
-		f->pp[f->n][0] = (pid_t)pid;
-		f->pp[f->n++][1] = ppid;
-	}
-	closedir(d);
-}
-
-/* Children forked before pid was named share what it was (nginx's
- * workers): they follow it, unless they exec'd and wait for a name of
- * their own. */
-static void label_descendants(struct agent *ag, struct family *f, pid_t pid, uint32_t was,
-			      const struct slot_labels *l, int depth)
-{
-	for (size_t i = 0; i < f->n && depth < 16; i++) {
-		pid_t c = f->pp[i][0];
-		uint32_t slot;
-
-		if (f->pp[i][1] != pid || collector_slot(ag->app.col, c, &slot) || slot != was ||
-		    ident_waiting(ag->ident, c))
-			continue;
-		agent_label(ag, c, l);
-		label_descendants(ag, f, c, was, l, depth + 1);
-	}
-}
-
-/* Host processes that have lived services.short_lived get their own name. */
-static void agent_promote(struct agent *ag, uint64_t now)
-{
-	struct family f = {0};
-	struct slot_labels l;
-	pid_t pid;
-
-	while (ident_next_due(ag->ident, now, &pid, &l)) {
-		uint32_t was;
-		int had = !collector_slot(ag->app.col, pid, &was);
-
-		log_debug("pid %d has lived %gs: now \"%s\"", (int)pid,
-			  ag->app.cfg->services.short_lived_s, l.service);
-		agent_label(ag, pid, &l);
-		if (!had)
-			continue;
-		if (!f.pp)
-			family_read(&f);
-		label_descendants(ag, &f, pid, was, &l, 0);
-	}
-	free(f.pp);
-}
-
-/* The guard's refusals so far, over every family. */
-static uint64_t guard_refused(struct obs_app *a)
-{
-	uint64_t total = 0, n;
-
-	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; card_guard_overflow_at(a->guard, i, &n); i++)
-		total += n;
-	pthread_mutex_unlock(&a->lock);
-	return total;
-}
-
-/* Series expire with their service: a slot no live process has been
- * tracked under for cardinality.stale_after loses what the kernel side
- * counted under it, its exited processes' RED series, and its number (a
- * one-shot program's name would otherwise hold series, and the guard's
- * budget, for ever). Under pressure (the guard refused a series since the
- * last look) a service with no live process goes at once: the live ones
- * keep their series ahead of it. The unattributed slot stays. */
-#define EXPIRE_EVERY_NS (2ULL * 1000000000ULL)
-
-static void agent_expire(struct agent *ag, uint64_t now)
-{
-	struct obs_app *a = &ag->app;
-	uint64_t stale = (uint64_t)(a->cfg->series_stale_s * 1e9), refused;
-	uint8_t live[OBS_MAX_SLOTS] = {0};
-	size_t gone = 0;
-	int expired = 0, pressure;
-
-	if (now < ag->next_expire || !a->col)
-		return;
-	ag->next_expire = now + (stale / 4 < EXPIRE_EVERY_NS ? stale / 4 : EXPIRE_EVERY_NS);
-	refused = guard_refused(a);
-	pressure = refused > ag->refused;
-	ag->refused = refused;
-	collector_live_slots(a->col, live);
-	for (uint32_t slot = 0; slot < OBS_SLOT_UNATTRIBUTED; slot++) {
-		struct slot_labels l;
-
-		if (slots_lookup(a->slots, slot, &l)) {
-			ag->last_live[slot] = 0;
-			continue;
-		}
-		if (live[slot] || !ag->last_live[slot]) {
-			ag->last_live[slot] = now; /* live, or newly seen */
-			continue;
-		}
-		if (!pressure && now - ag->last_live[slot] < stale)
-			continue;
-		log_debug("service \"%s\" expired: no process for %.0fs%s", l.service,
-			  (double)(now - ag->last_live[slot]) / 1e9,
-			  pressure ? " (the series limit is reached)" : "");
-		gone += collector_forget_slot(a->col, slot);
-		gone += spans_forget(a->spans, l.service, l.container_id, l.pod_uid);
-		slots_release(a->slots, slot);
-		ag->last_live[slot] = 0;
-		expired++;
-	}
-	if (!expired)
-		return;
-	pthread_mutex_lock(&a->lock);
-	card_guard_reset(a->guard);
-	pthread_mutex_unlock(&a->lock);
-	__atomic_add_fetch(&a->series_expired, gone, __ATOMIC_RELAXED);
-}
-
-/* Every process (at start, while obs may still read every /proc entry),
- * or only those not tracked yet (later: the rest were labelled at exec,
- * and /proc would no longer tell another user's service). */
-static int agent_scan(struct agent *ag, int all)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0 || (!all && collector_tracks(ag->app.col, (pid_t)pid)))
-			continue;
-		agent_assign(ag, (pid_t)pid, all);
-		n++;
-	}
-	closedir(d);
-	return n;
-}
-
 static int agent_run(struct agent *ag, const struct obs_opts *o);
 
 int agent_main(const struct obs_opts *o)
@@ -554,9 +293,25 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0 || app_start_http(ap, err, sizeof(err)) ||
-	    (!o->no_preload && agent_spans(ap, err, sizeof(err))) ||
-	    app_attach(ap, &cfg, err, sizeof(err))) {
+	    (!o->no_preload && agent_spans(ap, err, sizeof(err)))) {
 		log_error("startup_failed", "%s", sfd < 0 ? strerror(errno) : err);
+		app_free(ap);
+		return 1;
+	}
+	if (ap->spans) { /* the programs the shim cannot enter: from the kernel side */
+		struct kcap_cfg kc = {.spans = ap->spans,
+				      .routes = &ap->cfg->routes,
+				      .who = agent_who,
+				      .who_ctx = ag};
+
+		if ((ag->kcap = kcap_new(&kc))) {
+			cfg.on_capture = kcap_event;
+			cfg.capture_ctx = ag->kcap;
+		}
+	}
+	if (app_attach(ap, &cfg, err, sizeof(err))) {
+		log_error("startup_failed", "%s", err);
+		kcap_free(ag->kcap);
 		app_free(ap);
 		return 1;
 	}
@@ -567,6 +322,7 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 				sizeof(err))) {
 		log_error("privilege_drop_failed", "%s", err);
 		close(sfd);
+		kcap_free(ag->kcap);
 		app_free(ap);
 		return 1;
 	}
@@ -605,6 +361,7 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 	}
 	log_info("stopping");
 	close(sfd);
+	kcap_free(ag->kcap); /* its regions retire with their last spans and counts */
 	spans_finish(ap->spans, 5000); /* the last spans, before the span thread's context goes */
 	app_free(ap);
 	return 0;

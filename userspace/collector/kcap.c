@@ -17,7 +17,7 @@
 #include "rng.h"
 #include "str.h"
 
-#define KCAP_PROCS   64
+#define KCAP_PROCS   256
 #define KCAP_CONNS   4096 /* connections followed at once, over every process */
 #define KCAP_THREADS 64	  /* server requests in flight per process (thread rule) */
 
@@ -56,6 +56,7 @@ struct kcap {
 	pid_t go_pending[KCAP_PROCS];	 /* Go programs named before their first event */
 	size_t ngo_pending;
 	uint64_t refused; /* connections not followed: no room */
+	unsigned warned;  /* regions that could not be made, said */
 };
 
 static struct kconn *conn_of(struct proto_conn *pc)
@@ -296,8 +297,9 @@ static struct kproc *proc_new(struct kcap *k, pid_t tgid)
 		  p->go ? ", a Go program" : "");
 	return p;
 fail:
-	log_warn("capture_failed", "kernel-side capture of pid %d: no region: %s", (int)tgid,
-		 strerror(errno));
+	if (k->warned++ < 10) /* not for ever: every connection of it asks again */
+		log_warn("capture_failed", "kernel-side capture of pid %d: no region: %s",
+			 (int)tgid, strerror(errno));
 	if (p->mem != MAP_FAILED)
 		munmap(p->mem, len);
 	if (fd >= 0)
@@ -419,6 +421,27 @@ void kcap_free(struct kcap *k)
 		free(k->procs[i]);
 	}
 	free(k);
+}
+
+void kcap_forget(struct kcap *k, pid_t pid, void (*unmark)(void *ctx, pid_t pid, uint32_t fd),
+		 void *ctx)
+{
+	struct kproc *p = k ? proc_find(k, pid) : NULL;
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < KCAP_CONNS; i++)
+		while (k->conns[i] && k->conns[i]->p == p) {
+			if (unmark)
+				unmark(ctx, pid, k->conns[i]->fd);
+			conn_end(k, &k->conns[i], 0);
+		}
+	close(p->sock); /* the regions module retires it, its counts kept */
+	munmap(p->mem, p->len);
+	for (size_t i = 0; i < k->nprocs; i++)
+		if (k->procs[i] == p)
+			k->procs[i] = k->procs[--k->nprocs];
+	free(p);
 }
 
 void kcap_event(void *ctx, const struct obs_cap_event *e)

@@ -41,6 +41,10 @@ struct kcap *kcap_new(const struct kcap_cfg *cfg);
 void kcap_free(struct kcap *k);
 /* A capture event (collector_cfg.on_capture). */
 void kcap_event(void *k, const struct obs_cap_event *e);
+/* pid exited: its connections end, its region is retired (counts kept);
+ * unmark (may be NULL) is told each fd the kernel side still marks. */
+void kcap_forget(struct kcap *k, pid_t pid, void (*unmark)(void *ctx, pid_t pid, uint32_t fd),
+		 void *ctx);
 /* pid is a Go program: its outgoing requests' parents are unknown. */
 void kcap_set_go(struct kcap *k, pid_t pid);
 
