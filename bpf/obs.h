@@ -137,8 +137,8 @@ struct obs_proc_event {
 	char comm[16];
 	/* OBS_EV_EXEC: read at exec from the new image, so the agent needs
 	 * no access to other users' /proc/PID/environ and exe */
-	__u32 svc_state; /* enum obs_svc_state */
-	__u32 exe_kind; /* enum obs_exe_kind */
+	__u32 svc_state;    /* enum obs_svc_state */
+	__u32 exe_kind;	    /* enum obs_exe_kind */
 	char service[64];   /* OTEL_SERVICE_NAME's value */
 	char exe[32];	    /* the executable file's name (an interpreter for a script) */
 	char resattrs[128]; /* OTEL_RESOURCE_ATTRIBUTES's first 127 bytes */

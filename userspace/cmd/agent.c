@@ -361,7 +361,7 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 	}
 	log_info("stopping");
 	close(sfd);
-	kcap_free(ag->kcap); /* its regions retire with their last spans and counts */
+	kcap_free(ag->kcap);	       /* its regions retire with their last spans and counts */
 	spans_finish(ap->spans, 5000); /* the last spans, before the span thread's context goes */
 	app_free(ap);
 	return 0;

@@ -20,12 +20,11 @@ struct agent {
 	struct ident *ident;
 	uint64_t last_live[OBS_MAX_SLOTS]; /* when a process was last tracked under a slot */
 	uint64_t next_expire;
-	uint64_t refused; /* the guard's refusals, at the last look */
+	uint64_t refused;  /* the guard's refusals, at the last look */
 	struct kcap *kcap; /* kernel-side capture; NULL without spans */
 	char told[64][32]; /* executables already said to be Go or static */
 	unsigned ntold;
 };
-
 
 /* Exec events (collector_cfg.on_event). */
 void agent_event(void *ctx, const struct obs_proc_event *e);

@@ -332,4 +332,3 @@ int agent_scan(struct agent *ag, int all)
 	closedir(d);
 	return n;
 }
-

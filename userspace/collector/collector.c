@@ -256,7 +256,9 @@ int collector_event_fd(struct collector *c)
 
 int collector_poll(struct collector *c, int timeout_ms)
 {
-	int n = ring_buffer__poll(c->rb, timeout_ms);
+	/* a drain reads every ring, woken or not: capture wakes the
+	 * collector only now and then (capture.bpf.c) */
+	int n = timeout_ms ? ring_buffer__poll(c->rb, timeout_ms) : ring_buffer__consume(c->rb);
 
 	return n == -EINTR ? 0 : n;
 }

@@ -75,7 +75,8 @@ int collector_capture(struct collector *c, pid_t tgid);
 void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd);
 /* fd that becomes readable when process events are pending. */
 int collector_event_fd(struct collector *c);
-/* Drain pending process events (calls on_event). Returns count or -1. */
+/* Drain pending process and capture events (calls on_event, on_capture):
+ * timeout_ms 0 reads every ring at once. Returns count or -1. */
 int collector_poll(struct collector *c, int timeout_ms);
 /* Read aggregates. Free with snapshot_free. */
 int collector_snapshot(struct collector *c, struct obs_snapshot *s);
