@@ -27,13 +27,21 @@ enum {
 	NR_accept4 = 288,
 };
 
-/* Processes whose connections are captured (tgid -> 1). */
+/* Processes whose connections are captured (OBS_CAP_ON), or that may be Go
+ * programs (OBS_CAP_PROBE: the agent's; start_data is where Go keeps its build
+ * info, not yet readable at exec: the page is not mapped in until the
+ * program touches it, so it is looked at again at its next syscalls). */
+#define OBS_CAP_PROBE_TRIES 64
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, 8192);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct obs_cap_proc);
 } cap_procs SEC(".maps");
+
+/* Set by userspace: probe every exec'd program for Go (the agent). */
+const volatile __u32 cap_probe_exec = 0;
 
 struct cap_sock {
 	__u64 conn;
@@ -81,6 +89,21 @@ static __always_inline void cap_submit(struct obs_cap_event *e)
 	__u64 used = bpf_ringbuf_query(&cap_events, BPF_RB_AVAIL_DATA);
 
 	bpf_ringbuf_submit(e, used >= CAP_WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* 1: Go's build info is at addr; 0: something else is; -1: unreadable. */
+static __always_inline int is_go(__u64 addr)
+{
+	static const union {
+		char s[16];
+		__u64 w[2];
+	} go = {"\xff Go buildinf:"};
+	__u64 magic[2] = {};
+
+	if (bpf_probe_read_user(magic, 14, (const void *)addr))
+		return -1;
+	return magic[0] == go.w[0] &&
+	       (magic[1] & 0xffffffffffffULL) == (go.w[1] & 0xffffffffffffULL);
 }
 
 static __always_inline int wanted(long nr)
@@ -137,6 +160,7 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	__u64 pid_tgid, key;
 	__u32 tgid, fd;
 	struct cap_call call = {};
+	struct obs_cap_proc *proc;
 	struct cap_sock *s;
 	__u16 family = 0;
 
@@ -144,8 +168,25 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
-	if (!bpf_map_lookup_elem(&cap_procs, &tgid))
+	proc = bpf_map_lookup_elem(&cap_procs, &tgid);
+	if (!proc)
 		return 0;
+	if (proc->state == OBS_CAP_PROBE) {
+		int go = is_go(proc->start_data);
+
+		if (go == 1) {
+			struct obs_cap_event *e = cap_event(OBS_CAP_GO, 0, 0);
+
+			proc->state = OBS_CAP_ON; /* from this syscall on */
+			if (e)
+				cap_submit(e);
+		} else if (go == 0 || ++proc->tries > OBS_CAP_PROBE_TRIES) {
+			bpf_map_delete_elem(&cap_procs, &tgid);
+			return 0;
+		} else {
+			return 0;
+		}
+	}
 	fd = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs);
 	key = (__u64)tgid << 32 | fd;
 	call.nr = (__u32)id;
@@ -241,10 +282,29 @@ SEC("raw_tp/sched_process_fork")
 int BPF_PROG(obs_cap_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
-	__u32 one = 1;
+	struct obs_cap_proc *p = bpf_map_lookup_elem(&cap_procs, &ptgid);
 
-	if (ptgid != ctgid && bpf_map_lookup_elem(&cap_procs, &ptgid))
-		bpf_map_update_elem(&cap_procs, &ctgid, &one, BPF_ANY);
+	if (ptgid != ctgid && p && p->state == OBS_CAP_ON)
+		bpf_map_update_elem(&cap_procs, &ctgid, p, BPF_ANY);
+	return 0;
+}
+
+/* The agent: is the new program Go? (A captured process that execs stays
+ * captured: it was named so.) */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(obs_cap_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct obs_cap_proc *cur, probe = {.state = OBS_CAP_PROBE};
+
+	if (!cap_probe_exec)
+		return 0;
+	cur = bpf_map_lookup_elem(&cap_procs, &tgid);
+	if (cur && cur->state == OBS_CAP_ON)
+		return 0;
+	probe.start_data = BPF_CORE_READ(p, mm, start_data);
+	if (bpf_map_update_elem(&cap_procs, &tgid, &probe, BPF_ANY))
+		count_drop(OBS_DROP_CAPTURE);
 	return 0;
 }
 

@@ -155,6 +155,19 @@ enum obs_cap_kind {
 	OBS_CAP_IN = 3,		 /* the app read len bytes (caplen of them here) */
 	OBS_CAP_OUT = 4,	 /* the app wrote len bytes */
 	OBS_CAP_CLOSE = 5,	 /* the app closed the fd */
+	OBS_CAP_GO = 6,		 /* tgid is a Go program (found by the exec probe) */
+};
+
+/* A process in capture.bpf.c's cap_procs. */
+enum obs_cap_state {
+	OBS_CAP_ON = 1,	   /* its connections are captured */
+	OBS_CAP_PROBE = 2, /* may be Go: start_data looked at, at its next syscalls */
+};
+
+struct obs_cap_proc {
+	__u32 state; /* enum obs_cap_state */
+	__u32 tries;
+	__u64 start_data;
 };
 
 struct obs_cap_event {

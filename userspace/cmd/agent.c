@@ -302,11 +302,13 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 		struct kcap_cfg kc = {.spans = ap->spans,
 				      .routes = &ap->cfg->routes,
 				      .who = agent_who,
-				      .who_ctx = ag};
+				      .who_ctx = ag,
+				      .found_go = agent_found_go};
 
 		if ((ag->kcap = kcap_new(&kc))) {
 			cfg.on_capture = kcap_event;
 			cfg.capture_ctx = ag->kcap;
+			cfg.capture_probe_exec = 1;
 		}
 	}
 	if (app_attach(ap, &cfg, err, sizeof(err))) {

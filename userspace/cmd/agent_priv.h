@@ -34,6 +34,8 @@ void agent_promote(struct agent *ag, uint64_t now);
 void agent_expire(struct agent *ag, uint64_t now);
 /* Name the processes in /proc: every one (at start) or those not tracked. */
 int agent_scan(struct agent *ag, int all);
+/* The kernel found a Go program and captures it (kcap_cfg.found_go). */
+void agent_found_go(void *ctx, pid_t pid);
 /* Who a captured process is (kcap_cfg.who): its slot's labels. */
 void agent_who(void *ctx, pid_t pid, struct regions_who *who);
 

@@ -52,18 +52,10 @@ static void unmark(void *ctx, pid_t pid, uint32_t fd)
 	collector_capture_forget(ag->app.col, pid, fd);
 }
 
-/* A program the shim cannot enter: followed from the kernel side, and
- * said once per executable name (a node runs the same binaries again and
+/* Said once per executable name (a node runs the same binaries again and
  * again: one line each, not one per process). */
-static void agent_capture(struct agent *ag, pid_t pid, const char *exe, uint32_t kind)
+static void agent_say(struct agent *ag, pid_t pid, const char *exe, uint32_t kind, int followed)
 {
-	int followed;
-
-	if (kind != OBS_EXE_GO && kind != OBS_EXE_STATIC)
-		return;
-	followed = ag->kcap && !collector_capture(ag->app.col, pid);
-	if (followed && kind == OBS_EXE_GO)
-		kcap_set_go(ag->kcap, pid);
 	for (unsigned i = 0; i < ag->ntold && i < 64; i++)
 		if (!strcmp(ag->told[i], exe))
 			return;
@@ -73,6 +65,31 @@ static void agent_capture(struct agent *ag, pid_t pid, const char *exe, uint32_t
 		 followed ? "its HTTP/1 is followed from the kernel side (docs/design.md, "
 			    "\"Programs the shim cannot enter\")"
 			  : "kernel metrics only (spans are off: --no-preload)");
+}
+
+/* A program the shim cannot enter, as the exec event or /proc says:
+ * followed from the kernel side. (A Go program whose build info was not
+ * yet readable at exec is found by the kernel a moment later:
+ * agent_found_go.) */
+static void agent_capture(struct agent *ag, pid_t pid, const char *exe, uint32_t kind)
+{
+	int followed;
+
+	if (kind != OBS_EXE_GO && kind != OBS_EXE_STATIC)
+		return;
+	followed = ag->kcap && !collector_capture(ag->app.col, pid);
+	if (followed && kind == OBS_EXE_GO)
+		kcap_set_go(ag->kcap, pid);
+	agent_say(ag, pid, exe, kind, followed);
+}
+
+void agent_found_go(void *ctx, pid_t pid)
+{
+	char name[32];
+
+	if (procinfo_exe(pid, name, sizeof(name)))
+		str_copy(name, sizeof(name), "?");
+	agent_say(ctx, pid, name, OBS_EXE_GO, 1);
 }
 
 /* A host process named by its executable only once it has lived

@@ -133,7 +133,9 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 		disable(c->skel->progs.obs_cap_exit);
 		disable(c->skel->progs.obs_cap_fork);
 		disable(c->skel->progs.obs_cap_exit_proc);
+		disable(c->skel->progs.obs_cap_exec);
 	}
+	c->skel->rodata->cap_probe_exec = cfg->on_capture && cfg->capture_probe_exec;
 
 	rc = obs_bpf__load(c->skel);
 	if (rc) {

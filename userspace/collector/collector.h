@@ -26,6 +26,9 @@ struct collector_cfg {
 	 * processes are named with collector_capture */
 	collector_capture_fn on_capture;
 	void *capture_ctx;
+	/* capture every exec'd Go program (the agent): found by the kernel,
+	 * said with an OBS_CAP_GO event */
+	int capture_probe_exec;
 };
 
 struct snap_hist {

@@ -474,6 +474,11 @@ void kcap_event(void *ctx, const struct obs_cap_event *e)
 		if ((at = conn_find(k, e->conn)))
 			conn_end(k, at, e->ts_ns);
 		break;
+	case OBS_CAP_GO:
+		kcap_set_go(k, (pid_t)e->tgid);
+		if (k->cfg.found_go)
+			k->cfg.found_go(k->cfg.who_ctx, (pid_t)e->tgid);
+		break;
 	default:
 		break;
 	}

@@ -34,6 +34,8 @@ struct kcap_cfg {
 	/* Who a captured process is, for its region's labels. */
 	void (*who)(void *ctx, pid_t pid, struct regions_who *out);
 	void *who_ctx;
+	/* The kernel found that pid is a Go program it now captures (may be NULL). */
+	void (*found_go)(void *ctx, pid_t pid);
 };
 
 struct kcap *kcap_new(const struct kcap_cfg *cfg);
