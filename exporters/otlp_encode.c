@@ -24,17 +24,6 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Re
 #define SPAN_STR_MAX (XSPAN_STR_MAX + 64) /* a span's strings, copied into the arena */
 #define RES_ATTRS    (OTLP_MAX_RES_ATTRS + 10)
 
-static int hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Copy s[0..n) percent-decoded and trimmed into buf; returns start or NULL. */
 static char *decode_part(const char *s, size_t n, char **buf, char *end)
 {
@@ -46,8 +35,9 @@ static char *decode_part(const char *s, size_t n, char **buf, char *end)
 		n--;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (c == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-			c = (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2]));
+		if (c == '%' && i + 2 < n && str_hexval(s[i + 1]) >= 0 &&
+		    str_hexval(s[i + 2]) >= 0) {
+			c = (char)(str_hexval(s[i + 1]) << 4 | str_hexval(s[i + 2]));
 			i += 2;
 		}
 		if (o + 1 >= end)

@@ -81,3 +81,14 @@ size_t str_u64(char *dst, uint64_t v)
 	dst[i] = 0;
 	return i;
 }
+
+int str_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

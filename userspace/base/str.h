@@ -7,6 +7,8 @@
 
 /* Copy src into dst[size] (size > 0), truncating; returns the length. */
 size_t str_copy(char *dst, size_t size, const char *src);
+/* The value of a hex digit (either case), or -1. */
+int str_hexval(int c);
 /* Append src at dst[at] (at < size), truncating; returns the new length. */
 size_t str_append(char *dst, size_t size, size_t at, const char *src);
 /* 64-bit FNV-1a of n bytes at p, continuing from h (STR_FNV1A_INIT to

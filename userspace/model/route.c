@@ -98,11 +98,6 @@ void route_path(const char *target, char *out, size_t outlen)
 	out[n] = 0;
 }
 
-static int hexdigit(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 static int is_uuid(const char *s, size_t n)
 {
 	if (n != 36)
@@ -111,7 +106,7 @@ static int is_uuid(const char *s, size_t n)
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (s[i] != '-')
 				return 0;
-		} else if (!hexdigit(s[i])) {
+		} else if (!(str_hexval(s[i]) >= 0)) {
 			return 0;
 		}
 	}
@@ -127,7 +122,7 @@ static int is_id(const char *s, size_t n)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		digits += s[i] >= '0' && s[i] <= '9';
-		hex += hexdigit(s[i]);
+		hex += (str_hexval(s[i]) >= 0);
 	}
 	if (digits == n)
 		return 1;

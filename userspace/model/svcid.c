@@ -102,17 +102,6 @@ const char *svcid_source_name(enum svcid_source s)
 	return "?";
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* [s, e) without the spaces and tabs around it */
 static void trim(const char **s, const char **e)
 {
@@ -153,8 +142,8 @@ int svcid_resource_service(const char *attrs, char *out, size_t outlen)
 		for (; v < ve && n + 1 < outlen; v++) {
 			int hi, lo;
 
-			if (*v == '%' && ve - v >= 3 && (hi = hexval(v[1])) >= 0 &&
-			    (lo = hexval(v[2])) >= 0) {
+			if (*v == '%' && ve - v >= 3 && (hi = str_hexval(v[1])) >= 0 &&
+			    (lo = str_hexval(v[2])) >= 0) {
 				out[n++] = (char)(hi << 4 | lo);
 				v += 2;
 			} else {
