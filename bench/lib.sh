@@ -29,3 +29,19 @@ http {
 }
 CONF
 }
+
+# bench_bpftrace SCRIPT PID OUT: the peer tool, bpftrace SCRIPT PID, in the
+# background and attached before it returns; sets $peer
+bench_bpftrace() {
+	bpftrace "$1" "$2" >"$3" 2>&1 &
+	peer=$!
+	for _ in $(seq 100); do grep -q Attaching "$3" && break; sleep 0.1; done
+}
+
+# bench_stop: stop the round's peer (SIGINT: bpftrace prints its maps and
+# exits) and server ($peer, $srv)
+bench_stop() {
+	[ -n "${peer:-}" ] && { kill -INT "$peer" 2>/dev/null || true; wait "$peer" 2>/dev/null || true; }
+	kill -TERM "$srv" 2>/dev/null || true
+	wait "$srv" 2>/dev/null || true
+}

@@ -66,16 +66,12 @@ start_cfg() { # CFG: start the server under CFG, set $srv, $app (the server's pi
 	esac
 	[ -n "$app" ] || { echo "run.sh: $1 did not start; see $out/*.log" >&2; exit 1; }
 	if [ "$1" = go-bpftrace ]; then
-		bpftrace "$here/capture.bt" "$app" >"$out/bpftrace.out" 2>&1 &
-		peer=$!
+		bench_bpftrace "$here/capture.bt" "$app" "$out/bpftrace.out"
 		pids+=("$peer")
-		for _ in $(seq 100); do grep -q Attaching "$out/bpftrace.out" && break; sleep 0.1; done
 	fi
 }
 stop_cfg() {
-	[ -n "$peer" ] && { kill -INT "$peer" 2>/dev/null || true; wait "$peer" 2>/dev/null || true; }
-	kill -TERM "$srv" 2>/dev/null || true
-	wait "$srv" 2>/dev/null || true
+	bench_stop
 	pids=()
 }
 

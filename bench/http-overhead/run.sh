@@ -91,16 +91,12 @@ start_cfg() { # CFG: start nginx under CFG in the background, set $srv (and $pee
 	done
 	[ -n "$worker" ] || { echo "run.sh: nginx ($1) did not start; see $out/*.log" >&2; exit 1; }
 	if [ "$1" = bpftrace ]; then
-		bpftrace "$top/bench/syscall-overhead/syscalls.bt" "$worker" >"$out/bpftrace.out" 2>&1 &
-		peer=$!
+		bench_bpftrace "$top/bench/syscall-overhead/syscalls.bt" "$worker" "$out/bpftrace.out"
 		pids+=("$peer")
-		for _ in $(seq 100); do grep -q Attaching "$out/bpftrace.out" && break; sleep 0.1; done
 	fi
 }
 stop_cfg() {
-	[ -n "$peer" ] && { kill -INT "$peer" 2>/dev/null || true; wait "$peer" 2>/dev/null || true; }
-	kill -TERM "$srv" 2>/dev/null || true
-	wait "$srv" 2>/dev/null || true
+	bench_stop
 	pids=()
 	worker=
 }
