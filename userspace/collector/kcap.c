@@ -262,6 +262,18 @@ static struct kproc *proc_find(struct kcap *k, pid_t tgid)
 	return NULL;
 }
 
+/* Was tgid named a Go program before its first connection? (Taken off
+ * the list: it is the process's own from now on.) */
+static int go_pending_take(struct kcap *k, pid_t tgid)
+{
+	for (size_t i = 0; i < k->ngo_pending; i++)
+		if (k->go_pending[i] == tgid) {
+			k->go_pending[i] = k->go_pending[--k->ngo_pending];
+			return 1;
+		}
+	return 0;
+}
+
 /* A region for tgid, written here and adopted as the process's own. */
 static struct kproc *proc_new(struct kcap *k, pid_t tgid)
 {
@@ -289,9 +301,7 @@ static struct kproc *proc_new(struct kcap *k, pid_t tgid)
 		goto fail;
 	close(fd);
 	p->sock = sv[0];
-	for (size_t i = 0; i < k->ngo_pending; i++)
-		if (k->go_pending[i] == tgid)
-			p->go = 1;
+	p->go = go_pending_take(k, tgid);
 	k->procs[k->nprocs++] = p;
 	log_debug("kernel-side capture: pid %d (%s)%s", (int)tgid, who.service,
 		  p->go ? ", a Go program" : "");
@@ -428,6 +438,8 @@ void kcap_forget(struct kcap *k, pid_t pid, void (*unmark)(void *ctx, pid_t pid,
 {
 	struct kproc *p = k ? proc_find(k, pid) : NULL;
 
+	if (k)
+		go_pending_take(k, pid); /* named, but gone before any connection */
 	if (!p)
 		return;
 	for (size_t i = 0; i < KCAP_CONNS; i++)

@@ -384,6 +384,9 @@ size_t regions_forget(struct regions *rs, const char *svc, const char *container
 
 int regions_relabel(struct regions *rs, pid_t pid, const struct regions_who *who)
 {
+	int found = 0;
+
+	/* every one: the shim's, and the collector's own for kernel-side capture */
 	for (size_t i = 0; i < rs->n; i++) {
 		struct held *h = rs->held[i];
 
@@ -392,9 +395,9 @@ int regions_relabel(struct regions *rs, pid_t pid, const struct regions_who *who
 		str_copy(h->who.service, sizeof(h->who.service), who->service);
 		str_copy(h->who.container_id, sizeof(h->who.container_id), who->container_id);
 		str_copy(h->who.pod_uid, sizeof(h->who.pod_uid), who->pod_uid);
-		return 1;
+		found = 1;
 	}
-	return 0;
+	return found;
 }
 
 void regions_merge(struct regions *rs, struct redagg *a, int64_t unix_off, int agent)

@@ -76,7 +76,8 @@ size_t regions_forget(struct regions *rs, const char *svc, const char *container
 		      const char *pod_uid);
 size_t regions_held(const struct regions *rs);
 /* pid is now who (the agent named its service anew): its region's counts
- * and spans go under these labels from now on. 1 if pid holds a region. */
+ * and spans go under these labels from now on (each of its regions). 1 if
+ * pid holds one. */
 int regions_relabel(struct regions *rs, pid_t pid, const struct regions_who *who);
 /* Spans lost in the rings, over every process: full, and cells a process
  * that died mid-write never finished (skipped). */
