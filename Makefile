@@ -32,7 +32,7 @@ CPPFLAGS  += $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
 
 # OTLP: the official .proto files from a package registry, pinned by
 # version and checksum; C code generated with protoc-c at build time.

@@ -43,8 +43,17 @@ struct {
 /* Set by userspace: probe every exec'd program for Go (the agent). */
 const volatile __u32 cap_probe_exec = 0;
 
+/* An HTTP/2 connection (its client preface was seen) gets up to this many
+ * chunks per read or write: a frame header lost in a prefix would end it
+ * (HPACK needs every header block). An HTTP/1 one gets one. */
+#define CAP_H2_CHUNKS 32
+
 struct cap_sock {
 	__u64 conn;
+	__u32 seq;   /* events said, dropped ones too: the collector sees a gap */
+	__u8 looked; /* whose first bytes were looked at: 1 << kind */
+	__u8 chunks; /* per read or write */
+	__u16 pad;
 };
 
 /* Marked connections (tgid << 32 | fd). */
@@ -57,6 +66,7 @@ struct {
 
 /* A syscall in flight on a thread, from enter to exit (key: pid_tgid). */
 struct cap_call {
+	__u64 key;  /* read/write: the connection's cap_socks key */
 	__u64 buf;  /* read/write buffer, or accept's sockaddr */
 	__u64 conn; /* read/write: the connection */
 	__u32 fd;
@@ -129,6 +139,10 @@ static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u
 	e->ts_ns = bpf_ktime_get_ns();
 	e->len = 0;
 	e->caplen = 0;
+	e->off = 0;
+	e->seq = 0;
+	e->last = 1;
+	e->pad = 0;
 	return e;
 }
 
@@ -136,7 +150,7 @@ static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u
 static __always_inline void cap_open(__u32 tgid, __u32 fd, __u32 kind, const void *addr, int user)
 {
 	__u64 key = (__u64)tgid << 32 | fd;
-	struct cap_sock s = {.conn = __sync_fetch_and_add(&cap_next_conn, 1) + 1};
+	struct cap_sock s = {.conn = __sync_fetch_and_add(&cap_next_conn, 1) + 1, .chunks = 1};
 	struct obs_cap_event *e;
 
 	if (bpf_map_update_elem(&cap_socks, &key, &s, BPF_ANY)) {
@@ -218,6 +232,7 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 		if (!s)
 			return 0;
 		call.conn = s->conn;
+		call.key = key;
 		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
 		break;
 	}
@@ -226,13 +241,57 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+/* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
+ * (one for HTTP/1, up to CAP_H2_CHUNKS for HTTP/2), each numbered. */
+static __always_inline void cap_data(struct cap_call *call, __u32 n)
+{
+	struct cap_sock *s = bpf_map_lookup_elem(&cap_socks, &call->key);
+	__u32 kind = call->nr == NR_read || call->nr == NR_recvfrom ? OBS_CAP_IN : OBS_CAP_OUT;
+	__u32 chunks;
+
+	if (!s)
+		return;
+	if (!(s->looked & (1 << kind))) {
+		/* HTTP/2's client preface opens the client's side of the
+		 * connection ("PRI * HTTP/2.0"; a server may write first) */
+		__u32 head = 0;
+
+		s->looked |= 1 << kind;
+		if (!bpf_probe_read_user(&head, 4, (const void *)call->buf) &&
+		    head == 0x20495250) /* "PRI " */
+			s->chunks = CAP_H2_CHUNKS;
+	}
+	chunks = s->chunks;
+	for (__u32 i = 0; i < CAP_H2_CHUNKS; i++) {
+		__u32 off = i * OBS_CAP_BYTES, take;
+		struct obs_cap_event *e;
+
+		if (i >= chunks || off >= n)
+			break;
+		take = n - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : n - off;
+		e = cap_event(kind, call->fd, call->conn);
+		/* numbered even when dropped: the collector sees the gap */
+		__u32 seq = __sync_fetch_and_add(&s->seq, 1);
+		if (!e)
+			return;
+		e->seq = seq;
+		e->len = n;
+		e->off = off;
+		e->last = i + 1 >= chunks || off + take >= n;
+		if (bpf_probe_read_user(e->data, take & (OBS_CAP_BYTES * 2 - 1),
+					(const void *)(call->buf + off)))
+			take = 0;
+		e->caplen = take;
+		cap_submit(e);
+	}
+}
+
 SEC("raw_tp/sys_exit")
 int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct cap_call *call = bpf_map_lookup_elem(&cap_calls, &pid_tgid);
-	struct obs_cap_event *e;
-	__u32 tgid = pid_tgid >> 32, n;
+	__u32 tgid = pid_tgid >> 32;
 
 	if (!call)
 		return 0;
@@ -256,20 +315,8 @@ int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 			cap_open(tgid, call->fd, OBS_CAP_OPEN_CLIENT, call->addr, 0);
 		break;
 	default:
-		if (ret <= 0)
-			break;
-		e = cap_event(call->nr == NR_read || call->nr == NR_recvfrom ? OBS_CAP_IN
-									     : OBS_CAP_OUT,
-			      call->fd, call->conn);
-		if (!e)
-			break;
-		e->len = (__u32)ret;
-		n = ret > OBS_CAP_BYTES ? OBS_CAP_BYTES : (__u32)ret;
-		if (bpf_probe_read_user(e->data, n & (OBS_CAP_BYTES * 2 - 1),
-					(const void *)call->buf))
-			n = 0;
-		e->caplen = n;
-		cap_submit(e);
+		if (ret > 0)
+			cap_data(call, (__u32)ret);
 		break;
 	}
 	bpf_map_delete_elem(&cap_calls, &pid_tgid);

@@ -177,8 +177,12 @@ struct obs_cap_event {
 	__u32 kind; /* enum obs_cap_kind */
 	__u64 conn; /* unique per connection (an fd number is reused) */
 	__u64 ts_ns;
-	__u32 len;
-	__u32 caplen;
+	__u32 len;    /* IN/OUT: bytes the syscall moved */
+	__u32 caplen; /* bytes in data */
+	__u32 off;    /* IN/OUT: where data starts in what the syscall moved */
+	__u32 seq;    /* IN/OUT: per connection, counting dropped events too */
+	__u32 last;   /* IN/OUT: the syscall's last chunk (the rest, if any, is not copied) */
+	__u32 pad;
 	__u8 data[OBS_CAP_BYTES];
 };
 

@@ -207,7 +207,7 @@ time.sleep(30)'
 	kill "$GO_PID"
 	wait "$GO_PID" || true
 	grep -q "warning: $T/srv is a Go program (go1\.[0-9.]*): Go makes its own syscalls" "$T/go.err"
-	grep -q 'obs follows its HTTP/1 from the kernel side instead: http_\* metrics and spans' "$T/go.err"
+	grep -q 'obs follows its HTTP/1 and cleartext HTTP/2 and gRPC from the kernel side instead: http_\*/rpc_\* metrics and spans' "$T/go.err"
 	run "$OBS_RUN" --metrics-addr 127.0.0.1:0 --no-summary -- "$T/st"
 	[ "$status" -eq 0 ]
 	[[ $output == *"$T/st is statically linked: LD_PRELOAD cannot load the shim"* ]]
@@ -231,7 +231,7 @@ time.sleep(30)'
 	run "$OBS" check -q "$T/srv" "$T/st" true "$GO_PID" no-such-program
 	kill "$GO_PID"
 	echo "$output"
-	[[ $output == *"[kernel ] $T/srv: a Go program (go1."*"HTTP/1 metrics and spans from the kernel side"* ]]
+	[[ $output == *"[kernel ] $T/srv: a Go program (go1."*"HTTP/1, HTTP/2 and gRPC metrics and spans from the kernel side"* ]]
 	[[ $output == *"[kernel ] $T/st: statically linked: HTTP/1 metrics and spans from the kernel side"* ]]
 	[[ $output == *"[shim   ] $(type -P true): dynamically linked"* ]]
 	[ "$(echo "$output" | grep -c "\[kernel \] $T/srv: a Go program")" -eq 2 ] # by path and by pid

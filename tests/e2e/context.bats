@@ -256,3 +256,11 @@ print("middle server spans: %d, children of their client span: %d" % (len(mid_sr
 assert len(mid_srv) == 3 * int(sys.argv[2]) and len(ok) == len(mid_srv)
 PYEOF
 }
+
+@test "context: grpc-go server and client (Debian's golang-google-grpc-dev), followed from the kernel side: never a wrong parent, calls unknown and counted" {
+	require_cmd go
+	ctx_ports
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$BATS_TEST_TMPDIR/gocache GOPATH=/usr/share/gocode \
+		GO111MODULE=off go build -o "$BATS_TEST_TMPDIR/grpc-mid" grpc_srv.go)
+	ctx_cell grpc unknown -- "$BATS_TEST_TMPDIR/grpc-mid" "$MIDP" "127.0.0.1:$LEAFP"
+}

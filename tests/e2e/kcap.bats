@@ -38,7 +38,7 @@ served() {
 	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_BSP_SCHEDULE_DELAY=50 \
 		obs_start "$MP" --service go-svc -- "$T/srv" "$GP" "http://127.0.0.1:$LP/"
 	wait_for listening "$GP"
-	grep -q "is a Go program (go1\.[0-9.]*): .* obs follows its HTTP/1 from the kernel side" \
+	grep -q "is a Go program (go1\.[0-9.]*): .* obs follows its HTTP/1 and cleartext HTTP/2 and gRPC from the kernel side" \
 		"$T/obs.err"
 	# keep-alive load
 	wrk_n=$(wrk -t1 -c8 -d2s "http://127.0.0.1:$GP/" | awk '/requests in/ {print $1}')
@@ -113,7 +113,7 @@ PYEOF
 	gcc -static -O2 -o "$T/static-srv" "$TOP/tests/e2e/go/static_srv.c"
 	obs_start "$MP" --service st-svc -- "$T/static-srv" "$SP"
 	wait_for listening "$SP"
-	grep -q "is statically linked: LD_PRELOAD cannot load the shim into it. obs follows its HTTP/1 from the kernel side" "$T/obs.err"
+	grep -q "is statically linked: LD_PRELOAD cannot load the shim into it. obs follows its HTTP/1 and cleartext HTTP/2 and gRPC from the kernel side" "$T/obs.err"
 	for _ in $(seq 15); do [ "$(curl -fsS "http://127.0.0.1:$SP/items/42")" = "static ok" ]; done
 	# keep-alive: several requests on one connection
 	curl -fsS "http://127.0.0.1:$SP/a" "http://127.0.0.1:$SP/a" "http://127.0.0.1:$SP/a" >/dev/null
@@ -136,7 +136,7 @@ PYEOF
 	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/orders/\{id\}",http_response_status_code="200",service="go-node-svc",container_id="",pod_uid=""\}' 12
 	scrape "$MP" >"$T/m"
 	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{.*service="go-node-svc"')" = 12 ]
-	grep -q "pid $SRV (srv) is a Go program: the shim cannot enter it; its HTTP/1 is followed from the kernel side" "$T/agent.err"
+	grep -q "pid $SRV (srv) is a Go program: the shim cannot enter it; its HTTP/1 and cleartext HTTP/2 and gRPC are followed from the kernel side" "$T/agent.err"
 	# once per executable, not per process
 	OTEL_SERVICE_NAME=go-node-svc "$T/srv" "$(free_port)" &
 	local second=$!
@@ -146,4 +146,24 @@ PYEOF
 	# its spans leave like a shim's
 	wait_for grep -q '"service.name":"go-node-svc"' "$T/spans.jsonl"
 	promtool check metrics <"$T/m"
+}
+
+@test "kcap: a grpc-go service under obs-run: every call counted (8 threads multiplexed on one connection), no connection given up, spans with the gRPC attributes" {
+	local GP n
+	GP=$(free_port) MP=$(free_port)
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$T/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
+		go build -o "$T/grpc-srv" grpc_srv.go)
+	obs_start "$MP" --service go-grpc --spans-file "$T/spans.jsonl" -- "$T/grpc-srv" "$GP"
+	wait_for listening "$GP"
+	/usr/bin/python3 "$TOP/tests/e2e/grpc_demo.py" call "$GP" unary --repeat 50 --threads 8 --shared >"$T/calls"
+	n=$(grep -c '^unary OK' "$T/calls")
+	echo "calls answered: $n"
+	[ "$n" = 400 ]
+	wait_for scrape_sum_ge "$MP" '^rpc_server_call_duration_seconds_count\{rpc_system="grpc",rpc_service="demo.Echo",rpc_method="Unary",rpc_grpc_status_code="0",service="go-grpc"\}' 400
+	scrape "$MP" >"$T/m"
+	[ "$(metric_sum "$T/m" '^rpc_server_call_duration_seconds_count\{.*service="go-grpc"')" = 400 ]
+	[ "$(metric_sum "$T/m" '^obs_shim_parse_errors_total')" = 0 ]
+	obs_stop
+	[ "$(grep -c '"rpc.method":"Unary"' "$T/spans.jsonl")" = 400 ]
+	grep -q '"obs.rpc.request_messages":1,"obs.rpc.response_messages":1' "$T/spans.jsonl"
 }

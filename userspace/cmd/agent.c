@@ -337,7 +337,7 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 	for (;;) {
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
+		if (poll(pfd, 2, ag->kcap ? KCAP_DRAIN_MS : 1000) < 0 && errno != EINTR)
 			break;
 		app_drain(ap, 0);
 		app_watch_tls(ap);

@@ -123,14 +123,16 @@ static void explain(const char *target)
 		       path, *detail ? ", run by " : "", detail);
 		break;
 	case ELFKIND_GO:
-		printf("  [kernel ] %s: a Go program%s%s%s: HTTP/1 metrics and spans from the "
+		printf("  [kernel ] %s: a Go program%s%s%s: HTTP/1, HTTP/2 and gRPC metrics and "
+		       "spans from the "
 		       "kernel side under obs-run (outgoing requests: parent unknown, nothing "
 		       "injected), plus kernel metrics; Go makes its own syscalls, the shim sees "
 		       "none\n",
 		       path, *detail ? " (" : "", detail, *detail ? ")" : "");
 		break;
 	case ELFKIND_STATIC:
-		printf("  [kernel ] %s: statically linked: HTTP/1 metrics and spans from the "
+		printf("  [kernel ] %s: statically linked: HTTP/1, HTTP/2 and gRPC metrics and "
+		       "spans from the "
 		       "kernel side under obs-run (nothing injected), plus kernel metrics; "
 		       "LD_PRELOAD cannot load the shim into it\n",
 		       path);

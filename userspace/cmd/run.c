@@ -206,18 +206,21 @@ static enum elfkind explain_cmd(const char *cmd)
 	kind = elfkind_of(path, detail, sizeof(detail));
 	switch (kind) {
 	case ELFKIND_GO:
-		log_warn("shim_cannot_enter",
-			 "%s is a Go program%s%s%s: Go makes its own syscalls, so the shim cannot "
-			 "follow it. obs follows its HTTP/1 from the kernel side instead: "
-			 "http_* metrics and spans, a request's incoming traceparent honoured; its "
-			 "outgoing requests start new traces marked parent unknown, and nothing "
-			 "is injected (docs/design.md, \"Programs the shim cannot enter\")",
-			 path, *detail ? " (" : "", detail, *detail ? ")" : "");
+		log_warn(
+		    "shim_cannot_enter",
+		    "%s is a Go program%s%s%s: Go makes its own syscalls, so the shim cannot "
+		    "follow it. obs follows its HTTP/1 and cleartext HTTP/2 and gRPC from the "
+		    "kernel side instead: http_*/rpc_* metrics and spans, a request's incoming "
+		    "traceparent honoured; its "
+		    "outgoing requests start new traces marked parent unknown, and nothing "
+		    "is injected (docs/design.md, \"Programs the shim cannot enter\")",
+		    path, *detail ? " (" : "", detail, *detail ? ")" : "");
 		break;
 	case ELFKIND_STATIC:
 		log_warn("shim_cannot_enter",
 			 "%s is statically linked: LD_PRELOAD cannot load the shim into it. obs "
-			 "follows its HTTP/1 from the kernel side instead: http_* metrics and "
+			 "follows its HTTP/1 and cleartext HTTP/2 and gRPC from the kernel side "
+			 "instead: http_*/rpc_* metrics and "
 			 "spans, the thread rule for its outgoing requests' parents; nothing is "
 			 "injected (docs/design.md, \"Programs the shim cannot enter\")",
 			 path);
@@ -229,7 +232,7 @@ static enum elfkind explain_cmd(const char *cmd)
 }
 
 /* Wait for CMD, forwarding signals; keep draining BPF events. */
-static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
+static int supervise(struct obs_app *a, pid_t child, const sigset_t *set, int drain_ms)
 {
 	int sfd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK), status = 0;
 	struct pollfd pfd[2];
@@ -246,7 +249,7 @@ static int supervise(struct obs_app *a, pid_t child, const sigset_t *set)
 		struct signalfd_siginfo si;
 		pid_t w;
 
-		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
+		if (poll(pfd, 2, drain_ms) < 0 && errno != EINTR)
 			break;
 		app_drain(a, 0);
 		app_watch_tls(a);
@@ -404,7 +407,7 @@ int run_main(const struct obs_opts *o)
 		return exec_errno == ENOENT ? 127 : 126;
 	}
 
-	status = supervise(&a, child, &set);
+	status = supervise(&a, child, &set, kcap ? KCAP_DRAIN_MS : 1000);
 	app_drain(&a, 0);
 	kcap_free(kcap);	     /* its regions retire with their last spans and counts */
 	spans_finish(a.spans, 5000); /* so the summary counts the last spans */

@@ -41,6 +41,8 @@ struct kproc {
 struct kconn {
 	uint64_t conn;
 	uint32_t fd;
+	uint32_t next_seq; /* the number the kernel gives its next chunk */
+	uint32_t next_off; /* where the next chunk starts in its syscall's bytes */
 	struct kproc *p;
 	struct proto_conn pc; /* last: its module state follows inline */
 };
@@ -404,6 +406,30 @@ static void conn_end(struct kcap *k, struct kconn **at, uint64_t ts)
 	free(c);
 }
 
+/* A chunk of what a read or write moved. An event the ring had no room for
+ * leaves a hole in the numbers: bytes nobody saw, at a place nobody knows,
+ * so the connection is given up (counted), never parsed past a gap. */
+static void feed(struct kconn *c, const struct obs_cap_event *e)
+{
+	enum proto_dir dir = e->kind == OBS_CAP_IN ? PROTO_IN : PROTO_OUT;
+	size_t n = e->caplen < OBS_CAP_BYTES ? e->caplen : OBS_CAP_BYTES;
+
+	if (c->pc.dead)
+		return;
+	if (e->seq != c->next_seq || e->off != c->next_off) {
+		if (c->pc.h)
+			pconn_count(&c->pc, PROTO_COUNT_PARSE_ERROR);
+		c->pc.dead = 1;
+		return;
+	}
+	c->next_seq = e->seq + 1;
+	c->next_off = e->last ? 0 : e->off + (uint32_t)n;
+	pconn_feed(&c->pc, dir, e->data, n, e->ts_ns);
+	/* beyond what the kernel copied: bytes only counted */
+	if (e->last && e->len > e->off + n)
+		pconn_skip(&c->pc, dir, e->len - e->off - n, e->ts_ns);
+}
+
 struct kcap *kcap_new(const struct kcap_cfg *cfg)
 {
 	struct kcap *k = calloc(1, sizeof(*k));
@@ -461,7 +487,6 @@ void kcap_event(void *ctx, const struct obs_cap_event *e)
 	struct kcap *k = ctx;
 	struct kconn **at;
 	struct kproc *p;
-	enum proto_dir dir;
 
 	k->cur = e;
 	switch (e->kind) {
@@ -475,12 +500,7 @@ void kcap_event(void *ctx, const struct obs_cap_event *e)
 	case OBS_CAP_OUT:
 		if (!(at = conn_find(k, e->conn)))
 			break; /* opened before capture began, or not followed */
-		dir = e->kind == OBS_CAP_IN ? PROTO_IN : PROTO_OUT;
-		pconn_feed(&(*at)->pc, dir, e->data,
-			   e->caplen < OBS_CAP_BYTES ? e->caplen : OBS_CAP_BYTES, e->ts_ns);
-		/* beyond the prefix the kernel copied: bytes only counted */
-		if (e->len > e->caplen)
-			pconn_skip(&(*at)->pc, dir, e->len - e->caplen, e->ts_ns);
+		feed(*at, e);
 		break;
 	case OBS_CAP_CLOSE:
 		if ((at = conn_find(k, e->conn)))

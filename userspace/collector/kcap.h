@@ -28,6 +28,11 @@
 
 struct kcap;
 
+/* How often the collector drains kernel-side capture at least: the kernel
+ * wakes it only once its ring is a quarter full (capture.bpf.c), so a
+ * quiet service's requests would otherwise wait to be counted. */
+#define KCAP_DRAIN_MS 50
+
 struct kcap_cfg {
 	struct spans *spans;		  /* where the regions go */
 	const struct route_table *routes; /* http.route patterns (may change: read each time) */

@@ -268,3 +268,22 @@ size_t h2_feed(struct h2_reader *r, const uint8_t *buf, size_t len, struct h2_ev
 	}
 	return i;
 }
+
+int h2_skip(struct h2_reader *r, uint64_t n, struct h2_ev *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	if (r->broken || r->preface_left || r->hlen < H2_FRAME_HDR || r->type != H2_DATA ||
+	    r->got < r->pre || r->got + r->pad > r->len ||
+	    n > (uint64_t)(r->len - r->pad - r->got)) {
+		r->broken = 1;
+		return -1;
+	}
+	r->got += (uint32_t)n;
+	ev->stream = r->stream;
+	ev->len = (size_t)n;
+	if (r->got == r->len) { /* unpadded: the frame ends here */
+		r->hlen = 0;
+		ev->end_stream = r->flags & H2_F_END_STREAM;
+	}
+	return 0;
+}

@@ -103,6 +103,10 @@ void h2_init(struct h2_reader *r, int client_side);
  */
 size_t h2_feed(struct h2_reader *r, const uint8_t *buf, size_t len, struct h2_ev *ev,
 	       enum h2_event *e);
+/* n bytes went by unseen: 0 (ev: a DATA event with data NULL) if they all
+ * lie in the payload of the DATA frame being read, else -1 and the
+ * reader is broken (nothing after them can be parsed). */
+int h2_skip(struct h2_reader *r, uint64_t n, struct h2_ev *ev);
 /*
  * Bytes from here to the next frame boundary (the end of the preface, of
  * the current frame): 0 at a boundary, -1 inside a frame header.

@@ -29,6 +29,7 @@ enum h2_attr {
 
 struct grpc_framer {
 	uint8_t hdr;   /* prefix bytes seen */
+	uint8_t lost;  /* bytes went unseen where a prefix was: the count is unknown */
 	uint32_t len;  /* the length being read */
 	uint32_t left; /* message bytes still to skip */
 };

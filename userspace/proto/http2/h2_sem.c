@@ -23,8 +23,10 @@ void h2s_record(const struct h2stream *s, struct span_rec *r)
 	spanrec_put_int(r, H2_A_GRPC, 1);
 	if (s->has_rpc_status)
 		spanrec_put_int(r, H2_A_RPC_STATUS, s->rpc_status);
-	spanrec_put_int(r, H2_A_REQ_MSGS, s->msgs[0]);
-	spanrec_put_int(r, H2_A_RESP_MSGS, s->msgs[1]);
+	if (!s->fr[0].lost) /* else unknown: not said */
+		spanrec_put_int(r, H2_A_REQ_MSGS, s->msgs[0]);
+	if (!s->fr[1].lost)
+		spanrec_put_int(r, H2_A_RESP_MSGS, s->msgs[1]);
 	if (s->h2_error)
 		spanrec_put_int(r, H2_A_ERROR_CODE, s->h2_error);
 }
