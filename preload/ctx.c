@@ -123,22 +123,15 @@ static int64_t region_sampler(void)
 
 int ctx_sample_root(const uint8_t trace_id[16])
 {
-	uint64_t low = 0;
 	int64_t q53 = region_sampler();
 
-	if (q53 >= 0) {
-		for (int i = 8; i < 16; i++)
-			low = low << 8 | trace_id[i];
-		return (int64_t)(low >> 11) < q53;
-	}
+	if (q53 >= 0)
+		return (int64_t)tp_ratio_key(trace_id) < q53;
 	if (sample_ratio >= 1.0)
 		return 1;
 	if (sample_ratio <= 0.0)
 		return 0;
-	/* TraceIdRatioBased: the trace id's last 8 bytes as a number vs ratio */
-	for (int i = 8; i < 16; i++)
-		low = low << 8 | trace_id[i];
-	return (double)(low >> 11) < sample_ratio * (double)(1ULL << 53);
+	return (double)tp_ratio_key(trace_id) < sample_ratio * (double)(1ULL << 53);
 }
 
 static void parse_sampler(void)

@@ -151,12 +151,27 @@ static void tracestate(void **state)
 	assert_int_equal(ts(big), -1);
 }
 
+/* TraceIdRatioBased: the last 8 bytes' top 53 bits, the first 8 ignored. */
+static void ratio_key(void **state)
+{
+	uint8_t id[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+	(void)state;
+	assert_true(tp_ratio_key(id) == 0);
+	id[15] = 0xff; /* the low 11 bits are dropped */
+	assert_true(tp_ratio_key(id) == 0);
+	id[14] = 0x08;
+	assert_true(tp_ratio_key(id) == 1);
+	memset(id + 8, 0xff, 8);
+	assert_true(tp_ratio_key(id) == (1ULL << 53) - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(valid_v00),       cmocka_unit_test(invalid),
 	    cmocka_unit_test(future_versions), cmocka_unit_test(generation),
-	    cmocka_unit_test(tracestate),
+	    cmocka_unit_test(tracestate),      cmocka_unit_test(ratio_key),
 	};
 	return cmocka_run_group_tests_name("tp", tests, NULL, NULL);
 }

@@ -71,13 +71,11 @@ static struct kconn *conn_of(struct proto_conn *pc)
 static int sample_root(struct kproc *p, const uint8_t trace_id[16])
 {
 	uint32_t mode = __atomic_load_n(&p->reg.hdr->sample_mode, __ATOMIC_RELAXED);
-	uint64_t q53 = __atomic_load_n(&p->reg.hdr->sample_q53, __ATOMIC_RELAXED), low = 0;
+	uint64_t q53 = __atomic_load_n(&p->reg.hdr->sample_q53, __ATOMIC_RELAXED);
 
 	if (mode == SPANRING_SAMPLE_PROCESS)
 		return 1; /* the program's own sampler is not known: always on */
-	for (int i = 8; i < 16; i++)
-		low = low << 8 | trace_id[i];
-	return (low >> 11) < q53;
+	return tp_ratio_key(trace_id) < q53;
 }
 
 static void new_root(struct kproc *p, struct exchange *x)

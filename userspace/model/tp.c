@@ -213,3 +213,12 @@ const char *tp_strerror(enum tp_result r)
 	}
 	return "unknown";
 }
+
+uint64_t tp_ratio_key(const uint8_t trace_id[16])
+{
+	uint64_t low = 0;
+
+	for (int i = 8; i < 16; i++)
+		low = low << 8 | trace_id[i];
+	return low >> 11;
+}

@@ -46,6 +46,9 @@ void tp_new_child(struct tp_ctx *child, const struct tp_ctx *parent, const uint8
 /* 0 if a tracestate value is valid per the spec (keys, values, at most
  * 32 members, no duplicate keys), else -1. */
 int tp_tracestate_valid(const char *s, size_t len);
+/* TraceIdRatioBased's number for a trace id: its last 8 bytes, top 53
+ * bits; a trace is sampled at ratio r when this is below r * 2^53. */
+uint64_t tp_ratio_key(const uint8_t trace_id[16]);
 const char *tp_strerror(enum tp_result r);
 /* Lowercase hex of n bytes into out (2n chars + NUL). */
 void tp_hex(const uint8_t *b, size_t n, char *out);
