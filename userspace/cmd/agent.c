@@ -1,6 +1,5 @@
 #include "agent.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>

@@ -3,7 +3,6 @@
  * and kernel-side capture for the programs the shim cannot enter. */
 #include "agent_priv.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -190,34 +189,31 @@ struct family {
 	size_t n, cap;
 };
 
+static int family_add(void *arg, pid_t pid)
+{
+	struct family *f = arg;
+	pid_t ppid = procinfo_ppid(pid);
+
+	if (ppid <= 0)
+		return 0;
+	if (f->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 1024;
+		pid_t(*np)[2] = realloc(f->pp, ncap * sizeof(*np));
+
+		if (!np)
+			return 1;
+		f->pp = np;
+		f->cap = ncap;
+	}
+	f->pp[f->n][0] = pid;
+	f->pp[f->n++][1] = ppid;
+	return 0;
+}
+
 static void family_read(struct family *f)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-
 	f->n = 0;
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		pid_t ppid;
-
-		if (*end || pid <= 0 || (ppid = procinfo_ppid((pid_t)pid)) <= 0)
-			continue;
-		if (f->n == f->cap) {
-			size_t ncap = f->cap ? f->cap * 2 : 1024;
-			pid_t(*np)[2] = realloc(f->pp, ncap * sizeof(*np));
-
-			if (!np)
-				break;
-			f->pp = np;
-			f->cap = ncap;
-		}
-		f->pp[f->n][0] = (pid_t)pid;
-		f->pp[f->n++][1] = ppid;
-	}
-	closedir(d);
+	procinfo_each(family_add, f);
 }
 
 /* Children forked before pid was named share what it was (nginx's
@@ -330,23 +326,25 @@ void agent_expire(struct agent *ag, uint64_t now)
 /* Every process (at start, while obs may still read every /proc entry),
  * or only those not tracked yet (later: the rest were labelled at exec,
  * and /proc would no longer tell another user's service). */
+struct scan {
+	struct agent *ag;
+	int all, n;
+};
+
+static int scan_one(void *arg, pid_t pid)
+{
+	struct scan *sc = arg;
+
+	if (sc->all || !collector_tracks(sc->ag->app.col, pid)) {
+		agent_assign(sc->ag, pid, sc->all);
+		sc->n++;
+	}
+	return 0;
+}
+
 int agent_scan(struct agent *ag, int all)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
+	struct scan sc = {ag, all, 0};
 
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0 || (!all && collector_tracks(ag->app.col, (pid_t)pid)))
-			continue;
-		agent_assign(ag, (pid_t)pid, all);
-		n++;
-	}
-	closedir(d);
-	return n;
+	return procinfo_each(scan_one, &sc) ? -1 : sc.n;
 }

@@ -18,31 +18,35 @@
 #include "procinfo.h"
 #include "report.h"
 
+struct descendants {
+	struct obs_app *a;
+	pid_t root;
+	int n;
+};
+
+static int track_if_descendant(void *arg, pid_t pid)
+{
+	struct descendants *d = arg;
+	pid_t p = pid;
+	int depth = 0;
+
+	if (pid == d->root)
+		return 0;
+	/* Walk up the parent chain (bounded) looking for root. */
+	while (p > 1 && depth++ < 64 && p != d->root)
+		p = procinfo_ppid(p);
+	if (p == d->root && !collector_track(d->a->col, pid, 0))
+		d->n++;
+	return 0;
+}
+
 /* Track pid's existing descendants too (new ones follow in the kernel). */
 static int track_descendants(struct obs_app *a, pid_t root)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
+	struct descendants d = {a, root, 0};
 
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		pid_t p = (pid_t)pid;
-		int depth = 0;
-
-		if (*end || pid <= 0 || p == root)
-			continue;
-		/* Walk up the parent chain (bounded) looking for root. */
-		while (p > 1 && depth++ < 64 && p != root)
-			p = procinfo_ppid(p);
-		if (p == root && !collector_track(a->col, (pid_t)pid, 0))
-			n++;
-	}
-	closedir(d);
-	return n;
+	procinfo_each(track_if_descendant, &d);
+	return d.n;
 }
 
 /* Every pid in a cgroup v2 directory and its sub-cgroups. */

@@ -141,31 +141,55 @@ uint64_t procinfo_pidns(pid_t pid)
 	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
 }
 
-int procinfo_host_pid(uint64_t pidns, uint32_t nspid, pid_t *out)
+int procinfo_each(int (*fn)(void *arg, pid_t pid), void *arg)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
-	char path[64], buf[4096];
-	int rc = -1;
+	int rc = 0;
 
 	if (!d)
 		return -1;
-	while ((de = readdir(d))) {
+	while (!rc && (de = readdir(d))) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
-		uint32_t v;
-		ssize_t n;
 
-		if (*end || pid <= 0 || procinfo_pidns((pid_t)pid) != pidns)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-		n = read_file(path, buf, sizeof(buf));
-		if (n > 0 && !procparse_nspid(buf, (size_t)n, &v) && v == nspid) {
-			*out = (pid_t)pid;
-			rc = 0;
-			break;
-		}
+		if (!*end && pid > 0)
+			rc = fn(arg, (pid_t)pid);
 	}
 	closedir(d);
 	return rc;
+}
+
+struct host_pid {
+	uint64_t pidns;
+	uint32_t nspid;
+	pid_t found;
+};
+
+static int is_host_pid(void *arg, pid_t pid)
+{
+	struct host_pid *h = arg;
+	char path[64], buf[4096];
+	uint32_t v;
+	ssize_t n;
+
+	if (procinfo_pidns(pid) != h->pidns)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n > 0 && !procparse_nspid(buf, (size_t)n, &v) && v == h->nspid) {
+		h->found = pid;
+		return 1;
+	}
+	return 0;
+}
+
+int procinfo_host_pid(uint64_t pidns, uint32_t nspid, pid_t *out)
+{
+	struct host_pid h = {pidns, nspid, 0};
+
+	if (procinfo_each(is_host_pid, &h) != 1)
+		return -1;
+	*out = h.found;
+	return 0;
 }

@@ -22,6 +22,10 @@ pid_t procinfo_ppid(pid_t pid);
 /* When pid started (clock ticks after boot, /proc/PID/stat), or 0: with
  * the pid, it names one process. */
 unsigned long long procinfo_starttime(pid_t pid);
+/* fn for every process in /proc, in its order, until fn returns non-zero
+ * (that value is returned); 0 when all were seen, -1 if /proc cannot be
+ * read. */
+int procinfo_each(int (*fn)(void *arg, pid_t pid), void *arg);
 /* The inode of pid's pid namespace (0: self), or 0 if unknown. */
 uint64_t procinfo_pidns(pid_t pid);
 /* The process that is nspid in pid namespace pidns, as this process sees
