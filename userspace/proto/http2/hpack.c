@@ -415,6 +415,7 @@ int hpack_block_has_name(struct hpack_dec *d, const uint8_t *block, size_t len, 
 {
 	struct rd r = {block, block + len};
 	size_t nlen = strlen(name), got, unused;
+	int moved = 0; /* the block changed the dynamic table before this field */
 
 	if (d->broken)
 		return -1;
@@ -426,10 +427,17 @@ int hpack_block_has_name(struct hpack_dec *d, const uint8_t *block, size_t len, 
 		if ((b & 0xe0) == 0x20) {
 			if (get_int(&r, 5, &idx))
 				return -1;
+			moved = 1; /* a size update may evict */
 			continue;
 		}
 		if (get_int(&r, (b & 0x80) ? 7 : (b & 0x40) ? 6 : 4, &idx))
 			return -1;
+		/* the table as it is now no longer says what a dynamic index
+		 * means once the block inserted or resized: cannot tell */
+		if (idx > HPACK_STATIC_COUNT && moved)
+			return -1;
+		if ((b & 0xc0) == 0x40)
+			moved = 1; /* incremental indexing: this field is inserted */
 		if (idx) {
 			const char *np, *vp;
 			/* get_indexed reads only: the decoder's state is unchanged */

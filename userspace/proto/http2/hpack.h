@@ -71,9 +71,10 @@ int hpack_table_get(const struct hpack_dec *d, uint32_t i, char *name, size_t nc
 
 /*
  * Read-only look into a block not yet decoded: 1 if a field named `name`
- * (lowercase) is in it, 0 if not, -1 if the block does not parse. Names
- * indexed in the dynamic table are looked up as the table is now (entries
- * the same block adds are not seen).
+ * (lowercase) is in it, 0 if not, -1 if the block does not parse or it
+ * cannot tell: a dynamic-table index after the block itself inserted an
+ * entry or resized the table (the table as it is now would name another
+ * field).
  */
 int hpack_block_has_name(struct hpack_dec *d, const uint8_t *block, size_t len, const char *name);
 
