@@ -30,7 +30,7 @@ SRC_DIRS  := userspace/base userspace/model userspace/proto \
              exporters userspace/conf userspace/collector userspace/cmd
 CPPFLAGS  += $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
+LDLIBS    := -lbpf -ldw -lelf -lz -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
 
@@ -54,7 +54,7 @@ PROTO_SRCS := $(wildcard userspace/proto/*.c) $(foreach d,$(PROTO_DIRS),$(wildca
 PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c userspace/base/rng.c \
              userspace/model/hist.c userspace/model/metrics.c userspace/model/tp.c \
              userspace/model/route.c userspace/model/spanrec.c userspace/model/spanring.c \
-             userspace/model/region.c userspace/model/svcid.c \
+             userspace/model/region.c userspace/model/svcid.c userspace/model/gorel.c \
              userspace/model/xspan.c \
              $(PROTO_SRCS) \
              userspace/conf/cli.c userspace/conf/config.c userspace/conf/config_layers.c \
@@ -63,7 +63,7 @@ PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c 
              userspace/collector/redagg.c exporters/auth.c exporters/prom.c
 APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/app.c userspace/collector/collector.c userspace/collector/slots.c userspace/collector/ident.c userspace/collector/kcap.c \
-             userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c userspace/collector/elfkind.c \
+             userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c userspace/collector/elfkind.c userspace/collector/golayout.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/agent_svc.c userspace/cmd/triage.c \

@@ -67,6 +67,9 @@ struct {
 /* A syscall in flight on a thread, from enter to exit (key: pid_tgid). */
 struct cap_call {
 	__u64 key;  /* read/write: the connection's cap_socks key */
+	__u64 goid; /* read/write of a Go program whose layout is known */
+	__u32 go_lost;
+	__u32 pad;
 	__u64 buf;  /* read/write buffer, or accept's sockaddr */
 	__u64 conn; /* read/write: the connection */
 	__u32 fd;
@@ -142,8 +145,34 @@ static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u
 	e->off = 0;
 	e->seq = 0;
 	e->last = 1;
-	e->pad = 0;
+	e->go_lost = 0;
+	e->goid = 0;
 	return e;
+}
+
+/* The goroutine whose g is at g_addr (a user address), 0 if unreadable. */
+static __always_inline __u64 go_goid(__u64 g_addr, __u32 goid_off)
+{
+	__u64 goid = 0;
+
+	if (!g_addr || bpf_probe_read_user(&goid, sizeof(goid), (const void *)(g_addr + goid_off)))
+		return 0;
+	return goid;
+}
+
+/* The goroutine running on this thread: Go keeps g in thread-local storage
+ * (on amd64, just below the thread pointer: the offset comes from the
+ * binary). Goroutines move between threads; this is the one that made
+ * the syscall. */
+static __always_inline __u64 go_current(const struct obs_cap_proc *proc)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), g = 0;
+
+	if (!fsbase ||
+	    bpf_probe_read_user(&g, sizeof(g), (const void *)(fsbase + (__s64)proc->go_tls_g)))
+		return 0;
+	return go_goid(g, proc->go_goid_off);
 }
 
 /* A new connection: marked, and said with its peer. */
@@ -234,6 +263,10 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 		call.conn = s->conn;
 		call.key = key;
 		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		if (proc->go_goid_off) {
+			call.goid = go_current(proc);
+			call.go_lost = proc->go_lost;
+		}
 		break;
 	}
 	if (bpf_map_update_elem(&cap_calls, &pid_tgid, &call, BPF_ANY))
@@ -275,6 +308,8 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n)
 		if (!e)
 			return;
 		e->seq = seq;
+		e->goid = call->goid;
+		e->go_lost = call->go_lost;
 		e->len = n;
 		e->off = off;
 		e->last = i + 1 >= chunks || off + take >= n;
@@ -363,4 +398,45 @@ int BPF_PROG(obs_cap_exit_proc, struct task_struct *p, bool group_dead)
 	if (group_dead)
 		bpf_map_delete_elem(&cap_procs, &tgid);
 	return 0;
+}
+
+/* Go's net/http client (attached by userspace to a Go program whose layout
+ * it read, for that process only): the transport writes a request from the
+ * connection's writer goroutine, not from the goroutine that made the
+ * call, so both are said: persistConn.writeLoop's start (once per
+ * connection) and persistConn.roundTrip's (per call). Go's register ABI
+ * (1.17+): the receiver in RAX, the current g in R14. */
+static __always_inline int go_client_event(struct pt_regs *ctx, __u32 kind)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct obs_cap_proc *proc = bpf_map_lookup_elem(&cap_procs, &tgid);
+	struct obs_cap_event *e;
+	__u64 goid;
+
+	if (!proc || proc->state != OBS_CAP_ON || !proc->go_goid_off)
+		return 0;
+	goid = go_goid(ctx->r14, proc->go_goid_off);
+	if (!goid)
+		return 0;
+	if (!(e = cap_event(kind, 0, ctx->ax))) {
+		/* the collector forgets every pending call when it sees this */
+		__sync_fetch_and_add(&proc->go_lost, 1);
+		return 0;
+	}
+	e->goid = goid;
+	e->go_lost = proc->go_lost;
+	cap_submit(e);
+	return 0;
+}
+
+SEC("uprobe")
+int obs_go_writer(struct pt_regs *ctx)
+{
+	return go_client_event(ctx, OBS_CAP_GO_WRITER);
+}
+
+SEC("uprobe")
+int obs_go_call(struct pt_regs *ctx)
+{
+	return go_client_event(ctx, OBS_CAP_GO_CALL);
 }

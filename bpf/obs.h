@@ -156,6 +156,10 @@ enum obs_cap_kind {
 	OBS_CAP_OUT = 4,	 /* the app wrote len bytes */
 	OBS_CAP_CLOSE = 5,	 /* the app closed the fd */
 	OBS_CAP_GO = 6,		 /* tgid is a Go program (found by the exec probe) */
+	/* Go's net/http client (uprobes; conn holds the *persistConn, goid the
+	 * goroutine): a connection's writer goroutine starts, a call starts */
+	OBS_CAP_GO_WRITER = 7,
+	OBS_CAP_GO_CALL = 8,
 };
 
 /* A process in capture.bpf.c's cap_procs. */
@@ -168,6 +172,12 @@ struct obs_cap_proc {
 	__u32 state; /* enum obs_cap_state */
 	__u32 tries;
 	__u64 start_data;
+	/* A Go program whose layout userspace read (0: not known): the current
+	 * goroutine's g sits at fsbase + go_tls_g, its goid at g + go_goid_off */
+	__s32 go_tls_g;
+	__u32 go_goid_off;
+	__u32 go_lost; /* Go client events the ring had no room for */
+	__u32 pad;
 };
 
 struct obs_cap_event {
@@ -177,12 +187,13 @@ struct obs_cap_event {
 	__u32 kind; /* enum obs_cap_kind */
 	__u64 conn; /* unique per connection (an fd number is reused) */
 	__u64 ts_ns;
-	__u32 len;    /* IN/OUT: bytes the syscall moved */
-	__u32 caplen; /* bytes in data */
-	__u32 off;    /* IN/OUT: where data starts in what the syscall moved */
-	__u32 seq;    /* IN/OUT: per connection, counting dropped events too */
-	__u32 last;   /* IN/OUT: the syscall's last chunk (the rest, if any, is not copied) */
-	__u32 pad;
+	__u32 len;     /* IN/OUT: bytes the syscall moved */
+	__u32 caplen;  /* bytes in data */
+	__u32 off;     /* IN/OUT: where data starts in what the syscall moved */
+	__u32 seq;     /* IN/OUT: per connection, counting dropped events too */
+	__u32 last;    /* IN/OUT: the syscall's last chunk (the rest, if any, is not copied) */
+	__u32 go_lost; /* a Go program's go_lost at the time (see obs_cap_proc) */
+	__u64 goid;    /* a Go program's goroutine that made the syscall (0: not known) */
 	__u8 data[OBS_CAP_BYTES];
 };
 

@@ -67,8 +67,10 @@ ctx_cell() {
 spans_ge() { [ "$(span_q "$1")" -ge "$2" ]; }
 
 # The verdict on $result: never a wrong parent, never a broken trace
-# without its mark; followed: all whole; unknown: each request whole or
-# its call marked, and every mark counted on /metrics.
+# without its mark; followed: all whole; parented: every call the child of
+# its own request's server span (the trace breaks after it: nothing
+# injected); unknown: each request whole or its call marked, and every
+# mark counted on /metrics.
 ctx_assert() {
 	"$PY" - "$result" "$1" "$N" "$unknown_metric" <<'PYEOF'
 import json, sys
@@ -83,6 +85,8 @@ for name, run in r["runs"].items():
 whole = sum(run["whole"] for run in r["runs"].values())
 if expect == "followed":
     assert r["unknown"] == 0, r
+elif expect == "parented":
+    assert r["parented"] == 3 * n and r["unknown"] == 0, r
 else:
     assert whole + r["unknown"] >= 3 * n, "requests neither whole nor marked: %r" % r
 # the scrape came before the last spans (an app exporting its own telemetry
@@ -237,12 +241,13 @@ CONF
 		"http://127.0.0.1:$LEAFP"
 }
 
-@test "context: Go net/http server and client, followed from the kernel side: server spans are the callers' children, outgoing calls unknown and counted, never a wrong parent" {
+@test "context: Go net/http server and client, followed from the kernel side: server spans are the callers' children, every outgoing call the child of its handler's request (goroutines followed)" {
 	require_cmd go
 	ctx_ports
 	(cd "$CTX" && GOCACHE=$BATS_TEST_TMPDIR/gocache GOPATH=$BATS_TEST_TMPDIR/gopath \
 		GO111MODULE=off go build -o "$BATS_TEST_TMPDIR/go-mid" go_mid.go)
-	ctx_cell http unknown -- "$BATS_TEST_TMPDIR/go-mid" "$MIDP" "http://127.0.0.1:$LEAFP"
+	ctx_cell http parented -- "$BATS_TEST_TMPDIR/go-mid" "$MIDP" "http://127.0.0.1:$LEAFP"
+	grep -q "handler goroutine made it" "$BATS_TEST_TMPDIR/obs.err"
 	# each of the middle's server spans is the child of the client span
 	# that called it, through the traceparent it read
 	"$PY" - "$RECV_OUT" "$N" <<'PYEOF'

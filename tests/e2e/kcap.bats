@@ -28,7 +28,7 @@ served() {
 	metric_sum "$T/m" "^http_server_request_duration_seconds_count\\{http_request_method=\"$1\",http_route=\"$2\",http_response_status_code=\"200\",service=\"go-svc\"\\}"
 }
 
-@test "kcap: a Go net/http service under obs-run: every request counted by route (keep-alive load, 64 KiB answers, 1 MiB uploads), its client calls counted and marked parent unknown, spans exported with the callers' traceparent honoured" {
+@test "kcap: a Go net/http service under obs-run: every request counted by route (keep-alive load, 64 KiB answers, 1 MiB uploads), its client calls counted, each the child of its handler's request, one made from another goroutine marked parent unknown, spans exported with the callers' traceparent honoured" {
 	local GP LP RP wrk_n i
 	GP=$(free_port) LP=$(free_port) RP=$(free_port) MP=$(free_port)
 	receiver_start "$RP"
@@ -55,6 +55,10 @@ served() {
 		curl -fsS -H "traceparent: 00-0af7651916cd43dd8448eb211c8031$(printf %02x "$i")-b7ad6b71692033$(printf %02x "$i")-01" \
 			"http://127.0.0.1:$GP/call" | grep -q "downstream 200"
 	done
+	# a call made from a goroutine the handler started: nothing says whose
+	for i in $(seq 3); do
+		curl -fsS "http://127.0.0.1:$GP/fanout" | grep -q "downstream 200"
+	done
 	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/call"' 10
 	scrape "$MP" >"$T/m"
 	echo "wrk: $wrk_n, counted: $(served GET /)"
@@ -63,13 +67,15 @@ served() {
 	[ "$(served GET /big)" = 20 ]
 	[ "$(served POST /echo)" = 5 ]
 	[ "$(served GET /call)" = 10 ]
-	[ "$(metric_sum "$T/m" '^http_client_request_duration_seconds_count\{http_request_method="GET",server_address="127.0.0.1",http_response_status_code="200",service="go-svc"\}')" = 10 ]
-	[ "$(metric_sum "$T/m" '^obs_context_unknown_total\{service="go-svc"\}')" = 10 ]
+	[ "$(served GET /fanout)" = 3 ]
+	[ "$(metric_sum "$T/m" '^http_client_request_duration_seconds_count\{http_request_method="GET",server_address="127.0.0.1",http_response_status_code="200",service="go-svc"\}')" = 13 ]
+	[ "$(metric_sum "$T/m" '^obs_context_unknown_total\{service="go-svc"\}')" = 3 ]
 	[ "$(metric_sum "$T/m" '^obs_events_dropped_total\{reason="capture_full"\}')" = 0 ]
 	promtool check metrics <"$T/m"
 	obs_stop
-	# every /call server span is the child of the traceparent it carried;
-	# its client span starts a trace of its own, marked
+	# every /call server span is the child of the traceparent it carried,
+	# and its client span the child of it; /fanout's client spans start
+	# traces of their own, marked
 	"$PY" - "$RECV_OUT" <<'PYEOF'
 import json, sys
 spans = [json.loads(l) for l in open(sys.argv[1])]
@@ -80,9 +86,14 @@ for s in calls:
     assert s["trace_id"] == "0af7651916cd43dd8448eb211c8031%02x" % i, s
     assert s["parent_span_id"] == "b7ad6b71692033%02x" % i, s
 clients = [s for s in spans if s["service"] == "go-svc" and s["kind"] == 3]
-assert len(clients) == 10, len(clients)
-assert all(s["attributes"].get("obs.parent") == "unknown" and not s["parent_span_id"] for s in clients)
-assert all(s["trace_id"] not in {c["trace_id"] for c in calls} for s in clients)
+assert len(clients) == 13, len(clients)
+by_parent = {s["parent_span_id"]: s for s in clients if s["parent_span_id"]}
+for s in calls:
+    c = by_parent[s["span_id"]]
+    assert c["trace_id"] == s["trace_id"] and "obs.parent" not in c["attributes"], c
+marked = [s for s in clients if s["attributes"].get("obs.parent") == "unknown"]
+assert len(marked) == 3 and all(not s["parent_span_id"] for s in marked), marked
+assert all(s["trace_id"] not in {c["trace_id"] for c in calls} for s in marked)
 PYEOF
 }
 

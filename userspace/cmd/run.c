@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "elfkind.h"
+#include "golayout.h"
 #include "kcap.h"
 #include "auth.h"
 #include "log.h"
@@ -193,28 +194,43 @@ static int setup_shim(struct obs_app *a, const char *service, char *err, size_t 
 	return 0;
 }
 
+/* What CMD is, as far as following it goes. */
+struct cmd_kind {
+	enum elfkind kind;
+	char path[4096];
+	struct golayout go; /* a Go program's, when go_known */
+	int go_known;
+};
+
 /* Say at start when CMD is a program the shim cannot follow, and what the
  * user gets instead: a wrapper that is silent about it looks broken. Its
- * kind, for kernel-side capture. */
-static enum elfkind explain_cmd(const char *cmd)
+ * kind (and a Go program's layout), for kernel-side capture. */
+static void explain_cmd(const char *cmd, struct cmd_kind *k)
 {
-	char path[4096], detail[128];
-	enum elfkind kind;
+	char detail[128], why[128] = "";
 
-	if (elfkind_resolve(cmd, path, sizeof(path)))
-		return ELFKIND_UNKNOWN; /* not found: exec says so */
-	kind = elfkind_of(path, detail, sizeof(detail));
-	switch (kind) {
+	memset(k, 0, sizeof(*k));
+	k->kind = ELFKIND_UNKNOWN;
+	if (elfkind_resolve(cmd, k->path, sizeof(k->path)))
+		return; /* not found: exec says so */
+	k->kind = elfkind_of(k->path, detail, sizeof(detail));
+	switch (k->kind) {
 	case ELFKIND_GO:
+		k->go_known = !golayout_read(k->path, detail, &k->go, why, sizeof(why));
 		log_warn(
 		    "shim_cannot_enter",
 		    "%s is a Go program%s%s%s: Go makes its own syscalls, so the shim cannot "
 		    "follow it. obs follows its HTTP/1 and cleartext HTTP/2 and gRPC from the "
 		    "kernel side instead: http_*/rpc_* metrics and spans, a request's incoming "
-		    "traceparent honoured; its "
-		    "outgoing requests start new traces marked parent unknown, and nothing "
-		    "is injected (docs/design.md, \"Programs the shim cannot enter\")",
-		    path, *detail ? " (" : "", detail, *detail ? ")" : "");
+		    "traceparent honoured; %s%s%s%s, and nothing is injected (docs/design.md, "
+		    "\"Programs the shim cannot enter\")",
+		    k->path, *detail ? " (" : "", detail, *detail ? ")" : "",
+		    k->go_known && k->go.has_client
+			? "an outgoing net/http request is the child of the request whose "
+			  "handler goroutine made it; other outgoing requests start new traces "
+			  "marked parent unknown"
+			: "its outgoing requests start new traces marked parent unknown",
+		    *why ? " (goroutines cannot be told apart: " : "", why, *why ? ")" : "");
 		break;
 	case ELFKIND_STATIC:
 		log_warn("shim_cannot_enter",
@@ -223,12 +239,11 @@ static enum elfkind explain_cmd(const char *cmd)
 			 "instead: http_*/rpc_* metrics and "
 			 "spans, the thread rule for its outgoing requests' parents; nothing is "
 			 "injected (docs/design.md, \"Programs the shim cannot enter\")",
-			 path);
+			 k->path);
 		break;
 	default:
 		break;
 	}
-	return kind;
 }
 
 /* Wait for CMD, forwarding signals; keep draining BPF events. */
@@ -285,7 +300,7 @@ int run_main(const struct obs_opts *o)
 	sigset_t set, oldmask;
 	struct obs_app a;
 	struct kcap *kcap = NULL;
-	enum elfkind kind = ELFKIND_UNKNOWN;
+	struct cmd_kind ck = {.kind = ELFKIND_UNKNOWN};
 	pid_t child;
 	uint32_t slot;
 	ssize_t n;
@@ -313,7 +328,7 @@ int run_main(const struct obs_opts *o)
 		procinfo_service_for_cmd(o->cmd_argv[0], labels.service, sizeof(labels.service));
 	slot = slots_get(a.slots, &labels);
 	if (!o->no_preload)
-		kind = explain_cmd(o->cmd_argv[0]);
+		explain_cmd(o->cmd_argv[0], &ck);
 
 	if (app_start_http(&a, err, sizeof(err))) {
 		log_error("metrics_listen_failed", "%s", err);
@@ -325,7 +340,7 @@ int run_main(const struct obs_opts *o)
 		app_free(&a);
 		return EXIT_OBS_FAILED;
 	}
-	if ((kind == ELFKIND_GO || kind == ELFKIND_STATIC) && a.spans) {
+	if ((ck.kind == ELFKIND_GO || ck.kind == ELFKIND_STATIC) && a.spans) {
 		struct kcap_cfg kc = {
 		    .spans = a.spans, .routes = &a.cfg->routes, .who = run_who, .who_ctx = &a};
 
@@ -373,8 +388,16 @@ int run_main(const struct obs_opts *o)
 		if (collector_capture(a.col, child))
 			log_warn("capture_failed", "kernel-side capture of pid %d: %s", (int)child,
 				 strerror(errno));
-		if (kind == ELFKIND_GO)
+		if (ck.kind == ELFKIND_GO)
 			kcap_set_go(kcap, child);
+		/* while still privileged: uprobes on CMD's net/http client */
+		if (ck.go_known &&
+		    collector_go_follow(a.col, child, ck.path, ck.go.tls_g, ck.go.goid_off,
+					ck.go.has_client, err, sizeof(err)))
+			log_warn("capture_failed",
+				 "goroutines of pid %d cannot be told apart: %s; its outgoing "
+				 "requests start new traces marked parent unknown",
+				 (int)child, err);
 	}
 	/* CMD runs with whatever it was started with; obs-run itself keeps
 	 * only CAP_KILL: CMD may switch to another user and must still get

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "cli.h"
+#include "golayout.h"
 #include "log.h"
 #include "obs.skel.h"
 
@@ -25,6 +26,8 @@ struct collector {
 	int ncpus;
 	int attached;
 	uint64_t events_seen;
+	struct bpf_link *go_links[COLLECTOR_GO_LINKS]; /* uprobes on Go programs */
+	int ngo_links;
 };
 
 /* libbpf's own messages go to our debug log; errors are reported by us. */
@@ -134,6 +137,8 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 		disable(c->skel->progs.obs_cap_fork);
 		disable(c->skel->progs.obs_cap_exit_proc);
 		disable(c->skel->progs.obs_cap_exec);
+		disable(c->skel->progs.obs_go_writer);
+		disable(c->skel->progs.obs_go_call);
 	}
 	c->skel->rodata->cap_probe_exec = cfg->on_capture && cfg->capture_probe_exec;
 
@@ -149,7 +154,9 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	{
 		struct bpf_link *l;
 
-		if (!bpf_program__autoload(prog))
+		/* uprobes attach per program, with collector_go_follow */
+		if (!bpf_program__autoload(prog) ||
+		    !strncmp(bpf_program__section_name(prog), "uprobe", 6))
 			continue;
 		l = bpf_program__attach(prog);
 		if (!l) {
@@ -188,6 +195,8 @@ void collector_close(struct collector *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	for (int i = 0; i < c->ngo_links; i++)
+		bpf_link__destroy(c->go_links[i]);
 	obs_bpf__destroy(c->skel);
 	free(c);
 }
@@ -217,12 +226,47 @@ int collector_track(struct collector *c, pid_t tgid, uint32_t slot)
 
 int collector_capture(struct collector *c, pid_t tgid)
 {
-	__u32 key = (__u32)tgid, one = 1;
+	struct obs_cap_proc v = {.state = OBS_CAP_ON};
+	__u32 key = (__u32)tgid;
 
 	if (!c->on_capture)
 		return -1;
-	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &one, BPF_ANY) ? -1
-											      : 0;
+	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY) ? -1
+											    : 0;
+}
+
+static int go_probe(struct collector *c, struct bpf_program *prog, pid_t tgid, const char *path,
+		    const char *fn, char *err, size_t errlen)
+{
+	struct bpf_uprobe_opts o = {.sz = sizeof(o), .func_name = fn};
+	struct bpf_link *l;
+
+	if (c->ngo_links == COLLECTOR_GO_LINKS)
+		return seterr(err, errlen, "more than %d Go programs", COLLECTOR_GO_LINKS / 2);
+	if (!(l = bpf_program__attach_uprobe_opts(prog, tgid, path, 0, &o)))
+		return seterr(err, errlen, "cannot attach a uprobe to %s in %s: %s", fn, path,
+			      strerror(errno));
+	c->go_links[c->ngo_links++] = l;
+	return 0;
+}
+
+int collector_go_follow(struct collector *c, pid_t tgid, const char *path, int32_t tls_g,
+			uint32_t goid_off, int client, char *err, size_t errlen)
+{
+	struct obs_cap_proc v = {.state = OBS_CAP_ON, .go_tls_g = tls_g, .go_goid_off = goid_off};
+	__u32 key = (__u32)tgid;
+
+	if (!c->on_capture)
+		return seterr(err, errlen, "capture is not loaded");
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY))
+		return seterr(err, errlen, "cannot follow pid %d: %s", (int)tgid, strerror(errno));
+	if (!client)
+		return 0;
+	if (go_probe(c, c->skel->progs.obs_go_writer, tgid, path, GOLAYOUT_WRITELOOP, err,
+		     errlen) ||
+	    go_probe(c, c->skel->progs.obs_go_call, tgid, path, GOLAYOUT_ROUNDTRIP, err, errlen))
+		return -1;
+	return 0;
 }
 
 void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd)

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "gorel.h"
 #include "log.h"
 #include "pconn.h"
 #include "proto_red.h"
@@ -31,8 +32,10 @@ struct kproc {
 	struct region reg;
 	void *mem;
 	size_t len;
+	struct gorel *gr; /* a Go program's client connections, once said */
+	uint32_t go_lost; /* the kernel's count of Go events lost, as last seen */
 	struct {
-		uint32_t tid;
+		uint64_t who; /* the thread, or a Go program's goroutine */
 		uint8_t span[8];
 		struct tp_ctx ctx;
 	} serving[KCAP_THREADS];
@@ -43,6 +46,7 @@ struct kconn {
 	uint32_t fd;
 	uint32_t next_seq; /* the number the kernel gives its next chunk */
 	uint32_t next_off; /* where the next chunk starts in its syscall's bytes */
+	uint64_t goid;	   /* a Go server connection's goroutine: its first reader */
 	struct kproc *p;
 	struct proto_conn pc; /* last: its module state follows inline */
 };
@@ -105,6 +109,7 @@ static void host_server_begin(struct proto_conn *pc, struct exchange *x,
 	struct kproc *p = conn_of(pc)->p;
 	uint64_t start = x->start_ns; /* the module's: when the request began */
 	struct tp_ctx parent;
+	uint64_t who;
 
 	(void)stream;
 	exchange_clear(x);
@@ -123,11 +128,15 @@ static void host_server_begin(struct proto_conn *pc, struct exchange *x,
 		if (in->tp_count)
 			x->flags |= SPAN_F_BAD_TRACEPARENT;
 	}
-	if (p->go)
-		return; /* goroutines: no thread says whose a request is */
+	/* Go: net/http serves a connection's requests on the goroutine that
+	 * first read from it (its handler runs there); goroutines move
+	 * between threads, so without one no thread says whose a request is */
+	who = p->go ? conn_of(pc)->goid : p->k->cur->tid;
+	if (!who)
+		return;
 	for (int i = 0; i < KCAP_THREADS; i++)
-		if (!p->serving[i].tid) {
-			p->serving[i].tid = p->k->cur->tid;
+		if (!p->serving[i].who) {
+			p->serving[i].who = who;
 			memcpy(p->serving[i].span, x->ctx.span_id, 8);
 			p->serving[i].ctx = x->ctx;
 			return;
@@ -137,24 +146,30 @@ static void host_server_begin(struct proto_conn *pc, struct exchange *x,
 static void server_end(struct kproc *p, const struct exchange *x)
 {
 	for (int i = 0; i < KCAP_THREADS; i++)
-		if (p->serving[i].tid && !memcmp(p->serving[i].span, x->ctx.span_id, 8))
-			p->serving[i].tid = 0;
+		if (p->serving[i].who && !memcmp(p->serving[i].span, x->ctx.span_id, 8))
+			p->serving[i].who = 0;
 }
 
 static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_t stream)
 {
 	struct kproc *p = conn_of(pc)->p;
 	const struct tp_ctx *mine = NULL;
+	uint64_t who = p->k->cur->tid;
 	int others = 0;
 
 	(void)stream;
-	for (int i = 0; !p->go && i < KCAP_THREADS; i++) {
-		if (!p->serving[i].tid)
+	/* Go: the goroutine whose call this connection's writer writes (the
+	 * thread rule would be wrong: the writer is not the caller); a call
+	 * nothing names, or an HTTP/2 one, stays unknown */
+	if (p->go)
+		who = p->gr ? gorel_take(p->gr, p->k->cur->goid) : 0;
+	for (int i = 0; who && i < KCAP_THREADS; i++) {
+		if (!p->serving[i].who)
 			continue;
-		if (p->serving[i].tid == p->k->cur->tid)
+		if (p->serving[i].who == who && !mine)
 			mine = &p->serving[i].ctx;
-		else
-			others++;
+		else if (p->serving[i].who == who || !p->go)
+			others++; /* (a goroutine's other requests are not this call's) */
 	}
 	if (mine && !others) {
 		exchange_clear(x);
@@ -420,6 +435,8 @@ static void feed(struct kconn *c, const struct obs_cap_event *e)
 		c->pc.dead = 1;
 		return;
 	}
+	if (!c->goid && e->kind == OBS_CAP_IN)
+		c->goid = e->goid;
 	c->next_seq = e->seq + 1;
 	c->next_off = e->last ? 0 : e->off + (uint32_t)n;
 	pconn_feed(&c->pc, dir, e->data, n, e->ts_ns);
@@ -452,6 +469,7 @@ void kcap_free(struct kcap *k)
 	for (size_t i = 0; i < k->nprocs; i++) {
 		close(k->procs[i]->sock); /* the regions module retires it, counts kept */
 		munmap(k->procs[i]->mem, k->procs[i]->len);
+		free(k->procs[i]->gr);
 		free(k->procs[i]);
 	}
 	free(k);
@@ -477,6 +495,7 @@ void kcap_forget(struct kcap *k, pid_t pid, void (*unmark)(void *ctx, pid_t pid,
 	for (size_t i = 0; i < k->nprocs; i++)
 		if (k->procs[i] == p)
 			k->procs[i] = k->procs[--k->nprocs];
+	free(p->gr);
 	free(p);
 }
 
@@ -487,6 +506,11 @@ void kcap_event(void *ctx, const struct obs_cap_event *e)
 	struct kproc *p;
 
 	k->cur = e;
+	if (e->go_lost && (p = proc_find(k, (pid_t)e->tgid)) && p->go_lost != e->go_lost) {
+		p->go_lost = e->go_lost; /* a call was not said: none pending is sure */
+		if (p->gr)
+			gorel_init(p->gr);
+	}
 	switch (e->kind) {
 	case OBS_CAP_OPEN_SERVER:
 	case OBS_CAP_OPEN_CLIENT:
@@ -503,6 +527,20 @@ void kcap_event(void *ctx, const struct obs_cap_event *e)
 	case OBS_CAP_CLOSE:
 		if ((at = conn_find(k, e->conn)))
 			conn_end(k, at, e->ts_ns);
+		break;
+	case OBS_CAP_GO_WRITER:
+	case OBS_CAP_GO_CALL:
+		p = proc_find(k, (pid_t)e->tgid);
+		if (!p && !(p = proc_new(k, (pid_t)e->tgid)))
+			break;
+		if (!p->gr && (p->gr = malloc(sizeof(*p->gr))))
+			gorel_init(p->gr);
+		if (!p->gr)
+			break;
+		if (e->kind == OBS_CAP_GO_WRITER)
+			gorel_writer(p->gr, e->conn, e->goid);
+		else
+			gorel_call(p->gr, e->conn, e->goid);
 		break;
 	case OBS_CAP_GO:
 		kcap_set_go(k, (pid_t)e->tgid);

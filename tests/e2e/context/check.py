@@ -7,7 +7,9 @@ client (services ctx-c<N>, one per concurrency level), the middle under
 obs-run and the leaf, both exporting to the receiver. Prints one JSON
 object: per client run, its requests and whole traces, and over all runs
 the middle's outgoing calls with a wrong parent, marked unknown, or broken
-without a mark. Calls to /v1/traces (an app exporting its own telemetry)
+without a mark, and those whose parent is the middle's server span of
+their own request (parented: right even where the trace breaks after them,
+obs not injecting). Calls to /v1/traces (an app exporting its own telemetry)
 are left out. A client trace is whole when every span's parent is in
 the trace and it holds exactly one middle server span and one leaf span.
 A middle client span has a wrong parent when it sits in the trace of a
@@ -58,7 +60,8 @@ for s in spans:
     if name:
         client_trace[name] = s["trace_id"]
 
-unknown = unmarked = 0
+by_id = {s["span_id"]: s for s in spans}
+unknown = unmarked = parented = 0
 for s in spans:
     if s["service"] != MID or s["kind"] != 3:
         continue
@@ -75,7 +78,11 @@ for s in spans:
             wrong += 1  # in another request's trace
         else:
             unmarked += 1  # a new trace nobody said was one
+    elif name:
+        p = by_id.get(s["parent_span_id"])
+        if p and p["service"] == MID and p["kind"] == 2 and req_of(p) == name:
+            parented += 1
 # every mark, the app's own exports included: what obs_context_unknown_total counts
 marked = sum(1 for s in every if s["service"] == MID and s["attributes"].get("obs.parent") == "unknown")
 print(json.dumps({"runs": runs, "wrong": wrong, "unknown": unknown, "unmarked": unmarked,
-                  "marked": marked}))
+                  "parented": parented, "marked": marked}))

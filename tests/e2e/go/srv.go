@@ -6,6 +6,7 @@
 //
 // GET /        answers "go ok"
 // GET /call    calls DOWNSTREAM_URL, then answers with its status
+// GET /fanout  the same call, made from a goroutine of its own
 // GET /big     answers 64 KiB (more than kernel-side capture copies)
 // POST /echo   answers the body it was sent
 package main
@@ -26,7 +27,7 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "go ok")
 	})
-	http.HandleFunc("/call", func(w http.ResponseWriter, r *http.Request) {
+	call := func(w http.ResponseWriter) {
 		resp, err := http.Get(down)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -35,6 +36,17 @@ func main() {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		fmt.Fprintf(w, "downstream %d\n", resp.StatusCode)
+	}
+	http.HandleFunc("/call", func(w http.ResponseWriter, r *http.Request) {
+		call(w)
+	})
+	http.HandleFunc("/fanout", func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan struct{})
+		go func() {
+			call(w)
+			close(done)
+		}()
+		<-done
 	})
 	http.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "65536")

@@ -1,0 +1,103 @@
+/* Unit tests: whose call a Go client connection's writer goroutine writes
+ * (gorel.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "gorel.h"
+
+static struct gorel *fresh(void)
+{
+	struct gorel *r = malloc(sizeof(*r));
+
+	assert_non_null(r);
+	gorel_init(r);
+	return r;
+}
+
+static void keep_alive_calls(void **state)
+{
+	struct gorel *r = fresh();
+
+	(void)state;
+	gorel_writer(r, 0x1000, 7); /* connection 0x1000, writer goroutine 7 */
+	gorel_call(r, 0x1000, 42);
+	assert_int_equal(gorel_take(r, 7), 42);
+	/* taken once: a second request head with no call is not known */
+	assert_int_equal(gorel_take(r, 7), 0);
+	gorel_call(r, 0x1000, 43); /* the next call on the kept-alive connection */
+	assert_int_equal(gorel_take(r, 7), 43);
+	/* another goroutine's writer, another connection */
+	gorel_writer(r, 0x2000, 8);
+	gorel_call(r, 0x2000, 50);
+	gorel_call(r, 0x1000, 51);
+	assert_int_equal(gorel_take(r, 8), 50);
+	assert_int_equal(gorel_take(r, 7), 51);
+	assert_int_equal(gorel_take(r, 9), 0); /* a writer never said */
+	free(r);
+}
+
+static void call_before_writer_starts(void **state)
+{
+	struct gorel *r = fresh();
+
+	(void)state;
+	/* the call that dials is said before the new writer goroutine runs */
+	gorel_call(r, 0x3000, 60);
+	gorel_writer(r, 0x3000, 9);
+	assert_int_equal(gorel_take(r, 9), 60);
+	/* the address reused by a new connection: its own call replaces
+	 * whatever the old one left */
+	gorel_call(r, 0x3000, 61);
+	gorel_call(r, 0x3000, 62);
+	gorel_writer(r, 0x3000, 10);
+	assert_int_equal(gorel_take(r, 9), 0); /* the old writer's connection is gone */
+	assert_int_equal(gorel_take(r, 10), 62);
+	/* zeros are never recorded */
+	gorel_call(r, 0, 5);
+	gorel_writer(r, 0x4000, 0);
+	assert_int_equal(gorel_take(r, 0), 0);
+	free(r);
+}
+
+static void lost_event_resets(void **state)
+{
+	struct gorel *r = fresh();
+
+	(void)state;
+	gorel_writer(r, 0x1000, 7);
+	gorel_call(r, 0x1000, 42);
+	gorel_init(r); /* what kcap does when the kernel lost a Go event */
+	assert_int_equal(gorel_take(r, 7), 0);
+	free(r);
+}
+
+static void bounded(void **state)
+{
+	struct gorel *r = fresh();
+
+	(void)state;
+	for (uint64_t i = 1; i <= GOREL_CONNS + 100; i++) {
+		gorel_writer(r, i * 16, 1000 + i);
+		gorel_call(r, i * 16, 5000 + i);
+	}
+	/* the least recently used went first; the newest are all there */
+	assert_int_equal(gorel_take(r, 1001), 0);
+	for (uint64_t i = 101; i <= GOREL_CONNS + 100; i++)
+		assert_int_equal(gorel_take(r, 1000 + i), 5000 + i);
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(keep_alive_calls),
+	    cmocka_unit_test(call_before_writer_starts),
+	    cmocka_unit_test(lost_event_resets),
+	    cmocka_unit_test(bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

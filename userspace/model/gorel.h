@@ -1,0 +1,37 @@
+/* gorel - whose call a Go program's HTTP/1 client connection is writing.
+ * net/http's transport writes a request from its connection's own writer
+ * goroutine, not from the goroutine that made the call. Two events tie
+ * them: a writer goroutine starts (persistConn.writeLoop, once per
+ * connection) and a call starts (persistConn.roundTrip, on the caller's
+ * goroutine); both name the connection by its *persistConn. A persistConn
+ * carries one request at a time, so what its writer writes next is the
+ * last call made on it. Pure and bounded: what falls out of the table is
+ * not known, never guessed. */
+#ifndef OBS_GOREL_H
+#define OBS_GOREL_H
+#include <stdint.h>
+
+#define GOREL_CONNS 512
+
+struct gorel {
+	struct gorel_conn {
+		uint64_t pc;	 /* the *persistConn (0: free) */
+		uint64_t writer; /* its writer goroutine (0: not seen start) */
+		uint64_t caller; /* the goroutine of the call not yet written (0: none) */
+		uint64_t used;	 /* when last touched: the least recent goes first */
+	} c[GOREL_CONNS];
+	uint64_t clock;
+};
+
+/* Empty; also after an event was lost (a call not said must not leave
+ * the one before it to be taken). */
+void gorel_init(struct gorel *r);
+/* Connection pc's writer goroutine started (a new connection at pc). */
+void gorel_writer(struct gorel *r, uint64_t pc, uint64_t goid);
+/* A call started on connection pc, on goroutine goid. */
+void gorel_call(struct gorel *r, uint64_t pc, uint64_t goid);
+/* The goroutine whose call writer is beginning to write, taken: each call
+ * is given once. 0: not known. */
+uint64_t gorel_take(struct gorel *r, uint64_t writer);
+
+#endif
