@@ -392,8 +392,7 @@ int run_main(const struct obs_opts *o)
 			kcap_set_go(kcap, child);
 		/* while still privileged: uprobes on CMD's net/http client */
 		if (ck.go_known &&
-		    collector_go_follow(a.col, child, ck.path, ck.go.tls_g, ck.go.goid_off,
-					ck.go.has_client, err, sizeof(err)))
+		    collector_go_follow(a.col, child, ck.path, &ck.go, err, sizeof(err)))
 			log_warn("capture_failed",
 				 "goroutines of pid %d cannot be told apart: %s; its outgoing "
 				 "requests start new traces marked parent unknown",

@@ -236,35 +236,38 @@ int collector_capture(struct collector *c, pid_t tgid)
 }
 
 static int go_probe(struct collector *c, struct bpf_program *prog, pid_t tgid, const char *path,
-		    const char *fn, char *err, size_t errlen)
+		    const char *fn, uint32_t at, char *err, size_t errlen)
 {
 	struct bpf_uprobe_opts o = {.sz = sizeof(o), .func_name = fn};
 	struct bpf_link *l;
 
 	if (c->ngo_links == COLLECTOR_GO_LINKS)
 		return seterr(err, errlen, "more than %d Go programs", COLLECTOR_GO_LINKS / 2);
-	if (!(l = bpf_program__attach_uprobe_opts(prog, tgid, path, 0, &o)))
+	/* with func_name, the offset is from the function's start */
+	if (!(l = bpf_program__attach_uprobe_opts(prog, tgid, path, at, &o)))
 		return seterr(err, errlen, "cannot attach a uprobe to %s in %s: %s", fn, path,
 			      strerror(errno));
 	c->go_links[c->ngo_links++] = l;
 	return 0;
 }
 
-int collector_go_follow(struct collector *c, pid_t tgid, const char *path, int32_t tls_g,
-			uint32_t goid_off, int client, char *err, size_t errlen)
+int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
+			const struct golayout *gl, char *err, size_t errlen)
 {
-	struct obs_cap_proc v = {.state = OBS_CAP_ON, .go_tls_g = tls_g, .go_goid_off = goid_off};
+	struct obs_cap_proc v = {
+	    .state = OBS_CAP_ON, .go_tls_g = gl->tls_g, .go_goid_off = gl->goid_off};
 	__u32 key = (__u32)tgid;
 
 	if (!c->on_capture)
 		return seterr(err, errlen, "capture is not loaded");
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY))
 		return seterr(err, errlen, "cannot follow pid %d: %s", (int)tgid, strerror(errno));
-	if (!client)
+	if (!gl->has_client)
 		return 0;
-	if (go_probe(c, c->skel->progs.obs_go_writer, tgid, path, GOLAYOUT_WRITELOOP, err,
-		     errlen) ||
-	    go_probe(c, c->skel->progs.obs_go_call, tgid, path, GOLAYOUT_ROUNDTRIP, err, errlen))
+	if (go_probe(c, c->skel->progs.obs_go_writer, tgid, path, GOLAYOUT_WRITELOOP,
+		     gl->writeloop_at, err, errlen) ||
+	    go_probe(c, c->skel->progs.obs_go_call, tgid, path, GOLAYOUT_ROUNDTRIP,
+		     gl->roundtrip_at, err, errlen))
 		return -1;
 	return 0;
 }

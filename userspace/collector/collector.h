@@ -74,14 +74,14 @@ size_t collector_forget_slot(struct collector *c, uint32_t slot);
 /* Capture tgid's TCP connections (and those of the processes it forks
  * from now on). -1 if capture is not loaded or its table is full. */
 int collector_capture(struct collector *c, pid_t tgid);
-/* Tell tgid's goroutines apart (a Go program, its layout read with
- * golayout_read): g at the thread pointer + tls_g, goid at g + goid_off;
- * with client, uprobes on path's net/http client for that process, so its
- * outgoing requests get their caller's parent. Needs the privileges of
- * attach time. -1 with a message in err. */
+/* Tell tgid's goroutines apart (a Go program whose layout golayout_read
+ * read, at path): with the layout's client functions, uprobes on them for
+ * that process, so its outgoing requests get their caller's parent. Needs
+ * the privileges of attach time. -1 with a message in err. */
 #define COLLECTOR_GO_LINKS 64
-int collector_go_follow(struct collector *c, pid_t tgid, const char *path, int32_t tls_g,
-			uint32_t goid_off, int client, char *err, size_t errlen);
+struct golayout;
+int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
+			const struct golayout *gl, char *err, size_t errlen);
 /* Forget a connection capture marked (its process is gone). */
 void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd);
 /* fd that becomes readable when process events are pending. */

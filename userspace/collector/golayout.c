@@ -42,8 +42,46 @@ static int32_t tls_g(Elf *e, int has_tlsg, uint64_t tlsg_value)
 	return -8;
 }
 
+/* Where a uprobe on the Go function at vaddr costs least. Go opens a
+ * function with its stack check, "cmp rsp,[r14+0x10]" (or "lea r12,[rsp-N];
+ * cmp r12,[r14+0x10]") then "jbe": a probe on the cmp is single-stepped
+ * out of line (two traps), one on the jbe is emulated (one), and there the
+ * receiver (RAX) and g (R14) are what they were at entry. */
+static uint32_t probe_at(Elf *e, int fd, uint64_t vaddr)
+{
+	static const unsigned char cmp_rsp[] = {0x49, 0x3b, 0x66, 0x10},
+				   cmp_r12[] = {0x4d, 0x3b, 0x66, 0x10};
+	static const unsigned lea_len[] = {0, 5, 8}; /* none, disp8, disp32 */
+	unsigned char b[16];
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR) || vaddr < sh.sh_addr ||
+		    vaddr + sizeof(b) > sh.sh_addr + sh.sh_size)
+			continue;
+		if (pread(fd, b, sizeof(b), (off_t)(sh.sh_offset + vaddr - sh.sh_addr)) !=
+		    (ssize_t)sizeof(b))
+			return 0;
+		for (size_t i = 0; i < sizeof(lea_len) / sizeof(lea_len[0]); i++) {
+			unsigned at = lea_len[i];
+			const unsigned char *cmp = at ? cmp_r12 : cmp_rsp;
+
+			if (at && (b[0] != 0x4c || b[1] != 0x8d))
+				continue;
+			if (!memcmp(b + at, cmp, 4) &&
+			    (b[at + 4] == 0x76 || (b[at + 4] == 0x0f && b[at + 5] == 0x86)))
+				return at + 4;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 /* The symbols: net/http's two client functions, and runtime.tlsg. */
-static void symbols(Elf *e, struct golayout *out, int *has_tlsg, uint64_t *tlsg_value)
+static void symbols(Elf *e, int fd, struct golayout *out, int *has_tlsg, uint64_t *tlsg_value)
 {
 	Elf_Scn *scn = NULL;
 	int found = 0;
@@ -62,9 +100,13 @@ static void symbols(Elf *e, struct golayout *out, int *has_tlsg, uint64_t *tlsg_
 			if (!gelf_getsym(d, (int)i, &sym) ||
 			    !(name = elf_strptr(e, sh.sh_link, sym.st_name)))
 				continue;
-			if (!strcmp(name, GOLAYOUT_ROUNDTRIP) || !strcmp(name, GOLAYOUT_WRITELOOP))
+			if (!strcmp(name, GOLAYOUT_ROUNDTRIP)) {
+				out->roundtrip_at = probe_at(e, fd, sym.st_value);
 				found++;
-			else if (!strcmp(name, "runtime.tlsg")) {
+			} else if (!strcmp(name, GOLAYOUT_WRITELOOP)) {
+				out->writeloop_at = probe_at(e, fd, sym.st_value);
+				found++;
+			} else if (!strcmp(name, "runtime.tlsg")) {
 				*has_tlsg = 1;
 				*tlsg_value = sym.st_value;
 			}
@@ -137,7 +179,7 @@ int golayout_read(const char *path, const char *version, struct golayout *out, c
 		snprintf(why, whylen, "cannot read the binary");
 		goto out;
 	}
-	symbols(e, out, &has_tlsg, &tlsg_value);
+	symbols(e, fd, out, &has_tlsg, &tlsg_value);
 	out->tls_g = tls_g(e, has_tlsg, tlsg_value);
 	if (!(dw = dwarf_begin_elf(e, DWARF_C_READ, NULL))) {
 		snprintf(why, whylen, "no DWARF (stripped, or built with -ldflags=-w)");

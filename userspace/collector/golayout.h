@@ -12,6 +12,9 @@ struct golayout {
 	int32_t tls_g;	   /* g's address is at the thread pointer + tls_g */
 	uint32_t goid_off; /* goid's offset in runtime.g */
 	int has_client;	   /* net/http's persistConn.roundTrip and writeLoop are there */
+	/* where in each the uprobe goes: the stack check's branch, which the
+	 * kernel emulates (one trap), else the entry (a trap and a step) */
+	uint32_t roundtrip_at, writeloop_at;
 };
 
 #define GOLAYOUT_ROUNDTRIP "net/http.(*persistConn).roundTrip"
