@@ -160,6 +160,14 @@ enum obs_cap_kind {
 	 * goroutine): a connection's writer goroutine starts, a call starts */
 	OBS_CAP_GO_WRITER = 7,
 	OBS_CAP_GO_CALL = 8,
+	/* grpc-go (uprobes; conn holds the transport, goid the goroutine, len
+	 * the stream id): a server transport's reader starts (serveStreams), a
+	 * server handler starts (handleStream), a client transport's reader
+	 * starts, a client call sends on its stream (http2Client.Write) */
+	OBS_CAP_GRPC_SRV_CONN = 9,
+	OBS_CAP_GRPC_SRV_STREAM = 10,
+	OBS_CAP_GRPC_CLI_CONN = 11,
+	OBS_CAP_GRPC_CLI_STREAM = 12,
 };
 
 /* A process in capture.bpf.c's cap_procs. */
@@ -176,8 +184,9 @@ struct obs_cap_proc {
 	 * goroutine's g sits at fsbase + go_tls_g, its goid at g + go_goid_off */
 	__s32 go_tls_g;
 	__u32 go_goid_off;
-	__u32 go_lost; /* Go client events the ring had no room for */
-	__u32 pad;
+	__u32 go_lost;	  /* Go client events the ring had no room for */
+	__u16 go_sid_off; /* grpc-go: the stream id's offset in transport.Stream */
+	__u16 go_grpc;	  /* ... known */
 };
 
 struct obs_cap_event {

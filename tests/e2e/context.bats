@@ -247,7 +247,8 @@ CONF
 	(cd "$CTX" && GOCACHE=$BATS_TEST_TMPDIR/gocache GOPATH=$BATS_TEST_TMPDIR/gopath \
 		GO111MODULE=off go build -o "$BATS_TEST_TMPDIR/go-mid" go_mid.go)
 	ctx_cell http parented -- "$BATS_TEST_TMPDIR/go-mid" "$MIDP" "http://127.0.0.1:$LEAFP"
-	grep -q "handler goroutine made it" "$BATS_TEST_TMPDIR/obs.err"
+	grep -q "an outgoing net/http or grpc-go call is the child of the request whose handler goroutine made it" \
+		"$BATS_TEST_TMPDIR/obs.err"
 	# each of the middle's server spans is the child of the client span
 	# that called it, through the traceparent it read
 	"$PY" - "$RECV_OUT" "$N" <<'PYEOF'
@@ -262,10 +263,12 @@ assert len(mid_srv) == 3 * int(sys.argv[2]) and len(ok) == len(mid_srv)
 PYEOF
 }
 
-@test "context: grpc-go server and client (Debian's golang-google-grpc-dev), followed from the kernel side: never a wrong parent, calls unknown and counted" {
+@test "context: grpc-go server and client (Debian's golang-google-grpc-dev), followed from the kernel side: every call the child of its handler's request (goroutines followed)" {
 	require_cmd go
 	ctx_ports
 	(cd "$TOP/tests/e2e/go" && GOCACHE=$BATS_TEST_TMPDIR/gocache GOPATH=/usr/share/gocode \
 		GO111MODULE=off go build -o "$BATS_TEST_TMPDIR/grpc-mid" grpc_srv.go)
-	ctx_cell grpc unknown -- "$BATS_TEST_TMPDIR/grpc-mid" "$MIDP" "127.0.0.1:$LEAFP"
+	ctx_cell grpc parented -- "$BATS_TEST_TMPDIR/grpc-mid" "$MIDP" "127.0.0.1:$LEAFP"
+	grep -q "an outgoing net/http or grpc-go call is the child of the request whose handler goroutine made it" \
+		"$BATS_TEST_TMPDIR/obs.err"
 }

@@ -91,13 +91,53 @@ static void bounded(void **state)
 	free(r);
 }
 
+static void grpc_streams(void **state)
+{
+	struct gorel *r = fresh();
+
+	(void)state;
+	/* two client transports, each with its reader goroutine */
+	gorel_reader(r, 0xa000, 100);
+	gorel_reader(r, 0xb000, 200);
+	assert_int_equal(gorel_reader_of(r, 0xa000), 100);
+	assert_int_equal(gorel_reader_of(r, 0xc000), 0);
+	/* the same stream id on both, from different callers; a streaming
+	 * call sends more than once */
+	gorel_stream(r, 0xa000, 1, 7);
+	gorel_stream(r, 0xb000, 1, 8);
+	gorel_stream(r, 0xa000, 3, 9);
+	gorel_stream(r, 0xa000, 3, 9);
+	assert_int_equal(gorel_stream_take(r, 200, 1), 8);
+	assert_int_equal(gorel_stream_take(r, 100, 1), 7);
+	assert_int_equal(gorel_stream_take(r, 100, 1), 0); /* taken once */
+	assert_int_equal(gorel_stream_take(r, 100, 3), 9);
+	assert_int_equal(gorel_stream_take(r, 300, 5), 0); /* a reader never said */
+	/* calls said before the new transport's reader starts are kept */
+	gorel_stream(r, 0xd000, 1, 11);
+	gorel_reader(r, 0xd000, 400);
+	assert_int_equal(gorel_stream_take(r, 400, 1), 11);
+	/* a new transport at a reused address: its own call replaces what
+	 * the old one left under the same number */
+	gorel_stream(r, 0xa000, 5, 12);
+	gorel_reader(r, 0xa000, 500);
+	gorel_stream(r, 0xa000, 5, 13);
+	assert_int_equal(gorel_stream_take(r, 100, 5), 0); /* the old reader's is gone */
+	assert_int_equal(gorel_stream_take(r, 500, 5), 13);
+	/* bounded: the oldest pending calls go first */
+	for (uint32_t i = 1; i <= GOREL_STREAMS + 10; i++)
+		gorel_stream(r, 0xb000, 2 * i + 1, 1000 + i);
+	assert_int_equal(gorel_stream_take(r, 200, 3), 0);
+	assert_int_equal(gorel_stream_take(r, 200, 2 * (GOREL_STREAMS + 10) + 1),
+			 1000 + GOREL_STREAMS + 10);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(keep_alive_calls),
-	    cmocka_unit_test(call_before_writer_starts),
-	    cmocka_unit_test(lost_event_resets),
-	    cmocka_unit_test(bounded),
+	    cmocka_unit_test(keep_alive_calls),	 cmocka_unit_test(call_before_writer_starts),
+	    cmocka_unit_test(lost_event_resets), cmocka_unit_test(bounded),
+	    cmocka_unit_test(grpc_streams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

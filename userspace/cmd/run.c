@@ -225,11 +225,13 @@ static void explain_cmd(const char *cmd, struct cmd_kind *k)
 		    "traceparent honoured; %s%s%s%s, and nothing is injected (docs/design.md, "
 		    "\"Programs the shim cannot enter\")",
 		    k->path, *detail ? " (" : "", detail, *detail ? ")" : "",
-		    k->go_known && k->go.has_client
-			? "an outgoing net/http request is the child of the request whose "
-			  "handler goroutine made it; other outgoing requests start new traces "
-			  "marked parent unknown"
-			: "its outgoing requests start new traces marked parent unknown",
+		    !k->go_known ? "its outgoing requests start new traces marked parent unknown"
+		    : golayout_grpc(&k->go) || golayout_http(&k->go)
+			? "an outgoing net/http or grpc-go call is the child of the request "
+			  "whose handler goroutine made it; other outgoing requests start new "
+			  "traces marked parent unknown"
+			: "its outgoing requests start new traces marked parent unknown (it uses "
+			  "neither net/http's client nor grpc-go)",
 		    *why ? " (goroutines cannot be told apart: " : "", why, *why ? ")" : "");
 		break;
 	case ELFKIND_STATIC:

@@ -139,6 +139,10 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 		disable(c->skel->progs.obs_cap_exec);
 		disable(c->skel->progs.obs_go_writer);
 		disable(c->skel->progs.obs_go_call);
+		disable(c->skel->progs.obs_grpc_srv_conn);
+		disable(c->skel->progs.obs_grpc_srv_stream);
+		disable(c->skel->progs.obs_grpc_cli_conn);
+		disable(c->skel->progs.obs_grpc_cli_stream);
 	}
 	c->skel->rodata->cap_probe_exec = cfg->on_capture && cfg->capture_probe_exec;
 
@@ -242,7 +246,8 @@ static int go_probe(struct collector *c, struct bpf_program *prog, pid_t tgid, c
 	struct bpf_link *l;
 
 	if (c->ngo_links == COLLECTOR_GO_LINKS)
-		return seterr(err, errlen, "more than %d Go programs", COLLECTOR_GO_LINKS / 2);
+		return seterr(err, errlen, "more than %d uprobes on Go programs",
+			      COLLECTOR_GO_LINKS);
 	/* with func_name, the offset is from the function's start */
 	if (!(l = bpf_program__attach_uprobe_opts(prog, tgid, path, at, &o)))
 		return seterr(err, errlen, "cannot attach a uprobe to %s in %s: %s", fn, path,
@@ -254,21 +259,32 @@ static int go_probe(struct collector *c, struct bpf_program *prog, pid_t tgid, c
 int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
 			const struct golayout *gl, char *err, size_t errlen)
 {
-	struct obs_cap_proc v = {
-	    .state = OBS_CAP_ON, .go_tls_g = gl->tls_g, .go_goid_off = gl->goid_off};
+	struct obs_cap_proc v = {.state = OBS_CAP_ON,
+				 .go_tls_g = gl->tls_g,
+				 .go_goid_off = gl->goid_off,
+				 .go_sid_off = (__u16)gl->stream_id_off,
+				 .go_grpc = golayout_grpc(gl) ? 1 : 0};
+	struct bpf_program *prog[GOLAYOUT_FNS] = {
+	    [GOLAYOUT_WRITELOOP] = c->skel->progs.obs_go_writer,
+	    [GOLAYOUT_ROUNDTRIP] = c->skel->progs.obs_go_call,
+	    [GOLAYOUT_GRPC_SERVE] = c->skel->progs.obs_grpc_srv_conn,
+	    [GOLAYOUT_GRPC_HANDLE] = c->skel->progs.obs_grpc_srv_stream,
+	    [GOLAYOUT_GRPC_READER] = c->skel->progs.obs_grpc_cli_conn,
+	    [GOLAYOUT_GRPC_WRITE] = c->skel->progs.obs_grpc_cli_stream,
+	};
 	__u32 key = (__u32)tgid;
 
 	if (!c->on_capture)
 		return seterr(err, errlen, "capture is not loaded");
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY))
 		return seterr(err, errlen, "cannot follow pid %d: %s", (int)tgid, strerror(errno));
-	if (!gl->has_client)
-		return 0;
-	if (go_probe(c, c->skel->progs.obs_go_writer, tgid, path, GOLAYOUT_WRITELOOP,
-		     gl->writeloop_at, err, errlen) ||
-	    go_probe(c, c->skel->progs.obs_go_call, tgid, path, GOLAYOUT_ROUNDTRIP,
-		     gl->roundtrip_at, err, errlen))
-		return -1;
+	for (int f = 0; f < GOLAYOUT_FNS; f++) {
+		int want = f <= GOLAYOUT_ROUNDTRIP ? golayout_http(gl) : golayout_grpc(gl);
+
+		if (want && go_probe(c, prog[f], tgid, path, golayout_fn_name[f], gl->fn[f].at, err,
+				     errlen))
+			return -1;
+	}
 	return 0;
 }
 

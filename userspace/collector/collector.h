@@ -75,10 +75,11 @@ size_t collector_forget_slot(struct collector *c, uint32_t slot);
  * from now on). -1 if capture is not loaded or its table is full. */
 int collector_capture(struct collector *c, pid_t tgid);
 /* Tell tgid's goroutines apart (a Go program whose layout golayout_read
- * read, at path): with the layout's client functions, uprobes on them for
- * that process, so its outgoing requests get their caller's parent. Needs
+ * read, at path): uprobes on the net/http and grpc-go functions the
+ * layout found, for that process only, so its outgoing calls get the
+ * parent of the request whose handler made them. Needs
  * the privileges of attach time. -1 with a message in err. */
-#define COLLECTOR_GO_LINKS 64
+#define COLLECTOR_GO_LINKS 96
 struct golayout;
 int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
 			const struct golayout *gl, char *err, size_t errlen);

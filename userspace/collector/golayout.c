@@ -9,6 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *const golayout_fn_name[GOLAYOUT_FNS] = {
+    [GOLAYOUT_WRITELOOP] = "net/http.(*persistConn).writeLoop",
+    [GOLAYOUT_ROUNDTRIP] = "net/http.(*persistConn).roundTrip",
+    [GOLAYOUT_GRPC_SERVE] = "google.golang.org/grpc.(*Server).serveStreams",
+    [GOLAYOUT_GRPC_HANDLE] = "google.golang.org/grpc.(*Server).handleStream",
+    [GOLAYOUT_GRPC_READER] = "google.golang.org/grpc/internal/transport.(*http2Client).reader",
+    [GOLAYOUT_GRPC_WRITE] = "google.golang.org/grpc/internal/transport.(*http2Client).Write",
+};
+
+#define GRPC_TRANSPORT "google.golang.org/grpc/internal/transport"
+
 /* Go 1.17 brought the register ABI the uprobes read (receiver in RAX, g
  * in R14); older programs are not told apart. */
 static int regabi(const char *version)
@@ -80,11 +91,10 @@ static uint32_t probe_at(Elf *e, int fd, uint64_t vaddr)
 	return 0;
 }
 
-/* The symbols: net/http's two client functions, and runtime.tlsg. */
+/* The symbols: the functions watched, and runtime.tlsg. */
 static void symbols(Elf *e, int fd, struct golayout *out, int *has_tlsg, uint64_t *tlsg_value)
 {
 	Elf_Scn *scn = NULL;
-	int found = 0;
 
 	while ((scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
@@ -100,23 +110,21 @@ static void symbols(Elf *e, int fd, struct golayout *out, int *has_tlsg, uint64_
 			if (!gelf_getsym(d, (int)i, &sym) ||
 			    !(name = elf_strptr(e, sh.sh_link, sym.st_name)))
 				continue;
-			if (!strcmp(name, GOLAYOUT_ROUNDTRIP)) {
-				out->roundtrip_at = probe_at(e, fd, sym.st_value);
-				found++;
-			} else if (!strcmp(name, GOLAYOUT_WRITELOOP)) {
-				out->writeloop_at = probe_at(e, fd, sym.st_value);
-				found++;
-			} else if (!strcmp(name, "runtime.tlsg")) {
+			for (int f = 0; f < GOLAYOUT_FNS; f++)
+				if (!strcmp(name, golayout_fn_name[f])) {
+					out->fn[f].found = 1;
+					out->fn[f].at = probe_at(e, fd, sym.st_value);
+				}
+			if (!strcmp(name, "runtime.tlsg")) {
 				*has_tlsg = 1;
 				*tlsg_value = sym.st_value;
 			}
 		}
 	}
-	out->has_client = found == 2;
 }
 
-/* goid's offset in the struct runtime.g whose DIE is s. */
-static int goid_member(Dwarf_Die *s, uint32_t *off)
+/* The offset of member in the struct whose DIE is s. */
+static int member_offset(Dwarf_Die *s, const char *member, uint32_t *off)
 {
 	Dwarf_Die m;
 
@@ -127,9 +135,9 @@ static int goid_member(Dwarf_Die *s, uint32_t *off)
 		Dwarf_Attribute a;
 		Dwarf_Word w;
 
-		if (dwarf_tag(&m) == DW_TAG_member && name && !strcmp(name, "goid") &&
+		if (dwarf_tag(&m) == DW_TAG_member && name && !strcmp(name, member) &&
 		    dwarf_attr(&m, DW_AT_data_member_location, &a) && !dwarf_formudata(&a, &w) &&
-		    w && w < 4096) {
+		    w < 4096) {
 			*off = (uint32_t)w;
 			return 0;
 		}
@@ -137,9 +145,11 @@ static int goid_member(Dwarf_Die *s, uint32_t *off)
 	return -1;
 }
 
-/* goid's offset in runtime.g, from a compile unit of the runtime (Go's
- * linker writes more than one under that name). */
-static int goid_offset(Dwarf *dw, uint32_t *off)
+/* The offset of member in struct type. Go's linker writes the types into
+ * compile units named "runtime" (more than one); pkg's own are looked in
+ * too. */
+static int field_offset(Dwarf *dw, const char *pkg, const char *type, const char *member,
+			uint32_t *off)
 {
 	Dwarf_Off cu = 0, next;
 	size_t hsize;
@@ -149,15 +159,27 @@ static int goid_offset(Dwarf *dw, uint32_t *off)
 		const char *name;
 
 		if (!dwarf_offdie(dw, cu + hsize, &cudie) || !(name = dwarf_diename(&cudie)) ||
-		    strcmp(name, "runtime") || dwarf_child(&cudie, &die))
+		    (strcmp(name, pkg) && strcmp(name, "runtime")) || dwarf_child(&cudie, &die))
 			continue;
 		do {
 			if (dwarf_tag(&die) == DW_TAG_structure_type &&
-			    (name = dwarf_diename(&die)) && !strcmp(name, "runtime.g"))
-				return goid_member(&die, off);
+			    (name = dwarf_diename(&die)) && !strcmp(name, type))
+				return member_offset(&die, member, off);
 		} while (!dwarf_siblingof(&die, &die));
 	}
 	return -1;
+}
+
+int golayout_http(const struct golayout *g)
+{
+	return g->fn[GOLAYOUT_WRITELOOP].found && g->fn[GOLAYOUT_ROUNDTRIP].found;
+}
+
+int golayout_grpc(const struct golayout *g)
+{
+	return g->stream_id_known && g->fn[GOLAYOUT_GRPC_SERVE].found &&
+	       g->fn[GOLAYOUT_GRPC_HANDLE].found && g->fn[GOLAYOUT_GRPC_READER].found &&
+	       g->fn[GOLAYOUT_GRPC_WRITE].found;
 }
 
 int golayout_read(const char *path, const char *version, struct golayout *out, char *why,
@@ -185,10 +207,15 @@ int golayout_read(const char *path, const char *version, struct golayout *out, c
 		snprintf(why, whylen, "no DWARF (stripped, or built with -ldflags=-w)");
 		goto out;
 	}
-	if (goid_offset(dw, &out->goid_off)) {
+	if (field_offset(dw, "runtime", "runtime.g", "goid", &out->goid_off) || !out->goid_off) {
 		snprintf(why, whylen, "no runtime.g.goid in its DWARF");
 		goto out;
 	}
+	/* grpc-go's stream id: a program without grpc has no such type */
+	out->stream_id_known = out->fn[GOLAYOUT_GRPC_HANDLE].found &&
+			       !field_offset(dw, GRPC_TRANSPORT, GRPC_TRANSPORT ".Stream", "id",
+					     &out->stream_id_off) &&
+			       out->stream_id_off < 0xffff;
 	rc = 0;
 out:
 	if (dw)

@@ -8,264 +8,11 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 
-#include "gorel.h"
+#include "kcap_priv.h"
 #include "log.h"
-#include "pconn.h"
-#include "proto_red.h"
 #include "registry.h"
-#include "rng.h"
 #include "str.h"
-
-#define KCAP_PROCS   256
-#define KCAP_CONNS   4096 /* connections followed at once, over every process */
-#define KCAP_THREADS 64	  /* server requests in flight per process (thread rule) */
-
-struct kcap;
-
-struct kproc {
-	struct kcap *k;
-	pid_t tgid;
-	int go;
-	int sock; /* our end of the pair: closed, the region is retired */
-	struct region reg;
-	void *mem;
-	size_t len;
-	struct gorel *gr; /* a Go program's client connections, once said */
-	uint32_t go_lost; /* the kernel's count of Go events lost, as last seen */
-	struct {
-		uint64_t who; /* the thread, or a Go program's goroutine */
-		uint8_t span[8];
-		struct tp_ctx ctx;
-	} serving[KCAP_THREADS];
-};
-
-struct kconn {
-	uint64_t conn;
-	uint32_t fd;
-	uint32_t next_seq; /* the number the kernel gives its next chunk */
-	uint32_t next_off; /* where the next chunk starts in its syscall's bytes */
-	uint64_t goid;	   /* a Go server connection's goroutine: its first reader */
-	struct kproc *p;
-	struct proto_conn pc; /* last: its module state follows inline */
-};
-
-struct kcap {
-	struct kcap_cfg cfg;
-	struct kproc *procs[KCAP_PROCS];
-	size_t nprocs;
-	struct kconn *conns[KCAP_CONNS]; /* by conn id, linear probing */
-	size_t nconns;
-	const struct obs_cap_event *cur; /* the event being fed */
-	struct rng rng;			 /* span and trace ids */
-	pid_t go_pending[KCAP_PROCS];	 /* Go programs named before their first event */
-	size_t ngo_pending;
-	uint64_t refused; /* connections not followed: no room */
-	unsigned warned;  /* regions that could not be made, said */
-};
-
-static struct kconn *conn_of(struct proto_conn *pc)
-{
-	return (struct kconn *)((char *)pc - offsetof(struct kconn, pc));
-}
-
-/* ---- trace context --------------------------------------------------------- */
-
-static int sample_root(struct kproc *p, const uint8_t trace_id[16])
-{
-	uint32_t mode = __atomic_load_n(&p->reg.hdr->sample_mode, __ATOMIC_RELAXED);
-	uint64_t q53 = __atomic_load_n(&p->reg.hdr->sample_q53, __ATOMIC_RELAXED);
-
-	if (mode == SPANRING_SAMPLE_PROCESS)
-		return 1; /* the program's own sampler is not known: always on */
-	return tp_ratio_key(trace_id) < q53;
-}
-
-static void new_root(struct kproc *p, struct exchange *x)
-{
-	uint8_t rnd[24];
-
-	exchange_clear(x);
-	rng_fill(&p->k->rng, rnd, sizeof(rnd));
-	tp_new_root(&x->ctx, rnd, 0);
-	x->ctx.flags =
-	    (uint8_t)((sample_root(p, x->ctx.trace_id) ? TP_FLAG_SAMPLED : 0) | TP_FLAG_RANDOM);
-}
-
-static void child_of(struct kproc *p, struct exchange *x, const struct tp_ctx *parent)
-{
-	uint8_t rnd[8];
-
-	rng_fill(&p->k->rng, rnd, sizeof(rnd));
-	tp_new_child(&x->ctx, parent, rnd); /* parent-based: its sampled flag */
-	memcpy(x->parent, parent->span_id, 8);
-	x->flags |= SPAN_F_HAS_PARENT;
-}
-
-static void host_server_begin(struct proto_conn *pc, struct exchange *x,
-			      const struct proto_tp_in *in, uint32_t stream)
-{
-	struct kproc *p = conn_of(pc)->p;
-	uint64_t start = x->start_ns; /* the module's: when the request began */
-	struct tp_ctx parent;
-	uint64_t who;
-
-	(void)stream;
-	exchange_clear(x);
-	x->start_ns = start;
-	if (in->tp_count == 1 && !tp_parse(in->tp, in->tp_len, &parent)) {
-		child_of(p, x, &parent);
-		x->flags |= SPAN_F_REMOTE_PARENT;
-		if (in->ts_len && !in->ts_bad && !tp_tracestate_valid(in->ts, in->ts_len)) {
-			memcpy(x->tracestate, in->ts, in->ts_len);
-			x->tracestate_len = (uint16_t)in->ts_len;
-		}
-		x->tracestate[x->tracestate_len] = 0;
-	} else {
-		new_root(p, x);
-		x->start_ns = start;
-		if (in->tp_count)
-			x->flags |= SPAN_F_BAD_TRACEPARENT;
-	}
-	/* Go: net/http serves a connection's requests on the goroutine that
-	 * first read from it (its handler runs there); goroutines move
-	 * between threads, so without one no thread says whose a request is */
-	who = p->go ? conn_of(pc)->goid : p->k->cur->tid;
-	if (!who)
-		return;
-	for (int i = 0; i < KCAP_THREADS; i++)
-		if (!p->serving[i].who) {
-			p->serving[i].who = who;
-			memcpy(p->serving[i].span, x->ctx.span_id, 8);
-			p->serving[i].ctx = x->ctx;
-			return;
-		}
-}
-
-static void server_end(struct kproc *p, const struct exchange *x)
-{
-	for (int i = 0; i < KCAP_THREADS; i++)
-		if (p->serving[i].who && !memcmp(p->serving[i].span, x->ctx.span_id, 8))
-			p->serving[i].who = 0;
-}
-
-static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_t stream)
-{
-	struct kproc *p = conn_of(pc)->p;
-	const struct tp_ctx *mine = NULL;
-	uint64_t who = p->k->cur->tid;
-	int others = 0;
-
-	(void)stream;
-	/* Go: the goroutine whose call this connection's writer writes (the
-	 * thread rule would be wrong: the writer is not the caller); a call
-	 * nothing names, or an HTTP/2 one, stays unknown */
-	if (p->go)
-		who = p->gr ? gorel_take(p->gr, p->k->cur->goid) : 0;
-	for (int i = 0; who && i < KCAP_THREADS; i++) {
-		if (!p->serving[i].who)
-			continue;
-		if (p->serving[i].who == who && !mine)
-			mine = &p->serving[i].ctx;
-		else if (p->serving[i].who == who || !p->go)
-			others++; /* (a goroutine's other requests are not this call's) */
-	}
-	if (mine && !others) {
-		exchange_clear(x);
-		child_of(p, x, mine);
-		return;
-	}
-	new_root(p, x);
-	if (p->go || mine || others) /* serving, but which request cannot be told */
-		x->flags |= SPAN_F_PARENT_UNKNOWN;
-}
-
-static int host_client_adopt(struct proto_conn *pc, struct exchange *x, const char *tp, size_t len)
-{
-	struct tp_ctx app;
-
-	if (tp_parse(tp, len, &app))
-		return -1;
-	/* the program propagates itself (an OpenTelemetry SDK): its word */
-	x->flags = 0;
-	child_of(conn_of(pc)->p, x, &app);
-	x->flags |= SPAN_F_APP_CONTEXT;
-	x->tracestate_len = 0;
-	x->tracestate[0] = 0;
-	return 0;
-}
-
-static void host_emit(struct proto_conn *pc, const struct exchange *x, struct span_rec *r)
-{
-	struct kproc *p = conn_of(pc)->p;
-	struct region *reg = &p->reg;
-
-	if (pc->side == PROTO_SERVER)
-		server_end(p, x);
-	if (r->flags & SPAN_F_PARENT_UNKNOWN)
-		region_count(reg, REGION_CTX_UNKNOWN);
-	if (pc->h->observe)
-		proto_red_observe(pc->h, reg, p->k->cfg.routes, r);
-	if (!(r->trace_flags & TP_FLAG_SAMPLED)) {
-		region_count(reg, REGION_SPANS_UNSAMPLED);
-		return;
-	}
-	if (!__atomic_load_n(&reg->hdr->export_spans, __ATOMIC_ACQUIRE)) {
-		region_count(reg, REGION_SPANS_NOEXPORT);
-		return;
-	}
-	r->pid = (uint32_t)p->tgid;
-	r->pidns = 0;
-	region_count(reg, REGION_SPANS_SAMPLED);
-	spanring_push(&reg->ring, r);
-}
-
-static void host_count(struct proto_conn *pc, enum proto_count what)
-{
-	static const enum region_counter to[] = {
-	    [PROTO_COUNT_UNTRACKED] = REGION_UNTRACKED,
-	    [PROTO_COUNT_PARSE_ERROR] = REGION_PARSE_ERRORS,
-	    [PROTO_COUNT_INJECTED] = REGION_INJECTED,
-	    [PROTO_COUNT_INJECT_SKIPPED] = REGION_INJECT_SKIPPED,
-	};
-
-	if ((unsigned)what < sizeof(to) / sizeof(to[0]))
-		region_count(&conn_of(pc)->p->reg, to[what]);
-}
-
-/* Only asked for around the writes the shim makes: capture makes none. */
-static uint64_t host_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void *host_alloc(size_t size)
-{
-	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	return m == MAP_FAILED ? NULL : m;
-}
-
-static void host_free(void *p, size_t size)
-{
-	munmap(p, size);
-}
-
-static const struct proto_host kcap_host = {
-    .server_begin = host_server_begin,
-    .client_begin = host_client_begin,
-    .client_adopt = host_client_adopt,
-    .emit = host_emit,
-    .count = host_count,
-    .now = host_now,
-    .alloc = host_alloc,
-    .free = host_free,
-};
 
 /* ---- processes and their regions ------------------------------------------ */
 
@@ -352,7 +99,7 @@ static size_t slot_of(uint64_t conn)
 	return (size_t)(conn * 0x9e3779b97f4a7c15ULL >> 52) & (KCAP_CONNS - 1);
 }
 
-static struct kconn **conn_find(struct kcap *k, uint64_t conn)
+struct kconn **kcap_conn_find(struct kcap *k, uint64_t conn)
 {
 	for (size_t i = slot_of(conn), n = 0; n < KCAP_CONNS; i = (i + 1) & (KCAP_CONNS - 1), n++) {
 		if (!k->conns[i])
@@ -435,8 +182,11 @@ static void feed(struct kconn *c, const struct obs_cap_event *e)
 		c->pc.dead = 1;
 		return;
 	}
-	if (!c->goid && e->kind == OBS_CAP_IN)
-		c->goid = e->goid;
+	if (e->kind == OBS_CAP_IN && e->goid) {
+		if (!c->goid)
+			c->goid = e->goid;
+		c->goid_last = e->goid;
+	}
 	c->next_seq = e->seq + 1;
 	c->next_off = e->last ? 0 : e->off + (uint32_t)n;
 	pconn_feed(&c->pc, dir, e->data, n, e->ts_ns);
@@ -520,27 +270,23 @@ void kcap_event(void *ctx, const struct obs_cap_event *e)
 		break;
 	case OBS_CAP_IN:
 	case OBS_CAP_OUT:
-		if (!(at = conn_find(k, e->conn)))
+		if (!(at = kcap_conn_find(k, e->conn)))
 			break; /* opened before capture began, or not followed */
 		feed(*at, e);
 		break;
 	case OBS_CAP_CLOSE:
-		if ((at = conn_find(k, e->conn)))
+		if ((at = kcap_conn_find(k, e->conn)))
 			conn_end(k, at, e->ts_ns);
 		break;
 	case OBS_CAP_GO_WRITER:
 	case OBS_CAP_GO_CALL:
+	case OBS_CAP_GRPC_SRV_CONN:
+	case OBS_CAP_GRPC_SRV_STREAM:
+	case OBS_CAP_GRPC_CLI_CONN:
+	case OBS_CAP_GRPC_CLI_STREAM:
 		p = proc_find(k, (pid_t)e->tgid);
-		if (!p && !(p = proc_new(k, (pid_t)e->tgid)))
-			break;
-		if (!p->gr && (p->gr = malloc(sizeof(*p->gr))))
-			gorel_init(p->gr);
-		if (!p->gr)
-			break;
-		if (e->kind == OBS_CAP_GO_WRITER)
-			gorel_writer(p->gr, e->conn, e->goid);
-		else
-			gorel_call(p->gr, e->conn, e->goid);
+		if (p || (p = proc_new(k, (pid_t)e->tgid)))
+			kcap_go_event(p, e);
 		break;
 	case OBS_CAP_GO:
 		kcap_set_go(k, (pid_t)e->tgid);

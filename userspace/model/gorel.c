@@ -7,20 +7,25 @@ void gorel_init(struct gorel *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* pc's entry; a new one takes a free or the least recently used entry. */
-static struct gorel_conn *entry(struct gorel *r, uint64_t pc)
+/* pc's entry in t; a new one takes a free or the least recently used entry. */
+static struct gorel_conn *entry_in(struct gorel_conn *t, uint64_t pc)
 {
-	struct gorel_conn *old = &r->c[0];
+	struct gorel_conn *old = &t[0];
 
 	for (int i = 0; i < GOREL_CONNS; i++) {
-		if (r->c[i].pc == pc)
-			return &r->c[i];
-		if (r->c[i].used < old->used)
-			old = &r->c[i];
+		if (t[i].pc == pc)
+			return &t[i];
+		if (t[i].used < old->used)
+			old = &t[i];
 	}
 	memset(old, 0, sizeof(*old));
 	old->pc = pc;
 	return old;
+}
+
+static struct gorel_conn *entry(struct gorel *r, uint64_t pc)
+{
+	return entry_in(r->c, pc);
 }
 
 void gorel_writer(struct gorel *r, uint64_t pc, uint64_t goid)
@@ -59,6 +64,66 @@ uint64_t gorel_take(struct gorel *r, uint64_t writer)
 
 			r->c[i].caller = 0;
 			r->c[i].used = ++r->clock;
+			return caller;
+		}
+	return 0;
+}
+
+void gorel_reader(struct gorel *r, uint64_t t, uint64_t goid)
+{
+	struct gorel_conn *c;
+
+	if (!t || !goid)
+		return;
+	c = entry_in(r->readers, t);
+	c->writer = goid; /* (the reader, here) */
+	c->used = ++r->clock;
+	/* Streams left pending by an old transport at this address are not
+	 * wiped: the new one's calls may be said before its reader starts.
+	 * They cannot be taken for the new one's: every call sends (Write) on
+	 * its stream before its answer ends it, replacing an old entry of
+	 * the same number. */
+}
+
+uint64_t gorel_reader_of(struct gorel *r, uint64_t t)
+{
+	for (int i = 0; t && i < GOREL_CONNS; i++)
+		if (r->readers[i].pc == t)
+			return r->readers[i].writer;
+	return 0;
+}
+
+void gorel_stream(struct gorel *r, uint64_t t, uint32_t id, uint64_t goid)
+{
+	struct gorel_stream *s = NULL;
+
+	if (!t || !id || !goid)
+		return;
+	for (int i = 0; i < GOREL_STREAMS && !s; i++)
+		if (r->s[i].t == t && r->s[i].id == id)
+			s = &r->s[i]; /* another message of the same call */
+	if (!s) {
+		s = &r->s[r->next_stream];
+		r->next_stream = (r->next_stream + 1) % GOREL_STREAMS;
+	}
+	s->t = t;
+	s->id = id;
+	s->caller = goid;
+}
+
+uint64_t gorel_stream_take(struct gorel *r, uint64_t reader, uint32_t id)
+{
+	uint64_t t = 0, caller;
+
+	if (!reader || !id)
+		return 0;
+	for (int i = 0; i < GOREL_CONNS && !t; i++)
+		if (r->readers[i].pc && r->readers[i].writer == reader)
+			t = r->readers[i].pc;
+	for (int i = 0; t && i < GOREL_STREAMS; i++)
+		if (r->s[i].t == t && r->s[i].id == id) {
+			caller = r->s[i].caller;
+			memset(&r->s[i], 0, sizeof(r->s[i]));
 			return caller;
 		}
 	return 0;

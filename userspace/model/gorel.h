@@ -11,7 +11,8 @@
 #define OBS_GOREL_H
 #include <stdint.h>
 
-#define GOREL_CONNS 512
+#define GOREL_CONNS   512
+#define GOREL_STREAMS 512
 
 struct gorel {
 	struct gorel_conn {
@@ -20,6 +21,15 @@ struct gorel {
 		uint64_t caller; /* the goroutine of the call not yet written (0: none) */
 		uint64_t used;	 /* when last touched: the least recent goes first */
 	} c[GOREL_CONNS];
+	/* grpc-go: a transport (client or server) and its reader goroutine */
+	struct gorel_conn readers[GOREL_CONNS];
+	/* grpc-go client streams not yet ended: transport, id, caller */
+	struct gorel_stream {
+		uint64_t t;
+		uint32_t id;
+		uint64_t caller;
+	} s[GOREL_STREAMS];
+	unsigned next_stream; /* where the next one goes: the oldest is overwritten */
 	uint64_t clock;
 };
 
@@ -33,5 +43,18 @@ void gorel_call(struct gorel *r, uint64_t pc, uint64_t goid);
 /* The goroutine whose call writer is beginning to write, taken: each call
  * is given once. 0: not known. */
 uint64_t gorel_take(struct gorel *r, uint64_t writer);
+
+/* grpc-go multiplexes calls on a connection whose frames its own goroutines
+ * read and write (the transport's reader, and loopyWriter): a call is
+ * named by its transport and stream id instead. A transport's reader
+ * goroutine started (a new transport at t): */
+void gorel_reader(struct gorel *r, uint64_t t, uint64_t goid);
+/* The reader goroutine of transport t; 0 if not known. */
+uint64_t gorel_reader_of(struct gorel *r, uint64_t t);
+/* A client call on transport t is sending on stream id, from goroutine goid. */
+void gorel_stream(struct gorel *r, uint64_t t, uint32_t id, uint64_t goid);
+/* The goroutine that made the call on stream id of the transport whose
+ * reader is reader, taken; 0 if not known. */
+uint64_t gorel_stream_take(struct gorel *r, uint64_t reader, uint32_t id);
 
 #endif
