@@ -7,12 +7,13 @@
  * if the process had handed it over. So a Go or static program gets the
  * same http_* series and spans as a program the shim enters.
  *
- * Whose child a request is: a server request is the child of the
- * traceparent it carried. An outgoing request of a Go program cannot be
- * tied to the request it serves (goroutines move between threads): a new
- * trace, marked unknown and counted, never a guess. For other programs the
- * thread rule applies: the request the calling thread is serving, if the
- * process serves one on no other thread. Nothing is injected.
+ * Whose child a request is (kcap_host.c): a server request is the child
+ * of the traceparent it carried. An outgoing call of a Go program is the
+ * child of the request whose handler goroutine made it, where uprobes say
+ * which goroutine that is (net/http, grpc-go; collector_go_follow); else a
+ * new trace, marked unknown and counted, never a guess. For other programs
+ * the thread rule applies: the request the calling thread is serving, if
+ * the process serves one on no other thread. Nothing is injected.
  *
  * Main thread only (the collector's event poll).
  */
@@ -52,7 +53,8 @@ void kcap_event(void *k, const struct obs_cap_event *e);
  * unmark (may be NULL) is told each fd the kernel side still marks. */
 void kcap_forget(struct kcap *k, pid_t pid, void (*unmark)(void *ctx, pid_t pid, uint32_t fd),
 		 void *ctx);
-/* pid is a Go program: its outgoing requests' parents are unknown. */
+/* pid is a Go program: no thread rule; its outgoing requests' parents are
+ * what its goroutines say, else unknown. */
 void kcap_set_go(struct kcap *k, pid_t pid);
 
 #endif
