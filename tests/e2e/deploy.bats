@@ -313,6 +313,13 @@ k8s_config() { # PORT
 	grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$POD_PID/status"
 	grep -q '"msg":"capabilities: dropped all but CAP_DAC_READ_SEARCH (to read the config and secret files on SIGHUP); running as nobody"' "$W/agent.err"
 	[ "$(awk '/^Uid/ {print $2, $3, $4, $5}' "/proc/$POD_PID/status")" = "65534 65534 65534 65534" ]
+	# its Go helper started under the profile, with what uprobes take
+	run grep -q go_helper_failed "$W/agent.err"
+	[ "$status" -ne 0 ]
+	local helper
+	helper=$(pgrep -P "$POD_PID" obs-gohelper)
+	[ "$(awk '/^CapEff/ {print $2}' /proc/"$helper"/status)" = 000000c000080004 ]
+	grep -q '^Seccomp:[[:space:]]*2$' "/proc/$helper/status"
 	run nsenter -t "$POD_PID" -m -r touch /usr/local/bin/x
 	[ "$status" -ne 0 ]
 	[[ $output == *"Read-only file system"* ]]

@@ -134,13 +134,24 @@ PYEOF
 	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/a",http_response_status_code="200",service="st-svc"\}')" = 3 ]
 }
 
-@test "kcap: the agent says once that a Go program on the node is one the shim cannot enter, and follows its HTTP/1 from the kernel side under its service" {
-	local GP MP
-	GP=$(free_port) MP=$(free_port)
+@test "kcap: the agent says once that a Go program on the node is one the shim cannot enter, follows its HTTP/1 from the kernel side under its service, and its goroutines through a helper that alone keeps the capabilities for uprobes" {
+	local GP MP LP helper i
+	GP=$(free_port) MP=$(free_port) LP=$(free_port)
 	D=$T
+	"$PY" -m http.server "$LP" --bind 127.0.0.1 >/dev/null 2>&1 &
+	LEAF=$!
+	wait_for listening "$LP"
 	agent_shim_start
+	# the helper: the agent's child, with only what attaching uprobes takes
+	# (CAP_DAC_READ_SEARCH 2, CAP_SYS_PTRACE 19, CAP_PERFMON 38, CAP_BPF 39)
+	helper=$(pgrep -P "$AGENT" obs-gohelper)
+	[ "$(awk '/^CapEff/ {print $2}' /proc/"$helper"/status)" = 000000c000080004 ]
+	[ "$(awk '/^CapPrm/ {print $2}' /proc/"$helper"/status)" = 000000c000080004 ]
+	[ "$(awk '/^NoNewPrivs/ {print $2}' /proc/"$helper"/status)" = 1 ]
+	# it holds no socket but its own: not the agent's listening port
+	[ "$(find /proc/"$helper"/fd -lname 'socket:*' | wc -l)" = 1 ]
 	# started after the agent: the kernel's exec event says it is Go
-	OTEL_SERVICE_NAME=go-node-svc "$T/srv" "$GP" &
+	OTEL_SERVICE_NAME=go-node-svc "$T/srv" "$GP" "http://127.0.0.1:$LP/" &
 	SRV=$!
 	wait_for listening "$GP"
 	for _ in $(seq 12); do [ "$(curl -fsS "http://127.0.0.1:$GP/orders/7")" = "go ok" ]; done
@@ -157,6 +168,34 @@ PYEOF
 	# its spans leave like a shim's
 	wait_for grep -q '"service.name":"go-node-svc"' "$T/spans.jsonl"
 	promtool check metrics <"$T/m"
+	# goroutines followed: each call the child of the request that made it
+	wait_for grep -q "pid $SRV (srv): goroutines followed (net/http): an outgoing call is the child of the request whose handler goroutine made it" "$T/agent.err"
+	for i in $(seq 5); do
+		curl -fsS -H "traceparent: 00-0af7651916cd43dd8448eb211c8031$(printf %02x "$i")-b7ad6b71692033$(printf %02x "$i")-01" \
+			"http://127.0.0.1:$GP/call" | grep -q "downstream 200"
+	done
+	wait_for eval '[ "$(grep -c "\"kind\":\"client\".*go-node-svc" "$T/spans.jsonl")" -ge 5 ]'
+	"$PY" - "$T/spans.jsonl" <<'PYEOF'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+mine = [s for s in spans if s["resource"]["service.name"] == "go-node-svc"]
+calls = {s["span_id"]: s for s in mine if s["kind"] == "server" and s["name"] == "GET /call"}
+clients = [s for s in mine if s["kind"] == "client"]
+assert len(calls) == 5 and len(clients) == 5, (len(calls), len(clients))
+for c in clients:
+    p = calls[c["parent_span_id"]]
+    assert p["trace_id"] == c["trace_id"], c
+PYEOF
+	# and the agent itself keeps only what reading its config file on
+	# SIGHUP takes (CAP_DAC_READ_SEARCH)
+	for i in /proc/"$AGENT"/task/*/status; do
+		[ "$(awk '/^CapEff/ {print $2}' "$i")" = 0000000000000004 ]
+	done
+	# the helper goes with the agent
+	kill -TERM "$AGENT"
+	wait "$AGENT" || true
+	AGENT=
+	wait_for eval '! kill -0 '"$helper"' 2>/dev/null'
 }
 
 @test "kcap: a grpc-go service under obs-run: every call counted (8 threads multiplexed on one connection), no connection given up, spans with the gRPC attributes" {

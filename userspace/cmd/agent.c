@@ -263,7 +263,7 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 				    .emit_exec = 1,
 				    .on_event = agent_event,
 				    .ctx = ag};
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	char err[1024];
 	sigset_t set;
 	uint64_t last_scan;
@@ -316,6 +316,12 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 		app_free(ap);
 		return 1;
 	}
+	/* while privileged: Go programs' uprobes are attached by a helper
+	 * that keeps what that takes, the agent itself keeping nothing */
+	if (ag->kcap && gohelper_start(ap->col, &ag->goh, err, sizeof(err)))
+		log_warn("go_helper_failed",
+			 "no Go helper (%s): Go programs' outgoing calls are marked parent unknown",
+			 err);
 	n = agent_scan(ag, 1);
 	last_scan = app_now_ns();
 	/* from here on, new processes are labelled from their exec events */
@@ -323,6 +329,7 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 				sizeof(err))) {
 		log_error("privilege_drop_failed", "%s", err);
 		close(sfd);
+		gohelper_stop(ag->goh);
 		kcap_free(ag->kcap);
 		app_free(ap);
 		return 1;
@@ -333,12 +340,15 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 
 	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = collector_event_fd(ap->col), .events = POLLIN};
+	pfd[2] = (struct pollfd){.fd = gohelper_fd(ag->goh), .events = POLLIN};
 	for (;;) {
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, 2, ag->kcap ? KCAP_DRAIN_MS : 1000) < 0 && errno != EINTR)
+		pfd[2].fd = gohelper_fd(ag->goh); /* -1 once it is gone: ignored */
+		if (poll(pfd, 3, ag->kcap ? KCAP_DRAIN_MS : 1000) < 0 && errno != EINTR)
 			break;
 		app_drain(ap, 0);
+		agent_go_replies(ag);
 		app_watch_tls(ap);
 		if (pfd[0].revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP)
@@ -362,6 +372,7 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 	}
 	log_info("stopping");
 	close(sfd);
+	gohelper_stop(ag->goh);
 	kcap_free(ag->kcap);	       /* its regions retire with their last spans and counts */
 	spans_finish(ap->spans, 5000); /* the last spans, before the span thread's context goes */
 	app_free(ap);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "app.h"
+#include "gohelper.h"
 #include "ident.h"
 #include "kcap.h"
 
@@ -20,10 +21,13 @@ struct agent {
 	struct ident *ident;
 	uint64_t last_live[OBS_MAX_SLOTS]; /* when a process was last tracked under a slot */
 	uint64_t next_expire;
-	uint64_t refused;  /* the guard's refusals, at the last look */
-	struct kcap *kcap; /* kernel-side capture; NULL without spans */
-	char told[64][32]; /* executables already said to be Go or static */
+	uint64_t refused;     /* the guard's refusals, at the last look */
+	struct kcap *kcap;    /* kernel-side capture; NULL without spans */
+	struct gohelper *goh; /* attaches Go programs' uprobes; NULL if none */
+	char told[64][32];    /* executables already said to be Go or static */
 	unsigned ntold;
+	char go_told[64][32]; /* ... and whose goroutines are (not) followed */
+	unsigned ngo_told;
 };
 
 /* Exec events (collector_cfg.on_event). */
@@ -38,5 +42,7 @@ int agent_scan(struct agent *ag, int all);
 void agent_found_go(void *ctx, pid_t pid);
 /* Who a captured process is (kcap_cfg.who): its slot's labels. */
 void agent_who(void *ctx, pid_t pid, struct regions_who *who);
+/* What the Go helper answered: said once per executable name. */
+void agent_go_replies(struct agent *ag);
 
 #endif

@@ -78,8 +78,10 @@ static void agent_capture(struct agent *ag, pid_t pid, const char *exe, uint32_t
 	if (kind != OBS_EXE_GO && kind != OBS_EXE_STATIC)
 		return;
 	followed = ag->kcap && !collector_capture(ag->app.col, pid);
-	if (followed && kind == OBS_EXE_GO)
+	if (followed && kind == OBS_EXE_GO) {
 		kcap_set_go(ag->kcap, pid);
+		gohelper_follow(ag->goh, pid);
+	}
 	agent_say(ag, pid, exe, kind, followed);
 }
 
@@ -90,6 +92,42 @@ void agent_found_go(void *ctx, pid_t pid)
 	if (procinfo_exe(pid, name, sizeof(name)))
 		str_copy(name, sizeof(name), "?");
 	agent_say(ctx, pid, name, OBS_EXE_GO, 1);
+	gohelper_follow(((struct agent *)ctx)->goh, pid);
+}
+
+void agent_go_replies(struct agent *ag)
+{
+	struct gohelper_reply r;
+	char name[32];
+	int rc;
+
+	while (ag->goh && (rc = gohelper_read(ag->goh, &r))) {
+		if (rc < 0) {
+			log_warn("go_helper_gone",
+				 "the Go helper is gone: Go programs' outgoing calls are marked "
+				 "parent unknown from now on");
+			gohelper_stop(ag->goh);
+			ag->goh = NULL;
+			return;
+		}
+		if (procinfo_exe(r.pid, name, sizeof(name)))
+			str_copy(name, sizeof(name), "?");
+		log_debug("pid %d (%s): goroutines %s: %s", (int)r.pid, name,
+			  r.ok ? "followed" : "not told apart", r.why);
+		for (unsigned i = 0; i < ag->ngo_told && i < 64; i++)
+			if (!strcmp(ag->go_told[i], name))
+				goto next;
+		str_copy(ag->go_told[ag->ngo_told++ % 64], sizeof(ag->go_told[0]), name);
+		if (r.ok)
+			log_info("pid %d (%s): goroutines followed (%s): an outgoing call is the "
+				 "child of the request whose handler goroutine made it",
+				 (int)r.pid, name, r.why);
+		else
+			log_info("pid %d (%s): goroutines cannot be told apart (%s): its outgoing "
+				 "calls are marked parent unknown",
+				 (int)r.pid, name, r.why);
+	next:;
+	}
 }
 
 /* A host process named by its executable only once it has lived
@@ -169,6 +207,7 @@ void agent_event(void *ctx, const struct obs_proc_event *e)
 	if (e->type == OBS_EV_EXIT) {
 		ident_cancel(ag->ident, pid);
 		kcap_forget(ag->kcap, pid, unmark, ag);
+		gohelper_forget(ag->goh, pid);
 		return;
 	}
 	if (e->type != OBS_EV_EXEC)

@@ -14,21 +14,8 @@
 #include "cli.h"
 #include "golayout.h"
 #include "log.h"
+#include "collector_priv.h"
 #include "obs.skel.h"
-
-struct collector {
-	struct obs_bpf *skel;
-	struct ring_buffer *rb;
-	collector_event_fn on_event;
-	void *ctx;
-	collector_capture_fn on_capture;
-	void *capture_ctx;
-	int ncpus;
-	int attached;
-	uint64_t events_seen;
-	struct bpf_link *go_links[COLLECTOR_GO_LINKS]; /* uprobes on Go programs */
-	int ngo_links;
-};
 
 /* libbpf's own messages go to our debug log; errors are reported by us. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -93,7 +80,7 @@ static void select_probes(struct obs_bpf *s, unsigned probes)
 	}
 }
 
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
+int collector_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -111,7 +98,7 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	int rc;
 
 	if (!c)
-		return seterr(err, errlen, "out of memory");
+		return collector_seterr(err, errlen, "out of memory");
 	libbpf_set_print(libbpf_print);
 	c->on_event = cfg->on_event;
 	c->ctx = cfg->ctx;
@@ -119,19 +106,21 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	c->capture_ctx = cfg->capture_ctx;
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0) {
-		seterr(err, errlen, "cannot count CPUs: %s", strerror(-c->ncpus));
+		collector_seterr(err, errlen, "cannot count CPUs: %s", strerror(-c->ncpus));
 		goto fail;
 	}
 
 	c->skel = obs_bpf__open();
 	if (!c->skel) {
-		seterr(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		collector_seterr(err, errlen, "cannot open the BPF object: %s", strerror(errno));
 		goto fail;
 	}
 	c->skel->rodata->default_slot = cfg->default_slot;
 	c->skel->rodata->emit_exec = cfg->emit_exec ? 1 : 0;
 	select_probes(c->skel, cfg->probes);
-	if (!cfg->on_capture) {
+	if (cfg->on_capture)
+		collector_go_prepare(c);
+	else {
 		disable(c->skel->progs.obs_cap_enter);
 		disable(c->skel->progs.obs_cap_exit);
 		disable(c->skel->progs.obs_cap_fork);
@@ -148,10 +137,11 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 
 	rc = obs_bpf__load(c->skel);
 	if (rc) {
-		seterr(err, errlen,
-		       "cannot load the BPF programs into the kernel: %s (run 'obs check' to see "
-		       "which kernel feature is missing; OBS_LOG=debug shows the verifier log)",
-		       strerror(-rc));
+		collector_seterr(
+		    err, errlen,
+		    "cannot load the BPF programs into the kernel: %s (run 'obs check' to see "
+		    "which kernel feature is missing; OBS_LOG=debug shows the verifier log)",
+		    strerror(-rc));
 		goto fail;
 	}
 	bpf_object__for_each_program(prog, c->skel->obj)
@@ -164,10 +154,11 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 			continue;
 		l = bpf_program__attach(prog);
 		if (!l) {
-			seterr(err, errlen,
-			       "cannot attach %s (raw tracepoint %s): %s; run 'obs check'",
-			       bpf_program__name(prog), bpf_program__section_name(prog),
-			       strerror(errno));
+			collector_seterr(
+			    err, errlen,
+			    "cannot attach %s (raw tracepoint %s): %s; run 'obs check'",
+			    bpf_program__name(prog), bpf_program__section_name(prog),
+			    strerror(errno));
 			goto fail;
 		}
 		/* The skeleton destroys links it owns; keep ours in the skeleton slots. */
@@ -179,12 +170,14 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.proc_events), on_ringbuf, c, NULL);
 	if (!c->rb) {
-		seterr(err, errlen, "cannot set up the BPF ring buffer: %s", strerror(errno));
+		collector_seterr(err, errlen, "cannot set up the BPF ring buffer: %s",
+				 strerror(errno));
 		goto fail;
 	}
 	if (cfg->on_capture &&
 	    ring_buffer__add(c->rb, bpf_map__fd(c->skel->maps.cap_events), on_capture, c)) {
-		seterr(err, errlen, "cannot set up the capture ring buffer: %s", strerror(errno));
+		collector_seterr(err, errlen, "cannot set up the capture ring buffer: %s",
+				 strerror(errno));
 		goto fail;
 	}
 	*out = c;
@@ -199,8 +192,7 @@ void collector_close(struct collector *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
-	for (int i = 0; i < c->ngo_links; i++)
-		bpf_link__destroy(c->go_links[i]);
+	collector_go_close(c);
 	obs_bpf__destroy(c->skel);
 	free(c);
 }
@@ -237,55 +229,6 @@ int collector_capture(struct collector *c, pid_t tgid)
 		return -1;
 	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY) ? -1
 											    : 0;
-}
-
-static int go_probe(struct collector *c, struct bpf_program *prog, pid_t tgid, const char *path,
-		    const char *fn, uint32_t at, char *err, size_t errlen)
-{
-	struct bpf_uprobe_opts o = {.sz = sizeof(o), .func_name = fn};
-	struct bpf_link *l;
-
-	if (c->ngo_links == COLLECTOR_GO_LINKS)
-		return seterr(err, errlen, "more than %d uprobes on Go programs",
-			      COLLECTOR_GO_LINKS);
-	/* with func_name, the offset is from the function's start */
-	if (!(l = bpf_program__attach_uprobe_opts(prog, tgid, path, at, &o)))
-		return seterr(err, errlen, "cannot attach a uprobe to %s in %s: %s", fn, path,
-			      strerror(errno));
-	c->go_links[c->ngo_links++] = l;
-	return 0;
-}
-
-int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
-			const struct golayout *gl, char *err, size_t errlen)
-{
-	struct obs_cap_proc v = {.state = OBS_CAP_ON,
-				 .go_tls_g = gl->tls_g,
-				 .go_goid_off = gl->goid_off,
-				 .go_sid_off = (__u16)gl->stream_id_off,
-				 .go_grpc = golayout_grpc(gl) ? 1 : 0};
-	struct bpf_program *prog[GOLAYOUT_FNS] = {
-	    [GOLAYOUT_WRITELOOP] = c->skel->progs.obs_go_writer,
-	    [GOLAYOUT_ROUNDTRIP] = c->skel->progs.obs_go_call,
-	    [GOLAYOUT_GRPC_SERVE] = c->skel->progs.obs_grpc_srv_conn,
-	    [GOLAYOUT_GRPC_HANDLE] = c->skel->progs.obs_grpc_srv_stream,
-	    [GOLAYOUT_GRPC_READER] = c->skel->progs.obs_grpc_cli_conn,
-	    [GOLAYOUT_GRPC_WRITE] = c->skel->progs.obs_grpc_cli_stream,
-	};
-	__u32 key = (__u32)tgid;
-
-	if (!c->on_capture)
-		return seterr(err, errlen, "capture is not loaded");
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY))
-		return seterr(err, errlen, "cannot follow pid %d: %s", (int)tgid, strerror(errno));
-	for (int f = 0; f < GOLAYOUT_FNS; f++) {
-		int want = f <= GOLAYOUT_ROUNDTRIP ? golayout_http(gl) : golayout_grpc(gl);
-
-		if (want && go_probe(c, prog[f], tgid, path, golayout_fn_name[f], gl->fn[f].at, err,
-				     errlen))
-			return -1;
-	}
-	return 0;
 }
 
 void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd)

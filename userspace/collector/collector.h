@@ -79,10 +79,12 @@ int collector_capture(struct collector *c, pid_t tgid);
  * layout found, for that process only, so its outgoing calls get the
  * parent of the request whose handler made them. Needs
  * the privileges of attach time. -1 with a message in err. */
-#define COLLECTOR_GO_LINKS 96
+#define COLLECTOR_GO_LINKS 1536 /* 6 per Go program */
 struct golayout;
 int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
 			const struct golayout *gl, char *err, size_t errlen);
+/* tgid is gone: its uprobes go. */
+void collector_go_forget(struct collector *c, pid_t tgid);
 /* Forget a connection capture marked (its process is gone). */
 void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd);
 /* fd that becomes readable when process events are pending. */

@@ -57,8 +57,10 @@ static int32_t tls_g(Elf *e, int has_tlsg, uint64_t tlsg_value)
  * function with its stack check, "cmp rsp,[r14+0x10]" (or "lea r12,[rsp-N];
  * cmp r12,[r14+0x10]") then "jbe": a probe on the cmp is single-stepped
  * out of line (two traps), one on the jbe is emulated (one), and there the
- * receiver (RAX) and g (R14) are what they were at entry. */
-static uint32_t probe_at(Elf *e, int fd, uint64_t vaddr)
+ * receiver (RAX) and g (R14) are what they were at entry. The offset from
+ * the function's start; file_off gets the place in the file (0 if the
+ * function is in no text section). */
+static uint32_t probe_at(Elf *e, int fd, uint64_t vaddr, uint64_t *file_off)
 {
 	static const unsigned char cmp_rsp[] = {0x49, 0x3b, 0x66, 0x10},
 				   cmp_r12[] = {0x4d, 0x3b, 0x66, 0x10};
@@ -73,8 +75,8 @@ static uint32_t probe_at(Elf *e, int fd, uint64_t vaddr)
 		    !(sh.sh_flags & SHF_EXECINSTR) || vaddr < sh.sh_addr ||
 		    vaddr + sizeof(b) > sh.sh_addr + sh.sh_size)
 			continue;
-		if (pread(fd, b, sizeof(b), (off_t)(sh.sh_offset + vaddr - sh.sh_addr)) !=
-		    (ssize_t)sizeof(b))
+		*file_off = sh.sh_offset + vaddr - sh.sh_addr;
+		if (pread(fd, b, sizeof(b), (off_t)*file_off) != (ssize_t)sizeof(b))
 			return 0;
 		for (size_t i = 0; i < sizeof(lea_len) / sizeof(lea_len[0]); i++) {
 			unsigned at = lea_len[i];
@@ -83,8 +85,10 @@ static uint32_t probe_at(Elf *e, int fd, uint64_t vaddr)
 			if (at && (b[0] != 0x4c || b[1] != 0x8d))
 				continue;
 			if (!memcmp(b + at, cmp, 4) &&
-			    (b[at + 4] == 0x76 || (b[at + 4] == 0x0f && b[at + 5] == 0x86)))
+			    (b[at + 4] == 0x76 || (b[at + 4] == 0x0f && b[at + 5] == 0x86))) {
+				*file_off += at + 4;
 				return at + 4;
+			}
 		}
 		return 0;
 	}
@@ -112,8 +116,9 @@ static void symbols(Elf *e, int fd, struct golayout *out, int *has_tlsg, uint64_
 				continue;
 			for (int f = 0; f < GOLAYOUT_FNS; f++)
 				if (!strcmp(name, golayout_fn_name[f])) {
-					out->fn[f].found = 1;
-					out->fn[f].at = probe_at(e, fd, sym.st_value);
+					out->fn[f].at =
+					    probe_at(e, fd, sym.st_value, &out->fn[f].file_off);
+					out->fn[f].found = out->fn[f].file_off != 0;
 				}
 			if (!strcmp(name, "runtime.tlsg")) {
 				*has_tlsg = 1;

@@ -31,8 +31,10 @@ struct golayout {
 	struct {
 		int found;
 		/* where the uprobe goes: the stack check's branch, which the
-		 * kernel emulates (one trap), else the entry (a trap and a step) */
+		 * kernel emulates (one trap), else the entry (a trap and a step);
+		 * from the function's start, and in the file */
 		uint32_t at;
+		uint64_t file_off;
 	} fn[GOLAYOUT_FNS];
 };
 

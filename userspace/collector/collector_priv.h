@@ -1,0 +1,44 @@
+/*
+ * collector_priv.h - the collector's state, shared by collector.c (load,
+ * attach, drain, read) and collector_go.c (uprobes on Go programs). Not
+ * for other modules.
+ */
+#ifndef OBS_COLLECTOR_PRIV_H
+#define OBS_COLLECTOR_PRIV_H
+#include <stdint.h>
+
+#include "collector.h"
+
+struct obs_bpf;
+struct ring_buffer;
+struct bpf_link;
+
+struct collector {
+	struct obs_bpf *skel;
+	struct ring_buffer *rb;
+	collector_event_fn on_event;
+	void *ctx;
+	collector_capture_fn on_capture;
+	void *capture_ctx;
+	int ncpus;
+	int attached;
+	uint64_t events_seen;
+	struct {		       /* uprobes on Go programs (collector_go.c) */
+		struct bpf_link *link; /* a perf-event uprobe's, or */
+		int fd;		       /* a uprobe_multi link's */
+		pid_t pid;
+	} go_links[COLLECTOR_GO_LINKS];
+	int ngo_links;
+	int uprobe_multi; /* Go programs' uprobes are uprobe_multi links */
+};
+
+/* err gets the message; -1. */
+int collector_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Before load: how Go programs' uprobes will be attached (uprobe_multi
+ * where the kernel has it). */
+void collector_go_prepare(struct collector *c);
+/* Every Go uprobe goes. */
+void collector_go_close(struct collector *c);
+
+#endif
