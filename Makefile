@@ -147,7 +147,7 @@ $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 $(BUILD)/exporters/otlp.o $(BUILD)/exporters/otlp_encode.o: $(BUILD)/gen/.stamp
 
 $(BUILD)/userspace/collector/syscalls.o: $(BUILD)/syscall_table.h
-$(BUILD)/userspace/collector/collector.o: $(BUILD)/obs.skel.h
+$(BUILD)/userspace/collector/collector.o $(BUILD)/userspace/collector/collector_go.o: $(BUILD)/obs.skel.h
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
