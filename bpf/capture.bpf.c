@@ -20,10 +20,14 @@ enum {
 	NR_read = 0,
 	NR_write = 1,
 	NR_close = 3,
+	NR_readv = 19,
+	NR_writev = 20,
 	NR_connect = 42,
 	NR_accept = 43,
 	NR_sendto = 44,
 	NR_recvfrom = 45,
+	NR_sendmsg = 46,
+	NR_recvmsg = 47,
 	NR_accept4 = 288,
 };
 
@@ -44,9 +48,12 @@ struct {
 const volatile __u32 cap_probe_exec = 0;
 
 /* An HTTP/2 connection (its client preface was seen) gets up to this many
- * chunks per read or write: a frame header lost in a prefix would end it
- * (HPACK needs every header block). An HTTP/1 one gets one. */
+ * chunks' worth of bytes per read or write: a frame header lost in a
+ * prefix would end it (HPACK needs every header block). An HTTP/1 one gets
+ * one's worth (a request line and the headers obs reads). */
 #define CAP_H2_CHUNKS 32
+/* Vectored I/O (readv, writev, recvmsg, sendmsg): the buffers looked at. */
+#define CAP_IOVS 8
 
 struct cap_sock {
 	__u64 conn;
@@ -69,7 +76,7 @@ struct cap_call {
 	__u64 key;  /* read/write: the connection's cap_socks key */
 	__u64 goid; /* read/write of a Go program whose layout is known */
 	__u32 go_lost;
-	__u32 pad;
+	__u32 iovcnt; /* vectored: buf is the iovec array, of this many */
 	__u64 buf;  /* read/write buffer, or accept's sockaddr */
 	__u64 conn; /* read/write: the connection */
 	__u32 fd;
@@ -122,6 +129,7 @@ static __always_inline int is_go(__u64 addr)
 static __always_inline int wanted(long nr)
 {
 	return nr == NR_read || nr == NR_write || nr == NR_recvfrom || nr == NR_sendto ||
+	       nr == NR_readv || nr == NR_writev || nr == NR_recvmsg || nr == NR_sendmsg ||
 	       nr == NR_accept || nr == NR_accept4 || nr == NR_connect || nr == NR_close;
 }
 
@@ -256,13 +264,26 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 			bpf_map_delete_elem(&cap_socks, &key);
 		}
 		return 0;
-	default: /* read, write, recvfrom, sendto */
+	default: /* read, write, recvfrom, sendto, and the vectored ones */
 		s = bpf_map_lookup_elem(&cap_socks, &key);
 		if (!s)
 			return 0;
 		call.conn = s->conn;
 		call.key = key;
 		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		if (id == NR_readv || id == NR_writev) {
+			call.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
+		} else if (id == NR_recvmsg || id == NR_sendmsg) {
+			/* struct msghdr: msg_iov at 16, msg_iovlen at 24 */
+			__u64 mh[2] = {};
+
+			bpf_probe_read_user(mh, sizeof(mh), (const void *)(call.buf + 16));
+			call.buf = mh[0];
+			call.iovcnt = (__u32)mh[1];
+		}
+		if (call.iovcnt == 0 && (id != NR_read && id != NR_write && id != NR_recvfrom &&
+					 id != NR_sendto))
+			return 0; /* no buffer to look at */
 		if (proc->go_goid_off) {
 			call.goid = go_current(proc);
 			call.go_lost = proc->go_lost;
@@ -274,37 +295,73 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
- * (one for HTTP/1, up to CAP_H2_CHUNKS for HTTP/2), each numbered. */
+/* The buffer i of a vectored call's iovec array at iov: base and length. */
+static __always_inline int iov_at(__u64 iov, __u32 i, __u64 *base, __u64 *len)
+{
+	__u64 v[2] = {};
+
+	if (bpf_probe_read_user(v, sizeof(v), (const void *)(iov + 16 * (__u64)i)))
+		return -1;
+	*base = v[0];
+	*len = v[1];
+	return 0;
+}
+
+/* What a read or write moved: its first bytes, in chunks of at most
+ * OBS_CAP_BYTES (one chunk's worth for HTTP/1, up to CAP_H2_CHUNKS' for
+ * HTTP/2), each numbered; a vectored call's buffers in turn (a chunk
+ * never spans two), the first CAP_IOVS of them. */
 static __always_inline void cap_data(struct cap_call *call, __u32 n)
 {
 	struct cap_sock *s = bpf_map_lookup_elem(&cap_socks, &call->key);
-	__u32 kind = call->nr == NR_read || call->nr == NR_recvfrom ? OBS_CAP_IN : OBS_CAP_OUT;
-	__u32 chunks;
+	__u32 kind = call->nr == NR_read || call->nr == NR_recvfrom || call->nr == NR_readv ||
+			     call->nr == NR_recvmsg
+			 ? OBS_CAP_IN
+			 : OBS_CAP_OUT;
+	__u64 base = call->buf, seg = n; /* the buffer being copied, its length */
+	__u32 iov = 0, at = 0, off = 0, budget;
 
 	if (!s)
 		return;
+	if (call->iovcnt && iov_at(call->buf, iov++, &base, &seg))
+		seg = 0; /* unreadable: on to the next */
 	if (!(s->looked & (1 << kind))) {
 		/* HTTP/2's client preface opens the client's side of the
 		 * connection ("PRI * HTTP/2.0"; a server may write first) */
 		__u32 head = 0;
 
 		s->looked |= 1 << kind;
-		if (!bpf_probe_read_user(&head, 4, (const void *)call->buf) &&
+		if (seg >= 4 && !bpf_probe_read_user(&head, 4, (const void *)base) &&
 		    head == 0x20495250) /* "PRI " */
 			s->chunks = CAP_H2_CHUNKS;
 	}
-	chunks = s->chunks;
-	for (__u32 i = 0; i < CAP_H2_CHUNKS; i++) {
-		__u32 off = i * OBS_CAP_BYTES, take;
+	budget = s->chunks * OBS_CAP_BYTES;
+	for (__u32 i = 0; i < CAP_H2_CHUNKS + CAP_IOVS; i++) {
 		struct obs_cap_event *e;
+		__u32 take, seq, more;
 
-		if (i >= chunks || off >= n)
+		if (off >= n || off >= budget)
 			break;
-		take = n - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : n - off;
+		if (at >= seg) { /* the next buffer */
+			if (!call->iovcnt || iov >= call->iovcnt || iov >= CAP_IOVS ||
+			    iov_at(call->buf, iov++, &base, &seg))
+				break;
+			at = 0;
+			continue;
+		}
+		take = seg - at;
+		if (take > n - off)
+			take = n - off;
+		if (take > budget - off)
+			take = budget - off;
+		if (take > OBS_CAP_BYTES)
+			take = OBS_CAP_BYTES;
+		/* another chunk of this call is to come (if the buffers allow:
+		 * if not, an empty one ends it, below) */
+		more = off + take < n && off + take < budget;
 		e = cap_event(kind, call->fd, call->conn);
 		/* numbered even when dropped: the collector sees the gap */
-		__u32 seq = __sync_fetch_and_add(&s->seq, 1);
+		seq = __sync_fetch_and_add(&s->seq, 1);
 		if (!e)
 			return;
 		e->seq = seq;
@@ -312,12 +369,32 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n)
 		e->go_lost = call->go_lost;
 		e->len = n;
 		e->off = off;
-		e->last = i + 1 >= chunks || off + take >= n;
+		e->last = !more;
 		if (bpf_probe_read_user(e->data, take & (OBS_CAP_BYTES * 2 - 1),
-					(const void *)(call->buf + off)))
+					(const void *)(base + at)))
 			take = 0;
 		e->caplen = take;
 		cap_submit(e);
+		if (!more)
+			return;
+		off += take;
+		at += take;
+	}
+	/* bytes left in no buffer looked at (beyond CAP_IOVS, or unreadable):
+	 * an empty last chunk, so that the collector skips them (it never
+	 * parses on as if they were not there) */
+	{
+		struct obs_cap_event *e = cap_event(kind, call->fd, call->conn);
+		__u32 seq = __sync_fetch_and_add(&s->seq, 1);
+
+		if (!e)
+			return;
+		e->seq = seq;
+		e->goid = call->goid;
+		e->go_lost = call->go_lost;
+		e->len = n;
+		e->off = off;
+		cap_submit(e); /* (cap_event: caplen 0, last 1) */
 	}
 }
 

@@ -69,7 +69,8 @@ spans_ge() { [ "$(span_q "$1")" -ge "$2" ]; }
 # The verdict on $result: never a wrong parent, never a broken trace
 # without its mark; followed: all whole; parented: every call the child of
 # its own request's server span (the trace breaks after it: nothing
-# injected); unknown: each request whole or its call marked, and every
+# injected); goroutines: each call parented so or marked, most parented;
+# unknown: each request whole or its call marked, and every
 # mark counted on /metrics.
 ctx_assert() {
 	"$PY" - "$result" "$1" "$N" "$unknown_metric" <<'PYEOF'
@@ -87,6 +88,8 @@ if expect == "followed":
     assert r["unknown"] == 0, r
 elif expect == "parented":
     assert r["parented"] == 3 * n and r["unknown"] == 0, r
+elif expect == "goroutines":
+    assert r["parented"] + r["unknown"] == 3 * n and r["parented"] >= n, r
 else:
     assert whole + r["unknown"] >= 3 * n, "requests neither whole nor marked: %r" % r
 # the scrape came before the last spans (an app exporting its own telemetry
@@ -271,4 +274,15 @@ PYEOF
 	ctx_cell grpc parented -- "$BATS_TEST_TMPDIR/grpc-mid" "$MIDP" "127.0.0.1:$LEAFP"
 	grep -q "an outgoing net/http or grpc-go call is the child of the request whose handler goroutine made it" \
 		"$BATS_TEST_TMPDIR/obs.err"
+}
+
+@test "context: grpc-go with stream workers (a goroutine serves call after call): never a wrong parent, each call the child of its handler's request or marked" {
+	require_cmd go
+	ctx_ports
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$BATS_TEST_TMPDIR/gocache GOPATH=/usr/share/gocode \
+		GO111MODULE=off go build -o "$BATS_TEST_TMPDIR/grpc-mid" grpc_srv.go)
+	# 4 workers for up to 32 calls at once: a worker takes the next call
+	# while its last one's answer may still be on its way
+	GRPC_STREAM_WORKERS=4 ctx_cell grpc goroutines -- "$BATS_TEST_TMPDIR/grpc-mid" "$MIDP" \
+		"127.0.0.1:$LEAFP"
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "gorel.h"
@@ -91,9 +92,29 @@ static void bounded(void **state)
 	free(r);
 }
 
+/* a request context named by a number, for the tests */
+static struct tp_ctx req(uint8_t n)
+{
+	struct tp_ctx c = {.flags = 1};
+
+	memset(c.trace_id, n, sizeof(c.trace_id));
+	memset(c.span_id, n, sizeof(c.span_id));
+	return c;
+}
+
+/* the request stream id of transport reader was made for: its number, 0
+ * if none */
+static int taken(struct gorel *r, uint64_t reader, uint32_t id)
+{
+	struct tp_ctx c;
+
+	return gorel_stream_take(r, reader, id, &c) ? c.span_id[0] : 0;
+}
+
 static void grpc_streams(void **state)
 {
 	struct gorel *r = fresh();
+	struct tp_ctx a = req(7), b = req(8), c = req(9), d = req(11), e = req(12), f = req(13);
 
 	(void)state;
 	/* two client transports, each with its reader goroutine */
@@ -101,34 +122,42 @@ static void grpc_streams(void **state)
 	gorel_reader(r, 0xb000, 200);
 	assert_int_equal(gorel_reader_of(r, 0xa000), 100);
 	assert_int_equal(gorel_reader_of(r, 0xc000), 0);
-	/* the same stream id on both, from different callers; a streaming
+	/* the same stream id on both, from different requests; a streaming
 	 * call sends more than once */
-	gorel_stream(r, 0xa000, 1, 7);
-	gorel_stream(r, 0xb000, 1, 8);
-	gorel_stream(r, 0xa000, 3, 9);
-	gorel_stream(r, 0xa000, 3, 9);
-	assert_int_equal(gorel_stream_take(r, 200, 1), 8);
-	assert_int_equal(gorel_stream_take(r, 100, 1), 7);
-	assert_int_equal(gorel_stream_take(r, 100, 1), 0); /* taken once */
-	assert_int_equal(gorel_stream_take(r, 100, 3), 9);
-	assert_int_equal(gorel_stream_take(r, 300, 5), 0); /* a reader never said */
+	gorel_stream(r, 0xa000, 1, &a);
+	gorel_stream(r, 0xb000, 1, &b);
+	gorel_stream(r, 0xa000, 3, &c);
+	gorel_stream(r, 0xa000, 3, &c);
+	assert_int_equal(taken(r, 200, 1), 8);
+	assert_int_equal(taken(r, 100, 1), 7);
+	assert_int_equal(taken(r, 100, 1), 0); /* taken once */
+	assert_int_equal(taken(r, 100, 3), 9);
+	assert_int_equal(taken(r, 300, 5), 0); /* a reader never said */
+	/* a send by a goroutine that served no request: none, said */
+	gorel_stream(r, 0xa000, 7, NULL);
+	assert_int_equal(taken(r, 100, 7), 0);
 	/* calls said before the new transport's reader starts are kept */
-	gorel_stream(r, 0xd000, 1, 11);
+	gorel_stream(r, 0xd000, 1, &d);
 	gorel_reader(r, 0xd000, 400);
-	assert_int_equal(gorel_stream_take(r, 400, 1), 11);
-	/* a new transport at a reused address: its own call replaces what
-	 * the old one left under the same number */
-	gorel_stream(r, 0xa000, 5, 12);
+	assert_int_equal(taken(r, 400, 1), 11);
+	/* a new transport at a reused address: its own send, even one with
+	 * no request, replaces what the old one left under the same number */
+	gorel_stream(r, 0xa000, 5, &e);
 	gorel_reader(r, 0xa000, 500);
-	gorel_stream(r, 0xa000, 5, 13);
-	assert_int_equal(gorel_stream_take(r, 100, 5), 0); /* the old reader's is gone */
-	assert_int_equal(gorel_stream_take(r, 500, 5), 13);
+	gorel_stream(r, 0xa000, 5, NULL);
+	assert_int_equal(taken(r, 100, 5), 0); /* the old reader's is gone */
+	assert_int_equal(taken(r, 500, 5), 0);
+	gorel_stream(r, 0xa000, 9, &f);
+	assert_int_equal(taken(r, 500, 9), 13);
 	/* bounded: the oldest pending calls go first */
-	for (uint32_t i = 1; i <= GOREL_STREAMS + 10; i++)
-		gorel_stream(r, 0xb000, 2 * i + 1, 1000 + i);
-	assert_int_equal(gorel_stream_take(r, 200, 3), 0);
-	assert_int_equal(gorel_stream_take(r, 200, 2 * (GOREL_STREAMS + 10) + 1),
-			 1000 + GOREL_STREAMS + 10);
+	for (uint32_t i = 1; i <= GOREL_STREAMS + 10; i++) {
+		struct tp_ctx x = req((uint8_t)(i % 200 + 1));
+
+		gorel_stream(r, 0xb000, 2 * i + 1, &x);
+	}
+	assert_int_equal(taken(r, 200, 3), 0);
+	assert_int_equal(taken(r, 200, 2 * (GOREL_STREAMS + 10) + 1),
+			 (GOREL_STREAMS + 10) % 200 + 1);
 	free(r);
 }
 

@@ -153,20 +153,18 @@ static int host_client_adopt(struct proto_conn *pc, struct exchange *x, const ch
 	return 0;
 }
 
-/* A grpc-go call, at its end: the goroutine that sent on its stream, and
- * the request that goroutine serves, if one. r becomes its child. */
+/* A grpc-go call, at its end: the request its caller was serving when it
+ * sent on its stream, if one. r becomes its child. */
 static void grpc_call_parent(struct kproc *p, struct kconn *c, uint32_t stream, struct span_rec *r)
 {
-	const struct tp_ctx *parent;
-	uint64_t caller;
+	struct tp_ctx parent;
 
 	/* a client transport's first reader is its reader goroutine */
-	if (!p->gr || !(caller = gorel_stream_take(p->gr, c->goid, stream)) ||
-	    !(parent = served_by(p, caller)))
+	if (!p->gr || !gorel_stream_take(p->gr, c->goid, stream, &parent))
 		return;
-	memcpy(r->trace_id, parent->trace_id, 16);
-	memcpy(r->parent_id, parent->span_id, 8);
-	r->trace_flags = parent->flags;
+	memcpy(r->trace_id, parent.trace_id, 16);
+	memcpy(r->parent_id, parent.span_id, 8);
+	r->trace_flags = parent.flags;
 	r->flags = (uint16_t)((r->flags & ~SPAN_F_PARENT_UNKNOWN) | SPAN_F_HAS_PARENT);
 }
 
@@ -287,7 +285,7 @@ void kcap_go_event(struct kproc *p, const struct obs_cap_event *e)
 		grpc_handler(p, e->conn, e->len, e->goid);
 		break;
 	case OBS_CAP_GRPC_CLI_STREAM:
-		gorel_stream(p->gr, e->conn, e->len, e->goid);
+		gorel_stream(p->gr, e->conn, e->len, served_by(p, e->goid));
 		break;
 	default:
 		break;

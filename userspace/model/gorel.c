@@ -93,11 +93,11 @@ uint64_t gorel_reader_of(struct gorel *r, uint64_t t)
 	return 0;
 }
 
-void gorel_stream(struct gorel *r, uint64_t t, uint32_t id, uint64_t goid)
+void gorel_stream(struct gorel *r, uint64_t t, uint32_t id, const struct tp_ctx *parent)
 {
 	struct gorel_stream *s = NULL;
 
-	if (!t || !id || !goid)
+	if (!t || !id)
 		return;
 	for (int i = 0; i < GOREL_STREAMS && !s; i++)
 		if (r->s[i].t == t && r->s[i].id == id)
@@ -106,14 +106,21 @@ void gorel_stream(struct gorel *r, uint64_t t, uint32_t id, uint64_t goid)
 		s = &r->s[r->next_stream];
 		r->next_stream = (r->next_stream + 1) % GOREL_STREAMS;
 	}
+	/* (a send with no parent is kept too: it replaces what an old
+	 * transport at the same address left under the same number) */
+	memset(s, 0, sizeof(*s));
 	s->t = t;
 	s->id = id;
-	s->caller = goid;
+	if (parent) {
+		s->has = 1;
+		s->parent = *parent;
+	}
 }
 
-uint64_t gorel_stream_take(struct gorel *r, uint64_t reader, uint32_t id)
+int gorel_stream_take(struct gorel *r, uint64_t reader, uint32_t id, struct tp_ctx *parent)
 {
-	uint64_t t = 0, caller;
+	uint64_t t = 0;
+	int has;
 
 	if (!reader || !id)
 		return 0;
@@ -122,9 +129,11 @@ uint64_t gorel_stream_take(struct gorel *r, uint64_t reader, uint32_t id)
 			t = r->readers[i].pc;
 	for (int i = 0; t && i < GOREL_STREAMS; i++)
 		if (r->s[i].t == t && r->s[i].id == id) {
-			caller = r->s[i].caller;
+			has = r->s[i].has;
+			if (has)
+				*parent = r->s[i].parent;
 			memset(&r->s[i], 0, sizeof(r->s[i]));
-			return caller;
+			return has;
 		}
 	return 0;
 }

@@ -11,6 +11,8 @@
 #define OBS_GOREL_H
 #include <stdint.h>
 
+#include "tp.h"
+
 #define GOREL_CONNS   512
 #define GOREL_STREAMS 512
 
@@ -23,11 +25,13 @@ struct gorel {
 	} c[GOREL_CONNS];
 	/* grpc-go: a transport (client or server) and its reader goroutine */
 	struct gorel_conn readers[GOREL_CONNS];
-	/* grpc-go client streams not yet ended: transport, id, caller */
+	/* grpc-go client streams not yet ended: transport, id, and the
+	 * request their caller was serving when it sent (known: has) */
 	struct gorel_stream {
 		uint64_t t;
 		uint32_t id;
-		uint64_t caller;
+		int has;
+		struct tp_ctx parent;
 	} s[GOREL_STREAMS];
 	unsigned next_stream; /* where the next one goes: the oldest is overwritten */
 	uint64_t clock;
@@ -51,10 +55,13 @@ uint64_t gorel_take(struct gorel *r, uint64_t writer);
 void gorel_reader(struct gorel *r, uint64_t t, uint64_t goid);
 /* The reader goroutine of transport t; 0 if not known. */
 uint64_t gorel_reader_of(struct gorel *r, uint64_t t);
-/* A client call on transport t is sending on stream id, from goroutine goid. */
-void gorel_stream(struct gorel *r, uint64_t t, uint32_t id, uint64_t goid);
-/* The goroutine that made the call on stream id of the transport whose
- * reader is reader, taken; 0 if not known. */
-uint64_t gorel_stream_take(struct gorel *r, uint64_t reader, uint32_t id);
+/* A client call on transport t is sending on stream id; its caller was
+ * then serving the request parent (NULL: none). Kept from the send, not
+ * looked up when the call ends: a goroutine may serve another request by
+ * then (grpc-go's stream workers). */
+void gorel_stream(struct gorel *r, uint64_t t, uint32_t id, const struct tp_ctx *parent);
+/* The request the call on stream id of the transport whose reader is
+ * reader was made for, taken: 1 and *parent, or 0 if not known. */
+int gorel_stream_take(struct gorel *r, uint64_t reader, uint32_t id, struct tp_ctx *parent);
 
 #endif

@@ -3,7 +3,9 @@
 // answers the bytes it was sent; with a LEAF address it first waits 1-15 ms
 // and calls the leaf's /demo.Echo/Unary with them, then answers the leaf's
 // answer (the context matrix's middle). Messages pass as raw bytes: no
-// generated code.
+// generated code. GRPC_STREAM_WORKERS=N serves calls on N long-lived
+// goroutines, each taking call after call (grpc.NumStreamWorkers), instead
+// of a goroutine per call.
 //
 //	go build -o grpc-srv grpc_srv.go && ./grpc-srv PORT [LEAF_HOST:PORT]
 package main
@@ -14,6 +16,7 @@ import (
 	"math/rand"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
@@ -62,7 +65,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(16 << 20)}
+	if n, err := strconv.Atoi(os.Getenv("GRPC_STREAM_WORKERS")); err == nil && n > 0 {
+		opts = append(opts, grpc.NumStreamWorkers(uint32(n)))
+	}
+	s := grpc.NewServer(opts...)
 	s.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "demo.Echo",
 		HandlerType: (*interface{})(nil),

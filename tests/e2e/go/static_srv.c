@@ -1,6 +1,8 @@
 /* A statically linked HTTP/1.1 server for the kernel-side capture tests:
  * LD_PRELOAD cannot enter it. One connection at a time, keep-alive, every
- * request answered "static ok".
+ * request answered "static ok". It reads with recvmsg and answers with
+ * writev, its head split over two buffers and the body in a third, as
+ * servers that assemble an answer from parts do.
  *
  *   gcc -static -o static-srv static_srv.c && ./static-srv PORT */
 #include <arpa/inet.h>
@@ -9,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nstatic ok\n";
+static const char status[] = "HTTP/1.1 200 OK\r\n", headers[] = "Content-Length: 10\r\n\r\n",
+		  body[] = "static ok\n";
 
 int main(int argc, char **argv)
 {
@@ -32,16 +36,24 @@ int main(int argc, char **argv)
 
 		if (c < 0)
 			continue;
-		while ((n = read(c, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		for (;;) {
+			struct iovec in = {buf + have, sizeof(buf) - 1 - have};
+			struct msghdr m = {.msg_iov = &in, .msg_iovlen = 1};
 			char *end;
+
+			if ((n = recvmsg(c, &m, 0)) <= 0)
+				break;
 
 			have += (size_t)n;
 			buf[have] = 0;
 			/* every complete head gets its answer (requests carry no body) */
 			while ((end = strstr(buf, "\r\n\r\n"))) {
 				size_t used = (size_t)(end + 4 - buf);
+				struct iovec out[3] = {{(void *)status, sizeof(status) - 1},
+						       {(void *)headers, sizeof(headers) - 1},
+						       {(void *)body, sizeof(body) - 1}};
 
-				if (write(c, reply, sizeof(reply) - 1) < 0)
+				if (writev(c, out, 3) < 0)
 					break;
 				memmove(buf, buf + used, have - used);
 				have -= used;
