@@ -77,8 +77,8 @@ struct cap_call {
 	__u64 goid; /* read/write of a Go program whose layout is known */
 	__u32 go_lost;
 	__u32 iovcnt; /* vectored: buf is the iovec array, of this many */
-	__u64 buf;  /* read/write buffer, or accept's sockaddr */
-	__u64 conn; /* read/write: the connection */
+	__u64 buf;    /* read/write buffer, or accept's sockaddr */
+	__u64 conn;   /* read/write: the connection */
 	__u32 fd;
 	__u32 nr;
 	__u8 addr[28]; /* connect: the peer */
@@ -281,8 +281,8 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 			call.buf = mh[0];
 			call.iovcnt = (__u32)mh[1];
 		}
-		if (call.iovcnt == 0 && (id != NR_read && id != NR_write && id != NR_recvfrom &&
-					 id != NR_sendto))
+		if (call.iovcnt == 0 &&
+		    (id != NR_read && id != NR_write && id != NR_recvfrom && id != NR_sendto))
 			return 0; /* no buffer to look at */
 		if (proc->go_goid_off) {
 			call.goid = go_current(proc);
