@@ -77,8 +77,10 @@ struct cap_call {
 	__u64 goid; /* read/write of a Go program whose layout is known */
 	__u32 go_lost;
 	__u32 iovcnt; /* vectored: buf is the iovec array, of this many */
-	__u64 buf;    /* read/write buffer, or accept's sockaddr */
-	__u64 conn;   /* read/write: the connection */
+	__u32 have;   /* at exit: bytes gathered (see cap_data) */
+	__u32 pad;
+	__u64 buf;  /* read/write buffer, or accept's sockaddr */
+	__u64 conn; /* read/write: the connection */
 	__u32 fd;
 	__u32 nr;
 	__u8 addr[28]; /* connect: the peer */
@@ -307,58 +309,35 @@ static __always_inline int iov_at(__u64 iov, __u32 i, __u64 *base, __u64 *len)
 	return 0;
 }
 
-/* What a read or write moved: its first bytes, in chunks of at most
- * OBS_CAP_BYTES (one chunk's worth for HTTP/1, up to CAP_H2_CHUNKS' for
- * HTTP/2), each numbered; a vectored call's buffers in turn (a chunk
- * never spans two), the first CAP_IOVS of them. */
-static __always_inline void cap_data(struct cap_call *call, __u32 n)
+/* What is copied of a call is first gathered here, per CPU (too big for
+ * the stack): a vectored call's buffers in turn, so that a head split over
+ * several arrives whole; then it is chunked. (One chunking loop: two
+ * would be more paths than the verifier follows.) */
+#define CAP_GATHER ((CAP_H2_CHUNKS - 1) * OBS_CAP_BYTES) /* < 16 KiB: see masks */
+struct cap_scratch {
+	__u8 buf[32768];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cap_scratch);
+} cap_scratch SEC(".maps");
+
+/* The first bytes of the call's n, gathered at src (have of them), in
+ * chunks of OBS_CAP_BYTES, at most chunks of them, each numbered. */
+static __always_inline void cap_chunks(struct cap_call *call, struct cap_sock *s, __u32 kind,
+				       __u32 n, const __u8 *src, __u32 have, __u32 chunks)
 {
-	struct cap_sock *s = bpf_map_lookup_elem(&cap_socks, &call->key);
-	__u32 kind = call->nr == NR_read || call->nr == NR_recvfrom || call->nr == NR_readv ||
-			     call->nr == NR_recvmsg
-			 ? OBS_CAP_IN
-			 : OBS_CAP_OUT;
-	__u64 base = call->buf, seg = n; /* the buffer being copied, its length */
-	__u32 iov = 0, at = 0, off = 0, budget;
-
-	if (!s)
-		return;
-	if (call->iovcnt && iov_at(call->buf, iov++, &base, &seg))
-		seg = 0; /* unreadable: on to the next */
-	if (!(s->looked & (1 << kind))) {
-		/* HTTP/2's client preface opens the client's side of the
-		 * connection ("PRI * HTTP/2.0"; a server may write first) */
-		__u32 head = 0;
-
-		s->looked |= 1 << kind;
-		if (seg >= 4 && !bpf_probe_read_user(&head, 4, (const void *)base) &&
-		    head == 0x20495250) /* "PRI " */
-			s->chunks = CAP_H2_CHUNKS;
-	}
-	budget = s->chunks * OBS_CAP_BYTES;
-	for (__u32 i = 0; i < CAP_H2_CHUNKS + CAP_IOVS; i++) {
+	for (__u32 i = 0; i < CAP_H2_CHUNKS; i++) {
+		__u32 off = i * OBS_CAP_BYTES, take, seq, last;
 		struct obs_cap_event *e;
-		__u32 take, seq, more;
 
-		if (off >= n || off >= budget)
+		/* (the first always goes: an empty one says "n bytes, none
+		 * copied", and the collector skips them) */
+		if (i && (i >= chunks || off >= have))
 			break;
-		if (at >= seg) { /* the next buffer */
-			if (!call->iovcnt || iov >= call->iovcnt || iov >= CAP_IOVS ||
-			    iov_at(call->buf, iov++, &base, &seg))
-				break;
-			at = 0;
-			continue;
-		}
-		take = seg - at;
-		if (take > n - off)
-			take = n - off;
-		if (take > budget - off)
-			take = budget - off;
-		if (take > OBS_CAP_BYTES)
-			take = OBS_CAP_BYTES;
-		/* another chunk of this call is to come (if the buffers allow:
-		 * if not, an empty one ends it, below) */
-		more = off + take < n && off + take < budget;
+		take = off >= have ? 0 : have - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : have - off;
 		e = cap_event(kind, call->fd, call->conn);
 		/* numbered even when dropped: the collector sees the gap */
 		seq = __sync_fetch_and_add(&s->seq, 1);
@@ -369,33 +348,79 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n)
 		e->go_lost = call->go_lost;
 		e->len = n;
 		e->off = off;
-		e->last = !more;
-		if (bpf_probe_read_user(e->data, take & (OBS_CAP_BYTES * 2 - 1),
-					(const void *)(base + at)))
+		last = i + 1 >= chunks || off + take >= have;
+		e->last = last;
+		if (take && bpf_probe_read_kernel(e->data, take & (OBS_CAP_BYTES * 2 - 1),
+						  src + (off & 0x3fff)))
 			take = 0;
 		e->caplen = take;
 		cap_submit(e);
-		if (!more)
+		if (last)
 			return;
-		off += take;
-		at += take;
 	}
-	/* bytes left in no buffer looked at (beyond CAP_IOVS, or unreadable):
-	 * an empty last chunk, so that the collector skips them (it never
-	 * parses on as if they were not there) */
-	{
-		struct obs_cap_event *e = cap_event(kind, call->fd, call->conn);
-		__u32 seq = __sync_fetch_and_add(&s->seq, 1);
+}
 
-		if (!e)
-			return;
-		e->seq = seq;
-		e->goid = call->goid;
-		e->go_lost = call->go_lost;
-		e->len = n;
-		e->off = off;
-		cap_submit(e); /* (cap_event: caplen 0, last 1) */
+/* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
+ * (one for HTTP/1, up to CAP_H2_CHUNKS for HTTP/2), each numbered. A
+ * vectored call's first CAP_IOVS buffers are gathered first, so that a
+ * head split over several arrives whole. */
+static __always_inline void cap_data(struct cap_call *call, __u32 n)
+{
+	struct cap_sock *s = bpf_map_lookup_elem(&cap_socks, &call->key);
+	__u32 kind = call->nr == NR_read || call->nr == NR_recvfrom || call->nr == NR_readv ||
+			     call->nr == NR_recvmsg
+			 ? OBS_CAP_IN
+			 : OBS_CAP_OUT;
+	struct cap_scratch *sc;
+	__u32 zero = 0, want, pos = 0;
+	__u64 base, len = 0;
+
+	if (!s)
+		return;
+	if (!(s->looked & (1 << kind))) {
+		/* HTTP/2's client preface opens the client's side of the
+		 * connection ("PRI * HTTP/2.0"; a server may write first) */
+		__u32 head = 0;
+
+		s->looked |= 1 << kind;
+		base = call->buf;
+		if (call->iovcnt && iov_at(call->buf, 0, &base, &len))
+			base = 0;
+		if (base && !bpf_probe_read_user(&head, 4, (const void *)base) &&
+		    head == 0x20495250) /* "PRI " */
+			s->chunks = CAP_H2_CHUNKS;
 	}
+	if (!(sc = bpf_map_lookup_elem(&cap_scratch, &zero)))
+		return;
+	want = s->chunks * OBS_CAP_BYTES;
+	if (want > CAP_GATHER)
+		want = CAP_GATHER;
+	if (want > n)
+		want = n;
+	for (__u32 i = 0; i < CAP_IOVS; i++) {
+		__u32 take;
+
+		if (pos >= want)
+			break;
+		if (!call->iovcnt) { /* a plain call: one buffer */
+			if (i)
+				break;
+			base = call->buf;
+			len = n;
+		} else if (i >= call->iovcnt || iov_at(call->buf, i, &base, &len)) {
+			break;
+		}
+		take = len < want - pos ? (__u32)len : want - pos;
+		/* (both under 16 KiB: within the 32 KiB buffer) */
+		if (bpf_probe_read_user(&sc->buf[pos & 0x3fff], take & 0x3fff, (const void *)base))
+			break;
+		pos += take;
+	}
+	/* through memory: every way out of the loop above then reaches the
+	 * chunking with the same state, not a state per way (too many paths
+	 * for the verifier otherwise) */
+	call->have = pos;
+	cap_chunks(call, s, kind, n, sc->buf, *(volatile __u32 *)&call->have & 0x3fff, s->chunks);
 }
 
 SEC("raw_tp/sys_exit")
