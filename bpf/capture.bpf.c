@@ -47,6 +47,34 @@ struct {
 /* Set by userspace: probe every exec'd program for Go (the agent). */
 const volatile __u32 cap_probe_exec = 0;
 
+/* Is the task on this CPU one whose syscalls capture looks at? A cache per
+ * CPU of the last answer, valid while cap_gen is unchanged: every syscall
+ * on the machine enters and exits here, and most are of processes nobody
+ * captures, which then cost no hash lookup. cap_gen is bumped by whatever
+ * changes the answer for a task: userspace changing cap_procs, and here a
+ * fork or clone of a captured process (a new task may reuse an old one's
+ * address), an exec probe, an exit. */
+struct obs_cap_cpu cap_cpus[MAX_CPUS];
+__u32 cap_gen;
+
+static __always_inline struct obs_cap_cpu *cap_cpu_of(void)
+{
+	return &cap_cpus[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
+}
+
+/* 0 if the current task is surely not captured (no hash lookup). */
+static __always_inline int maybe_captured(struct obs_cap_cpu *c, __u64 task)
+{
+	return !(c->task == task && c->gen == cap_gen && !c->captured);
+}
+
+static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32 gen, int captured)
+{
+	c->task = task;
+	c->gen = gen;
+	c->captured = captured;
+}
+
 /* An HTTP/2 connection (its client preface was seen) gets up to this many
  * chunks' worth of bytes per read or write: a frame header lost in a
  * prefix would end it (HPACK needs every header block). An HTTP/1 one gets
@@ -216,12 +244,21 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	struct obs_cap_proc *proc;
 	struct cap_sock *s;
 	__u16 family = 0;
+	__u64 task;
+	__u32 gen;
+	struct obs_cap_cpu *cpu;
 
 	if (!wanted(id))
 		return 0;
+	task = bpf_get_current_task();
+	cpu = cap_cpu_of();
+	if (!maybe_captured(cpu, task))
+		return 0;
+	gen = cap_gen; /* (read before the lookup: a change meanwhile refills) */
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
 	proc = bpf_map_lookup_elem(&cap_procs, &tgid);
+	cap_cpu_set(cpu, task, gen, proc != NULL);
 	if (!proc)
 		return 0;
 	if (proc->state == OBS_CAP_PROBE) {
@@ -235,6 +272,7 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 				cap_submit(e);
 		} else if (go == 0 || ++proc->tries > OBS_CAP_PROBE_TRIES) {
 			bpf_map_delete_elem(&cap_procs, &tgid);
+			__sync_fetch_and_add(&cap_gen, 1);
 			return 0;
 		} else {
 			return 0;
@@ -426,10 +464,18 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct cap_call *call = bpf_map_lookup_elem(&cap_calls, &pid_tgid);
-	__u32 tgid = pid_tgid >> 32;
+	__u64 pid_tgid;
+	struct cap_call *call;
+	__u32 tgid;
 
+	/* a call was kept at entry only for a captured task (the cache
+	 * cannot say "not captured" of one with a call kept: it changes only
+	 * with cap_gen, and then it is looked up again) */
+	if (!maybe_captured(cap_cpu_of(), bpf_get_current_task()))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	call = bpf_map_lookup_elem(&cap_calls, &pid_tgid);
+	tgid = pid_tgid >> 32;
 	if (!call)
 		return 0;
 	switch (call->nr) {
@@ -468,7 +514,11 @@ int BPF_PROG(obs_cap_fork, struct task_struct *parent, struct task_struct *child
 	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
 	struct obs_cap_proc *p = bpf_map_lookup_elem(&cap_procs, &ptgid);
 
-	if (ptgid != ctgid && p && p->state == OBS_CAP_ON)
+	if (!p)
+		return 0;
+	/* a new task of a captured process (a thread too) */
+	__sync_fetch_and_add(&cap_gen, 1);
+	if (ptgid != ctgid && p->state == OBS_CAP_ON)
 		bpf_map_update_elem(&cap_procs, &ctgid, p, BPF_ANY);
 	return 0;
 }
@@ -489,6 +539,7 @@ int BPF_PROG(obs_cap_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	probe.start_data = BPF_CORE_READ(p, mm, start_data);
 	if (bpf_map_update_elem(&cap_procs, &tgid, &probe, BPF_ANY))
 		count_drop(OBS_DROP_CAPTURE);
+	__sync_fetch_and_add(&cap_gen, 1);
 	return 0;
 }
 
@@ -497,8 +548,8 @@ int BPF_PROG(obs_cap_exit_proc, struct task_struct *p, bool group_dead)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 
-	if (group_dead)
-		bpf_map_delete_elem(&cap_procs, &tgid);
+	if (group_dead && !bpf_map_delete_elem(&cap_procs, &tgid))
+		__sync_fetch_and_add(&cap_gen, 1);
 	return 0;
 }
 

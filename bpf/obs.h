@@ -170,6 +170,14 @@ enum obs_cap_kind {
 	OBS_CAP_GRPC_CLI_STREAM = 12,
 };
 
+/* capture.bpf.c's per-CPU answer to "is this task captured?" (its cap_cpus). */
+struct obs_cap_cpu {
+	__u64 task;
+	__u32 gen;
+	__u32 captured;
+	__u64 pad[6]; /* one cache line per CPU */
+};
+
 /* A process in capture.bpf.c's cap_procs. */
 enum obs_cap_state {
 	OBS_CAP_ON = 1,	   /* its connections are captured */

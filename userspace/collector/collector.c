@@ -227,8 +227,16 @@ int collector_capture(struct collector *c, pid_t tgid)
 
 	if (!c->on_capture)
 		return -1;
-	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY) ? -1
-											    : 0;
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY))
+		return -1;
+	collector_cap_changed(c);
+	return 0;
+}
+
+void collector_cap_changed(struct collector *c)
+{
+	/* the capture programs' per-CPU "not captured" answers are stale */
+	__atomic_add_fetch(&c->skel->bss->cap_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 void collector_capture_forget(struct collector *c, pid_t tgid, uint32_t fd)

@@ -129,6 +129,7 @@ int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.cap_procs), &key, &v, BPF_ANY))
 		return collector_seterr(err, errlen, "cannot follow pid %d: %s", (int)tgid,
 					strerror(errno));
+	collector_cap_changed(c);
 	for (int f = 0; f < GOLAYOUT_FNS; f++) {
 		int want = f <= GOLAYOUT_ROUNDTRIP ? golayout_http(gl) : golayout_grpc(gl);
 

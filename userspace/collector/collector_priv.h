@@ -35,6 +35,8 @@ struct collector {
 /* err gets the message; -1. */
 int collector_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* cap_procs changed: the capture programs look again. */
+void collector_cap_changed(struct collector *c);
 /* Before load: how Go programs' uprobes will be attached (uprobe_multi
  * where the kernel has it). */
 void collector_go_prepare(struct collector *c);
