@@ -9,6 +9,34 @@ us() { awk '{v=$1; if (v ~ /us$/) print v+0; else if (v ~ /ms$/) print v*1000; e
 # median: of the numbers on stdin, one per line
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
+# bench_record CFG WRK_OUT TICKS: one round of CFG, from wrk --latency's
+# output and the CPU ticks the measured processes used over it (needs $hz
+# and $secs; the caller declares -A rps p99 cpu): its req/s (set in $q),
+# p99 in us and CPU us per request, appended to rps[CFG], p99[CFG], cpu[CFG]
+bench_record() {
+	local l
+	q=$(awk '/^Requests\/sec/ {print $2}' "$2")
+	l=$(awk '$1 == "99%" {print $2}' "$2" | us)
+	rps[$1]="${rps[$1]:-} $q"
+	p99[$1]="${p99[$1]:-} $l"
+	cpu[$1]="${cpu[$1]:-} $(per_req "$3")"
+}
+
+# per_req TICKS: CPU microseconds per request of TICKS over the round that
+# bench_record last read (its $q req/s for $secs)
+per_req() { awk -v t="$1" -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}'; }
+
+# bench_medians CFGS: mr, ml, mc[CFG] (the caller declares -A mr ml mc):
+# the medians over the rounds of req/s, p99 and CPU us per request
+bench_medians() {
+	local c
+	for c in $1; do
+		mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
+		ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
+		mc[$c]=$(echo ${cpu[$c]} | tr ' ' '\n' | median)
+	done
+}
+
 # bench_nginx_conf DIR PORT: DIR/nginx.conf for one nginx worker answering
 # "ok" on 127.0.0.1:PORT, no access log, keep-alive without end (nginx on
 # one core, the load generator on the other: this machine has two)

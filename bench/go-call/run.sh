@@ -83,21 +83,13 @@ for r in $(seq "$rounds"); do
 			curl -fsS "127.0.0.1:$mport/metrics" >"$out/metrics.$c" || true
 		fi
 		bench_stop
-		q=$(awk '/^Requests\/sec/ {print $2}' "$out/wrk.$c.$r")
-		l=$(awk '$1 == "99%" {print $2}' "$out/wrk.$c.$r" | us)
-		rps[$c]="${rps[$c]:-} $q"
-		p99[$c]="${p99[$c]:-} $l"
-		cpu[$c]="${cpu[$c]:-} $(awk -v t=$((a1 - a0 + o1 - o0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
+		bench_record "$c" "$out/wrk.$c.$r" $((a1 - a0 + o1 - o0))
 		printf ' %s=%.0f/s' "$c" "$q" >&2
 	done
 	echo >&2
 done
 declare -A mr ml mc
-for c in $cfgs; do
-	mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
-	ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
-	mc[$c]=$(echo ${cpu[$c]} | tr ' ' '\n' | median)
-done
+bench_medians "$cfgs"
 printf '\n%-13s %9s %8s %7s %7s %9s %9s\n' config "req/s" "p99 us" "rps/b" "p99/b" "cpu us/r" "+us/r"
 for c in $cfgs; do
 	awk -v c="$c" -v q="${mr[$c]}" -v l="${ml[$c]}" -v bq="${mr[call-bare]}" -v bl="${ml[call-bare]}" \

@@ -94,24 +94,18 @@ for r in $(seq "$rounds"); do
 			curl -fsS "127.0.0.1:$mport/metrics" >"$out/metrics.go-obs" || true
 		fi
 		stop_cfg
-		q=$(awk '/^Requests\/sec/ {print $2}' "$out/wrk.$c.$r")
-		l=$(awk '$1 == "99%" {print $2}' "$out/wrk.$c.$r" | us)
-		rps[$c]="${rps[$c]:-} $q"
-		p99[$c]="${p99[$c]:-} $l"
-		cpu[$c]="${cpu[$c]:-} $(awk -v t=$((a1 - a0 + o1 - o0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
-		acpu[$c]="${acpu[$c]:-} $(awk -v t=$((a1 - a0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
-		ocpu[$c]="${ocpu[$c]:-} $(awk -v t=$((o1 - o0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
+		bench_record "$c" "$out/wrk.$c.$r" $((a1 - a0 + o1 - o0))
+		acpu[$c]="${acpu[$c]:-} $(per_req $((a1 - a0)))"
+		ocpu[$c]="${ocpu[$c]:-} $(per_req $((o1 - o0)))"
 		printf ' %s=%.0f/s' "$c" "$q" >&2
 	done
 	echo >&2
 done
 declare -A mr ml mc ma mo
+bench_medians "$cfgs"
 for c in $cfgs; do
 	ma[$c]=$(echo ${acpu[$c]} | tr ' ' '\n' | median)
 	mo[$c]=$(echo ${ocpu[$c]} | tr ' ' '\n' | median)
-	mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
-	ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
-	mc[$c]=$(echo ${cpu[$c]} | tr ' ' '\n' | median)
 done
 printf '\n%-12s %9s %8s %7s %7s %9s %9s %9s %9s\n' config "req/s" "p99 us" "rps/b" "p99/b" "app us/r" "obs us/r" "cpu us/r" "+us/r"
 for c in $cfgs; do

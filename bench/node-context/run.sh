@@ -88,22 +88,13 @@ for r in $(seq "$rounds"); do
 		a1=$(ticks "$app") o1=0
 		[ "$srv" != "$app" ] && o1=$(ticks "$srv")
 		stop_cfg
-		q=$(awk '/^Requests\/sec/ {print $2}' "$out/wrk.$c.$r")
-		l=$(awk '$1 == "99%" {print $2}' "$out/wrk.$c.$r" | us)
-		rps[$c]="${rps[$c]:-} $q"
-		p99[$c]="${p99[$c]:-} $l"
-		cpu[$c]="${cpu[$c]:-} $(awk -v t=$((a1 - a0 + o1 - o0)) -v hz="$hz" -v q="$q" -v s="$secs" \
-			'BEGIN {print t / hz * 1e6 / (q * s)}')"
-		printf ' %s=%.0f/s,p99=%sus' "$c" "$q" "$l" >&2
+		bench_record "$c" "$out/wrk.$c.$r" $((a1 - a0 + o1 - o0))
+		printf ' %s=%.0f/s,p99=%sus' "$c" "$q" "${p99[$c]##* }" >&2
 	done
 	echo >&2
 done
 declare -A mr ml mc
-for c in $cfgs; do
-	mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
-	ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
-	mc[$c]=$(echo ${cpu[$c]} | tr ' ' '\n' | median)
-done
+bench_medians "$cfgs"
 printf '\n%-9s %9s %8s %10s %10s %18s\n' config "req/s" "p99 us" "thru/bare" "p99/bare" "CPU us/req (app+obs)"
 for c in $cfgs; do
 	awk -v c="$c" -v q="${mr[$c]}" -v l="${ml[$c]}" -v bq="${mr[bare]}" -v bl="${ml[bare]}" -v u="${mc[$c]}" \
