@@ -24,10 +24,12 @@ struct agent {
 	uint64_t refused;     /* the guard's refusals, at the last look */
 	struct kcap *kcap;    /* kernel-side capture; NULL without spans */
 	struct gohelper *goh; /* attaches Go programs' uprobes; NULL if none */
-	char told[64][32];    /* executables already said to be Go or static */
-	unsigned ntold;
-	char go_told[64][32]; /* ... and whose goroutines are (not) followed */
-	unsigned ngo_told;
+	/* executables already said to be Go or static, and whose goroutines
+	 * are followed or not (the last 64 names of each) */
+	struct agent_told {
+		char exe[64][32];
+		unsigned n;
+	} told, go_told;
 };
 
 /* Exec events (collector_cfg.on_event). */

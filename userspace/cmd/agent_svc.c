@@ -51,14 +51,22 @@ static void unmark(void *ctx, pid_t pid, uint32_t fd)
 	collector_capture_forget(ag->app.col, pid, fd);
 }
 
-/* Said once per executable name (a node runs the same binaries again and
- * again: one line each, not one per process). */
+/* 1 the first time exe is named here: things are said once per executable
+ * name (a node runs the same binaries again and again: one line each, not
+ * one per process). */
+static int first_time(struct agent_told *t, const char *exe)
+{
+	for (unsigned i = 0; i < t->n && i < 64; i++)
+		if (!strcmp(t->exe[i], exe))
+			return 0;
+	str_copy(t->exe[t->n++ % 64], sizeof(t->exe[0]), exe);
+	return 1;
+}
+
 static void agent_say(struct agent *ag, pid_t pid, const char *exe, uint32_t kind, int followed)
 {
-	for (unsigned i = 0; i < ag->ntold && i < 64; i++)
-		if (!strcmp(ag->told[i], exe))
-			return;
-	str_copy(ag->told[ag->ntold++ % 64], sizeof(ag->told[0]), exe);
+	if (!first_time(&ag->told, exe))
+		return;
 	log_info("pid %d (%s) is %s: the shim cannot enter it; %s", (int)pid, exe,
 		 kind == OBS_EXE_GO ? "a Go program" : "statically linked",
 		 followed ? "its HTTP/1 and cleartext HTTP/2 and gRPC are followed from the kernel "
@@ -114,10 +122,8 @@ void agent_go_replies(struct agent *ag)
 			str_copy(name, sizeof(name), "?");
 		log_debug("pid %d (%s): goroutines %s: %s", (int)r.pid, name,
 			  r.ok ? "followed" : "not told apart", r.why);
-		for (unsigned i = 0; i < ag->ngo_told && i < 64; i++)
-			if (!strcmp(ag->go_told[i], name))
-				goto next;
-		str_copy(ag->go_told[ag->ngo_told++ % 64], sizeof(ag->go_told[0]), name);
+		if (!first_time(&ag->go_told, name))
+			continue;
 		if (r.ok)
 			log_info("pid %d (%s): goroutines followed (%s): an outgoing call is the "
 				 "child of the request whose handler goroutine made it",
@@ -126,7 +132,6 @@ void agent_go_replies(struct agent *ag)
 			log_info("pid %d (%s): goroutines cannot be told apart (%s): its outgoing "
 				 "calls are marked parent unknown",
 				 (int)r.pid, name, r.why);
-	next:;
 	}
 }
 
