@@ -9,7 +9,8 @@
  * and only marked fds cost more than a syscall-number test. The programs
  * load only when something is to be captured.
  */
-#include "obs_maps.bpf.h"
+#define CAPTURE_DEFINE
+#include "capture.bpf.h"
 
 #define AF_INET_     2
 #define AF_INET6_    10
@@ -31,18 +32,11 @@ enum {
 	NR_accept4 = 288,
 };
 
-/* Processes whose connections are captured (OBS_CAP_ON), or that may be Go
- * programs (OBS_CAP_PROBE: the agent's; start_data is where Go keeps its build
- * info, not yet readable at exec: the page is not mapped in until the
- * program touches it, so it is looked at again at its next syscalls). */
+/* A process in cap_procs as OBS_CAP_PROBE (the agent's) may be a Go
+ * program: start_data is where Go keeps its build info, not yet readable
+ * at exec (the page is not mapped in until the program touches it), so it
+ * is looked at again at its next syscalls, this many at most. */
 #define OBS_CAP_PROBE_TRIES 64
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, struct obs_cap_proc);
-} cap_procs SEC(".maps");
 
 /* Set by userspace: probe every exec'd program for Go (the agent). */
 const volatile __u32 cap_probe_exec = 0;
@@ -121,25 +115,7 @@ struct {
 	__type(value, struct cap_call);
 } cap_calls SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
-} cap_events SEC(".maps");
-
 __u64 cap_next_conn = 0;
-
-/* Waking the collector for every event would cost a context switch per
- * read and write (on a busy service, more than all the rest): it is woken
- * once a quarter of the ring is used, and drains it at least every second
- * anyway (spans carry the events' own timestamps). */
-#define CAP_WAKE_BYTES (1 << 20)
-
-static __always_inline void cap_submit(struct obs_cap_event *e)
-{
-	__u64 used = bpf_ringbuf_query(&cap_events, BPF_RB_AVAIL_DATA);
-
-	bpf_ringbuf_submit(e, used >= CAP_WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
-}
 
 /* 1: Go's build info is at addr; 0: something else is; -1: unreadable. */
 static __always_inline int is_go(__u64 addr)
@@ -161,41 +137,6 @@ static __always_inline int wanted(long nr)
 	return nr == NR_read || nr == NR_write || nr == NR_recvfrom || nr == NR_sendto ||
 	       nr == NR_readv || nr == NR_writev || nr == NR_recvmsg || nr == NR_sendmsg ||
 	       nr == NR_accept || nr == NR_accept4 || nr == NR_connect || nr == NR_close;
-}
-
-static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u64 conn)
-{
-	struct obs_cap_event *e = bpf_ringbuf_reserve(&cap_events, sizeof(*e), 0);
-	__u64 id = bpf_get_current_pid_tgid();
-
-	if (!e) {
-		count_drop(OBS_DROP_CAPTURE);
-		return NULL;
-	}
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->fd = fd;
-	e->kind = kind;
-	e->conn = conn;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->len = 0;
-	e->caplen = 0;
-	e->off = 0;
-	e->seq = 0;
-	e->last = 1;
-	e->go_lost = 0;
-	e->goid = 0;
-	return e;
-}
-
-/* The goroutine whose g is at g_addr (a user address), 0 if unreadable. */
-static __always_inline __u64 go_goid(__u64 g_addr, __u32 goid_off)
-{
-	__u64 goid = 0;
-
-	if (!g_addr || bpf_probe_read_user(&goid, sizeof(goid), (const void *)(g_addr + goid_off)))
-		return 0;
-	return goid;
 }
 
 /* The goroutine running on this thread: Go keeps g in thread-local storage
@@ -551,86 +492,4 @@ int BPF_PROG(obs_cap_exit_proc, struct task_struct *p, bool group_dead)
 	if (group_dead && !bpf_map_delete_elem(&cap_procs, &tgid))
 		__sync_fetch_and_add(&cap_gen, 1);
 	return 0;
-}
-
-/* Go's net/http client and grpc-go (attached by userspace to a Go program
- * whose layout it read, for that process only). net/http's transport
- * writes a request from the connection's writer goroutine, not from the
- * goroutine that made the call: persistConn.writeLoop's start (once per
- * connection) and persistConn.roundTrip's (per call) tie them. grpc-go
- * reads and writes frames on goroutines of its own, and runs each
- * handler on a new one: a transport's reader start and a stream's
- * handler start (server), a transport's reader start and a call's first
- * send on its stream (client) tie them. Go's register ABI (1.17+): the
- * arguments in RAX, RBX, RCX, RDI, ... (an interface takes two: its type,
- * its data), the current g in R14. */
-static __always_inline int go_event(struct pt_regs *ctx, __u32 kind, __u64 obj, __u64 stream)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct obs_cap_proc *proc = bpf_map_lookup_elem(&cap_procs, &tgid);
-	struct obs_cap_event *e;
-	__u32 id = 0;
-	__u64 goid;
-
-	if (!proc || proc->state != OBS_CAP_ON || !proc->go_goid_off)
-		return 0;
-	if (stream &&
-	    (!proc->go_grpc ||
-	     bpf_probe_read_user(&id, sizeof(id), (const void *)(stream + proc->go_sid_off))))
-		return 0;
-	goid = go_goid(ctx->r14, proc->go_goid_off);
-	if (!goid)
-		return 0;
-	if (!(e = cap_event(kind, 0, obj))) {
-		/* the collector forgets every pending call when it sees this */
-		__sync_fetch_and_add(&proc->go_lost, 1);
-		return 0;
-	}
-	e->goid = goid;
-	e->len = id;
-	e->go_lost = proc->go_lost;
-	cap_submit(e);
-	return 0;
-}
-
-/* net/http: (pc *persistConn) writeLoop() */
-SEC("uprobe")
-int obs_go_writer(struct pt_regs *ctx)
-{
-	return go_event(ctx, OBS_CAP_GO_WRITER, ctx->ax, 0);
-}
-
-/* net/http: (pc *persistConn) roundTrip(req *transportRequest) */
-SEC("uprobe")
-int obs_go_call(struct pt_regs *ctx)
-{
-	return go_event(ctx, OBS_CAP_GO_CALL, ctx->ax, 0);
-}
-
-/* grpc: (s *Server) serveStreams(st transport.ServerTransport) */
-SEC("uprobe")
-int obs_grpc_srv_conn(struct pt_regs *ctx)
-{
-	return go_event(ctx, OBS_CAP_GRPC_SRV_CONN, ctx->cx, 0);
-}
-
-/* grpc: (s *Server) handleStream(t transport.ServerTransport, stream *transport.Stream, ...) */
-SEC("uprobe")
-int obs_grpc_srv_stream(struct pt_regs *ctx)
-{
-	return go_event(ctx, OBS_CAP_GRPC_SRV_STREAM, ctx->cx, ctx->di);
-}
-
-/* grpc transport: (t *http2Client) reader() */
-SEC("uprobe")
-int obs_grpc_cli_conn(struct pt_regs *ctx)
-{
-	return go_event(ctx, OBS_CAP_GRPC_CLI_CONN, ctx->ax, 0);
-}
-
-/* grpc transport: (t *http2Client) Write(s *Stream, hdr, data []byte, opts *Options) */
-SEC("uprobe")
-int obs_grpc_cli_stream(struct pt_regs *ctx)
-{
-	return go_event(ctx, OBS_CAP_GRPC_CLI_STREAM, ctx->ax, ctx->bx);
 }

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * capture.bpf.h - what kernel-side capture's programs share: capture.bpf.c
+ * (syscalls on followed connections) defines the maps (CAPTURE_DEFINE),
+ * goprobe.bpf.c (uprobes on Go programs) declares them extern, and the
+ * linker joins them; and the helpers both use to say an event.
+ */
+#ifndef CAPTURE_BPF_H
+#define CAPTURE_BPF_H
+#include "obs_maps.bpf.h"
+
+#ifdef CAPTURE_DEFINE
+#define CAPTURE_SHARED
+#else
+#define CAPTURE_SHARED extern
+#endif
+
+/* Processes whose connections are captured (OBS_CAP_ON), or that may be Go
+ * programs (OBS_CAP_PROBE: see capture.bpf.c). */
+CAPTURE_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct obs_cap_proc);
+} cap_procs SEC(".maps");
+
+/* What the collector is told. */
+CAPTURE_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} cap_events SEC(".maps");
+
+/* Waking the collector for every event would cost a context switch per
+ * read and write (on a busy service, more than all the rest): it is woken
+ * once a quarter of the ring is used, and drains it at least every second
+ * anyway (spans carry the events' own timestamps). */
+#define CAP_WAKE_BYTES (1 << 20)
+
+static __always_inline void cap_submit(struct obs_cap_event *e)
+{
+	__u64 used = bpf_ringbuf_query(&cap_events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(e, used >= CAP_WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* An event of kind, reserved and filled in with who and when; NULL (and
+ * counted) when the ring is full. */
+static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u64 conn)
+{
+	struct obs_cap_event *e = bpf_ringbuf_reserve(&cap_events, sizeof(*e), 0);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!e) {
+		count_drop(OBS_DROP_CAPTURE);
+		return NULL;
+	}
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = fd;
+	e->kind = kind;
+	e->conn = conn;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->len = 0;
+	e->caplen = 0;
+	e->off = 0;
+	e->seq = 0;
+	e->last = 1;
+	e->go_lost = 0;
+	e->goid = 0;
+	return e;
+}
+
+/* The goroutine whose g is at g_addr (a user address), 0 if unreadable. */
+static __always_inline __u64 go_goid(__u64 g_addr, __u32 goid_off)
+{
+	__u64 goid = 0;
+
+	if (!g_addr || bpf_probe_read_user(&goid, sizeof(goid), (const void *)(g_addr + goid_off)))
+		return 0;
+	return goid;
+}
+
+#endif
