@@ -57,7 +57,13 @@ ctx_cell() {
 	obs_stop # flushes the middle's spans
 	unknown_metric=$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_context_unknown_total\{service="mid"\}')
 	# every middle span has arrived: a server and a client span per request
-	wait_for spans_ge "len([s for s in spans if s['service'] == 'mid' and '/v1/traces' not in str(s['attributes'])])" $((6 * N))
+	# (if not: what the middle counted, and what obs said, to tell why)
+	wait_for spans_ge "len([s for s in spans if s['service'] == 'mid' and '/v1/traces' not in str(s['attributes'])])" $((6 * N)) || {
+		grep -E '^(http_(server|client)_request_duration_seconds_count|rpc_(server|client)_call_duration_seconds_count|obs_(spans_dropped|events_dropped|shim_parse_errors)_total)' \
+			"$BATS_TEST_TMPDIR/m"
+		cat "$BATS_TEST_TMPDIR/obs.err"
+		false
+	}
 	result=$("$PY" "$CTX/check.py" "$RECV_OUT" mid "$leaf")
 	echo "$result (obs_context_unknown_total: $unknown_metric)"
 	grep '^  context' "$BATS_TEST_TMPDIR/obs.err" || true
