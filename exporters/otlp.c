@@ -28,7 +28,12 @@ struct otlp_exporter {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* queue grew / stop requested */
 	struct xspan *q;
-	size_t qhead, qlen;
+	size_t qhead, qlen; /* what the exporter is handed (lock) */
+	/* the producer's own, no lock: slots filled but not yet handed over
+	 * (they follow qhead + qlen), the next one, and how many are known
+	 * free; spare takes a span when the queue is full */
+	size_t pending, pnext, pfree;
+	struct xspan spare;
 	int stop, joined;	  /* joined: the thread is gone (otlp_flush ran) */
 	struct timespec deadline; /* when stopping: give up retries after it */
 	struct otlp_stats st;
@@ -380,6 +385,7 @@ static void *export_thread(void *arg)
 			log_warn("otlp_flush_timeout",
 				 "OTLP: flush deadline passed: %zu queued spans dropped", e->qlen);
 			e->st.dropped_failed += e->qlen;
+			e->qhead = (e->qhead + e->qlen) % e->cfg.queue_size;
 			e->qlen = 0;
 			break;
 		}
@@ -395,12 +401,9 @@ static void *export_thread(void *arg)
 		else
 			send_otlp(e, &bb, batch, n, otlp_unix_offset());
 		pthread_mutex_lock(&e->lock);
+		/* qhead + qlen stays where it is: the producer's slots follow it */
 		e->qhead = (e->qhead + n) % e->cfg.queue_size;
 		e->qlen -= n;
-		/* empty: start again at slot 0, so the memory touched follows the
-		 * longest backlog, not the queue's capacity */
-		if (!e->qlen)
-			e->qhead = 0;
 		if (e->json)
 			e->st.exported += n;
 	}
@@ -483,35 +486,58 @@ fail:
 	return -1;
 }
 
-int otlp_enqueue(struct otlp_exporter *e, const struct xspan *s)
+struct xspan *otlp_slot(struct otlp_exporter *e)
 {
-	int rc = 0;
+	if (!e->pfree) {
+		pthread_mutex_lock(&e->lock);
+		/* empty: start again at slot 0, so the memory touched follows
+		 * the longest backlog, not the queue's capacity */
+		if (!e->qlen && !e->pending)
+			e->qhead = 0;
+		e->pfree = e->cfg.queue_size - e->qlen - e->pending;
+		e->pnext = (e->qhead + e->qlen + e->pending) % e->cfg.queue_size;
+		pthread_mutex_unlock(&e->lock);
+	}
+	return e->pfree ? &e->q[e->pnext] : &e->spare;
+}
 
+void otlp_put(struct otlp_exporter *e, const struct xspan *x)
+{
+	struct timespec now;
+	uint64_t ns;
+
+	if (x != &e->spare) {
+		e->pending++;
+		e->pfree--;
+		e->pnext = (e->pnext + 1) % e->cfg.queue_size;
+		return;
+	}
 	pthread_mutex_lock(&e->lock);
-	if (e->qlen >= e->cfg.queue_size) {
-		struct timespec now;
-		uint64_t ns;
-
-		e->st.dropped_queue_full++;
-		rc = -1;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
-		if (!e->last_drop_log_ns || ns - e->last_drop_log_ns > 10000000000ULL) {
-			e->last_drop_log_ns = ns;
-			warn_spans(
-			    "otlp_queue_full", s,
-			    "OTLP: export queue full (%zu spans): dropping spans, %llu so far "
-			    "(obs_spans_dropped_total{reason=\"queue_full\"})",
-			    e->cfg.queue_size, (unsigned long long)e->st.dropped_queue_full);
-		}
-	} else {
-		e->q[(e->qhead + e->qlen++) % e->cfg.queue_size] = *s;
-		e->st.queued++;
-		if (e->qlen >= e->cfg.batch_size)
-			pthread_cond_signal(&e->cond);
+	e->st.dropped_queue_full++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	if (!e->last_drop_log_ns || ns - e->last_drop_log_ns > 10000000000ULL) {
+		e->last_drop_log_ns = ns;
+		warn_spans("otlp_queue_full", x,
+			   "OTLP: export queue full (%zu spans): dropping spans, %llu so far "
+			   "(obs_spans_dropped_total{reason=\"queue_full\"})",
+			   e->cfg.queue_size, (unsigned long long)e->st.dropped_queue_full);
 	}
 	pthread_mutex_unlock(&e->lock);
-	return rc;
+}
+
+void otlp_publish(struct otlp_exporter *e)
+{
+	if (!e->pending)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->qlen += e->pending;
+	e->st.queued += e->pending;
+	e->pending = 0;
+	if (e->qlen >= e->cfg.batch_size)
+		pthread_cond_signal(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	e->pfree = 0; /* look again next time: the exporter may have freed slots */
 }
 
 void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st)
@@ -541,6 +567,7 @@ void otlp_flush(struct otlp_exporter *e, long timeout_ms)
 			 e->qlen);
 		pthread_mutex_lock(&e->lock);
 		e->st.dropped_failed += e->qlen;
+		e->qhead = (e->qhead + e->qlen) % e->cfg.queue_size;
 		e->qlen = 0;
 		pthread_mutex_unlock(&e->lock);
 	}

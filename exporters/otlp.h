@@ -58,8 +58,17 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 /* CLOCK_REALTIME - CLOCK_MONOTONIC in ns: span times (monotonic, shared
  * with the BPF side) plus this are Unix times. */
 int64_t otlp_unix_offset(void);
-/* Copy one span into the queue; 0, or -1 (full: dropped and counted). */
-int otlp_enqueue(struct otlp_exporter *e, const struct xspan *s);
+/*
+ * The producer's side, from one thread: a span is described where it will
+ * be exported, in the queue itself, and handed over a slice at a time.
+ * otlp_slot: where to write the next span (never NULL: when the queue is
+ * full, a spare that otlp_put counts as dropped, queue_full). otlp_put:
+ * it is written. otlp_publish: hand what was put to the exporter. A lock
+ * is taken once per slice, not per span.
+ */
+struct xspan *otlp_slot(struct otlp_exporter *e);
+void otlp_put(struct otlp_exporter *e, const struct xspan *x);
+void otlp_publish(struct otlp_exporter *e);
 void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st);
 /* Export what is queued (waiting at most timeout_ms; the rest is counted
  * as export_failed) and stop the thread; stats stay readable. Idempotent. */

@@ -1,6 +1,7 @@
 /*
  * otlp_encode - spans as OTLP: protobuf ExportTraceServiceRequest (the
- * official .proto files, protobuf-c), the partial-success response, and
+ * field numbers of the official .proto files, written with pbwire.h), the
+ * partial-success response (protobuf-c), and
  * the JSON-lines form obs writes when no OTLP endpoint is configured.
  * Spans arrive described (xspan.h): attributes are written as they are,
  * whatever protocol they came from.

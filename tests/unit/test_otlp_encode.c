@@ -1,7 +1,8 @@
 /* Unit tests: the OTLP encoder (otlp_encode.c). What it writes is decoded
  * with the generated unpacker of the official protos and checked field by
  * field (resource groups per process, span order, attributes, status);
- * re-packing the decoded request gives the same bytes. One encoder is
+ * re-packing the decoded request gives the same bytes (the writer is
+ * canonical). One encoder is
  * reused across batches that grow and shrink, as the exporter does. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,12 +205,127 @@ static void test_slices_concatenate(void **st)
 	otlp_encoder_free(e);
 }
 
+/* Decode b and re-pack it with protobuf-c: the same bytes, or the writer
+ * is not canonical. Returns the decoded request (the caller frees it). */
+static Request *decode_same(const uint8_t *b, size_t len)
+{
+	Request *r =
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+		NULL, len, b);
+	size_t rl;
+	uint8_t *again;
+
+	assert_non_null(r);
+	rl =
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+		r);
+	again = malloc(rl ? rl : 1);
+	assert_non_null(again);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(r, again);
+	assert_int_equal(rl, len);
+	assert_memory_equal(again, b, len);
+	free(again);
+	return r;
+}
+
+/* Every field the writer knows, at the edges of its encoding: a parent,
+ * tracestate, error status, ints that are 0, negative (10-byte varints)
+ * and large, strings past 127 bytes (2-byte lengths), a zero start time
+ * (proto3: not written), and resource values that are not UTF-8 (made so:
+ * a receiver refuses a batch with one). */
+static void test_every_field(void **st)
+{
+	(void)st;
+	static const char *keys[] = {"deployment.environment", "team"};
+	static const char *vals[] = {"prod\xff", "payments"};
+	struct otlp_resource res = {.service = "svc", .host = "h\xc3", .nattrs = 2};
+	struct otlp_encoder *e = otlp_encoder_new();
+	struct xspan x;
+	struct span_rec r;
+	char longv[300];
+	const uint8_t *b;
+	size_t len;
+	Request *q;
+
+	memcpy(res.keys, keys, sizeof(keys));
+	memcpy(res.vals, vals, sizeof(vals));
+	memset(&r, 0, sizeof(r));
+	memset(r.trace_id, 0x11, 16);
+	memset(r.span_id, 0x22, 8);
+	memset(r.parent_id, 0x33, 8);
+	r.flags = SPAN_F_HAS_PARENT;
+	r.kind = SPAN_CLIENT;
+	r.start_ns = 0;
+	r.end_ns = 777;
+	strcpy(r.tracestate, "vendor=abc");
+	r.tracestate_len = 10;
+	xspan_from_rec(&x, &r);
+	xspan_set_name(&x, "GET");
+	xspan_put_int(&x, "zero", 0);
+	xspan_put_int(&x, "negative", -5);
+	xspan_put_int(&x, "large", INT64_MAX);
+	memset(longv, 'v', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = 0;
+	xspan_put_str(&x, "long", longv);
+	x.error = 1;
+	x.pid = 4242;
+	strcpy(x.exe, "sv\xe2\x82");
+	strcpy(x.container_id, "c0ffee");
+	strcpy(x.pod_uid, "pod-1");
+
+	assert_non_null(e);
+	assert_int_equal(otlp_encoder_run(e, &res, &x, 1, 1000, &b, &len), 0);
+	q = decode_same(b, len);
+	assert_int_equal(q->n_resource_spans, 1);
+	const Opentelemetry__Proto__Resource__V1__Resource *rr = q->resource_spans[0]->resource;
+	const Span *sp = q->resource_spans[0]->scope_spans[0]->spans[0];
+	assert_string_equal(
+	    attr(rr->attributes, rr->n_attributes, "deployment.environment")->value->string_value,
+	    "prod?");
+	assert_string_equal(
+	    attr(rr->attributes, rr->n_attributes, "host.name")->value->string_value, "h?");
+	assert_string_equal(
+	    attr(rr->attributes, rr->n_attributes, "process.executable.name")->value->string_value,
+	    "sv??");
+	assert_string_equal(
+	    attr(rr->attributes, rr->n_attributes, "container.id")->value->string_value, "c0ffee");
+	assert_string_equal(
+	    attr(rr->attributes, rr->n_attributes, "k8s.pod.uid")->value->string_value, "pod-1");
+	assert_int_equal(attr(rr->attributes, rr->n_attributes, "process.pid")->value->int_value,
+			 4242);
+	assert_string_equal(sp->name, "GET");
+	assert_string_equal(sp->trace_state, "vendor=abc");
+	assert_int_equal(sp->parent_span_id.len, 8);
+	assert_int_equal(sp->parent_span_id.data[0], 0x33);
+	assert_int_equal(sp->start_time_unix_nano, 1000);
+	assert_int_equal(sp->end_time_unix_nano, 1777);
+	assert_int_equal(sp->kind,
+			 OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT);
+	assert_int_equal(sp->status->code, 2);
+	assert_int_equal(attr(sp->attributes, sp->n_attributes, "zero")->value->int_value, 0);
+	assert_int_equal(attr(sp->attributes, sp->n_attributes, "negative")->value->int_value, -5);
+	assert_true(attr(sp->attributes, sp->n_attributes, "large")->value->int_value == INT64_MAX);
+	assert_int_equal(
+	    strlen(attr(sp->attributes, sp->n_attributes, "long")->value->string_value), 299);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    q, NULL);
+
+	/* a zero start time is not written, and the re-pack agrees */
+	assert_int_equal(otlp_encoder_run(e, &res, &x, 1, 0, &b, &len), 0);
+	q = decode_same(b, len);
+	assert_int_equal(q->resource_spans[0]->scope_spans[0]->spans[0]->start_time_unix_nano, 0);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    q, NULL);
+	otlp_encoder_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_groups_and_reuse),
 	    cmocka_unit_test(test_empty_and_one),
 	    cmocka_unit_test(test_slices_concatenate),
+	    cmocka_unit_test(test_every_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

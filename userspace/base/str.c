@@ -59,7 +59,12 @@ size_t str_utf8_valid(const char *s, size_t n)
 
 size_t str_utf8_fix(char *s)
 {
-	size_t n = strlen(s), i = 0, fixed = 0;
+	return str_utf8_fix_n(s, strlen(s));
+}
+
+size_t str_utf8_fix_n(char *s, size_t n)
+{
+	size_t i = 0, fixed = 0;
 
 	while ((i += str_utf8_valid(s + i, n - i)) < n) {
 		s[i++] = '?';

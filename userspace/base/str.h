@@ -27,5 +27,7 @@ size_t str_utf8_valid(const char *s, size_t n);
 /* Make s (NUL-terminated) well-formed UTF-8 in place: each byte that starts
  * no valid sequence becomes '?'. Returns how many bytes were replaced. */
 size_t str_utf8_fix(char *s);
+/* The same for the n bytes at s (no NUL needed). */
+size_t str_utf8_fix_n(char *s, size_t n);
 
 #endif

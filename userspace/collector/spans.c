@@ -70,31 +70,34 @@ static void take(void *arg, struct span_rec *r, const struct regions_who *who)
 	struct spans *s = arg;
 	const struct proto_handler *h = proto_by_id(r->proto);
 	struct proto_env env = {.routes = &s->cfg.routes};
-	struct xspan x;
+	struct xspan *x;
 
 	/* never trust the producer: bounded strings, lists and offsets */
 	if (spanrec_check(r) || !h || !h->describe) {
 		s->bad_records++;
 		return;
 	}
-	xspan_from_rec(&x, r);
-	x.pid = who->pid;
-	if (s->cfg.agent) {
-		str_copy(x.service, sizeof(x.service), who->service[0] ? who->service : "unknown");
-		str_copy(x.container_id, sizeof(x.container_id), who->container_id);
-		str_copy(x.pod_uid, sizeof(x.pod_uid), who->pod_uid);
-	}
-	h->describe(r, &env, &x);
-	/* which request it was made for cannot be known: a new trace, said so */
-	if (r->flags & SPAN_F_PARENT_UNKNOWN)
-		xspan_put_str(&x, "obs.parent", "unknown");
 	if (!s->exp) {
 		s->not_exported++; /* kept before the process heard spans are not exported */
 		return;
 	}
 	s->received++;
-	exe_name(s, x.pid, x.exe, sizeof(x.exe));
-	otlp_enqueue(s->exp, &x);
+	/* described where the exporter will read it: no copy */
+	x = otlp_slot(s->exp);
+	xspan_from_rec(x, r);
+	x->pid = who->pid;
+	if (s->cfg.agent) {
+		str_copy(x->service, sizeof(x->service),
+			 who->service[0] ? who->service : "unknown");
+		str_copy(x->container_id, sizeof(x->container_id), who->container_id);
+		str_copy(x->pod_uid, sizeof(x->pod_uid), who->pod_uid);
+	}
+	h->describe(r, &env, x);
+	/* which request it was made for cannot be known: a new trace, said so */
+	if (r->flags & SPAN_F_PARENT_UNKNOWN)
+		xspan_put_str(x, "obs.parent", "unknown");
+	exe_name(s, x->pid, x->exe, sizeof(x->exe));
+	otlp_put(s->exp, x);
 }
 
 static void *drain_thread(void *arg)
@@ -123,6 +126,8 @@ static void *drain_thread(void *arg)
 		pthread_mutex_lock(&s->lock);
 		got = regions_drain(s->rs, SLICE, take, s);
 		pthread_mutex_unlock(&s->lock);
+		if (s->exp)
+			otlp_publish(s->exp);
 		if (stop && got < SLICE)
 			break;
 	}

@@ -19,30 +19,33 @@ void xspan_from_rec(struct xspan *x, const struct span_rec *r)
 	memcpy(x->tracestate, r->tracestate, (size_t)r->tracestate_len + 1);
 	x->exe[0] = x->service[0] = x->container_id[0] = x->pod_uid[0] = 0;
 	x->str[0] = 0;
-	x->name_off = 0;
+	x->name_off = x->name_len = 0;
 	x->str_used = 1; /* str[0] is the empty string */
 }
 
-/* Store s; the offset of its copy, or 0 (the empty string) if full. */
-static uint16_t put(struct xspan *x, const char *s)
+/* Store s; the offset of its copy, or 0 (the empty string) if full;
+ * *len its length as stored. */
+static uint16_t put(struct xspan *x, const char *s, uint16_t *len)
 {
 	size_t n = strlen(s), room = XSPAN_STR_MAX - x->str_used;
 	uint16_t off = x->str_used;
 
+	*len = 0;
 	if (room < 2)
 		return 0;
 	if (n > room - 1)
 		n = room - 1;
 	memcpy(x->str + off, s, n);
 	x->str[off + n] = 0;
-	str_utf8_fix(x->str + off); /* OTLP strings must be UTF-8 (a path need not be) */
+	str_utf8_fix_n(x->str + off, n); /* OTLP strings must be UTF-8 (a path need not be) */
 	x->str_used = (uint16_t)(off + n + 1);
+	*len = (uint16_t)n;
 	return off;
 }
 
 void xspan_set_name(struct xspan *x, const char *name)
 {
-	x->name_off = put(x, name);
+	x->name_off = put(x, name, &x->name_len);
 }
 
 const char *xspan_name(const struct xspan *x)
@@ -52,17 +55,24 @@ const char *xspan_name(const struct xspan *x)
 
 void xspan_put_str(struct xspan *x, const char *key, const char *v)
 {
-	if (!v || !*v || x->nattrs >= XSPAN_ATTR_MAX)
+	size_t kl = strlen(key);
+	struct xspan_attr *a;
+
+	if (!v || !*v || x->nattrs >= XSPAN_ATTR_MAX || kl > UINT8_MAX)
 		return;
-	x->attrs[x->nattrs] = (struct xspan_attr){.key = key, .type = XSPAN_STR, .off = put(x, v)};
-	x->nattrs++;
+	a = &x->attrs[x->nattrs++];
+	*a = (struct xspan_attr){.key = key, .klen = (uint8_t)kl, .type = XSPAN_STR};
+	a->off = put(x, v, &a->len);
 }
 
 void xspan_put_int(struct xspan *x, const char *key, int64_t v)
 {
-	if (x->nattrs >= XSPAN_ATTR_MAX)
+	size_t kl = strlen(key);
+
+	if (x->nattrs >= XSPAN_ATTR_MAX || kl > UINT8_MAX)
 		return;
-	x->attrs[x->nattrs++] = (struct xspan_attr){.key = key, .type = XSPAN_INT, .i = v};
+	x->attrs[x->nattrs++] =
+	    (struct xspan_attr){.key = key, .klen = (uint8_t)kl, .type = XSPAN_INT, .i = v};
 }
 
 const char *xspan_str(const struct xspan *x, size_t i)

@@ -22,6 +22,8 @@ struct xspan_attr {
 	const char *key; /* static */
 	int64_t i;
 	uint16_t off; /* XSPAN_STR: the value at str[off] */
+	uint16_t len; /* XSPAN_STR: its length (the encoder's strlen, saved) */
+	uint8_t klen; /* the key's length (keys are short names: a longer one is not added) */
 	uint8_t type;
 };
 
@@ -43,6 +45,7 @@ struct xspan {
 	char container_id[72];
 	char pod_uid[40];
 	uint16_t name_off; /* the span's name at str[name_off] */
+	uint16_t name_len;
 	uint16_t str_used;
 	struct xspan_attr attrs[XSPAN_ATTR_MAX];
 	char str[XSPAN_STR_MAX];
