@@ -285,5 +285,6 @@ void ctx_emit(struct span_rec *r)
 	r->pid = ctx_pid();
 	r->pidns = ctx_pidns();
 	region_count(reg, REGION_SPANS_SAMPLED);
-	spanring_push(&reg->ring, r); /* full: dropped and counted */
+	if (spanring_push(&reg->ring, r) > 0) /* full: dropped and counted */
+		link_wake();
 }

@@ -13,7 +13,9 @@
  * sent it from SO_PEERCRED. The socket stays open: its end tells the
  * collector the process is gone (or exec'd); the collector's end (a
  * restart) is noticed at most once a second and the region handed over
- * again. A forked child makes a region of its own.
+ * again. A forked child makes a region of its own. A byte on it wakes the
+ * collector when the span ring fills to where the collector asked
+ * (spanring_arm): it need not look every millisecond.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -263,8 +265,10 @@ void link_check(uint64_t now)
 	__atomic_store_n(&next_check, now + LINK_RETRY_NS, __ATOMIC_RELAXED);
 	if (sock >= 0 && recv(sock, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
 		/* the collector went away (a restart): the next one gets it */
-		close(sock);
-		sock = -1;
+		int s = sock;
+
+		sock = -1; /* first: close() is ours too, and must not see it as the app's */
+		close(s);
 	}
 	if (sock < 0)
 		handover();
@@ -276,11 +280,13 @@ void link_after_fork(void)
 {
 	/* the child's events go to a region of its own (made on first need):
 	 * the parent's socket and memfd are the parent's */
-	if (sock >= 0)
-		close(sock);
-	if (memfd >= 0)
-		close(memfd);
-	sock = memfd = -1;
+	int s = sock, m = memfd;
+
+	sock = memfd = -1; /* first: close() is ours too */
+	if (s >= 0)
+		close(s);
+	if (m >= 0)
+		close(m);
 	__atomic_store_n(&have, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
 }
@@ -290,12 +296,39 @@ int link_owns_fd(int fd)
 	return fd >= 0 && (fd == sock || fd == memfd);
 }
 
+/* The app closes one of our fds (a daemon closing every fd): let go of it,
+ * after any wake in flight, so that no wake can write to the fd once it is
+ * the app's again. */
 void link_fd_closed(int fd)
 {
+	int z = 0, held = 0;
+
+	for (int i = 0; i < 10000 && !held; i++) {
+		held = __atomic_compare_exchange_n(&making, &z, 1, 0, __ATOMIC_ACQUIRE,
+						   __ATOMIC_RELAXED);
+		z = 0;
+		if (!held)
+			sched_yield(); /* a wake is one non-blocking send */
+	}
 	if (fd == sock)
 		sock = -1;
 	if (fd == memfd)
 		memfd = -1;
+	if (held)
+		__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
+}
+
+void link_wake(void)
+{
+	int z = 0, e;
+
+	if (!__atomic_compare_exchange_n(&making, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	e = errno;
+	if (sock >= 0 && owner == ctx_pid())
+		(void)send(sock, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	errno = e;
+	__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
 }
 
 const struct route_table *link_routes(struct region *r)

@@ -23,6 +23,10 @@ void link_after_fork(void) SHIM_HIDDEN;
 /* The app closed (or dup2'd over) an fd of ours. */
 int link_owns_fd(int fd) SHIM_HIDDEN;
 void link_fd_closed(int fd) SHIM_HIDDEN;
+/* The ring asked for the collector (spanring_push returned 1): one byte on
+ * the socket wakes it. Never waits; skipped if another thread is busy with
+ * the socket (the collector also looks by itself, later). */
+void link_wake(void) SHIM_HIDDEN;
 /* The route patterns the collector published (NULL: none). */
 const struct route_table *link_routes(struct region *r) SHIM_HIDDEN;
 

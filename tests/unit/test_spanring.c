@@ -1,7 +1,7 @@
 /* Unit tests: the span ring (spanring.c): order, full ring drops and counts,
  * wrap-around, attach validation, a hostile sequence number (bounded tries),
- * sizes that would wrap, the dead-producer skip, and four threads
- * producing at once with nothing lost or duplicated. */
+ * sizes that would wrap, the dead-producer skip, four threads producing
+ * at once with nothing lost or duplicated, and the consumer's wake. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,7 +105,7 @@ static void *producer(void *arg)
 	rec.pid = (uint32_t)(uintptr_t)arg;
 	for (uint32_t i = 0; i < PER_THREAD; i++) {
 		rec.tid = i;
-		while (spanring_push(&shared, &rec))
+		while (spanring_push(&shared, &rec) < 0)
 			;
 	}
 	return NULL;
@@ -135,11 +135,39 @@ static void test_threads(void **st)
 	assert_int_equal(spanring_pop(&shared, &out, 1, UINT64_MAX, NULL), 0);
 	free(m);
 }
+/* The consumer's wake: after spanring_arm(ahead), the push that queues
+ * the ahead-th record says so (1), once; unarmed, every push says 0; a
+ * rearm counts from where producers are, and never wakes for a full ring. */
+static void test_arm_wake(void **st)
+{
+	(void)st;
+	struct spanring r;
+	struct span_rec rec = {0}, out;
+	void *m = mk(8, &r);
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(spanring_push(&r, &rec), 0); /* never armed */
+	spanring_arm(&r, 3);
+	assert_int_equal(spanring_push(&r, &rec), 0);
+	assert_int_equal(spanring_push(&r, &rec), 0);
+	assert_int_equal(spanring_push(&r, &rec), 1); /* the third since arming */
+	assert_int_equal(spanring_push(&r, &rec), 0); /* once */
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(spanring_pop(&r, &out, 1, 1000, NULL), 1);
+	spanring_arm(&r, 2);
+	assert_int_equal(spanring_push(&r, &rec), 0);
+	assert_int_equal(spanring_push(&r, &rec), 1);
+	spanring_arm(&r, 100); /* past the ring's room: drops, no wake */
+	for (int i = 0; i < 10; i++)
+		assert_true(spanring_push(&r, &rec) <= 0);
+	free(m);
+}
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_order_full_wrap), cmocka_unit_test(test_hostile_sequence),
-	    cmocka_unit_test(test_dead_producer), cmocka_unit_test(test_threads)};
+	    cmocka_unit_test(test_dead_producer), cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_arm_wake)};
 	return cmocka_run_group_tests_name("spanring", tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <sys/socket.h>
+
 #include "kcap_priv.h"
 #include "proto_red.h"
 
@@ -192,7 +194,9 @@ static void host_emit(struct proto_conn *pc, const struct exchange *x, struct sp
 	r->pid = (uint32_t)p->tgid;
 	r->pidns = 0;
 	region_count(reg, REGION_SPANS_SAMPLED);
-	spanring_push(&reg->ring, r);
+	/* as a shim does: a byte on the process's socket wakes the span drain */
+	if (spanring_push(&reg->ring, r) > 0)
+		(void)send(p->sock, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static void host_count(struct proto_conn *pc, enum proto_count what)

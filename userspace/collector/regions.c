@@ -326,18 +326,32 @@ void regions_service(struct regions *rs,
 		     void *arg)
 {
 	int s;
-	char b;
+	char b[64];
 
 	while (rs->lfd >= 0 &&
 	       (s = accept4(rs->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
 		take_region(rs, s);
 	for (size_t i = 0; i < rs->n;) {
-		ssize_t n = recv(rs->held[i]->sock, &b, 1, MSG_DONTWAIT);
+		/* bytes are wakes (spanring_arm), a few reads' worth at most: a
+		 * process that floods its socket only wakes its collector */
+		ssize_t n = 0;
+
+		for (int k = 0; k < 4; k++) {
+			n = recv(rs->held[i]->sock, b, sizeof(b), MSG_DONTWAIT);
+			if (n < (ssize_t)sizeof(b))
+				break;
+		}
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			retire(rs, i, take, arg); /* the process is gone, or exec'd */
 		else
 			i++;
 	}
+}
+
+void regions_arm(struct regions *rs, uint32_t ahead)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		spanring_arm(&rs->held[i]->r.ring, ahead);
 }
 
 int regions_pollfds(struct regions *rs, struct pollfd *pfd, int max)

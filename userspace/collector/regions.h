@@ -52,6 +52,9 @@ int regions_pollfds(struct regions *rs, struct pollfd *pfd, int max);
 void regions_service(struct regions *rs,
 		     void (*take)(void *arg, struct span_rec *r, const struct regions_who *who),
 		     void *arg);
+/* Ask each process to wake the collector (a byte on its socket, which
+ * regions_pollfds polls) once ahead more spans are in its ring. */
+void regions_arm(struct regions *rs, uint32_t ahead);
 /* Up to max sampled spans from the regions' rings, taking turns. */
 size_t regions_drain(struct regions *rs, size_t max,
 		     void (*take)(void *arg, struct span_rec *r, const struct regions_who *who),

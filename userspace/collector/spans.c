@@ -12,14 +12,27 @@
 #include "bgthread.h"
 #include "log.h"
 #include "redagg.h"
+#include "region.h"
 #include "registry.h"
 #include "str.h"
 
-#define SLICE	     256  /* spans taken per turn: the lock is let go between */
-#define BUSY_WAIT_MS 1	  /* spans came: look again soon (rings fill in bursts) */
-#define IDLE_WAIT_MS 5	  /* nothing to take: look again this much later */
-#define POLL_FDS     1024 /* the socket and the processes' */
-#define AGG_MAX	     65536
+#define SLICE 256 /* spans taken per turn: the lock is let go between */
+/*
+ * When to look at the rings. A process wakes the collector (a byte on its
+ * socket) when its ring is a quarter full (WAKE_AHEAD); besides that the
+ * collector looks when it expects the rings half full at the rate spans
+ * came last time (for its own ring, and a wake that raced its arming),
+ * and at least every PACE_MAX_MS. Looking every millisecond while spans
+ * flowed, as before, put a switch to the collector on a busy app's core
+ * a thousand times a second: measured, twice the app's p99 at 10%
+ * sampling, from that alone (bench/http-overhead, perf sched).
+ */
+#define WAKE_AHEAD  (REGION_RING / 4)
+#define PACE_AHEAD  (REGION_RING / 2)
+#define PACE_MIN_MS 1
+#define PACE_MAX_MS 200
+#define POLL_FDS    1024 /* the socket and the processes' */
+#define AGG_MAX	    65536
 
 struct comm_cache {
 	uint32_t pid;
@@ -100,11 +113,33 @@ static void take(void *arg, struct span_rec *r, const struct regions_who *who)
 	otlp_put(s->exp, x);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The next wait: until the rings may be half full at the rate of the
+ * last look (took spans in elapsed ns); doubling while nothing comes. */
+static int pace_ms(size_t took, uint64_t elapsed, int prev)
+{
+	uint64_t ms;
+
+	if (!took)
+		return prev * 2 < PACE_MAX_MS ? prev * 2 : PACE_MAX_MS;
+	ms = elapsed * PACE_AHEAD / took / 1000000;
+	return ms < PACE_MIN_MS ? PACE_MIN_MS : ms > PACE_MAX_MS ? PACE_MAX_MS : (int)ms;
+}
+
 static void *drain_thread(void *arg)
 {
 	struct spans *s = arg;
 	struct pollfd pfd[POLL_FDS];
-	size_t got = 0;
+	size_t got = 0, took = 0;
+	uint64_t last = now_ns();
+	int wait = PACE_MIN_MS;
 
 	bgthread_background("obs-spans");
 	for (;;) {
@@ -113,18 +148,24 @@ static void *drain_thread(void *arg)
 		pthread_mutex_lock(&s->lock);
 		n = regions_pollfds(s->rs, pfd, POLL_FDS);
 		pthread_mutex_unlock(&s->lock);
-		/* spans waiting: a short look at the sockets; else wait a little */
-		if (poll(pfd, (nfds_t)n,
-			 got == SLICE || stop ? 0
-			 : got		      ? BUSY_WAIT_MS
-					      : IDLE_WAIT_MS) > 0 ||
-		    got < SLICE) {
+		/* a full slice: take the next one at once; else wait for a wake
+		 * or the pace. Stopping: the same, without the wait (spans_finish) */
+		if (poll(pfd, (nfds_t)n, got == SLICE || stop ? 0 : wait) > 0 || got < SLICE) {
 			pthread_mutex_lock(&s->lock);
 			regions_service(s->rs, take, s);
 			pthread_mutex_unlock(&s->lock);
 		}
 		pthread_mutex_lock(&s->lock);
 		got = regions_drain(s->rs, SLICE, take, s);
+		took += got;
+		if (got < SLICE) { /* drained: ask to be woken, and pace the next look */
+			uint64_t t = now_ns();
+
+			regions_arm(s->rs, WAKE_AHEAD);
+			wait = pace_ms(took, t - last, wait);
+			last = t;
+			took = 0;
+		}
 		pthread_mutex_unlock(&s->lock);
 		if (s->exp)
 			otlp_publish(s->exp);

@@ -86,7 +86,9 @@ int spanring_push(struct spanring *r, const struct span_rec *rec)
 				spanrec_copy(&c->rec, rec);
 				set_seq(r, c, pos + 1);
 				__atomic_fetch_add(&r->hdr->pushed, 1, __ATOMIC_RELAXED);
-				return 0;
+				/* on head's cache line, which a producer has already */
+				return pos + 1 ==
+				       __atomic_load_n(&r->hdr->wake_pos, __ATOMIC_RELAXED);
 			}
 			/* pos was reloaded by the failed CAS */
 		} else if (dif < 0) {
@@ -98,6 +100,13 @@ int spanring_push(struct spanring *r, const struct span_rec *rec)
 	}
 	__atomic_fetch_add(&r->hdr->dropped, 1, __ATOMIC_RELAXED);
 	return -1;
+}
+
+void spanring_arm(struct spanring *r, uint64_t ahead)
+{
+	uint64_t head = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&r->hdr->wake_pos, head + ahead, __ATOMIC_RELAXED);
 }
 
 int spanring_pop(struct spanring *r, struct span_rec *out, uint64_t now_ns, uint64_t stall_ns,

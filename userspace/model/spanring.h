@@ -19,14 +19,15 @@
 #include "spanrec.h"
 
 #define SPANRING_MAGIC	 0x6f62737370616e31ULL /* "obsspan1" */
-#define SPANRING_VERSION 6
+#define SPANRING_VERSION 7
 
 struct spanring_hdr {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t rec_size;
-	uint64_t cap;				       /* power of two */
-	uint64_t head __attribute__((aligned(64)));    /* next ticket for producers */
+	uint64_t cap;				    /* power of two */
+	uint64_t head __attribute__((aligned(64))); /* next ticket for producers */
+	uint64_t wake_pos; /* the consumer asks to be woken when this ticket is taken */
 	uint64_t tail __attribute__((aligned(64)));    /* consumer position */
 	uint64_t dropped __attribute__((aligned(64))); /* ring full */
 	uint64_t pushed;
@@ -62,9 +63,16 @@ size_t spanring_bytes(uint64_t cap);
 int spanring_init(struct spanring *r, void *mem, uint64_t cap);
 /* Attach to a ring made by spanring_init; -1 if mem is not one (or too small). */
 int spanring_attach(struct spanring *r, void *mem, size_t len);
-/* Producer: 0 if queued, -1 if full or after a bounded number of lost races
- * (counted in hdr->dropped); it never spins unbounded. */
+/* Producer: 0 if queued, 1 if queued and the consumer asked to be woken
+ * now (spanring_arm: this record filled the ring to where it asked; one
+ * producer sees it per arming), -1 if full or after a bounded number of
+ * lost races (counted in hdr->dropped); it never spins unbounded. */
 int spanring_push(struct spanring *r, const struct span_rec *rec);
+/* Consumer: ask to be woken once ahead more records are queued. Instead of
+ * looking at a ring every millisecond in case it fills (which cost a busy
+ * app's tail latency: a switch to the collector on its core each time), the
+ * collector looks when a producer says it is filling, and seldom else. */
+void spanring_arm(struct spanring *r, uint64_t ahead);
 /*
  * Consumer: 1 if a record was copied to out, 0 if none is ready. now_ns
  * and stall_ns implement the dead-producer skip: a claimed cell not

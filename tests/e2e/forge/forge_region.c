@@ -78,7 +78,7 @@ static int make_region(uint32_t pid, int seal, size_t len_override)
 		spanrec_put_str(&rec, HTTP_A_METHOD, "GET", 3);
 		spanrec_put_str(&rec, HTTP_A_PATH, "/stolen", 7);
 		spanrec_put_int(&rec, HTTP_A_STATUS, 200);
-		if (spanring_push(&r.ring, &rec))
+		if (spanring_push(&r.ring, &rec) < 0)
 			return -1;
 	}
 	if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
