@@ -53,6 +53,7 @@ struct regions {
 	struct svc_count retired_unknown[SVC_MAX];
 	size_t nretired_unknown;
 	uint64_t refused;
+	uint32_t labels_ids; /* handed out (regions_who.labels_id) */
 };
 
 static int listen_on(struct regions *rs, char *err, size_t errlen)
@@ -175,6 +176,7 @@ int regions_adopt(struct regions *rs, int fd, int sock, const struct regions_who
 	}
 	h->sock = sock;
 	h->who = *who;
+	h->who.labels_id = ++rs->labels_ids;
 	region_set_routes(&h->r, &rs->routes);
 	region_set_export(&h->r, rs->export_spans, rs->mode, rs->ratio);
 	rs->held[rs->n++] = h;
@@ -220,6 +222,7 @@ static void take_region(struct regions *rs, int s)
 	close(fd);
 	h->sock = s;
 	h->who.pid = (uint32_t)uc.pid;
+	h->who.labels_id = ++rs->labels_ids;
 	region_set_routes(&h->r, &rs->routes);
 	region_set_export(&h->r, rs->export_spans, rs->mode, rs->ratio);
 	rs->held[rs->n++] = h;
@@ -409,6 +412,7 @@ int regions_relabel(struct regions *rs, pid_t pid, const struct regions_who *who
 		str_copy(h->who.service, sizeof(h->who.service), who->service);
 		str_copy(h->who.container_id, sizeof(h->who.container_id), who->container_id);
 		str_copy(h->who.pod_uid, sizeof(h->who.pod_uid), who->pod_uid);
+		h->who.labels_id = ++rs->labels_ids;
 		found = 1;
 	}
 	return found;

@@ -22,6 +22,9 @@
 /* Who handed a region over, as the collector labels it. */
 struct regions_who {
 	uint32_t pid; /* in the collector's pid namespace */
+	/* set by regions: the same for spans with the same labels below, so
+	 * an exporter groups them without comparing the strings */
+	uint32_t labels_id;
 	char service[128];
 	char container_id[72];
 	char pod_uid[40];

@@ -99,6 +99,7 @@ static void take(void *arg, struct span_rec *r, const struct regions_who *who)
 	x = otlp_slot(s->exp);
 	xspan_from_rec(x, r);
 	x->pid = who->pid;
+	x->labels_id = who->labels_id;
 	if (s->cfg.agent) {
 		str_copy(x->service, sizeof(x->service),
 			 who->service[0] ? who->service : "unknown");

@@ -14,6 +14,7 @@ void xspan_from_rec(struct xspan *x, const struct span_rec *r)
 	x->error = 0;
 	x->nattrs = 0;
 	x->pid = r->pid;
+	x->labels_id = 0;
 	x->start_ns = r->start_ns;
 	x->end_ns = r->end_ns;
 	memcpy(x->tracestate, r->tracestate, (size_t)r->tracestate_len + 1);

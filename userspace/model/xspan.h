@@ -36,6 +36,7 @@ struct xspan {
 	uint8_t error; /* the span's status is an error */
 	uint8_t nattrs;
 	uint32_t pid;
+	uint32_t labels_id;	   /* the same process labels (service, container): the same id */
 	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC */
 	char tracestate[TP_TRACESTATE_MAX + 1];
 	char exe[32]; /* process.executable.name */
