@@ -54,7 +54,7 @@ PROTO_SRCS := $(wildcard userspace/proto/*.c) $(foreach d,$(PROTO_DIRS),$(wildca
 PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c userspace/base/rng.c \
              userspace/model/hist.c userspace/model/metrics.c userspace/model/tp.c \
              userspace/model/route.c userspace/model/spanrec.c userspace/model/spanring.c \
-             userspace/model/region.c userspace/model/svcid.c userspace/model/gorel.c \
+             userspace/model/region.c userspace/model/svcid.c userspace/model/gorel.c userspace/model/capseq.c \
              userspace/model/xspan.c \
              $(PROTO_SRCS) \
              userspace/conf/cli.c userspace/conf/config.c userspace/conf/config_layers.c \

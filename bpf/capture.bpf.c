@@ -79,7 +79,13 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
 
 struct cap_sock {
 	__u64 conn;
-	__u32 seq;   /* events said, dropped ones too: the collector sees a gap */
+	/* reads and writes numbered, dropped ones too (the collector sees a
+	 * gap): a write at entry, before its bytes can reach the peer, so
+	 * the answer it gets is numbered after it even when the answer's read
+	 * returns (on another CPU) before the write's exit is seen; a read
+	 * at exit, when its bytes have come. The collector puts events back
+	 * in this order. */
+	__u32 seq;
 	__u8 looked; /* whose first bytes were looked at: 1 << kind */
 	__u8 chunks; /* per read or write */
 	__u16 pad;
@@ -100,9 +106,9 @@ struct cap_call {
 	__u32 go_lost;
 	__u32 iovcnt; /* vectored: buf is the iovec array, of this many */
 	__u32 have;   /* at exit: bytes gathered (see cap_data) */
-	__u32 pad;
-	__u64 buf;  /* read/write buffer, or accept's sockaddr */
-	__u64 conn; /* read/write: the connection */
+	__u32 seq;    /* a write: its number, taken at entry */
+	__u64 buf;    /* read/write buffer, or accept's sockaddr */
+	__u64 conn;   /* read/write: the connection */
 	__u32 fd;
 	__u32 nr;
 	__u8 addr[28]; /* connect: the peer */
@@ -176,6 +182,7 @@ static __always_inline void cap_open(__u32 tgid, __u32 fd, __u32 kind, const voi
 	cap_submit(e);
 }
 
+/* Tail-called by obs_sys_enter (cap_tail), never attached itself. */
 SEC("raw_tp/sys_enter")
 int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 {
@@ -269,6 +276,8 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 			call.goid = go_current(proc);
 			call.go_lost = proc->go_lost;
 		}
+		if (id == NR_write || id == NR_sendto || id == NR_writev || id == NR_sendmsg)
+			call.seq = __sync_fetch_and_add(&s->seq, 1);
 		break;
 	}
 	if (bpf_map_update_elem(&cap_calls, &pid_tgid, &call, BPF_ANY))
@@ -305,11 +314,11 @@ struct {
 
 /* The first bytes of the call's n, gathered at src (have of them), in
  * chunks of OBS_CAP_BYTES, at most chunks of them, each numbered. */
-static __always_inline void cap_chunks(struct cap_call *call, struct cap_sock *s, __u32 kind,
-				       __u32 n, const __u8 *src, __u32 have, __u32 chunks)
+static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 kind, __u32 n,
+				       const __u8 *src, __u32 have, __u32 chunks)
 {
 	for (__u32 i = 0; i < CAP_H2_CHUNKS; i++) {
-		__u32 off = i * OBS_CAP_BYTES, take, seq, last;
+		__u32 off = i * OBS_CAP_BYTES, take, last;
 		struct obs_cap_event *e;
 
 		/* (the first always goes: an empty one says "n bytes, none
@@ -318,8 +327,8 @@ static __always_inline void cap_chunks(struct cap_call *call, struct cap_sock *s
 			break;
 		take = off >= have ? 0 : have - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : have - off;
 		e = cap_event(kind, call->fd, call->conn);
-		/* numbered even when dropped: the collector sees the gap */
-		seq = __sync_fetch_and_add(&s->seq, 1);
+		/* the syscall's number on each chunk, off its place in it: a
+		 * chunk dropped leaves a gap the collector sees */
 		if (!e)
 			return;
 		e->seq = seq;
@@ -399,9 +408,34 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n)
 	 * chunking with the same state, not a state per way (too many paths
 	 * for the verifier otherwise) */
 	call->have = pos;
-	cap_chunks(call, s, kind, n, sc->buf, *(volatile __u32 *)&call->have & 0x3fff, s->chunks);
+	cap_chunks(call, kind == OBS_CAP_IN ? __sync_fetch_and_add(&s->seq, 1) : call->seq, kind, n,
+		   sc->buf, *(volatile __u32 *)&call->have & 0x3fff, s->chunks);
 }
 
+static __always_inline int is_write(__u32 nr)
+{
+	return nr == NR_write || nr == NR_sendto || nr == NR_writev || nr == NR_sendmsg;
+}
+
+/* A write that moved nothing (EAGAIN, an error) still took a number at
+ * entry: said, so the collector does not wait for it. */
+static __always_inline void cap_nothing(struct cap_call *call)
+{
+	struct obs_cap_event *e = cap_event(OBS_CAP_OUT, call->fd, call->conn);
+
+	if (!e)
+		return;
+	e->seq = call->seq;
+	e->goid = call->goid;
+	e->go_lost = call->go_lost;
+	e->len = 0;
+	e->off = 0;
+	e->last = 1;
+	e->caplen = 0;
+	cap_submit(e);
+}
+
+/* Tail-called by obs_sys_exit (cap_tail), never attached itself. */
 SEC("raw_tp/sys_exit")
 int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 {
@@ -441,6 +475,8 @@ int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 	default:
 		if (ret > 0)
 			cap_data(call, (__u32)ret);
+		else if (is_write(call->nr))
+			cap_nothing(call);
 		break;
 	}
 	bpf_map_delete_elem(&cap_calls, &pid_tgid);

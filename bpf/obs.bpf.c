@@ -21,6 +21,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define TASK_RUNNING 0
 
 const volatile __u32 default_slot = OBS_SLOT_NONE;
+const volatile __u32 cap_tail_on = 0;
 const volatile __u32 emit_exec = 0; /* send OBS_EV_EXEC events */
 
 struct {
@@ -92,12 +93,14 @@ int BPF_PROG(obs_sys_enter, struct pt_regs *regs, long id)
 	struct obs_cur_sys *c = this_cpu();
 	__u32 slot = current_slot(c, task);
 
-	if (slot == OBS_SLOT_NONE)
-		return 0;
-	c->task = task;
-	c->nr = (__u32)id;
-	c->slot = slot;
-	c->start = bpf_ktime_get_ns();
+	if (slot != OBS_SLOT_NONE) {
+		c->task = task;
+		c->nr = (__u32)id;
+		c->slot = slot;
+		c->start = bpf_ktime_get_ns();
+	}
+	if (cap_tail_on)
+		bpf_tail_call(ctx, &cap_tail, OBS_CAP_TAIL_ENTER); /* returns only if empty */
 	return 0;
 }
 
@@ -116,8 +119,7 @@ static __always_inline void syscall_record(__u32 slot, __u32 nr, __u64 delta)
 	hist_record(slot, OBS_H_SYSCALL, 0, nr, delta, 0);
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(obs_sys_exit, struct pt_regs *regs, long ret)
+static __always_inline void syscall_end(void)
 {
 	__u64 task = bpf_get_current_task();
 	struct obs_cur_sys *c = this_cpu();
@@ -133,7 +135,7 @@ int BPF_PROG(obs_sys_exit, struct pt_regs *regs, long ret)
 		struct parked_sys *p = bpf_map_lookup_elem(&parked, &task);
 
 		if (!p)
-			return 0;
+			return;
 		start = p->start;
 		nr = p->nr;
 		slot = p->slot;
@@ -141,8 +143,16 @@ int BPF_PROG(obs_sys_exit, struct pt_regs *regs, long ret)
 	}
 	now = bpf_ktime_get_ns();
 	if ((long)nr < 0)
-		return 0;
+		return;
 	syscall_record(slot, nr, now - start);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(obs_sys_exit, struct pt_regs *regs, long ret)
+{
+	syscall_end();
+	if (cap_tail_on)
+		bpf_tail_call(ctx, &cap_tail, OBS_CAP_TAIL_EXIT);
 	return 0;
 }
 

@@ -179,6 +179,9 @@ struct obs_cap_cpu {
 };
 
 /* A process in capture.bpf.c's cap_procs. */
+/* Slots of the cap_tail program array (obs_maps.bpf.h). */
+enum obs_cap_tail { OBS_CAP_TAIL_ENTER, OBS_CAP_TAIL_EXIT, OBS_CAP_TAILS };
+
 enum obs_cap_state {
 	OBS_CAP_ON = 1,	   /* its connections are captured */
 	OBS_CAP_PROBE = 2, /* may be Go: start_data looked at, at its next syscalls */

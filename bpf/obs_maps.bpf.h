@@ -55,6 +55,21 @@ OBS_SHARED struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/*
+ * Kernel-side capture's syscall programs (capture.bpf.c), when capture is
+ * on: obs_sys_enter and obs_sys_exit tail-call them, so each tracepoint
+ * runs one program, not two. Entering a program costs ~0.1 us per syscall
+ * (bench/syscall-overhead: two empty programs add ~0.23 us), paid on every
+ * syscall on the machine; a tail call costs a few ns. Set before load.
+ */
+OBS_SHARED const volatile __u32 cap_tail_on;
+OBS_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, OBS_CAP_TAILS);
+	__type(key, __u32);
+	__type(value, __u32);
+} cap_tail SEC(".maps");
+
 /* The syscall a task is in, while it is on a CPU (struct in obs.h). */
 OBS_SHARED struct obs_cur_sys cur[MAX_CPUS];
 

@@ -17,6 +17,9 @@
 #   /proc), with obs's added CPU per request for Go against nginx's.
 #
 #   bench/go-http/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+#   COMPARE=/path/to/other/build bench/go-http/run.sh ...
+#      also runs go-obs from another build of obs (an earlier commit's
+#      build/ directory) as go-obs@, interleaved in the same rounds
 #
 # Needs root, go, wrk, nginx (bpftrace optional). Not a CI test.
 set -euo pipefail
@@ -32,6 +35,11 @@ make -C "$top" -s all
 (cd "$top/tests/e2e/go" && GOCACHE=$out/gocache GOPATH=$out/gopath GO111MODULE=off \
 	go build -o "$out/go-srv" srv.go)
 obs=$top/build/obs-run
+cmp=${COMPARE:-}
+if [ -n "$cmp" ] && [ ! -x "$cmp/obs-run" ]; then
+	echo "run.sh: COMPARE=$cmp has no obs-run" >&2
+	exit 1
+fi
 base=$((20000 + RANDOM % 12000))
 port=$base mport=$((base + 2))
 bench_nginx_conf "$out" "$port"
@@ -49,6 +57,7 @@ start_cfg() { # CFG: start the server under CFG, set $srv, $app (the server's pi
 	go-bare | go-bpftrace) "$out/go-srv" "$port" & ;;
 	go-bpf) "$obs" --no-preload --no-summary --metrics-addr "127.0.0.1:$mport" -- "$out/go-srv" "$port" 2>>"$out/obs.log" & ;;
 	go-obs) "$obs" --sample-ratio 0.1 --no-summary --metrics-addr "127.0.0.1:$mport" -- "$out/go-srv" "$port" 2>>"$out/obs.log" & ;;
+	go-obs@) "$cmp/obs-run" --sample-ratio 0.1 --no-summary --metrics-addr "127.0.0.1:$mport" -- "$out/go-srv" "$port" 2>>"$out/obs.log" & ;;
 	ngx-bare) nginx -c "$out/nginx.conf" 2>>"$out/nginx.err" & ;;
 	ngx-obs) "$obs" --sample-ratio 0.1 --no-summary --metrics-addr "127.0.0.1:$mport" -- nginx -c "$out/nginx.conf" 2>>"$out/obs.log" & ;;
 	esac
@@ -75,7 +84,7 @@ stop_cfg() {
 	pids=()
 }
 
-cfgs="go-bare go-bpf go-obs go-bpftrace ngx-bare ngx-obs"
+cfgs="go-bare go-bpf go-obs ${cmp:+go-obs@ }go-bpftrace ngx-bare ngx-obs"
 command -v bpftrace >/dev/null || cfgs=${cfgs/go-bpftrace /}
 hz=$(getconf CLK_TCK)
 declare -A rps p99 cpu acpu ocpu
@@ -86,7 +95,7 @@ for r in $(seq "$rounds"); do
 		start_cfg "$c"
 		wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null # warm up
 		obsp=0
-		case $c in go-bpf | go-obs | ngx-obs) obsp=$srv ;; go-bpftrace) obsp=$peer ;; esac
+		case $c in go-bpf | go-obs | go-obs@ | ngx-obs) obsp=$srv ;; go-bpftrace) obsp=$peer ;; esac
 		a0=$(ticks "$app") o0=$( ((obsp)) && ticks "$obsp" || echo 0)
 		wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" >"$out/wrk.$c.$r"
 		a1=$(ticks "$app") o1=$( ((obsp)) && ticks "$obsp" || echo 0)
@@ -123,6 +132,11 @@ awk -v gq="${mr[go-obs]}" -v bq="${mr[go-bare]}" -v g="${mc[go-obs]}" -v gb="${m
 	printf "  added CPU per request: Go %+.2f us (of which kernel probes %+.2f), nginx with the shim %+.2f us: %.2fx [target <= 2x]\n", g - gb, p - gb, n - nb, (g - gb) / (n - nb)
 	if (t > 0) printf "  bpftrace keeping every read/write of the Go process: %+.2f us per request\n", t - gb
 }'
+if [ -n "$cmp" ]; then
+	awk -v q="${mr[go-obs]}" -v qc="${mr[go-obs@]}" -v g="${mc[go-obs]}" -v gc="${mc[go-obs@]}" \
+		-v gb="${mc[go-bare]}" 'BEGIN {
+		printf "  this build vs %s: %.2fx its throughput, %+.2f us per request against its %+.2f\n", "'"$cmp"'", q / qc, g - gb, gc - gb }'
+fi
 echo
 echo "capture, first round (the collector's view):"
 grep -E '^http_server_request_duration_seconds_count|^obs_events_dropped_total\{reason="capture_full"\}' "$out/metrics.go-obs" | sed 's/^/  /' || true

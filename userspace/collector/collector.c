@@ -90,6 +90,22 @@ int collector_seterr(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* Capture's syscall programs into the array obs_sys_enter/exit tail-call. */
+static int fill_cap_tail(struct obs_bpf *skel)
+{
+	const struct bpf_program *p[OBS_CAP_TAILS] = {skel->progs.obs_cap_enter,
+						      skel->progs.obs_cap_exit};
+
+	for (__u32 i = 0; i < OBS_CAP_TAILS; i++) {
+		int fd = bpf_program__fd(p[i]);
+
+		if (fd < 0 || bpf_map__update_elem(skel->maps.cap_tail, &i, sizeof(i), &fd,
+						   sizeof(fd), BPF_ANY))
+			return -1;
+	}
+	return 0;
+}
+
 int collector_open(const struct collector_cfg *cfg, struct collector **out, char *err,
 		   size_t errlen)
 {
@@ -118,9 +134,13 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	c->skel->rodata->default_slot = cfg->default_slot;
 	c->skel->rodata->emit_exec = cfg->emit_exec ? 1 : 0;
 	select_probes(c->skel, cfg->probes);
-	if (cfg->on_capture)
+	if (cfg->on_capture) {
 		collector_go_prepare(c);
-	else {
+		/* run by obs_sys_enter/exit's tail calls, not attached */
+		c->skel->rodata->cap_tail_on = 1;
+		bpf_program__set_autoattach(c->skel->progs.obs_cap_enter, false);
+		bpf_program__set_autoattach(c->skel->progs.obs_cap_exit, false);
+	} else {
 		disable(c->skel->progs.obs_cap_enter);
 		disable(c->skel->progs.obs_cap_exit);
 		disable(c->skel->progs.obs_cap_fork);
@@ -149,7 +169,7 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 		struct bpf_link *l;
 
 		/* uprobes attach per program, with collector_go_follow */
-		if (!bpf_program__autoload(prog) ||
+		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog) ||
 		    !strncmp(bpf_program__section_name(prog), "uprobe", 6))
 			continue;
 		l = bpf_program__attach(prog);
@@ -168,6 +188,11 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 		c->attached++;
 	}
 
+	if (cfg->on_capture && fill_cap_tail(c->skel)) {
+		collector_seterr(err, errlen, "cannot set up kernel-side capture's programs: %s",
+				 strerror(errno));
+		goto fail;
+	}
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.proc_events), on_ringbuf, c, NULL);
 	if (!c->rb) {
 		collector_seterr(err, errlen, "cannot set up the BPF ring buffer: %s",

@@ -156,43 +156,64 @@ static void conn_open(struct kcap *k, struct kproc *p, const struct obs_cap_even
 	k->nconns++;
 }
 
+/* The connection cannot be followed on: bytes nobody saw (counted). */
+static void give_up(struct kconn *c)
+{
+	if (c->pc.h && !c->pc.dead)
+		pconn_count(&c->pc, PROTO_COUNT_PARSE_ERROR);
+	c->pc.dead = 1;
+}
+
 static void conn_end(struct kcap *k, struct kconn **at, uint64_t ts)
 {
 	struct kconn *c = *at;
 
+	if (capseq_waiting(&c->seq)) /* still waiting for a number: its bytes were lost */
+		give_up(c);
 	pconn_eof(&c->pc, ts);
 	pconn_release(&c->pc);
 	conn_remove(k, at);
+	capseq_free(&c->seq);
 	free(c);
 }
 
-/* A chunk of what a read or write moved. An event the ring had no room for
- * leaves a hole in the numbers: bytes nobody saw, at a place nobody knows,
- * so the connection is given up (counted), never parsed past a gap. */
-static void feed(struct kconn *c, const struct obs_cap_event *e)
+struct feed_arg {
+	struct kcap *k;
+	struct kconn *c;
+};
+
+/* The next chunk of a connection's bytes, in order: to its protocol. */
+static void feed_one(void *arg, const struct obs_cap_event *e)
 {
+	struct feed_arg *a = arg;
+	struct kconn *c = a->c;
 	enum proto_dir dir = e->kind == OBS_CAP_IN ? PROTO_IN : PROTO_OUT;
 	size_t n = e->caplen < OBS_CAP_BYTES ? e->caplen : OBS_CAP_BYTES;
 
 	if (c->pc.dead)
 		return;
-	if (e->seq != c->next_seq || e->off != c->next_off) {
-		if (c->pc.h)
-			pconn_count(&c->pc, PROTO_COUNT_PARSE_ERROR);
-		c->pc.dead = 1;
-		return;
-	}
+	a->k->cur = e;
 	if (e->kind == OBS_CAP_IN && e->goid) {
 		if (!c->goid)
 			c->goid = e->goid;
 		c->goid_last = e->goid;
 	}
-	c->next_seq = e->seq + 1;
-	c->next_off = e->last ? 0 : e->off + (uint32_t)n;
-	pconn_feed(&c->pc, dir, e->data, n, e->ts_ns);
+	if (n)
+		pconn_feed(&c->pc, dir, e->data, n, e->ts_ns);
 	/* beyond what the kernel copied: bytes only counted */
 	if (e->last && e->len > e->off + n)
 		pconn_skip(&c->pc, dir, e->len - e->off - n, e->ts_ns);
+}
+
+/* A chunk of what a read or write moved, put in order (capseq.h); a gap
+ * gives the connection up (counted), never parsed past. */
+static void feed(struct kcap *k, struct kconn *c, const struct obs_cap_event *e)
+{
+	struct feed_arg a = {k, c};
+
+	if (!c->pc.dead && capseq_offer(&c->seq, e, feed_one, &a))
+		give_up(c);
+	k->cur = e;
 }
 
 struct kcap *kcap_new(const struct kcap_cfg *cfg)
@@ -272,7 +293,7 @@ void kcap_event(void *ctx, const struct obs_cap_event *e)
 	case OBS_CAP_OUT:
 		if (!(at = kcap_conn_find(k, e->conn)))
 			break; /* opened before capture began, or not followed */
-		feed(*at, e);
+		feed(k, *at, e);
 		break;
 	case OBS_CAP_CLOSE:
 		if ((at = kcap_conn_find(k, e->conn)))

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capseq.h"
 #include "gorel.h"
 #include "kcap.h"
 #include "pconn.h"
@@ -41,8 +42,7 @@ struct kproc {
 struct kconn {
 	uint64_t conn;
 	uint32_t fd;
-	uint32_t next_seq;  /* the number the kernel gives its next chunk */
-	uint32_t next_off;  /* where the next chunk starts in its syscall's bytes */
+	struct capseq seq;  /* its events back in the order the bytes went */
 	uint64_t goid;	    /* a Go connection's first reader goroutine */
 	uint64_t goid_last; /* ... and its latest */
 	struct kproc *p;

@@ -1,0 +1,131 @@
+/* Unit tests: capture events put back in the order their bytes went
+ * (capseq.c): in order passes straight through; an answer's read seen
+ * before the write it answers waits for it; chunks of one syscall in
+ * place; a number twice, a chunk out of place, or a number that never
+ * comes (too many waiting) is a gap; what waits at the end is said. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "capseq.h"
+
+struct got {
+	uint32_t seq[64], off[64];
+	int n;
+};
+
+static void deliver(void *arg, const struct obs_cap_event *e)
+{
+	struct got *g = arg;
+
+	g->seq[g->n] = e->seq;
+	g->off[g->n++] = e->off;
+}
+
+/* syscall seq's chunk at off, caplen bytes, the last or not */
+static struct obs_cap_event ev(uint32_t seq, uint32_t off, uint32_t caplen, int last)
+{
+	struct obs_cap_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = OBS_CAP_IN;
+	e.seq = seq;
+	e.off = off;
+	e.caplen = caplen;
+	e.len = off + caplen;
+	e.last = (uint32_t)last;
+	return e;
+}
+
+static int offer(struct capseq *q, struct got *g, struct obs_cap_event e)
+{
+	return capseq_offer(q, &e, deliver, g);
+}
+
+static void test_in_order_and_chunks(void **st)
+{
+	(void)st;
+	struct capseq q = {0};
+	struct got g = {0};
+
+	assert_int_equal(offer(&q, &g, ev(0, 0, 10, 1)), 0);
+	assert_int_equal(offer(&q, &g, ev(1, 0, OBS_CAP_BYTES, 0)), 0);
+	assert_int_equal(offer(&q, &g, ev(1, OBS_CAP_BYTES, 7, 1)), 0);
+	assert_int_equal(offer(&q, &g, ev(2, 0, 0, 1)), 0); /* a write that moved nothing */
+	assert_int_equal(g.n, 4);
+	assert_int_equal(g.off[2], OBS_CAP_BYTES);
+	assert_null(q.ahead); /* nothing waited: no room taken */
+	assert_int_equal(capseq_waiting(&q), 0);
+	capseq_free(&q);
+}
+
+/* A client's request write (0) exits after the read of its answer (1),
+ * itself in two chunks, and another read (2) came too. */
+static void test_answer_before_request(void **st)
+{
+	(void)st;
+	struct capseq q = {0};
+	struct got g = {0};
+
+	assert_int_equal(offer(&q, &g, ev(1, 0, OBS_CAP_BYTES, 0)), 0);
+	assert_int_equal(offer(&q, &g, ev(1, OBS_CAP_BYTES, 3, 1)), 0);
+	assert_int_equal(offer(&q, &g, ev(2, 0, 5, 1)), 0);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(capseq_waiting(&q), 3);
+	assert_int_equal(offer(&q, &g, ev(0, 0, 40, 1)), 0);
+	assert_int_equal(g.n, 4);
+	uint32_t want_seq[] = {0, 1, 1, 2}, want_off[] = {0, 0, OBS_CAP_BYTES, 0};
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(g.seq[i], want_seq[i]);
+		assert_int_equal(g.off[i], want_off[i]);
+	}
+	assert_int_equal(capseq_waiting(&q), 0);
+	capseq_free(&q);
+}
+
+static void test_gaps(void **st)
+{
+	(void)st;
+	struct capseq q = {0};
+	struct got g = {0};
+
+	/* a number twice */
+	assert_int_equal(offer(&q, &g, ev(0, 0, 1, 1)), 0);
+	assert_int_equal(offer(&q, &g, ev(0, 0, 1, 1)), -1);
+	capseq_free(&q);
+	/* a chunk out of place (the one before it dropped) */
+	q = (struct capseq){0};
+	assert_int_equal(offer(&q, &g, ev(0, 0, OBS_CAP_BYTES, 0)), 0);
+	assert_int_equal(offer(&q, &g, ev(0, 2 * OBS_CAP_BYTES, 1, 1)), -1);
+	capseq_free(&q);
+	/* a number that never comes: the waiting room fills, then a gap;
+	 * the numbers wrap (u32) */
+	q = (struct capseq){.next_seq = UINT32_MAX - 3};
+	g.n = 0;
+	for (uint32_t i = 0; i < CAPSEQ_AHEAD; i++)
+		assert_int_equal(offer(&q, &g, ev(UINT32_MAX - 2 + i, 0, 1, 1)), 0);
+	assert_int_equal(capseq_waiting(&q), CAPSEQ_AHEAD);
+	assert_int_equal(offer(&q, &g, ev(UINT32_MAX - 2 + CAPSEQ_AHEAD, 0, 1, 1)), -1);
+	assert_int_equal(capseq_waiting(&q), 0);
+	assert_int_equal(g.n, 0);
+	capseq_free(&q);
+	/* at the end, what still waits is said */
+	q = (struct capseq){0};
+	assert_int_equal(offer(&q, &g, ev(3, 0, 1, 1)), 0);
+	assert_int_equal(capseq_waiting(&q), 1);
+	capseq_free(&q);
+	assert_null(q.ahead);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_in_order_and_chunks),
+	    cmocka_unit_test(test_answer_before_request),
+	    cmocka_unit_test(test_gaps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

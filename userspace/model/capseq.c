@@ -1,0 +1,62 @@
+#include "capseq.h"
+
+#include <stdlib.h>
+
+static void advance(struct capseq *q, const struct obs_cap_event *e)
+{
+	uint32_t n = e->caplen < OBS_CAP_BYTES ? e->caplen : OBS_CAP_BYTES;
+
+	q->next_seq = e->last ? e->seq + 1 : e->seq;
+	q->next_off = e->last ? 0 : e->off + n;
+}
+
+static int gap(struct capseq *q)
+{
+	q->nahead = 0;
+	return -1;
+}
+
+int capseq_offer(struct capseq *q, const struct obs_cap_event *e, capseq_deliver_fn deliver,
+		 void *arg)
+{
+	int32_t d = (int32_t)(e->seq - q->next_seq);
+
+	if (d > 0) { /* ahead: wait for those before it */
+		if (!q->ahead && !(q->ahead = malloc(CAPSEQ_AHEAD * sizeof(*q->ahead))))
+			return gap(q);
+		if (q->nahead == CAPSEQ_AHEAD)
+			return gap(q);
+		q->ahead[q->nahead++] = *e;
+		return 0;
+	}
+	if (d < 0 || e->off != q->next_off)
+		return gap(q);
+	advance(q, e);
+	deliver(arg, e);
+	/* what waited for it, in turn (a few at most: a linear look is enough) */
+	for (uint32_t i = 0; i < q->nahead;) {
+		struct obs_cap_event *w = &q->ahead[i];
+
+		if (w->seq != q->next_seq || w->off != q->next_off) {
+			i++;
+			continue;
+		}
+		advance(q, w);
+		deliver(arg, w);
+		q->ahead[i] = q->ahead[--q->nahead];
+		i = 0;
+	}
+	return 0;
+}
+
+uint32_t capseq_waiting(const struct capseq *q)
+{
+	return q->nahead;
+}
+
+void capseq_free(struct capseq *q)
+{
+	free(q->ahead);
+	q->ahead = NULL;
+	q->nahead = 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * capseq - one connection's kernel-side capture events put back in the
+ * order their bytes went. capture.bpf.c numbers a connection's reads and
+ * writes (a write at entry, before its bytes can reach the peer; a read at
+ * exit, when its bytes have come) and cuts each into chunks (off: where a
+ * chunk starts in its syscall's bytes; last: its final one). Events
+ * arrive in the order the syscalls' exits were seen, which is not always
+ * that one: a client's write may exit after the read of its answer on
+ * another CPU. An event numbered ahead waits here (CAPSEQ_AHEAD of them at
+ * most) for those before it. A number that comes twice, a chunk out of
+ * place, or too many waiting (a number that never comes: an event the
+ * ring had no room for) is a gap: bytes nobody saw at a place nobody
+ * knows. Pure; allocates its waiting room when first needed.
+ */
+#ifndef OBS_CAPSEQ_H
+#define OBS_CAPSEQ_H
+#include <stdint.h>
+
+#include <linux/types.h>
+#include "obs.h"
+
+#define CAPSEQ_AHEAD 32
+
+struct capseq {
+	uint32_t next_seq; /* the syscall whose chunks come next */
+	uint32_t next_off; /* where its next chunk starts */
+	uint32_t nahead;
+	struct obs_cap_event *ahead; /* CAPSEQ_AHEAD, or NULL */
+};
+
+typedef void (*capseq_deliver_fn)(void *arg, const struct obs_cap_event *e);
+
+/* Offer e: deliver is called for it, and then for each waiting event now
+ * in order, in order. 0, or -1 on a gap (or no memory to wait in): the
+ * connection cannot be followed on; nothing waits any more. */
+int capseq_offer(struct capseq *q, const struct obs_cap_event *e, capseq_deliver_fn deliver,
+		 void *arg);
+/* Events still waiting (at the connection's end: lost bytes before them). */
+uint32_t capseq_waiting(const struct capseq *q);
+void capseq_free(struct capseq *q);
+
+#endif
