@@ -150,9 +150,13 @@ static void bufs_free(struct batch_bufs *bb)
 
 /* Compressed in slices with a yield between them: a batch's deflate is a
  * millisecond or more of CPU, which on a busy machine would run as one
- * burst on the app's core (its tail latency). Level 1: most of the ratio
- * for a third of the CPU (bench/http-overhead). */
-#define GZIP_SLICE (16 * 1024)
+ * burst on the app's core (its tail latency). 64 KiB (a few hundred us):
+ * at 16 KiB, ten yields a batch on a saturated machine each waited out
+ * the app's turn, and the exporter kept up with only 64-86% of the spans
+ * at 100% sampling (the rest dropped, queue_full); at 64 KiB, all of
+ * them. Level 1: most of the ratio for a third of the CPU
+ * (bench/http-overhead). */
+#define GZIP_SLICE (64 * 1024)
 
 static int gzip_buf(struct batch_bufs *bb, const uint8_t *in, size_t len, const uint8_t **out,
 		    size_t *outlen)
