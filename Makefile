@@ -51,7 +51,7 @@ OTLP_GEN_O   := $(OTLP_GEN_C:%.c=%.o)
 PROTO_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard userspace/proto/*/*.c))))
 PROTO_SRCS := $(wildcard userspace/proto/*.c) $(foreach d,$(PROTO_DIRS),$(wildcard $(d)/*.c))
 # Pure modules: no I/O, shared by collector, unit tests and fuzzers.
-PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/logfmt.c userspace/base/rng.c \
+PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/monotime.c userspace/base/logfmt.c userspace/base/rng.c \
              userspace/model/hist.c userspace/model/metrics.c userspace/model/tp.c \
              userspace/model/route.c userspace/model/spanrec.c userspace/model/spanring.c \
              userspace/model/region.c userspace/model/svcid.c userspace/model/gorel.c userspace/model/capseq.c \

@@ -14,6 +14,7 @@
 
 #include "bgthread.h"
 #include "log.h"
+#include "monotime.h"
 #include "tp.h"
 #include "version.h"
 
@@ -509,7 +510,6 @@ struct xspan *otlp_slot(struct otlp_exporter *e)
 
 void otlp_put(struct otlp_exporter *e, const struct xspan *x)
 {
-	struct timespec now;
 	uint64_t ns;
 
 	if (x != &e->spare) {
@@ -520,8 +520,7 @@ void otlp_put(struct otlp_exporter *e, const struct xspan *x)
 	}
 	pthread_mutex_lock(&e->lock);
 	e->st.dropped_queue_full++;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	ns = monotime_ns();
 	if (!e->last_drop_log_ns || ns - e->last_drop_log_ns > 10000000000ULL) {
 		e->last_drop_log_ns = ns;
 		warn_spans("otlp_queue_full", x,

@@ -16,6 +16,7 @@
 #include "app.h"
 #include "ident.h"
 #include "log.h"
+#include "monotime.h"
 #include "otlp.h"
 #include "privs.h"
 #include "procinfo.h"
@@ -323,7 +324,7 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 			 "no Go helper (%s): Go programs' outgoing calls are marked parent unknown",
 			 err);
 	n = agent_scan(ag, 1);
-	last_scan = app_now_ns();
+	last_scan = monotime_ns();
 	/* from here on, new processes are labelled from their exec events */
 	if (app_drop_privileges(ap, 0, "to read the config and secret files on SIGHUP", err,
 				sizeof(err))) {
@@ -362,12 +363,12 @@ static int agent_run(struct agent *ag, const struct obs_opts *o)
 			}
 			last_scan = 0;
 		}
-		agent_promote(ag, app_now_ns());
-		agent_expire(ag, app_now_ns());
+		agent_promote(ag, monotime_ns());
+		agent_expire(ag, monotime_ns());
 		/* Catch what exec events missed (ring buffer full, races). */
-		if (app_now_ns() - last_scan > RESCAN_NS) {
+		if (monotime_ns() - last_scan > RESCAN_NS) {
 			agent_scan(ag, 0);
-			last_scan = app_now_ns();
+			last_scan = monotime_ns();
 		}
 	}
 	log_info("stopping");

@@ -14,6 +14,7 @@
 #include "collector.h"
 #include "elfkind.h"
 #include "log.h"
+#include "monotime.h"
 #include "procinfo.h"
 #include "slots.h"
 #include "spans.h"
@@ -190,7 +191,7 @@ static void agent_assign(struct agent *ag, pid_t pid, int at_start)
 		double age = proc_age(pid);
 
 		if (age < ag->app.cfg->services.short_lived_s &&
-		    agent_defer(ag, pid, app_now_ns() - (uint64_t)(age * 1e9), 0, &l))
+		    agent_defer(ag, pid, monotime_ns() - (uint64_t)(age * 1e9), 0, &l))
 			return;
 	}
 	agent_label(ag, pid, &l);

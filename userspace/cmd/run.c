@@ -20,6 +20,7 @@
 #include "kcap.h"
 #include "auth.h"
 #include "log.h"
+#include "monotime.h"
 #include "otlp.h"
 #include "privs.h"
 #include "procinfo.h"
@@ -81,7 +82,7 @@ static void print_summary(struct obs_app *a, const char *cmd, pid_t pid, int sta
 {
 	struct obs_snapshot s;
 	char what[96];
-	double secs = (double)(app_now_ns() - a->start_ns) / 1e9;
+	double secs = (double)(monotime_ns() - a->start_ns) / 1e9;
 
 	describe_status(status, what, sizeof(what));
 	fprintf(stderr, "\n%s: %s (pid %d) %s after %.1fs\n", log_prog(), cmd, (int)pid, what,

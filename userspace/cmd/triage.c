@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "monotime.h"
 #include "privs.h"
 #include "procinfo.h"
 #include "report.h"
@@ -148,7 +149,7 @@ int triage_main(const struct obs_opts *o)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	t0 = app_now_ns();
+	t0 = monotime_ns();
 	if (sfd < 0 || app_attach(&a, &cfg, err, sizeof(err))) {
 		log_error("bpf_attach_failed", "%s", sfd < 0 ? strerror(errno) : err);
 		app_free(&a);
@@ -172,20 +173,20 @@ int triage_main(const struct obs_opts *o)
 	}
 	app_set_ready(&a);
 	printf("Tracing %s: %d probes attached in %.0f ms. ", what, collector_attached(a.col),
-	       (double)(app_now_ns() - t0) / 1e6);
+	       (double)(monotime_ns() - t0) / 1e6);
 	if (o->duration_s > 0)
 		printf("Stopping after %.1fs or Ctrl-C.\n", o->duration_s);
 	else
 		printf("Hit Ctrl-C to end.\n");
 	fflush(stdout);
 
-	end = o->duration_s > 0 ? app_now_ns() + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
+	end = o->duration_s > 0 ? monotime_ns() + (uint64_t)(o->duration_s * 1e9) : UINT64_MAX;
 	next_print =
-	    o->interval_s > 0 ? app_now_ns() + (uint64_t)(o->interval_s * 1e9) : UINT64_MAX;
+	    o->interval_s > 0 ? monotime_ns() + (uint64_t)(o->interval_s * 1e9) : UINT64_MAX;
 	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = collector_event_fd(a.col), .events = POLLIN};
 	for (;;) {
-		uint64_t now = app_now_ns(), wake = end < next_print ? end : next_print;
+		uint64_t now = monotime_ns(), wake = end < next_print ? end : next_print;
 		int timeout = wake <= now ? 0 : (int)((wake - now) / 1000000 + 1);
 
 		if (timeout > 1000)
@@ -195,7 +196,7 @@ int triage_main(const struct obs_opts *o)
 		app_drain(&a, 0);
 		if (pfd[0].revents & POLLIN)
 			break;
-		now = app_now_ns();
+		now = monotime_ns();
 		if (o->cgroup && o->duration_s != 0)
 			track_cgroup(&a, o->cgroup, 0); /* pick up newcomers */
 		if (now >= next_print && !collector_snapshot(a.col, &cur)) {

@@ -9,20 +9,13 @@
 #include <linux/capability.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "privs.h"
 #include "prom_http.h"
 #include "spans.h"
 #include "render.h"
 #include "str.h"
 #include "tlsfiles.h"
-
-uint64_t app_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int app_config(struct obs_config **out, const struct obs_opts *o, char *err, size_t errlen)
 {
@@ -49,7 +42,7 @@ int app_init(struct obs_app *a, const struct obs_opts *o, struct obs_config *cfg
 	a->opts = o;
 	a->cfg = cfg;
 	a->stall_ns = (uint64_t)(cfg->stall_timeout_s * 1e9);
-	a->start_ns = app_now_ns();
+	a->start_ns = monotime_ns();
 	pthread_mutex_init(&a->lock, NULL);
 	a->slots = slots_new(container_labels);
 	a->guard = card_guard_new(cfg->max_series);
@@ -127,7 +120,7 @@ int app_start_http(struct obs_app *a, char *err, size_t errlen)
 		a->tls_sig = tlsfiles_sig(c);
 		a->tls_check_every_ns =
 		    ms && atoll(ms) > 0 ? (uint64_t)atoll(ms) * 1000000ULL : APP_TLS_CHECK_NS;
-		a->tls_check_ns = app_now_ns() + a->tls_check_every_ns;
+		a->tls_check_ns = monotime_ns() + a->tls_check_every_ns;
 	}
 	if (!auth_required(auth) && strncmp(h, "127.", 4) && strcmp(h, "::1") &&
 	    strcmp(h, "localhost"))
@@ -181,7 +174,7 @@ static int reload_tls(struct obs_app *a, const struct obs_config *next, char *ap
 void app_watch_tls(struct obs_app *a)
 {
 	char err[512], desc[256];
-	uint64_t now = app_now_ns(), sig;
+	uint64_t now = monotime_ns(), sig;
 	int rc;
 
 	if (!a->http || !*a->cfg->tls_cert_file || now < a->tls_check_ns)
@@ -311,16 +304,16 @@ int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, si
 	pthread_mutex_lock(&a->lock);
 	a->col = c;
 	pthread_mutex_unlock(&a->lock);
-	__atomic_store_n(&a->last_drain_ns, app_now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&a->last_drain_ns, monotime_ns(), __ATOMIC_RELAXED);
 	log_debug("attached %d BPF programs in %.1f ms", collector_attached(c),
-		  (double)(app_now_ns() - a->start_ns) / 1e6);
+		  (double)(monotime_ns() - a->start_ns) / 1e6);
 	return 0;
 }
 
 void app_set_ready(struct obs_app *a)
 {
-	__atomic_store_n(&a->last_drain_ns, app_now_ns(), __ATOMIC_RELAXED);
-	__atomic_store_n(&a->ready_ns, app_now_ns(), __ATOMIC_RELEASE);
+	__atomic_store_n(&a->last_drain_ns, monotime_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&a->ready_ns, monotime_ns(), __ATOMIC_RELEASE);
 }
 
 int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char *err, size_t errlen)
@@ -357,7 +350,7 @@ void app_drain(struct obs_app *a, int timeout_ms)
 {
 	if (a->col && collector_poll(a->col, timeout_ms) < 0)
 		log_warn("ringbuf_poll_failed", "ring buffer poll failed");
-	__atomic_store_n(&a->last_drain_ns, app_now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&a->last_drain_ns, monotime_ns(), __ATOMIC_RELAXED);
 }
 
 /* libobs_preload.so: $OBS_PRELOAD_LIB, next to the obs binary, or PREFIX/lib/obs. */

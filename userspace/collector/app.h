@@ -47,7 +47,6 @@ struct obs_app {
  * ($OBS_DEBUG_TLS_CHECK_MS overrides it for tests). */
 #define APP_TLS_CHECK_NS (10ULL * 1000000000ULL)
 
-uint64_t app_now_ns(void);
 /* Build the settings (defaults, --config file, environment, flags) and
  * apply the logging ones; -1 with the message in err. cfg is owned by
  * the caller until app_init takes it. */

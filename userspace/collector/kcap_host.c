@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-
 #include <sys/socket.h>
 
 #include "kcap_priv.h"
+#include "monotime.h"
 #include "proto_red.h"
 
 /* ---- trace context --------------------------------------------------------- */
@@ -212,15 +212,6 @@ static void host_count(struct proto_conn *pc, enum proto_count what)
 		region_count(&conn_of(pc)->p->reg, to[what]);
 }
 
-/* Only asked for around the writes the shim makes: capture makes none. */
-static uint64_t host_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void *host_alloc(size_t size)
 {
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -240,7 +231,7 @@ const struct proto_host kcap_host = {
     .client_adopt = host_client_adopt,
     .emit = host_emit,
     .count = host_count,
-    .now = host_now,
+    .now = monotime_ns, /* asked around the writes the shim makes: capture makes none */
     .alloc = host_alloc,
     .free = host_free,
 };

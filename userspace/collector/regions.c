@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "registry.h"
 #include "str.h"
 
@@ -372,13 +373,10 @@ size_t regions_drain(struct regions *rs, size_t max,
 		     void (*take)(void *arg, struct span_rec *r, const struct regions_who *who),
 		     void *arg)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = monotime_ns();
 	size_t got = 0, idle = 0;
 	struct span_rec r;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	/* one at a time from each, so no process's burst starves another */
 	while (got < max && rs->n && idle < rs->n) {
 		struct held *h = rs->held[rs->turn++ % rs->n];

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "devname.h"
+#include "monotime.h"
 #include "prom_http.h"
 #include "selfstat.h"
 #include "spans.h"
@@ -312,7 +313,7 @@ int render_metrics(void *ctx, enum prom_format fmt, struct sbuf *out)
 	struct obs_app *a = ctx;
 	struct metrics_registry r;
 	struct obs_snapshot s;
-	uint64_t t0 = app_now_ns();
+	uint64_t t0 = monotime_ns();
 	int rc = -1;
 
 	pthread_mutex_lock(&a->lock);
@@ -329,7 +330,7 @@ int render_metrics(void *ctx, enum prom_format fmt, struct sbuf *out)
 	metrics_free(&r);
 	snapshot_free(&s);
 	a->scrapes++;
-	a->last_scrape_seconds = (double)(app_now_ns() - t0) / 1e9;
+	a->last_scrape_seconds = (double)(monotime_ns() - t0) / 1e9;
 out:
 	pthread_mutex_unlock(&a->lock);
 	return rc;
@@ -338,7 +339,7 @@ out:
 int render_ready(void *ctx, char *reason, size_t len)
 {
 	struct obs_app *a = ctx;
-	uint64_t now = app_now_ns(), ready, drained;
+	uint64_t now = monotime_ns(), ready, drained;
 
 	ready = __atomic_load_n(&a->ready_ns, __ATOMIC_ACQUIRE);
 	drained = __atomic_load_n(&a->last_drain_ns, __ATOMIC_RELAXED);

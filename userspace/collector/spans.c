@@ -11,6 +11,7 @@
 
 #include "bgthread.h"
 #include "log.h"
+#include "monotime.h"
 #include "redagg.h"
 #include "region.h"
 #include "registry.h"
@@ -114,14 +115,6 @@ static void take(void *arg, struct span_rec *r, const struct regions_who *who)
 	otlp_put(s->exp, x);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* The next wait: until the rings may be half full at the rate of the
  * last look (took spans in elapsed ns); doubling while nothing comes. */
 static int pace_ms(size_t took, uint64_t elapsed, int prev)
@@ -139,7 +132,7 @@ static void *drain_thread(void *arg)
 	struct spans *s = arg;
 	struct pollfd pfd[POLL_FDS];
 	size_t got = 0, took = 0;
-	uint64_t last = now_ns();
+	uint64_t last = monotime_ns();
 	int wait = PACE_MIN_MS;
 
 	bgthread_background("obs-spans");
@@ -160,7 +153,7 @@ static void *drain_thread(void *arg)
 		got = regions_drain(s->rs, SLICE, take, s);
 		took += got;
 		if (got < SLICE) { /* drained: ask to be woken, and pace the next look */
-			uint64_t t = now_ns();
+			uint64_t t = monotime_ns();
 
 			regions_arm(s->rs, WAKE_AHEAD);
 			wait = pace_ms(took, t - last, wait);
