@@ -38,7 +38,7 @@
 static struct region reg;
 static int have;       /* reg is mapped (for owner) */
 static uint32_t owner; /* the pid that made it */
-static int making;     /* a thread is making it */
+static int making;     /* a thread makes the region or uses the socket (making_try) */
 static int memfd = -1; /* kept: a restarted collector gets the region again */
 static int sock = -1;  /* open while the collector holds the region */
 static uint64_t next_check;
@@ -58,6 +58,20 @@ static double sample_ratio = 1.0;
  * are kept: a reader may still hold one; changes are rare) */
 static struct route_table *routes;
 static uint32_t routes_seq;
+
+/* One thread at a time makes the region, checks or wakes through the
+ * socket, or lets go of an fd of ours. */
+static int making_try(void)
+{
+	int z = 0;
+
+	return __atomic_compare_exchange_n(&making, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static void making_done(void)
+{
+	__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
+}
 
 static int high_fd(int fd)
 {
@@ -227,13 +241,13 @@ static int make(void)
 struct region *link_region(void)
 {
 	uint32_t me = ctx_pid();
-	int e, z = 0;
+	int e;
 
 	if (__atomic_load_n(&have, __ATOMIC_ACQUIRE) && owner == me)
 		return &reg;
 	if (!path)
 		return NULL; /* no collector to count for */
-	if (!__atomic_compare_exchange_n(&making, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+	if (!making_try()) {
 		/* another thread makes it: a few microseconds, once */
 		for (int i = 0; i < 10000 && __atomic_load_n(&making, __ATOMIC_ACQUIRE); i++)
 			sched_yield();
@@ -247,19 +261,18 @@ struct region *link_region(void)
 			__atomic_store_n(&have, 1, __ATOMIC_RELEASE);
 		}
 	}
-	__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
+	making_done();
 	errno = e;
 	return __atomic_load_n(&have, __ATOMIC_ACQUIRE) && owner == me ? &reg : NULL;
 }
 
 void link_check(uint64_t now)
 {
-	int e, z = 0;
+	int e;
 	char b;
 
 	if (now < __atomic_load_n(&next_check, __ATOMIC_RELAXED) ||
-	    !__atomic_load_n(&have, __ATOMIC_ACQUIRE) || owner != ctx_pid() ||
-	    !__atomic_compare_exchange_n(&making, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	    !__atomic_load_n(&have, __ATOMIC_ACQUIRE) || owner != ctx_pid() || !making_try())
 		return;
 	e = errno;
 	__atomic_store_n(&next_check, now + LINK_RETRY_NS, __ATOMIC_RELAXED);
@@ -272,7 +285,7 @@ void link_check(uint64_t now)
 	}
 	if (sock < 0)
 		handover();
-	__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
+	making_done();
 	errno = e;
 }
 
@@ -288,7 +301,7 @@ void link_after_fork(void)
 	if (m >= 0)
 		close(m);
 	__atomic_store_n(&have, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
+	making_done();
 }
 
 int link_owns_fd(int fd)
@@ -301,34 +314,29 @@ int link_owns_fd(int fd)
  * the app's again. */
 void link_fd_closed(int fd)
 {
-	int z = 0, held = 0;
+	int held = 0;
 
-	for (int i = 0; i < 10000 && !held; i++) {
-		held = __atomic_compare_exchange_n(&making, &z, 1, 0, __ATOMIC_ACQUIRE,
-						   __ATOMIC_RELAXED);
-		z = 0;
-		if (!held)
-			sched_yield(); /* a wake is one non-blocking send */
-	}
+	for (int i = 0; i < 10000 && !(held = making_try()); i++)
+		sched_yield(); /* a wake is one non-blocking send */
 	if (fd == sock)
 		sock = -1;
 	if (fd == memfd)
 		memfd = -1;
 	if (held)
-		__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
+		making_done();
 }
 
 void link_wake(void)
 {
-	int z = 0, e;
+	int e;
 
-	if (!__atomic_compare_exchange_n(&making, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	if (!making_try())
 		return;
 	e = errno;
 	if (sock >= 0 && owner == ctx_pid())
 		(void)send(sock, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	errno = e;
-	__atomic_store_n(&making, 0, __ATOMIC_RELEASE);
+	making_done();
 }
 
 const struct route_table *link_routes(struct region *r)
