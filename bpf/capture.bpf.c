@@ -114,12 +114,37 @@ struct cap_call {
 	__u8 addr[28]; /* connect: the peer */
 };
 
+/* A syscall in flight is kept per CPU, from its enter to its exit: most
+ * of a captured read or write runs without leaving the CPU (a Go program's
+ * sockets never block), and a hash update and delete per call were the
+ * largest part of capture's cost. A task that leaves the CPU inside one
+ * (a blocking read) has it parked in cap_calls (key: pid_tgid) by
+ * obs_cap_switch, where its exit finds it. */
+struct cap_inflight {
+	__u64 task; /* 0: none */
+	__u64 pid_tgid;
+	struct cap_call call;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cap_inflight);
+} cap_cur SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct cap_call);
 } cap_calls SEC(".maps");
+
+static __always_inline struct cap_inflight *cap_cur_of(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cap_cur, &zero);
+}
 
 __u64 cap_next_conn = 0;
 
@@ -189,6 +214,7 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	__u64 pid_tgid, key;
 	__u32 tgid, fd;
 	struct cap_call call = {};
+	struct cap_inflight *cur;
 	struct obs_cap_proc *proc;
 	struct cap_sock *s;
 	__u16 family = 0;
@@ -280,8 +306,12 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 			call.seq = __sync_fetch_and_add(&s->seq, 1);
 		break;
 	}
-	if (bpf_map_update_elem(&cap_calls, &pid_tgid, &call, BPF_ANY))
-		count_drop(OBS_DROP_CAPTURE);
+	cur = cap_cur_of();
+	if (!cur)
+		return 0;
+	cur->call = call;
+	cur->pid_tgid = pid_tgid;
+	cur->task = task;
 	return 0;
 }
 
@@ -297,13 +327,25 @@ static __always_inline int iov_at(__u64 iov, __u32 i, __u64 *base, __u64 *len)
 	return 0;
 }
 
+/* Who made the syscall whose end is being said (pid_tgid), and when. */
+struct cap_now {
+	__u64 id;
+	__u64 ts;
+};
+
 /* What is copied of a call is first gathered here, per CPU (too big for
  * the stack): a vectored call's buffers in turn, so that a head split over
- * several arrives whole; then it is chunked. (One chunking loop: two
- * would be more paths than the verifier follows.) */
-#define CAP_GATHER ((CAP_H2_CHUNKS - 1) * OBS_CAP_BYTES) /* < 16 KiB: see masks */
+ * several arrives whole; then it is sent in chunks. Each chunk goes as a
+ * record of its own length, its header written just before its bytes
+ * (over the end of the chunk before, already sent): a record reserved at
+ * its largest size (576 bytes) for a 100-byte request cost more than all
+ * the rest of capture, its cache lines cold in a 4 MiB ring; the collector
+ * reads fewer of them too. (One chunking loop: two would be more paths
+ * than the verifier follows.) */
+#define CAP_HDR	   64 /* offsetof(struct obs_cap_event, data), checked below */
+#define CAP_GATHER ((CAP_H2_CHUNKS - 1) * OBS_CAP_BYTES) /* twice, and CAP_HDR: < 32 KiB */
 struct cap_scratch {
-	__u8 buf[32768];
+	__u8 buf[32768]; /* a header's room, then what was gathered */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -311,38 +353,39 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cap_scratch);
 } cap_scratch SEC(".maps");
+_Static_assert(CAP_HDR == __builtin_offsetof(struct obs_cap_event, data), "CAP_HDR");
 
-/* The first bytes of the call's n, gathered at src (have of them), in
+/* The first bytes of the call's n, gathered in sc (have of them), in
  * chunks of OBS_CAP_BYTES, at most chunks of them, each numbered. */
 static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 kind, __u32 n,
-				       const __u8 *src, __u32 have, __u32 chunks)
+				       struct cap_scratch *sc, __u32 have, __u32 chunks,
+				       const struct cap_now *now)
 {
 	for (__u32 i = 0; i < CAP_H2_CHUNKS; i++) {
 		__u32 off = i * OBS_CAP_BYTES, take, last;
-		struct obs_cap_event *e;
+		struct obs_cap_event *e = (struct obs_cap_event *)&sc->buf[off & 0x3fff];
 
 		/* (the first always goes: an empty one says "n bytes, none
 		 * copied", and the collector skips them) */
 		if (i && (i >= chunks || off >= have))
 			break;
 		take = off >= have ? 0 : have - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : have - off;
-		e = cap_event(kind, call->fd, call->conn);
+		last = i + 1 >= chunks || off + take >= have;
+		cap_head(e, kind, call->fd, call->conn, now->id, now->ts);
 		/* the syscall's number on each chunk, off its place in it: a
 		 * chunk dropped leaves a gap the collector sees */
-		if (!e)
-			return;
 		e->seq = seq;
 		e->goid = call->goid;
 		e->go_lost = call->go_lost;
 		e->len = n;
 		e->off = off;
-		last = i + 1 >= chunks || off + take >= have;
 		e->last = last;
-		if (take && bpf_probe_read_kernel(e->data, take & (OBS_CAP_BYTES * 2 - 1),
-						  src + (off & 0x3fff)))
-			take = 0;
 		e->caplen = take;
-		cap_submit(e);
+		if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
+				       cap_wake_flag())) {
+			count_drop(OBS_DROP_CAPTURE);
+			return;
+		}
 		if (last)
 			return;
 	}
@@ -352,7 +395,7 @@ static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 k
  * (one for HTTP/1, up to CAP_H2_CHUNKS for HTTP/2), each numbered. A
  * vectored call's first CAP_IOVS buffers are gathered first, so that a
  * head split over several arrives whole. */
-static __always_inline void cap_data(struct cap_call *call, __u32 n)
+static __always_inline void cap_data(struct cap_call *call, __u32 n, const struct cap_now *now)
 {
 	struct cap_sock *s = bpf_map_lookup_elem(&cap_socks, &call->key);
 	__u32 kind = call->nr == NR_read || call->nr == NR_recvfrom || call->nr == NR_readv ||
@@ -399,8 +442,10 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n)
 			break;
 		}
 		take = len < want - pos ? (__u32)len : want - pos;
-		/* (both under 16 KiB: within the 32 KiB buffer) */
-		if (bpf_probe_read_user(&sc->buf[pos & 0x3fff], take & 0x3fff, (const void *)base))
+		/* (both at most CAP_GATHER, as the verifier must see: within
+		 * the buffer after the header's room) */
+		if (pos > CAP_GATHER || take > CAP_GATHER ||
+		    bpf_probe_read_user(&sc->buf[CAP_HDR + pos], take, (const void *)base))
 			break;
 		pos += take;
 	}
@@ -409,7 +454,7 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n)
 	 * for the verifier otherwise) */
 	call->have = pos;
 	cap_chunks(call, kind == OBS_CAP_IN ? __sync_fetch_and_add(&s->seq, 1) : call->seq, kind, n,
-		   sc->buf, *(volatile __u32 *)&call->have & 0x3fff, s->chunks);
+		   sc, *(volatile __u32 *)&call->have & 0x3fff, s->chunks, now);
 }
 
 static __always_inline int is_write(__u32 nr)
@@ -435,24 +480,12 @@ static __always_inline void cap_nothing(struct cap_call *call)
 	cap_submit(e);
 }
 
-/* Tail-called by obs_sys_exit (cap_tail), never attached itself. */
-SEC("raw_tp/sys_exit")
-int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
+/* A captured call's end: a new connection said, or what a read or write
+ * moved. */
+static __always_inline void cap_end(struct cap_call *call, const struct cap_now *now, long ret)
 {
-	__u64 pid_tgid;
-	struct cap_call *call;
-	__u32 tgid;
+	__u32 tgid = now->id >> 32;
 
-	/* a call was kept at entry only for a captured task (the cache
-	 * cannot say "not captured" of one with a call kept: it changes only
-	 * with cap_gen, and then it is looked up again) */
-	if (!maybe_captured(cap_cpu_of(), bpf_get_current_task()))
-		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	call = bpf_map_lookup_elem(&cap_calls, &pid_tgid);
-	tgid = pid_tgid >> 32;
-	if (!call)
-		return 0;
 	switch (call->nr) {
 	case NR_accept:
 	case NR_accept4:
@@ -474,12 +507,64 @@ int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 		break;
 	default:
 		if (ret > 0)
-			cap_data(call, (__u32)ret);
+			cap_data(call, (__u32)ret, now);
 		else if (is_write(call->nr))
 			cap_nothing(call);
 		break;
 	}
-	bpf_map_delete_elem(&cap_calls, &pid_tgid);
+}
+
+/* Tail-called by obs_sys_exit (cap_tail), never attached itself. */
+SEC("raw_tp/sys_exit")
+int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid, task = bpf_get_current_task();
+	struct cap_inflight *cur;
+	struct obs_cur_sys *c;
+	struct cap_call *call;
+	struct cap_now now;
+	int parked = 0;
+
+	/* a call was kept at entry only for a captured task (the cache
+	 * cannot say "not captured" of one with a call kept: it changes only
+	 * with cap_gen, and then it is looked up again) */
+	if (!maybe_captured(cap_cpu_of(), task))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	cur = cap_cur_of();
+	if (!cur)
+		return 0;
+	if (cur->task == task && cur->pid_tgid == pid_tgid) {
+		call = &cur->call;
+		cur->task = 0;
+	} else {
+		call = bpf_map_lookup_elem(&cap_calls, &pid_tgid);
+		if (!call)
+			return 0;
+		parked = 1;
+	}
+	now.id = pid_tgid;
+	/* obs_sys_exit, which tail-called us, has just read the clock */
+	c = this_cpu();
+	now.ts = c->end_task == task ? c->end : bpf_ktime_get_ns();
+	cap_end(call, &now, ret);
+	if (parked)
+		bpf_map_delete_elem(&cap_calls, &pid_tgid);
+	return 0;
+}
+
+/* Tail-called by obs_sched_switch (cap_tail): a task leaving the CPU in
+ * the middle of a captured syscall takes its call along, into cap_calls. */
+SEC("raw_tp/sched_switch")
+int BPF_PROG(obs_cap_switch, bool preempt, struct task_struct *prev)
+{
+	struct cap_inflight *cur = cap_cur_of();
+
+	if (!cur || cur->task != (__u64)prev)
+		return 0;
+	if (bpf_map_update_elem(&cap_calls, &cur->pid_tgid, &cur->call, BPF_ANY))
+		count_drop(OBS_DROP_CAPTURE);
+	cur->task = 0;
 	return 0;
 }
 

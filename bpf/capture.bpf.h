@@ -36,30 +36,29 @@ CAPTURE_SHARED struct {
  * anyway (spans carry the events' own timestamps). */
 #define CAP_WAKE_BYTES (1 << 20)
 
-static __always_inline void cap_submit(struct obs_cap_event *e)
+/* The flag for a record about to be sent: wake the collector or not. */
+static __always_inline __u64 cap_wake_flag(void)
 {
-	__u64 used = bpf_ringbuf_query(&cap_events, BPF_RB_AVAIL_DATA);
-
-	bpf_ringbuf_submit(e, used >= CAP_WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	return bpf_ringbuf_query(&cap_events, BPF_RB_AVAIL_DATA) >= CAP_WAKE_BYTES
+		   ? BPF_RB_FORCE_WAKEUP
+		   : BPF_RB_NO_WAKEUP;
 }
 
-/* An event of kind, reserved and filled in with who and when; NULL (and
- * counted) when the ring is full. */
-static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u64 conn)
+static __always_inline void cap_submit(struct obs_cap_event *e)
 {
-	struct obs_cap_event *e = bpf_ringbuf_reserve(&cap_events, sizeof(*e), 0);
-	__u64 id = bpf_get_current_pid_tgid();
+	bpf_ringbuf_submit(e, cap_wake_flag());
+}
 
-	if (!e) {
-		count_drop(OBS_DROP_CAPTURE);
-		return NULL;
-	}
+/* An event's header: who (id: pid_tgid), when, and nothing moved yet. */
+static __always_inline void cap_head(struct obs_cap_event *e, __u32 kind, __u32 fd, __u64 conn,
+				     __u64 id, __u64 ts)
+{
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
 	e->fd = fd;
 	e->kind = kind;
 	e->conn = conn;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = ts;
 	e->len = 0;
 	e->caplen = 0;
 	e->off = 0;
@@ -67,6 +66,19 @@ static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u
 	e->last = 1;
 	e->go_lost = 0;
 	e->goid = 0;
+}
+
+/* An event of kind, reserved at its largest and filled in with who and
+ * when; NULL (and counted) when the ring is full. */
+static __always_inline struct obs_cap_event *cap_event(__u32 kind, __u32 fd, __u64 conn)
+{
+	struct obs_cap_event *e = bpf_ringbuf_reserve(&cap_events, sizeof(*e), 0);
+
+	if (!e) {
+		count_drop(OBS_DROP_CAPTURE);
+		return NULL;
+	}
+	cap_head(e, kind, fd, conn, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
 	return e;
 }
 

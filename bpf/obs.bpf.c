@@ -126,6 +126,7 @@ static __always_inline void syscall_end(void)
 	__u64 now, start;
 	__u32 nr, slot;
 
+	c->end_task = 0; /* (set again below when the clock is read) */
 	if (c->task == task && c->start) {
 		start = c->start;
 		nr = c->nr;
@@ -142,6 +143,8 @@ static __always_inline void syscall_end(void)
 		bpf_map_delete_elem(&parked, &task);
 	}
 	now = bpf_ktime_get_ns();
+	c->end = now;
+	c->end_task = task;
 	if ((long)nr < 0)
 		return;
 	syscall_record(slot, nr, now - start);
@@ -214,6 +217,8 @@ int BPF_PROG(obs_sched_switch, bool preempt, struct task_struct *prev, struct ta
 			hist_record(rs->slot, OBS_H_RUNQ, 0, 0, now - rs->ts, 0);
 		bpf_map_delete_elem(&runq_start, &nkey);
 	}
+	if (cap_tail_on)
+		bpf_tail_call(ctx, &cap_tail, OBS_CAP_TAIL_SWITCH);
 	return 0;
 }
 

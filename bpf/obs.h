@@ -76,7 +76,11 @@ struct obs_cur_sys {
 	__u64 cache_task;
 	__u32 cache_slot;
 	__u32 cache_gen;
-	__u64 pad[3]; /* one cache line per CPU */
+	/* The clock at the exit of end_task's last recorded syscall: capture
+	 * stamps its events with it (a clock read costs ~60 ns here). */
+	__u64 end;
+	__u64 end_task;
+	__u64 pad[1]; /* one cache line per CPU */
 };
 
 /*
@@ -180,7 +184,7 @@ struct obs_cap_cpu {
 
 /* A process in capture.bpf.c's cap_procs. */
 /* Slots of the cap_tail program array (obs_maps.bpf.h). */
-enum obs_cap_tail { OBS_CAP_TAIL_ENTER, OBS_CAP_TAIL_EXIT, OBS_CAP_TAILS };
+enum obs_cap_tail { OBS_CAP_TAIL_ENTER, OBS_CAP_TAIL_EXIT, OBS_CAP_TAIL_SWITCH, OBS_CAP_TAILS };
 
 enum obs_cap_state {
 	OBS_CAP_ON = 1,	   /* its connections are captured */

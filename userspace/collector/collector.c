@@ -42,8 +42,15 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 static int on_capture(void *ctx, void *data, size_t size)
 {
 	struct collector *c = ctx;
+	const struct obs_cap_event *e = data;
+	const size_t head = offsetof(struct obs_cap_event, data);
 
-	if (size >= sizeof(struct obs_cap_event) && c->on_capture)
+	/* a record is as long as its bytes (capture.bpf.c's cap_chunks);
+	 * only our programs write the ring, so a record whose bytes would
+	 * run past its end cannot come: checked, not trusted */
+	if (size < head || e->caplen > OBS_CAP_BYTES || size < head + e->caplen)
+		return 0;
+	if (c->on_capture)
 		c->on_capture(c->capture_ctx, data);
 	return 0;
 }
@@ -93,8 +100,8 @@ int collector_seterr(char *err, size_t errlen, const char *fmt, ...)
 /* Capture's syscall programs into the array obs_sys_enter/exit tail-call. */
 static int fill_cap_tail(struct obs_bpf *skel)
 {
-	const struct bpf_program *p[OBS_CAP_TAILS] = {skel->progs.obs_cap_enter,
-						      skel->progs.obs_cap_exit};
+	const struct bpf_program *p[OBS_CAP_TAILS] = {
+	    skel->progs.obs_cap_enter, skel->progs.obs_cap_exit, skel->progs.obs_cap_switch};
 
 	for (__u32 i = 0; i < OBS_CAP_TAILS; i++) {
 		int fd = bpf_program__fd(p[i]);
@@ -136,13 +143,16 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	select_probes(c->skel, cfg->probes);
 	if (cfg->on_capture) {
 		collector_go_prepare(c);
-		/* run by obs_sys_enter/exit's tail calls, not attached */
+		/* run by obs_sys_enter/exit's and obs_sched_switch's tail
+		 * calls, not attached */
 		c->skel->rodata->cap_tail_on = 1;
 		bpf_program__set_autoattach(c->skel->progs.obs_cap_enter, false);
 		bpf_program__set_autoattach(c->skel->progs.obs_cap_exit, false);
+		bpf_program__set_autoattach(c->skel->progs.obs_cap_switch, false);
 	} else {
 		disable(c->skel->progs.obs_cap_enter);
 		disable(c->skel->progs.obs_cap_exit);
+		disable(c->skel->progs.obs_cap_switch);
 		disable(c->skel->progs.obs_cap_fork);
 		disable(c->skel->progs.obs_cap_exit_proc);
 		disable(c->skel->progs.obs_cap_exec);
