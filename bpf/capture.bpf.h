@@ -2,8 +2,9 @@
 /*
  * capture.bpf.h - what kernel-side capture's programs share: capture.bpf.c
  * (syscalls on followed connections) defines the maps (CAPTURE_DEFINE),
- * goprobe.bpf.c (uprobes on Go programs) declares them extern, and the
- * linker joins them; and the helpers both use to say an event.
+ * capture_proc.bpf.c (which processes are followed) and goprobe.bpf.c
+ * (uprobes on Go programs) declare them extern, and the linker joins
+ * them; and the helpers they use to say an event.
  */
 #ifndef CAPTURE_BPF_H
 #define CAPTURE_BPF_H
@@ -23,6 +24,10 @@ CAPTURE_SHARED struct {
 	__type(key, __u32);
 	__type(value, struct obs_cap_proc);
 } cap_procs SEC(".maps");
+
+/* Bumped by whatever changes which tasks are captured (capture.bpf.c's
+ * per-CPU cache of the answer is valid while it is unchanged). */
+CAPTURE_SHARED __u32 cap_gen;
 
 /* What the collector is told. */
 CAPTURE_SHARED struct {
