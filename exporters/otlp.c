@@ -307,9 +307,6 @@ static void send_otlp(struct otlp_exporter *e, struct batch_bufs *bb, const stru
 		body = gz;
 		len = glen;
 	}
-	/* sending runs the loopback receiver's side in this thread too: a
-	 * turn of its own, not one with the encoding */
-	sched_yield();
 	for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
 		sr = post(e, body, len, &r, &code);
 		if (sr != SEND_RETRY)

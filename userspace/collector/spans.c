@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +17,7 @@
 #include "registry.h"
 #include "str.h"
 
-/* Spans taken per turn (~90 us of work), the lock let go and the CPU
- * yielded between: a wake finds a few hundred waiting, and taken in one
- * run they held a saturated app's core for 0.3-0.6 ms, a dozen times a
- * second (perf sched timehist, bench/http-overhead at 10%): its p99. */
-#define SLICE 128
+#define SLICE 256 /* spans taken per turn: the lock is let go between */
 /*
  * When to look at the rings. A process wakes the collector (a byte on its
  * socket) when its ring is a quarter full (WAKE_AHEAD); besides that the
@@ -170,9 +165,6 @@ static void *drain_thread(void *arg)
 			otlp_publish(s->exp);
 		if (stop && got < SLICE)
 			break;
-		/* more to take: let the app have its CPU back first */
-		if (got == SLICE && !stop)
-			sched_yield();
 	}
 	return NULL;
 }
