@@ -68,7 +68,7 @@ APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/agent_svc.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \
-             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_cfg.c exporters/otlp_encode.c
+             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_body.c exporters/otlp_cfg.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
@@ -188,6 +188,13 @@ $(BUILD)/tests/test_ping: tests/unit/test_ping.c tests/unit/ping/ping_proto.c $(
 $(BUILD)/tests/test_parent: tests/unit/test_parent.c preload/parent.c $(PURE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ipreload $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
+
+# the exporter's queue, with its export thread writing JSON lines
+$(BUILD)/tests/test_otlp_queue: tests/unit/test_otlp_queue.c $(PURE_OBJS) $(BUILD)/exporters/otlp.o \
+		$(BUILD)/exporters/otlp_body.o $(BUILD)/exporters/otlp_cfg.o $(BUILD)/exporters/otlp_encode.o \
+		$(BUILD)/userspace/base/log.o $(BUILD)/userspace/base/bgthread.o $(OTLP_GEN_O)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lcurl -lz -lprotobuf-c -lyaml -lm -lpthread
 
 # the exporter's configuration, without the exporter
 $(BUILD)/tests/test_otlp_cfg: tests/unit/test_otlp_cfg.c $(PURE_OBJS) $(BUILD)/exporters/otlp_cfg.o \

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "bgthread.h"
 #include "log.h"
 #include "monotime.h"
+#include "otlp_body.h"
 #include "tp.h"
 #include "version.h"
 
@@ -28,8 +28,14 @@ struct otlp_exporter {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* queue grew / stop requested */
-	struct xspan *q;
-	size_t qhead, qlen; /* what the exporter is handed (lock) */
+	struct xspan *q;     /* queue_size slots, of which the first qcap are used */
+	size_t qhead, qlen;  /* what the exporter is handed (lock) */
+	/* The ring's size now (written by the producer, under the lock): it
+	 * starts at two batches or more and doubles, up to queue_size, when it
+	 * fills. A ring cycles through all its slots, so a fixed one touched
+	 * all of its 5 MB (2048 spans of 2.5 KB) even when the backlog never
+	 * passed a batch: the memory touched follows the backlog instead. */
+	size_t qcap;
 	/* the producer's own, no lock: slots filled but not yet handed over
 	 * (they follow qhead + qlen), the next one, and how many are known
 	 * free; spare takes a span when the queue is full */
@@ -90,113 +96,6 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 		}
 	}
 	return len;
-}
-
-/* What the export thread reuses from batch to batch (it owns them). */
-struct batch_bufs {
-	struct otlp_encoder *enc;
-	uint8_t *body; /* the request: the slices' encodings, one after another */
-	size_t body_cap;
-	z_stream z;
-	int z_ready;
-	uint8_t *gz;
-	size_t gz_cap;
-};
-
-/* Spans encoded at a time, with a yield between (see gzip_buf): 512 take
- * ~80 us since the encoder writes the wire format itself (at 64, the
- * yields cost more than the encoding). Two encoded
- * ExportTraceServiceRequests one after the other are one request with both
- * lists of ResourceSpans (protobuf merges repeated fields), so the slices
- * need no joining. */
-#define ENCODE_SLICE 512
-
-static int encode_sliced(struct otlp_exporter *e, struct batch_bufs *bb, const struct xspan *b,
-			 size_t n, int64_t off, size_t *outlen)
-{
-	size_t at = 0;
-
-	if (!bb->enc && !(bb->enc = otlp_encoder_new()))
-		return -1;
-	for (size_t i = 0; i < n; i += ENCODE_SLICE) {
-		size_t m = n - i < ENCODE_SLICE ? n - i : ENCODE_SLICE, len;
-		const uint8_t *p;
-		if (i)
-			sched_yield();
-		if (otlp_encoder_run(bb->enc, &e->cfg.res, b + i, m, off, &p, &len))
-			return -1;
-		if (at + len > bb->body_cap) {
-			size_t cap = (at + len) * 2;
-			uint8_t *nb = realloc(bb->body, cap);
-			if (!nb)
-				return -1;
-			bb->body = nb;
-			bb->body_cap = cap;
-		}
-		memcpy(bb->body + at, p, len);
-		at += len;
-	}
-	*outlen = at;
-	return 0;
-}
-
-static void bufs_free(struct batch_bufs *bb)
-{
-	otlp_encoder_free(bb->enc);
-	free(bb->body);
-	if (bb->z_ready)
-		deflateEnd(&bb->z);
-	free(bb->gz);
-}
-
-/* Compressed in slices with a yield between them: a batch's deflate is a
- * millisecond or more of CPU, which on a busy machine would run as one
- * burst on the app's core (its tail latency). 64 KiB (a few hundred us):
- * at 16 KiB, ten yields a batch on a saturated machine each waited out
- * the app's turn, and the exporter kept up with only 64-86% of the spans
- * at 100% sampling (the rest dropped, queue_full); at 64 KiB, all of
- * them. Level 1: most of the ratio for a third of the CPU
- * (bench/http-overhead). */
-#define GZIP_SLICE (64 * 1024)
-
-static int gzip_buf(struct batch_bufs *bb, const uint8_t *in, size_t len, const uint8_t **out,
-		    size_t *outlen)
-{
-	size_t cap = compressBound((uLong)len) + 64;
-	int rc;
-
-	if (cap > bb->gz_cap) {
-		free(bb->gz);
-		bb->gz = malloc(cap);
-		bb->gz_cap = bb->gz ? cap : 0;
-		if (!bb->gz)
-			return -1;
-	}
-	if (!bb->z_ready) {
-		memset(&bb->z, 0, sizeof(bb->z));
-		if (deflateInit2(&bb->z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
-			return -1;
-		bb->z_ready = 1;
-	} else if (deflateReset(&bb->z) != Z_OK) {
-		return -1;
-	}
-	bb->z.next_in = (Bytef *)in;
-	bb->z.next_out = bb->gz;
-	bb->z.avail_out = (uInt)cap;
-	do {
-		size_t left = len - bb->z.total_in;
-		int last = left <= GZIP_SLICE;
-		bb->z.avail_in = (uInt)(last ? left : GZIP_SLICE);
-		rc = deflate(&bb->z, last ? Z_FINISH : Z_NO_FLUSH);
-		if (!last)
-			sched_yield();
-	} while (rc == Z_OK);
-	if (rc != Z_STREAM_END)
-		return -1;
-	*out = bb->gz;
-	*outlen = bb->z.total_out;
-	return 0;
 }
 
 enum send_result { SEND_OK, SEND_RETRY, SEND_DROP };
@@ -287,7 +186,7 @@ static void warn_spans(const char *code, const struct xspan *first, const char *
 	log_emit(LOG_WARN, code, tid, sid, "%s", msg);
 }
 
-static void send_otlp(struct otlp_exporter *e, struct batch_bufs *bb, const struct xspan *b,
+static void send_otlp(struct otlp_exporter *e, struct otlp_body *bb, const struct xspan *b,
 		      size_t n, int64_t off)
 {
 	static struct resp r;
@@ -296,14 +195,14 @@ static void send_otlp(struct otlp_exporter *e, struct batch_bufs *bb, const stru
 	long backoff = BACKOFF_START_MS, code = 0;
 	enum send_result sr = SEND_DROP;
 
-	if (encode_sliced(e, bb, b, n, off, &len)) {
+	if (otlp_body_encode(bb, &e->cfg.res, b, n, off, &len)) {
 		log_warn("otlp_encode_failed", "OTLP: out of memory encoding %zu spans: dropped",
 			 n);
 		count(e, &e->st.dropped_failed, n);
 		return;
 	}
 	body = bb->body;
-	if (e->cfg.gzip && !gzip_buf(bb, body, len, &gz, &glen)) {
+	if (e->cfg.gzip && !otlp_body_gzip(bb, body, len, &gz, &glen)) {
 		body = gz;
 		len = glen;
 	}
@@ -369,7 +268,7 @@ int64_t otlp_unix_offset(void)
 static void *export_thread(void *arg)
 {
 	struct otlp_exporter *e = arg;
-	struct batch_bufs bb = {0};
+	struct otlp_body bb = {0};
 
 	bgthread_background("obs-otlp");
 	pthread_mutex_lock(&e->lock);
@@ -392,15 +291,15 @@ static void *export_thread(void *arg)
 			log_warn("otlp_flush_timeout",
 				 "OTLP: flush deadline passed: %zu queued spans dropped", e->qlen);
 			e->st.dropped_failed += e->qlen;
-			e->qhead = (e->qhead + e->qlen) % e->cfg.queue_size;
+			e->qhead = (e->qhead + e->qlen) % e->qcap;
 			e->qlen = 0;
 			break;
 		}
 		/* encoded where they lie, no copy: the producer appends after
 		 * qhead + qlen, so these slots are ours until qhead moves */
 		size_t n = e->qlen < e->cfg.batch_size ? e->qlen : e->cfg.batch_size;
-		if (n > e->cfg.queue_size - e->qhead)
-			n = e->cfg.queue_size - e->qhead; /* the rest, from slot 0, next time */
+		if (n > e->qcap - e->qhead)
+			n = e->qcap - e->qhead; /* the rest, from slot 0, next time */
 		const struct xspan *batch = &e->q[e->qhead];
 		pthread_mutex_unlock(&e->lock);
 		if (e->json)
@@ -409,14 +308,40 @@ static void *export_thread(void *arg)
 			send_otlp(e, &bb, batch, n, otlp_unix_offset());
 		pthread_mutex_lock(&e->lock);
 		/* qhead + qlen stays where it is: the producer's slots follow it */
-		e->qhead = (e->qhead + n) % e->cfg.queue_size;
+		e->qhead = (e->qhead + n) % e->qcap;
 		e->qlen -= n;
 		if (e->json)
 			e->st.exported += n;
 	}
 	pthread_mutex_unlock(&e->lock);
-	bufs_free(&bb);
+	otlp_body_free(&bb);
 	return NULL;
+}
+
+/* The ring's first size: queue_size halved while it stays a whole number
+ * of at least two batches (2048 and 512: 1024), so that doubling comes
+ * back to queue_size exactly. */
+static size_t first_cap(size_t queue_size, size_t batch_size)
+{
+	size_t cap = queue_size;
+
+	while (cap % 2 == 0 && cap / 2 >= 2 * batch_size)
+		cap /= 2;
+	return cap;
+}
+
+/* The ring is full (used == qcap): twice the slots. A backlog that wraps
+ * ([qhead, qcap), then [0, qhead)) has its second part moved to follow
+ * the first: the exporter is not reading it (its batch never crosses
+ * qcap, and starts at qhead). Lock held. */
+static void ring_grow(struct otlp_exporter *e)
+{
+	if (e->qcap * 2 > e->cfg.queue_size)
+		return;
+	if (e->qhead)
+		memcpy(&e->q[e->qcap], &e->q[0], e->qhead * sizeof(*e->q));
+	e->qcap *= 2;
+	e->st.queue_slots = e->qcap;
 }
 
 int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err, size_t errlen)
@@ -430,6 +355,8 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 	}
 	e->cfg = *cfg;
 	e->q = calloc(cfg->queue_size, sizeof(*e->q));
+	e->qcap = first_cap(cfg->queue_size, cfg->batch_size);
+	e->st.queue_slots = e->qcap;
 	if (!e->q) {
 		free(e);
 		snprintf(err, errlen, "out of memory (span queue of %zu)", cfg->queue_size);
@@ -496,13 +423,18 @@ fail:
 struct xspan *otlp_slot(struct otlp_exporter *e)
 {
 	if (!e->pfree) {
+		size_t used;
+
 		pthread_mutex_lock(&e->lock);
 		/* empty: start again at slot 0, so the memory touched follows
 		 * the longest backlog, not the queue's capacity */
 		if (!e->qlen && !e->pending)
 			e->qhead = 0;
-		e->pfree = e->cfg.queue_size - e->qlen - e->pending;
-		e->pnext = (e->qhead + e->qlen + e->pending) % e->cfg.queue_size;
+		used = e->qlen + e->pending;
+		if (used == e->qcap)
+			ring_grow(e);
+		e->pfree = e->qcap - used;
+		e->pnext = (e->qhead + used) % e->qcap;
 		pthread_mutex_unlock(&e->lock);
 	}
 	return e->pfree ? &e->q[e->pnext] : &e->spare;
@@ -515,7 +447,7 @@ void otlp_put(struct otlp_exporter *e, const struct xspan *x)
 	if (x != &e->spare) {
 		e->pending++;
 		e->pfree--;
-		e->pnext = (e->pnext + 1) % e->cfg.queue_size;
+		e->pnext = (e->pnext + 1) % e->qcap;
 		return;
 	}
 	pthread_mutex_lock(&e->lock);
@@ -572,7 +504,7 @@ void otlp_flush(struct otlp_exporter *e, long timeout_ms)
 			 e->qlen);
 		pthread_mutex_lock(&e->lock);
 		e->st.dropped_failed += e->qlen;
-		e->qhead = (e->qhead + e->qlen) % e->cfg.queue_size;
+		e->qhead = (e->qhead + e->qlen) % e->qcap;
 		e->qlen = 0;
 		pthread_mutex_unlock(&e->lock);
 	}

@@ -1,0 +1,34 @@
+/*
+ * otlp_body - the export thread's request body for a batch of spans: the
+ * OTLP encoding, and its gzip, each done in slices with a yield between
+ * (a batch's work in one run would be a burst on a busy app's core). The
+ * buffers are kept from batch to batch; the thread owns them.
+ */
+#ifndef OBS_OTLP_BODY_H
+#define OBS_OTLP_BODY_H
+#include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
+
+#include "otlp_encode.h"
+
+struct otlp_body {
+	struct otlp_encoder *enc;
+	uint8_t *body; /* the request: the slices' encodings, one after another */
+	size_t body_cap;
+	z_stream z;
+	int z_ready;
+	uint8_t *gz;
+	size_t gz_cap;
+};
+
+/* The n spans at b as one ExportTraceServiceRequest in bb->body (*outlen
+ * bytes; off: CLOCK_REALTIME - CLOCK_MONOTONIC). -1: out of memory. */
+int otlp_body_encode(struct otlp_body *bb, const struct otlp_resource *res, const struct xspan *b,
+		     size_t n, int64_t off, size_t *outlen);
+/* len bytes at in, gzip'd: *out (bb's), *outlen bytes. -1 on failure. */
+int otlp_body_gzip(struct otlp_body *bb, const uint8_t *in, size_t len, const uint8_t **out,
+		   size_t *outlen);
+void otlp_body_free(struct otlp_body *bb);
+
+#endif
