@@ -1,6 +1,8 @@
 #include "capseq.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void advance(struct capseq *q, const struct obs_cap_event *e)
 {
@@ -26,7 +28,10 @@ int capseq_offer(struct capseq *q, const struct obs_cap_event *e, capseq_deliver
 			return gap(q);
 		if (q->nahead == CAPSEQ_AHEAD)
 			return gap(q);
-		q->ahead[q->nahead++] = *e;
+		/* a record is as long as its bytes: no more is read */
+		memcpy(&q->ahead[q->nahead++], e,
+		       offsetof(struct obs_cap_event, data) +
+			   (e->caplen < OBS_CAP_BYTES ? e->caplen : OBS_CAP_BYTES));
 		return 0;
 	}
 	if (d < 0 || e->off != q->next_off)
