@@ -101,14 +101,13 @@ struct cap_call {
 	__u64 key;  /* read/write: the connection's cap_socks key */
 	__u64 goid; /* read/write of a Go program whose layout is known */
 	__u32 go_lost;
-	__u32 iovcnt; /* vectored: buf is the iovec array, of this many */
+	__u32 iovcnt; /* vectored: buf is the iovec array, of this many; connect: addrlen */
 	__u32 have;   /* at exit: bytes gathered (see cap_data) */
 	__u32 seq;    /* a write: its number, taken at entry */
-	__u64 buf;    /* read/write buffer, or accept's sockaddr */
+	__u64 buf;    /* read/write buffer, or accept's or connect's sockaddr */
 	__u64 conn;   /* read/write: the connection */
 	__u32 fd;
 	__u32 nr;
-	__u8 addr[28]; /* connect: the peer */
 };
 
 /* A syscall in flight is kept per CPU, from its enter to its exit: most
@@ -214,7 +213,6 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	struct cap_inflight *cur;
 	struct obs_cap_proc *proc;
 	struct cap_sock *s;
-	__u16 family = 0;
 	__u64 task;
 	__u32 gen;
 	struct obs_cap_cpu *cpu;
@@ -258,12 +256,9 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	case NR_accept4:
 		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
 		break;
-	case NR_connect:
-		bpf_probe_read_user(call.addr, sizeof(call.addr),
-				    (const void *)PT_REGS_PARM2_CORE_SYSCALL(regs));
-		family = *(__u16 *)call.addr;
-		if (family != AF_INET_ && family != AF_INET6_)
-			return 0;
+	case NR_connect: /* (its address is read at exit, see cap_end) */
+		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		call.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs); /* addrlen */
 		break;
 	case NR_close:
 		s = bpf_map_lookup_elem(&cap_socks, &key);
@@ -490,8 +485,11 @@ static __always_inline void cap_end(struct cap_call *call, const struct cap_now 
 			__u8 addr[28] = {};
 			__u16 family;
 
-			if (call->buf)
-				bpf_probe_read_user(addr, sizeof(addr), (const void *)call->buf);
+			if (call->buf &&
+			    bpf_probe_read_user(addr, sizeof(addr), (const void *)call->buf)) {
+				count_drop(OBS_DROP_CAPTURE); /* (said, not guessed) */
+				break;
+			}
 			family = *(__u16 *)addr;
 			/* a Unix socket's peer is no TCP connection */
 			if (!call->buf || family == AF_INET_ || family == AF_INET6_)
@@ -499,8 +497,26 @@ static __always_inline void cap_end(struct cap_call *call, const struct cap_now 
 		}
 		break;
 	case NR_connect:
-		if (ret == 0 || ret == -EINPROGRESS_)
-			cap_open(tgid, call->fd, OBS_CAP_OPEN_CLIENT, call->addr, 0);
+		/* The peer's address is read here, not at entry: at entry its
+		 * page may not be in yet (a Go goroutine's stack just grown, a
+		 * fresh heap span), the read fails, and the connection went
+		 * unmarked, its requests lost without a word. The kernel has
+		 * read it by now. Only addrlen bytes: 28 from a 16-byte IPv4
+		 * address at a page's end reached into the next page. */
+		if (ret == 0 || ret == -EINPROGRESS_) {
+			__u8 addr[28] = {};
+			__u32 alen = call->iovcnt < sizeof(addr) ? call->iovcnt : sizeof(addr);
+			__u16 family;
+
+			if (alen < 2 ||
+			    bpf_probe_read_user(addr, alen & 31, (const void *)call->buf)) {
+				count_drop(OBS_DROP_CAPTURE);
+				break;
+			}
+			family = *(__u16 *)addr;
+			if (family == AF_INET_ || family == AF_INET6_)
+				cap_open(tgid, call->fd, OBS_CAP_OPEN_CLIENT, addr, 0);
+		}
 		break;
 	default:
 		if (ret > 0)

@@ -134,6 +134,22 @@ PYEOF
 	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/a",http_response_status_code="200",service="st-svc"\}')" = 3 ]
 }
 
+@test "kcap: a static C client whose peer address ends a page, the next one unreadable: every connection followed, every request counted" {
+	local SP
+	SP=$(free_port)
+	gcc -static -O2 -o "$T/static-srv" "$TOP/tests/e2e/go/static_srv.c"
+	gcc -static -O2 -o "$T/static-cli" "$TOP/tests/e2e/go/static_cli.c"
+	"$T/static-srv" "$SP" &
+	SRV=$!
+	wait_for listening "$SP"
+	"$OBS_RUN" --no-metrics --spans-file "$T/spans.json" -- "$T/static-cli" "$SP" 6 \
+		>"$T/cli.out" 2>"$T/obs.err"
+	[ "$(cat "$T/cli.out")" = 6 ] # (the client's own count of answers)
+	# connect's address read at entry, 28 bytes, failed here: none followed
+	[ "$(grep -c '"kind":"client"' "$T/spans.json")" = 6 ]
+	grep -q "spans: 6 " "$T/obs.err"
+}
+
 @test "kcap: the agent says once that a Go program on the node is one the shim cannot enter, follows its HTTP/1 from the kernel side under its service, and its goroutines through a helper that alone keeps the capabilities for uprobes" {
 	local GP MP LP helper i
 	GP=$(free_port) MP=$(free_port) LP=$(free_port)
