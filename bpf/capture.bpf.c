@@ -277,19 +277,13 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 		call.conn = s->conn;
 		call.key = key;
 		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		/* (recvmsg's and sendmsg's msghdr is read at exit, as
+		 * connect's address: see cap_msg) */
 		if (id == NR_readv || id == NR_writev) {
 			call.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
-		} else if (id == NR_recvmsg || id == NR_sendmsg) {
-			/* struct msghdr: msg_iov at 16, msg_iovlen at 24 */
-			__u64 mh[2] = {};
-
-			bpf_probe_read_user(mh, sizeof(mh), (const void *)(call.buf + 16));
-			call.buf = mh[0];
-			call.iovcnt = (__u32)mh[1];
+			if (!call.iovcnt)
+				return 0; /* no buffer to look at */
 		}
-		if (call.iovcnt == 0 &&
-		    (id != NR_read && id != NR_write && id != NR_recvfrom && id != NR_sendto))
-			return 0; /* no buffer to look at */
 		if (proc->go_goid_off) {
 			call.goid = go_current(proc);
 			call.go_lost = proc->go_lost;
@@ -425,8 +419,8 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 
 		if (pos >= want)
 			break;
-		if (!call->iovcnt) { /* a plain call: one buffer */
-			if (i)
+		if (!call->iovcnt) { /* a plain call: one buffer (none: 0) */
+			if (i || !call->buf)
 				break;
 			base = call->buf;
 			len = n;
@@ -447,6 +441,24 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 	call->have = pos;
 	cap_chunks(call, kind == OBS_CAP_IN ? __sync_fetch_and_add(&s->seq, 1) : call->seq, kind, n,
 		   sc, *(volatile __u32 *)&call->have & 0x3fff, s->chunks, now);
+}
+
+/* recvmsg's or sendmsg's buffers, from its msghdr (msg_iov at 16,
+ * msg_iovlen at 24), read at exit: the kernel has read it, so its page is
+ * in (read at entry, it may not be, and the call went unseen). Unreadable:
+ * counted, and its bytes said as moved but not copied (the collector
+ * skips them, and gives up a connection it cannot follow past them). */
+static __always_inline void cap_msg(struct cap_call *call)
+{
+	__u64 mh[2] = {};
+
+	if (bpf_probe_read_user(mh, sizeof(mh), (const void *)(call->buf + 16))) {
+		count_drop(OBS_DROP_CAPTURE);
+		mh[0] = 0;
+		mh[1] = 0;
+	}
+	call->buf = mh[1] ? mh[0] : 0;
+	call->iovcnt = (__u32)mh[1];
 }
 
 static __always_inline int is_write(__u32 nr)
@@ -519,6 +531,8 @@ static __always_inline void cap_end(struct cap_call *call, const struct cap_now 
 		}
 		break;
 	default:
+		if (ret > 0 && (call->nr == NR_recvmsg || call->nr == NR_sendmsg))
+			cap_msg(call);
 		if (ret > 0)
 			cap_data(call, (__u32)ret, now);
 		else if (is_write(call->nr))

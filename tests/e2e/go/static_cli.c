@@ -4,9 +4,14 @@
  * inaccessible one, as a Go program's address can sit at the end of a
  * page whose next is not yet in: the kernel reads only those 16 bytes, and
  * so must obs (reading more at entry failed, and the connection went
- * unfollowed without a word). Prints the count of 200 answers.
+ * unfollowed without a word). With "msg", each request goes by sendmsg
+ * whose msghdr sits in a shared page dropped from the process's page
+ * table before each call (MADV_DONTNEED on a memfd mapping: its bytes are
+ * kept, but the first touch faults): the kernel faults it in, a BPF read
+ * before it cannot. Prints the count of 200 answers.
  *
- *   gcc -static -o static-cli static_cli.c && ./static-cli PORT N */
+ *   gcc -static -o static-cli static_cli.c && ./static-cli PORT N [msg] */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -14,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char req[] = "GET /out HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -24,7 +30,9 @@ int main(int argc, char **argv)
 	char *m =
 	    mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct sockaddr_in *a;
-	int n, ok = 0;
+	int n, ok = 0, msg = argc > 3 && !strcmp(argv[3], "msg");
+	struct msghdr *mh = NULL;
+	struct iovec iov = {(void *)req, sizeof(req) - 1};
 
 	if (argc < 3 || m == MAP_FAILED || mprotect(m + pg, (size_t)pg, PROT_NONE))
 		return 1;
@@ -33,6 +41,18 @@ int main(int argc, char **argv)
 	a->sin_port = htons((unsigned short)atoi(argv[1]));
 	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	n = atoi(argv[2]);
+	if (msg) {
+		int mfd = memfd_create("msghdr", 0);
+
+		if (mfd < 0 || ftruncate(mfd, pg))
+			return perror("memfd"), 1;
+		mh = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+		if (mh == MAP_FAILED)
+			return perror("mmap"), 1;
+		memset(mh, 0, sizeof(*mh));
+		mh->msg_iov = &iov;
+		mh->msg_iovlen = 1;
+	}
 	for (int i = 0; i < n; i++) {
 		char buf[4096];
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -40,7 +60,10 @@ int main(int argc, char **argv)
 
 		if (fd < 0 || connect(fd, (struct sockaddr *)a, sizeof(*a)))
 			return perror("connect"), 1;
-		if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
+		if (msg && madvise(mh, (size_t)pg, MADV_DONTNEED))
+			return perror("madvise"), 1;
+		if ((msg ? sendmsg(fd, mh, 0) : write(fd, req, sizeof(req) - 1)) !=
+		    (ssize_t)(sizeof(req) - 1))
 			return perror("write"), 1;
 		/* the head, then Content-Length bytes of body */
 		for (;;) {
