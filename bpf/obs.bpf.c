@@ -22,6 +22,10 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 default_slot = OBS_SLOT_NONE;
 const volatile __u32 cap_tail_on = 0;
+/* The syscall and run-queue histograms (--probes): off, their programs
+ * may still run for capture's tail calls. */
+const volatile __u32 sys_hist_on = 1;
+const volatile __u32 runq_on = 1;
 const volatile __u32 emit_exec = 0; /* send OBS_EV_EXEC events */
 
 struct {
@@ -91,7 +95,7 @@ int BPF_PROG(obs_sys_enter, struct pt_regs *regs, long id)
 {
 	__u64 task = bpf_get_current_task();
 	struct obs_cur_sys *c = this_cpu();
-	__u32 slot = current_slot(c, task);
+	__u32 slot = sys_hist_on ? current_slot(c, task) : OBS_SLOT_NONE;
 
 	if (slot != OBS_SLOT_NONE) {
 		c->task = task;
@@ -153,7 +157,8 @@ static __always_inline void syscall_end(void)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(obs_sys_exit, struct pt_regs *regs, long ret)
 {
-	syscall_end();
+	if (sys_hist_on)
+		syscall_end();
 	if (cap_tail_on)
 		bpf_tail_call(ctx, &cap_tail, OBS_CAP_TAIL_EXIT);
 	return 0;
@@ -206,10 +211,10 @@ int BPF_PROG(obs_sched_switch, bool preempt, struct task_struct *prev, struct ta
 	}
 
 	/* Preempted while runnable: it waits on the run queue from now. */
-	if (prev_state == TASK_RUNNING)
+	if (runq_on && prev_state == TASK_RUNNING)
 		runq_mark(prev);
 
-	rs = bpf_map_lookup_elem(&runq_start, &nkey);
+	rs = runq_on ? bpf_map_lookup_elem(&runq_start, &nkey) : NULL;
 	if (rs) {
 		__u64 now = bpf_ktime_get_ns();
 

@@ -134,7 +134,7 @@ PYEOF
 	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/a",http_response_status_code="200",service="st-svc"\}')" = 3 ]
 }
 
-@test "kcap: a static C client whose peer address ends a page, the next one unreadable, and whose sendmsg's msghdr is not in its page table: every connection followed, every request counted" {
+@test "kcap: a static C client whose peer address ends a page, the next one unreadable, and whose sendmsg's msghdr is not in its page table, also with --probes tcp: every connection followed, every request counted" {
 	local SP
 	SP=$(free_port)
 	gcc -static -O2 -o "$T/static-srv" "$TOP/tests/e2e/go/static_srv.c"
@@ -154,6 +154,12 @@ PYEOF
 		>"$T/cli.out" 2>"$T/obs.err"
 	[ "$(cat "$T/cli.out")" = 6 ]
 	[ "$(grep -c '"kind":"client"' "$T/spans2.json")" = 6 ]
+	# capture runs as tail calls of the syscall programs: with the
+	# syscall probes not asked for, it still runs (it went silent)
+	"$OBS_RUN" --no-metrics --probes tcp --spans-file "$T/spans3.json" -- "$T/static-cli" "$SP" 6 \
+		>"$T/cli.out" 2>"$T/obs.err"
+	[ "$(grep -c '"kind":"client"' "$T/spans3.json")" = 6 ]
+	[ "$(grep -c 'syscall connect' "$T/obs.err")" = 0 ] # (and no syscall histogram)
 }
 
 @test "kcap: the agent says once that a Go program on the node is one the shim cannot enter, follows its HTTP/1 from the kernel side under its service, and its goroutines through a helper that alone keeps the capabilities for uprobes" {

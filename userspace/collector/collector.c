@@ -60,9 +60,14 @@ static void disable(struct bpf_program *p)
 	bpf_program__set_autoload(p, false);
 }
 
-static void select_probes(struct obs_bpf *s, unsigned probes)
+/* Kernel-side capture runs as tail calls of the syscall and scheduler
+ * programs: with capture on they stay, their own histograms off (rodata),
+ * whatever probes were asked for. */
+static void select_probes(struct obs_bpf *s, unsigned probes, int capture)
 {
-	if (!(probes & OBS_PROBE_SYSCALL)) {
+	s->rodata->sys_hist_on = !!(probes & OBS_PROBE_SYSCALL);
+	s->rodata->runq_on = !!(probes & OBS_PROBE_RUNQ);
+	if (!(probes & OBS_PROBE_SYSCALL) && !capture) {
 		disable(s->progs.obs_sys_enter);
 		disable(s->progs.obs_sys_exit);
 	}
@@ -70,7 +75,7 @@ static void select_probes(struct obs_bpf *s, unsigned probes)
 		disable(s->progs.obs_sched_wakeup);
 		disable(s->progs.obs_sched_wakeup_new);
 	}
-	if (!(probes & (OBS_PROBE_RUNQ | OBS_PROBE_SYSCALL)))
+	if (!(probes & (OBS_PROBE_RUNQ | OBS_PROBE_SYSCALL)) && !capture)
 		disable(s->progs.obs_sched_switch);
 	if (!(probes & OBS_PROBE_DISK)) {
 		disable(s->progs.obs_block_rq_insert);
@@ -140,7 +145,7 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	}
 	c->skel->rodata->default_slot = cfg->default_slot;
 	c->skel->rodata->emit_exec = cfg->emit_exec ? 1 : 0;
-	select_probes(c->skel, cfg->probes);
+	select_probes(c->skel, cfg->probes, cfg->on_capture != NULL);
 	if (cfg->on_capture) {
 		collector_go_prepare(c);
 		/* run by obs_sys_enter/exit's and obs_sched_switch's tail
