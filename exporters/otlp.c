@@ -341,7 +341,6 @@ static void ring_grow(struct otlp_exporter *e)
 	if (e->qhead)
 		memcpy(&e->q[e->qcap], &e->q[0], e->qhead * sizeof(*e->q));
 	e->qcap *= 2;
-	e->st.queue_slots = e->qcap;
 }
 
 int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err, size_t errlen)
@@ -356,7 +355,6 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 	e->cfg = *cfg;
 	e->q = calloc(cfg->queue_size, sizeof(*e->q));
 	e->qcap = first_cap(cfg->queue_size, cfg->batch_size);
-	e->st.queue_slots = e->qcap;
 	if (!e->q) {
 		free(e);
 		snprintf(err, errlen, "out of memory (span queue of %zu)", cfg->queue_size);
@@ -481,6 +479,7 @@ void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st)
 {
 	pthread_mutex_lock(&e->lock);
 	*st = e->st;
+	st->queue_slots = e->qcap;
 	pthread_mutex_unlock(&e->lock);
 }
 
