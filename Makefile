@@ -30,7 +30,7 @@ SRC_DIRS  := userspace/base userspace/model userspace/proto \
              exporters userspace/conf userspace/collector userspace/cmd
 CPPFLAGS  += $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    := -lbpf -ldw -lelf -lz -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
+LDLIBS    := -lbpf -ldw -lelf -ldeflate -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
 
@@ -172,11 +172,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
 
-# the encoder test decodes with the generated code of the official protos
+# the encoder test decodes with the generated code of the official protos,
+# and the exporter's gzip'd body with zlib's gunzip
 $(BUILD)/tests/test_otlp_encode: tests/unit/test_otlp_encode.c $(PURE_OBJS) \
-		$(BUILD)/exporters/otlp_encode.o $(OTLP_GEN_O)
+		$(BUILD)/exporters/otlp_encode.o $(BUILD)/exporters/otlp_body.o $(OTLP_GEN_O)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lprotobuf-c -lyaml -lm -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -ldeflate -lz -lprotobuf-c -lyaml -lm -lpthread
 
 # a protocol written in the tests (tests/unit/ping), end to end to OTLP
 $(BUILD)/tests/test_ping: tests/unit/test_ping.c tests/unit/ping/ping_proto.c $(PURE_OBJS) \
@@ -194,7 +195,7 @@ $(BUILD)/tests/test_otlp_queue: tests/unit/test_otlp_queue.c $(PURE_OBJS) $(BUIL
 		$(BUILD)/exporters/otlp_body.o $(BUILD)/exporters/otlp_cfg.o $(BUILD)/exporters/otlp_encode.o \
 		$(BUILD)/userspace/base/log.o $(BUILD)/userspace/base/bgthread.o $(OTLP_GEN_O)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lcurl -lz -lprotobuf-c -lyaml -lm -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lcurl -ldeflate -lprotobuf-c -lyaml -lm -lpthread
 
 # the exporter's configuration, without the exporter
 $(BUILD)/tests/test_otlp_cfg: tests/unit/test_otlp_cfg.c $(PURE_OBJS) $(BUILD)/exporters/otlp_cfg.o \
@@ -236,9 +237,9 @@ $(BUILD)/bench/shimcost: bench/http-overhead/shimcost.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -o $@ $<
 $(BUILD)/bench/encode_bench: bench/http-overhead/encode_bench.c $(BUILD)/exporters/otlp_encode.o \
-		$(PURE_OBJS) $(OTLP_GEN_O)
+		$(BUILD)/exporters/otlp_body.o $(PURE_OBJS) $(OTLP_GEN_O)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lprotobuf-c -lz -lyaml -lm
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lprotobuf-c -ldeflate -lz -lyaml -lm
 
 test: all
 	scripts/test.sh

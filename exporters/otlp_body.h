@@ -1,23 +1,24 @@
 /*
  * otlp_body - the export thread's request body for a batch of spans: the
- * OTLP encoding, and its gzip, each done in slices with a yield between
- * (a batch's work in one run would be a burst on a busy app's core). The
- * buffers are kept from batch to batch; the thread owns them.
+ * OTLP encoding, in slices with a yield between (a large batch's work in
+ * one run would be a burst on a busy app's core), and its gzip. The
+ * buffers and the compressor are kept from batch to batch; the thread
+ * owns them.
  */
 #ifndef OBS_OTLP_BODY_H
 #define OBS_OTLP_BODY_H
 #include <stddef.h>
 #include <stdint.h>
-#include <zlib.h>
 
 #include "otlp_encode.h"
+
+struct libdeflate_compressor;
 
 struct otlp_body {
 	struct otlp_encoder *enc;
 	uint8_t *body; /* the request: the slices' encodings, one after another */
 	size_t body_cap;
-	z_stream z;
-	int z_ready;
+	struct libdeflate_compressor *gzc;
 	uint8_t *gz;
 	size_t gz_cap;
 };

@@ -3,7 +3,9 @@
  * field (resource groups per process, span order, attributes, status);
  * re-packing the decoded request gives the same bytes (the writer is
  * canonical). One encoder is
- * reused across batches that grow and shrink, as the exporter does. */
+ * reused across batches that grow and shrink, as the exporter does. The
+ * exporter's request body (otlp_body.c: slices, then gzip) is gunzipped
+ * by zlib, an independent decoder, and decoded the same way. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "http1_proto.h"
 #include "http_sem.h"
+#include "otlp_body.h"
 #include "otlp_encode.h"
 #include "registry.h"
 
@@ -319,13 +323,66 @@ static void test_every_field(void **st)
 	otlp_encoder_free(e);
 }
 
+/* zlib's gunzip of gz: exactly want (wlen bytes), one gzip member. */
+static void gunzip_is(const uint8_t *gz, size_t len, const uint8_t *want, size_t wlen)
+{
+	z_stream z = {0};
+	uint8_t *out = malloc(wlen + 1);
+
+	assert_non_null(out);
+	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)gz;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)wlen + 1;
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.avail_in, 0); /* nothing after the member */
+	assert_int_equal(z.total_out, wlen);
+	assert_memory_equal(out, want, wlen);
+	inflateEnd(&z);
+	free(out);
+}
+
+/* The exporter's body: 1300 spans encoded in three slices, gzip'd, and one
+ * body kept across batches that shrink (3 spans) and are empty. */
+static void test_body_gzip(void **st)
+{
+	(void)st;
+	static const size_t sizes[] = {1300, 3, 0, 700};
+	struct otlp_resource res = {.service = "svc", .host = "h"};
+	struct otlp_body bb = {0};
+	struct xspan *s = calloc(1300, sizeof(*s));
+	struct want *w = calloc(1300, sizeof(*w));
+
+	assert_true(s && w);
+	for (unsigned i = 0; i < 1300; i++)
+		mkspan(&s[i], &w[i], 7, i % 2, i);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k], len, glen;
+		const uint8_t *gz;
+
+		assert_int_equal(otlp_body_encode(&bb, &res, s, n, 0, &len), 0);
+		assert_int_equal(otlp_body_gzip(&bb, bb.body, len, &gz, &glen), 0);
+		assert_true(glen >= 18); /* a gzip header and trailer at least */
+		assert_int_equal(gz[0], 0x1f);
+		assert_int_equal(gz[1], 0x8b);
+		gunzip_is(gz, glen, bb.body, len);
+		if (n) {
+			check(bb.body, len, s, w, n, (n + 511) / 512);
+			assert_true(glen < len / 2); /* it compresses */
+		}
+	}
+	otlp_body_free(&bb);
+	free(s);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_groups_and_reuse),
-	    cmocka_unit_test(test_empty_and_one),
-	    cmocka_unit_test(test_slices_concatenate),
-	    cmocka_unit_test(test_every_field),
+	    cmocka_unit_test(test_groups_and_reuse),   cmocka_unit_test(test_empty_and_one),
+	    cmocka_unit_test(test_slices_concatenate), cmocka_unit_test(test_every_field),
+	    cmocka_unit_test(test_body_gzip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
