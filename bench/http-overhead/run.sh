@@ -10,8 +10,7 @@
 #        bpf       obs-run --no-preload: the kernel probes alone
 #        bpftrace  the peer for the kernel side: bpftrace keeping the same
 #                  per-syscall histogram for the nginx worker
-#        nospans   obs-run --no-spans: probes + shim + RED, no span kept
-#        obs10     obs-run --sample-ratio 0.1, spans as OTLP to a sink
+#        obs10     obs-run --sample-ratio 0.1, spans as gzip'd OTLP to a sink
 #        obs100    obs-run --sample-ratio 1: every span exported
 #      reporting medians of req/s and p99 and their ratios to bare, CPU
 #      microseconds per request (the nginx worker plus obs's own process,
@@ -63,7 +62,8 @@ trap cleanup EXIT
 
 start_cfg() { # CFG: start nginx under CFG in the background, set $srv (and $peer)
 	local obs=$obs shim=$shim
-	local exp=(env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port)
+	# OTLP with gzip, as the target for the exported span asks
+	local exp=(env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port OTEL_EXPORTER_OTLP_COMPRESSION=gzip)
 	case $1 in *@) obs=$cmp/obs-run shim=$cmp/libobs_preload.so ;; esac
 	peer=
 	case ${1%@} in
