@@ -68,7 +68,7 @@ APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/agent_svc.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \
-             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_body.c exporters/otlp_cfg.c exporters/otlp_encode.c
+             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_body.c exporters/spanq.c exporters/otlp_cfg.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
@@ -192,7 +192,7 @@ $(BUILD)/tests/test_parent: tests/unit/test_parent.c preload/parent.c $(PURE_OBJ
 
 # the exporter's queue, with its export thread writing JSON lines
 $(BUILD)/tests/test_otlp_queue: tests/unit/test_otlp_queue.c $(PURE_OBJS) $(BUILD)/exporters/otlp.o \
-		$(BUILD)/exporters/otlp_body.o $(BUILD)/exporters/otlp_cfg.o $(BUILD)/exporters/otlp_encode.o \
+		$(BUILD)/exporters/otlp_body.o $(BUILD)/exporters/spanq.o $(BUILD)/exporters/otlp_cfg.o $(BUILD)/exporters/otlp_encode.o \
 		$(BUILD)/userspace/base/log.o $(BUILD)/userspace/base/bgthread.o $(OTLP_GEN_O)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lcurl -ldeflate -lprotobuf-c -lyaml -lm -lpthread

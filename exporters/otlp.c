@@ -15,6 +15,7 @@
 #include "log.h"
 #include "monotime.h"
 #include "otlp_body.h"
+#include "spanq.h"
 #include "tp.h"
 #include "version.h"
 
@@ -28,21 +29,13 @@ struct otlp_exporter {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* queue grew / stop requested */
-	struct xspan *q;     /* queue_size slots, of which the first qcap are used */
-	size_t qhead, qlen;  /* what the exporter is handed (lock) */
-	/* The ring's size now (written by the producer, under the lock): it
-	 * starts at two batches or more and doubles, up to queue_size, when it
-	 * fills. A ring cycles through all its slots, so a fixed one touched
-	 * all of its 5 MB (2048 spans of 2.5 KB) even when the backlog never
-	 * passed a batch: the memory touched follows the backlog instead. */
-	size_t qcap;
-	/* the producer's own, no lock: slots filled but not yet handed over
-	 * (they follow qhead + qlen), the next one, and how many are known
-	 * free; spare takes a span when the queue is full */
-	size_t pending, pnext, pfree;
-	struct xspan spare;
-	int stop, joined;	  /* joined: the thread is gone (otlp_flush ran) */
-	struct timespec deadline; /* when stopping: give up retries after it */
+	/* spans as long as they are, in a ring that grows with the backlog
+	 * (spanq.h); its consumer's side and growth under the lock */
+	struct spanq q;
+	const struct xspan **batch; /* the export thread's: a batch's spans */
+	struct xspan spare;	    /* takes a span when the queue is full */
+	int stop, joined;	    /* joined: the thread is gone (otlp_flush ran) */
+	struct timespec deadline;   /* when stopping: give up retries after it */
 	struct otlp_stats st;
 	FILE *json;
 	CURL *curl;
@@ -186,7 +179,7 @@ static void warn_spans(const char *code, const struct xspan *first, const char *
 	log_emit(LOG_WARN, code, tid, sid, "%s", msg);
 }
 
-static void send_otlp(struct otlp_exporter *e, struct otlp_body *bb, const struct xspan *b,
+static void send_otlp(struct otlp_exporter *e, struct otlp_body *bb, const struct xspan *const *b,
 		      size_t n, int64_t off)
 {
 	static struct resp r;
@@ -234,7 +227,7 @@ static void send_otlp(struct otlp_exporter *e, struct otlp_body *bb, const struc
 		if (rejected > 0) {
 			if ((size_t)rejected > n)
 				rejected = (int64_t)n;
-			warn_spans("otlp_partial_success", b,
+			warn_spans("otlp_partial_success", b[0],
 				   "OTLP: receiver rejected %lld of %zu spans: %s",
 				   (long long)rejected, n, *msg ? msg : "(no message)");
 			count(e, &e->st.dropped_partial, (uint64_t)rejected);
@@ -244,12 +237,12 @@ static void send_otlp(struct otlp_exporter *e, struct otlp_body *bb, const struc
 		count(e, &e->st.exported, n - (size_t)rejected);
 	} else if (sr == SEND_DROP) {
 		count(e, &e->st.requests_failed, 1);
-		warn_spans("otlp_rejected", b,
+		warn_spans("otlp_rejected", b[0],
 			   "OTLP: %s answered HTTP %ld: %zu spans dropped (not retryable)",
 			   e->shown, code, n);
 		count(e, &e->st.dropped_rejected, n);
 	} else {
-		warn_spans("otlp_unreachable", b,
+		warn_spans("otlp_unreachable", b[0],
 			   "OTLP: %s unreachable or busy after %d attempts: %zu spans dropped",
 			   e->shown, MAX_ATTEMPTS, n);
 		count(e, &e->st.dropped_failed, n);
@@ -269,6 +262,7 @@ static void *export_thread(void *arg)
 {
 	struct otlp_exporter *e = arg;
 	struct otlp_body bb = {0};
+	int cut = 0; /* the last batch stopped at the ring's wrap: the rest goes now */
 
 	bgthread_background("obs-otlp");
 	pthread_mutex_lock(&e->lock);
@@ -279,37 +273,31 @@ static void *export_thread(void *arg)
 		ts.tv_nsec += (e->cfg.delay_ms % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L)
 			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-		while (!e->stop && e->qlen < e->cfg.batch_size)
+		while (!e->stop && !cut && e->q.len < e->cfg.batch_size)
 			if (pthread_cond_timedwait(&e->cond, &e->lock, &ts))
 				break;
-		if (!e->qlen) {
+		if (!e->q.len) {
 			if (e->stop)
 				break;
 			continue;
 		}
 		if (past_deadline(e)) {
 			log_warn("otlp_flush_timeout",
-				 "OTLP: flush deadline passed: %zu queued spans dropped", e->qlen);
-			e->st.dropped_failed += e->qlen;
-			e->qhead = (e->qhead + e->qlen) % e->qcap;
-			e->qlen = 0;
+				 "OTLP: flush deadline passed: %zu queued spans dropped", e->q.len);
+			e->st.dropped_failed += spanq_drop(&e->q);
 			break;
 		}
 		/* encoded where they lie, no copy: the producer appends after
-		 * qhead + qlen, so these slots are ours until qhead moves */
-		size_t n = e->qlen < e->cfg.batch_size ? e->qlen : e->cfg.batch_size;
-		if (n > e->qcap - e->qhead)
-			n = e->qcap - e->qhead; /* the rest, from slot 0, next time */
-		const struct xspan *batch = &e->q[e->qhead];
+		 * them, so they are ours until released */
+		const struct xspan *const *batch = e->batch;
+		size_t n = spanq_batch(&e->q, e->batch, e->cfg.batch_size, &cut);
 		pthread_mutex_unlock(&e->lock);
 		if (e->json)
 			otlp_write_json(e->json, &e->cfg.res, batch, n, otlp_unix_offset());
 		else
 			send_otlp(e, &bb, batch, n, otlp_unix_offset());
 		pthread_mutex_lock(&e->lock);
-		/* qhead + qlen stays where it is: the producer's slots follow it */
-		e->qhead = (e->qhead + n) % e->qcap;
-		e->qlen -= n;
+		spanq_release(&e->q, batch, n);
 		if (e->json)
 			e->st.exported += n;
 	}
@@ -330,19 +318,6 @@ static size_t first_cap(size_t queue_size, size_t batch_size)
 	return cap;
 }
 
-/* The ring is full (used == qcap): twice the slots. A backlog that wraps
- * ([qhead, qcap), then [0, qhead)) has its second part moved to follow
- * the first: the exporter is not reading it (its batch never crosses
- * qcap, and starts at qhead). Lock held. */
-static void ring_grow(struct otlp_exporter *e)
-{
-	if (e->qcap * 2 > e->cfg.queue_size)
-		return;
-	if (e->qhead)
-		memcpy(&e->q[e->qcap], &e->q[0], e->qhead * sizeof(*e->q));
-	e->qcap *= 2;
-}
-
 int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err, size_t errlen)
 {
 	struct otlp_exporter *e = calloc(1, sizeof(*e));
@@ -353,9 +328,11 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 		return -1;
 	}
 	e->cfg = *cfg;
-	e->q = calloc(cfg->queue_size, sizeof(*e->q));
-	e->qcap = first_cap(cfg->queue_size, cfg->batch_size);
-	if (!e->q) {
+	e->batch = malloc(cfg->batch_size * sizeof(*e->batch));
+	if (!e->batch ||
+	    spanq_init(&e->q, cfg->queue_size, first_cap(cfg->queue_size, cfg->batch_size))) {
+		spanq_free(&e->q);
+		free(e->batch);
 		free(e);
 		snprintf(err, errlen, "out of memory (span queue of %zu)", cfg->queue_size);
 		return -1;
@@ -413,29 +390,23 @@ fail:
 	if (e->curl)
 		curl_easy_cleanup(e->curl);
 	curl_slist_free_all(e->hdrs);
-	free(e->q);
+	spanq_free(&e->q);
+	free(e->batch);
 	free(e);
 	return -1;
 }
 
 struct xspan *otlp_slot(struct otlp_exporter *e)
 {
-	if (!e->pfree) {
-		size_t used;
+	struct xspan *x = spanq_slot(&e->q);
+	int full;
 
-		pthread_mutex_lock(&e->lock);
-		/* empty: start again at slot 0, so the memory touched follows
-		 * the longest backlog, not the queue's capacity */
-		if (!e->qlen && !e->pending)
-			e->qhead = 0;
-		used = e->qlen + e->pending;
-		if (used == e->qcap)
-			ring_grow(e);
-		e->pfree = e->qcap - used;
-		e->pnext = (e->qhead + used) % e->qcap;
-		pthread_mutex_unlock(&e->lock);
-	}
-	return e->pfree ? &e->q[e->pnext] : &e->spare;
+	if (x)
+		return x;
+	pthread_mutex_lock(&e->lock);
+	full = spanq_reserve(&e->q);
+	pthread_mutex_unlock(&e->lock);
+	return full ? &e->spare : spanq_slot(&e->q);
 }
 
 void otlp_put(struct otlp_exporter *e, const struct xspan *x)
@@ -443,9 +414,7 @@ void otlp_put(struct otlp_exporter *e, const struct xspan *x)
 	uint64_t ns;
 
 	if (x != &e->spare) {
-		e->pending++;
-		e->pfree--;
-		e->pnext = (e->pnext + 1) % e->qcap;
+		spanq_put(&e->q, x);
 		return;
 	}
 	pthread_mutex_lock(&e->lock);
@@ -463,23 +432,20 @@ void otlp_put(struct otlp_exporter *e, const struct xspan *x)
 
 void otlp_publish(struct otlp_exporter *e)
 {
-	if (!e->pending)
+	if (!e->q.pending)
 		return;
 	pthread_mutex_lock(&e->lock);
-	e->qlen += e->pending;
-	e->st.queued += e->pending;
-	e->pending = 0;
-	if (e->qlen >= e->cfg.batch_size)
+	e->st.queued += spanq_publish(&e->q);
+	if (e->q.len >= e->cfg.batch_size)
 		pthread_cond_signal(&e->cond);
 	pthread_mutex_unlock(&e->lock);
-	e->pfree = 0; /* look again next time: the exporter may have freed slots */
 }
 
 void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st)
 {
 	pthread_mutex_lock(&e->lock);
 	*st = e->st;
-	st->queue_slots = e->qcap;
+	st->queue_bytes = e->q.cap;
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -498,13 +464,11 @@ void otlp_flush(struct otlp_exporter *e, long timeout_ms)
 	pthread_mutex_unlock(&e->lock);
 	pthread_join(e->thread, NULL);
 	e->joined = 1;
-	if (e->qlen) {
+	if (e->q.len) {
 		log_warn("otlp_flush_timeout", "OTLP: %zu spans still queued at exit: dropped",
-			 e->qlen);
+			 e->q.len);
 		pthread_mutex_lock(&e->lock);
-		e->st.dropped_failed += e->qlen;
-		e->qhead = (e->qhead + e->qlen) % e->qcap;
-		e->qlen = 0;
+		e->st.dropped_failed += spanq_drop(&e->q);
 		pthread_mutex_unlock(&e->lock);
 	}
 	if (e->json)
@@ -523,6 +487,7 @@ void otlp_stop(struct otlp_exporter *e, long timeout_ms)
 	curl_slist_free_all(e->hdrs);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->cond);
-	free(e->q);
+	spanq_free(&e->q);
+	free(e->batch);
 	free(e);
 }

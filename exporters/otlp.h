@@ -50,7 +50,7 @@ struct otlp_stats {
 	uint64_t queued, exported, retries;
 	uint64_t dropped_queue_full, dropped_rejected, dropped_failed, dropped_partial;
 	uint64_t requests_ok, requests_failed;
-	uint64_t queue_slots; /* the queue's ring now: it grows, to queue_size, with the backlog */
+	uint64_t queue_bytes; /* the queue's ring now: it grows with the backlog (spanq.h) */
 };
 
 struct otlp_exporter;

@@ -18,8 +18,8 @@
  * need no joining. */
 #define ENCODE_SLICE 512
 
-int otlp_body_encode(struct otlp_body *bb, const struct otlp_resource *res, const struct xspan *b,
-		     size_t n, int64_t off, size_t *outlen)
+int otlp_body_encode(struct otlp_body *bb, const struct otlp_resource *res,
+		     const struct xspan *const *b, size_t n, int64_t off, size_t *outlen)
 {
 	size_t at = 0;
 

@@ -25,8 +25,8 @@ struct otlp_body {
 
 /* The n spans at b as one ExportTraceServiceRequest in bb->body (*outlen
  * bytes; off: CLOCK_REALTIME - CLOCK_MONOTONIC). -1: out of memory. */
-int otlp_body_encode(struct otlp_body *bb, const struct otlp_resource *res, const struct xspan *b,
-		     size_t n, int64_t off, size_t *outlen);
+int otlp_body_encode(struct otlp_body *bb, const struct otlp_resource *res,
+		     const struct xspan *const *b, size_t n, int64_t off, size_t *outlen);
 /* len bytes at in, gzip'd: *out (bb's), *outlen bytes. -1 on failure. */
 int otlp_body_gzip(struct otlp_body *bb, const uint8_t *in, size_t len, const uint8_t **out,
 		   size_t *outlen);

@@ -170,17 +170,14 @@ static void kv_int(struct kv *out, size_t *n, const char *key, int64_t v)
 static void span_fields(struct pbw *w, const struct xspan *s, int64_t unix_off)
 {
 	const char *name = xspan_name(s);
-	size_t tsl = strlen(s->tracestate), nl = s->name_len;
+	size_t tsl = s->ts_len, nl = s->name_len;
 	uint64_t start = (uint64_t)((int64_t)s->start_ns + unix_off);
 	uint64_t end = (uint64_t)((int64_t)s->end_ns + unix_off);
 
 	pbw_bytes(w, F_SPAN_TRACE_ID, s->trace_id, 16);
 	pbw_bytes(w, F_SPAN_SPAN_ID, s->span_id, 8);
-	if (tsl) {
-		pbw_bytes(w, F_SPAN_TRACE_STATE, s->tracestate, tsl);
-		if (!w->sizing)
-			str_utf8_fix_n((char *)w->p - tsl, tsl);
-	}
+	if (tsl)
+		pbw_bytes(w, F_SPAN_TRACE_STATE, xspan_tracestate(s), tsl);
 	if (s->has_parent)
 		pbw_bytes(w, F_SPAN_PARENT_SPAN_ID, s->parent_id, 8);
 	if (nl)
@@ -217,14 +214,14 @@ static size_t resource_attrs(struct kv *a, const struct otlp_resource *res, cons
 
 	/* the process's own service (node agent), else OTEL_SERVICE_NAME,
 	 * which wins over service.name in OTEL_RESOURCE_ATTRIBUTES */
-	kv_str(a, &n, "service.name", s->service[0] ? s->service : res->service, 1);
+	kv_str(a, &n, "service.name", *xspan_service(s) ? xspan_service(s) : res->service, 1);
 	for (size_t i = 0; i < res->nattrs; i++)
 		if (strcmp(res->keys[i], "service.name"))
 			kv_str(a, &n, res->keys[i], res->vals[i], 1);
 	kv_int(a, &n, "process.pid", s->pid);
-	kv_str(a, &n, "container.id", s->container_id, 1);
-	kv_str(a, &n, "k8s.pod.uid", s->pod_uid, 1);
-	kv_str(a, &n, "process.executable.name", s->exe, 1);
+	kv_str(a, &n, "container.id", xspan_container(s), 1);
+	kv_str(a, &n, "k8s.pod.uid", xspan_pod(s), 1);
+	kv_str(a, &n, "process.executable.name", xspan_exe(s), 1);
 	kv_str(a, &n, "host.name", res->host, 1);
 	kv_str(a, &n, "telemetry.sdk.name", "obs", 0);
 	kv_str(a, &n, "telemetry.sdk.language", "c", 0);
@@ -239,9 +236,9 @@ static int same_resource(const struct xspan *a, const struct xspan *b)
 {
 	if (a->pid != b->pid || a->labels_id != b->labels_id)
 		return 0;
-	return a->labels_id ||
-	       (!strcmp(a->service, b->service) && !strcmp(a->container_id, b->container_id) &&
-		!strcmp(a->pod_uid, b->pod_uid));
+	return a->labels_id || (!strcmp(xspan_service(a), xspan_service(b)) &&
+				!strcmp(xspan_container(a), xspan_container(b)) &&
+				!strcmp(xspan_pod(a), xspan_pod(b)));
 }
 
 /* Encoder buffers, kept from batch to batch (page faults on fresh
@@ -299,9 +296,9 @@ void otlp_encoder_free(struct otlp_encoder *e)
 
 /* Group g's ResourceSpans, its nested sizes first: sizing or writing. */
 static void group_fields(struct pbw *w, struct otlp_encoder *e, const struct otlp_resource *res,
-			 const struct xspan *s, size_t n, size_t g, int64_t unix_off)
+			 const struct xspan *const *s, size_t n, size_t g, int64_t unix_off)
 {
-	const struct xspan *head = &s[e->first[g]];
+	const struct xspan *head = s[e->first[g]];
 	struct kv a[RES_ATTRS];
 	size_t na = resource_attrs(a, res, head), res_len = 0, ss_len, scope_len;
 	static const size_t vlen = sizeof(OBS_VERSION) - 1;
@@ -332,12 +329,13 @@ static void group_fields(struct pbw *w, struct otlp_encoder *e, const struct otl
 		if (e->group[i] != g)
 			continue;
 		pbw_open(w, F_SS_SPANS, e->span_len[i]);
-		span_fields(w, &s[i], unix_off);
+		span_fields(w, s[i], unix_off);
 	}
 }
 
-int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res, const struct xspan *s,
-		     size_t n, int64_t unix_off, const uint8_t **out, size_t *len)
+int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res,
+		     const struct xspan *const *s, size_t n, int64_t unix_off, const uint8_t **out,
+		     size_t *len)
 {
 	struct pbw size = {.sizing = 1}, w;
 	size_t ngroups = 0;
@@ -349,12 +347,12 @@ int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res, co
 		struct pbw one = {.sizing = 1};
 		size_t g = 0;
 
-		while (g < ngroups && !same_resource(&s[e->first[g]], &s[i]))
+		while (g < ngroups && !same_resource(s[e->first[g]], s[i]))
 			g++;
 		if (g == ngroups)
 			e->first[ngroups++] = i;
 		e->group[i] = g;
-		span_fields(&one, &s[i], unix_off);
+		span_fields(&one, s[i], unix_off);
 		e->span_len[i] = one.n;
 	}
 	for (size_t g = 0; g < ngroups; g++)
@@ -428,50 +426,53 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspan *s, size_t n,
-		     int64_t unix_off)
+void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspan *const *spans,
+		     size_t n, int64_t unix_off)
 {
 	for (size_t i = 0; i < n; i++) {
+		const struct xspan *x = spans[i];
 		char hex[33];
 
 		fputs("{\"name\":", f);
-		json_str(f, xspan_name(&s[i]));
-		tp_hex(s[i].trace_id, 16, hex);
+		json_str(f, xspan_name(x));
+		tp_hex(x->trace_id, 16, hex);
 		fprintf(f, ",\"kind\":\"%s\",\"trace_id\":\"%s\"",
-			s[i].kind == SPAN_SERVER ? "server" : "client", hex);
-		tp_hex(s[i].span_id, 8, hex);
+			x->kind == SPAN_SERVER ? "server" : "client", hex);
+		tp_hex(x->span_id, 8, hex);
 		fprintf(f, ",\"span_id\":\"%s\"", hex);
-		if (s[i].has_parent) {
-			tp_hex(s[i].parent_id, 8, hex);
+		if (x->has_parent) {
+			tp_hex(x->parent_id, 8, hex);
 			fprintf(f, ",\"parent_span_id\":\"%s\"", hex);
 		}
 		fprintf(f, ",\"start_time_unix_nano\":%lld,\"end_time_unix_nano\":%lld",
-			(long long)((int64_t)s[i].start_ns + unix_off),
-			(long long)((int64_t)s[i].end_ns + unix_off));
-		fprintf(f, ",\"duration_ms\":%.3f", (double)(s[i].end_ns - s[i].start_ns) / 1e6);
-		fprintf(f, ",\"status\":\"%s\"", s[i].error ? "error" : "unset");
+			(long long)((int64_t)x->start_ns + unix_off),
+			(long long)((int64_t)x->end_ns + unix_off));
+		fprintf(f, ",\"duration_ms\":%.3f", (double)(x->end_ns - x->start_ns) / 1e6);
+		fprintf(f, ",\"status\":\"%s\"", x->error ? "error" : "unset");
 		fputs(",\"attributes\":{", f);
-		for (size_t j = 0; j < s[i].nattrs; j++) {
+		for (size_t j = 0; j < x->nattrs; j++) {
 			if (j)
 				fputc(',', f);
-			json_str(f, s[i].attrs[j].key);
+			json_str(f, x->attrs[j].key);
 			fputc(':', f);
-			if (s[i].attrs[j].type == XSPAN_INT)
-				fprintf(f, "%lld", (long long)s[i].attrs[j].i);
+			if (x->attrs[j].type == XSPAN_INT)
+				fprintf(f, "%lld", (long long)x->attrs[j].i);
 			else
-				json_str(f, xspan_str(&s[i], j));
+				json_str(f, xspan_str(x, j));
 		}
 		fputs("},\"resource\":{\"service.name\":", f);
-		json_str(f, s[i].service[0] ? s[i].service : res->service ? res->service : "");
-		if (s[i].container_id[0]) {
+		json_str(f, *xspan_service(x) ? xspan_service(x)
+			    : res->service    ? res->service
+					      : "");
+		if (*xspan_container(x)) {
 			fputs(",\"container.id\":", f);
-			json_str(f, s[i].container_id);
+			json_str(f, xspan_container(x));
 		}
-		if (s[i].pod_uid[0]) {
+		if (*xspan_pod(x)) {
 			fputs(",\"k8s.pod.uid\":", f);
-			json_str(f, s[i].pod_uid);
+			json_str(f, xspan_pod(x));
 		}
-		fprintf(f, ",\"process.pid\":%u}}\n", s[i].pid);
+		fprintf(f, ",\"process.pid\":%u}}\n", x->pid);
 	}
 	fflush(f);
 }

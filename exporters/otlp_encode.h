@@ -34,16 +34,17 @@ int otlp_parse_resource_attrs(const char *s, struct otlp_resource *res, char *bu
 struct otlp_encoder;
 struct otlp_encoder *otlp_encoder_new(void);
 void otlp_encoder_free(struct otlp_encoder *e);
-/* Encode n spans into the encoder's buffer: *out is valid until the next
- * run or free. unix_off: add to a CLOCK_MONOTONIC time to get Unix time.
- * Returns 0 or -1 (OOM). */
-int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res, const struct xspan *s,
-		     size_t n, int64_t unix_off, const uint8_t **out, size_t *len);
+/* Encode the n spans s[0..n) points to into the encoder's buffer: *out is
+ * valid until the next run or free. unix_off: add to a CLOCK_MONOTONIC
+ * time to get Unix time. Returns 0 or -1 (OOM). */
+int otlp_encoder_run(struct otlp_encoder *e, const struct otlp_resource *res,
+		     const struct xspan *const *s, size_t n, int64_t unix_off, const uint8_t **out,
+		     size_t *len);
 /* Decode an ExportTraceServiceResponse: rejected spans and message. -1 if
  * the bytes are not one. An empty body is a full success. */
 int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected, char *msg,
 			 size_t msglen);
 /* One JSON object per line per span. */
-void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspan *s, size_t n,
-		     int64_t unix_off);
+void otlp_write_json(FILE *f, const struct otlp_resource *res, const struct xspan *const *s,
+		     size_t n, int64_t unix_off);
 #endif

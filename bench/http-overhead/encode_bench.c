@@ -27,6 +27,7 @@ int main(int argc, char **argv)
 {
 	size_t batch = 512, rounds = argc > 1 ? (size_t)atol(argv[1]) : 400, bytes = 0, gz = 0;
 	struct xspan *s = calloc(batch, sizeof(*s));
+	const struct xspan **sp = calloc(batch, sizeof(*sp));
 	struct span_rec *recs = calloc(batch, sizeof(*recs));
 	struct otlp_resource res = {.service = "bench", .host = "host"};
 	struct otlp_encoder *enc = otlp_encoder_new(); /* reused, as the exporter does */
@@ -36,7 +37,7 @@ int main(int argc, char **argv)
 	size_t gzd = 0;
 	double t0, t1, t2, t3, td, tdd;
 
-	if (!enc || !s || !recs ||
+	if (!enc || !s || !sp || !recs ||
 	    deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return 1;
 
@@ -67,8 +68,9 @@ int main(int argc, char **argv)
 			struct span_rec rec = recs[i];
 			spanrec_check(&rec);
 			xspan_from_rec(&s[i], &rec);
+			xspan_set_exe(&s[i], "service");
 			proto_by_id(rec.proto)->describe(&rec, NULL, &s[i]);
-			strcpy(s[i].exe, "service");
+			sp[i] = &s[i];
 		}
 	}
 	tdd = now() - td;
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
 	for (size_t r = 0; r < rounds; r++) {
 		const uint8_t *out;
 		size_t len;
-		if (otlp_encoder_run(enc, &res, s, batch, 0, &out, &len))
+		if (otlp_encoder_run(enc, &res, sp, batch, 0, &out, &len))
 			return 1;
 		bytes += len;
 	}
@@ -84,7 +86,7 @@ int main(int argc, char **argv)
 	for (size_t r = 0; r < rounds / 4; r++) {
 		const uint8_t *out;
 		size_t len;
-		if (otlp_encoder_run(enc, &res, s, batch, 0, &out, &len))
+		if (otlp_encoder_run(enc, &res, sp, batch, 0, &out, &len))
 			return 1;
 		if (!zbuf)
 			zbuf = malloc(compressBound((uLong)len) + 64);
@@ -101,7 +103,7 @@ int main(int argc, char **argv)
 	for (size_t r = 0; r < rounds / 4; r++) {
 		const uint8_t *out;
 		size_t len;
-		if (otlp_body_encode(&bb, &res, s, batch, 0, &len) ||
+		if (otlp_body_encode(&bb, &res, sp, batch, 0, &len) ||
 		    otlp_body_gzip(&bb, bb.body, len, &out, &len))
 			return 1;
 		gzd += len;
@@ -127,6 +129,7 @@ int main(int argc, char **argv)
 	free(zbuf);
 	otlp_encoder_free(enc);
 	free(s);
+	free(sp);
 	free(recs);
 	return 0;
 }

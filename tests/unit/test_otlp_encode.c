@@ -62,8 +62,20 @@ static void mkspan(struct xspan *x, struct want *w, uint32_t pid, int server, un
 	spanrec_put_int(&r, HTTP_A_STATUS, w->status);
 	assert_int_equal(spanrec_check(&r), 0);
 	xspan_from_rec(x, &r);
+	xspan_set_exe(x, "svc");
 	http1_handler.describe(&r, NULL, x);
-	strcpy(x->exe, "svc");
+}
+
+/* The encoder takes pointers (the exporter's spans lie in its queue at
+ * their own lengths): to the n spans of an array. */
+static const struct xspan *const *ptrs(const struct xspan *s, size_t n)
+{
+	static const struct xspan *p[1300];
+
+	assert_true(n <= 1300);
+	for (size_t i = 0; i < n; i++)
+		p[i] = &s[i];
+	return p;
 }
 
 static const KeyValue *attr(KeyValue **kv, size_t n, const char *key)
@@ -153,7 +165,7 @@ static void test_groups_and_reuse(void **st)
 		/* processes interleaved: 7, 9, 7, 9... (one group if n == 1) */
 		for (size_t i = 0; i < n; i++)
 			mkspan(&s[i], &w[i], i % 2 ? 9 : 7, (int)(i % 3 != 1), (unsigned)i);
-		assert_int_equal(otlp_encoder_run(e, &res, s, n, 5, &b, &len), 0);
+		assert_int_equal(otlp_encoder_run(e, &res, ptrs(s, n), n, 5, &b, &len), 0);
 		check(b, len, s, w, n, n > 1 ? 2 : 1);
 	}
 	otlp_encoder_free(e);
@@ -173,10 +185,10 @@ static void test_empty_and_one(void **st)
 
 	assert_non_null(e);
 	/* no spans: an empty request */
-	assert_int_equal(otlp_encoder_run(e, &res, &x, 0, 0, &b, &len), 0);
+	assert_int_equal(otlp_encoder_run(e, &res, ptrs(&x, 0), 0, 0, &b, &len), 0);
 	assert_int_equal(len, 0);
 	mkspan(&x, &w, 1, 1, 0);
-	assert_int_equal(otlp_encoder_run(e, &res, &x, 1, 0, &b, &len), 0);
+	assert_int_equal(otlp_encoder_run(e, &res, ptrs(&x, 1), 1, 0, &b, &len), 0);
 	check(b, len, &x, &w, 1, 1);
 	otlp_encoder_free(e);
 }
@@ -200,7 +212,7 @@ static void test_slices_concatenate(void **st)
 		mkspan(&s[i], &w[i], 7, 1, i);
 	for (size_t i = 0; i < 5; i += 2) { /* slices of 2, 2, 1 */
 		size_t m = 5 - i < 2 ? 5 - i : 2;
-		assert_int_equal(otlp_encoder_run(e, &res, s + i, m, 0, &b, &len), 0);
+		assert_int_equal(otlp_encoder_run(e, &res, ptrs(s + i, m), m, 0, &b, &len), 0);
 		assert_true(at + len <= sizeof(body));
 		memcpy(body + at, b, len);
 		at += len;
@@ -264,6 +276,8 @@ static void test_every_field(void **st)
 	strcpy(r.tracestate, "vendor=abc");
 	r.tracestate_len = 10;
 	xspan_from_rec(&x, &r);
+	xspan_set_labels(&x, NULL, "c0ffee", "pod-1");
+	xspan_set_exe(&x, "sv\xe2\x82");
 	xspan_set_name(&x, "GET");
 	xspan_put_int(&x, "zero", 0);
 	xspan_put_int(&x, "negative", -5);
@@ -273,12 +287,9 @@ static void test_every_field(void **st)
 	xspan_put_str(&x, "long", longv);
 	x.error = 1;
 	x.pid = 4242;
-	strcpy(x.exe, "sv\xe2\x82");
-	strcpy(x.container_id, "c0ffee");
-	strcpy(x.pod_uid, "pod-1");
 
 	assert_non_null(e);
-	assert_int_equal(otlp_encoder_run(e, &res, &x, 1, 1000, &b, &len), 0);
+	assert_int_equal(otlp_encoder_run(e, &res, ptrs(&x, 1), 1, 1000, &b, &len), 0);
 	q = decode_same(b, len);
 	assert_int_equal(q->n_resource_spans, 1);
 	const Opentelemetry__Proto__Resource__V1__Resource *rr = q->resource_spans[0]->resource;
@@ -315,12 +326,67 @@ static void test_every_field(void **st)
 	    q, NULL);
 
 	/* a zero start time is not written, and the re-pack agrees */
-	assert_int_equal(otlp_encoder_run(e, &res, &x, 1, 0, &b, &len), 0);
+	assert_int_equal(otlp_encoder_run(e, &res, ptrs(&x, 1), 1, 0, &b, &len), 0);
 	q = decode_same(b, len);
 	assert_int_equal(q->resource_spans[0]->scope_spans[0]->spans[0]->start_time_unix_nano, 0);
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
 	    q, NULL);
 	otlp_encoder_free(e);
+}
+
+/* The pool's order: the tracestate and the process labels, each cut to its
+ * most, keep their room whatever the name and attributes then take; a
+ * span is as long as what it holds (the export queue keeps that much). */
+static void test_pool_limits(void **st)
+{
+	(void)st;
+	struct otlp_resource res = {.service = "svc", .host = "h"};
+	struct otlp_encoder *e = otlp_encoder_new();
+	struct xspan *x = malloc(sizeof(*x));
+	struct span_rec r = {.kind = SPAN_SERVER};
+	char big[2000];
+	const uint8_t *b;
+	size_t len;
+	Request *q;
+
+	assert_true(e && x);
+	xspan_from_rec(x, &r);
+	assert_true(xspan_size(x) <= 480); /* no strings: the header and attribute slots */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	memset(r.tracestate, 't', TP_TRACESTATE_MAX);
+	r.tracestate_len = TP_TRACESTATE_MAX;
+	xspan_from_rec(x, &r);
+	xspan_set_labels(x, big, big, big);
+	xspan_set_exe(x, big);
+	xspan_set_name(x, big);
+	for (int i = 0; i < 20; i++)
+		xspan_put_str(x, "k", big);
+	assert_int_equal(strlen(xspan_tracestate(x)), TP_TRACESTATE_MAX);
+	assert_int_equal(strlen(xspan_service(x)), XSPAN_SERVICE_MAX - 1);
+	assert_int_equal(strlen(xspan_container(x)), XSPAN_CONTAINER_MAX - 1);
+	assert_int_equal(strlen(xspan_pod(x)), XSPAN_POD_MAX - 1);
+	assert_int_equal(strlen(xspan_exe(x)), XSPAN_EXE_MAX - 1);
+	assert_int_equal(x->name_len, XSPAN_NAMES_MAX - 1);
+	assert_int_equal(x->nattrs, XSPAN_ATTR_MAX);
+	assert_true(xspan_size(x) <= sizeof(*x));
+	assert_int_equal(x->str[x->str_used - 1], 0);
+
+	assert_int_equal(otlp_encoder_run(e, &res, ptrs(x, 1), 1, 0, &b, &len), 0);
+	q = decode_same(b, len);
+	const Opentelemetry__Proto__Resource__V1__Resource *rr = q->resource_spans[0]->resource;
+	assert_int_equal(
+	    strlen(attr(rr->attributes, rr->n_attributes, "service.name")->value->string_value),
+	    XSPAN_SERVICE_MAX - 1);
+	assert_int_equal(
+	    strlen(attr(rr->attributes, rr->n_attributes, "k8s.pod.uid")->value->string_value),
+	    XSPAN_POD_MAX - 1);
+	assert_int_equal(strlen(q->resource_spans[0]->scope_spans[0]->spans[0]->trace_state),
+			 TP_TRACESTATE_MAX);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    q, NULL);
+	otlp_encoder_free(e);
+	free(x);
 }
 
 /* zlib's gunzip of gz: exactly want (wlen bytes), one gzip member. */
@@ -361,7 +427,7 @@ static void test_body_gzip(void **st)
 		size_t n = sizes[k], len, glen;
 		const uint8_t *gz;
 
-		assert_int_equal(otlp_body_encode(&bb, &res, s, n, 0, &len), 0);
+		assert_int_equal(otlp_body_encode(&bb, &res, ptrs(s, n), n, 0, &len), 0);
 		assert_int_equal(otlp_body_gzip(&bb, bb.body, len, &gz, &glen), 0);
 		assert_true(glen >= 18); /* a gzip header and trailer at least */
 		assert_int_equal(gz[0], 0x1f);
@@ -382,7 +448,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_groups_and_reuse),   cmocka_unit_test(test_empty_and_one),
 	    cmocka_unit_test(test_slices_concatenate), cmocka_unit_test(test_every_field),
-	    cmocka_unit_test(test_body_gzip),
+	    cmocka_unit_test(test_body_gzip),	       cmocka_unit_test(test_pool_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

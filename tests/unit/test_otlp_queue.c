@@ -1,9 +1,10 @@
-/* Unit tests: the OTLP exporter's queue (otlp.c), with its real export
- * thread writing JSON lines to a file: every span put is exported once,
- * in order, whether the ring is used within its first size, grows from a
- * backlog that does not wrap, or grows from one that does (its wrapped
- * part moved after the rest); and a queue that cannot grow further drops
- * and counts. */
+/* Unit tests: the OTLP exporter's queue (otlp.c, spanq.c), with its real
+ * export thread writing JSON lines to a file: every span put is exported
+ * once, in order and whole (spans of varied lengths, each kept only as
+ * long as it is), whether the ring is used within its first size, grows
+ * from a backlog that does not wrap, or grows from one that does (its
+ * wrapped part moved after the rest), grows again and again for long
+ * spans; and a queue at its span limit drops and counts. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +23,24 @@
 struct fixture {
 	char path[64];
 	struct otlp_exporter *e;
-	uint64_t next; /* the next span's number (its span id) */
+	uint64_t next;	   /* the next span's number (its span id) */
+	size_t long_names; /* names of ~1 KB, not up to 255 bytes */
 };
+
+/* The first ring's bytes (otlp.c: two batches, 1024 spans; spanq.c: 768
+ * bytes each). */
+#define FIRST_BYTES (1024 * 768)
+
+/* Span id's name: "GET /" and a run of one letter, its length from id. */
+static void name_of(const struct fixture *f, uint64_t id, char *out, size_t len)
+{
+	size_t k = f->long_names ? 1000 + id % 270 : id % 256;
+
+	assert_true(k + 6 <= len);
+	memcpy(out, "GET /", 5);
+	memset(out + 5, 'a' + (int)(id % 26), k);
+	out[5 + k] = 0;
+}
 
 static int setup(void **st)
 {
@@ -59,15 +76,19 @@ static void put(struct fixture *f, size_t n, int publish)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct xspan *x = otlp_slot(f->e);
+		struct span_rec r = {.kind = SPAN_SERVER};
 		uint64_t id = ++f->next;
+		char name[1400];
 
-		memset(x, 0, sizeof(*x));
-		memset(x->trace_id, 0x11, sizeof(x->trace_id));
+		memset(r.trace_id, 0x11, sizeof(r.trace_id));
 		for (int b = 0; b < 8; b++)
-			x->span_id[b] = (uint8_t)(id >> (56 - 8 * b));
-		x->start_ns = 1000 + id;
-		x->end_ns = 2000 + id;
-		xspan_set_name(x, "GET");
+			r.span_id[b] = (uint8_t)(id >> (56 - 8 * b));
+		r.start_ns = 1000 + id;
+		r.end_ns = 2000 + id;
+		xspan_from_rec(x, &r);
+		name_of(f, id, name, sizeof(name));
+		xspan_set_name(x, name);
+		assert_true(xspan_size(x) <= sizeof(*x));
 		otlp_put(f->e, x);
 	}
 	if (publish)
@@ -89,11 +110,11 @@ static void wait_exported(struct fixture *f, uint64_t n)
 	assert_int_equal(stats(f).exported, n);
 }
 
-/* The file holds spans 1..n, each once, in order. */
+/* The file holds spans 1..n, each once, in order, each with its name. */
 static void file_holds(struct fixture *f, uint64_t n)
 {
 	FILE *in = fopen(f->path, "r");
-	char line[4096];
+	char line[4096], name[1400], quoted[1420];
 	uint64_t want = 0;
 
 	assert_non_null(in);
@@ -105,18 +126,21 @@ static void file_holds(struct fixture *f, uint64_t n)
 		want++;
 		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)want);
 		assert_memory_equal(p + 11, hex, 16);
+		name_of(f, want, name, sizeof(name));
+		snprintf(quoted, sizeof(quoted), "{\"name\":\"%s\",", name);
+		assert_memory_equal(line, quoted, strlen(quoted));
 	}
 	fclose(in);
 	assert_int_equal(want, n);
 }
 
-/* A backlog within two batches: the ring keeps its first 1024 slots,
- * round after round (a batch at a time, and one and a half). */
+/* A backlog within two batches: the ring keeps its first size, round
+ * after round (a batch at a time, and one and a half: it wraps). */
 static void test_light(void **st)
 {
 	struct fixture *f = *st;
 
-	assert_int_equal(stats(f).queue_slots, 1024);
+	assert_int_equal(stats(f).queue_bytes, FIRST_BYTES);
 	for (int r = 0; r < 12; r++) {
 		put(f, 512, 1);
 		wait_exported(f, f->next);
@@ -125,7 +149,7 @@ static void test_light(void **st)
 		put(f, 768, 1);
 		wait_exported(f, f->next / 512 * 512);
 	}
-	assert_int_equal(stats(f).queue_slots, 1024);
+	assert_int_equal(stats(f).queue_bytes, FIRST_BYTES);
 	assert_int_equal(stats(f).dropped_queue_full, 0);
 	otlp_flush(f->e, 1000);
 	assert_int_equal(stats(f).exported, f->next);
@@ -138,23 +162,23 @@ static void test_grow_unwrapped(void **st)
 	struct fixture *f = *st;
 
 	put(f, 2000, 1);
-	assert_int_equal(stats(f).queue_slots, 2048);
+	assert_int_equal(stats(f).queue_bytes, 2 * FIRST_BYTES);
 	assert_int_equal(stats(f).dropped_queue_full, 0);
 	otlp_flush(f->e, 1000);
 	assert_int_equal(stats(f).exported, 2000);
 	file_holds(f, 2000);
 }
 
-/* A backlog that wraps when the ring fills: [qhead, 1024) then [0, qhead)
+/* A backlog that wraps when the ring fills: [head, wrap) then [0, next)
  * become one run before the ring doubles. */
 static void test_grow_wrapped(void **st)
 {
 	struct fixture *f = *st;
 
 	put(f, 600, 1);
-	wait_exported(f, 512); /* a batch went: qhead is 512, 88 wait */
-	put(f, 1500, 0);       /* 88 + 936 fill the ring; it grows, wrapped */
-	assert_int_equal(stats(f).queue_slots, 2048);
+	wait_exported(f, 512); /* a batch went: 88 wait */
+	put(f, 1500, 0);       /* fill the ring to its end, then before them; it grows, wrapped */
+	assert_int_equal(stats(f).queue_bytes, 2 * FIRST_BYTES);
 	otlp_publish(f->e);
 	assert_int_equal(stats(f).dropped_queue_full, 0);
 	otlp_flush(f->e, 1000);
@@ -168,12 +192,30 @@ static void test_full_drops(void **st)
 	struct fixture *f = *st;
 
 	put(f, 2100, 0);
-	assert_int_equal(stats(f).queue_slots, 2048);
+	assert_int_equal(stats(f).queue_bytes, 2 * FIRST_BYTES);
 	assert_int_equal(stats(f).dropped_queue_full, 2100 - 2048);
 	otlp_publish(f->e);
 	wait_exported(f, 2048);
 	otlp_flush(f->e, 1000);
 	file_holds(f, 2048);
+}
+
+/* Spans of ~1.5 KB: the ring doubles, and again, its backlog wrapped or
+ * not, and every span comes out whole. */
+static void test_long_spans(void **st)
+{
+	struct fixture *f = *st;
+
+	f->long_names = 1;
+	put(f, 700, 1);
+	wait_exported(f, 512);
+	put(f, 1800, 0);
+	assert_true(stats(f).queue_bytes >= 4 * FIRST_BYTES);
+	otlp_publish(f->e);
+	assert_int_equal(stats(f).dropped_queue_full, 0);
+	otlp_flush(f->e, 1000);
+	assert_int_equal(stats(f).exported, 2500);
+	file_holds(f, 2500);
 }
 
 int main(void)
@@ -183,6 +225,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_grow_unwrapped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_grow_wrapped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_drops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_spans, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

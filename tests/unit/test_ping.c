@@ -120,7 +120,8 @@ static void ping_end_to_end(void **state)
 	metrics_free(&reg);
 
 	/* its spans, as OTLP, decoded with the official protos */
-	assert_int_equal(otlp_encoder_run(enc, &res, x, 2, 0, &pb, &pblen), 0);
+	const struct xspan *xs[2] = {&x[0], &x[1]};
+	assert_int_equal(otlp_encoder_run(enc, &res, xs, 2, 0, &pb, &pblen), 0);
 	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
 	    NULL, pblen, pb);
 	assert_non_null(req);

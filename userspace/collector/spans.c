@@ -84,6 +84,7 @@ static void take(void *arg, struct span_rec *r, const struct regions_who *who)
 	struct spans *s = arg;
 	const struct proto_handler *h = proto_by_id(r->proto);
 	struct proto_env env = {.routes = &s->cfg.routes};
+	char exe[XSPAN_EXE_MAX];
 	struct xspan *x;
 
 	/* never trust the producer: bounded strings, lists and offsets */
@@ -101,17 +102,15 @@ static void take(void *arg, struct span_rec *r, const struct regions_who *who)
 	xspan_from_rec(x, r);
 	x->pid = who->pid;
 	x->labels_id = who->labels_id;
-	if (s->cfg.agent) {
-		str_copy(x->service, sizeof(x->service),
-			 who->service[0] ? who->service : "unknown");
-		str_copy(x->container_id, sizeof(x->container_id), who->container_id);
-		str_copy(x->pod_uid, sizeof(x->pod_uid), who->pod_uid);
-	}
+	if (s->cfg.agent)
+		xspan_set_labels(x, who->service[0] ? who->service : "unknown", who->container_id,
+				 who->pod_uid);
+	exe_name(s, x->pid, exe, sizeof(exe));
+	xspan_set_exe(x, exe); /* the labels first: they always have room */
 	h->describe(r, &env, x);
 	/* which request it was made for cannot be known: a new trace, said so */
 	if (r->flags & SPAN_F_PARENT_UNKNOWN)
 		xspan_put_str(x, "obs.parent", "unknown");
-	exe_name(s, x->pid, x->exe, sizeof(x->exe));
 	otlp_put(s->exp, x);
 }
 

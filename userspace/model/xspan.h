@@ -12,9 +12,19 @@
 #include <stdint.h>
 
 #include "spanrec.h"
+#include "tp.h"
 
 #define XSPAN_ATTR_MAX 16
-#define XSPAN_STR_MAX  1280 /* the name and string values, NUL-terminated */
+/* The string pool holds, each NUL-terminated and cut to its own most, the
+ * tracestate, the process labels, then the name and string values: */
+#define XSPAN_EXE_MAX	    32	/* process.executable.name */
+#define XSPAN_SERVICE_MAX   128 /* node agent: the process's own service */
+#define XSPAN_CONTAINER_MAX 72
+#define XSPAN_POD_MAX	    40
+#define XSPAN_NAMES_MAX	    1280 /* the name and string values */
+#define XSPAN_STR_MAX                                                                              \
+	(1 + TP_TRACESTATE_MAX + 1 + XSPAN_EXE_MAX + XSPAN_SERVICE_MAX + XSPAN_CONTAINER_MAX +     \
+	 XSPAN_POD_MAX + XSPAN_NAMES_MAX)
 
 enum xspan_type { XSPAN_INT = 1, XSPAN_STR = 2 };
 
@@ -27,6 +37,14 @@ struct xspan_attr {
 	uint8_t type;
 };
 
+/*
+ * The pool is last and filled from its start: a span is only as long as
+ * xspan_size says, and a queue keeps only that much of it (the export
+ * queue's records are ~600 bytes, not the 2.6 KB of a full one). Fill it
+ * in order: xspan_from_rec, xspan_set_labels, xspan_set_exe, then the
+ * name and attributes (the protocol's describe), so that the labels
+ * always have their room.
+ */
 struct xspan {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
@@ -38,16 +56,13 @@ struct xspan {
 	uint32_t pid;
 	uint32_t labels_id;	   /* the same process labels (service, container): the same id */
 	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC */
-	char tracestate[TP_TRACESTATE_MAX + 1];
-	char exe[32]; /* process.executable.name */
-	/* node agent: the process's own service and container; "" = the
-	 * resource's service.name, no container */
-	char service[128];
-	char container_id[72];
-	char pod_uid[40];
-	uint16_t name_off; /* the span's name at str[name_off] */
+	uint16_t name_off;	   /* the span's name at str[name_off] */
 	uint16_t name_len;
 	uint16_t str_used;
+	uint16_t ts_off, ts_len; /* the tracestate */
+	/* process.executable.name; node agent: the process's own service and
+	 * container ("": the resource's service.name, no container) */
+	uint16_t exe_off, service_off, container_off, pod_off;
 	struct xspan_attr attrs[XSPAN_ATTR_MAX];
 	char str[XSPAN_STR_MAX];
 };
@@ -55,6 +70,18 @@ struct xspan {
 /* Identity, timing and context from a (checked) record; no name, no
  * attributes, no process labels yet. */
 void xspan_from_rec(struct xspan *x, const struct span_rec *r);
+/* The process's labels (each cut to its most; NULL or "" for none). */
+void xspan_set_labels(struct xspan *x, const char *service, const char *container_id,
+		      const char *pod_uid);
+void xspan_set_exe(struct xspan *x, const char *exe);
+const char *xspan_tracestate(const struct xspan *x);
+const char *xspan_service(const struct xspan *x);
+const char *xspan_container(const struct xspan *x);
+const char *xspan_pod(const struct xspan *x);
+const char *xspan_exe(const struct xspan *x);
+/* Bytes of x in use (its pool as far as it is filled), rounded up to 8:
+ * what a queue must keep of it. */
+size_t xspan_size(const struct xspan *x);
 /* The span's name (cut to what fits). */
 void xspan_set_name(struct xspan *x, const char *name);
 const char *xspan_name(const struct xspan *x);
