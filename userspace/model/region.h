@@ -21,18 +21,13 @@
 #include "route.h"
 #include "spanring.h"
 
-#define REGION_MAGIC   0x6f62737265673031ULL /* "obsreg01" */
-#define REGION_VERSION 2
-#define REGION_SERIES  1024 /* label sets per process */
-/* Sampled spans waiting for the collector. Records are 1.4 KB and every
- * cell is written in turn, so the ring's size is resident memory in the
- * app and the collector both: 1024 cells, 1.4 MB (2048 were 2.7 MB), are
- * 15 ms at 70k spans/s; the collector is woken at a quarter full (with
- * 2048, no fewer drops at 100% sampling on a saturated nginx). */
-#define REGION_RING	 1024
-#define REGION_KEY_MAX	 384 /* a series' label values, NUL-separated */
-#define REGION_BUCKETS	 17  /* bounds + 1 */
-#define REGION_SPARE	 16  /* entries only overflow series may take */
+#define REGION_MAGIC	 0x6f62737265673031ULL /* "obsreg01" */
+#define REGION_VERSION	 2
+#define REGION_SERIES	 1024 /* label sets per process */
+#define REGION_RING	 2048 /* sampled spans waiting for the collector */
+#define REGION_KEY_MAX	 384  /* a series' label values, NUL-separated */
+#define REGION_BUCKETS	 17   /* bounds + 1 */
+#define REGION_SPARE	 16   /* entries only overflow series may take */
 #define REGION_MAX_BYTES (64ULL << 20)
 
 enum region_counter {
