@@ -188,13 +188,12 @@ static void send_otlp(struct otlp_exporter *e, struct otlp_body *bb, const struc
 	long backoff = BACKOFF_START_MS, code = 0;
 	enum send_result sr = SEND_DROP;
 
-	if (otlp_body_encode(bb, &e->cfg.res, b, n, off, &len)) {
+	if (otlp_body_encode(bb, &e->cfg.res, b, n, off, &body, &len)) {
 		log_warn("otlp_encode_failed", "OTLP: out of memory encoding %zu spans: dropped",
 			 n);
 		count(e, &e->st.dropped_failed, n);
 		return;
 	}
-	body = bb->body;
 	if (e->cfg.gzip && !otlp_body_gzip(bb, body, len, &gz, &glen)) {
 		body = gz;
 		len = glen;

@@ -19,12 +19,15 @@
 #define ENCODE_SLICE 512
 
 int otlp_body_encode(struct otlp_body *bb, const struct otlp_resource *res,
-		     const struct xspan *const *b, size_t n, int64_t off, size_t *outlen)
+		     const struct xspan *const *b, size_t n, int64_t off, const uint8_t **out,
+		     size_t *outlen)
 {
 	size_t at = 0;
 
 	if (!bb->enc && !(bb->enc = otlp_encoder_new()))
 		return -1;
+	if (n <= ENCODE_SLICE) /* one slice (a default batch): the encoder's buffer, no copy */
+		return otlp_encoder_run(bb->enc, res, b, n, off, out, outlen);
 	for (size_t i = 0; i < n; i += ENCODE_SLICE) {
 		size_t m = n - i < ENCODE_SLICE ? n - i : ENCODE_SLICE, len;
 		const uint8_t *p;
@@ -43,6 +46,7 @@ int otlp_body_encode(struct otlp_body *bb, const struct otlp_resource *res,
 		memcpy(bb->body + at, p, len);
 		at += len;
 	}
+	*out = bb->body;
 	*outlen = at;
 	return 0;
 }

@@ -16,17 +16,19 @@ struct libdeflate_compressor;
 
 struct otlp_body {
 	struct otlp_encoder *enc;
-	uint8_t *body; /* the request: the slices' encodings, one after another */
+	uint8_t *body; /* a request of several slices: their encodings, one after another */
 	size_t body_cap;
 	struct libdeflate_compressor *gzc;
 	uint8_t *gz;
 	size_t gz_cap;
 };
 
-/* The n spans at b as one ExportTraceServiceRequest in bb->body (*outlen
- * bytes; off: CLOCK_REALTIME - CLOCK_MONOTONIC). -1: out of memory. */
+/* The n spans b points to as one ExportTraceServiceRequest: *out, *outlen
+ * bytes, valid until the next call (off: CLOCK_REALTIME - CLOCK_MONOTONIC).
+ * -1: out of memory. */
 int otlp_body_encode(struct otlp_body *bb, const struct otlp_resource *res,
-		     const struct xspan *const *b, size_t n, int64_t off, size_t *outlen);
+		     const struct xspan *const *b, size_t n, int64_t off, const uint8_t **out,
+		     size_t *outlen);
 /* len bytes at in, gzip'd: *out (bb's), *outlen bytes. -1 on failure. */
 int otlp_body_gzip(struct otlp_body *bb, const uint8_t *in, size_t len, const uint8_t **out,
 		   size_t *outlen);

@@ -103,8 +103,8 @@ int main(int argc, char **argv)
 	for (size_t r = 0; r < rounds / 4; r++) {
 		const uint8_t *out;
 		size_t len;
-		if (otlp_body_encode(&bb, &res, sp, batch, 0, &len) ||
-		    otlp_body_gzip(&bb, bb.body, len, &out, &len))
+		if (otlp_body_encode(&bb, &res, sp, batch, 0, &out, &len) ||
+		    otlp_body_gzip(&bb, out, len, &out, &len))
 			return 1;
 		gzd += len;
 	}

@@ -112,7 +112,7 @@ spans_of() { # spans the collector exported, from its /metrics
 	{ curl -fsS "127.0.0.1:$mport/metrics" 2>/dev/null || true; } |
 		awk '/^obs_spans_exported_total/ {s += $2} END {print s + 0}'
 }
-declare -A rps p99 wcpu ccpu rss hwm cspan
+declare -A rps p99 wcpu ccpu rss hwm pss cspan
 echo "http-overhead: nginx + wrk -t1 -c$conns, $rounds rounds x ${secs}s, interleaved" >&2
 for r in $(seq "$rounds"); do
 	printf '  round %s:' "$r" >&2
@@ -127,6 +127,7 @@ for r in $(seq "$rounds"); do
 		w1=$(ticks "$worker") c1=$( ((obsp)) && ticks "$obsp" || echo 0) s1=$(spans_of)
 		rss[$c]="${rss[$c]:-} $( ((obsp)) && kb "$obsp" VmRSS || echo 0)"
 		hwm[$c]="${hwm[$c]:-} $( ((obsp)) && kb "$obsp" VmHWM || echo 0)"
+		pss[$c]="${pss[$c]:-} $( ((obsp)) && awk '$1 == "Pss:" {print $2}' "/proc/$obsp/smaps_rollup" 2>/dev/null || echo 0)"
 		stop_cfg
 		q=$(awk '/^Requests\/sec/ {print $2}' "$out/wrk.$c.$r")
 		l=$(awk '$1 == "99%" {print $2}' "$out/wrk.$c.$r" | us)
@@ -140,7 +141,7 @@ for r in $(seq "$rounds"); do
 	done
 	echo >&2
 done
-declare -A mr ml mw mc mrss mhwm msp
+declare -A mr ml mw mc mrss mhwm mpss msp
 for c in $cfgs; do
 	mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
 	ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
@@ -148,6 +149,7 @@ for c in $cfgs; do
 	mc[$c]=$(echo ${ccpu[$c]} | tr ' ' '\n' | median)
 	mrss[$c]=$(echo ${rss[$c]} | tr ' ' '\n' | median)
 	mhwm[$c]=$(echo ${hwm[$c]} | tr ' ' '\n' | median)
+	mpss[$c]=$(echo ${pss[$c]} | tr ' ' '\n' | median)
 	msp[$c]=$(echo ${cspan[$c]} | tr ' ' '\n' | median)
 done
 printf '\n%-9s %9s %8s %7s %7s %9s %9s %9s %9s %8s %8s\n' config "req/s" "p99 us" "rps/b" "p99/b" \
@@ -176,8 +178,10 @@ for c in obs10 obs100; do
 done
 # steady: VmRSS at the end of a loaded round; the peak (VmHWM) is at
 # start, when libbpf holds its copy of the kernel's BTF to load the programs
-awk -v a="${mrss[obs10]}" -v m="${mrss[obs100]}" -v h="${mhwm[obs100]}" 'BEGIN {
-	printf "  collector steady RSS under load (VmRSS): %.1f MB at 10%%, %.1f MB every span exported [target <= 16]; peak %.1f MB (VmHWM, at start)\n", a / 1024, m / 1024, h / 1024 }'
+# PSS: shared pages (libraries, the app's region) divided among the
+# processes that map them
+awk -v a="${mrss[obs10]}" -v m="${mrss[obs100]}" -v h="${mhwm[obs100]}" -v pa="${mpss[obs10]}" -v pm="${mpss[obs100]}" 'BEGIN {
+	printf "  collector steady RSS under load (VmRSS): %.1f MB at 10%%, %.1f MB every span exported [target <= 16]; peak %.1f MB (VmHWM, at start); PSS %.1f and %.1f MB\n", a / 1024, m / 1024, h / 1024, pa / 1024, pm / 1024 }'
 if [ -n "$cmp" ]; then
 	printf '\nthis build against %s (CPU us per request, nginx worker + obs; p99):\n' "$cmp"
 	for c in shim nospans obs10 obs100; do
