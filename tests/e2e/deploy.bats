@@ -223,6 +223,38 @@ k8s_config() { # PORT
 	[[ $output == *"otel-collectr"* ]]
 }
 
+# The Debian package of every library the shipped binaries link: what the
+# image's Dockerfile must install (there is no container engine here to
+# build it). libc6 comes with the base image.
+image_packages() {
+	local f l
+	for f in "$TOP/build/obs" "$TOP/build/libobs_preload.so"; do
+		readelf -d "$f" | awk '/NEEDED/ {gsub(/[][]/, "", $5); print $5}'
+	done | sort -u | while read -r l; do
+		dpkg -S "*/$l" | grep -v i386 | head -1 | cut -d: -f1
+	done | sort -u | grep -vx libc6
+}
+
+# The packages of image_packages a Dockerfile does not install.
+dockerfile_missing() {
+	local p
+	for p in $(image_packages); do
+		grep -Eq "(^|[[:space:]])$p([[:space:]]|$)" "$1" || echo "$p"
+	done
+}
+
+@test "kubernetes: the image's Dockerfile installs the package of every library obs links, and a missing one is caught" {
+	image_packages
+	[ -n "$(image_packages)" ]
+	run dockerfile_missing "$TOP/deploy/kubernetes/Dockerfile"
+	echo "missing: $output"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	# the check can fail: one package taken out is found missing
+	sed 's/ libdeflate0 / /' "$TOP/deploy/kubernetes/Dockerfile" >"$BATS_TEST_TMPDIR/Dockerfile"
+	run dockerfile_missing "$BATS_TEST_TMPDIR/Dockerfile"
+	[ "$output" = libdeflate0 ]
+}
+
 @test "kubernetes: the ConfigMap's obs config passes 'obs config check'; the scrape config passes promtool" {
 	require_cmd openssl promtool
 	k8s_config 9464
