@@ -276,6 +276,7 @@ static void *export_thread(void *arg)
 			if (pthread_cond_timedwait(&e->cond, &e->lock, &ts))
 				break;
 		if (!e->q.len) {
+			cut = 0; /* a cut batch leaves spans behind: never here; never a spin */
 			if (e->stop)
 				break;
 			continue;
