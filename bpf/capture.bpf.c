@@ -16,22 +16,6 @@
 #define AF_INET6_    10
 #define EINPROGRESS_ 115
 
-/* Syscall numbers (x86_64; the Makefile builds for the host's). */
-enum {
-	NR_read = 0,
-	NR_write = 1,
-	NR_close = 3,
-	NR_readv = 19,
-	NR_writev = 20,
-	NR_connect = 42,
-	NR_accept = 43,
-	NR_sendto = 44,
-	NR_recvfrom = 45,
-	NR_sendmsg = 46,
-	NR_recvmsg = 47,
-	NR_accept4 = 288,
-};
-
 /* A process in cap_procs as OBS_CAP_PROBE (the agent's) may be a Go
  * program: start_data is where Go keeps its build info, not yet readable
  * at exec (the page is not mapped in until the program touches it), so it
@@ -159,13 +143,6 @@ static __always_inline int is_go(__u64 addr)
 	       (magic[1] & 0xffffffffffffULL) == (go.w[1] & 0xffffffffffffULL);
 }
 
-static __always_inline int wanted(long nr)
-{
-	return nr == NR_read || nr == NR_write || nr == NR_recvfrom || nr == NR_sendto ||
-	       nr == NR_readv || nr == NR_writev || nr == NR_recvmsg || nr == NR_sendmsg ||
-	       nr == NR_accept || nr == NR_accept4 || nr == NR_connect || nr == NR_close;
-}
-
 /* The goroutine running on this thread: Go keeps g in thread-local storage
  * (on amd64, just below the thread pointer: the offset comes from the
  * binary). Goroutines move between threads; this is the one that made
@@ -217,7 +194,7 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	__u32 gen;
 	struct obs_cap_cpu *cpu;
 
-	if (!wanted(id))
+	if (!cap_wanted(id)) /* (obs_sys_enter asked already; a cheap second word) */
 		return 0;
 	task = bpf_get_current_task();
 	cpu = cap_cpu_of();

@@ -103,7 +103,7 @@ int BPF_PROG(obs_sys_enter, struct pt_regs *regs, long id)
 		c->slot = slot;
 		c->start = bpf_ktime_get_ns();
 	}
-	if (cap_tail_on)
+	if (cap_tail_on && cap_wanted(id))
 		bpf_tail_call(ctx, &cap_tail, OBS_CAP_TAIL_ENTER); /* returns only if empty */
 	return 0;
 }
@@ -123,7 +123,8 @@ static __always_inline void syscall_record(__u32 slot, __u32 nr, __u64 delta)
 	hist_record(slot, OBS_H_SYSCALL, 0, nr, delta, 0);
 }
 
-static __always_inline void syscall_end(void)
+/* The syscall's number, or -1 if this task's entry was not seen. */
+static __always_inline long syscall_end(void)
 {
 	__u64 task = bpf_get_current_task();
 	struct obs_cur_sys *c = this_cpu();
@@ -140,7 +141,7 @@ static __always_inline void syscall_end(void)
 		struct parked_sys *p = bpf_map_lookup_elem(&parked, &task);
 
 		if (!p)
-			return;
+			return -1;
 		start = p->start;
 		nr = p->nr;
 		slot = p->slot;
@@ -149,17 +150,21 @@ static __always_inline void syscall_end(void)
 	now = bpf_ktime_get_ns();
 	c->end = now;
 	c->end_task = task;
-	if ((long)nr < 0)
-		return;
 	syscall_record(slot, nr, now - start);
+	return nr;
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(obs_sys_exit, struct pt_regs *regs, long ret)
 {
+	long nr = -1;
+
 	if (sys_hist_on)
-		syscall_end();
-	if (cap_tail_on)
+		nr = syscall_end();
+	/* a syscall capture does not look at (futex, epoll_pwait, nanosleep:
+	 * most of a Go program's) need not be offered to it; one whose entry
+	 * was not seen here still is */
+	if (cap_tail_on && (nr < 0 || cap_wanted(nr)))
 		bpf_tail_call(ctx, &cap_tail, OBS_CAP_TAIL_EXIT);
 	return 0;
 }

@@ -62,6 +62,31 @@ OBS_SHARED struct {
  * (bench/syscall-overhead: two empty programs add ~0.23 us), paid on every
  * syscall on the machine; a tail call costs a few ns. Set before load.
  */
+/* Syscall numbers (x86_64; the Makefile builds for the host's). */
+enum {
+	NR_read = 0,
+	NR_write = 1,
+	NR_close = 3,
+	NR_readv = 19,
+	NR_writev = 20,
+	NR_connect = 42,
+	NR_accept = 43,
+	NR_sendto = 44,
+	NR_recvfrom = 45,
+	NR_sendmsg = 46,
+	NR_recvmsg = 47,
+	NR_accept4 = 288,
+};
+
+/* The syscalls kernel-side capture looks at: obs_sys_enter and
+ * obs_sys_exit tail-call it for these only. */
+static __always_inline int cap_wanted(long nr)
+{
+	return nr == NR_read || nr == NR_write || nr == NR_recvfrom || nr == NR_sendto ||
+	       nr == NR_readv || nr == NR_writev || nr == NR_recvmsg || nr == NR_sendmsg ||
+	       nr == NR_accept || nr == NR_accept4 || nr == NR_connect || nr == NR_close;
+}
+
 OBS_SHARED const volatile __u32 cap_tail_on;
 OBS_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
