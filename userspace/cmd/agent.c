@@ -40,9 +40,11 @@ static int agent_accept(void *ctx, pid_t pid, const char *key, struct regions_wh
 	uint32_t slot;
 
 	(void)key;
-	pthread_mutex_lock(&a->lock);
-	col = a->col;
-	pthread_mutex_unlock(&a->lock);
+	/* Not under a->lock: the span thread calls this holding the spans'
+	 * lock, and a scrape holds a->lock while it takes the spans' lock (a
+	 * deadlock of both, and of the agent, seen in CI). The collector
+	 * outlives the span thread (app_free joins it first). */
+	col = __atomic_load_n(&a->col, __ATOMIC_ACQUIRE);
 	if (!col || collector_slot(col, pid, &slot) || slots_lookup(a->slots, slot, &l)) {
 		snprintf(who->service, sizeof(who->service), "unknown");
 		return 0;

@@ -61,7 +61,7 @@ void app_free(struct obs_app *a)
 	a->spans = NULL;
 	pthread_mutex_lock(&a->lock);
 	collector_close(a->col);
-	a->col = NULL;
+	__atomic_store_n(&a->col, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&a->lock);
 	slots_free(a->slots);
 	card_guard_free(a->guard);
@@ -302,7 +302,8 @@ int app_attach(struct obs_app *a, const struct collector_cfg *cfg, char *err, si
 	/* obs never measures itself. */
 	collector_track(c, getpid(), OBS_SLOT_NONE);
 	pthread_mutex_lock(&a->lock);
-	a->col = c;
+	__atomic_store_n(&a->col, c,
+			 __ATOMIC_RELEASE); /* (agent_accept reads it without the lock) */
 	pthread_mutex_unlock(&a->lock);
 	__atomic_store_n(&a->last_drain_ns, monotime_ns(), __ATOMIC_RELAXED);
 	log_debug("attached %d BPF programs in %.1f ms", collector_attached(c),
