@@ -806,6 +806,52 @@ while time.time() < t: os.getpgrp(); time.sleep(0.01)' &
 	wait_scrape "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/mine",http_response_status_code="200",service="victim",container_id="",pod_uid=""\} 2$'
 }
 
+@test "agent: regions handed over while /metrics is scraped without pause never stall it (a lock-order deadlock, seen once in CI)" {
+	require_bpf
+	local MP SP SOCK i p
+	MP=$(free_port)
+	SP=$(free_port)
+	agent_shim_start
+	SOCK=$SHIMD/run-obs/obs.sock
+	# three scrapers without pause, each scrape bounded: one that takes
+	# longer than 5 s is a stall, and is written down
+	: >"$D/stalls"
+	for i in 1 2 3; do
+		(while [ ! -e "$D/stop" ]; do
+			curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$MP/metrics" ||
+				echo "scrape failed" >>"$D/stalls"
+		done) &
+		echo $! >>"$D/scrapers"
+	done
+	# meanwhile 300 processes hand a region over, 4 at a time, and go
+	local batch=()
+	for i in $(seq 300); do
+		"$TOP/build/tests/forge_region" "$SOCK" claim 1 </dev/null >/dev/null &
+		batch+=($!)
+		if [ ${#batch[@]} = 4 ]; then
+			wait "${batch[@]}"
+			batch=()
+		fi
+	done
+	[ ${#batch[@]} = 0 ] || wait "${batch[@]}" # (wait alone would wait for the scrapers)
+	touch "$D/stop"
+	while read -r p; do wait "$p" 2>/dev/null || true; done <"$D/scrapers"
+	[ ! -s "$D/stalls" ] || { cat "$D/stalls"; return 1; }
+	# every handover was taken (none refused), and let go when its
+	# process left
+	scrape "$MP" >"$D/m"
+	grep -q '^obs_shim_regions_refused_total 0$' "$D/m"
+	wait_scrape "$MP" '^obs_shim_regions_held 0$'
+	# and the agent still follows a real service
+	OTEL_SERVICE_NAME=after LD_PRELOAD="$SHIMD/run-obs/libobs_preload.so" \
+		"$PY" "$TOP/tests/e2e/echo_server.py" "$SP" >"$D/svc.out" 2>&1 &
+	SRV=$!
+	wait_for listening "$SP"
+	curl -fsS "http://127.0.0.1:$SP/ok" >/dev/null
+	wait_scrape "$MP" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/ok",http_response_status_code="200",service="after",container_id="",pod_uid=""\} 1$'
+	wait_scrape "$MP" '^obs_shim_regions_held 1$'
+}
+
 @test "the agent refuses a shim directory that others can write, or a symlink in its place" {
 	require_bpf
 	MP=$(free_port)

@@ -264,7 +264,7 @@ static void unknown_row(void *arg, const char *svc, uint64_t n)
 /* The counters, summed over every process (s->lock held). */
 struct totals {
 	uint64_t c[REGION_COUNTERS];
-	uint64_t ring_full, stalled, received, bad, refused, noexp;
+	uint64_t ring_full, stalled, received, bad, refused, noexp, held;
 };
 
 static void totals(struct spans *s, struct totals *t)
@@ -275,6 +275,7 @@ static void totals(struct spans *s, struct totals *t)
 	t->bad = s->bad_records;
 	t->noexp = s->not_exported;
 	t->refused = regions_refused(s->rs);
+	t->held = regions_held(s->rs);
 }
 
 size_t spans_forget(struct spans *s, const char *svc, const char *container_id, const char *pod_uid)
@@ -323,6 +324,7 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 	struct redagg *agg = redagg_new(AGG_MAX);
 	struct unknown_arg u = {r, 0};
 	struct otlp_stats st = {0};
+	struct metric_family *f;
 	struct totals t;
 
 	pthread_mutex_lock(&s->lock);
@@ -366,6 +368,14 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 		NULL, NULL,
 		(double)(t.c[REGION_SERIES_OVERFLOW] + t.c[REGION_BAD_POINTS] +
 			 (agg ? redagg_dropped(agg) : 0)));
+	f = metrics_family(r, "obs_shim_regions_held",
+			   "Processes whose shim region obs holds now (each counts its own RED "
+			   "metrics and writes its sampled spans there).",
+			   NULL, METRIC_GAUGE, NULL, 0);
+	if (f) {
+		f->unguarded = 1;
+		metrics_gauge_set(r, f, NULL, (double)t.held);
+	}
 	counter(r, "obs_shim_regions_refused_total",
 		"Processes whose region was refused: not a process obs follows, not sealed "
 		"against resizing, or not well formed.",
