@@ -138,8 +138,13 @@ static __always_inline long syscall_end(void)
 		slot = c->slot;
 		c->start = 0;
 	} else {
-		struct parked_sys *p = bpf_map_lookup_elem(&parked, &task);
+		struct parked_sys *p;
 
+		/* a process obs does not track (every other one on the node,
+		 * under obs-run) parked nothing: no hash lookup for it */
+		if (current_slot(c, task) == OBS_SLOT_NONE)
+			return -1;
+		p = bpf_map_lookup_elem(&parked, &task);
 		if (!p)
 			return -1;
 		start = p->start;
