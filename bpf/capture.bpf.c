@@ -85,6 +85,10 @@ struct cap_call {
 	__u64 key;  /* read/write: the connection's cap_socks key */
 	__u64 goid; /* read/write of a Go program whose layout is known */
 	__u32 go_lost;
+	/* that layout (go_goid_off 0: none), for the goroutine read at exit */
+	__s32 go_tls_g;
+	__u32 go_goid_off;
+	__u32 pad;
 	__u32 iovcnt; /* vectored: buf is the iovec array, of this many; connect: addrlen */
 	__u32 have;   /* at exit: bytes gathered (see cap_data) */
 	__u32 seq;    /* a write: its number, taken at entry */
@@ -147,15 +151,15 @@ static __always_inline int is_go(__u64 addr)
  * (on amd64, just below the thread pointer: the offset comes from the
  * binary). Goroutines move between threads; this is the one that made
  * the syscall. */
-static __always_inline __u64 go_current(const struct obs_cap_proc *proc)
+static __always_inline __u64 go_current(const struct cap_call *call)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), g = 0;
 
 	if (!fsbase ||
-	    bpf_probe_read_user(&g, sizeof(g), (const void *)(fsbase + (__s64)proc->go_tls_g)))
+	    bpf_probe_read_user(&g, sizeof(g), (const void *)(fsbase + (__s64)call->go_tls_g)))
 		return 0;
-	return go_goid(g, proc->go_goid_off);
+	return go_goid(g, call->go_goid_off);
 }
 
 /* A new connection: marked, and said with its peer. */
@@ -261,8 +265,12 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 			if (!call.iovcnt)
 				return 0; /* no buffer to look at */
 		}
+		/* the goroutine is read at exit, and only for a call that
+		 * moved bytes (most of a Go server's reads end in EAGAIN): a
+		 * goroutine in a syscall keeps its thread, to the end */
 		if (proc->go_goid_off) {
-			call.goid = go_current(proc);
+			call.go_tls_g = proc->go_tls_g;
+			call.go_goid_off = proc->go_goid_off;
 			call.go_lost = proc->go_lost;
 		}
 		if (id == NR_write || id == NR_sendto || id == NR_writev || id == NR_sendmsg)
@@ -508,6 +516,8 @@ static __always_inline void cap_end(struct cap_call *call, const struct cap_now 
 		}
 		break;
 	default:
+		if (call->go_goid_off && (ret > 0 || is_write(call->nr)))
+			call->goid = go_current(call);
 		if (ret > 0 && (call->nr == NR_recvmsg || call->nr == NR_sendmsg))
 			cap_msg(call);
 		if (ret > 0)
