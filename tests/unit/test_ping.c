@@ -44,7 +44,7 @@ static void ping_end_to_end(void **state)
 {
 	struct proto_conn *cli = conn(PROTO_CLIENT), *srv = conn(PROTO_SERVER);
 	struct th_wire up = {.take = 5}, down = {.take = 0};
-	size_t ringlen = spanring_bytes(8), rn = 0;
+	size_t ringlen = spanring_bytes(64), rn = 0;
 	void *mem = calloc(1, ringlen);
 	struct spanring ring;
 	struct span_rec r;
@@ -82,7 +82,7 @@ static void ping_end_to_end(void **state)
 	assert_memory_equal(th.recs[0].trace_id, th.recs[1].trace_id, 16);
 
 	/* through the span ring, as from the shim to the collector */
-	assert_int_equal(spanring_init(&ring, mem, 8), 0);
+	assert_int_equal(spanring_init(&ring, mem, 64), 0);
 	for (int i = 0; i < th.nrec; i++)
 		assert_int_equal(spanring_push(&ring, &th.recs[i]), 0);
 	while (spanring_pop(&ring, &r, 1, 1000, NULL)) {

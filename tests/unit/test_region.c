@@ -22,7 +22,7 @@
 #include "region.h"
 
 #define NS    64
-#define RING  8
+#define RING  16
 #define KEYS  8
 #define ROUND 50000
 

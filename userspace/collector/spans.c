@@ -28,8 +28,8 @@
  * a thousand times a second: measured, twice the app's p99 at 10%
  * sampling, from that alone (bench/http-overhead, perf sched).
  */
-#define WAKE_AHEAD  (REGION_RING / 4)
-#define PACE_AHEAD  (REGION_RING / 2)
+#define WAKE_AHEAD  (REGION_RING / 4)	  /* cells */
+#define PACE_AHEAD  (REGION_RING / 2 / 4) /* spans: half the cells, at 4 a span */
 #define PACE_MIN_MS 1
 #define PACE_MAX_MS 200
 #define POLL_FDS    1024 /* the socket and the processes' */

@@ -21,13 +21,15 @@
 #include "route.h"
 #include "spanring.h"
 
-#define REGION_MAGIC	 0x6f62737265673031ULL /* "obsreg01" */
-#define REGION_VERSION	 2
-#define REGION_SERIES	 1024 /* label sets per process */
-#define REGION_RING	 2048 /* sampled spans waiting for the collector */
-#define REGION_KEY_MAX	 384  /* a series' label values, NUL-separated */
-#define REGION_BUCKETS	 17   /* bounds + 1 */
-#define REGION_SPARE	 16   /* entries only overflow series may take */
+#define REGION_MAGIC   0x6f62737265673031ULL /* "obsreg01" */
+#define REGION_VERSION 2
+#define REGION_SERIES  1024 /* label sets per process */
+#define REGION_RING                                                                                \
+	8192		     /* cells of sampled spans waiting for the collector (1 MiB:           \
+			      * ~2700 HTTP spans of 3 cells; see spanring.h) */
+#define REGION_KEY_MAX	 384 /* a series' label values, NUL-separated */
+#define REGION_BUCKETS	 17  /* bounds + 1 */
+#define REGION_SPARE	 16  /* entries only overflow series may take */
 #define REGION_MAX_BYTES (64ULL << 20)
 
 enum region_counter {

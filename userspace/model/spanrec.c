@@ -70,9 +70,11 @@ unsigned spanrec_check(struct span_rec *r)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct spanrec_attr *a = &r->attrs[i];
+		/* a string within the used part: what lies past it was not
+		 * this record's to write (the ring copies only what is used) */
 		int ok = a->type == SPANREC_INT ||
 			 (a->type == SPANREC_STR && (size_t)a->off + a->len < SPANREC_STR_MAX &&
-			  r->str[a->off + a->len] == 0);
+			  (size_t)a->off + a->len < r->str_used && r->str[a->off + a->len] == 0);
 		if (ok)
 			r->attrs[kept++] = *a;
 		else
