@@ -68,7 +68,7 @@ APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/agent_svc.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \
-             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/otlp_body.c exporters/spanq.c exporters/otlp_cfg.c exporters/otlp_encode.c
+             exporters/prom_http.c exporters/tls_keys.c exporters/otlp.c exporters/curl_nossh.c exporters/otlp_body.c exporters/spanq.c exporters/otlp_cfg.c exporters/otlp_encode.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 

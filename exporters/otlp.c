@@ -371,6 +371,8 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 			e->hdrs = curl_slist_append(e->hdrs, cfg->headers[i]);
 		snprintf(ua, sizeof(ua), "obs/%s", OBS_VERSION);
 		curl_easy_setopt(e->curl, CURLOPT_URL, cfg->endpoint);
+		/* OTLP/HTTP only (and libssh2 is never started: curl_nossh.c) */
+		curl_easy_setopt(e->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->hdrs);
 		curl_easy_setopt(e->curl, CURLOPT_USERAGENT, ua);
 		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
