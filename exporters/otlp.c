@@ -40,8 +40,10 @@ struct otlp_exporter {
 	FILE *json;
 	CURL *curl;
 	struct curl_slist *hdrs;
-	uint64_t last_drop_log_ns; /* queue-full warnings: at most one per 10 s */
-	char shown[512];	   /* the endpoint as logged (otlp_url_shown) */
+	uint64_t last_drop_log_ns;	/* queue-full warnings: at most one per 10 s */
+	char shown[512];		/* the endpoint as logged (otlp_url_shown) */
+	char curl_err[CURL_ERROR_SIZE]; /* libcurl's word on the last failure */
+	char why[CURL_ERROR_SIZE + 64]; /* the last failed attempt's, as logged */
 };
 
 /* ---- HTTP ------------------------------------------------------------------- */
@@ -91,7 +93,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 	return len;
 }
 
-enum send_result { SEND_OK, SEND_RETRY, SEND_DROP };
+enum send_result { SEND_OK, SEND_RETRY, SEND_DROP, SEND_TLS };
 
 static enum send_result post(struct otlp_exporter *e, const uint8_t *body, size_t len,
 			     struct resp *r, long *code)
@@ -104,13 +106,25 @@ static enum send_result post(struct otlp_exporter *e, const uint8_t *body, size_
 	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e->curl, CURLOPT_HEADERDATA, r);
+	e->curl_err[0] = 0;
 	cc = curl_easy_perform(e->curl);
 	*code = 0;
 	if (cc != CURLE_OK) {
-		log_debug("OTLP export to %s: %s", e->shown, curl_easy_strerror(cc));
+		/* said when the batch is given up: a refused certificate
+		 * reads differently from a connection refused */
+		snprintf(e->why, sizeof(e->why), "%s",
+			 *e->curl_err ? e->curl_err : curl_easy_strerror(cc));
+		log_debug("OTLP export to %s: %s", e->shown, e->why);
+		/* a certificate refused (theirs or ours) will be refused
+		 * again: no retry, said at once */
+		if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+		    cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_ISSUER_ERROR ||
+		    cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_SSL_CRL_BADFILE)
+			return SEND_TLS;
 		return SEND_RETRY; /* network errors are transient */
 	}
 	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, code);
+	snprintf(e->why, sizeof(e->why), "HTTP %ld", *code);
 	if (*code >= 200 && *code < 300)
 		return SEND_OK;
 	if (*code == 429 || *code == 502 || *code == 503 || *code == 504)
@@ -234,6 +248,12 @@ static void send_otlp(struct otlp_exporter *e, struct otlp_body *bb, const struc
 			log_warn("otlp_receiver_message", "OTLP: receiver says: %s", msg);
 		}
 		count(e, &e->st.exported, n - (size_t)rejected);
+	} else if (sr == SEND_TLS) {
+		count(e, &e->st.requests_failed, 1);
+		warn_spans("otlp_tls_failed", b[0],
+			   "OTLP: %s: TLS refused (%s): %zu spans dropped (not retryable)",
+			   e->shown, e->why, n);
+		count(e, &e->st.dropped_failed, n);
 	} else if (sr == SEND_DROP) {
 		count(e, &e->st.requests_failed, 1);
 		warn_spans("otlp_rejected", b[0],
@@ -242,8 +262,8 @@ static void send_otlp(struct otlp_exporter *e, struct otlp_body *bb, const struc
 		count(e, &e->st.dropped_rejected, n);
 	} else {
 		warn_spans("otlp_unreachable", b[0],
-			   "OTLP: %s unreachable or busy after %d attempts: %zu spans dropped",
-			   e->shown, MAX_ATTEMPTS, n);
+			   "OTLP: %s unreachable or busy after %d attempts (%s): %zu spans dropped",
+			   e->shown, MAX_ATTEMPTS, e->why, n);
 		count(e, &e->st.dropped_failed, n);
 	}
 }
@@ -373,6 +393,13 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 		curl_easy_setopt(e->curl, CURLOPT_URL, cfg->endpoint);
 		/* OTLP/HTTP only (and libssh2 is never started: curl_nossh.c) */
 		curl_easy_setopt(e->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, e->curl_err);
+		if (cfg->ca_file)
+			curl_easy_setopt(e->curl, CURLOPT_CAINFO, cfg->ca_file);
+		if (cfg->cert_file) {
+			curl_easy_setopt(e->curl, CURLOPT_SSLCERT, cfg->cert_file);
+			curl_easy_setopt(e->curl, CURLOPT_SSLKEY, cfg->key_file);
+		}
 		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->hdrs);
 		curl_easy_setopt(e->curl, CURLOPT_USERAGENT, ua);
 		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);

@@ -29,6 +29,9 @@ struct otlp_cfg {
 	long delay_ms; /* batch schedule delay */
 	size_t nheaders;
 	char *headers[OTLP_HEADERS_MAX]; /* "Name: value", owned by the cfg's creator */
+	/* https: the CA file that verifies the endpoint (NULL: the system's),
+	 * and a client certificate and key (PEM) to present */
+	const char *ca_file, *cert_file, *key_file;
 	struct otlp_resource res;
 };
 
@@ -38,6 +41,13 @@ void otlp_cfg_init(struct otlp_cfg *c);
 /* Override c with OTEL_EXPORTER_OTLP_* / OTEL_BSP_* / OBS_SPANS_FILE where
  * set (headers: the variable replaces the whole list). Strings live in
  * store (storelen bytes). -1 with err on a bad value. */
+/* Then otlp_cfg_check_tls: the CA, certificate and key files readable, a
+ * certificate and key set together, and only for an https:// endpoint;
+ * -1 with err naming the setting otherwise. */
+int otlp_cfg_check_tls(const struct otlp_cfg *c, char *err, size_t errlen);
+/* 1 if an OTEL_EXPORTER_OTLP_* variable names a CA, certificate or key
+ * file (read at every connection: obs keeps the right to read it). */
+int otlp_cfg_env_tls(void);
 int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *err, size_t errlen);
 /* The traces URL for the config file's tracing.endpoint: a collector's
  * base URL gets /v1/traces, a URL already ending in it is kept. */

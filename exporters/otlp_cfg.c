@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "otlp.h"
 
@@ -175,8 +176,67 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 	c->batch_size = (size_t)v > c->queue_size ? c->queue_size : (size_t)v;
 	if (env_long("OTEL_BSP_SCHEDULE_DELAY", c->delay_ms, 0, &c->delay_ms, err, errlen))
 		return -1;
+	/* https: the CA and the client's certificate and key (the spec's
+	 * names; the files are checked by otlp_cfg_check_tls) */
+	static const char *const tls_env[3][2] = {
+	    /* (otlp_cfg_env_tls looks at the same names) */
+	    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"},
+	    {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+	     "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"},
+	    {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY"}};
+	const char **tls_out[3] = {&c->ca_file, &c->cert_file, &c->key_file};
+	for (int i = 0; i < 3; i++) {
+		const char *f = env2(tls_env[i][0], tls_env[i][1]);
+		if (f)
+			*tls_out[i] = store_str(&store, end, f, strlen(f));
+	}
 	const char *jp = getenv("OBS_SPANS_FILE");
 	if (jp && *jp)
 		c->json_path = store_str(&store, end, jp, strlen(jp));
+	return 0;
+}
+
+int otlp_cfg_check_tls(const struct otlp_cfg *c, char *err, size_t errlen)
+{
+	const char *files[3] = {c->ca_file, c->cert_file, c->key_file};
+	static const char *const names[3] = {"OTLP CA certificate (tracing.certificate)",
+					     "OTLP client certificate (tracing.client_certificate)",
+					     "OTLP client key (tracing.client_key)"};
+
+	if (!c->ca_file && !c->cert_file && !c->key_file)
+		return 0;
+	if (!c->endpoint || strncmp(c->endpoint, "https://", 8)) {
+		snprintf(err, errlen,
+			 "an OTLP certificate or key is set, but the endpoint is not https://");
+		return -1;
+	}
+	if (!c->cert_file != !c->key_file) {
+		snprintf(err, errlen,
+			 "an OTLP client certificate needs its key, and a key its certificate "
+			 "(tracing.client_certificate and tracing.client_key, or "
+			 "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and _CLIENT_KEY)");
+		return -1;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (files[i] && access(files[i], R_OK)) {
+			snprintf(err, errlen, "%s %s: %s", names[i], files[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int otlp_cfg_env_tls(void)
+{
+	static const char *const names[] = {
+	    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",	    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+	    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+	    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",	    "OTEL_EXPORTER_OTLP_CLIENT_KEY"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = getenv(names[i]);
+		if (v && *v)
+			return 1;
+	}
 	return 0;
 }

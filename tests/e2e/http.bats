@@ -179,6 +179,84 @@ echo_start() {
 	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count' 60
 }
 
+# A CA, a server certificate for 127.0.0.1 and a client certificate, all
+# signed by it, in $BATS_TEST_TMPDIR.
+otlp_pki() {
+	local d=$BATS_TEST_TMPDIR
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=otlp test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$d/san.ext"
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$d/srv.key" -out "$d/srv.csr" 2>/dev/null
+	openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -extfile "$d/san.ext" -out "$d/srv.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=obs-node-7" \
+		-keyout "$d/cli.key" -out "$d/cli.csr" 2>/dev/null
+	openssl x509 -req -in "$d/cli.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -out "$d/cli.crt" 2>/dev/null
+}
+
+@test "OTLP over HTTPS with mutual TLS: the CA and client certificate from OTEL_EXPORTER_OTLP_* (or the config file) reach the receiver; a CA that does not sign it drops, counted and said why; bad files are clear errors" {
+	local d=$BATS_TEST_TMPDIR
+	otlp_pki
+	RP=$(free_port)
+	TLS_CERT=$d/srv.crt TLS_KEY=$d/srv.key TLS_CA=$d/ca.crt receiver_start "$RP"
+	export OTEL_EXPORTER_OTLP_ENDPOINT=https://127.0.0.1:$RP OTEL_BSP_SCHEDULE_DELAY=200 \
+		OTEL_EXPORTER_OTLP_COMPRESSION=gzip OTEL_EXPORTER_OTLP_CERTIFICATE=$d/ca.crt \
+		OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=$d/cli.crt OTEL_EXPORTER_OTLP_CLIENT_KEY=$d/cli.key
+	echo_start
+	for i in 1 2 3; do curl -fsS "http://127.0.0.1:$EP/tls/$i" >/dev/null; done
+	wait_for spans_eq "len([s for s in spans if s['attributes'].get('url.path','').startswith('/tls/')])" 3
+	grep -q '"client_cn":"obs-node-7"' "$RECV_OUT.requests"
+	grep -q '"encoding":"gzip"' "$RECV_OUT.requests"
+	scrape "$MP" >"$d/m"
+	[ "$(metric_sum "$d/m" '^obs_spans_dropped_total')" = 0 ]
+	[ "$(metric_sum "$d/m" '^obs_span_export_retries_total')" = 0 ]
+	obs_stop
+	# the same from the config file, the environment unset
+	unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_CERTIFICATE \
+		OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE OTEL_EXPORTER_OTLP_CLIENT_KEY
+	cat >"$d/obs.yaml" <<-EOF
+		tracing:
+		  endpoint: https://127.0.0.1:$RP
+		  certificate: $d/ca.crt
+		  client_certificate: $d/cli.crt
+		  client_key: $d/cli.key
+	EOF
+	echo_start --config "$d/obs.yaml"
+	curl -fsS "http://127.0.0.1:$EP/tls-file" >/dev/null
+	wait_for spans_eq "len([s for s in spans if s['attributes'].get('url.path')=='/tls-file'])" 1
+	obs_stop
+	# a CA that did not sign the receiver's certificate: nothing is sent,
+	# the spans are dropped and counted, and the log says why
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other CA" \
+		-keyout "$d/other.key" -out "$d/other.crt" 2>/dev/null
+	export OTEL_EXPORTER_OTLP_ENDPOINT=https://127.0.0.1:$RP OTEL_EXPORTER_OTLP_CERTIFICATE=$d/other.crt
+	n=$(wc -l <"$RECV_OUT.requests")
+	echo_start
+	curl -fsS "http://127.0.0.1:$EP/untrusted" >/dev/null
+	wait_scrape "$MP" 'reason="export_failed"} [1-9]'
+	grep -q 'OTLP: https://127.0.0.1:[0-9]*/v1/traces: TLS refused (.*certificate.*): [0-9]* spans dropped (not retryable)' "$d/obs.err" || {
+		cat "$d/obs.err"
+		return 1
+	}
+	[ "$(wc -l <"$RECV_OUT.requests")" = "$n" ]
+	scrape "$MP" >"$d/m"
+	[ "$(metric_sum "$d/m" '^obs_span_export_retries_total')" = 0 ]
+	obs_stop
+	# files that cannot be read, a certificate without its key, TLS
+	# settings for a plain http:// endpoint: obs-run stops before CMD runs
+	OTEL_EXPORTER_OTLP_CERTIFICATE=$d/missing.crt run "$OBS_RUN" --no-metrics -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"OTLP CA certificate (tracing.certificate) $d/missing.crt: No such file or directory"* ]]
+	OTEL_EXPORTER_OTLP_CERTIFICATE= OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=$d/cli.crt run "$OBS_RUN" --no-metrics -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"needs its key"* ]]
+	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_EXPORTER_OTLP_CERTIFICATE=$d/ca.crt run "$OBS_RUN" --no-metrics -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"the endpoint is not https://"* ]]
+}
+
 @test "no endpoint: no span in the app's stdout, metrics count every request; --spans-file - writes JSON lines" {
 	unset OTEL_EXPORTER_OTLP_ENDPOINT
 	echo_start

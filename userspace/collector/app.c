@@ -330,11 +330,13 @@ int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char 
 	}
 	if (privs_target_user(&uid, &gid, user, sizeof(user)) && c &&
 	    (c->file[0] || c->bearer_token_file[0] || c->basic_password_file[0] ||
-	     c->tls_cert_file[0]) &&
+	     c->tls_cert_file[0] || c->tracing_ca_file[0] || c->tracing_cert_file[0] ||
+	     otlp_cfg_env_tls()) &&
 	    !(keep & (1ULL << CAP_DAC_READ_SEARCH))) {
-		/* root's files (the config, 0400 secrets, a renewed key) stay
-		 * readable to SIGHUP and the certificate check once obs is no
-		 * longer their owner */
+		/* root's files (the config, 0400 secrets, a renewed key, the
+		 * OTLP client's certificate and key, which libcurl reads at
+		 * every connection) stay readable to SIGHUP and the certificate
+		 * check once obs is no longer their owner */
 		keep |= 1ULL << CAP_DAC_READ_SEARCH;
 	}
 	if (privs_drop(keep, uid, gid, kept, sizeof(kept), err, errlen))
@@ -415,7 +417,11 @@ int app_export_cfg(const struct obs_config *c, const char *service, struct otlp_
 		x->gzip = c->compression;
 	if (c->tracing_timeout_ms > 0)
 		x->timeout_ms = c->tracing_timeout_ms;
+	x->ca_file = *c->tracing_ca_file ? c->tracing_ca_file : NULL;
+	x->cert_file = *c->tracing_cert_file ? c->tracing_cert_file : NULL;
+	x->key_file = *c->tracing_key_file ? c->tracing_key_file : NULL;
 	if (otlp_cfg_from_env(x, store, sizeof(store), err, errlen) ||
+	    otlp_cfg_check_tls(x, err, errlen) ||
 	    otlp_parse_resource_attrs(getenv("OTEL_RESOURCE_ATTRIBUTES"), &x->res, resbuf,
 				      sizeof(resbuf), err, errlen))
 		return -1;

@@ -64,6 +64,12 @@ struct obs_config {
 	long tracing_timeout_ms; /* 0: unset */
 	double sampling_ratio;	 /* parentbased_traceidratio; < 0: unset */
 	char spans_file[CONFIG_PATH_MAX];
+	/* an https:// endpoint: the CA that signs it, and a client
+	 * certificate and key to present (mutual TLS); empty: system CAs,
+	 * no client certificate */
+	char tracing_ca_file[CONFIG_PATH_MAX];
+	char tracing_cert_file[CONFIG_PATH_MAX];
+	char tracing_key_file[CONFIG_PATH_MAX];
 	char shim_dir[CONFIG_PATH_MAX]; /* agent: where the shim and the span ring go */
 
 	enum log_level log_level;

@@ -274,6 +274,11 @@ unsigned config_diff(const struct obs_config *a, const struct obs_config *b, cha
 		add_fixed(fixed, fixedlen, "tracing.timeout");
 	if (strcmp(a->spans_file, b->spans_file))
 		add_fixed(fixed, fixedlen, "tracing.spans_file");
+	if (strcmp(a->tracing_ca_file, b->tracing_ca_file))
+		add_fixed(fixed, fixedlen, "tracing.certificate");
+	if (strcmp(a->tracing_cert_file, b->tracing_cert_file) ||
+	    strcmp(a->tracing_key_file, b->tracing_key_file))
+		add_fixed(fixed, fixedlen, "tracing.client_certificate");
 	if (strcmp(a->shim_dir, b->shim_dir))
 		add_fixed(fixed, fixedlen, "tracing.shim_dir");
 	if (a->probes != b->probes)
@@ -356,6 +361,9 @@ void config_describe(const struct obs_config *c, struct sbuf *b)
 		snprintf(v, sizeof(v), "(OTEL_TRACES_SAMPLER of each process, else 1)");
 	put_kv(b, "tracing.sampling_ratio", v, c, c->sampling_origin);
 	put_kv(b, "tracing.spans_file", c->spans_file, c, CONFIG_DEFAULT);
+	put_kv(b, "tracing.certificate", c->tracing_ca_file, c, CONFIG_DEFAULT);
+	put_kv(b, "tracing.client_certificate", c->tracing_cert_file, c, CONFIG_DEFAULT);
+	put_kv(b, "tracing.client_key", c->tracing_key_file, c, CONFIG_DEFAULT);
 	put_kv(b, "tracing.shim_dir", c->shim_dir, c, CONFIG_DEFAULT);
 	put_kv(b, "logging.level", logfmt_level_name(c->log_level), c, CONFIG_DEFAULT);
 	put_kv(b, "logging.format", c->log_format == LOG_FORMAT_JSON ? "json" : "text", c,

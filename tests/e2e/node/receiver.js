@@ -6,9 +6,14 @@
 // Retry-After: 1, "400", "partial:N" = 200 with partial_success rejecting
 // N); after the list, 200. Each request is logged to OUT.requests.
 //
+// TLS_CERT and TLS_KEY: serve HTTPS with them; TLS_CA as well: ask for a
+// client certificate signed by it, and refuse a connection without one
+// (each request's log names the client certificate's CN).
+//
 //   node receiver.js PORT OUT PROTO_DIR
 'use strict';
 const http = require('http');
+const https = require('https');
 const zlib = require('zlib');
 const fs = require('fs');
 const path = require('path');
@@ -46,7 +51,13 @@ function partial(n, msg) {
 }
 
 let nreq = 0;
-http.createServer((req, res) => {
+const tls = process.env.TLS_CERT
+  ? { cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY),
+      ...(process.env.TLS_CA ? { ca: fs.readFileSync(process.env.TLS_CA), requestCert: true,
+                                 rejectUnauthorized: true } : {}) }
+  : null;
+const serve = (handler) => (tls ? https.createServer(tls, handler) : http.createServer(handler));
+serve((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -54,6 +65,10 @@ http.createServer((req, res) => {
     const fault = faults[nreq++];
     const log = { n: nreq, url: req.url, encoding: req.headers['content-encoding'] || null,
                   type: req.headers['content-type'], fault: fault || null, spans: 0 };
+    if (tls && req.socket.getPeerCertificate) {
+      const pc = req.socket.getPeerCertificate();
+      log.client_cn = pc && pc.subject ? pc.subject.CN : null;
+    }
     try {
       if (req.url !== '/v1/traces') throw new Error('wrong path ' + req.url);
       if (log.encoding === 'gzip') body = zlib.gunzipSync(body);
