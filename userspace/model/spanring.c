@@ -113,43 +113,45 @@ struct cursor {
 	size_t off;   /* in its data */
 };
 
+/* The run of at most *n bytes at the cursor within one cell (its length
+ * in *n), the cursor moved past it. */
+static uint8_t *next_run(struct cursor *c, size_t *n)
+{
+	uint8_t *at = cell_at(c->r, c->pos)->data + c->off;
+	size_t k = SPANRING_CELL_DATA - c->off;
+
+	if (k > *n)
+		k = *n;
+	*n = k;
+	c->off += k;
+	if (c->off == SPANRING_CELL_DATA) {
+		c->pos++;
+		c->off = 0;
+	}
+	return at;
+}
+
 static void put(struct cursor *c, const void *src, size_t n)
 {
-	const uint8_t *s = src;
+	for (const uint8_t *s = src; n;) {
+		size_t k = n;
+		uint8_t *at = next_run(c, &k);
 
-	while (n) {
-		size_t k = SPANRING_CELL_DATA - c->off;
-
-		if (k > n)
-			k = n;
-		memcpy(cell_at(c->r, c->pos)->data + c->off, s, k);
+		memcpy(at, s, k);
 		s += k;
 		n -= k;
-		c->off += k;
-		if (c->off == SPANRING_CELL_DATA) {
-			c->pos++;
-			c->off = 0;
-		}
 	}
 }
 
 static void get(struct cursor *c, void *dst, size_t n)
 {
-	uint8_t *d = dst;
+	for (uint8_t *d = dst; n;) {
+		size_t k = n;
+		const uint8_t *at = next_run(c, &k);
 
-	while (n) {
-		size_t k = SPANRING_CELL_DATA - c->off;
-
-		if (k > n)
-			k = n;
-		memcpy(d, cell_at(c->r, c->pos)->data + c->off, k);
+		memcpy(d, at, k);
 		d += k;
 		n -= k;
-		c->off += k;
-		if (c->off == SPANRING_CELL_DATA) {
-			c->pos++;
-			c->off = 0;
-		}
 	}
 }
 
