@@ -10,6 +10,14 @@
 
 #include "otlp.h"
 
+/* The CA, the client's certificate and its key for an https:// endpoint:
+ * the spec's names, the signal's own first (otlp_cfg_from_env reads them,
+ * otlp_cfg_env_tls says whether any is set). */
+static const char *const tls_env[3][2] = {
+    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"},
+    {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"},
+    {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY"}};
+
 static const char *env2(const char *specific, const char *general)
 {
 	const char *v = getenv(specific);
@@ -176,14 +184,8 @@ int otlp_cfg_from_env(struct otlp_cfg *c, char *store, size_t storelen, char *er
 	c->batch_size = (size_t)v > c->queue_size ? c->queue_size : (size_t)v;
 	if (env_long("OTEL_BSP_SCHEDULE_DELAY", c->delay_ms, 0, &c->delay_ms, err, errlen))
 		return -1;
-	/* https: the CA and the client's certificate and key (the spec's
-	 * names; the files are checked by otlp_cfg_check_tls) */
-	static const char *const tls_env[3][2] = {
-	    /* (otlp_cfg_env_tls looks at the same names) */
-	    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"},
-	    {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
-	     "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"},
-	    {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY"}};
+	/* https: the CA and the client's certificate and key (the files
+	 * are checked by otlp_cfg_check_tls) */
 	const char **tls_out[3] = {&c->ca_file, &c->cert_file, &c->key_file};
 	for (int i = 0; i < 3; i++) {
 		const char *f = env2(tls_env[i][0], tls_env[i][1]);
@@ -228,15 +230,8 @@ int otlp_cfg_check_tls(const struct otlp_cfg *c, char *err, size_t errlen)
 
 int otlp_cfg_env_tls(void)
 {
-	static const char *const names[] = {
-	    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",	    "OTEL_EXPORTER_OTLP_CERTIFICATE",
-	    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-	    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",	    "OTEL_EXPORTER_OTLP_CLIENT_KEY"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const char *v = getenv(names[i]);
-		if (v && *v)
+	for (int i = 0; i < 3; i++)
+		if (env2(tls_env[i][0], tls_env[i][1]))
 			return 1;
-	}
 	return 0;
 }
