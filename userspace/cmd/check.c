@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "collector.h"
 #include "elfkind.h"
 #include "golayout.h"
 #include "privs.h"
@@ -224,6 +225,12 @@ int check_main(const struct obs_opts *o)
 				 sizeof(raw_tps) / sizeof(raw_tps[0]));
 			line(&r, "ok", "raw tracepoints", detail, NULL);
 		}
+		line(&r, "info", "block I/O",
+		     collector_has_block_io_start()
+			 ? "charged to the process that made each request (block_io_start)"
+			 : "no block_io_start (kernel < 6.5): charged where a request is "
+			   "queued, or issued when the device has no I/O scheduler",
+		     NULL);
 		line(&r, "info", "kprobes",
 		     kp ? "available (obs does not use them)"
 			: "not available (obs does not use them)",

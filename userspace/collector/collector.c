@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "cli.h"
@@ -60,6 +61,18 @@ static void disable(struct bpf_program *p)
 	bpf_program__set_autoload(p, false);
 }
 
+int collector_has_block_io_start(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int has;
+
+	/* every raw tracepoint has a btf_trace_<name> typedef */
+	has = vmlinux &&
+	      btf__find_by_name_kind(vmlinux, "btf_trace_block_io_start", BTF_KIND_TYPEDEF) > 0;
+	btf__free(vmlinux);
+	return has;
+}
+
 /* Kernel-side capture runs as tail calls of the syscall and scheduler
  * programs: with capture on they stay, their own histograms off (rodata),
  * whatever probes were asked for. */
@@ -78,9 +91,15 @@ static void select_probes(struct obs_bpf *s, unsigned probes, int capture)
 	if (!(probes & (OBS_PROBE_RUNQ | OBS_PROBE_SYSCALL)) && !capture)
 		disable(s->progs.obs_sched_switch);
 	if (!(probes & OBS_PROBE_DISK)) {
+		disable(s->progs.obs_block_io_start);
 		disable(s->progs.obs_block_rq_insert);
 		disable(s->progs.obs_block_rq_issue);
 		disable(s->progs.obs_block_rq_complete);
+	} else if (collector_has_block_io_start()) {
+		s->rodata->disk_io_start_on = 1;
+		disable(s->progs.obs_block_rq_insert);
+	} else {
+		disable(s->progs.obs_block_io_start);
 	}
 	if (!(probes & OBS_PROBE_TCP)) {
 		disable(s->progs.obs_inet_sock_set_state);

@@ -55,6 +55,10 @@ struct obs_snapshot {
 	uint64_t events_seen;
 };
 
+/* 1 if the kernel has the block_io_start tracepoint (6.5+): block I/O is
+ * charged to the task that made the request, in its own context. */
+int collector_has_block_io_start(void);
+
 /* Load and attach. On failure returns -1 with a clear message in err. */
 int collector_open(const struct collector_cfg *cfg, struct collector **out, char *err,
 		   size_t errlen);
