@@ -62,7 +62,7 @@ PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/monotime.
              userspace/collector/syscalls.c userspace/collector/procparse.c \
              userspace/collector/redagg.c exporters/auth.c exporters/prom.c
 APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
-             userspace/collector/app.c userspace/collector/collector.c userspace/collector/collector_go.c userspace/collector/slots.c userspace/collector/ident.c userspace/collector/kcap.c userspace/collector/kcap_host.c \
+             userspace/collector/app.c userspace/collector/collector.c userspace/collector/mapwalk.c userspace/collector/collector_go.c userspace/collector/slots.c userspace/collector/ident.c userspace/collector/kcap.c userspace/collector/kcap_host.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c userspace/collector/elfkind.c userspace/collector/golayout.c userspace/collector/gohelper.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
@@ -202,6 +202,11 @@ $(BUILD)/tests/test_otlp_cfg: tests/unit/test_otlp_cfg.c $(PURE_OBJS) $(BUILD)/e
 		$(BUILD)/exporters/otlp_encode.o $(OTLP_GEN_O)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lprotobuf-c -lyaml -lm -lpthread
+
+# the collector's map walk, on real BPF maps
+$(BUILD)/tests/test_mapwalk: tests/unit/test_mapwalk.c $(BUILD)/userspace/collector/mapwalk.o
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lbpf
 
 # TLS key handling links GnuTLS
 $(BUILD)/tests/test_tls_keys: tests/unit/test_tls_keys.c $(BUILD)/exporters/tls_keys.o

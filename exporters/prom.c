@@ -62,9 +62,16 @@ void prom_format_double(char *buf, size_t len, double v)
 	} else if (v == (double)(long long)v && fabs(v) < 1e15)
 		snprintf(buf, len, "%lld", (long long)v);
 	else {
-		/* Shortest representation that round-trips. */
-		for (int prec = 6; prec <= 17; prec++) {
-			snprintf(buf, len, "%.*g", prec, v);
+		/* The shortest representation that round-trips. 6 digits
+		 * where they do (bounds, round figures); else 15 gives the
+		 * same as 7 to 14 would (%g drops the trailing zeros, and a
+		 * double's 15-digit rounding of a shorter exact form is that
+		 * form); then 16, 17. Trying 7 to 14 in turn, each a printf
+		 * and a strtod, was a tenth of a large scrape. */
+		static const int precs[] = {6, 15, 16, 17};
+
+		for (size_t i = 0; i < sizeof(precs) / sizeof(precs[0]); i++) {
+			snprintf(buf, len, "%.*g", precs[i], v);
 			if (strtod(buf, NULL) == v)
 				break;
 		}

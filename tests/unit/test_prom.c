@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -46,6 +47,29 @@ static void doubles(void **state)
 	assert_string_equal(buf, "1.024e-06");
 	prom_format_double(buf, sizeof(buf), 0.1);
 	assert_string_equal(buf, "0.1");
+	/* the shortest that round-trips, at every length */
+	prom_format_double(buf, sizeof(buf), 0.1234567891);
+	assert_string_equal(buf, "0.1234567891");
+	prom_format_double(buf, sizeof(buf), 12.3456789012345);
+	assert_string_equal(buf, "12.3456789012345");
+	prom_format_double(buf, sizeof(buf), 0.1 + 0.2);
+	assert_string_equal(buf, "0.30000000000000004");
+	for (int i = 1; i < 2000; i++) {
+		double v = (double)i * 0.000123456789 / 7.0;
+
+		prom_format_double(buf, sizeof(buf), v);
+		assert_true(strtod(buf, NULL) == v);
+		/* and no shorter one does */
+		for (int p = 1; p < 17; p++) {
+			char shorter[64];
+
+			snprintf(shorter, sizeof(shorter), "%.*g", p, v);
+			if (strtod(shorter, NULL) == v) {
+				assert_true(strlen(buf) <= strlen(shorter));
+				break;
+			}
+		}
+	}
 }
 
 static void names(void **state)

@@ -45,6 +45,24 @@ static int sbuf_grow(struct sbuf *sb, size_t need)
 	return 0;
 }
 
+int sbuf_reserve(struct sbuf *sb, size_t n)
+{
+	char *p;
+
+	if (sb->oom)
+		return -1;
+	if (sb->len + n + 1 <= sb->cap)
+		return 0;
+	p = realloc(sb->buf, sb->len + n + 1);
+	if (!p) {
+		sb->oom = 1;
+		return -1;
+	}
+	sb->buf = p;
+	sb->cap = sb->len + n + 1;
+	return 0;
+}
+
 void sbuf_append(struct sbuf *sb, const char *s, size_t n)
 {
 	if (sbuf_grow(sb, n))

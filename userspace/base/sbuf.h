@@ -13,6 +13,9 @@ struct sbuf {
 void sbuf_init(struct sbuf *sb);
 void sbuf_free(struct sbuf *sb);
 void sbuf_reset(struct sbuf *sb);
+/* Room for n more bytes at once (a size known ahead: no growing by
+ * doubling, no copies); 0, or -1 (sticky oom). */
+int sbuf_reserve(struct sbuf *sb, size_t n);
 void sbuf_append(struct sbuf *sb, const char *s, size_t n);
 void sbuf_puts(struct sbuf *sb, const char *s);
 void sbuf_putc(struct sbuf *sb, char c);

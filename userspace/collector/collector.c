@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "golayout.h"
 #include "log.h"
+#include "mapwalk.h"
 #include "collector_priv.h"
 #include "obs.skel.h"
 
@@ -338,31 +339,39 @@ int collector_poll(struct collector *c, int timeout_ms)
 	return n == -EINTR ? 0 : n;
 }
 
-static int count_entries(int fd, size_t keysz)
+/* A lookup's value size: a per-CPU map's is one rounded value per CPU. */
+static size_t lookup_size(const struct collector *c, const struct bpf_map *m)
 {
-	char key[64], next[64];
-	int n = 0;
-	void *prev = NULL;
+	size_t v = bpf_map__value_size(m);
 
-	if (keysz > sizeof(key))
-		return -1;
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, keysz);
-		prev = key;
-		n++;
+	switch (bpf_map__type(m)) {
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+		return ((v + 7) & ~(size_t)7) * (size_t)c->ncpus;
+	default:
+		return v;
 	}
-	return n;
 }
 
-static void add_fill(struct obs_snapshot *s, const char *name, struct bpf_map *m)
+static int count_one(void *ctx, const void *key, const void *value)
 {
-	int n;
+	(void)ctx;
+	(void)key;
+	(void)value;
+	return 0;
+}
+
+static void add_fill(struct collector *c, struct obs_snapshot *s, const char *name,
+		     struct bpf_map *m)
+{
+	size_t n = 0;
 
 	if (s->nfill >= SNAP_MAPS)
 		return;
-	n = count_entries(bpf_map__fd(m), bpf_map__key_size(m));
+	mapwalk(bpf_map__fd(m), bpf_map__key_size(m), lookup_size(c, m), count_one, NULL, &n);
 	s->fill[s->nfill].name = name;
-	s->fill[s->nfill].used = n < 0 ? 0 : (uint32_t)n;
+	s->fill[s->nfill].used = (uint32_t)n;
 	s->fill[s->nfill].max = bpf_map__max_entries(m);
 	s->nfill++;
 }
@@ -399,40 +408,74 @@ static int sum_cpus(const struct obs_hist *vals, int ncpus, struct obs_hist *out
 	return any != 0;
 }
 
-static int read_hists(struct collector *c, struct obs_snapshot *s)
+struct hist_walk {
+	struct collector *c;
+	struct obs_snapshot *s;
+	size_t cap;
+	int fast; /* the fast syscall table: key is the syscall number */
+};
+
+static int on_hist(void *ctx, const void *key, const void *value)
 {
-	int fd = bpf_map__fd(c->skel->maps.hists), ffd = bpf_map__fd(c->skel->maps.fast_sys);
-	struct obs_hist *vals = calloc((size_t)c->ncpus, sizeof(*vals));
-	struct obs_hist_key key, next, *prev = NULL;
+	struct hist_walk *w = ctx;
 	struct obs_hist sum;
 	struct snap_hist *h;
-	size_t cap = 0;
+	__u32 nr;
 
-	if (!vals)
+	/* a fast table entry never hit is no series */
+	if (!sum_cpus(value, w->c->ncpus, &sum) && w->fast)
+		return 0;
+	if (!(h = snap_append(w->s, &w->cap)))
 		return -ENOMEM;
-	for (__u32 nr = 0; nr < OBS_FAST_SYSCALLS; nr++) {
-		if (bpf_map_lookup_elem(ffd, &nr, vals) || !sum_cpus(vals, c->ncpus, &sum))
-			continue;
-		if (!(h = snap_append(s, &cap)))
-			goto oom;
+	if (w->fast) {
+		memcpy(&nr, key, sizeof(nr));
 		h->key = (struct obs_hist_key){.slot = 0, .kind = OBS_H_SYSCALL, .id = nr};
-		h->h = sum;
+	} else {
+		memcpy(&h->key, key, sizeof(h->key));
 	}
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue; /* deleted meanwhile */
-		if (!(h = snap_append(s, &cap)))
-			goto oom;
-		h->key = key;
-		sum_cpus(vals, c->ncpus, &h->h);
-	}
-	free(vals);
+	h->h = sum;
 	return 0;
-oom:
-	free(vals);
-	return -ENOMEM;
+}
+
+/* The histograms, and (*entries) how many the hash holds. */
+static int read_hists(struct collector *c, struct obs_snapshot *s, size_t *entries)
+{
+	struct hist_walk w = {.c = c, .s = s, .fast = 1};
+	struct bpf_map *fast = c->skel->maps.fast_sys, *hists = c->skel->maps.hists;
+	int rc;
+
+	rc = mapwalk(bpf_map__fd(fast), sizeof(__u32), lookup_size(c, fast), on_hist, &w, NULL);
+	if (rc)
+		return rc;
+	w.fast = 0;
+	return mapwalk(bpf_map__fd(hists), sizeof(struct obs_hist_key), lookup_size(c, hists),
+		       on_hist, &w, entries);
+}
+
+struct counters_walk {
+	struct obs_snapshot *s;
+	int ncpus;
+};
+
+static int on_counters(void *ctx, const void *key, const void *value)
+{
+	struct counters_walk *w = ctx;
+	__u64 *d, src;
+	__u32 slot;
+
+	memcpy(&slot, key, sizeof(slot));
+	if (slot >= OBS_MAX_SLOTS)
+		return 0;
+	d = (__u64 *)&w->s->counters[slot];
+	for (int cpu = 0; cpu < w->ncpus; cpu++)
+		for (size_t i = 0; i < sizeof(struct obs_counters) / sizeof(__u64); i++) {
+			memcpy(&src,
+			       (const char *)value + (size_t)cpu * sizeof(struct obs_counters) +
+				   i * sizeof(__u64),
+			       sizeof(src));
+			d[i] += src;
+		}
+	return 0;
 }
 
 void collector_live_slots(struct collector *c, uint8_t *live)
@@ -511,46 +554,45 @@ size_t collector_forget_slot(struct collector *c, uint32_t slot)
 
 int collector_snapshot(struct collector *c, struct obs_snapshot *s)
 {
-	struct obs_counters *cv = calloc((size_t)c->ncpus, sizeof(*cv));
+	struct counters_walk cw = {.s = s, .ncpus = c->ncpus};
+	struct bpf_map *counters = c->skel->maps.counters;
 	uint64_t *dv = calloc((size_t)c->ncpus, sizeof(*dv));
+	size_t nhists = 0;
 	int rc = -ENOMEM;
 
 	memset(s, 0, sizeof(*s));
-	if (!cv || !dv)
+	if (!dv)
 		goto out;
-	rc = read_hists(c, s);
+	rc = read_hists(c, s, &nhists);
 	if (rc)
 		goto out;
-	for (__u32 slot = 0; slot < OBS_MAX_SLOTS; slot++) {
-		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.counters), &slot, cv))
-			continue;
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			__u64 *d = (__u64 *)&s->counters[slot], *src = (__u64 *)&cv[cpu];
-
-			for (size_t i = 0; i < sizeof(struct obs_counters) / sizeof(__u64); i++)
-				d[i] += src[i];
-		}
-	}
+	rc = mapwalk(bpf_map__fd(counters), sizeof(__u32), lookup_size(c, counters), on_counters,
+		     &cw, NULL);
+	if (rc)
+		goto out;
 	for (__u32 r = 0; r < OBS_DROP_COUNT; r++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.drops), &r, dv))
 			continue;
 		for (int cpu = 0; cpu < c->ncpus; cpu++)
 			s->drops[r] += dv[cpu];
 	}
-	add_fill(s, "tracked", c->skel->maps.tracked);
-	add_fill(s, "hists", c->skel->maps.hists);
+	add_fill(c, s, "tracked", c->skel->maps.tracked);
+	if (s->nfill < SNAP_MAPS) /* counted as it was read */
+		s->fill[s->nfill++] =
+		    (struct map_fill){.name = "hists",
+				      .used = (uint32_t)nhists,
+				      .max = bpf_map__max_entries(c->skel->maps.hists)};
 	/* fast_sys is a preallocated array: always "full", never drops */
-	add_fill(s, "parked", c->skel->maps.parked);
-	add_fill(s, "runq_start", c->skel->maps.runq_start);
-	add_fill(s, "disk_start", c->skel->maps.disk_start);
-	add_fill(s, "connect_start", c->skel->maps.connect_start);
-	add_fill(s, "sock_owner", c->skel->maps.sock_owner);
-	add_fill(s, "listen_owner", c->skel->maps.listen_owner);
+	add_fill(c, s, "parked", c->skel->maps.parked);
+	add_fill(c, s, "runq_start", c->skel->maps.runq_start);
+	add_fill(c, s, "disk_start", c->skel->maps.disk_start);
+	add_fill(c, s, "connect_start", c->skel->maps.connect_start);
+	add_fill(c, s, "sock_owner", c->skel->maps.sock_owner);
+	add_fill(c, s, "listen_owner", c->skel->maps.listen_owner);
 	s->ringbuf_pending = c->skel->bss->ringbuf_avail;
 	s->events_seen = __atomic_load_n(&c->events_seen, __ATOMIC_RELAXED);
 	rc = 0;
 out:
-	free(cv);
 	free(dv);
 	if (rc)
 		snapshot_free(s);
