@@ -470,6 +470,16 @@ void otlp_publish(struct otlp_exporter *e)
 	pthread_mutex_unlock(&e->lock);
 }
 
+size_t otlp_room(struct otlp_exporter *e)
+{
+	size_t used;
+
+	pthread_mutex_lock(&e->lock);
+	used = e->q.len + e->q.pending;
+	pthread_mutex_unlock(&e->lock);
+	return used < e->q.spans ? e->q.spans - used : 0;
+}
+
 void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st)
 {
 	pthread_mutex_lock(&e->lock);

@@ -80,6 +80,10 @@ int64_t otlp_unix_offset(void);
 struct xspan *otlp_slot(struct otlp_exporter *e);
 void otlp_put(struct otlp_exporter *e, const struct xspan *x);
 void otlp_publish(struct otlp_exporter *e);
+/* The producer's side: how many more spans the queue takes now. A
+ * producer that can leave spans where they are (a process's ring) waits
+ * rather than have them dropped. */
+size_t otlp_room(struct otlp_exporter *e);
 void otlp_get_stats(struct otlp_exporter *e, struct otlp_stats *st);
 /* Export what is queued (waiting at most timeout_ms; the rest is counted
  * as export_failed) and stop the thread; stats stay readable. Idempotent. */

@@ -32,8 +32,13 @@
 #define PACE_AHEAD  (REGION_RING / 2 / 4) /* spans: half the cells, at 4 a span */
 #define PACE_MIN_MS 1
 #define PACE_MAX_MS 200
-#define POLL_FDS    1024 /* the socket and the processes' */
-#define AGG_MAX	    65536
+/* The export queue full: the spans wait in the rings (a 1 MiB ring holds
+ * ~2700 HTTP spans, a tenth of a second of a busy server), looked at again
+ * this soon; dropping them at the queue, as before, lost spans to a
+ * 75 ms stall of the exporter with most of the rings empty. */
+#define PACE_BLOCKED_MS 5
+#define POLL_FDS	1024 /* the socket and the processes' */
+#define AGG_MAX		65536
 
 struct comm_cache {
 	uint32_t pid;
@@ -130,7 +135,7 @@ static void *drain_thread(void *arg)
 {
 	struct spans *s = arg;
 	struct pollfd pfd[POLL_FDS];
-	size_t got = 0, took = 0;
+	size_t got = 0, took = 0, room;
 	uint64_t last = monotime_ns();
 	int wait = PACE_MIN_MS;
 
@@ -148,10 +153,16 @@ static void *drain_thread(void *arg)
 			regions_service(s->rs, take, s);
 			pthread_mutex_unlock(&s->lock);
 		}
+		/* no more than the export queue takes now (stopping: all,
+		 * dropped and counted if it must) */
+		room = s->exp && !stop ? otlp_room(s->exp) : SLICE;
 		pthread_mutex_lock(&s->lock);
-		got = regions_drain(s->rs, SLICE, take, s);
+		got = room ? regions_drain(s->rs, room < SLICE ? room : SLICE, take, s) : 0;
 		took += got;
-		if (got < SLICE) { /* drained: ask to be woken, and pace the next look */
+		if (room < SLICE && got == room) { /* the queue is full: the rest waits */
+			wait = PACE_BLOCKED_MS;
+			got = 0;
+		} else if (got < SLICE) { /* drained: ask to be woken, and pace the next look */
 			uint64_t t = monotime_ns();
 
 			regions_arm(s->rs, WAKE_AHEAD);
