@@ -51,10 +51,14 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
 }
 
 /* An HTTP/2 connection (its client preface was seen) gets up to this many
- * chunks' worth of bytes per read or write: a frame header lost in a
- * prefix would end it (HPACK needs every header block). An HTTP/1 one gets
- * one's worth (a request line and the headers obs reads). */
-#define CAP_H2_CHUNKS 32
+ * chunks' worth of bytes per read or write, 64 KiB: a frame header lost in
+ * a prefix would end it (HPACK needs every header block), and grpc-go
+ * reads through a 32 KiB buffer and writes through one it flushes past
+ * 32 KiB, of twice that (bpftrace: writes of up to 36 986 bytes with
+ * 100 KiB messages). 16 KiB, as before, gave up a connection at its first
+ * message over ~15 KiB. An HTTP/1 one gets one's worth (a request line
+ * and the headers obs reads). */
+#define CAP_H2_CHUNKS 128
 /* Vectored I/O (readv, writev, recvmsg, sendmsg): the buffers looked at. */
 #define CAP_IOVS 8
 
@@ -314,17 +318,63 @@ struct cap_now {
  * reads fewer of them too. (One chunking loop: two would be more paths
  * than the verifier follows.) */
 #define CAP_HDR	   64 /* offsetof(struct obs_cap_event, data), checked below */
-#define CAP_GATHER ((CAP_H2_CHUNKS - 1) * OBS_CAP_BYTES) /* twice, and CAP_HDR: < 32 KiB */
+#define CAP_GATHER (CAP_H2_CHUNKS * OBS_CAP_BYTES) /* 64 KiB */
+/* A header's room, then what was gathered: room for CAP_HDR and two
+ * CAP_GATHERs, as the verifier bounds an offset and a length apart. More
+ * than a per-CPU value may hold (32 KiB): an array of one per CPU, its
+ * size set at load (collector.c), indexed by the CPU (a raw tracepoint
+ * program is not migrated while it runs). */
+#define CAP_SCRATCH (2 * CAP_GATHER + 2 * 1024)
 struct cap_scratch {
-	__u8 buf[32768]; /* a header's room, then what was gathered */
+	__u8 buf[CAP_SCRATCH];
 };
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* the possible CPUs, set at load */
 	__type(key, __u32);
 	__type(value, struct cap_scratch);
 } cap_scratch SEC(".maps");
 _Static_assert(CAP_HDR == __builtin_offsetof(struct obs_cap_event, data), "CAP_HDR");
+
+/* One call's chunking, for bpf_loop: what every chunk says, and where. */
+struct cap_chunking {
+	struct cap_scratch *sc;
+	const struct cap_call *call;
+	const struct cap_now *now;
+	__u32 seq, kind, n, have, chunks;
+};
+
+/* Chunk i (a bpf_loop callback: verified once, not once per chunk; 64
+ * chunks unrolled were more than the verifier's budget). 1: the last. */
+static long cap_chunk(__u32 i, void *arg)
+{
+	struct cap_chunking *k = arg;
+	__u32 off = (i & (CAP_H2_CHUNKS - 1)) * OBS_CAP_BYTES, take, last;
+	struct obs_cap_event *e = (struct obs_cap_event *)&k->sc->buf[off & 0xffff];
+
+	/* (the first always goes: an empty one says "n bytes, none copied",
+	 * and the collector skips them) */
+	if (i && (i >= k->chunks || off >= k->have))
+		return 1;
+	take = off >= k->have ? 0 : k->have - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : k->have - off;
+	last = i + 1 >= k->chunks || off + take >= k->have;
+	cap_head(e, k->kind, k->call->fd, k->call->conn, k->now->id, k->now->ts);
+	/* the syscall's number on each chunk, off its place in it: a chunk
+	 * dropped leaves a gap the collector sees */
+	e->seq = k->seq;
+	e->goid = k->call->goid;
+	e->go_lost = k->call->go_lost;
+	e->len = k->n;
+	e->off = off;
+	e->last = last;
+	e->caplen = take;
+	if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
+			       cap_wake_flag())) {
+		count_drop(OBS_DROP_CAPTURE);
+		return 1;
+	}
+	return last;
+}
 
 /* The first bytes of the call's n, gathered in sc (have of them), in
  * chunks of OBS_CAP_BYTES, at most chunks of them, each numbered. */
@@ -332,34 +382,16 @@ static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 k
 				       struct cap_scratch *sc, __u32 have, __u32 chunks,
 				       const struct cap_now *now)
 {
-	for (__u32 i = 0; i < CAP_H2_CHUNKS; i++) {
-		__u32 off = i * OBS_CAP_BYTES, take, last;
-		struct obs_cap_event *e = (struct obs_cap_event *)&sc->buf[off & 0x3fff];
+	struct cap_chunking k = {.sc = sc,
+				 .call = call,
+				 .now = now,
+				 .seq = seq,
+				 .kind = kind,
+				 .n = n,
+				 .have = have,
+				 .chunks = chunks};
 
-		/* (the first always goes: an empty one says "n bytes, none
-		 * copied", and the collector skips them) */
-		if (i && (i >= chunks || off >= have))
-			break;
-		take = off >= have ? 0 : have - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : have - off;
-		last = i + 1 >= chunks || off + take >= have;
-		cap_head(e, kind, call->fd, call->conn, now->id, now->ts);
-		/* the syscall's number on each chunk, off its place in it: a
-		 * chunk dropped leaves a gap the collector sees */
-		e->seq = seq;
-		e->goid = call->goid;
-		e->go_lost = call->go_lost;
-		e->len = n;
-		e->off = off;
-		e->last = last;
-		e->caplen = take;
-		if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
-				       cap_wake_flag())) {
-			count_drop(OBS_DROP_CAPTURE);
-			return;
-		}
-		if (last)
-			return;
-	}
+	bpf_loop(CAP_H2_CHUNKS, cap_chunk, &k, 0);
 }
 
 /* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
@@ -374,7 +406,7 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 			 ? OBS_CAP_IN
 			 : OBS_CAP_OUT;
 	struct cap_scratch *sc;
-	__u32 zero = 0, want, pos = 0;
+	__u32 cpu = bpf_get_smp_processor_id(), want, pos = 0;
 	__u64 base, len = 0;
 
 	if (!s)
@@ -392,7 +424,7 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 		    head == 0x20495250) /* "PRI " */
 			s->chunks = CAP_H2_CHUNKS;
 	}
-	if (!(sc = bpf_map_lookup_elem(&cap_scratch, &zero)))
+	if (!(sc = bpf_map_lookup_elem(&cap_scratch, &cpu)))
 		return;
 	want = s->chunks * OBS_CAP_BYTES;
 	if (want > CAP_GATHER)
@@ -425,7 +457,7 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 	 * for the verifier otherwise) */
 	call->have = pos;
 	cap_chunks(call, kind == OBS_CAP_IN ? __sync_fetch_and_add(&s->seq, 1) : call->seq, kind, n,
-		   sc, *(volatile __u32 *)&call->have & 0x3fff, s->chunks, now);
+		   sc, *(volatile __u32 *)&call->have & 0x1ffff, s->chunks, now);
 }
 
 /* recvmsg's or sendmsg's buffers, from its msghdr (msg_iov at 16,

@@ -7,7 +7,7 @@ dependency is Debian's python3-grpcio.
   grpc_demo.py call  PORT CALLS... [--tls CERT] [--repeat N] [--threads T] [--shared]
                      [--linger SECONDS]
 
-CALLS: unary, server_stream, client_stream, bidi, bidi_long, not_found, deadline,
+CALLS: unary, unary_big (100 KiB each way), server_stream, client_stream, bidi, bidi_long, not_found, deadline,
 unavailable (the server sheds load), refused (dials PORT+1, where nothing
 listens: the call never reaches the wire). Prints one line per
 call: "<call> <status-code-name> <messages>".
@@ -97,6 +97,12 @@ def one(ch, port, cert, call):
     try:
         if call == "unary":
             ch.unary_unary(m("Unary"))(b"hi", timeout=10)
+            return "OK", 1
+        if call == "unary_big":  # 100 KiB each way: many DATA frames, reads and writes
+            req = bytes(range(256)) * 400
+            resp = ch.unary_unary(m("Unary"))(req, timeout=10)
+            if not resp.endswith(req):
+                raise SystemExit("unary_big: the answer is not the request")
             return "OK", 1
         if call == "server_stream":
             n = len(list(ch.unary_stream(m("ServerStream"))(b"hi", timeout=10)))

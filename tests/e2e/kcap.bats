@@ -226,6 +226,27 @@ PYEOF
 	wait_for eval '! kill -0 '"$helper"' 2>/dev/null'
 }
 
+@test "kcap: grpc-go with 100 KiB messages, 8 callers on one connection: every call counted, no connection given up (HTTP/2 reads and writes of up to 64 KiB are followed whole)" {
+	local GP n
+	GP=$(free_port) MP=$(free_port)
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$T/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
+		go build -o "$T/grpc-srv" grpc_srv.go)
+	obs_start "$MP" --service go-grpc -- "$T/grpc-srv" "$GP"
+	wait_for listening "$GP"
+	/usr/bin/python3 "$TOP/tests/e2e/grpc_demo.py" call "$GP" unary_big unary --repeat 10 --threads 8 --shared >"$T/calls"
+	n=$(grep -c '^unary_big OK' "$T/calls")
+	echo "big calls answered: $n"
+	[ "$n" = 80 ]
+	[ "$(grep -c '^unary OK' "$T/calls")" = 80 ]
+	wait_for scrape_sum_ge "$MP" '^rpc_server_call_duration_seconds_count\{rpc_system="grpc",rpc_service="demo.Echo",rpc_method="Unary",rpc_grpc_status_code="0",service="go-grpc"\}' 160 ||
+		true
+	scrape "$MP" >"$T/m"
+	grep -E '^(obs_(shim_parse_errors|events_dropped)_total|rpc_server_call_duration_seconds_count)' "$T/m"
+	[ "$(metric_sum "$T/m" '^rpc_server_call_duration_seconds_count\{.*service="go-grpc"')" = 160 ]
+	[ "$(metric_sum "$T/m" '^obs_shim_parse_errors_total')" = 0 ]
+	[ "$(metric_sum "$T/m" '^obs_events_dropped_total\{reason="capture_full"')" = 0 ]
+}
+
 @test "kcap: a grpc-go service under obs-run: every call counted (8 threads multiplexed on one connection), no connection given up, spans with the gRPC attributes" {
 	local GP n
 	GP=$(free_port) MP=$(free_port)

@@ -25,6 +25,20 @@ static void deliver(void *arg, const struct obs_cap_event *e)
 	g->off[g->n++] = e->off;
 }
 
+/* deliver for up to 512 events */
+static void deliver_big(void *arg, const struct obs_cap_event *e)
+{
+	struct {
+		uint32_t seq[512], off[512];
+		int n;
+	} *g = arg;
+
+	if (g->n < 512) {
+		g->seq[g->n] = e->seq;
+		g->off[g->n++] = e->off;
+	}
+}
+
 /* syscall seq's chunk at off, caplen bytes, the last or not */
 static struct obs_cap_event ev(uint32_t seq, uint32_t off, uint32_t caplen, int last)
 {
@@ -120,9 +134,47 @@ static void test_gaps(void **st)
 	assert_null(q.ahead);
 }
 
+/* Two syscalls' worth of HTTP/2 chunks (128 each) interleaved as two CPUs
+ * put them in the ring, the first one's held back: all wait, then all
+ * come out in order, each syscall's chunks in place. */
+static void test_interleaved_big(void **st)
+{
+	(void)st;
+	struct capseq q = {0};
+	static struct {
+		uint32_t seq[512], off[512];
+		int n;
+	} big;
+	struct obs_cap_event e;
+
+	big.n = 0;
+	/* syscalls 1 and 2 arrive first, interleaved chunk by chunk */
+	for (uint32_t c = 0; c < 128; c++) {
+		for (uint32_t s = 1; s <= 2; s++) {
+			e = ev(s, c * OBS_CAP_BYTES, OBS_CAP_BYTES, c == 127);
+			assert_int_equal(capseq_offer(&q, &e, deliver_big, &big), 0);
+		}
+	}
+	assert_int_equal(capseq_waiting(&q), 256);
+	assert_int_equal(big.n, 0);
+	/* then syscall 0, the one they were numbered after */
+	for (uint32_t c = 0; c < 128; c++) {
+		e = ev(0, c * OBS_CAP_BYTES, OBS_CAP_BYTES, c == 127);
+		assert_int_equal(capseq_offer(&q, &e, deliver_big, &big), 0);
+	}
+	assert_int_equal(capseq_waiting(&q), 0);
+	assert_int_equal(big.n, 384);
+	for (int i = 0; i < 384; i++) {
+		assert_int_equal(big.seq[i], (uint32_t)(i / 128));
+		assert_int_equal(big.off[i], (uint32_t)(i % 128) * OBS_CAP_BYTES);
+	}
+	capseq_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_interleaved_big),
 	    cmocka_unit_test(test_in_order_and_chunks),
 	    cmocka_unit_test(test_answer_before_request),
 	    cmocka_unit_test(test_gaps),

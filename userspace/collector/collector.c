@@ -167,6 +167,8 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	c->skel->rodata->emit_exec = cfg->emit_exec ? 1 : 0;
 	select_probes(c->skel, cfg->probes, cfg->on_capture != NULL);
 	if (cfg->on_capture) {
+		/* capture's scratch: one per possible CPU (capture.bpf.c) */
+		bpf_map__set_max_entries(c->skel->maps.cap_scratch, (__u32)c->ncpus);
 		collector_go_prepare(c);
 		/* run by obs_sys_enter/exit's and obs_sched_switch's tail
 		 * calls, not attached */

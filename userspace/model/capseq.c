@@ -24,10 +24,15 @@ int capseq_offer(struct capseq *q, const struct obs_cap_event *e, capseq_deliver
 	int32_t d = (int32_t)(e->seq - q->next_seq);
 
 	if (d > 0) { /* ahead: wait for those before it */
-		if (!q->ahead && !(q->ahead = malloc(CAPSEQ_AHEAD * sizeof(*q->ahead))))
-			return gap(q);
-		if (q->nahead == CAPSEQ_AHEAD)
-			return gap(q);
+		if (q->nahead == q->cap) {
+			uint32_t cap = q->cap ? q->cap * 2 : 16;
+			struct obs_cap_event *a;
+
+			if (cap > CAPSEQ_AHEAD || !(a = realloc(q->ahead, cap * sizeof(*a))))
+				return gap(q);
+			q->ahead = a;
+			q->cap = cap;
+		}
 		/* a record is as long as its bytes: no more is read */
 		memcpy(&q->ahead[q->nahead++], e,
 		       offsetof(struct obs_cap_event, data) +
@@ -64,4 +69,5 @@ void capseq_free(struct capseq *q)
 	free(q->ahead);
 	q->ahead = NULL;
 	q->nahead = 0;
+	q->cap = 0;
 }
