@@ -79,16 +79,31 @@ static int filled(enum bpf_map_type type, int ncpus, uint32_t n)
 	return fd;
 }
 
+static struct seen *seen_new(int ncpus)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	s->ncpus = ncpus;
+	return s;
+}
+
+/* A test's start: BPF there (else skipped, or failed in CI), and a tally. */
+static struct seen *start(void)
+{
+	if (need_bpf())
+		skip();
+	return seen_new(1);
+}
+
 static void walk_and_check(enum bpf_map_type type, int percpu, uint32_t n)
 {
 	int ncpus = percpu ? libbpf_num_possible_cpus() : 1;
-	struct seen *s = calloc(1, sizeof(*s));
+	struct seen *s = seen_new(ncpus);
 	size_t entries = 0;
 	int fd;
 
-	assert_non_null(s);
 	fd = filled(type, ncpus, n);
-	s->ncpus = ncpus;
 	assert_int_equal(mapwalk(fd, 4, 8 * (size_t)ncpus, on_entry, s, &entries), 0);
 	assert_int_equal(s->bad, 0);
 	assert_int_equal(entries, n);
@@ -135,17 +150,12 @@ static int on_dev(void *ctx, const void *key, const void *value)
  * answers, as the batch one would. */
 static void no_batch_fallback(void **state)
 {
-	struct seen *s = calloc(1, sizeof(*s));
 	uint32_t zero = 0, count = 8, keys[8], vals[8], lo = 1;
+	struct seen *s = start();
 	size_t entries = 0;
 	int fd;
 
 	(void)state;
-	assert_non_null(s);
-	if (need_bpf()) {
-		free(s);
-		skip();
-	}
 	fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, NULL, 4, 4, N, NULL);
 	assert_true(fd >= 0);
 	for (uint32_t k = 0; k < 300; k++)
@@ -164,18 +174,12 @@ static void no_batch_fallback(void **state)
 
 static void stopped(void **state)
 {
-	struct seen *s = calloc(1, sizeof(*s));
+	struct seen *s = start();
 	size_t entries = 0;
 	int fd;
 
 	(void)state;
-	assert_non_null(s);
-	if (need_bpf()) {
-		free(s);
-		skip();
-	}
 	fd = filled(BPF_MAP_TYPE_HASH, 1, N);
-	s->ncpus = 1;
 	s->stop_at = 1234;
 	assert_int_equal(mapwalk(fd, 4, 8, on_entry, s, &entries), 42);
 	assert_int_equal(s->calls, 1234);
