@@ -136,36 +136,6 @@ static __always_inline struct cap_inflight *cap_cur_of(void)
 
 __u64 cap_next_conn = 0;
 
-/* 1: Go's build info is at addr; 0: something else is; -1: unreadable. */
-static __always_inline int is_go(__u64 addr)
-{
-	static const union {
-		char s[16];
-		__u64 w[2];
-	} go = {"\xff Go buildinf:"};
-	__u64 magic[2] = {};
-
-	if (bpf_probe_read_user(magic, 14, (const void *)addr))
-		return -1;
-	return magic[0] == go.w[0] &&
-	       (magic[1] & 0xffffffffffffULL) == (go.w[1] & 0xffffffffffffULL);
-}
-
-/* The goroutine running on this thread: Go keeps g in thread-local storage
- * (on amd64, just below the thread pointer: the offset comes from the
- * binary). Goroutines move between threads; this is the one that made
- * the syscall. */
-static __always_inline __u64 go_current(const struct cap_call *call)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), g = 0;
-
-	if (!fsbase ||
-	    bpf_probe_read_user(&g, sizeof(g), (const void *)(fsbase + (__s64)call->go_tls_g)))
-		return 0;
-	return go_goid(g, call->go_goid_off);
-}
-
 /* A new connection: marked, and said with its peer. */
 static __always_inline void cap_open(__u32 tgid, __u32 fd, __u32 kind, const void *addr, int user)
 {
@@ -549,7 +519,7 @@ static __always_inline void cap_end(struct cap_call *call, const struct cap_now 
 		break;
 	default:
 		if (call->go_goid_off && (ret > 0 || is_write(call->nr)))
-			call->goid = go_current(call);
+			call->goid = go_current(call->go_tls_g, call->go_goid_off);
 		if (ret > 0 && (call->nr == NR_recvmsg || call->nr == NR_sendmsg))
 			cap_msg(call);
 		if (ret > 0)

@@ -4,7 +4,8 @@
  * (syscalls on followed connections) defines the maps (CAPTURE_DEFINE),
  * capture_proc.bpf.c (which processes are followed) and goprobe.bpf.c
  * (uprobes on Go programs) declare them extern, and the linker joins
- * them; and the helpers they use to say an event.
+ * them; and the helpers they use to say an event and to know a Go
+ * program and its goroutine.
  */
 #ifndef CAPTURE_BPF_H
 #define CAPTURE_BPF_H
@@ -95,6 +96,35 @@ static __always_inline __u64 go_goid(__u64 g_addr, __u32 goid_off)
 	if (!g_addr || bpf_probe_read_user(&goid, sizeof(goid), (const void *)(g_addr + goid_off)))
 		return 0;
 	return goid;
+}
+
+/* 1: Go's build info is at addr; 0: something else is; -1: unreadable. */
+static __always_inline int is_go(__u64 addr)
+{
+	static const union {
+		char s[16];
+		__u64 w[2];
+	} go = {"\xff Go buildinf:"};
+	__u64 magic[2] = {};
+
+	if (bpf_probe_read_user(magic, 14, (const void *)addr))
+		return -1;
+	return magic[0] == go.w[0] &&
+	       (magic[1] & 0xffffffffffffULL) == (go.w[1] & 0xffffffffffffULL);
+}
+
+/* The goroutine running on this thread: Go keeps g in thread-local storage
+ * (on amd64, just below the thread pointer: the offset comes from the
+ * binary). Goroutines move between threads; this is the one that made
+ * the syscall. */
+static __always_inline __u64 go_current(__s32 tls_g, __u32 goid_off)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), g = 0;
+
+	if (!fsbase || bpf_probe_read_user(&g, sizeof(g), (const void *)(fsbase + (__s64)tls_g)))
+		return 0;
+	return go_goid(g, goid_off);
 }
 
 #endif
