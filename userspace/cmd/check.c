@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
@@ -200,6 +201,7 @@ int check_main(const struct obs_opts *o)
 		int kp = !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
 			 !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
 		int tr = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL);
+		struct btf *vmlinux;
 		int failed = 0;
 
 		line(&r, rt == 1 ? "ok" : "MISSING", "BPF raw tracepoint programs", NULL,
@@ -225,12 +227,14 @@ int check_main(const struct obs_opts *o)
 				 sizeof(raw_tps) / sizeof(raw_tps[0]));
 			line(&r, "ok", "raw tracepoints", detail, NULL);
 		}
+		vmlinux = btf__load_vmlinux_btf();
 		line(&r, "info", "block I/O",
-		     collector_has_block_io_start()
+		     collector_has_block_io_start(vmlinux)
 			 ? "charged to the process that made each request (block_io_start)"
 			 : "no block_io_start (kernel < 6.5): charged where a request is "
 			   "queued, or issued when the device has no I/O scheduler",
 		     NULL);
+		btf__free(vmlinux);
 		line(&r, "info", "kprobes",
 		     kp ? "available (obs does not use them)"
 			: "not available (obs does not use them)",

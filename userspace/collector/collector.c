@@ -61,22 +61,18 @@ static void disable(struct bpf_program *p)
 	bpf_program__set_autoload(p, false);
 }
 
-int collector_has_block_io_start(void)
+int collector_has_block_io_start(const struct btf *vmlinux)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	int has;
-
 	/* every raw tracepoint has a btf_trace_<name> typedef */
-	has = vmlinux &&
-	      btf__find_by_name_kind(vmlinux, "btf_trace_block_io_start", BTF_KIND_TYPEDEF) > 0;
-	btf__free(vmlinux);
-	return has;
+	return vmlinux &&
+	       btf__find_by_name_kind(vmlinux, "btf_trace_block_io_start", BTF_KIND_TYPEDEF) > 0;
 }
 
 /* Kernel-side capture runs as tail calls of the syscall and scheduler
  * programs: with capture on they stay, their own histograms off (rodata),
  * whatever probes were asked for. */
-static void select_probes(struct obs_bpf *s, unsigned probes, int capture)
+static void select_probes(struct obs_bpf *s, unsigned probes, int capture,
+			  const struct btf *vmlinux)
 {
 	s->rodata->sys_hist_on = !!(probes & OBS_PROBE_SYSCALL);
 	s->rodata->runq_on = !!(probes & OBS_PROBE_RUNQ);
@@ -95,7 +91,7 @@ static void select_probes(struct obs_bpf *s, unsigned probes, int capture)
 		disable(s->progs.obs_block_rq_insert);
 		disable(s->progs.obs_block_rq_issue);
 		disable(s->progs.obs_block_rq_complete);
-	} else if (collector_has_block_io_start()) {
+	} else if (collector_has_block_io_start(vmlinux)) {
 		s->rodata->disk_io_start_on = 1;
 		disable(s->progs.obs_block_rq_insert);
 	} else {
@@ -142,6 +138,7 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 {
 	struct collector *c = calloc(1, sizeof(*c));
 	struct bpf_program *prog;
+	struct btf *vmlinux;
 	int rc;
 
 	if (!c)
@@ -164,11 +161,14 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	}
 	c->skel->rodata->default_slot = cfg->default_slot;
 	c->skel->rodata->emit_exec = cfg->emit_exec ? 1 : 0;
-	select_probes(c->skel, cfg->probes, cfg->on_capture != NULL);
+	/* the kernel's own types, read once (~50 ms): which tracepoints and
+	 * link types it has (NULL: unreadable, none assumed) */
+	vmlinux = btf__load_vmlinux_btf();
+	select_probes(c->skel, cfg->probes, cfg->on_capture != NULL, vmlinux);
 	if (cfg->on_capture) {
 		/* capture's scratch: one per possible CPU (capture.bpf.c) */
 		bpf_map__set_max_entries(c->skel->maps.cap_scratch, (__u32)c->ncpus);
-		collector_go_prepare(c);
+		collector_go_prepare(c, vmlinux);
 		/* run by obs_sys_enter/exit's and obs_sched_switch's tail
 		 * calls, not attached */
 		c->skel->rodata->cap_tail_on = 1;
@@ -189,6 +189,8 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 		disable(c->skel->progs.obs_grpc_cli_conn);
 		disable(c->skel->progs.obs_grpc_cli_stream);
 	}
+	btf__free(vmlinux);
+	vmlinux = NULL;
 	c->skel->rodata->cap_probe_exec = cfg->on_capture && cfg->capture_probe_exec;
 
 	rc = obs_bpf__load(c->skel);

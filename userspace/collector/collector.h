@@ -55,9 +55,11 @@ struct obs_snapshot {
 	uint64_t events_seen;
 };
 
-/* 1 if the kernel has the block_io_start tracepoint (6.5+): block I/O is
- * charged to the task that made the request, in its own context. */
-int collector_has_block_io_start(void);
+/* 1 if the kernel (its BTF, btf__load_vmlinux_btf) has the block_io_start
+ * tracepoint (6.5+): block I/O is charged to the task that made the
+ * request, in its own context. */
+struct btf;
+int collector_has_block_io_start(const struct btf *vmlinux);
 
 /* Load and attach. On failure returns -1 with a clear message in err. */
 int collector_open(const struct collector_cfg *cfg, struct collector **out, char *err,

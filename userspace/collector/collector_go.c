@@ -48,15 +48,13 @@ static struct bpf_program **go_progs(struct collector *c, struct bpf_program **p
 	return p;
 }
 
-void collector_go_prepare(struct collector *c)
+void collector_go_prepare(struct collector *c, const struct btf *vmlinux)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
 	struct bpf_program *p[GOLAYOUT_FNS];
 
 	/* the kernel's own types say whether it has uprobe_multi links */
 	c->uprobe_multi = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link",
 							    BTF_KIND_STRUCT) > 0;
-	btf__free(vmlinux);
 	if (!c->uprobe_multi)
 		return;
 	go_progs(c, p);

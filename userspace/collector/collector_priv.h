@@ -39,7 +39,8 @@ int collector_seterr(char *err, size_t errlen, const char *fmt, ...)
 void collector_cap_changed(struct collector *c);
 /* Before load: how Go programs' uprobes will be attached (uprobe_multi
  * where the kernel has it). */
-void collector_go_prepare(struct collector *c);
+struct btf;
+void collector_go_prepare(struct collector *c, const struct btf *vmlinux);
 /* Every Go uprobe goes. */
 void collector_go_close(struct collector *c);
 
