@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -25,15 +26,17 @@ static void deliver(void *arg, const struct obs_cap_event *e)
 	g->off[g->n++] = e->off;
 }
 
-/* deliver for up to 512 events */
+/* what came out, for up to 1024 events */
+struct got_big {
+	uint32_t seq[1024], off[1024];
+	int n;
+};
+
 static void deliver_big(void *arg, const struct obs_cap_event *e)
 {
-	struct {
-		uint32_t seq[512], off[512];
-		int n;
-	} *g = arg;
+	struct got_big *g = arg;
 
-	if (g->n < 512) {
+	if (g->n < 1024) {
 		g->seq[g->n] = e->seq;
 		g->off[g->n++] = e->off;
 	}
@@ -141,10 +144,7 @@ static void test_interleaved_big(void **st)
 {
 	(void)st;
 	struct capseq q = {0};
-	static struct {
-		uint32_t seq[512], off[512];
-		int n;
-	} big;
+	static struct got_big big;
 	struct obs_cap_event e;
 
 	big.n = 0;
@@ -171,9 +171,54 @@ static void test_interleaved_big(void **st)
 	capseq_free(&q);
 }
 
+/* Random merges of 8 syscalls' chunks (up to 100 each, each syscall's in
+ * its own order, as the ring keeps them): every event comes out once, in
+ * order, and nothing is left waiting. */
+static void test_random_merges(void **st)
+{
+	(void)st;
+	static struct got_big got;
+	uint32_t nchunks[8], sent[8], total;
+	struct obs_cap_event e;
+
+	srand(7);
+	for (int round = 0; round < 300; round++) {
+		struct capseq q = {0};
+
+		total = 0;
+		for (int s = 0; s < 8; s++) {
+			nchunks[s] = 1 + (uint32_t)rand() % 100;
+			sent[s] = 0;
+			total += nchunks[s];
+		}
+		got.n = 0;
+		for (uint32_t k = 0; k < total; k++) {
+			int s;
+
+			do
+				s = rand() % 8;
+			while (sent[s] == nchunks[s]);
+			e = ev((uint32_t)s, sent[s] * OBS_CAP_BYTES, OBS_CAP_BYTES,
+			       sent[s] + 1 == nchunks[s]);
+			sent[s]++;
+			assert_int_equal(capseq_offer(&q, &e, deliver_big, &got), 0);
+		}
+		assert_int_equal(capseq_waiting(&q), 0);
+		assert_int_equal(got.n, (int)total);
+		for (int i = 0, s = 0, c = 0; i < got.n; i++) {
+			assert_int_equal(got.seq[i], (uint32_t)s);
+			assert_int_equal(got.off[i], (uint32_t)c * OBS_CAP_BYTES);
+			if ((uint32_t)++c == nchunks[s])
+				s++, c = 0;
+		}
+		capseq_free(&q);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_random_merges),
 	    cmocka_unit_test(test_interleaved_big),
 	    cmocka_unit_test(test_in_order_and_chunks),
 	    cmocka_unit_test(test_answer_before_request),

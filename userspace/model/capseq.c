@@ -43,18 +43,26 @@ int capseq_offer(struct capseq *q, const struct obs_cap_event *e, capseq_deliver
 		return gap(q);
 	advance(q, e);
 	deliver(arg, e);
-	/* what waited for it, in turn (a few at most: a linear look is enough) */
-	for (uint32_t i = 0; i < q->nahead;) {
-		struct obs_cap_event *w = &q->ahead[i];
+	/* what waited for it, in turn: the look goes on round the room from
+	 * where the last one was found (a syscall's chunks wait in the order
+	 * they came), and ends after a whole round finds none. Starting over
+	 * from the first each time, as with a few waiting, is quadratic in
+	 * the hundreds an HTTP/2 connection can hold. */
+	for (uint32_t i = 0, missed = 0; q->nahead && missed < q->nahead;) {
+		struct obs_cap_event *w;
 
+		if (i >= q->nahead)
+			i = 0;
+		w = &q->ahead[i];
 		if (w->seq != q->next_seq || w->off != q->next_off) {
 			i++;
+			missed++;
 			continue;
 		}
 		advance(q, w);
 		deliver(arg, w);
 		q->ahead[i] = q->ahead[--q->nahead];
-		i = 0;
+		missed = 0;
 	}
 	return 0;
 }
