@@ -33,14 +33,52 @@ struct {
 	__type(value, struct disk_req);
 } disk_start SEC(".maps");
 
+/*
+ * Merges. The I/O scheduler merges a bio into a request (block_bio_*merge,
+ * in the submitter's context) and a request into another (block_rq_merge),
+ * whoever made either: a merged request never completes, its bios now end
+ * the other's (lost before: 498 of dd's 500 writes in CI, two merged into
+ * a writeback request; and a request counted bytes others had merged in).
+ * Each merged bio, and each merged request's first bio, is kept here
+ * (keys: the bio's address; with bit 0 set for a request), and the
+ * completing request's bios are walked: a merged request counts as the
+ * request it was, with its bios' bytes; a bio merged into another's
+ * request counts as one of its maker's; the request keeps only its own
+ * bytes. While followed requests are in flight, others' merges are kept
+ * too (slot OBS_SLOT_NONE), so a followed request does not count them.
+ */
+struct disk_merged {
+	__u64 made_ts;
+	__u64 issue_ts; /* 0: not issued yet */
+	__u32 slot;
+	__u16 op;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct disk_merged);
+} disk_merged SEC(".maps");
+
+/* Entries in disk_start and in disk_merged: a request's bios are walked
+ * only while some merge waits in disk_merged. */
+__u32 disk_inflight_n;
+__u32 disk_merged_n;
+
+/* Bios walked per request, at most: a request holds max_segments (often
+ * 128 to 256) of them. */
+#define DISK_WALK_MAX 512
+#define DISK_KEY_RQ   1ULL
+
 /* ---- block I/O ---------------------------------------------------------- */
 
-static __always_inline __u16 disk_op(struct request *rq)
+/* The operation of a request's cmd_flags or a bio's bi_opf. */
+static __always_inline __u16 disk_op_of(__u32 opf)
 {
 	/* REQ_OP_* values are a stable part of the block layer's ABI. */
-	__u32 op = BPF_CORE_READ(rq, cmd_flags) & 0xff;
-
-	switch (op) {
+	switch (opf & 0xff) {
 	case 0:
 		return OBS_DISK_READ;
 	case 1:
@@ -54,19 +92,35 @@ static __always_inline __u16 disk_op(struct request *rq)
 	}
 }
 
+static __always_inline __u16 disk_op(struct request *rq)
+{
+	return disk_op_of(BPF_CORE_READ(rq, cmd_flags));
+}
+
 /* The current task asks for rq: remember it, if it is followed. */
 static __always_inline void disk_remember(struct request *rq, __u64 issue_ts)
 {
 	struct disk_req v = {.made_ts = bpf_ktime_get_ns(), .issue_ts = issue_ts};
 	__u64 key = (__u64)rq;
+	int known;
 
 	v.slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
 	if (v.slot == OBS_SLOT_NONE)
 		return;
-	/* BPF_ANY: a request merged away in the scheduler never completes;
-	 * its address comes back with a new request, which replaces it */
+	known = bpf_map_lookup_elem(&disk_start, &key) != NULL;
+	/* BPF_ANY: a request whose end was not seen leaves its address to
+	 * the next request made there */
 	if (bpf_map_update_elem(&disk_start, &key, &v, BPF_ANY))
 		count_drop(OBS_DROP_DISK_FULL);
+	else if (!known)
+		__sync_fetch_and_add(&disk_inflight_n, 1);
+}
+
+/* rq's entry is gone: it completed or was merged away. */
+static __always_inline void disk_forget(__u64 *key)
+{
+	if (!bpf_map_delete_elem(&disk_start, key))
+		__sync_fetch_and_add(&disk_inflight_n, -1);
 }
 
 SEC("raw_tp/block_io_start")
@@ -84,12 +138,150 @@ int BPF_PROG(obs_block_rq_insert, struct request *rq)
 	return 0;
 }
 
+/* Keep a merge (value m) under key, if anyone followed may be involved. */
+static __always_inline void disk_keep(__u64 key, struct disk_merged *m)
+{
+	int known;
+
+	if (m->slot == OBS_SLOT_NONE && !disk_inflight_n)
+		return;
+	m->made_ts = m->made_ts ? m->made_ts : bpf_ktime_get_ns();
+	known = bpf_map_lookup_elem(&disk_merged, &key) != NULL;
+	/* BPF_ANY: one a walk did not reach (over DISK_WALK_MAX bios) leaves
+	 * its address to the next bio there */
+	if (bpf_map_update_elem(&disk_merged, &key, m, BPF_ANY))
+		count_drop(OBS_DROP_DISK_FULL);
+	else if (!known)
+		__sync_fetch_and_add(&disk_merged_n, 1);
+}
+
+SEC("raw_tp/block_rq_merge")
+int BPF_PROG(obs_block_rq_merge, struct request *rq)
+{
+	__u64 key = (__u64)rq;
+	struct disk_req *v = bpf_map_lookup_elem(&disk_start, &key);
+	struct disk_merged m = {.slot = OBS_SLOT_NONE, .op = disk_op(rq)};
+	__u64 bio = (__u64)BPF_CORE_READ(rq, bio);
+
+	if (v) {
+		m.made_ts = v->made_ts;
+		m.issue_ts = v->issue_ts;
+		m.slot = v->slot;
+		disk_forget(&key);
+	}
+	if (bio)
+		disk_keep(bio | DISK_KEY_RQ, &m);
+	return 0;
+}
+
+static __always_inline void disk_bio_merge(struct bio *bio)
+{
+	struct disk_merged m = {.op = disk_op_of(BPF_CORE_READ(bio, bi_opf))};
+
+	m.slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
+	disk_keep((__u64)bio, &m);
+}
+
+SEC("raw_tp/block_bio_backmerge")
+int BPF_PROG(obs_block_bio_backmerge, struct bio *bio)
+{
+	disk_bio_merge(bio);
+	return 0;
+}
+
+SEC("raw_tp/block_bio_frontmerge")
+int BPF_PROG(obs_block_bio_frontmerge, struct bio *bio)
+{
+	disk_bio_merge(bio);
+	return 0;
+}
+
+/*
+ * One walk of a completing (or issued) request's bios, for bpf_loop. The
+ * bios run in request order: the request's own, then each merged
+ * request's after its first bio; run is whose request the walk is in.
+ */
+struct disk_walk {
+	struct bio *bio;
+	__u64 now;
+	__u32 dev;
+	__u32 complete;
+	struct disk_merged run;
+	__u64 run_bytes;
+};
+
+static __always_inline void disk_account(struct disk_walk *w, struct disk_merged *m, __u64 bytes)
+{
+	__u64 from = m->issue_ts ? m->issue_ts : m->made_ts;
+
+	/* the device's time; one whose issue was not seen (none known)
+	 * still counts, timed from when it was made */
+	if (m->slot != OBS_SLOT_NONE)
+		hist_record(m->slot, OBS_H_DISK, m->op, w->dev, w->now - from, bytes);
+}
+
+/* The merge kept under key, if any: at issue, it is issued (0); at
+ * completion, it is copied to out and forgotten (1). */
+static __always_inline int disk_found(struct disk_walk *w, __u64 key, struct disk_merged *out)
+{
+	struct disk_merged *m = bpf_map_lookup_elem(&disk_merged, &key);
+
+	if (!m)
+		return 0;
+	if (!w->complete) {
+		m->issue_ts = w->now;
+		return 0;
+	}
+	*out = *m;
+	if (!bpf_map_delete_elem(&disk_merged, &key))
+		__sync_fetch_and_add(&disk_merged_n, -1);
+	return 1;
+}
+
+static long disk_walk_bio(__u32 i, void *ctx)
+{
+	struct disk_walk *w = ctx;
+	struct bio *bio = w->bio;
+	struct disk_merged m;
+	__u64 size;
+
+	(void)i;
+	if (!bio)
+		return 1;
+	size = BPF_CORE_READ(bio, bi_iter.bi_size);
+	if (disk_found(w, (__u64)bio | DISK_KEY_RQ, &m)) {
+		/* a merged request begins here: the one before ends */
+		disk_account(w, &w->run, w->run_bytes);
+		w->run = m;
+		w->run_bytes = 0;
+	}
+	if (disk_found(w, (__u64)bio, &m) && m.slot != w->run.slot)
+		disk_account(w, &m, size); /* another's bio */
+	else
+		w->run_bytes += size;
+	w->bio = BPF_CORE_READ(bio, bi_next);
+	return 0;
+}
+
+static __always_inline void disk_walk(struct request *rq, struct disk_walk *w)
+{
+	w->bio = BPF_CORE_READ(rq, bio);
+	bpf_loop(DISK_WALK_MAX, disk_walk_bio, w, 0);
+	if (w->complete)
+		disk_account(w, &w->run, w->run_bytes);
+}
+
 SEC("raw_tp/block_rq_issue")
 int BPF_PROG(obs_block_rq_issue, struct request *rq)
 {
 	__u64 key = (__u64)rq;
 	struct disk_req *v = bpf_map_lookup_elem(&disk_start, &key);
 
+	if (disk_merged_n) {
+		struct disk_walk w = {.now = bpf_ktime_get_ns()};
+
+		disk_walk(rq, &w);
+	}
 	if (v) {
 		v->issue_ts = bpf_ktime_get_ns(); /* again if requeued */
 		return 0;
@@ -108,18 +300,24 @@ int BPF_PROG(obs_block_rq_complete, struct request *rq, int error, unsigned int 
 {
 	__u64 key = (__u64)rq;
 	struct disk_req *v = bpf_map_lookup_elem(&disk_start, &key);
+	struct disk_walk w = {.now = bpf_ktime_get_ns(), .complete = 1};
 	struct gendisk *disk;
-	__u64 from;
-	__u32 dev;
 
-	if (!v)
+	if (!v && !disk_merged_n)
 		return 0;
-	/* the device's time; a request whose issue was not seen (none
-	 * known) still counts, timed from when it was made */
-	from = v->issue_ts ? v->issue_ts : v->made_ts;
 	disk = BPF_CORE_READ(rq, q, disk);
-	dev = ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
-	hist_record(v->slot, OBS_H_DISK, disk_op(rq), dev, bpf_ktime_get_ns() - from, nr_bytes);
-	bpf_map_delete_elem(&disk_start, &key);
+	w.dev = ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
+	w.run.slot = OBS_SLOT_NONE;
+	w.run.op = disk_op(rq);
+	if (v) {
+		w.run.slot = v->slot;
+		w.run.made_ts = v->made_ts;
+		w.run.issue_ts = v->issue_ts;
+		disk_forget(&key);
+	}
+	if (disk_merged_n)
+		disk_walk(rq, &w); /* the runs, each its own bytes */
+	else
+		disk_account(&w, &w.run, nr_bytes); /* all its own */
 	return 0;
 }

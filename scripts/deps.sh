@@ -7,7 +7,7 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev lib
       libmicrohttpd-dev libcmocka-dev libyaml-dev libclang-rt-14-dev
       libcurl4-gnutls-dev libprotobuf-c-dev protobuf-c-compiler openssl
       clang-format cppcheck
-      bats curl nginx-light wrk prometheus prometheus-alertmanager python3-yaml bpftrace util-linux iproute2 procps libcap2-bin libseccomp-dev strace golang-go golang-google-grpc-dev python3 nodejs
+      bats curl nginx-light wrk prometheus prometheus-alertmanager python3-yaml bpftrace util-linux mount e2fsprogs iproute2 procps libcap2-bin libseccomp-dev strace golang-go golang-google-grpc-dev python3 nodejs
       python3-grpcio python3-h2 python3-aiohttp nghttp2-client nghttp2-server
       openjdk-17-jdk-headless cargo librust-tokio-dev librust-tokio-macros-dev librust-hyper-dev"
 

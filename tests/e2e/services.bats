@@ -15,6 +15,7 @@ setup() {
 
 teardown() {
 	[ -n "${UNRELATED:-}" ] && kill "$UNRELATED" 2>/dev/null || true
+	merge_device_down
 	[ -n "${PROM:-}" ] && kill "$PROM" 2>/dev/null || true
 	obs_stop
 }
@@ -134,9 +135,94 @@ CONF
 	n=$(metric_sum "$W/m" "^obs_disk_io_duration_seconds_count\{device=\"$dev\",op=\"write\",service=\"sh\"\}")
 	b=$(metric_sum "$W/m" "^obs_disk_io_bytes_total\{device=\"$dev\",op=\"write\",service=\"sh\"\}")
 	echo "writes: $n bytes: $b"
+	grep -E '^obs_(events_dropped_total|bpf_program_misses_total)\{' "$W/m" | grep -v ' 0$' || true
+	grep -E '^obs_bpf_map_entries\{map="disk_' "$W/m"
+	grep -q '^obs_bpf_program_misses_total{program="obs_block_rq_complete"} [0-9]' "$W/m"
 	[ "$n" -eq 500 ]
 	[ "$b" -eq $((500 * 4096)) ]
 	# A latency distribution, not a single bucket: the +Inf count equals _count.
 	inf=$(metric_sum "$W/m" "^obs_disk_io_duration_seconds_bucket\{device=\"$dev\",op=\"write\",service=\"sh\",le=\"\+Inf\"\}")
 	[ "$inf" -eq "$n" ]
+}
+
+# A block device whose I/O can be held: loop device A on a file of an ext4
+# image mounted through loop device B. Freezing that filesystem stalls A's
+# worker, so once A's 128 hardware tags are taken, requests wait in A's
+# mq-deadline scheduler, where they merge.
+merge_device_up() {
+	truncate -s 64M "$W/b.img"
+	mkfs.ext4 -q -F "$W/b.img"
+	mkdir -p "$W/b"
+	LOOP_B=$(losetup -f --show "$W/b.img")
+	mount "$LOOP_B" "$W/b"
+	dd if=/dev/zero of="$W/b/backing" bs=1M count=8 status=none
+	sync
+	LOOP_A=$(losetup -f --show "$W/b/backing")
+	echo mq-deadline >"/sys/block/${LOOP_A#/dev/}/queue/scheduler"
+}
+
+merge_device_down() {
+	[ -n "${OBS2:-}" ] && kill "$OBS2" 2>/dev/null || true
+	[ -n "${LOOP_B:-}" ] || return 0
+	fsfreeze -u "$W/b" 2>/dev/null || true
+	WAIT_FOR_SECS=10 wait_for test -e "$W/done0" || true
+	[ -n "${LOOP_A:-}" ] && losetup -d "$LOOP_A"
+	umount "$W/b" || true
+	losetup -d "$LOOP_B"
+	LOOP_A= LOOP_B=
+}
+
+@test "block requests merged by the I/O scheduler across processes: each process counts its own bytes, none left in flight" {
+	local p0 p1 a before after
+	require_cmd mkfs.ext4 losetup fsfreeze
+	merge_device_up
+	a=${LOOP_A#/dev/}
+	# Two services under two obs-runs write the even and the odd 4 KiB
+	# blocks, 200 writers each at once: their requests and bios merge
+	# into one another's (once lost: a merged request never completes,
+	# and the request it joined counted its bytes).
+	cat >"$W/writers.sh" <<EOF
+#!/bin/sh
+while [ ! -e $W/go ]; do sleep 0.05; done
+i=0
+while [ \$i -lt 200 ]; do
+	dd if=/dev/zero of=$LOOP_A bs=4k count=1 seek=\$((2 * i + \$1)) oflag=direct status=none &
+	i=\$((i + 1))
+done
+wait
+touch $W/done\$1
+exec sleep 60
+EOF
+	chmod +x "$W/writers.sh"
+	p0=$(free_port)
+	p1=$(free_port)
+	obs_start "$p0" -- "$W/writers.sh" 0
+	"$OBS_RUN" --metrics-addr "127.0.0.1:$p1" -- "$W/writers.sh" 1 >"$W/obs2.out" 2>"$W/obs2.err" &
+	OBS2=$!
+	wait_for ready "$p1"
+	before=$(awk '{print $6}' "/sys/block/$a/stat")
+	fsfreeze -f "$W/b"
+	touch "$W/go"
+	# the worker holds 128 requests; the rest wait in the scheduler
+	wait_for sh -c "[ \$(awk '{print \$2}' /sys/block/$a/inflight) -ge 128 ]"
+	sleep 1
+	fsfreeze -u "$W/b"
+	wait_for test -e "$W/done0"
+	wait_for test -e "$W/done1"
+	after=$(awk '{print $6}' "/sys/block/$a/stat")
+	echo "write merges: $((after - before))"
+	[ $((after - before)) -ge 20 ]
+	for p in "$p0" "$p1"; do
+		scrape "$p" >"$W/m$p"
+		n=$(metric_sum "$W/m$p" "^obs_disk_io_duration_seconds_count\{device=\"$a\",op=\"write\"")
+		b=$(metric_sum "$W/m$p" "^obs_disk_io_bytes_total\{device=\"$a\",op=\"write\"")
+		echo "port $p: writes $n bytes $b"
+		grep -E '^obs_bpf_map_entries\{map="disk_' "$W/m$p"
+		# every byte its own; a write merged into the same service's
+		# request is part of that request, not a request of its own
+		[ "$b" -eq $((200 * 4096)) ]
+		[ "$n" -le 200 ] && [ "$n" -ge 150 ]
+		grep -q '^obs_bpf_map_entries{map="disk_start"} 0$' "$W/m$p"
+		grep -q '^obs_bpf_map_entries{map="disk_merged"} 0$' "$W/m$p"
+	done
 }

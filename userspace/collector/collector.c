@@ -90,6 +90,9 @@ static void select_probes(struct obs_bpf *s, unsigned probes, int capture,
 		disable(s->progs.obs_block_io_start);
 		disable(s->progs.obs_block_rq_insert);
 		disable(s->progs.obs_block_rq_issue);
+		disable(s->progs.obs_block_rq_merge);
+		disable(s->progs.obs_block_bio_backmerge);
+		disable(s->progs.obs_block_bio_frontmerge);
 		disable(s->progs.obs_block_rq_complete);
 	} else if (collector_has_block_io_start(vmlinux)) {
 		s->rodata->disk_io_start_on = 1;

@@ -41,7 +41,16 @@ struct map_fill {
 	uint32_t used, max;
 };
 
-#define SNAP_MAPS 10
+#define SNAP_MAPS  10
+#define SNAP_PROGS 64
+
+/* A loaded program's runs the kernel skipped: it fired again on a CPU
+ * where it was already running (an interrupt's I/O completing inside a
+ * task's), and an event was lost without any map being full. */
+struct prog_miss {
+	const char *name;
+	uint64_t misses;
+};
 
 /* A consistent-enough read of every aggregate, summed over CPUs. */
 struct obs_snapshot {
@@ -51,6 +60,8 @@ struct obs_snapshot {
 	uint64_t drops[OBS_DROP_COUNT];
 	struct map_fill fill[SNAP_MAPS];
 	size_t nfill;
+	struct prog_miss progs[SNAP_PROGS];
+	size_t nprogs;
 	uint64_t ringbuf_pending; /* bytes not yet consumed */
 	uint64_t events_seen;
 };

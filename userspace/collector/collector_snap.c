@@ -230,6 +230,28 @@ size_t collector_forget_slot(struct collector *c, uint32_t slot)
 	return gone;
 }
 
+/* Every loaded program's recursion misses (kernel 5.12+; 0 before). */
+static void read_prog_misses(struct collector *c, struct obs_snapshot *s)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, c->skel->obj)
+	{
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || s->nprogs >= SNAP_PROGS)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		s->progs[s->nprogs].name = bpf_program__name(p);
+		s->progs[s->nprogs].misses = info.recursion_misses;
+		s->nprogs++;
+	}
+}
+
 int collector_snapshot(struct collector *c, struct obs_snapshot *s)
 {
 	struct counters_walk cw = {.s = s, .ncpus = c->ncpus};
@@ -254,6 +276,7 @@ int collector_snapshot(struct collector *c, struct obs_snapshot *s)
 		for (int cpu = 0; cpu < c->ncpus; cpu++)
 			s->drops[r] += dv[cpu];
 	}
+	read_prog_misses(c, s);
 	add_fill(c, s, "tracked", c->skel->maps.tracked);
 	if (s->nfill < SNAP_MAPS) /* counted as it was read */
 		s->fill[s->nfill++] =
@@ -264,6 +287,7 @@ int collector_snapshot(struct collector *c, struct obs_snapshot *s)
 	add_fill(c, s, "parked", c->skel->maps.parked);
 	add_fill(c, s, "runq_start", c->skel->maps.runq_start);
 	add_fill(c, s, "disk_start", c->skel->maps.disk_start);
+	add_fill(c, s, "disk_merged", c->skel->maps.disk_merged);
 	add_fill(c, s, "connect_start", c->skel->maps.connect_start);
 	add_fill(c, s, "sock_owner", c->skel->maps.sock_owner);
 	add_fill(c, s, "listen_owner", c->skel->maps.listen_owner);

@@ -216,6 +216,14 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 		v[0] = drop_names[i];
 		metrics_counter_add(r, f, v, (double)s->drops[i]);
 	}
+	f = self_family(r, "obs_bpf_program_misses_total",
+			"Runs of a BPF program the kernel skipped because it was already "
+			"running on that CPU (events lost with no map full).",
+			NULL, METRIC_COUNTER, "program");
+	for (size_t i = 0; i < s->nprogs; i++) {
+		v[0] = s->progs[i].name;
+		metrics_counter_add(r, f, v, (double)s->progs[i].misses);
+	}
 	f = self_family(r, "obs_ringbuf_pending_bytes",
 			"Process-event ring buffer bytes not yet consumed (lag).", "bytes",
 			METRIC_GAUGE, NULL);
