@@ -156,62 +156,90 @@ static int on_counters(void *ctx, const void *key, const void *value)
 	return 0;
 }
 
+/* A walk of tracked: the slots with a live process, the gone ones' pids. */
+struct live_walk {
+	uint8_t *live;
+	__u32 dead[256];
+	size_t ndead;
+};
+
+static int on_tracked(void *ctx, const void *key, const void *value)
+{
+	struct live_walk *w = ctx;
+	const struct obs_tracked *v = value;
+	__u32 pid;
+
+	memcpy(&pid, key, sizeof(pid));
+	/* an entry whose process is gone (put back by a late exec event
+	 * while it was a zombie): not live, and swept */
+	if (kill((pid_t)pid, 0) && errno == ESRCH) {
+		if (w->ndead < sizeof(w->dead) / sizeof(w->dead[0]))
+			w->dead[w->ndead++] = pid;
+		return 0;
+	}
+	if (v->slot < OBS_MAX_SLOTS)
+		w->live[v->slot] = 1;
+	return 0;
+}
+
 void collector_live_slots(struct collector *c, uint8_t *live)
 {
-	int fd = bpf_map__fd(c->skel->maps.tracked);
-	__u32 key, next, *prev = NULL, dead[256];
-	struct obs_tracked v;
-	size_t ndead = 0;
+	struct bpf_map *m = c->skel->maps.tracked;
+	int fd = bpf_map__fd(m);
+	struct live_walk w = {.live = live};
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v))
-			continue;
-		/* an entry whose process is gone (put back by a late exec event
-		 * while it was a zombie): not live, and swept */
-		if (kill((pid_t)key, 0) && errno == ESRCH) {
-			if (ndead < sizeof(dead) / sizeof(dead[0]))
-				dead[ndead++] = key;
-			continue;
-		}
-		if (v.slot < OBS_MAX_SLOTS)
-			live[v.slot] = 1;
-	}
-	for (size_t i = 0; i < ndead; i++)
-		bpf_map_delete_elem(fd, &dead[i]);
-	if (ndead)
+	mapwalk(fd, sizeof(__u32), bpf_map__value_size(m), on_tracked, &w, NULL);
+	for (size_t i = 0; i < w.ndead; i++)
+		bpf_map_delete_elem(fd, &w.dead[i]);
+	if (w.ndead)
 		__atomic_add_fetch(&c->skel->bss->track_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A walk of hists: the keys of one slot, to be deleted after the walk
+ * (deleting during it would lose its place). */
+struct forget_walk {
+	uint32_t slot;
+	struct obs_hist_key *keys;
+	size_t n, cap;
+};
+
+static int on_hist_key(void *ctx, const void *key, const void *value)
+{
+	struct forget_walk *w = ctx;
+	struct obs_hist_key k;
+
+	(void)value;
+	memcpy(&k, key, sizeof(k));
+	if (k.slot != w->slot)
+		return 0;
+	if (w->n == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 64;
+		struct obs_hist_key *m = realloc(w->keys, ncap * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		w->keys = m;
+		w->cap = ncap;
+	}
+	w->keys[w->n++] = k;
+	return 0;
 }
 
 size_t collector_forget_slot(struct collector *c, uint32_t slot)
 {
-	int fd = bpf_map__fd(c->skel->maps.hists);
-	struct obs_hist_key key, next, *prev = NULL, *doomed = NULL;
-	size_t n = 0, cap = 0, gone = 0;
+	struct bpf_map *hists = c->skel->maps.hists;
+	int fd = bpf_map__fd(hists);
+	struct forget_walk w = {.slot = slot};
+	size_t gone = 0;
 	void *zero = calloc((size_t)c->ncpus, sizeof(struct obs_hist) > sizeof(struct obs_counters)
 						  ? sizeof(struct obs_hist)
 						  : sizeof(struct obs_counters));
 
-	/* the keys first: deleting while walking would lose the walk's place */
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key.slot != slot)
-			continue;
-		if (n == cap) {
-			struct obs_hist_key *m = realloc(doomed, (cap ? cap * 2 : 64) * sizeof(*m));
-
-			if (!m)
-				break;
-			doomed = m;
-			cap = cap ? cap * 2 : 64;
-		}
-		doomed[n++] = key;
-	}
-	for (size_t i = 0; i < n; i++)
-		gone += !bpf_map_delete_elem(fd, &doomed[i]);
-	free(doomed);
+	/* out of memory part way: what was found still goes */
+	mapwalk(fd, sizeof(struct obs_hist_key), lookup_size(c, hists), on_hist_key, &w, NULL);
+	for (size_t i = 0; i < w.n; i++)
+		gone += !bpf_map_delete_elem(fd, &w.keys[i]);
+	free(w.keys);
 	if (zero) {
 		/* its counters, and (slot 0) the fast syscall table */
 		bpf_map_update_elem(bpf_map__fd(c->skel->maps.counters), &slot, zero, BPF_ANY);
