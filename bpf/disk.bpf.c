@@ -174,10 +174,57 @@ int BPF_PROG(obs_block_rq_merge, struct request *rq)
 	return 0;
 }
 
+/* Before 6.12 a plug's requests were a list of their own. */
+struct blk_plug___old {
+	struct request *mq_list;
+} __attribute__((preserve_access_index));
+
+/*
+ * 1 if bio, merged by the current task, adjoins the newest request in the
+ * task's own plug (its head, or its tail since 6.12): a plug merge, into a
+ * request the task made itself. Those are most merges (a writeback's pages
+ * joining its request one by one), and keeping each one made every such
+ * request's completion walk its bios: 3 us a request more, measured.
+ */
+static __always_inline int disk_plug_merge(struct bio *bio)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	struct blk_plug *plug = BPF_CORE_READ(t, plug);
+	struct request_queue *q;
+	struct request *rq[2] = {};
+	__u64 s, e;
+
+	if (!plug)
+		return 0;
+	if (bpf_core_type_exists(struct rq_list)) {
+		rq[0] = BPF_CORE_READ(plug, mq_list.head);
+		rq[1] = BPF_CORE_READ(plug, mq_list.tail);
+	} else {
+		rq[0] = BPF_CORE_READ((struct blk_plug___old *)plug, mq_list);
+	}
+	q = BPF_CORE_READ(bio, bi_bdev, bd_disk, queue);
+	s = BPF_CORE_READ(bio, bi_iter.bi_sector);
+	e = s + (BPF_CORE_READ(bio, bi_iter.bi_size) >> 9);
+	for (int i = 0; i < 2; i++) {
+		__u64 rs, re;
+
+		if (!rq[i] || BPF_CORE_READ(rq[i], q) != q)
+			continue;
+		/* the tracepoint fires before the request grows */
+		rs = BPF_CORE_READ(rq[i], __sector);
+		re = rs + (BPF_CORE_READ(rq[i], __data_len) >> 9);
+		if (re == s || e == rs)
+			return 1;
+	}
+	return 0;
+}
+
 static __always_inline void disk_bio_merge(struct bio *bio)
 {
 	struct disk_merged m = {.op = disk_op_of(BPF_CORE_READ(bio, bi_opf))};
 
+	if (disk_plug_merge(bio))
+		return;
 	m.slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
 	disk_keep((__u64)bio, &m);
 }

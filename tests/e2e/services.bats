@@ -226,3 +226,22 @@ EOF
 		grep -q '^obs_bpf_map_entries{map="disk_merged"} 0$' "$W/m$p"
 	done
 }
+
+@test "fsync'd buffered writes, merged bio by bio in the writer's own plug, count every byte as its own" {
+	local port n b
+	port=$(free_port)
+	# dd's fsync writes its 16 MiB back in its own context: 4 KiB pages
+	# merged into a few large requests, in dd's plug (not kept: its own)
+	obs_start "$port" -- sh -c "dd if=/dev/zero of=$W/bf.out bs=64k count=256 conv=fsync status=none; touch $W/bf.done; sleep 30"
+	wait_for test -e "$W/bf.done"
+	scrape "$port" >"$W/m"
+	n=$(metric_sum "$W/m" '^obs_disk_io_duration_seconds_count\{device="[^"]*",op="write",service="sh"\}')
+	b=$(metric_sum "$W/m" '^obs_disk_io_bytes_total\{device="[^"]*",op="write",service="sh"\}')
+	echo "requests: $n bytes: $b"
+	grep -E '^obs_bpf_map_entries\{map="disk_' "$W/m"
+	# the data, and at most a little of the file's metadata
+	[ "$b" -ge $((16 << 20)) ] && [ "$b" -lt $((17 << 20)) ]
+	[ "$n" -ge 1 ] && [ "$n" -lt 4096 ]
+	grep -q '^obs_bpf_map_entries{map="disk_start"} 0$' "$W/m"
+	grep -q '^obs_bpf_map_entries{map="disk_merged"} 0$' "$W/m"
+}
