@@ -147,7 +147,7 @@ CONF
 
 # A block device whose I/O can be held: loop device A on a file of an ext4
 # image mounted through loop device B. Freezing that filesystem stalls A's
-# worker, so once A's 128 hardware tags are taken, requests wait in A's
+# worker, so once A's hardware tags (128 here) are taken, requests wait in A's
 # mq-deadline scheduler, where they merge.
 merge_device_up() {
 	truncate -s 64M "$W/b.img"
@@ -155,7 +155,7 @@ merge_device_up() {
 	mkdir -p "$W/b"
 	LOOP_B=$(losetup -f --show "$W/b.img")
 	mount "$LOOP_B" "$W/b"
-	dd if=/dev/zero of="$W/b/backing" bs=1M count=8 status=none
+	dd if=/dev/zero of="$W/b/backing" bs=1M count=32 status=none
 	sync
 	LOOP_A=$(losetup -f --show "$W/b/backing")
 	echo mq-deadline >"/sys/block/${LOOP_A#/dev/}/queue/scheduler"
@@ -173,19 +173,22 @@ merge_device_down() {
 }
 
 @test "block requests merged by the I/O scheduler across processes: each process counts its own bytes, none left in flight" {
-	local p0 p1 a before after
+	local p0 p1 a tags nw before after
 	require_cmd mkfs.ext4 losetup fsfreeze
 	merge_device_up
 	a=${LOOP_A#/dev/}
 	# Two services under two obs-runs write the even and the odd 4 KiB
-	# blocks, 200 writers each at once: their requests and bios merge
-	# into one another's (once lost: a merged request never completes,
-	# and the request it joined counted its bytes).
+	# blocks, nw writers each at once: more than the device's tags, so
+	# that requests wait in the scheduler, where their requests and bios
+	# merge into one another's (once lost: a merged request never
+	# completes, and the request it joined counted its bytes).
+	tags=$(cat "/sys/block/$a/mq/0/nr_tags")
+	nw=$((tags + 100))
 	cat >"$W/writers.sh" <<EOF
 #!/bin/sh
 while [ ! -e $W/go ]; do sleep 0.05; done
 i=0
-while [ \$i -lt 200 ]; do
+while [ \$i -lt $nw ]; do
 	dd if=/dev/zero of=$LOOP_A bs=4k count=1 seek=\$((2 * i + \$1)) oflag=direct status=none &
 	i=\$((i + 1))
 done
@@ -203,8 +206,9 @@ EOF
 	before=$(awk '{print $6}' "/sys/block/$a/stat")
 	fsfreeze -f "$W/b"
 	touch "$W/go"
-	# the worker holds 128 requests; the rest wait in the scheduler
-	wait_for sh -c "[ \$(awk '{print \$2}' /sys/block/$a/inflight) -ge 128 ]"
+	# the worker holds as many requests as there are tags; the rest
+	# wait in the scheduler
+	wait_for sh -c "[ \$(awk '{print \$2}' /sys/block/$a/inflight) -ge $tags ]"
 	sleep 1
 	fsfreeze -u "$W/b"
 	wait_for test -e "$W/done0"
@@ -220,8 +224,8 @@ EOF
 		grep -E '^obs_bpf_map_entries\{map="disk_' "$W/m$p"
 		# every byte its own; a write merged into the same service's
 		# request is part of that request, not a request of its own
-		[ "$b" -eq $((200 * 4096)) ]
-		[ "$n" -le 200 ] && [ "$n" -ge 150 ]
+		[ "$b" -eq $((nw * 4096)) ]
+		[ "$n" -le "$nw" ] && [ "$n" -ge $((nw * 3 / 4)) ]
 		grep -q '^obs_bpf_map_entries{map="disk_start"} 0$' "$W/m$p"
 		grep -q '^obs_bpf_map_entries{map="disk_merged"} 0$' "$W/m$p"
 	done
