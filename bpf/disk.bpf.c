@@ -318,40 +318,51 @@ static __always_inline void disk_walk(struct request *rq, struct disk_walk *w)
 		disk_account(w, &w->run, w->run_bytes);
 }
 
-SEC("raw_tp/block_rq_issue")
-int BPF_PROG(obs_block_rq_issue, struct request *rq)
+/*
+ * Issue and completion while merges wait (disk_merged_n) are tail calls
+ * into their walking variants: bpf_loop (kernel 5.17+) is only in those,
+ * so an older kernel loads the rest, without the merge programs, and
+ * merges are not corrected there (collector.c, obs check). A tail call
+ * that finds no program returns, and the plain path runs.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, OBS_DISK_TAILS);
+	__type(key, __u32);
+	__type(value, __u32);
+} disk_tail SEC(".maps");
+
+static __always_inline void disk_issue(struct request *rq, int walk)
 {
 	__u64 key = (__u64)rq;
 	struct disk_req *v = bpf_map_lookup_elem(&disk_start, &key);
 
-	if (disk_merged_n) {
+	if (walk) {
 		struct disk_walk w = {.now = bpf_ktime_get_ns()};
 
 		disk_walk(rq, &w);
 	}
 	if (v) {
 		v->issue_ts = bpf_ktime_get_ns(); /* again if requeued */
-		return 0;
+		return;
 	}
 	/* not made by a followed process */
 	if (disk_io_start_on)
-		return 0;
+		return;
 	/* an older kernel's request issued without an insert (no I/O
 	 * scheduler): issued directly, by the task that made it */
 	disk_remember(rq, bpf_ktime_get_ns());
-	return 0;
 }
 
-SEC("raw_tp/block_rq_complete")
-int BPF_PROG(obs_block_rq_complete, struct request *rq, int error, unsigned int nr_bytes)
+static __always_inline void disk_complete(struct request *rq, unsigned int nr_bytes, int walk)
 {
 	__u64 key = (__u64)rq;
 	struct disk_req *v = bpf_map_lookup_elem(&disk_start, &key);
 	struct disk_walk w = {.now = bpf_ktime_get_ns(), .complete = 1};
 	struct gendisk *disk;
 
-	if (!v && !disk_merged_n)
-		return 0;
+	if (!v && !walk)
+		return;
 	disk = BPF_CORE_READ(rq, q, disk);
 	w.dev = ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
 	w.run.slot = OBS_SLOT_NONE;
@@ -362,9 +373,42 @@ int BPF_PROG(obs_block_rq_complete, struct request *rq, int error, unsigned int 
 		w.run.issue_ts = v->issue_ts;
 		disk_forget(&key);
 	}
-	if (disk_merged_n)
+	if (walk)
 		disk_walk(rq, &w); /* the runs, each its own bytes */
 	else
 		disk_account(&w, &w.run, nr_bytes); /* all its own */
+}
+
+SEC("raw_tp/block_rq_issue")
+int BPF_PROG(obs_block_rq_issue, struct request *rq)
+{
+	if (disk_merged_n)
+		bpf_tail_call(ctx, &disk_tail, OBS_DISK_TAIL_ISSUE);
+	disk_issue(rq, 0);
+	return 0;
+}
+
+/* Tail-called by obs_block_rq_issue, never attached itself. */
+SEC("raw_tp/block_rq_issue")
+int BPF_PROG(obs_disk_walk_issue, struct request *rq)
+{
+	disk_issue(rq, 1);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_complete")
+int BPF_PROG(obs_block_rq_complete, struct request *rq, int error, unsigned int nr_bytes)
+{
+	if (disk_merged_n)
+		bpf_tail_call(ctx, &disk_tail, OBS_DISK_TAIL_COMPLETE);
+	disk_complete(rq, nr_bytes, 0);
+	return 0;
+}
+
+/* Tail-called by obs_block_rq_complete, never attached itself. */
+SEC("raw_tp/block_rq_complete")
+int BPF_PROG(obs_disk_walk_complete, struct request *rq, int error, unsigned int nr_bytes)
+{
+	disk_complete(rq, nr_bytes, 1);
 	return 0;
 }

@@ -185,6 +185,8 @@ struct obs_cap_cpu {
 /* A process in capture.bpf.c's cap_procs. */
 /* Slots of the cap_tail program array (obs_maps.bpf.h). */
 enum obs_cap_tail { OBS_CAP_TAIL_ENTER, OBS_CAP_TAIL_EXIT, OBS_CAP_TAIL_SWITCH, OBS_CAP_TAILS };
+/* Slots of the disk_tail program array (disk.bpf.c). */
+enum obs_disk_tail { OBS_DISK_TAIL_ISSUE, OBS_DISK_TAIL_COMPLETE, OBS_DISK_TAILS };
 
 enum obs_cap_state {
 	OBS_CAP_ON = 1,	   /* its connections are captured */

@@ -24,11 +24,11 @@
 
 /* Every raw tracepoint obs.bpf.c attaches to. */
 static const char *const raw_tps[] = {
-    "sys_enter",	  "sys_exit",		"sched_switch",	      "sched_wakeup",
-    "sched_wakeup_new",	  "sched_process_fork", "sched_process_exec", "sched_process_exit",
-    "block_rq_insert",	  "block_rq_issue",	"block_rq_complete",  "inet_sock_set_state",
-    "tcp_retransmit_skb", "tcp_send_reset",	"tcp_receive_reset",  "sock_send_length",
-    "sock_recv_length",
+    "sys_enter",	  "sys_exit",		"sched_switch",	       "sched_wakeup",
+    "sched_wakeup_new",	  "sched_process_fork", "sched_process_exec",  "sched_process_exit",
+    "block_rq_insert",	  "block_rq_issue",	"block_rq_complete",   "inet_sock_set_state",
+    "tcp_retransmit_skb", "tcp_send_reset",	"tcp_receive_reset",   "sock_send_length",
+    "sock_recv_length",	  "block_rq_merge",	"block_bio_backmerge", "block_bio_frontmerge",
 };
 
 struct report {
@@ -235,6 +235,12 @@ int check_main(const struct obs_opts *o)
 			   "queued, or issued when the device has no I/O scheduler",
 		     NULL);
 		btf__free(vmlinux);
+		line(&r, "info", "block I/O merges",
+		     collector_has_bpf_loop()
+			 ? "a request or bio merged into another process's is charged to its maker"
+			 : "no bpf_loop (kernel < 5.17): one merged into another process's "
+			   "request counts with that request",
+		     NULL);
 		line(&r, "info", "kprobes",
 		     kp ? "available (obs does not use them)"
 			: "not available (obs does not use them)",

@@ -68,6 +68,11 @@ int collector_has_block_io_start(const struct btf *vmlinux)
 	       btf__find_by_name_kind(vmlinux, "btf_trace_block_io_start", BTF_KIND_TYPEDEF) > 0;
 }
 
+int collector_has_bpf_loop(void)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
+}
+
 /* Kernel-side capture runs as tail calls of the syscall and scheduler
  * programs: with capture on they stay, their own histograms off (rodata),
  * whatever probes were asked for. */
@@ -94,12 +99,27 @@ static void select_probes(struct obs_bpf *s, unsigned probes, int capture,
 		disable(s->progs.obs_block_bio_backmerge);
 		disable(s->progs.obs_block_bio_frontmerge);
 		disable(s->progs.obs_block_rq_complete);
+		disable(s->progs.obs_disk_walk_issue);
+		disable(s->progs.obs_disk_walk_complete);
 	} else if (collector_has_block_io_start(vmlinux)) {
 		s->rodata->disk_io_start_on = 1;
 		disable(s->progs.obs_block_rq_insert);
 	} else {
 		disable(s->progs.obs_block_io_start);
 	}
+	if (!(probes & OBS_PROBE_DISK))
+		return;
+	if (collector_has_bpf_loop()) {
+		/* run by issue's and completion's tail calls, not attached */
+		bpf_program__set_autoattach(s->progs.obs_disk_walk_issue, false);
+		bpf_program__set_autoattach(s->progs.obs_disk_walk_complete, false);
+		return;
+	}
+	disable(s->progs.obs_disk_walk_issue);
+	disable(s->progs.obs_disk_walk_complete);
+	disable(s->progs.obs_block_rq_merge);
+	disable(s->progs.obs_block_bio_backmerge);
+	disable(s->progs.obs_block_bio_frontmerge);
 	if (!(probes & OBS_PROBE_TCP)) {
 		disable(s->progs.obs_inet_sock_set_state);
 		disable(s->progs.obs_tcp_retransmit_skb);
@@ -118,6 +138,25 @@ int collector_seterr(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* The walking issue and completion (loaded where the kernel has bpf_loop)
+ * into the array the plain ones tail-call. */
+static int fill_disk_tail(struct obs_bpf *skel)
+{
+	const struct bpf_program *p[OBS_DISK_TAILS] = {skel->progs.obs_disk_walk_issue,
+						       skel->progs.obs_disk_walk_complete};
+
+	for (__u32 i = 0; i < OBS_DISK_TAILS; i++) {
+		int fd = bpf_program__fd(p[i]);
+
+		if (fd < 0)
+			return 0; /* not loaded: merges not corrected */
+		if (bpf_map__update_elem(skel->maps.disk_tail, &i, sizeof(i), &fd, sizeof(fd),
+					 BPF_ANY))
+			return -1;
+	}
+	return 0;
 }
 
 /* Capture's syscall programs into the array obs_sys_enter/exit tail-call. */
@@ -229,6 +268,11 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 		c->attached++;
 	}
 
+	if (fill_disk_tail(c->skel)) {
+		collector_seterr(err, errlen, "cannot set up the block I/O merge programs: %s",
+				 strerror(errno));
+		goto fail;
+	}
 	if (cfg->on_capture && fill_cap_tail(c->skel)) {
 		collector_seterr(err, errlen, "cannot set up kernel-side capture's programs: %s",
 				 strerror(errno));

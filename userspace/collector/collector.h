@@ -72,6 +72,10 @@ struct obs_snapshot {
 struct btf;
 int collector_has_block_io_start(const struct btf *vmlinux);
 
+/* 1 if BPF programs may call bpf_loop (5.17+): block I/O merged across
+ * processes is then charged to its makers (disk.bpf.c). */
+int collector_has_bpf_loop(void);
+
 /* Load and attach. On failure returns -1 with a clear message in err. */
 int collector_open(const struct collector_cfg *cfg, struct collector **out, char *err,
 		   size_t errlen);
