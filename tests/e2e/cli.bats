@@ -109,7 +109,11 @@ teardown() { obs_stop; }
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"[ok     ] kernel BTF"* ]]
 	[[ "$output" == *"[ok     ] BPF ring buffer maps"* ]]
-	[[ "$output" == *"raw tracepoints: all 17 obs uses attach"* ]]
+	[[ "$output" == *"raw tracepoints: all 20 obs uses attach"* ]]
+	# this kernel (6.5+, bpf_loop): requests charged to their makers,
+	# merges too
+	[[ "$output" == *"block I/O: charged to the process that made each request"* ]]
+	[[ "$output" == *"block I/O merges: a request or bio merged into another process's is charged to its maker"* ]]
 	[[ "$output" == *"kprobes"* ]]
 	[[ "$output" == *"obs can run here."* ]]
 }
