@@ -249,3 +249,22 @@ EOF
 	grep -q '^obs_bpf_map_entries{map="disk_start"} 0$' "$W/m"
 	grep -q '^obs_bpf_map_entries{map="disk_merged"} 0$' "$W/m"
 }
+
+@test "a kernel without bpf_loop (forced): the merge programs stay off, the rest loads, obs check says so, dd's writes all count" {
+	local port n
+	port=$(free_port)
+	OBS_DEBUG_NO_BPF_LOOP=1 run "$OBS" check
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"block I/O merges: no bpf_loop (kernel < 5.17)"* ]]
+	OBS_DEBUG_NO_BPF_LOOP=1 obs_start "$port" -- sh -c "dd if=/dev/zero of=$W/dd.out bs=4k count=200 oflag=direct 2>/dev/null; touch $W/dd.done; sleep 30"
+	wait_for test -e "$W/dd.done"
+	scrape "$port" >"$W/m"
+	n=$(metric_sum "$W/m" '^obs_disk_io_duration_seconds_count\{device="[^"]*",op="write",service="sh"\}')
+	echo "writes: $n"
+	[ "$n" -eq 200 ]
+	# the plain completion is loaded, its walking variant and the merge
+	# programs are not
+	grep -q '^obs_bpf_program_misses_total{program="obs_block_rq_complete"}' "$W/m"
+	! grep -q 'program="obs_disk_walk_complete"' "$W/m"
+	! grep -q 'program="obs_block_rq_merge"' "$W/m"
+}
