@@ -265,6 +265,6 @@ EOF
 	# the plain completion is loaded, its walking variant and the merge
 	# programs are not
 	grep -q '^obs_bpf_program_misses_total{program="obs_block_rq_complete"}' "$W/m"
-	! grep -q 'program="obs_disk_walk_complete"' "$W/m"
-	! grep -q 'program="obs_block_rq_merge"' "$W/m"
+	run ! grep -q 'program="obs_disk_walk_complete"' "$W/m"
+	run ! grep -q 'program="obs_block_rq_merge"' "$W/m"
 }
