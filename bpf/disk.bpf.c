@@ -358,11 +358,12 @@ static __always_inline void disk_complete(struct request *rq, unsigned int nr_by
 {
 	__u64 key = (__u64)rq;
 	struct disk_req *v = bpf_map_lookup_elem(&disk_start, &key);
-	struct disk_walk w = {.now = bpf_ktime_get_ns(), .complete = 1};
+	struct disk_walk w = {.complete = 1};
 	struct gendisk *disk;
 
 	if (!v && !walk)
-		return;
+		return; /* every other process's request: no clock read */
+	w.now = bpf_ktime_get_ns();
 	disk = BPF_CORE_READ(rq, q, disk);
 	w.dev = ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
 	w.run.slot = OBS_SLOT_NONE;
