@@ -268,3 +268,18 @@ EOF
 	run ! grep -q 'program="obs_disk_walk_complete"' "$W/m"
 	run ! grep -q 'program="obs_block_rq_merge"' "$W/m"
 }
+
+@test "--probes disk loads the disk programs and their merge programs, not the TCP or run-queue ones" {
+	local port
+	port=$(free_port)
+	obs_start "$port" --probes disk -- sh -c "dd if=/dev/zero of=$W/dd.out bs=4k count=20 oflag=direct 2>/dev/null; touch $W/dd.done; sleep 30"
+	wait_for test -e "$W/dd.done"
+	scrape "$port" >"$W/m"
+	grep '^obs_bpf_program_misses_total' "$W/m"
+	for p in obs_block_rq_complete obs_block_rq_merge obs_block_bio_backmerge; do
+		grep -q "^obs_bpf_program_misses_total{program=\"$p\"}" "$W/m"
+	done
+	for p in obs_sock_send_length obs_inet_sock_set_state obs_tcp_retransmit_skb obs_sched_wakeup; do
+		run ! grep -q "program=\"$p\"" "$W/m"
+	done
+}

@@ -77,6 +77,22 @@ int collector_has_bpf_loop(void)
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
 }
 
+/* With disk probes: merges are corrected by programs that need bpf_loop. */
+static void select_disk_merges(struct obs_bpf *s)
+{
+	if (collector_has_bpf_loop()) {
+		/* run by issue's and completion's tail calls, not attached */
+		bpf_program__set_autoattach(s->progs.obs_disk_walk_issue, false);
+		bpf_program__set_autoattach(s->progs.obs_disk_walk_complete, false);
+		return;
+	}
+	disable(s->progs.obs_disk_walk_issue);
+	disable(s->progs.obs_disk_walk_complete);
+	disable(s->progs.obs_block_rq_merge);
+	disable(s->progs.obs_block_bio_backmerge);
+	disable(s->progs.obs_block_bio_frontmerge);
+}
+
 /* Kernel-side capture runs as tail calls of the syscall and scheduler
  * programs: with capture on they stay, their own histograms off (rodata),
  * whatever probes were asked for. */
@@ -111,19 +127,8 @@ static void select_probes(struct obs_bpf *s, unsigned probes, int capture,
 	} else {
 		disable(s->progs.obs_block_io_start);
 	}
-	if (!(probes & OBS_PROBE_DISK))
-		return;
-	if (collector_has_bpf_loop()) {
-		/* run by issue's and completion's tail calls, not attached */
-		bpf_program__set_autoattach(s->progs.obs_disk_walk_issue, false);
-		bpf_program__set_autoattach(s->progs.obs_disk_walk_complete, false);
-		return;
-	}
-	disable(s->progs.obs_disk_walk_issue);
-	disable(s->progs.obs_disk_walk_complete);
-	disable(s->progs.obs_block_rq_merge);
-	disable(s->progs.obs_block_bio_backmerge);
-	disable(s->progs.obs_block_bio_frontmerge);
+	if (probes & OBS_PROBE_DISK)
+		select_disk_merges(s);
 	if (!(probes & OBS_PROBE_TCP)) {
 		disable(s->progs.obs_inet_sock_set_state);
 		disable(s->progs.obs_tcp_retransmit_skb);
