@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Hostile input at the boundaries (issue 19): a remote client sending bytes
 # that are not UTF-8, and a local process writing over the region it handed
-# to the agent while nginx serves under the agent's shim. Whatever they do,
+# to the agent while nginx serves under the agent's shim, or connecting to
+# its socket and saying nothing. Whatever they do,
 # nginx serves every request unchanged and counted, the agent stays up,
 # and what obs exports stays valid for Prometheus and OTLP receivers.
 
@@ -15,7 +16,7 @@ setup() {
 
 teardown() {
 	obs_stop
-	exec 9>&- 2>/dev/null || true
+	exec 8>&- 9>&- 2>/dev/null || true
 	[ -n "${FORGE:-}" ] && kill "$FORGE" 2>/dev/null
 	[ -n "${NGINX:-}" ] && kill "$NGINX" 2>/dev/null
 	[ -n "${AGENT:-}" ] && kill "$AGENT" 2>/dev/null
@@ -111,4 +112,46 @@ raw_get() {
 scrape_sum_eq() {
 	scrape "$MP" >"$D/m.eq"
 	[ "$(metric_sum "$D/m.eq" "$1")" = "$2" ]
+}
+
+@test "a handover whose hello comes 500 ms late is taken; 40 that say nothing are refused after 2 s, without stalling /metrics or turning another user's process away" {
+	local MP SOCK i t0 t1
+	MP=$(free_port)
+	agent_shim_start
+	SOCK=$SHIMD/run-obs/obs.sock
+	# another user connects 40 times and says nothing (more than one
+	# user may keep waiting at once)
+	mkfifo "$D/hold"
+	for i in $(seq 40); do
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+			"$TOP/build/tests/forge_region" "$SOCK" mute <"$D/hold" >/dev/null 2>&1 &
+		echo $! >>"$D/mutes"
+	done
+	exec 9>"$D/hold"
+	sleep 0.3
+	# meanwhile /metrics answers at once, and a process descheduled for
+	# 500 ms between connect and hello is still taken
+	t0=$(date +%s%N)
+	scrape "$MP" >/dev/null
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -lt 1000 ]
+	mkfifo "$D/hold_late"
+	"$TOP/build/tests/forge_region" "$SOCK" late 1 <"$D/hold_late" >"$D/late.out" &
+	FORGE=$!
+	exec 8>"$D/hold_late"
+	wait_for grep -q "handed over (late)" "$D/late.out"
+	wait_scrape "$MP" '^obs_shim_regions_held 1$'
+	# the silent ones: refused once their 2 s are up (32 while waiting, 8
+	# at once as too many from one user), each connection closed
+	wait_scrape "$MP" '^obs_shim_regions_refused_total 40$'
+	grep -q 'refused the region of pid [0-9]*: nothing sent within 2 s' "$D/agent.err"
+	grep -q 'refused the region of pid [0-9]*: too many connections waiting' "$D/agent.err"
+	[ "$(grep -c 'refused the region of pid' "$D/agent.err")" = 20 ] # (the rest counted)
+	# the late one is still held
+	scrape "$MP" | grep -q '^obs_shim_regions_held 1$'
+	exec 8>&- 9>&-
+	wait "$FORGE"
+	FORGE=
+	while read -r i; do wait "$i" || true; done <"$D/mutes"
+	wait_scrape "$MP" '^obs_shim_regions_held 0$'
 }

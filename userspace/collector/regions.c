@@ -21,6 +21,13 @@
 #define SVC_MAX	    256	 /* services with their own unknown-parent count */
 #define STALL_NS    (1000 * 1000000ULL)
 #define RETIRED_MAX 16384
+/* Handovers whose hello has not come yet. A process can be descheduled
+ * between connect and send for far longer than a millisecond on a busy
+ * node; it waits here, polled, never in a sleep (the drain thread holds the
+ * lock a scrape needs). One that says nothing for PENDING_NS is refused. */
+#define PENDING_MAX	256
+#define PENDING_UID_MAX 32 /* of them from one user: a flood of its own stays its own */
+#define PENDING_NS	(2000 * 1000000ULL)
 
 struct held {
 	struct region r;
@@ -29,6 +36,12 @@ struct held {
 	int sock;
 	struct regions_who who;
 	uint64_t skipped; /* ring cells a dead producer never finished */
+};
+
+struct pending {
+	int sock;
+	uid_t uid;
+	uint64_t since;
 };
 
 struct svc_count {
@@ -42,6 +55,8 @@ struct regions {
 	int lfd;
 	struct held *held[HELD_MAX];
 	size_t n, turn;
+	struct pending pending[PENDING_MAX];
+	size_t npending;
 	/* the collector's settings, for new regions */
 	int export_spans;
 	enum spanring_sample mode;
@@ -184,33 +199,28 @@ int regions_adopt(struct regions *rs, int fd, int sock, const struct regions_who
 	return 0;
 }
 
-/* A process connected: who is it, and is its region well made? */
-static void take_region(struct regions *rs, int s)
+/* A process connected and said its hello (rc from recv_fd: 0), or did
+ * not in time (1), or could not wait (2), or said something else: who is
+ * it, and is its region well made? Takes s and fd. */
+static void take_region(struct regions *rs, int s, int rc, int fd, const char *key)
 {
 	struct ucred uc = {0};
 	socklen_t ul = sizeof(uc);
 	struct held *h = NULL;
-	char key[72];
 	const char *why;
-	int fd = -1, rc;
 
 	why = "no peer credentials";
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &ul) || uc.pid <= 0)
+		goto refuse;
+	why = rc == 1	? "nothing sent within 2 s (not an obs shim?)"
+	      : rc == 2 ? "too many connections waiting to hand a region over"
+			: "no region sent (not an obs shim?)";
+	if (rc)
 		goto refuse;
 	why = "out of memory";
 	if (!(h = calloc(1, sizeof(*h))))
 		goto refuse;
 	h->who.pid = (uint32_t)uc.pid;
-	rc = recv_fd(s, &fd, key, sizeof(key));
-	for (int i = 0; rc == 1 && i < 10; i++) {
-		/* sent right after connect; a moment behind: look again shortly */
-		struct timespec ts = {0, 1000000};
-		nanosleep(&ts, NULL);
-		rc = recv_fd(s, &fd, key, sizeof(key));
-	}
-	why = "no region sent (not an obs shim?)";
-	if (rc)
-		goto refuse;
 	why = "not a process this collector follows";
 	if (rs->cfg.accept && rs->cfg.accept(rs->cfg.accept_ctx, uc.pid, key, &h->who))
 		goto refuse;
@@ -239,6 +249,45 @@ refuse:
 		munmap(h->mem, h->len);
 	free(h);
 	close(s);
+}
+
+/* A new connection: its hello now, or a place to wait for it. */
+static void connected(struct regions *rs, int s, uint64_t now)
+{
+	struct ucred uc = {0};
+	socklen_t ul = sizeof(uc);
+	char key[72];
+	int fd, rc = recv_fd(s, &fd, key, sizeof(key));
+	size_t mine = 0;
+
+	if (rc == 1 && !getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &ul)) {
+		for (size_t i = 0; i < rs->npending; i++)
+			mine += rs->pending[i].uid == uc.uid;
+		if (rs->npending < PENDING_MAX && mine < PENDING_UID_MAX) {
+			rs->pending[rs->npending++] = (struct pending){s, uc.uid, now};
+			return;
+		}
+		rc = 2;
+	}
+	take_region(rs, s, rc, fd, key);
+}
+
+/* Handovers that were waiting: taken once their hello is in, refused when
+ * their time is up or they hung up. */
+static void look_pending(struct regions *rs, uint64_t now)
+{
+	for (size_t i = 0; i < rs->npending;) {
+		struct pending *p = &rs->pending[i];
+		char key[72];
+		int fd, rc = recv_fd(p->sock, &fd, key, sizeof(key));
+
+		if (rc == 1 && now - p->since < PENDING_NS) {
+			i++;
+			continue;
+		}
+		take_region(rs, p->sock, rc, fd, key);
+		rs->pending[i] = rs->pending[--rs->npending];
+	}
 }
 
 /* ---- letting a region go ------------------------------------------------------ */
@@ -331,10 +380,12 @@ void regions_service(struct regions *rs,
 {
 	int s;
 	char b[64];
+	uint64_t now = monotime_ns();
 
+	look_pending(rs, now);
 	while (rs->lfd >= 0 &&
 	       (s = accept4(rs->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-		take_region(rs, s);
+		connected(rs, s, now);
 	for (size_t i = 0; i < rs->n;) {
 		/* bytes are wakes (spanring_arm), a few reads' worth at most: a
 		 * process that floods its socket only wakes its collector */
@@ -364,6 +415,8 @@ int regions_pollfds(struct regions *rs, struct pollfd *pfd, int max)
 
 	if (rs->lfd >= 0 && n < max)
 		pfd[n++] = (struct pollfd){.fd = rs->lfd, .events = POLLIN};
+	for (size_t i = 0; i < rs->npending && n < max; i++)
+		pfd[n++] = (struct pollfd){.fd = rs->pending[i].sock, .events = POLLIN};
 	for (size_t i = 0; i < rs->n && n < max; i++)
 		pfd[n++] = (struct pollfd){.fd = rs->held[i]->sock, .events = POLLIN};
 	return n;
@@ -489,6 +542,8 @@ void regions_close(struct regions *rs)
 		close(rs->held[i]->sock);
 		free(rs->held[i]);
 	}
+	for (size_t i = 0; i < rs->npending; i++)
+		close(rs->pending[i].sock);
 	if (rs->lfd >= 0)
 		close(rs->lfd);
 	if (rs->path[0] && rs->path[0] != '@')

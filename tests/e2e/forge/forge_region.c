@@ -14,6 +14,10 @@
  *   hello     a sealed region with a hello that is not obs's
  *   nofd      the hello with no memfd
  *   short     a sealed memfd too small to hold a region
+ *   late      claim, with the hello sent 500 ms after connecting (a process
+ *             descheduled in between, as on a busy node)
+ *   mute      connects and says nothing; holds the connection until stdin
+ *             closes or the agent hangs up
  *   scribble  a well-made region of its own, handed over, then written over
  *             at random (headers, index, series, the ring's cells and
  *             counters) every millisecond until stdin closes; it also
@@ -86,7 +90,8 @@ static int make_region(uint32_t pid, int seal, size_t len_override)
 	return fd;
 }
 
-static int hand_over(const char *path, int fd, const char *hello, size_t hello_len)
+static int hand_over(const char *path, int fd, const char *hello, size_t hello_len,
+		     unsigned delay_ms)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char ctl[CMSG_SPACE(sizeof(int))] = {0};
@@ -99,6 +104,10 @@ static int hand_over(const char *path, int fd, const char *hello, size_t hello_l
 	memcpy(sa.sun_path, path, strlen(path));
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)))
 		return -1;
+	if (!hello)
+		return s; /* mute */
+	if (delay_ms)
+		poll(NULL, 0, (int)delay_ms);
 	if (fd >= 0) {
 		struct cmsghdr *c;
 		m.msg_control = ctl;
@@ -165,13 +174,12 @@ int main(int argc, char **argv)
 	char b;
 
 	if (argc < 3) {
-		fprintf(
-		    stderr,
-		    "usage: forge_region SOCKET claim|unsealed|hello|nofd|short|scribble [PID]\n");
+		fprintf(stderr, "usage: forge_region SOCKET "
+				"claim|unsealed|hello|nofd|short|scribble|late|mute [PID]\n");
 		return 2;
 	}
 	if (!strcmp(mode, "claim") || !strcmp(mode, "hello") || !strcmp(mode, "nofd") ||
-	    !strcmp(mode, "scribble"))
+	    !strcmp(mode, "scribble") || !strcmp(mode, "late") || !strcmp(mode, "mute"))
 		fd = make_region(victim, 1, 0);
 	else if (!strcmp(mode, "unsealed"))
 		fd = make_region(victim, 0, 0);
@@ -182,9 +190,12 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return die("making the region");
 	if (!strcmp(mode, "hello"))
-		s = hand_over(argv[1], fd, "GET / HTTP/1.1\r\n", 16);
+		s = hand_over(argv[1], fd, "GET / HTTP/1.1\r\n", 16, 0);
+	else if (!strcmp(mode, "mute"))
+		s = hand_over(argv[1], fd, NULL, 0, 0);
 	else
-		s = hand_over(argv[1], !strcmp(mode, "nofd") ? -1 : fd, hello, sizeof(hello));
+		s = hand_over(argv[1], !strcmp(mode, "nofd") ? -1 : fd, hello, sizeof(hello),
+			      !strcmp(mode, "late") ? 500 : 0);
 	if (s < 0)
 		return die("handing it over");
 	printf("handed over (%s) as pid %d claiming %u\n", mode, (int)getpid(), victim);
