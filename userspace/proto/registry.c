@@ -7,10 +7,12 @@
 
 #include "h2_proto.h"
 #include "http1_proto.h"
+#include "redis_proto.h"
 
 const struct proto_handler *const proto_handlers[] = {
     &h2_handler,
     &http1_handler,
+    &redis_handler,
     NULL,
 };
 

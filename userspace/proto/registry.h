@@ -10,6 +10,7 @@
 enum proto_id {
 	PROTO_HTTP1 = 1,
 	PROTO_HTTP2 = 2,
+	PROTO_REDIS = 3,
 	PROTO_TEST = 15, /* unit tests' own protocols */
 	PROTO_ID_MAX = 16,
 };
@@ -20,6 +21,7 @@ enum proto_family_id {
 	FAMILY_HTTP_CLIENT = 2,
 	FAMILY_RPC_SERVER = 3,
 	FAMILY_RPC_CLIENT = 4,
+	FAMILY_DB_CLIENT = 5,
 	FAMILY_TEST = 255, /* unit tests' own */
 };
 
