@@ -5,7 +5,7 @@
 /* Redis itself takes an inline command of at most 64 KiB (and a simple
  * string or error line no longer in practice); a length line is digits. */
 #define RESP_LINE_MAX  (64 << 10)
-#define RESP_DIGITS    19
+#define RESP_DIGITS    18
 #define RESP_BULK_MAX  (1LL << 40)
 #define RESP_COUNT_MAX (1LL << 32)
 

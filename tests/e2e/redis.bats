@@ -1,0 +1,93 @@
+#!/usr/bin/env bats
+# Data stores: a Python service that keeps its data in a real Redis
+# (Debian's redis-server, redis-py) under obs-run. Every command is a
+# CLIENT span, the child of the request that made it, and a point of
+# db_client_operation_duration_seconds; pipelines and MULTI/EXEC are
+# matched reply by reply; Redis's errors are said; the app's bytes and
+# answers are unchanged.
+
+load helpers
+
+DPY=/usr/bin/python3 # Debian's, with python3-redis
+
+setup() {
+	require_bpf
+	require_cmd redis-server curl promtool
+	"$DPY" -c 'import redis' 2>/dev/null || {
+		[ "${CI:-}" = true ] && { echo "python3-redis missing (scripts/deps.sh installs it)" >&2; return 1; }
+		skip "python3-redis not installed"
+	}
+	D=$BATS_TEST_TMPDIR
+	RP=$(free_port)
+	redis-server --bind 127.0.0.1 --port "$RP" --save '' --appendonly no --dir "$D" \
+		>"$D/redis.log" 2>&1 &
+	REDIS=$!
+	wait_for redis-cli -p "$RP" ping
+}
+
+teardown() {
+	obs_stop
+	bg_stop "${REDIS:-}"
+	true
+}
+
+@test "redis: a Python service's Redis commands are CLIENT spans, children of the request that made them; every command counted (pipelines, MULTI/EXEC); errors said; answers unchanged" {
+	local MP SP n
+	MP=$(free_port)
+	SP=$(free_port)
+	obs_start "$MP" --spans-file "$D/spans.jsonl" -- "$DPY" "$TOP/tests/e2e/redis_app.py" "$SP" "$RP"
+	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
+	# 40 requests, 4 at a time, each with its caller's traceparent
+	seq 1 40 | xargs -P 4 -I{} sh -c '
+		tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
+		curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
+	for n in $(seq 1 40); do
+		[ "$(cat "$D/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ]
+	done
+	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = "WRONGTYPE Operation against a key holding the wrong kind of value" ]
+	# every command counted: 41 SETs and GETs, 4100 INCRs (as INCRBY), of
+	# which 2000 in MULTI/EXEC
+	wait_scrape "$MP" '^db_client_operation_duration_seconds_count\{db_system_name="redis",db_operation_name="INCRBY",server_address="127.0.0.1",server_port="'"$RP"'",error_type="",service="python3"\} 4100$'
+	scrape "$MP" >"$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="GET",.*error_type="",service="python3"} 41$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="SET",.*error_type="",service="python3"} 42$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="MULTI",.*} 21$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="EXEC",.*} 21$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="LPUSH",.*error_type="WRONGTYPE",service="python3"} 1$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_bucket{db_system_name="redis",db_operation_name="GET",.*le="0.001"' "$D/m"
+	promtool check metrics <"$D/m"
+	obs_stop
+	# each request's Redis spans are its own children, within its time
+	"$PY" - "$D/spans.jsonl" <<-'EOF'
+		import json, sys
+		spans = [json.loads(l) for l in open(sys.argv[1])]
+		server = {s["span_id"]: s for s in spans if s["kind"] == "server"}
+		redis = [s for s in spans if s["attributes"].get("db.system.name") == "redis"]
+		assert len(redis) > 40 * 3, len(redis)
+		per = {}
+		for s in redis:
+		    assert s["kind"] == "client", s
+		    p = server.get(s.get("parent_span_id"))
+		    assert p, ("no server parent", s)
+		    assert p["trace_id"] == s["trace_id"], s
+		    assert p["start_time_unix_nano"] <= s["start_time_unix_nano"] <= s["end_time_unix_nano"] <= p["end_time_unix_nano"], (p, s)
+		    path = p["attributes"]["url.path"]
+		    per.setdefault(path, []).append(s["name"])
+		    a = s["attributes"]
+		    assert a["db.operation.name"] == s["name"] and a["db.namespace"] == "0", a
+		    assert a["server.address"] == "127.0.0.1" and a["server.port"] > 0, a
+		for n in range(1, 41):
+		    names = per["/item/%d" % n]
+		    # the pipeline's first 64 commands waiting have spans (the
+		    # rest are counted only)
+		    assert names[:2] == ["SET", "GET"], names
+		    assert names.count("INCRBY") >= 60, names
+		    # the caller's trace, through the service to Redis
+		    p = [s for s in server.values() if s["attributes"]["url.path"] == "/item/%d" % n][0]
+		    assert p["trace_id"] == "%032x" % n and p["parent_span_id"] == "%016x" % (n + 4096), p
+		bad = [s for s in redis if s["name"] == "LPUSH"][0]
+		assert bad["status"] == "error" and bad["attributes"]["db.response.status_code"] == "WRONGTYPE", bad
+		assert bad["attributes"]["error.type"] == "WRONGTYPE", bad
+		print("redis spans:", len(redis))
+	EOF
+}
