@@ -147,7 +147,7 @@ static void conn_open(struct kcap *k, struct kproc *p, const struct obs_cap_even
 	c->conn = e->conn;
 	c->fd = e->fd;
 	c->p = p;
-	pconn_init(&c->pc, &kcap_host, proto_handlers,
+	pconn_init(&c->pc, &kcap_host, proto_kernel_handlers,
 		   e->kind == OBS_CAP_OPEN_SERVER ? PROTO_SERVER : PROTO_CLIENT);
 	pconn_peer(&c->pc, (const struct sockaddr *)e->data, e->caplen);
 	for (i = slot_of(e->conn); k->conns[i]; i = (i + 1) & (KCAP_CONNS - 1))

@@ -16,6 +16,16 @@ const struct proto_handler *const proto_handlers[] = {
     NULL,
 };
 
+/* Kernel-side capture copies a bounded prefix of each read and write
+ * (bpf/capture.bpf.c: one 512-byte chunk, 64 KiB once HTTP/2's preface
+ * is seen). RESP is framed by lengths a pipeline's replies run past: Redis
+ * needs every byte, and is followed through the shim only. */
+const struct proto_handler *const proto_kernel_handlers[] = {
+    &h2_handler,
+    &http1_handler,
+    NULL,
+};
+
 const struct proto_handler *proto_by_id(unsigned id)
 {
 	for (size_t i = 0; proto_handlers[i]; i++)

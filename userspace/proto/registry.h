@@ -27,6 +27,8 @@ enum proto_family_id {
 
 /* In detection order (the most specific first), NULL-terminated. */
 extern const struct proto_handler *const proto_handlers[];
+/* Those kernel-side capture follows (the same order). */
+extern const struct proto_handler *const proto_kernel_handlers[];
 /* The handler whose records carry this id, or NULL. */
 const struct proto_handler *proto_by_id(unsigned id);
 /* The family with this id among the registered protocols', or NULL. */
