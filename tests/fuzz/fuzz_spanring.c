@@ -17,7 +17,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t mem[sizeof(struct spanring_hdr) + CAP * sizeof(struct spanring_cell)];
+	static uint8_t mem[sizeof(struct spanring_hdr) + CAP * sizeof(struct spanring_cell)]
+	    __attribute__((aligned(64))); /* as mmap gives it */
 	struct spanring r;
 	struct span_rec out, rec;
 	uint64_t skipped = 0, head, tail;
