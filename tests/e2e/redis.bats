@@ -28,6 +28,7 @@ setup() {
 teardown() {
 	obs_stop
 	bg_stop "${REDIS:-}"
+	bg_stop "${FAKE:-}"
 	true
 }
 
@@ -90,4 +91,27 @@ teardown() {
 		assert bad["attributes"]["error.type"] == "WRONGTYPE", bad
 		print("redis spans:", len(redis))
 	EOF
+}
+
+@test "redis: a reply that breaks RESP: the client sees the same bytes and errors as without obs; the command ends as a protocol error, counted, and the connection is no longer followed" {
+	local MP FP
+	MP=$(free_port)
+	FP=$(free_port)
+	"$DPY" "$TOP/tests/e2e/redis_fake.py" "$FP" >"$D/fake.log" 2>&1 &
+	FAKE=$!
+	wait_for redis-cli -p "$FP" ping
+	# redis-cli, one connection: PING, a GET whose bulk string runs past
+	# its length, then whatever it makes of the rest
+	printf 'PING\nSET k v\nGET k\nPING\n' >"$D/cmds"
+	redis-cli -p "$FP" <"$D/cmds" >"$D/bare.out" 2>&1 || true
+	obs_start "$MP" -- sh -c "redis-cli -p $FP <'$D/cmds' >'$D/obs.out' 2>&1; sleep 30"
+	wait_for test -s "$D/obs.out"
+	cmp "$D/bare.out" "$D/obs.out"
+	cat "$D/obs.out"
+	wait_scrape "$MP" 'db_operation_name="GET".*error_type="protocol_error",service="sh"\} 1$'
+	scrape "$MP" >"$D/m"
+	grep -q 'db_operation_name="PING",.*error_type="",service="sh"} 1$' "$D/m"
+	grep -q 'db_operation_name="SET",.*error_type="WRONGTYPE",service="sh"} 1$' "$D/m"
+	[ "$(metric_sum "$D/m" '^obs_shim_parse_errors_total')" -ge 1 ]
+	bg_stop "$FAKE"
 }
