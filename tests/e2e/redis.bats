@@ -115,3 +115,33 @@ teardown() {
 	[ "$(metric_sum "$D/m" '^obs_shim_parse_errors_total')" -ge 1 ]
 	bg_stop "$FAKE"
 }
+
+@test "redis over TLS (redis-py through the system OpenSSL): every command followed in the plaintext" {
+	local MP TP
+	MP=$(free_port)
+	TP=$(free_port)
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/k.pem" -out "$D/c.pem" -days 1 \
+		-subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
+	redis-server --port 0 --tls-port "$TP" --bind 127.0.0.1 --tls-cert-file "$D/c.pem" \
+		--tls-key-file "$D/k.pem" --tls-ca-cert-file "$D/c.pem" --tls-auth-clients no \
+		--save '' --appendonly no --dir "$D" >"$D/tls.log" 2>&1 &
+	FAKE=$! # (stopped in teardown)
+	wait_for redis-cli --tls --cacert "$D/c.pem" -p "$TP" ping
+	cat >"$D/tls.py" <<-EOF
+		import redis
+		r = redis.Redis(host="127.0.0.1", port=$TP, ssl=True, ssl_ca_certs="$D/c.pem")
+		r.set("a", "b" * 5000)
+		assert r.get("a") == b"b" * 5000
+		r.ping()
+		p = r.pipeline()
+		for i in range(100):
+		    p.incr("n")
+		p.execute()
+	EOF
+	obs_start "$MP" --spans-file "$D/spans.jsonl" -- sh -c "'$DPY' '$D/tls.py' && sleep 30"
+	wait_scrape "$MP" 'db_operation_name="INCRBY",server_address="127.0.0.1",server_port="'"$TP"'",error_type="",service="sh"\} 100$'
+	scrape "$MP" >"$D/m"
+	for op in SET GET PING MULTI EXEC; do
+		grep -q "db_operation_name=\"$op\",.*error_type=\"\",service=\"sh\"} 1\$" "$D/m"
+	done
+}
