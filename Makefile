@@ -64,7 +64,7 @@ PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/monotime.
 APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
              userspace/collector/app.c userspace/collector/collector.c userspace/collector/collector_snap.c userspace/collector/mapwalk.c userspace/collector/collector_go.c userspace/collector/slots.c userspace/collector/ident.c userspace/collector/kcap.c userspace/collector/kcap_host.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c userspace/collector/elfkind.c userspace/collector/golayout.c userspace/collector/gohelper.c \
-             userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/privs.c \
+             userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/redsum.c userspace/collector/privs.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
              userspace/cmd/main.c userspace/cmd/run.c userspace/cmd/agent.c userspace/cmd/agent_svc.c userspace/cmd/triage.c \
              userspace/cmd/check.c userspace/cmd/confcmd.c \

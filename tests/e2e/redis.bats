@@ -58,6 +58,12 @@ teardown() {
 	grep -q '^db_client_operation_duration_seconds_bucket{db_system_name="redis",db_operation_name="GET",.*le="0.001"' "$D/m"
 	promtool check metrics <"$D/m"
 	obs_stop
+	# the exit summary says where the requests' time went, Redis included
+	grep -A14 '^requests, calls and commands' "$BATS_TEST_TMPDIR/obs.err"
+	grep -Eq "^  db client redis INCRBY 127.0.0.1 $RP +4100 " "$BATS_TEST_TMPDIR/obs.err"
+	grep -Eq "^  db client redis GET 127.0.0.1 $RP +41 " "$BATS_TEST_TMPDIR/obs.err"
+	grep -Eq "^  db client redis LPUSH 127.0.0.1 $RP WRONGTYPE +1 " "$BATS_TEST_TMPDIR/obs.err"
+	grep -Eq "^  http server GET /item/\{id\} 200 +41 " "$BATS_TEST_TMPDIR/obs.err"
 	# each request's Redis spans are its own children, within its time
 	"$PY" - "$D/spans.jsonl" <<-'EOF'
 		import json, sys

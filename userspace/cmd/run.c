@@ -92,8 +92,10 @@ static void print_summary(struct obs_app *a, const char *cmd, pid_t pid, int sta
 		report_summary(stderr, &s, 12);
 		snapshot_free(&s);
 	}
-	if (a->spans)
+	if (a->spans) {
+		spans_red_summary(a->spans, stderr, 12);
 		spans_summary(a->spans, stderr);
+	}
 	pthread_mutex_unlock(&a->lock);
 }
 

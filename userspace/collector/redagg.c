@@ -283,3 +283,23 @@ void redagg_render(const struct redagg *a, struct metrics_registry *r,
 		}
 	}
 }
+
+void redagg_each(const struct redagg *a, redagg_row_fn fn, void *arg)
+{
+	for (size_t i = 0; i < REDAGG_HASH; i++) {
+		for (const struct agg *g = a->htab[i]; g; g = g->next) {
+			const char *v[PROTO_LABELS_MAX];
+			const char *p = g->key;
+			size_t n = g->len ? g->family->nlabels : 0;
+			uint64_t counts[PROTO_BUCKETS_MAX + 1];
+
+			for (size_t k = 0; k < n; k++) {
+				v[k] = p;
+				p += strlen(p) + 1;
+			}
+			for (size_t b = 0; b <= PROTO_BUCKETS_MAX; b++)
+				counts[b] = g->counts[b];
+			fn(arg, g->family, n ? v : NULL, counts, g->sum);
+		}
+	}
+}

@@ -49,6 +49,11 @@ void redagg_render(const struct redagg *a, struct metrics_registry *r,
 		   const struct proto_handler *const *table, const char *service);
 /* Points not counted: more label sets than max_sets. */
 uint64_t redagg_dropped(const struct redagg *a);
+/* Each row: its family, label values (NULL: the family's overflow row),
+ * per-bucket counts (nbounds + 1) and sum. */
+typedef void (*redagg_row_fn)(void *arg, const struct proto_family *f, const char *const *labels,
+			      const uint64_t *counts, double sum);
+void redagg_each(const struct redagg *a, redagg_row_fn fn, void *arg);
 /* Remove every series of this service (its process labels); how many. */
 size_t redagg_forget(struct redagg *a, const char *svc, const char *container_id,
 		     const char *pod_uid);

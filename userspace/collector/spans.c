@@ -13,6 +13,7 @@
 #include "log.h"
 #include "monotime.h"
 #include "redagg.h"
+#include "redsum.h"
 #include "region.h"
 #include "registry.h"
 #include "str.h"
@@ -404,6 +405,19 @@ void spans_render(struct spans *s, struct metrics_registry *r)
 		"Outgoing HTTP/2 requests sent without traceparent: the HEADERS frame was not "
 		"whole in one write, or there was no room to grow it.",
 		NULL, NULL, (double)t.c[REGION_INJECT_SKIPPED]);
+	redagg_free(agg);
+}
+
+void spans_red_summary(struct spans *s, FILE *out, unsigned top)
+{
+	struct redagg *agg = redagg_new(AGG_MAX);
+
+	if (!agg)
+		return;
+	pthread_mutex_lock(&s->lock);
+	regions_merge(s->rs, agg, s->unix_off, 0);
+	pthread_mutex_unlock(&s->lock);
+	redsum_print(out, agg, top);
 	redagg_free(agg);
 }
 

@@ -61,5 +61,7 @@ void spans_finish(struct spans *s, long timeout_ms);
 void spans_close(struct spans *s, long timeout_ms);
 /* Totals for the exit summary. */
 void spans_summary(struct spans *s, FILE *out);
+/* The exit summary's table of what the processes counted (redsum.h). */
+void spans_red_summary(struct spans *s, FILE *out, unsigned top);
 
 #endif
