@@ -328,6 +328,12 @@ static void redis_describe_observe(void **state)
 	redis_handler.observe(&th.recs[1], &env, &o);
 	assert_string_equal(o.labels[1], "_OTHER"); /* not a plausible name: no series of its own */
 	assert_string_equal(o.labels[4], "ERR");
+	/* nor is an error prefix a script chose */
+	send_cmds(pc, S("*2\r\n$7\r\nEVALSHA\r\n$1\r\nx\r\n"));
+	reply(pc, S("-my{prefix} from a script\r\n"));
+	redis_handler.observe(&th.recs[2], &env, &o);
+	assert_string_equal(o.labels[1], "EVALSHA");
+	assert_string_equal(o.labels[4], "_OTHER");
 	done_with(pc);
 }
 

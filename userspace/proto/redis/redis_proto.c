@@ -67,9 +67,10 @@ static int redis_open(struct proto_conn *pc)
 	return 0;
 }
 
-/* A command's name as a label: upper case, or _OTHER when it is not a
- * plausible name (a client's bytes must not make series at will). */
-static void op_name(const char *w, char out[RESP_WORD_MAX])
+/* A word as a label (a command's name, an error's prefix): upper case,
+ * or _OTHER when it is not a plausible name (the peers' bytes must not
+ * make series at will). */
+static void label_word(const char *w, char out[RESP_WORD_MAX])
 {
 	size_t i = 0;
 
@@ -139,7 +140,7 @@ static void on_command(struct proto_conn *pc, struct redis_state *s, const struc
 
 	if (m->empty)
 		return; /* Redis answers nothing to it */
-	op_name(m->word, op);
+	label_word(m->word, op);
 	if (!strcmp(op, "SELECT"))
 		s->db = db_index(m->arg, s->db);
 	else if (!strcmp(op, "RESET"))
@@ -168,12 +169,16 @@ static void emit(struct proto_conn *pc, const struct exchange *x, const char *op
 		 const char *err, uint16_t how, uint64_t ts)
 {
 	struct span_rec r;
+	char code[RESP_WORD_MAX];
 
 	spanrec_clear_attrs(&r);
 	spanrec_put_str(&r, REDIS_A_OP, op, RESP_WORD_MAX);
 	spanrec_put_int(&r, REDIS_A_DB, db);
-	if (err)
-		spanrec_put_str(&r, REDIS_A_ERR, err[0] ? err : "ERR", RESP_WORD_MAX);
+	if (err) {
+		/* a label: a script's own error prefix is the server's to choose */
+		label_word(err[0] ? err : "ERR", code);
+		spanrec_put_str(&r, REDIS_A_ERR, code, RESP_WORD_MAX);
+	}
 	pconn_emit(pc, x, &r, how, ts);
 }
 
