@@ -32,45 +32,50 @@ teardown() {
 	true
 }
 
-@test "redis: a Python service's Redis commands are CLIENT spans, children of the request that made them; every command counted (pipelines, MULTI/EXEC); errors said; answers unchanged" {
+@test "redis: a Python service's Redis commands are CLIENT spans, children of the request that made them (8 and 32 callers at once); every command counted (pipelines, MULTI/EXEC); errors said; answers unchanged" {
 	local MP SP n
 	MP=$(free_port)
 	SP=$(free_port)
 	obs_start "$MP" --spans-file "$D/spans.jsonl" -- "$DPY" "$TOP/tests/e2e/redis_app.py" "$SP" "$RP"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
-	# 40 requests, 4 at a time, each with its caller's traceparent
-	seq 1 40 | xargs -P 4 -I{} sh -c '
-		tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
-		curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
-	for n in $(seq 1 40); do
+	# 80 requests, each with its caller's traceparent: 40 at 8 at a time,
+	# then 40 at 32 at a time
+	get_items() {
+		seq "$1" "$2" | xargs -P "$3" -I{} sh -c '
+			tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
+			curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
+	}
+	get_items 1 40 8
+	get_items 41 80 32
+	for n in $(seq 1 80); do
 		[ "$(cat "$D/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ]
 	done
 	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = "WRONGTYPE Operation against a key holding the wrong kind of value" ]
-	# every command counted: 41 SETs and GETs, 4100 INCRs (as INCRBY), of
-	# which 2000 in MULTI/EXEC
-	wait_scrape "$MP" '^db_client_operation_duration_seconds_count\{db_system_name="redis",db_operation_name="INCRBY",server_address="127.0.0.1",server_port="'"$RP"'",error_type="",service="python3"\} 4100$'
+	# every command counted: 81 SETs and GETs, 8100 INCRs (as INCRBY), of
+	# which 4100 in MULTI/EXEC
+	wait_scrape "$MP" '^db_client_operation_duration_seconds_count\{db_system_name="redis",db_operation_name="INCRBY",server_address="127.0.0.1",server_port="'"$RP"'",error_type="",service="python3"\} 8100$'
 	scrape "$MP" >"$D/m"
-	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="GET",.*error_type="",service="python3"} 41$' "$D/m"
-	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="SET",.*error_type="",service="python3"} 42$' "$D/m"
-	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="MULTI",.*} 21$' "$D/m"
-	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="EXEC",.*} 21$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="GET",.*error_type="",service="python3"} 81$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="SET",.*error_type="",service="python3"} 82$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="MULTI",.*} 41$' "$D/m"
+	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="EXEC",.*} 41$' "$D/m"
 	grep -q '^db_client_operation_duration_seconds_count{db_system_name="redis",db_operation_name="LPUSH",.*error_type="WRONGTYPE",service="python3"} 1$' "$D/m"
 	grep -q '^db_client_operation_duration_seconds_bucket{db_system_name="redis",db_operation_name="GET",.*le="0.001"' "$D/m"
 	promtool check metrics <"$D/m"
 	obs_stop
 	# the exit summary says where the requests' time went, Redis included
 	grep -A14 '^requests, calls and commands' "$BATS_TEST_TMPDIR/obs.err"
-	grep -Eq "^  db client redis INCRBY 127.0.0.1 $RP +4100 " "$BATS_TEST_TMPDIR/obs.err"
-	grep -Eq "^  db client redis GET 127.0.0.1 $RP +41 " "$BATS_TEST_TMPDIR/obs.err"
+	grep -Eq "^  db client redis INCRBY 127.0.0.1 $RP +8100 " "$BATS_TEST_TMPDIR/obs.err"
+	grep -Eq "^  db client redis GET 127.0.0.1 $RP +81 " "$BATS_TEST_TMPDIR/obs.err"
 	grep -Eq "^  db client redis LPUSH 127.0.0.1 $RP WRONGTYPE +1 " "$BATS_TEST_TMPDIR/obs.err"
-	grep -Eq "^  http server GET /item/\{id\} 200 +41 " "$BATS_TEST_TMPDIR/obs.err"
+	grep -Eq "^  http server GET /item/\{id\} 200 +81 " "$BATS_TEST_TMPDIR/obs.err"
 	# each request's Redis spans are its own children, within its time
 	"$PY" - "$D/spans.jsonl" <<-'EOF'
 		import json, sys
 		spans = [json.loads(l) for l in open(sys.argv[1])]
 		server = {s["span_id"]: s for s in spans if s["kind"] == "server"}
 		redis = [s for s in spans if s["attributes"].get("db.system.name") == "redis"]
-		assert len(redis) > 40 * 3, len(redis)
+		assert len(redis) > 80 * 3, len(redis)
 		per = {}
 		for s in redis:
 		    assert s["kind"] == "client", s
@@ -83,7 +88,7 @@ teardown() {
 		    a = s["attributes"]
 		    assert a["db.operation.name"] == s["name"] and a["db.namespace"] == "0", a
 		    assert a["server.address"] == "127.0.0.1" and a["server.port"] > 0, a
-		for n in range(1, 41):
+		for n in range(1, 81):
 		    names = per["/item/%d" % n]
 		    # the pipeline's first 64 commands waiting have spans (the
 		    # rest are counted only)
