@@ -48,8 +48,7 @@ static void quantile(const struct proto_family *f, const uint64_t *counts, uint6
 			break;
 	report_fmt_ns(t, sizeof(t),
 		      (uint64_t)(f->bounds[b < f->nbounds ? b : f->nbounds - 1] * 1e9));
-	str_copy(out, len, b < f->nbounds ? "" : ">");
-	str_append(out, len, b < f->nbounds ? 0 : 1, t);
+	str_append(out, len, str_copy(out, len, b < f->nbounds ? "" : ">"), t);
 }
 
 static void add_row(void *arg, const struct proto_family *f, const char *const *labels,
