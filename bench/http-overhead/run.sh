@@ -25,6 +25,8 @@
 #      also runs shim, nospans, obs10 and obs100 from another build of obs
 #      (an earlier commit's build/ directory) as shim@, nospans@, obs10@
 #      and obs100@, interleaved in the same rounds
+#   CFGS="bare nospans obs10" bench/http-overhead/run.sh ...
+#      only these configurations (bare is always needed for the ratios)
 #
 # Needs root (obs-run loads BPF). Not a CI test: timings here are noisy.
 set -euo pipefail
@@ -103,7 +105,7 @@ stop_cfg() {
 # wrk's p99 in microseconds
 
 worker= peer=
-cfgs="bare shim bpf bpftrace nospans obs10 obs100"
+cfgs=${CFGS:-"bare shim bpf bpftrace nospans obs10 obs100"}
 [ -n "$cmp" ] && cfgs="$cfgs shim@ nospans@ obs10@ obs100@"
 command -v bpftrace >/dev/null || cfgs=${cfgs/bpftrace /}
 hz=$(getconf CLK_TCK)

@@ -7,19 +7,18 @@
 
 #include "h2_proto.h"
 #include "http1_proto.h"
+#include "pg_proto.h"
 #include "redis_proto.h"
 
 const struct proto_handler *const proto_handlers[] = {
-    &h2_handler,
-    &http1_handler,
-    &redis_handler,
-    NULL,
+    &h2_handler, &http1_handler, &redis_handler, &pg_handler, NULL,
 };
 
 /* Kernel-side capture copies a bounded prefix of each read and write
  * (bpf/capture.bpf.c: one 512-byte chunk, 64 KiB once HTTP/2's preface
- * is seen). RESP is framed by lengths a pipeline's replies run past: Redis
- * needs every byte, and is followed through the shim only. */
+ * is seen). RESP and PostgreSQL's messages are framed by lengths that
+ * replies run past: they need every byte, and are followed through the
+ * shim only. */
 const struct proto_handler *const proto_kernel_handlers[] = {
     &h2_handler,
     &http1_handler,
