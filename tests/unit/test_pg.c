@@ -188,8 +188,8 @@ static void pgw_not_pg(void **state)
 	    {'q', 0, 0, 0, 4, 0},	    /* a frontend type */
 	};
 	static const uint8_t bad_front[][8] = {
-	    {0, 0, 0, 8, 0, 2, 0, 0},	    /* protocol 2 */
-	    {0, 0, 0x30, 0, 0, 3, 0, 0},    /* a startup packet over 10000 bytes */
+	    {0, 0, 0, 8, 0, 2, 0, 0},		  /* protocol 2 */
+	    {0, 0, 0x30, 0, 0, 3, 0, 0},	  /* a startup packet over 10000 bytes */
 	    {0, 0, 0, 7, 0x04, 0xd2, 0x16, 0x2f}, /* shorter than its header */
 	};
 	struct pgw_parser p;
@@ -302,7 +302,9 @@ static void pg_simple_and_extended(void **state)
 		put(&o, 'S', "", 0);
 		app_sends(pc, &o);
 		put(&i, 'T', S("\0\0"));
-		put(&i, 'D', S("\0\1\0\0\0\1" "1"));
+		put(&i, 'D',
+		    S("\0\1\0\0\0\1"
+		      "1"));
 		put_s(&i, 'C', "SELECT 1");
 		ready(&i);
 		error(&i, "42P01");
