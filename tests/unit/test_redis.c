@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include "proto_testhost.h"
+#include "db_sem.h"
 #include "redis_proto.h"
 #include "registry.h"
 #include "resp.h"

@@ -2,9 +2,9 @@
 
 #include <string.h>
 
+#include "db_sem.h"
 #include "pconn.h"
 #include "pgwire.h"
-#include "redis_proto.h" /* db_client_duration: one family for every data store */
 #include "registry.h"
 #include "str.h"
 #include "xspan.h"
@@ -354,37 +354,13 @@ static const struct proto_family *const pg_families[] = {&db_client_duration, NU
 /* error.type: the SQLSTATE, or how the operation ended. */
 static const char *error_type(const struct span_rec *r)
 {
-	const char *e = spanrec_str(r, PG_A_ERR);
-
-	if (e[0])
-		return e;
-	switch (r->error) {
-	case SPAN_ERR_NONE:
-		return NULL;
-	case SPAN_ERR_CLOSED:
-		return "connection_closed";
-	case SPAN_ERR_RESET:
-		return "connection_reset";
-	default:
-		return "protocol_error";
-	}
+	return db_error_type(r, spanrec_str(r, PG_A_ERR));
 }
 
-static void pg_observe(const struct span_rec *r, const struct proto_env *env,
-		       struct proto_obs *obs)
+static void pg_observe(const struct span_rec *r, const struct proto_env *env, struct proto_obs *obs)
 {
-	const char *et = error_type(r);
-	char port[8] = "";
-
 	(void)env;
-	if (r->peer_port)
-		str_u64(port, r->peer_port);
-	proto_obs_init(obs, &db_client_duration, proto_seconds(r));
-	proto_obs_label(obs, "postgresql");
-	proto_obs_label(obs, spanrec_str(r, PG_A_OP));
-	proto_obs_label(obs, r->peer);
-	proto_obs_label(obs, port);
-	proto_obs_label(obs, et ? et : "");
+	db_observe(r, "postgresql", spanrec_str(r, PG_A_OP), error_type(r), obs);
 }
 
 static void pg_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x)
@@ -411,12 +387,7 @@ static void pg_describe(const struct span_rec *r, const struct proto_env *env, s
 	if (batch > 1)
 		xspan_put_int(x, "db.operation.batch.size", batch);
 	xspan_put_str(x, "db.response.status_code", spanrec_str(r, PG_A_ERR));
-	xspan_put_str(x, "server.address", r->peer);
-	xspan_put_str(x, "network.peer.address", r->peer);
-	if (r->peer_port) {
-		xspan_put_int(x, "server.port", r->peer_port);
-		xspan_put_int(x, "network.peer.port", r->peer_port);
-	}
+	db_describe_peer(r, x);
 	xspan_put_str(x, "error.type", et);
 }
 

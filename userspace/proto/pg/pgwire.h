@@ -27,20 +27,20 @@
 enum pgw_side { PGW_FRONTEND, PGW_BACKEND };
 
 struct pgw_msg {
-	char type;	/* 0: a startup-phase message (see code); else its type byte */
-	uint32_t code;	/* type 0: its code (PGW_PROTO_3, PGW_SSL_REQUEST, ...);
-			 * a backend's one-byte answer: that byte, type 0 too */
-	uint32_t len;	/* payload bytes (type and length field not counted) */
+	char type;     /* 0: a startup-phase message (see code); else its type byte */
+	uint32_t code; /* type 0: its code (PGW_PROTO_3, PGW_SSL_REQUEST, ...);
+			* a backend's one-byte answer: that byte, type 0 too */
+	uint32_t len;  /* payload bytes (type and length field not counted) */
 	uint16_t head_len;
 	uint8_t head[PGW_HEAD_MAX]; /* the payload's first bytes */
 };
 
 struct pgw_parser {
-	uint8_t side;	    /* enum pgw_side */
-	uint8_t startup;    /* frontend: the next message has no type byte */
-	uint8_t one_byte;   /* backend: the next message is one byte (SSL/GSS answer) */
-	uint8_t broken;	    /* not this protocol: stays broken */
-	uint8_t hdr_need;   /* header bytes of the message being read */
+	uint8_t side;	  /* enum pgw_side */
+	uint8_t startup;  /* frontend: the next message has no type byte */
+	uint8_t one_byte; /* backend: the next message is one byte (SSL/GSS answer) */
+	uint8_t broken;	  /* not this protocol: stays broken */
+	uint8_t hdr_need; /* header bytes of the message being read */
 	uint8_t hdr_have;
 	uint8_t hdr[8];
 	uint32_t left;	    /* payload bytes still to come */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_sem.h"
 #include "pconn.h"
 #include "registry.h"
 #include "resp.h"
@@ -296,56 +297,19 @@ static void redis_eof(struct proto_conn *pc, uint64_t ts)
 
 /* ---- what a record means ---- */
 
-/* OpenTelemetry's advice for db.client.operation.duration, in seconds. */
-static const double db_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
-static const char *const db_labels[] = {"db_system_name", "db_operation_name", "server_address",
-					"server_port", "error_type"};
-const struct proto_family db_client_duration = {
-    .id = FAMILY_DB_CLIENT,
-    .name = "db_client_operation_duration_seconds",
-    .help = "Duration of database client operations (OpenTelemetry db.client.operation.duration).",
-    .unit = "seconds",
-    .labels = db_labels,
-    .nlabels = 5,
-    .bounds = db_bounds,
-    .nbounds = sizeof(db_bounds) / sizeof(db_bounds[0]),
-};
 static const struct proto_family *const redis_families[] = {&db_client_duration, NULL};
 
 /* error.type: the error reply's prefix, or how the exchange ended. */
 static const char *error_type(const struct span_rec *r)
 {
-	const char *e = spanrec_str(r, REDIS_A_ERR);
-
-	if (e[0])
-		return e;
-	switch (r->error) {
-	case SPAN_ERR_NONE:
-		return NULL;
-	case SPAN_ERR_CLOSED:
-		return "connection_closed";
-	case SPAN_ERR_RESET:
-		return "connection_reset";
-	default:
-		return "protocol_error";
-	}
+	return db_error_type(r, spanrec_str(r, REDIS_A_ERR));
 }
 
 static void redis_observe(const struct span_rec *r, const struct proto_env *env,
 			  struct proto_obs *obs)
 {
-	const char *et = error_type(r);
-	char port[8] = "";
-
 	(void)env;
-	if (r->peer_port)
-		str_u64(port, r->peer_port);
-	proto_obs_init(obs, &db_client_duration, proto_seconds(r));
-	proto_obs_label(obs, "redis");
-	proto_obs_label(obs, spanrec_str(r, REDIS_A_OP));
-	proto_obs_label(obs, r->peer);
-	proto_obs_label(obs, port);
-	proto_obs_label(obs, et ? et : "");
+	db_observe(r, "redis", spanrec_str(r, REDIS_A_OP), error_type(r), obs);
 }
 
 static void redis_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x)
@@ -361,12 +325,7 @@ static void redis_describe(const struct span_rec *r, const struct proto_env *env
 	xspan_put_str(x, "db.operation.name", op);
 	xspan_put_str(x, "db.namespace", db);
 	xspan_put_str(x, "db.response.status_code", spanrec_str(r, REDIS_A_ERR));
-	xspan_put_str(x, "server.address", r->peer);
-	xspan_put_str(x, "network.peer.address", r->peer);
-	if (r->peer_port) {
-		xspan_put_int(x, "server.port", r->peer_port);
-		xspan_put_int(x, "network.peer.port", r->peer_port);
-	}
+	db_describe_peer(r, x);
 	xspan_put_str(x, "error.type", et);
 }
 

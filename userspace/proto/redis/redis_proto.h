@@ -17,7 +17,6 @@ enum redis_attr {
 	REDIS_A_ERR,	/* an error reply's prefix (ERR, WRONGTYPE, ...) */
 };
 
-extern const struct proto_family db_client_duration; /* db.client.operation.duration */
 extern const struct proto_handler redis_handler;
 
 #endif
