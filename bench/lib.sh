@@ -73,3 +73,15 @@ bench_stop() {
 	kill -TERM "$srv" 2>/dev/null || true
 	wait "$srv" 2>/dev/null || true
 }
+
+# bench_obs_fixed OBS_RUN [ARGS...]: the CPU seconds (user+system) obs-run
+# takes around a command that does nothing (loading its probes, BTF, its
+# exit): what a short benchmark that times obs-run whole must take off
+# before dividing by the operations it ran
+bench_obs_fixed() {
+	local t
+	t=$(mktemp)
+	/usr/bin/time -f "%U %S" -o "$t" "$@" --no-summary --metrics-addr 127.0.0.1:0 -- true >/dev/null 2>&1
+	awk '{print $1 + $2}' "$t"
+	rm -f "$t"
+}
