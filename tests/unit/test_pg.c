@@ -376,13 +376,22 @@ static void pg_batches(void **state)
 	assert_int_equal(spanrec_int(&th.recs[0], PG_A_BATCH, 0), 2);
 	assert_string_equal(spanrec_str(&th.recs[1], PG_A_OP), "BATCH");
 	assert_int_equal(spanrec_int(&th.recs[1], PG_A_BATCH, 0), 3);
-	/* left waiting at the close: ended closed */
+	/* a function call: an operation with no command tag */
+	o.n = i.n = 0;
+	put(&o, 'F', S("\0\0\4\0\0\0\0\0\0"));
+	app_sends(pc, &o);
+	put(&i, 'V', S("\0\0\0\1" "t"));
+	ready(&i);
+	server_says(pc, &i, 0);
+	assert_int_equal(th.nrec, 3);
+	assert_string_equal(spanrec_str(&th.recs[2], PG_A_OP), "");
+		/* left waiting at the close: ended closed */
 	o.n = 0;
 	put_s(&o, 'Q', "select pg_sleep(10)");
 	app_sends(pc, &o);
 	pconn_eof(pc, th_now());
-	assert_int_equal(th.nrec, 3);
-	assert_int_equal(th.recs[2].error, SPAN_ERR_CLOSED);
+	assert_int_equal(th.nrec, 4);
+	assert_int_equal(th.recs[3].error, SPAN_ERR_CLOSED);
 	assert_int_equal(th.counts[PROTO_COUNT_PARSE_ERROR], 0);
 	done_with(pc);
 }

@@ -276,6 +276,7 @@ static int on_backend(struct proto_conn *pc, struct pg_state *s, const struct pg
 		return 0;
 	case 'C': /* CommandComplete */
 	case 's': /* PortalSuspended: an Execute's rows, some of them */
+	case 'V': /* FunctionCallResponse */
 		if (s->phase == PG_READY)
 			on_complete(s, m);
 		return 0;
