@@ -26,6 +26,11 @@ const volatile __u32 cap_tail_on = 0;
  * may still run for capture's tail calls. */
 const volatile __u32 sys_hist_on = 1;
 const volatile __u32 runq_on = 1;
+/* Run-queue waits from the scheduler's own bookkeeping (CONFIG_SCHED_INFO:
+ * sched_info.last_queued, stamped with the run queue's clock when a task
+ * is queued) instead of a wakeup program and a hash entry per wakeup:
+ * set by userspace when the kernel's BTF has both. */
+const volatile __u32 runq_sched_info = 0;
 const volatile __u32 emit_exec = 0; /* send OBS_EV_EXEC events */
 
 struct {
@@ -203,6 +208,27 @@ int BPF_PROG(obs_sched_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
+/* next is about to run: it waited from when it was queued (wakeup or
+ * preemption; the scheduler clears the stamp only after this tracepoint)
+ * to this run queue's clock now (updated just before the pick), reached
+ * through next's own run queue (the per-CPU runqueues variable is not in
+ * kallsyms on kernels without KALLSYMS_ALL). Both are the run queue's
+ * clock, not bpf_ktime_get_ns's, so only their difference is used. */
+static __always_inline void runq_from_sched_info(struct task_struct *next)
+{
+	__u64 queued = BPF_CORE_READ(next, sched_info.last_queued), now;
+	__u32 slot;
+
+	if (!queued || !BPF_CORE_READ(next, pid))
+		return;
+	slot = slot_of_tgid(BPF_CORE_READ(next, tgid));
+	if (slot == OBS_SLOT_NONE)
+		return;
+	now = BPF_CORE_READ(next, se.cfs_rq, rq, clock);
+	if (now > queued)
+		hist_record(slot, OBS_H_RUNQ, 0, 0, now - queued, 0);
+}
+
 SEC("raw_tp/sched_switch")
 int BPF_PROG(obs_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
@@ -220,6 +246,10 @@ int BPF_PROG(obs_sched_switch, bool preempt, struct task_struct *prev, struct ta
 		c->start = 0;
 	}
 
+	if (runq_on && runq_sched_info) {
+		runq_from_sched_info(next);
+		goto tail;
+	}
 	/* Preempted while runnable: it waits on the run queue from now. */
 	if (runq_on && prev_state == TASK_RUNNING)
 		runq_mark(prev);
@@ -232,6 +262,7 @@ int BPF_PROG(obs_sched_switch, bool preempt, struct task_struct *prev, struct ta
 			hist_record(rs->slot, OBS_H_RUNQ, 0, 0, now - rs->ts, 0);
 		bpf_map_delete_elem(&runq_start, &nkey);
 	}
+tail:
 	if (cap_tail_on)
 		bpf_tail_call(ctx, &cap_tail, OBS_CAP_TAIL_SWITCH);
 	return 0;

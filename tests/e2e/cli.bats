@@ -72,6 +72,26 @@ teardown() { obs_stop; }
 	[[ "$output" == *"syscall openat"* ]]
 }
 
+@test "run-queue latency: two busy loops sharing one CPU for 2 s each wait about half of it (1.4-2.8 s in all)" {
+	require_bpf
+	require_cmd taskset
+	local MP
+	MP=$(free_port)
+	obs_start "$MP" -- sh -c "
+		taskset -c 0 timeout 2 sh -c 'while :; do :; done' &
+		taskset -c 0 timeout 2 sh -c 'while :; do :; done' &
+		wait; echo done >'$BATS_TEST_TMPDIR/hogs'; sleep 60"
+	wait_for test -e "$BATS_TEST_TMPDIR/hogs"
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	grep '^obs_runqueue_latency_seconds_' "$BATS_TEST_TMPDIR/m" | grep -v _bucket
+	awk '$1 == "obs_runqueue_latency_seconds_sum{service=\"sh\"}" { ok = $2 >= 1.4 && $2 <= 2.8 }
+		END { exit !ok }' "$BATS_TEST_TMPDIR/m"
+	# most waits are for a whole scheduler slice: past 262 us
+	awk '$1 == "obs_runqueue_latency_seconds_bucket{service=\"sh\",le=\"0.000262144\"}" { lo = $2; seen = 1 }
+		$1 == "obs_runqueue_latency_seconds_count{service=\"sh\"}" { n = $2 }
+		END { exit !(seen && n >= 100 && 2 * lo < n) }' "$BATS_TEST_TMPDIR/m"
+}
+
 @test "metrics port in use: clear error, exit 125, CMD never runs" {
 	require_bpf
 	local port

@@ -93,6 +93,28 @@ static void select_disk_merges(struct obs_bpf *s)
 	disable(s->progs.obs_block_bio_frontmerge);
 }
 
+static int btf_has_member(const struct btf *btf, const char *type, const char *member)
+{
+	int id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+
+	for (int i = 0; t && i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, btf_members(t)[i].name_off), member))
+			return 1;
+	return 0;
+}
+
+/* Can run-queue waits come from the scheduler's own stamp
+ * (task_struct.sched_info.last_queued, CONFIG_SCHED_INFO) and the run
+ * queue's clock (through the task's cfs_rq, CONFIG_FAIR_GROUP_SCHED)?
+ * Then no program runs at wakeup. */
+static int runq_by_sched_info(const struct btf *vmlinux)
+{
+	return vmlinux && btf_has_member(vmlinux, "sched_info", "last_queued") &&
+	       btf_has_member(vmlinux, "sched_entity", "cfs_rq") &&
+	       btf_has_member(vmlinux, "cfs_rq", "rq") && btf_has_member(vmlinux, "rq", "clock");
+}
+
 /* Kernel-side capture runs as tail calls of the syscall and scheduler
  * programs: with capture on they stay, their own histograms off (rodata),
  * whatever probes were asked for. */
@@ -105,7 +127,10 @@ static void select_probes(struct obs_bpf *s, unsigned probes, int capture,
 		disable(s->progs.obs_sys_enter);
 		disable(s->progs.obs_sys_exit);
 	}
-	if (!(probes & OBS_PROBE_RUNQ)) {
+	s->rodata->runq_sched_info = runq_by_sched_info(vmlinux);
+	if (s->rodata->runq_sched_info)
+		bpf_map__set_max_entries(s->maps.runq_start, 1); /* unused */
+	if (!(probes & OBS_PROBE_RUNQ) || s->rodata->runq_sched_info) {
 		disable(s->progs.obs_sched_wakeup);
 		disable(s->progs.obs_sched_wakeup_new);
 	}
