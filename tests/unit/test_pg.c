@@ -380,12 +380,14 @@ static void pg_batches(void **state)
 	o.n = i.n = 0;
 	put(&o, 'F', S("\0\0\4\0\0\0\0\0\0"));
 	app_sends(pc, &o);
-	put(&i, 'V', S("\0\0\0\1" "t"));
+	put(&i, 'V',
+	    S("\0\0\0\1"
+	      "t"));
 	ready(&i);
 	server_says(pc, &i, 0);
 	assert_int_equal(th.nrec, 3);
 	assert_string_equal(spanrec_str(&th.recs[2], PG_A_OP), "");
-		/* left waiting at the close: ended closed */
+	/* left waiting at the close: ended closed */
 	o.n = 0;
 	put_s(&o, 'Q', "select pg_sleep(10)");
 	app_sends(pc, &o);
