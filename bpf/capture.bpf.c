@@ -23,7 +23,7 @@
 #define OBS_CAP_PROBE_TRIES 64
 
 /* Is the task on this CPU one whose syscalls capture looks at? A cache per
- * CPU of the last answers, valid while cap_gen is unchanged: every syscall
+ * CPU of the last answer, valid while cap_gen is unchanged: every syscall
  * on the machine enters and exits here, and most are of processes nobody
  * captures, which then cost no hash lookup. cap_gen is bumped by whatever
  * changes the answer for a task: userspace changing cap_procs, and here a
@@ -40,26 +40,14 @@ static __always_inline struct obs_cap_cpu *cap_cpu_of(void)
 /* 0 if the current task is surely not captured (no hash lookup). */
 static __always_inline int maybe_captured(struct obs_cap_cpu *c, __u64 task)
 {
-	if (c->gen != cap_gen)
-		return 1;
-#pragma unroll
-	for (int i = 0; i < OBS_SLOT_CACHE; i++)
-		if (c->task[i] == task)
-			return 0;
-	return 1;
+	return !(c->task == task && c->gen == cap_gen && !c->captured);
 }
 
-/* The answer for task as of gen: one not captured is remembered. */
 static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32 gen, int captured)
 {
-	if (c->gen != gen) {
-#pragma unroll
-		for (int i = 0; i < OBS_SLOT_CACHE; i++)
-			c->task[i] = 0;
-		c->gen = gen;
-	}
-	if (!captured)
-		c->task[c->next++ & (OBS_SLOT_CACHE - 1)] = task;
+	c->task = task;
+	c->gen = gen;
+	c->captured = captured;
 }
 
 /* An HTTP/2 connection (its client preface was seen) gets up to this many

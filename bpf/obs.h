@@ -66,27 +66,21 @@ struct obs_counters {
  * path needs no map update. A task switched out mid-syscall has its entry
  * moved ("parked") into a hash by tid.
  */
-#define OBS_SLOT_CACHE 4 /* a power of two */
-
 struct obs_cur_sys {
 	__u64 start; /* 0: not in a recorded syscall */
 	__u64 task;  /* task_struct address of the task in the syscall */
 	__u32 nr;
 	__u32 slot;
+	/* Cache of the last tracked-map lookup on this CPU, valid while
+	 * track_gen is unchanged: saves a hash lookup per syscall. */
+	__u64 cache_task;
+	__u32 cache_slot;
+	__u32 cache_gen;
 	/* The clock at the exit of end_task's last recorded syscall: capture
 	 * stamps its events with it (a clock read costs ~60 ns here). */
 	__u64 end;
 	__u64 end_task;
-	/* Cache of the last OBS_SLOT_CACHE tracked-map lookups on this CPU,
-	 * valid while track_gen is unchanged: saves a hash lookup per
-	 * syscall. More than one: a server and its load generator (or a Go
-	 * program's threads) take turns on a CPU, and one entry missed on
-	 * every turn. */
-	__u32 cache_gen;
-	__u32 cache_next;
-	__u64 cache_task[OBS_SLOT_CACHE];
-	__u32 cache_slot[OBS_SLOT_CACHE];
-	__u64 pad[4]; /* two cache lines per CPU */
+	__u64 pad[1]; /* one cache line per CPU */
 };
 
 /*
@@ -182,10 +176,10 @@ enum obs_cap_kind {
 
 /* capture.bpf.c's per-CPU answer to "is this task captured?" (its cap_cpus). */
 struct obs_cap_cpu {
-	__u64 task[OBS_SLOT_CACHE]; /* tasks surely not captured */
+	__u64 task;
 	__u32 gen;
-	__u32 next;
-	__u64 pad[3]; /* one cache line per CPU */
+	__u32 captured;
+	__u64 pad[6]; /* one cache line per CPU */
 };
 
 /* A process in capture.bpf.c's cap_procs. */

@@ -155,23 +155,14 @@ static __always_inline struct obs_counters *counters_of(__u32 slot)
 /* The current task's slot, through this CPU's one-entry cache (c). */
 static __always_inline __u32 current_slot(struct obs_cur_sys *c, __u64 task)
 {
-	__u32 gen = track_gen, slot, i;
+	__u32 gen = track_gen, slot;
 
-	if (c->cache_gen == gen) {
-#pragma unroll
-		for (i = 0; i < OBS_SLOT_CACHE; i++)
-			if (c->cache_task[i] == task)
-				return c->cache_slot[i];
-	} else {
-#pragma unroll
-		for (i = 0; i < OBS_SLOT_CACHE; i++)
-			c->cache_task[i] = 0;
-		c->cache_gen = gen;
-	}
+	if (c->cache_task == task && c->cache_gen == gen)
+		return c->cache_slot;
 	slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
-	i = c->cache_next++ & (OBS_SLOT_CACHE - 1);
-	c->cache_task[i] = task;
-	c->cache_slot[i] = slot;
+	c->cache_task = task;
+	c->cache_slot = slot;
+	c->cache_gen = gen;
 	return slot;
 }
 
