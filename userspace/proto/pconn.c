@@ -100,6 +100,12 @@ void pconn_feed_iov(struct proto_conn *pc, enum proto_dir dir, const struct iove
 	}
 }
 
+void pconn_sent_feed(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t n,
+		     uint64_t ts)
+{
+	pconn_feed_iov(pc, PROTO_OUT, iov, iovcnt, n, ts);
+}
+
 void pconn_skip(struct proto_conn *pc, enum proto_dir dir, uint64_t n, uint64_t ts)
 {
 	if (pc->dead || !n)

@@ -56,6 +56,10 @@ void pconn_feed(struct proto_conn *pc, enum proto_dir dir, const uint8_t *b, siz
 /* The first n bytes of iov. */
 void pconn_feed_iov(struct proto_conn *pc, enum proto_dir dir, const struct iovec *iov, int iovcnt,
 		    size_t n, uint64_t ts);
+/* A handler's `sent` for a module that only reads what its app wrote:
+ * the n bytes that left are fed OUT. */
+void pconn_sent_feed(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t n,
+		     uint64_t ts);
 /* n bytes moved in dir that nobody saw (sendfile). */
 void pconn_skip(struct proto_conn *pc, enum proto_dir dir, uint64_t n, uint64_t ts);
 /* The connection ended: open exchanges end; nothing more is followed. */

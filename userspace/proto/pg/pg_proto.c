@@ -337,12 +337,6 @@ static int pg_skip(struct proto_conn *pc, enum proto_dir dir, uint64_t n, uint64
 	return 0;
 }
 
-static void pg_sent(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t n,
-		    uint64_t ts)
-{
-	pconn_feed_iov(pc, PROTO_OUT, iov, iovcnt, n, ts);
-}
-
 static void pg_eof(struct proto_conn *pc, uint64_t ts)
 {
 	end_all(pc, pc->st, SPAN_ERR_CLOSED, ts);
@@ -400,7 +394,7 @@ const struct proto_handler pg_handler = {
     .open = pg_open,
     .feed = pg_feed,
     .skip = pg_skip,
-    .sent = pg_sent,
+    .sent = pconn_sent_feed,
     .eof = pg_eof,
     .observe = pg_observe,
     .describe = pg_describe,

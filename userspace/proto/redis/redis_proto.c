@@ -284,12 +284,6 @@ static int redis_skip(struct proto_conn *pc, enum proto_dir dir, uint64_t n, uin
 	return 0;
 }
 
-static void redis_sent(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t n,
-		       uint64_t ts)
-{
-	pconn_feed_iov(pc, PROTO_OUT, iov, iovcnt, n, ts);
-}
-
 static void redis_eof(struct proto_conn *pc, uint64_t ts)
 {
 	end_all(pc, pc->st, SPAN_ERR_CLOSED, ts);
@@ -337,7 +331,7 @@ const struct proto_handler redis_handler = {
     .open = redis_open,
     .feed = redis_feed,
     .skip = redis_skip,
-    .sent = redis_sent,
+    .sent = pconn_sent_feed,
     .eof = redis_eof,
     .observe = redis_observe,
     .describe = redis_describe,
