@@ -229,13 +229,32 @@ static __always_inline void runq_from_sched_info(struct task_struct *next)
 		hist_record(slot, OBS_H_RUNQ, 0, 0, now - queued, 0);
 }
 
+/* The same, runqlat's way (kernels without the stamp): prev, preempted
+ * while runnable, waits from now; next waited since its mark. */
+static __always_inline void runq_from_marks(struct task_struct *prev, struct task_struct *next,
+					    unsigned int prev_state)
+{
+	__u64 nkey = (__u64)next;
+	struct ts_slot *rs;
+
+	if (prev_state == TASK_RUNNING)
+		runq_mark(prev);
+	rs = bpf_map_lookup_elem(&runq_start, &nkey);
+	if (rs) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (now > rs->ts)
+			hist_record(rs->slot, OBS_H_RUNQ, 0, 0, now - rs->ts, 0);
+		bpf_map_delete_elem(&runq_start, &nkey);
+	}
+}
+
 SEC("raw_tp/sched_switch")
 int BPF_PROG(obs_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
 	struct obs_cur_sys *c = this_cpu();
-	__u64 pkey = (__u64)prev, nkey = (__u64)next;
-	struct ts_slot *rs;
+	__u64 pkey = (__u64)prev;
 
 	/* prev leaves the CPU inside a syscall: park its start time. */
 	if (c->task == pkey && c->start) {
@@ -245,24 +264,10 @@ int BPF_PROG(obs_sched_switch, bool preempt, struct task_struct *prev, struct ta
 			count_drop(OBS_DROP_PARKED_FULL);
 		c->start = 0;
 	}
-
-	if (runq_on && runq_sched_info) {
+	if (runq_on && runq_sched_info)
 		runq_from_sched_info(next);
-		goto tail;
-	}
-	/* Preempted while runnable: it waits on the run queue from now. */
-	if (runq_on && prev_state == TASK_RUNNING)
-		runq_mark(prev);
-
-	rs = runq_on ? bpf_map_lookup_elem(&runq_start, &nkey) : NULL;
-	if (rs) {
-		__u64 now = bpf_ktime_get_ns();
-
-		if (now > rs->ts)
-			hist_record(rs->slot, OBS_H_RUNQ, 0, 0, now - rs->ts, 0);
-		bpf_map_delete_elem(&runq_start, &nkey);
-	}
-tail:
+	else if (runq_on)
+		runq_from_marks(prev, next, prev_state);
 	if (cap_tail_on)
 		bpf_tail_call(ctx, &cap_tail, OBS_CAP_TAIL_SWITCH);
 	return 0;
