@@ -49,15 +49,7 @@ struct pg_state {
 
 static int pg_detect(enum proto_side side, enum proto_dir dir, const uint8_t *b, size_t n)
 {
-	uint32_t len, code;
-
-	if (side != PROTO_CLIENT || dir != PROTO_OUT || n < 8)
-		return 0;
-	len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-	code = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
-	if (code == PGW_SSL_REQUEST || code == PGW_GSS_REQUEST)
-		return len == 8;
-	return code == PGW_PROTO_3 && len > 8 && len <= PGW_STARTUP_MAX;
+	return side == PROTO_CLIENT && dir == PROTO_OUT && pgw_opens_connection(b, n);
 }
 
 static int pg_open(struct proto_conn *pc)

@@ -23,6 +23,19 @@ void pgw_init(struct pgw_parser *p, enum pgw_side side)
 	p->startup = side == PGW_FRONTEND;
 }
 
+int pgw_opens_connection(const uint8_t *b, size_t n)
+{
+	uint32_t len, code;
+
+	if (n < 8)
+		return 0;
+	len = be32(b);
+	code = be32(b + 4);
+	if (code == PGW_SSL_REQUEST || code == PGW_GSS_REQUEST)
+		return len == 8;
+	return code == PGW_PROTO_3 && len > 8 && len <= PGW_STARTUP_MAX;
+}
+
 void pgw_expect_answer(struct pgw_parser *p)
 {
 	p->one_byte = 1;

@@ -48,6 +48,10 @@ struct pgw_parser {
 };
 
 void pgw_init(struct pgw_parser *p, enum pgw_side side);
+/* Do b's first bytes begin what a client opens a connection with: a
+ * StartupMessage of protocol 3.0 (9 to PGW_STARTUP_MAX bytes), or an
+ * SSLRequest or GSSENCRequest (8 bytes)? */
+int pgw_opens_connection(const uint8_t *b, size_t n);
 /* Read at most n bytes, stopping after a whole message: then *done is 1
  * and m holds it. Returns the bytes read, or -1 when the stream is not
  * this protocol (an unknown type, a length out of bounds); the parser
