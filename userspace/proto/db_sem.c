@@ -50,12 +50,19 @@ void db_observe(const struct span_rec *r, const char *system, const char *op, co
 	proto_obs_label(obs, et ? et : "");
 }
 
-void db_describe_peer(const struct span_rec *r, struct xspan *x)
+void db_describe(const struct span_rec *r, struct xspan *x, const char *system, const char *op,
+		 const char *ns, const char *code, const char *et)
 {
+	x->error = et != NULL;
+	xspan_put_str(x, "db.system.name", system);
+	xspan_put_str(x, "db.operation.name", op);
+	xspan_put_str(x, "db.namespace", ns);
+	xspan_put_str(x, "db.response.status_code", code);
 	xspan_put_str(x, "server.address", r->peer);
 	xspan_put_str(x, "network.peer.address", r->peer);
 	if (r->peer_port) {
 		xspan_put_int(x, "server.port", r->peer_port);
 		xspan_put_int(x, "network.peer.port", r->peer_port);
 	}
+	xspan_put_str(x, "error.type", et);
 }

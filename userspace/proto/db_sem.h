@@ -15,7 +15,11 @@ const char *db_error_type(const struct span_rec *r, const char *code);
 /* The record's point of db_client_duration (peer: server.address/port). */
 void db_observe(const struct span_rec *r, const char *system, const char *op, const char *et,
 		struct proto_obs *obs);
-/* server.* and network.peer.* attributes of the record's peer. */
-void db_describe_peer(const struct span_rec *r, struct xspan *x);
+/* A data-store span's status and attributes: db.system.name,
+ * db.operation.name, db.namespace, db.response.status_code (code: the
+ * server's own, "" for none), the peer's server.* and network.peer.*,
+ * and error.type (et, NULL for none). */
+void db_describe(const struct span_rec *r, struct xspan *x, const char *system, const char *op,
+		 const char *ns, const char *code, const char *et);
 
 #endif

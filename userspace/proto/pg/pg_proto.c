@@ -367,15 +367,9 @@ static void pg_describe(const struct span_rec *r, const struct proto_env *env, s
 		str_copy(name, sizeof(name), op[0] ? op : "postgresql");
 	}
 	xspan_set_name(x, name);
-	x->error = et != NULL;
-	xspan_put_str(x, "db.system.name", "postgresql");
-	xspan_put_str(x, "db.operation.name", op);
-	xspan_put_str(x, "db.namespace", db);
+	db_describe(r, x, "postgresql", op, db, spanrec_str(r, PG_A_ERR), et);
 	if (batch > 1)
 		xspan_put_int(x, "db.operation.batch.size", batch);
-	xspan_put_str(x, "db.response.status_code", spanrec_str(r, PG_A_ERR));
-	db_describe_peer(r, x);
-	xspan_put_str(x, "error.type", et);
 }
 
 const struct proto_handler pg_handler = {

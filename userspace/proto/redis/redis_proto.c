@@ -313,14 +313,8 @@ static void redis_describe(const struct span_rec *r, const struct proto_env *env
 
 	(void)env;
 	xspan_set_name(x, op[0] ? op : "redis");
-	x->error = et != NULL;
 	str_u64(db, (uint64_t)spanrec_int(r, REDIS_A_DB, 0));
-	xspan_put_str(x, "db.system.name", "redis");
-	xspan_put_str(x, "db.operation.name", op);
-	xspan_put_str(x, "db.namespace", db);
-	xspan_put_str(x, "db.response.status_code", spanrec_str(r, REDIS_A_ERR));
-	db_describe_peer(r, x);
-	xspan_put_str(x, "error.type", et);
+	db_describe(r, x, "redis", op, db, spanrec_str(r, REDIS_A_ERR), et);
 }
 
 const struct proto_handler redis_handler = {
