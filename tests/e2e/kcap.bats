@@ -266,3 +266,56 @@ PYEOF
 	[ "$(grep -c '"rpc.method":"Unary"' "$T/spans.jsonl")" = 400 ]
 	grep -q '"obs.rpc.request_messages":1,"obs.rpc.response_messages":1' "$T/spans.jsonl"
 }
+
+@test "kcap: grpc-go, calls whose HEADERS come in the client's first write (read by the goroutine that handshakes the connection, not by its transport's reader): each handler's outgoing call is the child of its request; 8 such connections at once: never a wrong parent" {
+	local GP LP i pids=
+	GP=$(free_port) LP=$(free_port) MP=$(free_port)
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$T/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
+		go build -o "$T/grpc-srv" grpc_srv.go)
+	"$T/grpc-srv" "$LP" &
+	LEAF=$!
+	wait_for listening "$LP"
+	obs_start "$MP" --service go-mid --spans-file "$T/spans.jsonl" -- "$T/grpc-srv" "$GP" "127.0.0.1:$LP"
+	wait_for listening "$GP"
+	# calls 1-6 one after another, 7-14 at once (each on its own connection,
+	# each stream 1: which handshake read whose call may then be unclear);
+	# the middle's call for request N is /demo.Echo/via-N
+	onewrite() {
+		"$PY" "$TOP/tests/e2e/grpc_onewrite.py" "$GP" \
+			"00-0af7651916cd43dd8448eb211c8031$(printf %02x "$1")-b7ad6b71692033$(printf %02x "$1")-01" \
+			"via-$1" | grep -qx "OK via-$1"
+	}
+	for i in $(seq 6); do onewrite "$i"; done
+	for i in $(seq 7 14); do
+		onewrite "$i" &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait "$i"; done
+	wait_for scrape_sum_ge "$MP" '^rpc_client_call_duration_seconds_count\{.*service="go-mid"' 14
+	scrape "$MP" >"$T/m"
+	obs_stop
+	"$PY" - "$T/spans.jsonl" "$(metric_sum "$T/m" '^obs_context_unknown_total\{service="go-mid"\}')" <<'PYEOF'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+srv = {s["span_id"]: s for s in spans if s["kind"] == "server"}
+cli = [s for s in spans if s["kind"] == "client"]
+assert len(srv) == 14 and len(cli) == 14, (len(srv), len(cli))
+for s in srv.values():  # each the child of the traceparent it carried
+    assert s["parent_span_id"] == "b7ad6b71692033" + s["trace_id"][-2:], s
+marked = 0
+for c in cli:
+    if c["attributes"].get("obs.parent") == "unknown":
+        assert "parent_span_id" not in c, c
+        marked += 1
+        continue
+    # never a wrong parent: the call's method names its request
+    p = srv[c["parent_span_id"]]
+    assert p["trace_id"] == c["trace_id"], c
+    assert c["attributes"]["rpc.method"] == "via-%d" % int(p["trace_id"][-2:], 16), (c, p)
+print("client calls: %d parented, %d marked parent unknown (counted: %s)" % (len(cli) - marked, marked, sys.argv[2]))
+assert marked == float(sys.argv[2] or 0)
+# one after another, none is unclear
+seq = [c for c in cli if int(c["trace_id"][-2:], 16) <= 6]
+assert len(seq) == 6 and all(c.get("parent_span_id") in srv for c in seq), seq
+PYEOF
+}

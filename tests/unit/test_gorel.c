@@ -122,6 +122,8 @@ static void grpc_streams(void **state)
 	gorel_reader(r, 0xb000, 200);
 	assert_int_equal(gorel_reader_of(r, 0xa000), 100);
 	assert_int_equal(gorel_reader_of(r, 0xc000), 0);
+	assert_true(gorel_is_reader(r, 100) && gorel_is_reader(r, 200));
+	assert_false(gorel_is_reader(r, 300) || gorel_is_reader(r, 0));
 	/* the same stream id on both, from different requests; a streaming
 	 * call sends more than once */
 	gorel_stream(r, 0xa000, 1, &a);

@@ -238,6 +238,17 @@ const struct proto_host kcap_host = {
 
 /* ---- Go's goroutines ---------------------------------------------------- */
 
+/* Whether c may be the connection of the transport whose reader goroutine
+ * is reader: that reader read it last, or no transport's reader has read
+ * it yet. grpc-go's server handshakes a connection on the goroutine that
+ * accepted it, and that goroutine's buffered read of the client's SETTINGS
+ * also takes whatever came with them: a client that writes its first
+ * calls with its preface has their HEADERS read there. */
+static int grpc_conn_may_be(struct kproc *p, const struct kconn *c, uint64_t reader)
+{
+	return c->goid_last == reader || (c->goid_last && !gorel_is_reader(p->gr, c->goid_last));
+}
+
 /* grpc-go runs a server call's handler on a goroutine of its own, started
  * by the transport's reader once it read the call's headers: the request
  * on that transport's connection with that stream id is the handler's. */
@@ -252,7 +263,7 @@ static void grpc_handler(struct kproc *p, uint64_t st, uint32_t stream, uint64_t
 		if (!p->serving[i].who || p->serving[i].stream != stream)
 			continue;
 		c = kcap_conn_find(p->k, p->serving[i].conn);
-		if (c && (*c)->goid_last == reader)
+		if (c && grpc_conn_may_be(p, *c, reader))
 			at = i, n++;
 	}
 	if (n == 1) /* else which request is its cannot be told */

@@ -93,6 +93,14 @@ uint64_t gorel_reader_of(struct gorel *r, uint64_t t)
 	return 0;
 }
 
+int gorel_is_reader(const struct gorel *r, uint64_t goid)
+{
+	for (int i = 0; goid && i < GOREL_CONNS; i++)
+		if (r->readers[i].pc && r->readers[i].writer == goid)
+			return 1;
+	return 0;
+}
+
 void gorel_stream(struct gorel *r, uint64_t t, uint32_t id, const struct tp_ctx *parent)
 {
 	struct gorel_stream *s = NULL;

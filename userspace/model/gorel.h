@@ -55,6 +55,8 @@ uint64_t gorel_take(struct gorel *r, uint64_t writer);
 void gorel_reader(struct gorel *r, uint64_t t, uint64_t goid);
 /* The reader goroutine of transport t; 0 if not known. */
 uint64_t gorel_reader_of(struct gorel *r, uint64_t t);
+/* Whether goid is a known transport's reader goroutine. */
+int gorel_is_reader(const struct gorel *r, uint64_t goid);
 /* A client call on transport t is sending on stream id; its caller was
  * then serving the request parent (NULL: none). Kept from the send, not
  * looked up when the call ends: a goroutine may serve another request by

@@ -2,7 +2,10 @@
 // GOPATH=/usr/share/gocode) for the kernel-side capture tests: /demo.Echo/Unary
 // answers the bytes it was sent; with a LEAF address it first waits 1-15 ms
 // and calls the leaf's /demo.Echo/Unary with them, then answers the leaf's
-// answer (the context matrix's middle). Messages pass as raw bytes: no
+// answer (the context matrix's middle). Sent "via-NAME", it calls the
+// leaf's /demo.Echo/via-NAME instead (which the leaf does not serve) and
+// answers the bytes it was sent: the call's method names the request it
+// was made for. Messages pass as raw bytes: no
 // generated code. GRPC_STREAM_WORKERS=N serves calls on N long-lived
 // goroutines, each taking call after call (grpc.NumStreamWorkers), instead
 // of a goroutine per call.
@@ -17,6 +20,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -44,6 +48,10 @@ func unary(srv interface{}, ctx context.Context, dec func(interface{}) error, _ 
 	}
 	time.Sleep(time.Duration(1+rand.Intn(15)) * time.Millisecond)
 	var out []byte
+	if strings.HasPrefix(string(in), "via-") {
+		_ = leaf.Invoke(ctx, "/demo.Echo/"+string(in), &in, &out)
+		return &in, nil
+	}
 	if err := leaf.Invoke(ctx, "/demo.Echo/Unary", &in, &out); err != nil {
 		return nil, err
 	}
