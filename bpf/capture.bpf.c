@@ -50,15 +50,18 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
 	c->captured = captured;
 }
 
-/* An HTTP/2 connection (its client preface was seen) gets up to this many
- * chunks' worth of bytes per read or write, 64 KiB: a frame header lost in
+/* An HTTP/2 or PostgreSQL connection (its client preface or startup
+ * message was seen) gets up to this many chunks' worth of bytes per read
+ * or write, 64 KiB: their parsers need every frame or message header
+ * (beyond it, only bytes inside a message can be counted, not copied),
+ * and for HTTP/2: a frame header lost in
  * a prefix would end it (HPACK needs every header block), and grpc-go
  * reads through a 32 KiB buffer and writes through one it flushes past
  * 32 KiB, of twice that (bpftrace: writes of up to 36 986 bytes with
  * 100 KiB messages). 16 KiB, as before, gave up a connection at its first
  * message over ~15 KiB. An HTTP/1 one gets one's worth (a request line
  * and the headers obs reads). */
-#define CAP_H2_CHUNKS 128
+#define CAP_WIDE_CHUNKS 128
 /* Vectored I/O (readv, writev, recvmsg, sendmsg): the buffers looked at. */
 #define CAP_IOVS 8
 
@@ -288,7 +291,7 @@ struct cap_now {
  * reads fewer of them too. (One chunking loop: two would be more paths
  * than the verifier follows.) */
 #define CAP_HDR	   64 /* offsetof(struct obs_cap_event, data), checked below */
-#define CAP_GATHER (CAP_H2_CHUNKS * OBS_CAP_BYTES) /* 64 KiB */
+#define CAP_GATHER (CAP_WIDE_CHUNKS * OBS_CAP_BYTES) /* 64 KiB */
 /* A header's room, then what was gathered: room for CAP_HDR and two
  * CAP_GATHERs, as the verifier bounds an offset and a length apart. More
  * than a per-CPU value may hold (32 KiB): an array of one per CPU, its
@@ -319,7 +322,7 @@ struct cap_chunking {
 static long cap_chunk(__u32 i, void *arg)
 {
 	struct cap_chunking *k = arg;
-	__u32 off = (i & (CAP_H2_CHUNKS - 1)) * OBS_CAP_BYTES, take, last;
+	__u32 off = (i & (CAP_WIDE_CHUNKS - 1)) * OBS_CAP_BYTES, take, last;
 	struct obs_cap_event *e = (struct obs_cap_event *)&k->sc->buf[off & 0xffff];
 
 	/* (the first always goes: an empty one says "n bytes, none copied",
@@ -361,11 +364,11 @@ static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 k
 				 .have = have,
 				 .chunks = chunks};
 
-	bpf_loop(CAP_H2_CHUNKS, cap_chunk, &k, 0);
+	bpf_loop(CAP_WIDE_CHUNKS, cap_chunk, &k, 0);
 }
 
 /* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
- * (one for HTTP/1, up to CAP_H2_CHUNKS for HTTP/2), each numbered. A
+ * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2 and PostgreSQL), each numbered. A
  * vectored call's first CAP_IOVS buffers are gathered first, so that a
  * head split over several arrives whole. */
 static __always_inline void cap_data(struct cap_call *call, __u32 n, const struct cap_now *now)
@@ -383,16 +386,26 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 		return;
 	if (!(s->looked & (1 << kind))) {
 		/* HTTP/2's client preface opens the client's side of the
-		 * connection ("PRI * HTTP/2.0"; a server may write first) */
-		__u32 head = 0;
+		 * connection ("PRI * HTTP/2.0"; a server may write first), a
+		 * PostgreSQL StartupMessage (a length below 64 KiB, protocol
+		 * 3.0) the client's side of a PostgreSQL one. An SSLRequest
+		 * or GSSENCRequest (8 bytes, code 1234.5679/5680) may precede
+		 * it: the client's next write is looked at too. */
+		__u64 head = 0;
 
 		s->looked |= 1 << kind;
 		base = call->buf;
 		if (call->iovcnt && iov_at(call->buf, 0, &base, &len))
 			base = 0;
-		if (base && !bpf_probe_read_user(&head, 4, (const void *)base) &&
-		    head == 0x20495250) /* "PRI " */
-			s->chunks = CAP_H2_CHUNKS;
+		if (base && n >= 8 && !bpf_probe_read_user(&head, 8, (const void *)base)) {
+			if ((__u32)head == 0x20495250) /* "PRI " */
+				s->chunks = CAP_WIDE_CHUNKS;
+			else if (kind == OBS_CAP_OUT && (head >> 32) == 0x300 && !(head & 0xffff))
+				s->chunks = CAP_WIDE_CHUNKS;
+			else if (kind == OBS_CAP_OUT &&
+				 (head == 0x2f16d20408000000ULL || head == 0x3016d20408000000ULL))
+				s->looked &= (__u8) ~(1 << kind);
+		}
 	}
 	if (!(sc = bpf_map_lookup_elem(&cap_scratch, &cpu)))
 		return;

@@ -107,6 +107,92 @@ teardown() {
 	EOF
 }
 
+# go_pg_build: the Go service (lib/pq), built offline from Debian's gocode
+go_pg_build() {
+	require_cmd go
+	[ -d /usr/share/gocode/src/github.com/lib/pq ] || {
+		[ "${CI:-}" = true ] && { echo "golang-github-lib-pq-dev missing (scripts/deps.sh installs it)" >&2; return 1; }
+		skip "golang-github-lib-pq-dev not installed"
+	}
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$D/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
+		go build -o "$D/pg-srv" pg_srv.go)
+}
+
+@test "postgresql from the kernel side: a Go service's queries (database/sql, lib/pq) are CLIENT spans, children of the request whose handler goroutine made them (8 and 32 callers at once); every operation counted; SQLSTATEs said; 9 KB answers and a 300 000-byte value followed" {
+	local MP SP n lbl
+	go_pg_build
+	MP=$(free_port)
+	SP=$(free_port)
+	obs_start "$MP" --service go-pg --spans-file "$D/spans.jsonl" -- "$D/pg-srv" "$SP" "$DSN"
+	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
+	grep -q "and its cleartext PostgreSQL queries (db_\* metrics and spans); a query is the child of the request whose handler goroutine made it" \
+		"$BATS_TEST_TMPDIR/obs.err"
+	get_items() {
+		seq "$1" "$2" | xargs -P "$3" -I{} sh -c '
+			tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
+			curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
+	}
+	get_items 1 40 8
+	get_items 41 80 32
+	for n in $(seq 1 80); do
+		[ "$(cat "$D/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ]
+	done
+	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = 42P01 ]
+	[ "$(curl -fsS "http://127.0.0.1:$SP/big")" = 300000 ]
+	[ "$(curl -fsS "http://127.0.0.1:$SP/list")" = 20 ]
+	# every operation counted (request 0 too; lib/pq's round trip that
+	# only prepares a statement runs nothing, and is no operation)
+	lbl='db_system_name="postgresql",db_operation_name="%s",server_address="127.0.0.1",server_port="'"$PGPORT_"'",error_type="%s",service="go-pg"'
+	wait_scrape "$MP" "^db_client_operation_duration_seconds_count\{$(printf "$lbl" COMMIT '')\} 81$"
+	scrape "$MP" >"$D/m"
+	grep -E '^(db_client_operation_duration_seconds_count|obs_(shim_parse_errors|context_unknown|events_dropped)_total)' "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" BEGIN '')} 81$" "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" INSERT '')} 81$" "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" SELECT '')} 83$" "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" '' 42P01)} 1$" "$D/m"
+	[ "$(metric_sum "$D/m" '^obs_shim_parse_errors_total')" = 0 ]
+	[ "$(metric_sum "$D/m" '^obs_context_unknown_total\{service="go-pg"\}')" = 0 ]
+	[ "$(metric_sum "$D/m" '^obs_events_dropped_total\{reason="capture_full"\}')" = 0 ]
+	promtool check metrics <"$D/m"
+	obs_stop
+	"$PY" - "$D/spans.jsonl" <<-'EOF'
+		import json, sys
+		spans = [json.loads(l) for l in open(sys.argv[1])]
+		server = {s["span_id"]: s for s in spans if s["kind"] == "server"}
+		pg = [s for s in spans if s["attributes"].get("db.system.name") == "postgresql"]
+		per = {}
+		for s in pg:
+		    assert s["kind"] == "client", s
+		    p = server.get(s.get("parent_span_id"))
+		    assert p, ("no server parent", s)
+		    assert p["trace_id"] == s["trace_id"], s
+		    assert p["start_time_unix_nano"] <= s["start_time_unix_nano"] <= s["end_time_unix_nano"] <= p["end_time_unix_nano"], (p, s)
+		    per.setdefault(p["attributes"]["url.path"], []).append(s["name"])
+		    assert s["attributes"]["db.namespace"] == "shop", s
+		for n in range(1, 81):
+		    assert per["/item/%d" % n] == ["BEGIN shop", "INSERT shop", "SELECT shop", "COMMIT shop"], per["/item/%d" % n]
+		    p = [s for s in server.values() if s["attributes"]["url.path"] == "/item/%d" % n][0]
+		    assert p["trace_id"] == "%032x" % n and p["parent_span_id"] == "%016x" % (n + 4096), p
+		assert per["/bad"] == ["postgresql"] and per["/big"] == per["/list"] == ["SELECT shop"], per
+		print("postgresql spans:", len(pg))
+	EOF
+}
+
+@test "postgresql from the kernel side over TLS (lib/pq, sslmode=require): the ciphertext is not parsed, no error is counted, and the app's answers are unchanged" {
+	local MP SP
+	go_pg_build
+	MP=$(free_port)
+	SP=$(free_port)
+	obs_start "$MP" --service go-pg -- "$D/pg-srv" "$SP" "${DSN/sslmode=disable/sslmode=require}"
+	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/1"
+	[ "$(curl -fsS "http://127.0.0.1:$SP/item/2")" = "$(printf "value-2-%.0s" $(seq 50))" ]
+	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = 42P01 ]
+	wait_for scrape_sum_ge "$MP" '^http_server_request_duration_seconds_count\{.*service="go-pg"' 3
+	scrape "$MP" >"$D/m"
+	[ "$(metric_sum "$D/m" '^obs_shim_parse_errors_total')" = 0 ]
+	[ "$(metric_sum "$D/m" '^db_client_operation_duration_seconds_count')" = 0 ]
+}
+
 @test "postgresql: pgbench with the extended protocol, prepared statements and pipelines: every operation counted, a pipeline's commands one BATCH" {
 	local MP M
 	MP=$(free_port)

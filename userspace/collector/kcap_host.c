@@ -13,6 +13,7 @@
 #include "kcap_priv.h"
 #include "monotime.h"
 #include "proto_red.h"
+#include "registry.h"
 
 /* ---- trace context --------------------------------------------------------- */
 
@@ -120,10 +121,15 @@ static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_
 	uint64_t who = p->k->cur->tid;
 	int serving = 0;
 
-	/* Go: the goroutine whose call this connection's writer writes (the
-	 * thread rule would be wrong: the writer is not the caller) */
-	if (p->go)
+	/* Go: net/http's transport and grpc-go write a call from goroutines
+	 * of their own: the goroutine whose call this connection's writer
+	 * writes, from the uprobes' tables (the thread rule would be wrong:
+	 * the writer is not the caller). A database/sql driver writes on the
+	 * goroutine that called it: that one. */
+	if (p->go && (pc->h->id == PROTO_HTTP1 || pc->h->id == PROTO_HTTP2))
 		who = p->gr ? gorel_take(p->gr, p->k->cur->goid) : 0;
+	else if (p->go)
+		who = p->k->cur->goid;
 	if ((parent = served_by(p, who))) {
 		exchange_clear(x);
 		child_of(p, x, parent);

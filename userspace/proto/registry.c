@@ -16,12 +16,14 @@ const struct proto_handler *const proto_handlers[] = {
 
 /* Kernel-side capture copies a bounded prefix of each read and write
  * (bpf/capture.bpf.c: one 512-byte chunk, 64 KiB once HTTP/2's preface
- * is seen). RESP and PostgreSQL's messages are framed by lengths that
- * replies run past: they need every byte, and are followed through the
- * shim only. */
+ * or PostgreSQL's startup message is seen; pgwire counts what lies inside
+ * a message beyond that). RESP's replies are framed by lengths they run
+ * past, with no such start to know them by: Redis is followed through
+ * the shim only. */
 const struct proto_handler *const proto_kernel_handlers[] = {
     &h2_handler,
     &http1_handler,
+    &pg_handler,
     NULL,
 };
 

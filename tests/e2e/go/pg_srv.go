@@ -1,0 +1,100 @@
+// A Go net/http service that keeps its data in PostgreSQL through
+// database/sql and Debian's lib/pq (golang-github-lib-pq-dev, built offline
+// with GOPATH=/usr/share/gocode). No tracing code of its own: obs follows
+// it from the kernel side.
+//
+//	go build -o pg-srv pg_srv.go && ./pg-srv PORT DSN
+//
+//	GET /item/N  in one transaction: upserts row N (a parameterized INSERT),
+//	             reads it back (a parameterized SELECT), commits; answers
+//	             the value read
+//	GET /bad     a SELECT from a table that does not exist: answers its
+//	             SQLSTATE (42P01)
+//	GET /list    the first 20 rows (about 9 KB in one answer, each read
+//	             of lib/pq's holding many messages): answers how many
+//	GET /big     one 300 000-byte value: answers its length
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/lib/pq"
+)
+
+func item(db *sql.DB, n int) (string, error) {
+	tx, err := db.Begin()
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	v := strings.Repeat(fmt.Sprintf("value-%d-", n), 50)
+	if _, err := tx.Exec("INSERT INTO items VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v", n, v); err != nil {
+		return "", err
+	}
+	var got string
+	if err := tx.QueryRow("SELECT v FROM items WHERE id = $1", n).Scan(&got); err != nil {
+		return "", err
+	}
+	return got, tx.Commit()
+}
+
+func main() {
+	db, err := sql.Open("postgres", os.Args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	db.SetMaxOpenConns(40)
+	db.SetMaxIdleConns(40)
+	http.HandleFunc("/item/", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/item/"))
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		v, err := item(db, n)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write([]byte(v))
+	})
+	http.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) {
+		_, err := db.Exec("SELECT * FROM nosuch")
+		if e, ok := err.(*pq.Error); ok {
+			w.Write([]byte(e.Code))
+			return
+		}
+		http.Error(w, fmt.Sprint("no SQLSTATE: ", err), 500)
+	})
+	http.HandleFunc("/list", func(w http.ResponseWriter, r *http.Request) {
+		rows, err := db.Query("SELECT id, v FROM items ORDER BY id LIMIT 20")
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		fmt.Fprint(w, n)
+	})
+	http.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		var v string
+		if err := db.QueryRow("SELECT repeat('x', 300000)").Scan(&v); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprint(w, len(v))
+	})
+	if err := http.ListenAndServe("127.0.0.1:"+os.Args[1], nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
