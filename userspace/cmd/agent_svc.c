@@ -71,7 +71,7 @@ static void agent_say(struct agent *ag, pid_t pid, const char *exe, uint32_t kin
 	log_info("pid %d (%s) is %s: the shim cannot enter it; %s", (int)pid, exe,
 		 kind == OBS_EXE_GO ? "a Go program" : "statically linked",
 		 followed ? "its HTTP/1 and cleartext HTTP/2 and gRPC are followed from the kernel "
-			    "side (docs/design.md, "
+			    "side, and its cleartext PostgreSQL queries (docs/design.md, "
 			    "\"Programs the shim cannot enter\")"
 			  : "kernel metrics only (spans are off: --no-preload)");
 }
