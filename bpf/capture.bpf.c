@@ -50,8 +50,8 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
 	c->captured = captured;
 }
 
-/* An HTTP/2 or PostgreSQL connection (its client preface or startup
- * message was seen) gets up to this many chunks' worth of bytes per read
+/* An HTTP/2, PostgreSQL or Redis connection (its client preface, startup
+ * message or first command was seen) gets up to this many chunks' worth of bytes per read
  * or write, 64 KiB: their parsers need every frame or message header
  * (beyond it, only bytes inside a message can be counted, not copied),
  * and for HTTP/2: a frame header lost in
@@ -367,8 +367,26 @@ static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 k
 	bpf_loop(CAP_WIDE_CHUNKS, cap_chunk, &k, 0);
 }
 
+/* A Redis command as a client sends it: a RESP array of up to 999 bulk
+ * strings ("*3\r\n$3\r\nSET..."), its 8 first bytes in head. */
+static __always_inline int resp_command(__u64 head)
+{
+	__u8 b[8];
+
+	__builtin_memcpy(b, &head, 8);
+	if (b[0] != '*' || b[1] < '1' || b[1] > '9')
+		return 0;
+	for (int i = 2; i < 5; i++) {
+		if (b[i] == '\r')
+			return b[i + 1] == '\n' && b[i + 2] == '$';
+		if (b[i] < '0' || b[i] > '9')
+			return 0;
+	}
+	return 0;
+}
+
 /* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
- * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2 and PostgreSQL), each numbered. A
+ * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2, PostgreSQL and Redis), each numbered. A
  * vectored call's first CAP_IOVS buffers are gathered first, so that a
  * head split over several arrives whole. */
 static __always_inline void cap_data(struct cap_call *call, __u32 n, const struct cap_now *now)
@@ -388,7 +406,8 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 		/* HTTP/2's client preface opens the client's side of the
 		 * connection ("PRI * HTTP/2.0"; a server may write first), a
 		 * PostgreSQL StartupMessage (a length below 64 KiB, protocol
-		 * 3.0) the client's side of a PostgreSQL one. An SSLRequest
+		 * 3.0) the client's side of a PostgreSQL one, a RESP command
+		 * a Redis client's. An SSLRequest
 		 * or GSSENCRequest (8 bytes, code 1234.5679/5680) may precede
 		 * it: the client's next write is looked at too. */
 		__u64 head = 0;
@@ -401,6 +420,8 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 			if ((__u32)head == 0x20495250) /* "PRI " */
 				s->chunks = CAP_WIDE_CHUNKS;
 			else if (kind == OBS_CAP_OUT && (head >> 32) == 0x300 && !(head & 0xffff))
+				s->chunks = CAP_WIDE_CHUNKS;
+			else if (kind == OBS_CAP_OUT && resp_command(head))
 				s->chunks = CAP_WIDE_CHUNKS;
 			else if (kind == OBS_CAP_OUT &&
 				 (head == 0x2f16d20408000000ULL || head == 0x3016d20408000000ULL))

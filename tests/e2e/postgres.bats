@@ -125,7 +125,7 @@ go_pg_build() {
 	SP=$(free_port)
 	obs_start "$MP" --service go-pg --spans-file "$D/spans.jsonl" -- "$D/pg-srv" "$SP" "$DSN"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
-	grep -q "and its cleartext PostgreSQL queries (db_\* metrics and spans); a query is the child of the request whose handler goroutine made it" \
+	grep -q "and its cleartext PostgreSQL and Redis operations (db_\* metrics and spans); a PostgreSQL or Redis operation is the child of the request whose handler goroutine made it" \
 		"$BATS_TEST_TMPDIR/obs.err"
 	get_items() {
 		seq "$1" "$2" | xargs -P "$3" -I{} sh -c '

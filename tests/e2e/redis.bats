@@ -104,6 +104,70 @@ teardown() {
 	EOF
 }
 
+@test "redis from the kernel side: a Go service's commands (redigo) are CLIENT spans, children of the request whose handler goroutine made them (8 and 32 callers at once); every command counted (pipelines, MULTI/EXEC); errors said; a 300 000-byte value followed" {
+	local MP SP n lbl
+	require_cmd go
+	[ -d /usr/share/gocode/src/github.com/gomodule/redigo ] || {
+		[ "${CI:-}" = true ] && { echo "golang-github-gomodule-redigo-dev missing (scripts/deps.sh installs it)" >&2; return 1; }
+		skip "golang-github-gomodule-redigo-dev not installed"
+	}
+	(cd "$TOP/tests/e2e/go" && GOCACHE=$D/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
+		go build -o "$D/redis-srv" redis_srv.go)
+	MP=$(free_port)
+	SP=$(free_port)
+	obs_start "$MP" --service go-redis --spans-file "$D/spans.jsonl" -- "$D/redis-srv" "$SP" "$RP"
+	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
+	get_items() {
+		seq "$1" "$2" | xargs -P "$3" -I{} sh -c '
+			tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
+			curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
+	}
+	get_items 1 40 8
+	get_items 41 80 32
+	for n in $(seq 1 80); do
+		[ "$(cat "$D/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ]
+	done
+	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = "WRONGTYPE Operation against a key holding the wrong kind of value" ]
+	[ "$(curl -fsS "http://127.0.0.1:$SP/big")" = 300000 ]
+	# every command counted: 81 GETs (and the big one), 8100 INCRs, of
+	# which 4100 in MULTI/EXEC
+	lbl='db_system_name="redis",db_operation_name="%s",server_address="127.0.0.1",server_port="'"$RP"'",error_type="%s",service="go-redis"'
+	wait_scrape "$MP" "^db_client_operation_duration_seconds_count\{$(printf "$lbl" INCR '')\} 8100$"
+	scrape "$MP" >"$D/m"
+	grep -E '^(db_client_operation_duration_seconds_count|obs_(shim_parse_errors|context_unknown|events_dropped)_total)' "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" GET '')} 82$" "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" SET '')} 83$" "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" MULTI '')} 41$" "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" EXEC '')} 41$" "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" LPUSH WRONGTYPE)} 1$" "$D/m"
+	[ "$(metric_sum "$D/m" '^obs_shim_parse_errors_total')" = 0 ]
+	[ "$(metric_sum "$D/m" '^obs_context_unknown_total\{service="go-redis"\}')" = 0 ]
+	[ "$(metric_sum "$D/m" '^obs_events_dropped_total\{reason="capture_full"\}')" = 0 ]
+	promtool check metrics <"$D/m"
+	obs_stop
+	"$PY" - "$D/spans.jsonl" <<-'EOF'
+		import json, sys
+		spans = [json.loads(l) for l in open(sys.argv[1])]
+		server = {s["span_id"]: s for s in spans if s["kind"] == "server"}
+		redis = [s for s in spans if s["attributes"].get("db.system.name") == "redis"]
+		per = {}
+		for s in redis:
+		    assert s["kind"] == "client", s
+		    p = server.get(s.get("parent_span_id"))
+		    assert p, ("no server parent", s)
+		    assert p["trace_id"] == s["trace_id"], s
+		    assert p["start_time_unix_nano"] <= s["start_time_unix_nano"] <= s["end_time_unix_nano"] <= p["end_time_unix_nano"], (p, s)
+		    per.setdefault(p["attributes"]["url.path"], []).append(s["name"])
+		for n in range(1, 81):
+		    names = per["/item/%d" % n]
+		    assert names[:2] == ["SET", "GET"] and names.count("INCR") >= 60, names
+		    p = [s for s in server.values() if s["attributes"]["url.path"] == "/item/%d" % n][0]
+		    assert p["trace_id"] == "%032x" % n and p["parent_span_id"] == "%016x" % (n + 4096), p
+		assert per["/big"] == ["SET", "GET"] and per["/bad"] == ["SET", "LPUSH"], (per["/big"], per["/bad"])
+		print("redis spans:", len(redis))
+	EOF
+}
+
 @test "redis: a reply that breaks RESP: the client sees the same bytes and errors as without obs; the command ends as a protocol error, counted, and the connection is no longer followed" {
 	local MP FP
 	MP=$(free_port)

@@ -15,16 +15,11 @@ const struct proto_handler *const proto_handlers[] = {
 };
 
 /* Kernel-side capture copies a bounded prefix of each read and write
- * (bpf/capture.bpf.c: one 512-byte chunk, 64 KiB once HTTP/2's preface
- * or PostgreSQL's startup message is seen; pgwire counts what lies inside
- * a message beyond that). RESP's replies are framed by lengths they run
- * past, with no such start to know them by: Redis is followed through
- * the shim only. */
+ * (bpf/capture.bpf.c: one 512-byte chunk, 64 KiB once HTTP/2's preface,
+ * PostgreSQL's startup message or a Redis command is seen; beyond that,
+ * pgwire and resp count what lies inside a message or a bulk string). */
 const struct proto_handler *const proto_kernel_handlers[] = {
-    &h2_handler,
-    &http1_handler,
-    &pg_handler,
-    NULL,
+    &h2_handler, &http1_handler, &redis_handler, &pg_handler, NULL,
 };
 
 const struct proto_handler *proto_by_id(unsigned id)
