@@ -50,11 +50,10 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
 	c->captured = captured;
 }
 
-/* An HTTP/2, PostgreSQL or Redis connection (its client preface, startup
- * message or first command was seen) gets up to this many chunks' worth of bytes per read
- * or write, 64 KiB: their parsers need every frame or message header
- * (beyond it, only bytes inside a message can be counted, not copied),
- * and for HTTP/2: a frame header lost in
+/* An HTTP/2, PostgreSQL, Redis or MySQL connection (its client preface,
+ * startup message, first command or server greeting was seen) gets up to this many chunks' worth of
+ * bytes per read or write, 64 KiB: their parsers need every frame or message header (beyond it,
+ * only bytes inside a message can be counted, not copied), and for HTTP/2: a frame header lost in
  * a prefix would end it (HPACK needs every header block), and grpc-go
  * reads through a 32 KiB buffer and writes through one it flushes past
  * 32 KiB, of twice that (bpftrace: writes of up to 36 986 bytes with
@@ -385,8 +384,21 @@ static __always_inline int resp_command(__u64 head)
 	return 0;
 }
 
+/* A MySQL or MariaDB server's greeting, the first thing a client reads: a
+ * packet of 32 to 1024 bytes, sequence 0, protocol 10, a version that
+ * starts with a digit (mywire.h's myw_is_greeting), its 8 first bytes in
+ * head. */
+static __always_inline int my_greeting(__u64 head)
+{
+	__u32 len = (__u32)(head & 0xffffff);
+	__u8 v = (__u8)(head >> 40);
+
+	return len >= 32 && len <= 1024 && (__u8)(head >> 24) == 0 && (__u8)(head >> 32) == 10 &&
+	       v >= '1' && v <= '9';
+}
+
 /* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
- * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2, PostgreSQL and Redis), each numbered. A
+ * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2 and the data stores), each numbered. A
  * vectored call's first CAP_IOVS buffers are gathered first, so that a
  * head split over several arrives whole. */
 static __always_inline void cap_data(struct cap_call *call, __u32 n, const struct cap_now *now)
@@ -407,7 +419,7 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 		 * connection ("PRI * HTTP/2.0"; a server may write first), a
 		 * PostgreSQL StartupMessage (a length below 64 KiB, protocol
 		 * 3.0) the client's side of a PostgreSQL one, a RESP command
-		 * a Redis client's. An SSLRequest
+		 * a Redis client's, a server's greeting read a MySQL client's. An SSLRequest
 		 * or GSSENCRequest (8 bytes, code 1234.5679/5680) may precede
 		 * it: the client's next write is looked at too. */
 		__u64 head = 0;
@@ -422,6 +434,8 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 			else if (kind == OBS_CAP_OUT && (head >> 32) == 0x300 && !(head & 0xffff))
 				s->chunks = CAP_WIDE_CHUNKS;
 			else if (kind == OBS_CAP_OUT && resp_command(head))
+				s->chunks = CAP_WIDE_CHUNKS;
+			else if (kind == OBS_CAP_IN && my_greeting(head))
 				s->chunks = CAP_WIDE_CHUNKS;
 			else if (kind == OBS_CAP_OUT &&
 				 (head == 0x2f16d20408000000ULL || head == 0x3016d20408000000ULL))

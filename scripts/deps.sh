@@ -9,6 +9,7 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev lib
       clang-format cppcheck
       bats curl nginx-light wrk prometheus prometheus-alertmanager python3-yaml bpftrace util-linux mount e2fsprogs iproute2 procps libcap2-bin libseccomp-dev strace golang-go golang-google-grpc-dev python3 nodejs
       python3-grpcio python3-h2 python3-aiohttp nghttp2-client nghttp2-server redis-server python3-redis postgresql python3-psycopg2 golang-github-lib-pq-dev
+      golang-github-gomodule-redigo-dev mariadb-server python3-pymysql golang-github-go-sql-driver-mysql-dev
       openjdk-17-jdk-headless cargo librust-tokio-dev librust-tokio-macros-dev librust-hyper-dev"
 
 missing=""

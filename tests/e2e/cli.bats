@@ -262,9 +262,9 @@ time.sleep(30)'
 	run "$OBS" check -q "$T/srv" "$T/st" true "$GO_PID" no-such-program
 	kill "$GO_PID"
 	echo "$output"
-	[[ $output == *"[kernel ] $T/srv: a Go program (go1."*"HTTP/1, HTTP/2, gRPC and cleartext PostgreSQL and Redis metrics and spans from the kernel side"* ]]
-	[[ $output == *"outgoing requests: net/http calls and PostgreSQL and Redis operations the children of the requests whose handlers made them"* ]]
-	[[ $output == *"[kernel ] $T/st: statically linked: HTTP/1, HTTP/2, gRPC and cleartext PostgreSQL and Redis metrics and spans from the kernel side"* ]]
+	[[ $output == *"[kernel ] $T/srv: a Go program (go1."*"HTTP/1, HTTP/2, gRPC and cleartext PostgreSQL, Redis and MySQL metrics and spans from the kernel side"* ]]
+	[[ $output == *"outgoing requests: net/http calls and PostgreSQL, Redis and MySQL operations the children of the requests whose handlers made them"* ]]
+	[[ $output == *"[kernel ] $T/st: statically linked: HTTP/1, HTTP/2, gRPC and cleartext PostgreSQL, Redis and MySQL metrics and spans from the kernel side"* ]]
 	[[ $output == *"[shim   ] $(type -P true): dynamically linked"* ]]
 	[ "$(echo "$output" | grep -c "\[kernel \] $T/srv: a Go program")" -eq 2 ] # by path and by pid
 	[[ $output == *"[?      ] no-such-program: not found"* ]]

@@ -162,3 +162,23 @@ agent_shim_start() {
 	AGENT=$!
 	wait_for ready "$MP"
 }
+
+# db_items PORT: GET /item/1..80 of the data-store tests' services, each
+# with its own traceparent (db_spans.py checks them): 40 at 8 at a time,
+# then 40 at 32; each answer must be "value-N-" 50 times.
+db_items() {
+	local n
+	_db_get() {
+		seq "$2" "$3" | xargs -P "$4" -I{} sh -c '
+			tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
+			curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$1"'/item/{}" >"'"$BATS_TEST_TMPDIR"'/body.{}"'
+	}
+	_db_get "$1" 1 40 8
+	_db_get "$1" 41 80 32
+	for n in $(seq 1 80); do
+		[ "$(cat "$BATS_TEST_TMPDIR/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ] || {
+			echo "/item/$n answered: $(head -c 200 "$BATS_TEST_TMPDIR/body.$n")" >&2
+			return 1
+		}
+	done
+}

@@ -50,16 +50,7 @@ teardown() {
 	SP=$(free_port)
 	obs_start "$MP" --spans-file "$D/spans.jsonl" -- "$DPY" "$TOP/tests/e2e/pg_app.py" "$SP" "$DSN"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
-	get_items() {
-		seq "$1" "$2" | xargs -P "$3" -I{} sh -c '
-			tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
-			curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
-	}
-	get_items 1 40 8
-	get_items 41 80 32
-	for n in $(seq 1 80); do
-		[ "$(cat "$D/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ]
-	done
+	db_items "$SP"
 	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = 42P01 ]
 	[ "$(curl -fsS "http://127.0.0.1:$SP/two")" = ok ]
 	# every operation counted: 81 requests' BEGIN, INSERT, SELECT, COMMIT
@@ -78,32 +69,22 @@ teardown() {
 	grep -Eq "^  db client postgresql INSERT 127.0.0.1 $PGPORT_ +81 " "$BATS_TEST_TMPDIR/obs.err"
 	grep -Eq "^  db client postgresql 127.0.0.1 $PGPORT_ 42P01 +1 " "$BATS_TEST_TMPDIR/obs.err"
 	# each request's operations are its own children, within its time
-	"$PY" - "$D/spans.jsonl" <<-'EOF'
-		import json, sys
-		spans = [json.loads(l) for l in open(sys.argv[1])]
-		server = {s["span_id"]: s for s in spans if s["kind"] == "server"}
-		pg = [s for s in spans if s["attributes"].get("db.system.name") == "postgresql"]
-		per = {}
+	"$PY" - "$TOP/tests/e2e" "$D/spans.jsonl" <<-'EOF'
+		import sys
+		sys.path.insert(0, sys.argv[1])
+		from db_spans import check
+		per, pg = check(sys.argv[2], "postgresql")
 		for s in pg:
-		    assert s["kind"] == "client", s
-		    p = server.get(s.get("parent_span_id"))
-		    assert p, ("no server parent", s)
-		    assert p["trace_id"] == s["trace_id"], s
-		    assert p["start_time_unix_nano"] <= s["start_time_unix_nano"] <= s["end_time_unix_nano"] <= p["end_time_unix_nano"], (p, s)
-		    per.setdefault(p["attributes"]["url.path"], []).append(s["name"])
 		    a = s["attributes"]
 		    assert a["db.namespace"] == "shop" and a["server.address"] == "127.0.0.1", a
 		    assert "db.query.text" not in a, a  # no SQL kept
 		for n in range(1, 81):
 		    assert per["/item/%d" % n] == ["BEGIN shop", "INSERT shop", "SELECT shop", "COMMIT shop"], per["/item/%d" % n]
-		    p = [s for s in server.values() if s["attributes"]["url.path"] == "/item/%d" % n][0]
-		    assert p["trace_id"] == "%032x" % n and p["parent_span_id"] == "%016x" % (n + 4096), p
 		bad = [s for s in pg if s["attributes"].get("error.type") == "42P01"]
 		assert len(bad) == 1 and bad[0]["status"] == "error" and bad[0]["name"] == "postgresql", bad
 		assert bad[0]["attributes"]["db.response.status_code"] == "42P01", bad
 		two = [s for s in pg if s["name"] == "BATCH INSERT shop"]
 		assert len(two) == 1 and two[0]["attributes"]["db.operation.batch.size"] == 2, two
-		print("postgresql spans:", len(pg))
 	EOF
 }
 
@@ -125,18 +106,9 @@ go_pg_build() {
 	SP=$(free_port)
 	obs_start "$MP" --service go-pg --spans-file "$D/spans.jsonl" -- "$D/pg-srv" "$SP" "$DSN"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
-	grep -q "and its cleartext PostgreSQL and Redis operations (db_\* metrics and spans); a PostgreSQL or Redis operation is the child of the request whose handler goroutine made it" \
+	grep -q "and its cleartext PostgreSQL, Redis and MySQL operations (db_\* metrics and spans); a database operation is the child of the request whose handler goroutine made it" \
 		"$BATS_TEST_TMPDIR/obs.err"
-	get_items() {
-		seq "$1" "$2" | xargs -P "$3" -I{} sh -c '
-			tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
-			curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
-	}
-	get_items 1 40 8
-	get_items 41 80 32
-	for n in $(seq 1 80); do
-		[ "$(cat "$D/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ]
-	done
+	db_items "$SP"
 	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = 42P01 ]
 	[ "$(curl -fsS "http://127.0.0.1:$SP/big")" = 300000 ]
 	[ "$(curl -fsS "http://127.0.0.1:$SP/list")" = 20 ]
@@ -155,26 +127,15 @@ go_pg_build() {
 	[ "$(metric_sum "$D/m" '^obs_events_dropped_total\{reason="capture_full"\}')" = 0 ]
 	promtool check metrics <"$D/m"
 	obs_stop
-	"$PY" - "$D/spans.jsonl" <<-'EOF'
-		import json, sys
-		spans = [json.loads(l) for l in open(sys.argv[1])]
-		server = {s["span_id"]: s for s in spans if s["kind"] == "server"}
-		pg = [s for s in spans if s["attributes"].get("db.system.name") == "postgresql"]
-		per = {}
-		for s in pg:
-		    assert s["kind"] == "client", s
-		    p = server.get(s.get("parent_span_id"))
-		    assert p, ("no server parent", s)
-		    assert p["trace_id"] == s["trace_id"], s
-		    assert p["start_time_unix_nano"] <= s["start_time_unix_nano"] <= s["end_time_unix_nano"] <= p["end_time_unix_nano"], (p, s)
-		    per.setdefault(p["attributes"]["url.path"], []).append(s["name"])
-		    assert s["attributes"]["db.namespace"] == "shop", s
+	"$PY" - "$TOP/tests/e2e" "$D/spans.jsonl" <<-'EOF'
+		import sys
+		sys.path.insert(0, sys.argv[1])
+		from db_spans import check
+		per, pg = check(sys.argv[2], "postgresql")
+		assert all(s["attributes"]["db.namespace"] == "shop" for s in pg), pg
 		for n in range(1, 81):
 		    assert per["/item/%d" % n] == ["BEGIN shop", "INSERT shop", "SELECT shop", "COMMIT shop"], per["/item/%d" % n]
-		    p = [s for s in server.values() if s["attributes"]["url.path"] == "/item/%d" % n][0]
-		    assert p["trace_id"] == "%032x" % n and p["parent_span_id"] == "%016x" % (n + 4096), p
 		assert per["/bad"] == ["postgresql"] and per["/big"] == per["/list"] == ["SELECT shop"], per
-		print("postgresql spans:", len(pg))
 	EOF
 }
 

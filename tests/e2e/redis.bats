@@ -38,18 +38,7 @@ teardown() {
 	SP=$(free_port)
 	obs_start "$MP" --spans-file "$D/spans.jsonl" -- "$DPY" "$TOP/tests/e2e/redis_app.py" "$SP" "$RP"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
-	# 80 requests, each with its caller's traceparent: 40 at 8 at a time,
-	# then 40 at 32 at a time
-	get_items() {
-		seq "$1" "$2" | xargs -P "$3" -I{} sh -c '
-			tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
-			curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
-	}
-	get_items 1 40 8
-	get_items 41 80 32
-	for n in $(seq 1 80); do
-		[ "$(cat "$D/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ]
-	done
+	db_items "$SP"
 	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = "WRONGTYPE Operation against a key holding the wrong kind of value" ]
 	# every command counted: 81 SETs and GETs, 8100 INCRs (as INCRBY), of
 	# which 4100 in MULTI/EXEC
@@ -70,21 +59,13 @@ teardown() {
 	grep -Eq "^  db client redis LPUSH 127.0.0.1 $RP WRONGTYPE +1 " "$BATS_TEST_TMPDIR/obs.err"
 	grep -Eq "^  http server GET /item/\{id\} 200 +81 " "$BATS_TEST_TMPDIR/obs.err"
 	# each request's Redis spans are its own children, within its time
-	"$PY" - "$D/spans.jsonl" <<-'EOF'
-		import json, sys
-		spans = [json.loads(l) for l in open(sys.argv[1])]
-		server = {s["span_id"]: s for s in spans if s["kind"] == "server"}
-		redis = [s for s in spans if s["attributes"].get("db.system.name") == "redis"]
+	"$PY" - "$TOP/tests/e2e" "$D/spans.jsonl" <<-'EOF'
+		import sys
+		sys.path.insert(0, sys.argv[1])
+		from db_spans import check
+		per, redis = check(sys.argv[2], "redis")
 		assert len(redis) > 80 * 3, len(redis)
-		per = {}
 		for s in redis:
-		    assert s["kind"] == "client", s
-		    p = server.get(s.get("parent_span_id"))
-		    assert p, ("no server parent", s)
-		    assert p["trace_id"] == s["trace_id"], s
-		    assert p["start_time_unix_nano"] <= s["start_time_unix_nano"] <= s["end_time_unix_nano"] <= p["end_time_unix_nano"], (p, s)
-		    path = p["attributes"]["url.path"]
-		    per.setdefault(path, []).append(s["name"])
 		    a = s["attributes"]
 		    assert a["db.operation.name"] == s["name"] and a["db.namespace"] == "0", a
 		    assert a["server.address"] == "127.0.0.1" and a["server.port"] > 0, a
@@ -92,15 +73,10 @@ teardown() {
 		    names = per["/item/%d" % n]
 		    # the pipeline's first 64 commands waiting have spans (the
 		    # rest are counted only)
-		    assert names[:2] == ["SET", "GET"], names
-		    assert names.count("INCRBY") >= 60, names
-		    # the caller's trace, through the service to Redis
-		    p = [s for s in server.values() if s["attributes"]["url.path"] == "/item/%d" % n][0]
-		    assert p["trace_id"] == "%032x" % n and p["parent_span_id"] == "%016x" % (n + 4096), p
+		    assert names[:2] == ["SET", "GET"] and names.count("INCRBY") >= 60, names
 		bad = [s for s in redis if s["name"] == "LPUSH"][0]
 		assert bad["status"] == "error" and bad["attributes"]["db.response.status_code"] == "WRONGTYPE", bad
 		assert bad["attributes"]["error.type"] == "WRONGTYPE", bad
-		print("redis spans:", len(redis))
 	EOF
 }
 
@@ -117,16 +93,7 @@ teardown() {
 	SP=$(free_port)
 	obs_start "$MP" --service go-redis --spans-file "$D/spans.jsonl" -- "$D/redis-srv" "$SP" "$RP"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
-	get_items() {
-		seq "$1" "$2" | xargs -P "$3" -I{} sh -c '
-			tp=$(printf "00-%032x-%016x-01" {} $(( {} + 4096 )))
-			curl -fsS -H "traceparent: $tp" "http://127.0.0.1:'"$SP"'/item/{}" >"'"$D"'/body.{}"'
-	}
-	get_items 1 40 8
-	get_items 41 80 32
-	for n in $(seq 1 80); do
-		[ "$(cat "$D/body.$n")" = "$(printf "value-$n-%.0s" $(seq 50))" ]
-	done
+	db_items "$SP"
 	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = "WRONGTYPE Operation against a key holding the wrong kind of value" ]
 	[ "$(curl -fsS "http://127.0.0.1:$SP/big")" = 300000 ]
 	# every command counted: 81 GETs (and the big one), 8100 INCRs, of
@@ -145,26 +112,15 @@ teardown() {
 	[ "$(metric_sum "$D/m" '^obs_events_dropped_total\{reason="capture_full"\}')" = 0 ]
 	promtool check metrics <"$D/m"
 	obs_stop
-	"$PY" - "$D/spans.jsonl" <<-'EOF'
-		import json, sys
-		spans = [json.loads(l) for l in open(sys.argv[1])]
-		server = {s["span_id"]: s for s in spans if s["kind"] == "server"}
-		redis = [s for s in spans if s["attributes"].get("db.system.name") == "redis"]
-		per = {}
-		for s in redis:
-		    assert s["kind"] == "client", s
-		    p = server.get(s.get("parent_span_id"))
-		    assert p, ("no server parent", s)
-		    assert p["trace_id"] == s["trace_id"], s
-		    assert p["start_time_unix_nano"] <= s["start_time_unix_nano"] <= s["end_time_unix_nano"] <= p["end_time_unix_nano"], (p, s)
-		    per.setdefault(p["attributes"]["url.path"], []).append(s["name"])
+	"$PY" - "$TOP/tests/e2e" "$D/spans.jsonl" <<-'EOF'
+		import sys
+		sys.path.insert(0, sys.argv[1])
+		from db_spans import check
+		per, redis = check(sys.argv[2], "redis")
 		for n in range(1, 81):
 		    names = per["/item/%d" % n]
 		    assert names[:2] == ["SET", "GET"] and names.count("INCR") >= 60, names
-		    p = [s for s in server.values() if s["attributes"]["url.path"] == "/item/%d" % n][0]
-		    assert p["trace_id"] == "%032x" % n and p["parent_span_id"] == "%016x" % (n + 4096), p
 		assert per["/big"] == ["SET", "GET"] and per["/bad"] == ["SET", "LPUSH"], (per["/big"], per["/bad"])
-		print("redis spans:", len(redis))
 	EOF
 }
 

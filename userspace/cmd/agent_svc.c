@@ -68,13 +68,14 @@ static void agent_say(struct agent *ag, pid_t pid, const char *exe, uint32_t kin
 {
 	if (!first_time(&ag->told, exe))
 		return;
-	log_info("pid %d (%s) is %s: the shim cannot enter it; %s", (int)pid, exe,
-		 kind == OBS_EXE_GO ? "a Go program" : "statically linked",
-		 followed
-		     ? "its HTTP/1 and cleartext HTTP/2 and gRPC are followed from the kernel "
-		       "side, and its cleartext PostgreSQL and Redis operations (docs/design.md, "
-		       "\"Programs the shim cannot enter\")"
-		     : "kernel metrics only (spans are off: --no-preload)");
+	log_info(
+	    "pid %d (%s) is %s: the shim cannot enter it; %s", (int)pid, exe,
+	    kind == OBS_EXE_GO ? "a Go program" : "statically linked",
+	    followed
+		? "its HTTP/1 and cleartext HTTP/2 and gRPC are followed from the kernel "
+		  "side, and its cleartext PostgreSQL, Redis and MySQL operations (docs/design.md, "
+		  "\"Programs the shim cannot enter\")"
+		: "kernel metrics only (spans are off: --no-preload)");
 }
 
 /* A program the shim cannot enter, as the exec event or /proc says:

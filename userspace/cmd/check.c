@@ -135,19 +135,21 @@ static void explain(const char *target)
 		else if (golayout_http(&gl) || golayout_grpc(&gl))
 			snprintf(
 			    how, sizeof(how),
-			    "%s%s%s calls and PostgreSQL and Redis operations the children of "
+			    "%s%s%s calls and PostgreSQL, Redis and MySQL operations the children "
+			    "of "
 			    "the requests whose handlers made them, other calls parent unknown",
 			    golayout_http(&gl) ? "net/http" : "",
 			    golayout_http(&gl) && golayout_grpc(&gl) ? " and " : "",
 			    golayout_grpc(&gl) ? "grpc-go" : "");
 		else
-			snprintf(
-			    how, sizeof(how),
-			    "PostgreSQL and Redis operations the children of the requests whose "
-			    "handlers made them, other calls parent unknown: it uses neither "
-			    "net/http's client nor grpc-go");
+			snprintf(how, sizeof(how),
+				 "PostgreSQL, Redis and MySQL operations the children of the "
+				 "requests whose "
+				 "handlers made them, other calls parent unknown: it uses neither "
+				 "net/http's client nor grpc-go");
 		printf("  [kernel ] %s: a Go program%s%s%s: HTTP/1, HTTP/2, gRPC and cleartext "
-		       "PostgreSQL and Redis metrics and spans from the kernel side under obs-run "
+		       "PostgreSQL, Redis and MySQL metrics and spans from the kernel side under "
+		       "obs-run "
 		       "and the "
 		       "agent (outgoing requests: "
 		       "%s; nothing injected), plus kernel metrics; Go makes its own syscalls, the "
@@ -157,7 +159,7 @@ static void explain(const char *target)
 	}
 	case ELFKIND_STATIC:
 		printf("  [kernel ] %s: statically linked: HTTP/1, HTTP/2, gRPC and cleartext "
-		       "PostgreSQL and Redis metrics and spans from the "
+		       "PostgreSQL, Redis and MySQL metrics and spans from the "
 		       "kernel side under obs-run (nothing injected), plus kernel metrics; "
 		       "LD_PRELOAD cannot load the shim into it\n",
 		       path);

@@ -225,7 +225,8 @@ static void explain_cmd(const char *cmd, struct cmd_kind *k)
 		    "%s is a Go program%s%s%s: Go makes its own syscalls, so the shim cannot "
 		    "follow it. obs follows its HTTP/1 and cleartext HTTP/2 and gRPC from the "
 		    "kernel side instead: http_*/rpc_* metrics and spans, a request's incoming "
-		    "traceparent honoured, and its cleartext PostgreSQL and Redis operations (db_* "
+		    "traceparent honoured, and its cleartext PostgreSQL, Redis and MySQL "
+		    "operations (db_* "
 		    "metrics and "
 		    "spans); %s%s%s%s, and nothing is injected (docs/design.md, "
 		    "\"Programs the shim cannot enter\")",
@@ -236,22 +237,23 @@ static void explain_cmd(const char *cmd, struct cmd_kind *k)
 			  "whose handler goroutine made it, as is a database operation; other "
 			  "outgoing "
 			  "requests start new traces marked parent unknown"
-			: "a PostgreSQL or Redis operation is the child of the request whose "
+			: "a database operation is the child of the request whose "
 			  "handler goroutine made it; "
 			  "other outgoing requests start new traces marked parent unknown (it "
 			  "uses neither net/http's client nor grpc-go)",
 		    *why ? " (goroutines cannot be told apart: " : "", why, *why ? ")" : "");
 		break;
 	case ELFKIND_STATIC:
-		log_warn("shim_cannot_enter",
-			 "%s is statically linked: LD_PRELOAD cannot load the shim into it. obs "
-			 "follows its HTTP/1 and cleartext HTTP/2 and gRPC from the kernel side "
-			 "instead: http_*/rpc_* metrics and spans, and its cleartext PostgreSQL "
-			 "and Redis operations (db_* metrics and spans); the thread rule for its "
-			 "outgoing "
-			 "requests' parents; nothing is "
-			 "injected (docs/design.md, \"Programs the shim cannot enter\")",
-			 k->path);
+		log_warn(
+		    "shim_cannot_enter",
+		    "%s is statically linked: LD_PRELOAD cannot load the shim into it. obs "
+		    "follows its HTTP/1 and cleartext HTTP/2 and gRPC from the kernel side "
+		    "instead: http_*/rpc_* metrics and spans, and its cleartext PostgreSQL, "
+		    "Redis and MySQL operations (db_* metrics and spans); the thread rule for its "
+		    "outgoing "
+		    "requests' parents; nothing is "
+		    "injected (docs/design.md, \"Programs the shim cannot enter\")",
+		    k->path);
 		break;
 	default:
 		break;

@@ -7,19 +7,21 @@
 
 #include "h2_proto.h"
 #include "http1_proto.h"
+#include "mysql_proto.h"
 #include "pg_proto.h"
 #include "redis_proto.h"
 
 const struct proto_handler *const proto_handlers[] = {
-    &h2_handler, &http1_handler, &redis_handler, &pg_handler, NULL,
+    &h2_handler, &http1_handler, &redis_handler, &pg_handler, &mysql_handler, NULL,
 };
 
 /* Kernel-side capture copies a bounded prefix of each read and write
  * (bpf/capture.bpf.c: one 512-byte chunk, 64 KiB once HTTP/2's preface,
- * PostgreSQL's startup message or a Redis command is seen; beyond that,
- * pgwire and resp count what lies inside a message or a bulk string). */
+ * PostgreSQL's startup message, a Redis command or a MySQL server's
+ * greeting is seen; beyond that, the wire parsers count what lies inside
+ * a message, a bulk string or a packet). */
 const struct proto_handler *const proto_kernel_handlers[] = {
-    &h2_handler, &http1_handler, &redis_handler, &pg_handler, NULL,
+    &h2_handler, &http1_handler, &redis_handler, &pg_handler, &mysql_handler, NULL,
 };
 
 const struct proto_handler *proto_by_id(unsigned id)

@@ -12,6 +12,7 @@ enum proto_id {
 	PROTO_HTTP2 = 2,
 	PROTO_REDIS = 3,
 	PROTO_PG = 4,
+	PROTO_MYSQL = 5,
 	PROTO_TEST = 15, /* unit tests' own protocols */
 	PROTO_ID_MAX = 16,
 };

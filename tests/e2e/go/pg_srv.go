@@ -13,6 +13,8 @@
 //	GET /list    the first 20 rows (about 9 KB in one answer, each read
 //	             of lib/pq's holding many messages): answers how many
 //	GET /big     one 300 000-byte value: answers its length
+//	GET /one     one simple query, a row by a literal id (bench/go-db):
+//	             answers the value (empty if none)
 package main
 
 import (
@@ -84,6 +86,15 @@ func main() {
 			n++
 		}
 		fmt.Fprint(w, n)
+	})
+	http.HandleFunc("/one", func(w http.ResponseWriter, r *http.Request) {
+		var v string
+		err := db.QueryRow("SELECT v FROM items WHERE id = 1").Scan(&v)
+		if err != nil && err != sql.ErrNoRows {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write([]byte(v))
 	})
 	http.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		var v string

@@ -9,6 +9,7 @@
 //	             (MULTI/EXEC on even N); answers the value read
 //	GET /bad     an LPUSH on a string key: answers Redis's error
 //	GET /big     SET and GET a 300 000-byte value: answers its length
+//	GET /get     one GET of item:1 (bench/go-db): answers the value
 package main
 
 import (
@@ -75,6 +76,16 @@ func main() {
 		c.Do("SET", "str", "x")
 		_, err := c.Do("LPUSH", "str", "y")
 		fmt.Fprint(w, err)
+	})
+	http.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+		c := pool.Get()
+		defer c.Close()
+		v, err := redis.Bytes(c.Do("GET", "item:1"))
+		if err != nil && err != redis.ErrNil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write(v)
 	})
 	http.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		c := pool.Get()
