@@ -314,6 +314,7 @@ struct cap_chunking {
 	const struct cap_call *call;
 	const struct cap_now *now;
 	__u32 seq, kind, n, have, chunks;
+	__u32 tail; /* the syscall's last bytes follow as a chunk of their own */
 };
 
 /* Chunk i (a bpf_loop callback: verified once, not once per chunk; 64
@@ -321,7 +322,7 @@ struct cap_chunking {
 static long cap_chunk(__u32 i, void *arg)
 {
 	struct cap_chunking *k = arg;
-	__u32 off = (i & (CAP_WIDE_CHUNKS - 1)) * OBS_CAP_BYTES, take, last;
+	__u32 off = (i & (CAP_WIDE_CHUNKS - 1)) * OBS_CAP_BYTES, take, last, end;
 	struct obs_cap_event *e = (struct obs_cap_event *)&k->sc->buf[off & 0xffff];
 
 	/* (the first always goes: an empty one says "n bytes, none copied",
@@ -329,7 +330,8 @@ static long cap_chunk(__u32 i, void *arg)
 	if (i && (i >= k->chunks || off >= k->have))
 		return 1;
 	take = off >= k->have ? 0 : k->have - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : k->have - off;
-	last = i + 1 >= k->chunks || off + take >= k->have;
+	end = i + 1 >= k->chunks || off + take >= k->have;
+	last = end && !k->tail;
 	cap_head(e, k->kind, k->call->fd, k->call->conn, k->now->id, k->now->ts);
 	/* the syscall's number on each chunk, off its place in it: a chunk
 	 * dropped leaves a gap the collector sees */
@@ -345,11 +347,43 @@ static long cap_chunk(__u32 i, void *arg)
 		count_drop(OBS_DROP_CAPTURE);
 		return 1;
 	}
-	return last;
+	return end;
+}
+
+/* The last bytes of a plain call that moved more than its prefix (a read
+ * of a 300 000-byte result and the packets after it): the packets that end
+ * an answer are there, and a parser that counted its way through the
+ * bytes in between (inside one message) reads them. At most
+ * OBS_CAP_BYTES, none of them in the prefix. */
+static __noinline void cap_last_bytes(const struct cap_chunking *k)
+{
+	struct obs_cap_event *e = (struct obs_cap_event *)k->sc->buf;
+	__u32 from = k->n - OBS_CAP_BYTES, take;
+
+	if (from < k->have)
+		from = k->have;
+	take = k->n - from;
+	if (!take || take > OBS_CAP_BYTES ||
+	    bpf_probe_read_user(e->data, take, (const void *)(k->call->buf + from))) {
+		take = 0; /* unreadable: said as an empty last chunk (skipped) */
+		from = k->n;
+	}
+	cap_head(e, k->kind, k->call->fd, k->call->conn, k->now->id, k->now->ts);
+	e->seq = k->seq;
+	e->goid = k->call->goid;
+	e->go_lost = k->call->go_lost;
+	e->len = k->n;
+	e->off = from;
+	e->last = OBS_CAP_TAIL;
+	e->caplen = take;
+	if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
+			       cap_wake_flag()))
+		count_drop(OBS_DROP_CAPTURE);
 }
 
 /* The first bytes of the call's n, gathered in sc (have of them), in
- * chunks of OBS_CAP_BYTES, at most chunks of them, each numbered. */
+ * chunks of OBS_CAP_BYTES, at most chunks of them, each numbered; a wide
+ * connection's plain call that moved more: its last bytes too. */
 static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 kind, __u32 n,
 				       struct cap_scratch *sc, __u32 have, __u32 chunks,
 				       const struct cap_now *now)
@@ -361,9 +395,13 @@ static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 k
 				 .kind = kind,
 				 .n = n,
 				 .have = have,
-				 .chunks = chunks};
+				 .chunks = chunks,
+				 .tail = chunks == CAP_WIDE_CHUNKS && !call->iovcnt && call->buf &&
+					 n > have};
 
 	bpf_loop(CAP_WIDE_CHUNKS, cap_chunk, &k, 0);
+	if (k.tail)
+		cap_last_bytes(&k);
 }
 
 /* A Redis command as a client sends it: a RESP array of up to 999 bulk

@@ -206,6 +206,8 @@ struct obs_cap_proc {
 	__u16 go_grpc;	  /* ... known */
 };
 
+#define OBS_CAP_TAIL 2 /* obs_cap_event.last: the syscall's final bytes, after a gap */
+
 struct obs_cap_event {
 	__u32 tgid;
 	__u32 tid;
@@ -217,7 +219,9 @@ struct obs_cap_event {
 	__u32 caplen;  /* bytes in data */
 	__u32 off;     /* IN/OUT: where data starts in what the syscall moved */
 	__u32 seq;     /* IN/OUT: per connection, counting dropped events too */
-	__u32 last;    /* IN/OUT: the syscall's last chunk (the rest, if any, is not copied) */
+	__u32 last;    /* IN/OUT: the syscall's last chunk (the rest, if any, is not copied);
+			* OBS_CAP_TAIL: its last bytes, those between the chunk before it
+			* and off not copied */
 	__u32 go_lost; /* a Go program's go_lost at the time (see obs_cap_proc) */
 	__u64 goid;    /* a Go program's goroutine that made the syscall (0: not known) */
 	__u8 data[OBS_CAP_BYTES];

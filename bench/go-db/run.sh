@@ -7,6 +7,8 @@
 #     redis  redis_srv.go /get: one GET (redigo) to a redis-server
 #     pg     pg_srv.go /one: one simple-query SELECT (database/sql, lib/pq)
 #            to a throwaway cluster of Debian's postgresql
+#     my     my_srv.go /one: the same through go-sql-driver/mysql, to a
+#            throwaway MariaDB (Debian's mariadb-server)
 #   each in interleaved rounds of
 #     bare      the service alone
 #     bpf       obs-run --no-preload: the kernel probes alone (no capture)
@@ -21,8 +23,9 @@
 #
 #   bench/go-db/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 #
-# Needs root, go, wrk, redis-server, postgresql, Debian's redigo and lib/pq
-# (scripts/deps.sh); bpftrace optional. Not a CI test.
+# Needs root, go, wrk, redis-server, postgresql, mariadb-server, Debian's
+# redigo, lib/pq and go-sql-driver/mysql (scripts/deps.sh); bpftrace
+# optional. Not a CI test.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -33,26 +36,31 @@ conns=${3:-16}
 out=$top/build/bench/go-db
 mkdir -p "$out"
 make -C "$top" -s all
-for s in redis pg; do
+for s in redis pg my; do
 	(cd "$top/tests/e2e/go" && GOCACHE=$out/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
 		go build -o "$out/$s-srv" "${s}_srv.go")
 done
 obs=$top/build/obs-run
 base=$((20000 + RANDOM % 12000))
-port=$base mport=$((base + 1)) rport=$((base + 2)) pport=$((base + 3))
+port=$base mport=$((base + 1)) rport=$((base + 2)) pport=$((base + 3)) myport=$((base + 4))
 pgd=$(mktemp -d /tmp/obs-bench-go-db.XXXXXX)
+myd=$(mktemp -d /tmp/obs-bench-go-db-my.XXXXXX)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	[ -n "${redis:-}" ] && kill "$redis" 2>/dev/null
 	wait 2>/dev/null || true
 	"$top/tests/e2e/pg_cluster.sh" stop "$pgd" || true
+	"$top/tests/e2e/my_server.sh" stop "$myd" || true
 }
 trap cleanup EXIT
 redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no --dir "$out" \
 	>"$out/redis.log" 2>&1 &
 redis=$!
 "$top/tests/e2e/pg_cluster.sh" start "$pgd" "$pport"
+"$top/tests/e2e/my_server.sh" start "$myd" "$myport" 2>>"$out/my.log"
+mariadb --no-defaults -h 127.0.0.1 -P "$myport" -uobs -pobs shop \
+	-e "INSERT INTO items VALUES (1, 'value-1') ON DUPLICATE KEY UPDATE v = v"
 psql -qX -h 127.0.0.1 -p "$pport" -U postgres -d shop \
 	-c "INSERT INTO items VALUES (1, 'value-1') ON CONFLICT DO NOTHING" >/dev/null
 for _ in $(seq 50); do redis-cli -p "$rport" set item:1 value-1 >/dev/null 2>&1 && break; sleep 0.1; done
@@ -63,6 +71,7 @@ start_cfg() { # STORE CFG: the STORE's service under CFG; sets $srv, $app, $peer
 	case $1 in
 	redis) cmd=("$out/redis-srv" "$port" "$rport") path=/get ;;
 	pg) cmd=("$out/pg-srv" "$port" "host=127.0.0.1 port=$pport user=postgres dbname=shop sslmode=disable") path=/one ;;
+	my) cmd=("$out/my-srv" "$port" "obs:obs@tcp(127.0.0.1:$myport)/shop") path=/one ;;
 	esac
 	case $2 in
 	bare | bpftrace) "${cmd[@]}" & ;;
@@ -87,7 +96,7 @@ start_cfg() { # STORE CFG: the STORE's service under CFG; sets $srv, $app, $peer
 cfgs="bare bpf obs obs100 bpftrace"
 command -v bpftrace >/dev/null || cfgs=${cfgs/ bpftrace/}
 runs=""
-for s in redis pg; do for c in $cfgs; do runs="$runs $s-$c"; done; done
+for s in redis pg my; do for c in $cfgs; do runs="$runs $s-$c"; done; done
 hz=$(getconf CLK_TCK)
 declare -A rps p99 cpu
 echo "go-db: wrk -t1 -c$conns, $rounds rounds x ${secs}s, interleaved" >&2
@@ -122,7 +131,7 @@ for sc in $runs; do
 done
 echo
 echo "what the collector saw, first round at 10% (one operation per request):"
-for s in redis pg; do
+for s in redis pg my; do
 	grep -E '^(db_client_operation_duration_seconds_count|http_server_request_duration_seconds_count)|^obs_(shim_parse_errors|context_unknown)_total' \
 		"$out/metrics.$s-obs" | sed 's/^/  /' || true
 done

@@ -99,7 +99,7 @@ lbl() {
 	PYEOF
 }
 
-@test "mysql from the kernel side: a Go service's queries (database/sql, go-sql-driver/mysql) are CLIENT spans, children of the request whose handler goroutine made them (8 and 32 callers at once); prepared statements named by their statement; every command counted; 9 KB answers followed" {
+@test "mysql from the kernel side: a Go service's queries (database/sql, go-sql-driver/mysql) are CLIENT spans, children of the request whose handler goroutine made them (8 and 32 callers at once); prepared statements named by their statement; every command counted; 9 KB answers and a 300 000-byte value (one read of more than 64 KiB, the answer's end in its last bytes) followed" {
 	local MP SP
 	require_cmd go
 	[ -d /usr/share/gocode/src/github.com/go-sql-driver/mysql ] || {
@@ -116,6 +116,7 @@ lbl() {
 	db_items "$SP"
 	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = 1146 ]
 	[ "$(curl -fsS "http://127.0.0.1:$SP/list")" = 20 ]
+	[ "$(curl -fsS "http://127.0.0.1:$SP/big")" = 300000 ]
 	# every command counted (request 0 too): the driver starts a
 	# transaction, prepares each parameterized statement, executes and
 	# closes it (no answer: no operation)
@@ -125,7 +126,7 @@ lbl() {
 	grep -q "^db_client_operation_duration_seconds_count{$(lbl START '' go-my)} 81$" "$D/m"
 	grep -q "^db_client_operation_duration_seconds_count{$(lbl PREPARE '' go-my)} 162$" "$D/m"
 	grep -q "^db_client_operation_duration_seconds_count{$(lbl INSERT '' go-my)} 81$" "$D/m"
-	grep -q "^db_client_operation_duration_seconds_count{$(lbl SELECT '' go-my)} 82$" "$D/m"
+	grep -q "^db_client_operation_duration_seconds_count{$(lbl SELECT '' go-my)} 83$" "$D/m"
 	grep -q "^db_client_operation_duration_seconds_count{$(lbl SELECT 1146 go-my)} 1$" "$D/m"
 	[ "$(metric_sum "$D/m" '^obs_shim_parse_errors_total')" = 0 ]
 	[ "$(metric_sum "$D/m" '^obs_context_unknown_total\{service="go-my"\}')" = 0 ]
@@ -139,7 +140,7 @@ lbl() {
 		per, my = check(sys.argv[2], "mariadb")
 		for n in range(1, 81):
 		    assert per["/item/%d" % n] == ["START shop", "PREPARE shop", "INSERT shop", "PREPARE shop", "SELECT shop", "COMMIT shop"], per["/item/%d" % n]
-		assert per["/bad"] == ["SELECT shop"] and per["/list"] == ["SELECT shop"], per
+		assert per["/bad"] == per["/list"] == per["/big"] == ["SELECT shop"], per
 	PYEOF
 }
 

@@ -81,6 +81,41 @@ static void test_in_order_and_chunks(void **st)
 
 /* A client's request write (0) exits after the read of its answer (1),
  * itself in two chunks, and another read (2) came too. */
+/* A syscall that moved more than its prefix: its final bytes come as a
+ * tail chunk, past the prefix's end (the bytes between not copied); one
+ * before the prefix's end, or a plain chunk out of place, is a gap. */
+static void test_tail(void **st)
+{
+	(void)st;
+	struct capseq q = {0};
+	struct got g = {0};
+	struct obs_cap_event t = ev(0, 300000 - 100, 100, OBS_CAP_TAIL);
+
+	assert_int_equal(offer(&q, &g, ev(0, 0, OBS_CAP_BYTES, 0)), 0);
+	assert_int_equal(offer(&q, &g, ev(0, OBS_CAP_BYTES, OBS_CAP_BYTES, 0)), 0);
+	assert_int_equal(offer(&q, &g, t), 0);
+	assert_int_equal(offer(&q, &g, ev(1, 0, 5, 1)), 0);
+	assert_int_equal(g.n, 4);
+	assert_int_equal(g.off[2], 300000 - 100);
+	assert_int_equal(g.seq[3], 1);
+	/* a tail that waited for its syscall's chunks */
+	t = ev(3, 5000, 20, OBS_CAP_TAIL);
+	assert_int_equal(offer(&q, &g, t), 0);
+	assert_int_equal(offer(&q, &g, ev(2, 0, 8, 1)), 0);
+	assert_int_equal(g.n, 5);
+	assert_int_equal(offer(&q, &g, ev(3, 0, OBS_CAP_BYTES, 0)), 0);
+	assert_int_equal(g.n, 7);
+	assert_int_equal(capseq_waiting(&q), 0);
+	/* a tail inside what was copied, or a plain chunk past it: gaps */
+	assert_int_equal(offer(&q, &g, ev(4, 0, OBS_CAP_BYTES, 0)), 0);
+	assert_int_equal(offer(&q, &g, ev(4, 10, 5, OBS_CAP_TAIL)), -1);
+	capseq_free(&q);
+	q = (struct capseq){0};
+	assert_int_equal(offer(&q, &g, ev(0, 0, OBS_CAP_BYTES, 0)), 0);
+	assert_int_equal(offer(&q, &g, ev(0, 2 * OBS_CAP_BYTES, 5, 1)), -1);
+	capseq_free(&q);
+}
+
 static void test_answer_before_request(void **st)
 {
 	(void)st;
@@ -223,6 +258,7 @@ int main(void)
 	    cmocka_unit_test(test_in_order_and_chunks),
 	    cmocka_unit_test(test_answer_before_request),
 	    cmocka_unit_test(test_gaps),
+	    cmocka_unit_test(test_tail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

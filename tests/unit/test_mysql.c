@@ -30,7 +30,7 @@ struct buf {
 
 #define S(lit) lit, sizeof(lit) - 1
 
-#define CAPS_41 0x000fa68du /* PROTOCOL_41, SECURE_CONNECTION, CONNECT_WITH_DB, ... */
+#define CAPS_41	      0x000fa68du /* PROTOCOL_41, SECURE_CONNECTION, CONNECT_WITH_DB, ... */
 #define DEPRECATE_EOF 0x01000000u
 
 /* A packet of the next sequence number. */
@@ -62,11 +62,11 @@ static void greeting(struct buf *o, const char *version, uint32_t caps)
 	n += 13;
 	p[n++] = (uint8_t)caps;
 	p[n++] = (uint8_t)(caps >> 8);
-	p[n++] = 8;			 /* charset */
-	p[n++] = 2, p[n++] = 0;		 /* status */
+	p[n++] = 8;		/* charset */
+	p[n++] = 2, p[n++] = 0; /* status */
 	p[n++] = (uint8_t)(caps >> 16);
 	p[n++] = (uint8_t)(caps >> 24);
-	p[n++] = 21;			 /* auth data length */
+	p[n++] = 21; /* auth data length */
 	memset(p + n, 0, 10);
 	n += 10;
 	memcpy(p + n, "abcdefghijkl\0mysql_native_password\0", 35);
@@ -203,7 +203,7 @@ static void myw_packets(void **state)
 	assert_int_equal(myw_lenenc(&k[2], &off, &v), 0);
 	assert_int_equal(v, 0x0807060504030201ULL);
 	assert_int_equal(myw_lenenc(&k[2], &off, &v), -1); /* NULL */
-	assert_int_equal(myw_u16(&k[2], 1000), 0);	    /* past the head */
+	assert_int_equal(myw_u16(&k[2], 1000), 0);	   /* past the head */
 }
 
 static void myw_long_packets(void **state)
@@ -311,7 +311,8 @@ static void my_queries(void **state)
 	(void)state;
 	for (int deprecate = 0; deprecate < 2; deprecate++)
 		for (size_t step = 0; step < 5; step++) {
-			struct proto_conn *pc = opened(CAPS_41 | (deprecate ? DEPRECATE_EOF : 0), step);
+			struct proto_conn *pc =
+			    opened(CAPS_41 | (deprecate ? DEPRECATE_EOF : 0), step);
 			struct buf o = {0}, i = {0};
 			const struct span_rec *r;
 
@@ -538,12 +539,9 @@ static void my_describe_observe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(myw_packets),
-	    cmocka_unit_test(myw_long_packets),
-	    cmocka_unit_test(my_queries),
-	    cmocka_unit_test(my_batches_and_statements),
-	    cmocka_unit_test(my_not_followed),
-	    cmocka_unit_test(my_describe_observe),
+	    cmocka_unit_test(myw_packets),     cmocka_unit_test(myw_long_packets),
+	    cmocka_unit_test(my_queries),      cmocka_unit_test(my_batches_and_statements),
+	    cmocka_unit_test(my_not_followed), cmocka_unit_test(my_describe_observe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

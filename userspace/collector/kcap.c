@@ -198,6 +198,11 @@ static void feed_one(void *arg, const struct obs_cap_event *e)
 			c->goid = e->goid;
 		c->goid_last = e->goid;
 	}
+	/* a syscall's final bytes, after bytes the kernel did not copy:
+	 * those counted first */
+	if (e->last == OBS_CAP_TAIL && e->off > c->fed_end)
+		pconn_skip(&c->pc, dir, e->off - c->fed_end, e->ts_ns);
+	c->fed_end = e->off + (uint32_t)n;
 	if (n)
 		pconn_feed(&c->pc, dir, e->data, n, e->ts_ns);
 	/* beyond what the kernel copied: bytes only counted */

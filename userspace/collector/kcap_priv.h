@@ -45,6 +45,7 @@ struct kconn {
 	struct capseq seq;  /* its events back in the order the bytes went */
 	uint64_t goid;	    /* a Go connection's first reader goroutine */
 	uint64_t goid_last; /* ... and its latest */
+	uint32_t fed_end;   /* where the last chunk fed ended in its syscall's bytes */
 	struct kproc *p;
 	struct proto_conn pc; /* last: its module state follows inline */
 };

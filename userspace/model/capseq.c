@@ -10,6 +10,17 @@ static void advance(struct capseq *q, const struct obs_cap_event *e)
 
 	q->next_seq = e->last ? e->seq + 1 : e->seq;
 	q->next_off = e->last ? 0 : e->off + n;
+	q->begun = !e->last;
+}
+
+/* Whether e comes next: its syscall's, where the chunk before it ended (a
+ * tail chunk: there or past it, the bytes between not copied, once a chunk
+ * of its syscall came: the first always goes). */
+static int next(const struct capseq *q, const struct obs_cap_event *e)
+{
+	return e->seq == q->next_seq &&
+	       (e->off == q->next_off ||
+		(e->last == OBS_CAP_TAIL && q->begun && e->off > q->next_off));
 }
 
 static int gap(struct capseq *q)
@@ -39,7 +50,7 @@ int capseq_offer(struct capseq *q, const struct obs_cap_event *e, capseq_deliver
 			   (e->caplen < OBS_CAP_BYTES ? e->caplen : OBS_CAP_BYTES));
 		return 0;
 	}
-	if (d < 0 || e->off != q->next_off)
+	if (d < 0 || !next(q, e))
 		return gap(q);
 	advance(q, e);
 	deliver(arg, e);
@@ -54,7 +65,7 @@ int capseq_offer(struct capseq *q, const struct obs_cap_event *e, capseq_deliver
 		if (i >= q->nahead)
 			i = 0;
 		w = &q->ahead[i];
-		if (w->seq != q->next_seq || w->off != q->next_off) {
+		if (!next(q, w)) {
 			i++;
 			missed++;
 			continue;

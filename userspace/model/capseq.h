@@ -3,7 +3,8 @@
  * order their bytes went. capture.bpf.c numbers a connection's reads and
  * writes (a write at entry, before its bytes can reach the peer; a read at
  * exit, when its bytes have come) and cuts each into chunks (off: where a
- * chunk starts in its syscall's bytes; last: its final one). Events
+ * chunk starts in its syscall's bytes; last: its final one; a tail chunk,
+ * OBS_CAP_TAIL, holds a syscall's final bytes after bytes not copied). Events
  * arrive in the order the syscalls' exits were seen, which is not always
  * that one: a client's write may exit after the read of its answer on
  * another CPU. An event numbered ahead waits here (CAPSEQ_AHEAD of them at
@@ -30,6 +31,7 @@
 struct capseq {
 	uint32_t next_seq; /* the syscall whose chunks come next */
 	uint32_t next_off; /* where its next chunk starts */
+	uint32_t begun;	   /* a chunk of that syscall came */
 	uint32_t nahead, cap;
 	struct obs_cap_event *ahead; /* cap of them, or NULL */
 };

@@ -12,8 +12,8 @@
 
 /* Commands sent and not yet answered (clients send one at a time, but
  * MariaDB's connector may send a PREPARE and its EXECUTE together). */
-#define MY_QUEUE    16
-#define MY_STMTS    32 /* prepared statements remembered per connection */
+#define MY_QUEUE 16
+#define MY_STMTS 32 /* prepared statements remembered per connection */
 
 /* capability flags (both sides' must have one for it to hold) */
 #define CAP_CONNECT_WITH_DB    0x00000008u
@@ -27,7 +27,6 @@
 
 #define ST_MORE_RESULTS	 0x0008u
 #define ST_CURSOR_EXISTS 0x0040u
-
 
 enum my_phase { MY_GREETING, MY_HANDSHAKE, MY_AUTH, MY_READY };
 

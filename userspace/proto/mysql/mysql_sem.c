@@ -13,25 +13,26 @@
 void my_sql_word(const uint8_t *b, size_t n, char out[MY_WORD_MAX])
 {
 	static const char *const known[] = {
-	    "SELECT",   "INSERT",	"UPDATE",   "DELETE",	 "REPLACE", "BEGIN",  "START",
-	    "COMMIT",   "ROLLBACK", "SET",	    "SHOW",	 "CREATE",  "DROP",   "ALTER",
-	    "TRUNCATE", "CALL",	"USE",	    "DO",	 "LOAD",    "SAVEPOINT", "RELEASE",
-	    "LOCK",     "UNLOCK",	"EXPLAIN",  "DESCRIBE", "DESC",    "GRANT",  "REVOKE",
-	    "ANALYZE",  "OPTIMIZE", "WITH",	    "PREPARE",	 "EXECUTE", "DEALLOCATE",
-	    "XA",	"FLUSH",	"KILL",	    "RENAME",	 "VALUES",  "TABLE",  "HANDLER",
+	    "SELECT",	"INSERT",   "UPDATE",  "DELETE",   "REPLACE", "BEGIN",	    "START",
+	    "COMMIT",	"ROLLBACK", "SET",     "SHOW",	   "CREATE",  "DROP",	    "ALTER",
+	    "TRUNCATE", "CALL",	    "USE",     "DO",	   "LOAD",    "SAVEPOINT",  "RELEASE",
+	    "LOCK",	"UNLOCK",   "EXPLAIN", "DESCRIBE", "DESC",    "GRANT",	    "REVOKE",
+	    "ANALYZE",	"OPTIMIZE", "WITH",    "PREPARE",  "EXECUTE", "DEALLOCATE", "XA",
+	    "FLUSH",	"KILL",	    "RENAME",  "VALUES",   "TABLE",   "HANDLER",
 	};
 	size_t i = 0, w = 0;
 	char word[MY_WORD_MAX];
 
 	for (;;) {
-		while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n' ||
-				 b[i] == '('))
+		while (i < n &&
+		       (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n' || b[i] == '('))
 			i++;
 		if (i + 1 < n && b[i] == '/' && b[i + 1] == '*') {
 			for (i += 2; i + 1 < n && !(b[i] == '*' && b[i + 1] == '/'); i++)
 				;
 			i += 2;
-		} else if (i < n && (b[i] == '#' || (i + 1 < n && b[i] == '-' && b[i + 1] == '-'))) {
+		} else if (i < n &&
+			   (b[i] == '#' || (i + 1 < n && b[i] == '-' && b[i + 1] == '-'))) {
 			while (i < n && b[i] != '\n')
 				i++;
 		} else {
@@ -43,7 +44,8 @@ void my_sql_word(const uint8_t *b, size_t n, char out[MY_WORD_MAX])
 		word[w++] = (char)(b[i++] & ~0x20);
 	word[w] = 0;
 	for (size_t k = 0; w && k < sizeof(known) / sizeof(known[0]); k++)
-		if (!strcmp(word, known[k]) && (i >= n || !((b[i] | 0x20) >= 'a' && (b[i] | 0x20) <= 'z'))) {
+		if (!strcmp(word, known[k]) &&
+		    (i >= n || !((b[i] | 0x20) >= 'a' && (b[i] | 0x20) <= 'z'))) {
 			str_copy(out, MY_WORD_MAX, word);
 			return;
 		}
@@ -89,8 +91,7 @@ static const char *error_type(const struct span_rec *r)
 	return db_error_type(r, spanrec_str(r, MY_A_ERR));
 }
 
-void mysql_observe(const struct span_rec *r, const struct proto_env *env,
-			  struct proto_obs *obs)
+void mysql_observe(const struct span_rec *r, const struct proto_env *env, struct proto_obs *obs)
 {
 	(void)env;
 	db_observe(r, system_of(r), spanrec_str(r, MY_A_OP), error_type(r), obs);
@@ -116,4 +117,3 @@ void mysql_describe(const struct span_rec *r, const struct proto_env *env, struc
 	if (batch > 1)
 		xspan_put_int(x, "db.operation.batch.size", batch);
 }
-

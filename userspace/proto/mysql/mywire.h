@@ -17,9 +17,9 @@
 #define MYW_LEN_MAX  0xffffff /* a packet's payload; this long, another follows */
 
 struct myw_pkt {
-	uint32_t len;	  /* payload bytes */
-	uint8_t seq;	  /* its sequence number */
-	uint8_t cont;	  /* it continues the payload of the packet before */
+	uint32_t len; /* payload bytes */
+	uint8_t seq;  /* its sequence number */
+	uint8_t cont; /* it continues the payload of the packet before */
 	uint16_t head_len;
 	uint8_t head[MYW_HEAD_MAX]; /* the payload's first bytes */
 };
@@ -27,8 +27,8 @@ struct myw_pkt {
 struct myw_parser {
 	uint8_t hdr_have;
 	uint8_t hdr[4];
-	uint8_t next_cont; /* the last packet was MYW_LEN_MAX long */
-	uint32_t left;	   /* payload bytes still to come */
+	uint8_t next_cont;  /* the last packet was MYW_LEN_MAX long */
+	uint32_t left;	    /* payload bytes still to come */
 	struct myw_pkt pkt; /* being gathered */
 };
 
