@@ -5,9 +5,9 @@
 #   Go net/http services (tests/e2e/go) whose every request makes one
 #   data-store operation, driven by wrk -t1 (keep-alive):
 #     redis  redis_srv.go /get: one GET (redigo) to a redis-server
-#     pg     pg_srv.go /one: one simple-query SELECT (database/sql, lib/pq)
+#     pg     sql_srv.go /one: one simple-query SELECT (database/sql, lib/pq)
 #            to a throwaway cluster of Debian's postgresql
-#     my     my_srv.go /one: the same through go-sql-driver/mysql, to a
+#     my     sql_srv.go /one: the same through go-sql-driver/mysql, to a
 #            throwaway MariaDB (Debian's mariadb-server)
 #   each in interleaved rounds of
 #     bare      the service alone
@@ -36,7 +36,7 @@ conns=${3:-16}
 out=$top/build/bench/go-db
 mkdir -p "$out"
 make -C "$top" -s all
-for s in redis pg my; do
+for s in redis sql; do
 	(cd "$top/tests/e2e/go" && GOCACHE=$out/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
 		go build -o "$out/$s-srv" "${s}_srv.go")
 done
@@ -70,8 +70,8 @@ start_cfg() { # STORE CFG: the STORE's service under CFG; sets $srv, $app, $peer
 	peer= app=
 	case $1 in
 	redis) cmd=("$out/redis-srv" "$port" "$rport") path=/get ;;
-	pg) cmd=("$out/pg-srv" "$port" "host=127.0.0.1 port=$pport user=postgres dbname=shop sslmode=disable") path=/one ;;
-	my) cmd=("$out/my-srv" "$port" "obs:obs@tcp(127.0.0.1:$myport)/shop") path=/one ;;
+	pg) cmd=("$out/sql-srv" postgres "$port" "host=127.0.0.1 port=$pport user=postgres dbname=shop sslmode=disable") path=/one ;;
+	my) cmd=("$out/sql-srv" mysql "$port" "obs:obs@tcp(127.0.0.1:$myport)/shop") path=/one ;;
 	esac
 	case $2 in
 	bare | bpftrace) "${cmd[@]}" & ;;

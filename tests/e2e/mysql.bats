@@ -107,10 +107,10 @@ lbl() {
 		skip "golang-github-go-sql-driver-mysql-dev not installed"
 	}
 	(cd "$TOP/tests/e2e/go" && GOCACHE=$D/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
-		go build -o "$D/my-srv" my_srv.go)
+		go build -o "$D/sql-srv" sql_srv.go)
 	MP=$(free_port)
 	SP=$(free_port)
-	obs_start "$MP" --service go-my --spans-file "$D/spans.jsonl" -- "$D/my-srv" "$SP" "obs:obs@tcp(127.0.0.1:$MYPORT_)/shop"
+	obs_start "$MP" --service go-my --spans-file "$D/spans.jsonl" -- "$D/sql-srv" mysql "$SP" "obs:obs@tcp(127.0.0.1:$MYPORT_)/shop"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
 	grep -q "and its cleartext PostgreSQL, Redis and MySQL operations (db_\* metrics and spans)" "$BATS_TEST_TMPDIR/obs.err"
 	db_items "$SP"

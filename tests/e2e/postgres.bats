@@ -96,7 +96,7 @@ go_pg_build() {
 		skip "golang-github-lib-pq-dev not installed"
 	}
 	(cd "$TOP/tests/e2e/go" && GOCACHE=$D/gocache GOPATH=/usr/share/gocode GO111MODULE=off \
-		go build -o "$D/pg-srv" pg_srv.go)
+		go build -o "$D/sql-srv" sql_srv.go)
 }
 
 @test "postgresql from the kernel side: a Go service's queries (database/sql, lib/pq) are CLIENT spans, children of the request whose handler goroutine made them (8 and 32 callers at once); every operation counted; SQLSTATEs said; 9 KB answers and a 300 000-byte value followed" {
@@ -104,7 +104,7 @@ go_pg_build() {
 	go_pg_build
 	MP=$(free_port)
 	SP=$(free_port)
-	obs_start "$MP" --service go-pg --spans-file "$D/spans.jsonl" -- "$D/pg-srv" "$SP" "$DSN"
+	obs_start "$MP" --service go-pg --spans-file "$D/spans.jsonl" -- "$D/sql-srv" postgres "$SP" "$DSN"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/0"
 	grep -q "and its cleartext PostgreSQL, Redis and MySQL operations (db_\* metrics and spans); a database operation is the child of the request whose handler goroutine made it" \
 		"$BATS_TEST_TMPDIR/obs.err"
@@ -144,7 +144,7 @@ go_pg_build() {
 	go_pg_build
 	MP=$(free_port)
 	SP=$(free_port)
-	obs_start "$MP" --service go-pg -- "$D/pg-srv" "$SP" "${DSN/sslmode=disable/sslmode=require}"
+	obs_start "$MP" --service go-pg -- "$D/sql-srv" postgres "$SP" "${DSN/sslmode=disable/sslmode=require}"
 	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$SP/item/1"
 	[ "$(curl -fsS "http://127.0.0.1:$SP/item/2")" = "$(printf "value-2-%.0s" $(seq 50))" ]
 	[ "$(curl -fsS "http://127.0.0.1:$SP/bad")" = 42P01 ]

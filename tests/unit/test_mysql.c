@@ -14,13 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include "mysql_proto.h"
 #include "mywire.h"
-#include "proto_testhost.h"
-#include "registry.h"
+#include "proto_testconn.h"
 
 struct buf {
 	uint8_t b[65536];
@@ -248,37 +244,12 @@ static void myw_long_packets(void **state)
 
 static struct proto_conn *client(void)
 {
-	struct proto_conn *pc = calloc(1, sizeof(*pc));
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(3306)};
-
-	th_reset();
-	pconn_init(pc, &th_host, proto_handlers, PROTO_CLIENT);
-	sa.sin_addr.s_addr = htonl(0x7f000001);
-	pconn_peer(pc, (struct sockaddr *)&sa, sizeof(sa));
-	return pc;
+	return tc_client(3306);
 }
 
-static void done_with(struct proto_conn *pc)
-{
-	pconn_release(pc);
-	free(pc);
-}
-
-static void app_sends(struct proto_conn *pc, const struct buf *o)
-{
-	struct th_wire w = {0};
-
-	th_write_all(pc, &w, (const char *)o->b, o->n);
-	assert_int_equal(w.n, o->n); /* the app's bytes, unchanged */
-	assert_memory_equal(w.b, o->b, o->n);
-}
-
-static void server_says(struct proto_conn *pc, const struct buf *o, size_t step)
-{
-	for (size_t off = 0; off < o->n; off += step ? step : o->n)
-		pconn_feed(pc, PROTO_IN, o->b + off, step && o->n - off > step ? step : o->n - off,
-			   th_now());
-}
+#define done_with(pc)		 tc_done(pc)
+#define app_sends(pc, o)	 tc_sends(pc, (o)->b, (o)->n)
+#define server_says(pc, o, step) tc_says(pc, (o)->b, (o)->n, step)
 
 /* A connection opened to database shop (caps: the client's). */
 static struct proto_conn *opened(uint32_t caps, size_t step)

@@ -14,7 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "proto_testhost.h"
+#include "proto_testconn.h"
 #include "db_sem.h"
 #include "redis_proto.h"
 #include "registry.h"
@@ -161,34 +161,22 @@ static void resp_skips_payloads(void **state)
 
 static struct proto_conn *client(void)
 {
-	struct proto_conn *pc = calloc(1, sizeof(*pc));
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(6379)};
-
-	th_reset();
-	pconn_init(pc, &th_host, proto_handlers, PROTO_CLIENT);
-	sa.sin_addr.s_addr = htonl(0x7f000001);
-	pconn_peer(pc, (struct sockaddr *)&sa, sizeof(sa));
-	return pc;
+	return tc_client(6379);
 }
 
 static void done_with(struct proto_conn *pc)
 {
-	pconn_release(pc);
-	free(pc);
+	tc_done(pc);
 }
 
 static void send_cmds(struct proto_conn *pc, const char *b, size_t n)
 {
-	struct th_wire w = {0};
-
-	th_write_all(pc, &w, b, n);
-	assert_int_equal(w.n, n); /* the app's bytes, unchanged */
-	assert_memory_equal(w.b, b, n);
+	tc_sends(pc, b, n);
 }
 
 static void reply(struct proto_conn *pc, const char *b, size_t n)
 {
-	pconn_feed(pc, PROTO_IN, (const uint8_t *)b, n, th_now());
+	tc_says(pc, b, n, 0);
 }
 
 static void redis_spans(void **state)

@@ -1,19 +1,20 @@
-// A Go net/http service that keeps its data in MariaDB or MySQL through
-// database/sql and Debian's go-sql-driver/mysql
-// (golang-github-go-sql-driver-mysql-dev, built offline with
-// GOPATH=/usr/share/gocode). No tracing code of its own: obs follows it
+// A Go net/http service that keeps its data in PostgreSQL or MySQL/MariaDB
+// through database/sql and Debian's drivers, lib/pq
+// (golang-github-lib-pq-dev) and go-sql-driver/mysql
+// (golang-github-go-sql-driver-mysql-dev), built offline with
+// GOPATH=/usr/share/gocode. No tracing code of its own: obs follows it
 // from the kernel side.
 //
-//	go build -o my-srv my_srv.go && ./my-srv PORT DSN
+//	go build -o sql-srv sql_srv.go && ./sql-srv postgres|mysql PORT DSN
 //
-//	GET /item/N  in one transaction: upserts row N (a parameterized INSERT:
-//	             the driver prepares it on the server, executes, closes it),
-//	             reads it back (a parameterized SELECT, likewise), commits;
-//	             answers the value read
+//	GET /item/N  in one transaction: upserts row N (a parameterized INSERT;
+//	             go-sql-driver/mysql prepares it on the server, executes,
+//	             closes it), reads it back (a parameterized SELECT),
+//	             commits; answers the value read
 //	GET /bad     a SELECT from a table that does not exist: answers the
-//	             server's error code (1146)
+//	             server's code for it (SQLSTATE 42P01; MySQL's 1146)
 //	GET /list    the first 20 rows (about 9 KB in one answer, each read
-//	             of the driver's holding many packets): answers how many
+//	             of the driver's holding many messages): answers how many
 //	GET /big     one 300 000-byte value: answers its length
 //	GET /one     one simple query, a row by a literal id (bench/go-db):
 //	             answers the value (empty if none)
@@ -28,7 +29,11 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/lib/pq"
 )
+
+// the two dialects' upsert and placeholders
+var upsert, get string
 
 func item(db *sql.DB, n int) (string, error) {
 	tx, err := db.Begin()
@@ -37,18 +42,24 @@ func item(db *sql.DB, n int) (string, error) {
 	}
 	defer tx.Rollback()
 	v := strings.Repeat(fmt.Sprintf("value-%d-", n), 50)
-	if _, err := tx.Exec("INSERT INTO items VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", n, v); err != nil {
+	if _, err := tx.Exec(upsert, n, v); err != nil {
 		return "", err
 	}
 	var got string
-	if err := tx.QueryRow("SELECT v FROM items WHERE id = ?", n).Scan(&got); err != nil {
+	if err := tx.QueryRow(get, n).Scan(&got); err != nil {
 		return "", err
 	}
 	return got, tx.Commit()
 }
 
 func main() {
-	db, err := sql.Open("mysql", os.Args[2])
+	upsert, get = "INSERT INTO items VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v",
+		"SELECT v FROM items WHERE id = $1"
+	if os.Args[1] == "mysql" {
+		upsert, get = "INSERT INTO items VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)",
+			"SELECT v FROM items WHERE id = ?"
+	}
+	db, err := sql.Open(os.Args[1], os.Args[3])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -70,6 +81,10 @@ func main() {
 	})
 	http.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) {
 		_, err := db.Exec("SELECT * FROM nosuch")
+		if e, ok := err.(*pq.Error); ok {
+			w.Write([]byte(e.Code))
+			return
+		}
 		if e, ok := err.(*mysql.MySQLError); ok {
 			fmt.Fprint(w, e.Number)
 			return
@@ -106,7 +121,7 @@ func main() {
 		}
 		fmt.Fprint(w, len(v))
 	})
-	if err := http.ListenAndServe("127.0.0.1:"+os.Args[1], nil); err != nil {
+	if err := http.ListenAndServe("127.0.0.1:"+os.Args[2], nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
