@@ -317,6 +317,29 @@ struct cap_chunking {
 	__u32 tail; /* the syscall's last bytes follow as a chunk of their own */
 };
 
+/* A chunk of the call's bytes, gathered in e->data (take of them, from off
+ * in what it moved), to the ring: its syscall's number on each chunk, off
+ * its place in it, so a chunk dropped leaves a gap the collector sees.
+ * 0, or -1 (counted) when the ring had no room. */
+static __always_inline int cap_send(const struct cap_chunking *k, struct obs_cap_event *e,
+				    __u32 off, __u32 take, __u32 last)
+{
+	cap_head(e, k->kind, k->call->fd, k->call->conn, k->now->id, k->now->ts);
+	e->seq = k->seq;
+	e->goid = k->call->goid;
+	e->go_lost = k->call->go_lost;
+	e->len = k->n;
+	e->off = off;
+	e->last = last;
+	e->caplen = take;
+	if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
+			       cap_wake_flag())) {
+		count_drop(OBS_DROP_CAPTURE);
+		return -1;
+	}
+	return 0;
+}
+
 /* Chunk i (a bpf_loop callback: verified once, not once per chunk; 64
  * chunks unrolled were more than the verifier's budget). 1: the last. */
 static long cap_chunk(__u32 i, void *arg)
@@ -332,22 +355,7 @@ static long cap_chunk(__u32 i, void *arg)
 	take = off >= k->have ? 0 : k->have - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : k->have - off;
 	end = i + 1 >= k->chunks || off + take >= k->have;
 	last = end && !k->tail;
-	cap_head(e, k->kind, k->call->fd, k->call->conn, k->now->id, k->now->ts);
-	/* the syscall's number on each chunk, off its place in it: a chunk
-	 * dropped leaves a gap the collector sees */
-	e->seq = k->seq;
-	e->goid = k->call->goid;
-	e->go_lost = k->call->go_lost;
-	e->len = k->n;
-	e->off = off;
-	e->last = last;
-	e->caplen = take;
-	if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
-			       cap_wake_flag())) {
-		count_drop(OBS_DROP_CAPTURE);
-		return 1;
-	}
-	return end;
+	return cap_send(k, e, off, take, last) ? 1 : end;
 }
 
 /* The last bytes of a plain call that moved more than its prefix (a read
@@ -368,17 +376,7 @@ static __noinline void cap_last_bytes(const struct cap_chunking *k)
 		take = 0; /* unreadable: said as an empty last chunk (skipped) */
 		from = k->n;
 	}
-	cap_head(e, k->kind, k->call->fd, k->call->conn, k->now->id, k->now->ts);
-	e->seq = k->seq;
-	e->goid = k->call->goid;
-	e->go_lost = k->call->go_lost;
-	e->len = k->n;
-	e->off = from;
-	e->last = OBS_CAP_TAIL;
-	e->caplen = take;
-	if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
-			       cap_wake_flag()))
-		count_drop(OBS_DROP_CAPTURE);
+	cap_send(k, e, from, take, OBS_CAP_TAIL);
 }
 
 /* The first bytes of the call's n, gathered in sc (have of them), in

@@ -47,7 +47,8 @@ static void tc_says(struct proto_conn *pc, const void *b, size_t n, size_t step)
 	const uint8_t *p = b;
 
 	for (size_t off = 0; off < n; off += step ? step : n)
-		pconn_feed(pc, PROTO_IN, p + off, step && n - off > step ? step : n - off, th_now());
+		pconn_feed(pc, PROTO_IN, p + off, step && n - off > step ? step : n - off,
+			   th_now());
 }
 
 #endif
