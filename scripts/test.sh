@@ -134,6 +134,19 @@ if make -s asan >build/asan.log 2>&1; then
 		record "asan PostgreSQL" 1
 	fi
 	tests/e2e/pg_cluster.sh stop "$pgd" 2>/dev/null || true
+	# MySQL: PyMySQL, 8 threads on their own connections, 2000-row
+	# results, errors, two statements in a query, against Debian's MariaDB
+	myd=$(mktemp -d /tmp/obs-asan-my.XXXXXX)
+	mp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	if tests/e2e/my_server.sh start "$myd" "$mp" 2>build/asan-my-server.log &&
+		/usr/bin/python3 -c 'import pymysql' 2>>build/asan-my-server.log; then
+		ASAN_LEAKS=0 asan_run "obs-run shim MySQL" build/asan-my.log '"db.system.name":"mariadb"' -- \
+			/usr/bin/python3 tests/e2e/my_load.py "$mp" 8 50
+	elif [ "${CI:-}" = true ]; then
+		echo "not ok asan obs-run shim MySQL: no server or PyMySQL ($(tail -1 build/asan-my-server.log))"
+		record "asan MySQL" 1
+	fi
+	tests/e2e/my_server.sh stop "$myd" 2>/dev/null || true
 else
 	echo "not ok asan build"
 	tail -20 build/asan.log
