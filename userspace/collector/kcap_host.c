@@ -272,6 +272,13 @@ static void grpc_handler(struct kproc *p, uint64_t st, uint32_t stream, uint64_t
 		if (c && grpc_conn_may_be(p, *c, reader))
 			at = i, n++;
 	}
+	/* the goroutine serves this call from now on, none before it (a
+	 * stream worker takes call after call; the last one's answer may not
+	 * be read yet): a call it makes must never be given to the last one,
+	 * also when this one cannot be told */
+	for (int i = 0; i < KCAP_THREADS; i++)
+		if (p->serving[i].who == goid)
+			p->serving[i].who = KCAP_WHO_NONE;
 	if (n == 1) /* else which request is its cannot be told */
 		p->serving[at].who = goid;
 }

@@ -17,6 +17,8 @@
 #define KCAP_PROCS   256
 #define KCAP_CONNS   4096 /* connections followed at once, over every process */
 #define KCAP_THREADS 64	  /* server requests in flight per process (thread rule) */
+/* serving[].who of a request still in flight that no goroutine serves now */
+#define KCAP_WHO_NONE UINT64_MAX
 
 struct kcap;
 
