@@ -51,10 +51,11 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
 }
 
 /* An HTTP/2, PostgreSQL, Redis or MySQL connection (its client preface,
- * startup message, first command or server greeting was seen) gets up to this many chunks' worth of
- * bytes per read or write, 64 KiB: their parsers need every frame or message header (beyond it,
- * only bytes inside a message can be counted, not copied), and for HTTP/2: a frame header lost in
- * a prefix would end it (HPACK needs every header block), and grpc-go
+ * startup message, first command or server greeting was seen) gets up to
+ * this many chunks' worth of bytes per read or write, 64 KiB: their
+ * parsers need every frame or message header (beyond it, only bytes inside
+ * a message can be counted, not copied). For HTTP/2: a frame header lost
+ * in a prefix would end it (HPACK needs every header block), and grpc-go
  * reads through a 32 KiB buffer and writes through one it flushes past
  * 32 KiB, of twice that (bpftrace: writes of up to 36 986 bytes with
  * 100 KiB messages). 16 KiB, as before, gave up a connection at its first
@@ -366,7 +367,7 @@ static long cap_chunk(__u32 i, void *arg)
 static __noinline void cap_last_bytes(const struct cap_chunking *k)
 {
 	struct obs_cap_event *e = (struct obs_cap_event *)k->sc->buf;
-	__u32 from = k->n - OBS_CAP_BYTES, take;
+	__u32 from = k->n > OBS_CAP_BYTES ? k->n - OBS_CAP_BYTES : 0, take;
 
 	if (from < k->have)
 		from = k->have;
@@ -434,7 +435,8 @@ static __always_inline int my_greeting(__u64 head)
 }
 
 /* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
- * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2 and the data stores), each numbered. A
+ * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2 and the data stores),
+ * each numbered. A
  * vectored call's first CAP_IOVS buffers are gathered first, so that a
  * head split over several arrives whole. */
 static __always_inline void cap_data(struct cap_call *call, __u32 n, const struct cap_now *now)
@@ -455,9 +457,10 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 		 * connection ("PRI * HTTP/2.0"; a server may write first), a
 		 * PostgreSQL StartupMessage (a length below 64 KiB, protocol
 		 * 3.0) the client's side of a PostgreSQL one, a RESP command
-		 * a Redis client's, a server's greeting read a MySQL client's. An SSLRequest
-		 * or GSSENCRequest (8 bytes, code 1234.5679/5680) may precede
-		 * it: the client's next write is looked at too. */
+		 * a Redis client's, a server's greeting read a MySQL
+		 * client's. An SSLRequest or GSSENCRequest (8 bytes, code
+		 * 1234.5679/5680) may precede a StartupMessage: the client's
+		 * next write is looked at too. */
 		__u64 head = 0;
 
 		s->looked |= 1 << kind;
