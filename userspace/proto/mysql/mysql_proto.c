@@ -119,6 +119,7 @@ static void end_one(struct proto_conn *pc, struct my_state *s, uint16_t how, uin
 	struct exchange x;
 	struct span_rec r;
 	const char *op = o->word;
+	int batch;
 
 	if (!s->len)
 		return;
@@ -130,14 +131,16 @@ static void end_one(struct proto_conn *pc, struct my_state *s, uint16_t how, uin
 	x.start_ns = o->start_ns;
 	s->head++;
 	s->len--;
-	if (s->results > 1 && o->cmd == COM_QUERY && strcmp(o->word, "CALL"))
-		op = "BATCH"; /* several statements in one query */
+	/* several statements in one query (a procedure's results are one's) */
+	batch = s->results > 1 && o->cmd == COM_QUERY && strcmp(o->word, "CALL");
+	if (batch)
+		op = "BATCH";
 	spanrec_clear_attrs(&r);
 	spanrec_put_str(&r, MY_A_OP, op, strlen(op) + 1);
 	spanrec_put_str(&r, MY_A_DB, s->db, sizeof(s->db));
 	if (s->err[0])
 		spanrec_put_str(&r, MY_A_ERR, s->err, sizeof(s->err));
-	if (s->results > 1 && op[0] == 'B' && !strcmp(op, "BATCH"))
+	if (batch)
 		spanrec_put_int(&r, MY_A_BATCH, s->results);
 	spanrec_put_int(&r, MY_A_SYSTEM, s->mariadb);
 	pconn_emit(pc, &x, &r, how, ts);
@@ -192,6 +195,8 @@ static int on_handshake_response(struct my_state *s, const struct myw_pkt *k)
 			alen++;
 		alen++;
 	}
+	if (alen > k->head_len)
+		return 0; /* past the kept head */
 	for (end = off + alen; end < k->head_len && k->head[end];)
 		end++;
 	if (off + alen < k->head_len && end < k->head_len) /* whole in the kept head */
