@@ -105,7 +105,7 @@ $(BUILD)/vmlinux.h:
 # an extern map it meets before its definition).
 BPF_SRCS := bpf/obs.bpf.c $(filter-out bpf/obs.bpf.c,$(wildcard bpf/*.bpf.c))
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/obs.h bpf/obs_maps.bpf.h bpf/capture.bpf.h bpf/obs_log2.h $(BUILD)/vmlinux.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/obs.h bpf/obs_maps.bpf.h bpf/capture.bpf.h bpf/capture_chunks.bpf.h bpf/capture_wide.bpf.h bpf/obs_log2.h $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -11,6 +11,7 @@
  */
 #define CAPTURE_DEFINE
 #include "capture.bpf.h"
+#include "capture_wide.bpf.h"
 
 #define AF_INET_     2
 #define AF_INET6_    10
@@ -87,23 +88,7 @@ struct {
 	__type(value, struct cap_sock);
 } cap_socks SEC(".maps");
 
-/* A syscall in flight on a thread, from enter to exit (key: pid_tgid). */
-struct cap_call {
-	__u64 key;  /* read/write: the connection's cap_socks key */
-	__u64 goid; /* read/write of a Go program whose layout is known */
-	__u32 go_lost;
-	/* that layout (go_goid_off 0: none), for the goroutine read at exit */
-	__s32 go_tls_g;
-	__u32 go_goid_off;
-	__u32 pad;
-	__u32 iovcnt; /* vectored: buf is the iovec array, of this many; connect: addrlen */
-	__u32 have;   /* at exit: bytes gathered (see cap_data) */
-	__u32 seq;    /* a write: its number, taken at entry */
-	__u64 buf;    /* read/write buffer, or accept's or connect's sockaddr */
-	__u64 conn;   /* read/write: the connection */
-	__u32 fd;
-	__u32 nr;
-};
+#include "capture_chunks.bpf.h"
 
 /* A syscall in flight is kept per CPU, from its enter to its exit: most
  * of a captured read or write runs without leaving the CPU (a Go program's
@@ -275,165 +260,6 @@ static __always_inline int iov_at(__u64 iov, __u32 i, __u64 *base, __u64 *len)
 	return 0;
 }
 
-/* Who made the syscall whose end is being said (pid_tgid), and when. */
-struct cap_now {
-	__u64 id;
-	__u64 ts;
-};
-
-/* What is copied of a call is first gathered here, per CPU (too big for
- * the stack): a vectored call's buffers in turn, so that a head split over
- * several arrives whole; then it is sent in chunks. Each chunk goes as a
- * record of its own length, its header written just before its bytes
- * (over the end of the chunk before, already sent): a record reserved at
- * its largest size (576 bytes) for a 100-byte request cost more than all
- * the rest of capture, its cache lines cold in a 4 MiB ring; the collector
- * reads fewer of them too. (One chunking loop: two would be more paths
- * than the verifier follows.) */
-#define CAP_HDR	   64 /* offsetof(struct obs_cap_event, data), checked below */
-#define CAP_GATHER (CAP_WIDE_CHUNKS * OBS_CAP_BYTES) /* 64 KiB */
-/* A header's room, then what was gathered: room for CAP_HDR and two
- * CAP_GATHERs, as the verifier bounds an offset and a length apart. More
- * than a per-CPU value may hold (32 KiB): an array of one per CPU, its
- * size set at load (collector.c), indexed by the CPU (a raw tracepoint
- * program is not migrated while it runs). */
-#define CAP_SCRATCH (2 * CAP_GATHER + 2 * 1024)
-struct cap_scratch {
-	__u8 buf[CAP_SCRATCH];
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* the possible CPUs, set at load */
-	__type(key, __u32);
-	__type(value, struct cap_scratch);
-} cap_scratch SEC(".maps");
-_Static_assert(CAP_HDR == __builtin_offsetof(struct obs_cap_event, data), "CAP_HDR");
-
-/* One call's chunking, for bpf_loop: what every chunk says, and where. */
-struct cap_chunking {
-	struct cap_scratch *sc;
-	const struct cap_call *call;
-	const struct cap_now *now;
-	__u32 seq, kind, n, have, chunks;
-	__u32 tail; /* the syscall's last bytes follow as a chunk of their own */
-};
-
-/* A chunk of the call's bytes, gathered in e->data (take of them, from off
- * in what it moved), to the ring: its syscall's number on each chunk, off
- * its place in it, so a chunk dropped leaves a gap the collector sees.
- * 0, or -1 (counted) when the ring had no room. */
-static __always_inline int cap_send(const struct cap_chunking *k, struct obs_cap_event *e,
-				    __u32 off, __u32 take, __u32 last)
-{
-	cap_head(e, k->kind, k->call->fd, k->call->conn, k->now->id, k->now->ts);
-	e->seq = k->seq;
-	e->goid = k->call->goid;
-	e->go_lost = k->call->go_lost;
-	e->len = k->n;
-	e->off = off;
-	e->last = last;
-	e->caplen = take;
-	if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
-			       cap_wake_flag())) {
-		count_drop(OBS_DROP_CAPTURE);
-		return -1;
-	}
-	return 0;
-}
-
-/* Chunk i (a bpf_loop callback: verified once, not once per chunk; 64
- * chunks unrolled were more than the verifier's budget). 1: the last. */
-static long cap_chunk(__u32 i, void *arg)
-{
-	struct cap_chunking *k = arg;
-	__u32 off = (i & (CAP_WIDE_CHUNKS - 1)) * OBS_CAP_BYTES, take, last, end;
-	struct obs_cap_event *e = (struct obs_cap_event *)&k->sc->buf[off & 0xffff];
-
-	/* (the first always goes: an empty one says "n bytes, none copied",
-	 * and the collector skips them) */
-	if (i && (i >= k->chunks || off >= k->have))
-		return 1;
-	take = off >= k->have ? 0 : k->have - off > OBS_CAP_BYTES ? OBS_CAP_BYTES : k->have - off;
-	end = i + 1 >= k->chunks || off + take >= k->have;
-	last = end && !k->tail;
-	return cap_send(k, e, off, take, last) ? 1 : end;
-}
-
-/* The last bytes of a plain call that moved more than its prefix (a read
- * of a 300 000-byte result and the packets after it): the packets that end
- * an answer are there, and a parser that counted its way through the
- * bytes in between (inside one message) reads them. At most
- * OBS_CAP_BYTES, none of them in the prefix. */
-static __noinline void cap_last_bytes(const struct cap_chunking *k)
-{
-	struct obs_cap_event *e = (struct obs_cap_event *)k->sc->buf;
-	__u32 from = k->n > OBS_CAP_BYTES ? k->n - OBS_CAP_BYTES : 0, take;
-
-	if (from < k->have)
-		from = k->have;
-	take = k->n - from;
-	if (!take || take > OBS_CAP_BYTES ||
-	    bpf_probe_read_user(e->data, take, (const void *)(k->call->buf + from))) {
-		take = 0; /* unreadable: said as an empty last chunk (skipped) */
-		from = k->n;
-	}
-	cap_send(k, e, from, take, OBS_CAP_TAIL);
-}
-
-/* The first bytes of the call's n, gathered in sc (have of them), in
- * chunks of OBS_CAP_BYTES, at most chunks of them, each numbered; a wide
- * connection's plain call that moved more: its last bytes too. */
-static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 kind, __u32 n,
-				       struct cap_scratch *sc, __u32 have, __u32 chunks,
-				       const struct cap_now *now)
-{
-	struct cap_chunking k = {.sc = sc,
-				 .call = call,
-				 .now = now,
-				 .seq = seq,
-				 .kind = kind,
-				 .n = n,
-				 .have = have,
-				 .chunks = chunks,
-				 .tail = chunks == CAP_WIDE_CHUNKS && !call->iovcnt && call->buf &&
-					 n > have};
-
-	bpf_loop(CAP_WIDE_CHUNKS, cap_chunk, &k, 0);
-	if (k.tail)
-		cap_last_bytes(&k);
-}
-
-/* A Redis command as a client sends it: a RESP array of up to 999 bulk
- * strings ("*3\r\n$3\r\nSET..."), its 8 first bytes in head. */
-static __always_inline int resp_command(__u64 head)
-{
-	__u8 b[8];
-
-	__builtin_memcpy(b, &head, 8);
-	if (b[0] != '*' || b[1] < '1' || b[1] > '9')
-		return 0;
-	for (int i = 2; i < 5; i++) {
-		if (b[i] == '\r')
-			return b[i + 1] == '\n' && b[i + 2] == '$';
-		if (b[i] < '0' || b[i] > '9')
-			return 0;
-	}
-	return 0;
-}
-
-/* A MySQL or MariaDB server's greeting, the first thing a client reads: a
- * packet of 32 to 1024 bytes, sequence 0, protocol 10, a version that
- * starts with a digit (mywire.h's myw_is_greeting), its 8 first bytes in
- * head. */
-static __always_inline int my_greeting(__u64 head)
-{
-	__u32 len = (__u32)(head & 0xffffff);
-	__u8 v = (__u8)(head >> 40);
-
-	return len >= 32 && len <= 1024 && (__u8)(head >> 24) == 0 && (__u8)(head >> 32) == 10 &&
-	       v >= '1' && v <= '9';
-}
-
 /* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
  * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2 and the data stores),
  * each numbered. A
@@ -453,31 +279,20 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 	if (!s)
 		return;
 	if (!(s->looked & (1 << kind))) {
-		/* HTTP/2's client preface opens the client's side of the
-		 * connection ("PRI * HTTP/2.0"; a server may write first), a
-		 * PostgreSQL StartupMessage (a length below 64 KiB, protocol
-		 * 3.0) the client's side of a PostgreSQL one, a RESP command
-		 * a Redis client's, a server's greeting read a MySQL
-		 * client's. An SSLRequest or GSSENCRequest (8 bytes, code
-		 * 1234.5679/5680) may precede a StartupMessage: the client's
-		 * next write is looked at too. */
+		/* the first bytes each way: a connection whose parser needs
+		 * every header gets 64 KiB per call (capture_wide.bpf.h) */
 		__u64 head = 0;
+		int w;
 
 		s->looked |= 1 << kind;
 		base = call->buf;
 		if (call->iovcnt && iov_at(call->buf, 0, &base, &len))
 			base = 0;
 		if (base && n >= 8 && !bpf_probe_read_user(&head, 8, (const void *)base)) {
-			if ((__u32)head == 0x20495250) /* "PRI " */
+			w = cap_first_bytes(head, kind);
+			if (w == CAP_FIRST_WIDE)
 				s->chunks = CAP_WIDE_CHUNKS;
-			else if (kind == OBS_CAP_OUT && (head >> 32) == 0x300 && !(head & 0xffff))
-				s->chunks = CAP_WIDE_CHUNKS;
-			else if (kind == OBS_CAP_OUT && resp_command(head))
-				s->chunks = CAP_WIDE_CHUNKS;
-			else if (kind == OBS_CAP_IN && my_greeting(head))
-				s->chunks = CAP_WIDE_CHUNKS;
-			else if (kind == OBS_CAP_OUT &&
-				 (head == 0x2f16d20408000000ULL || head == 0x3016d20408000000ULL))
+			else if (w == CAP_FIRST_AGAIN)
 				s->looked &= (__u8) ~(1 << kind);
 		}
 	}
