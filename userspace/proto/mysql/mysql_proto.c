@@ -463,6 +463,20 @@ static int on_server(struct proto_conn *pc, struct my_state *s, const struct myw
 	}
 }
 
+/* A whole packet, to its side's reader: 0 to go on, -1 to stop following
+ * (a protocol error counted, or the connection leaves this protocol). */
+static int on_packet(struct proto_conn *pc, struct my_state *s, enum proto_dir dir,
+		     const struct myw_pkt *k, uint64_t ts)
+{
+	int r = dir == PROTO_OUT ? on_client(pc, s, k, ts) : on_server(pc, s, k, ts);
+
+	if (r < 0)
+		return give_up(pc, s, ts);
+	if (r)
+		end_all(pc, s, SPAN_ERR_NONE, ts);
+	return r ? -1 : 0;
+}
+
 static int mysql_feed(struct proto_conn *pc, enum proto_dir dir, const uint8_t *b, size_t n,
 		      uint64_t ts)
 {
@@ -471,20 +485,13 @@ static int mysql_feed(struct proto_conn *pc, enum proto_dir dir, const uint8_t *
 
 	while (n) {
 		struct myw_pkt k;
-		int done, r;
+		int done;
 		size_t used = myw_parse(p, b, n, &k, &done);
 
 		b += used;
 		n -= used;
-		if (!done)
-			continue;
-		r = dir == PROTO_OUT ? on_client(pc, s, &k, ts) : on_server(pc, s, &k, ts);
-		if (r < 0)
-			return give_up(pc, s, ts);
-		if (r) {
-			end_all(pc, s, SPAN_ERR_NONE, ts);
+		if (done && on_packet(pc, s, dir, &k, ts))
 			return -1;
-		}
 	}
 	return 0;
 }
@@ -493,18 +500,11 @@ static int mysql_skip(struct proto_conn *pc, enum proto_dir dir, uint64_t n, uin
 {
 	struct my_state *s = pc->st;
 	struct myw_pkt k;
-	int done, r;
+	int done;
 
 	if (myw_skip(dir == PROTO_OUT ? &s->out : &s->in, n, &k, &done))
 		return give_up(pc, s, ts); /* a packet header went unseen */
-	if (!done)
-		return 0;
-	r = dir == PROTO_OUT ? on_client(pc, s, &k, ts) : on_server(pc, s, &k, ts);
-	if (r < 0)
-		return give_up(pc, s, ts);
-	if (r)
-		end_all(pc, s, SPAN_ERR_NONE, ts);
-	return r ? -1 : 0;
+	return done ? on_packet(pc, s, dir, &k, ts) : 0;
 }
 
 static void mysql_eof(struct proto_conn *pc, uint64_t ts)
