@@ -60,10 +60,17 @@ CONF
 
 # bench_bpftrace SCRIPT PID OUT: the peer tool, bpftrace SCRIPT PID, in the
 # background and attached before it returns; sets $peer
+# bpftrace's tracepoints need tracefs (obs's raw tracepoints do not): a
+# fresh machine may not have it mounted. A peer that did not attach stops
+# the bench: its round would measure the bare service under its name.
 bench_bpftrace() {
+	[ -d /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 	bpftrace "$1" "$2" >"$3" 2>&1 &
 	peer=$!
-	for _ in $(seq 100); do grep -q Attaching "$3" && break; sleep 0.1; done
+	for _ in $(seq 100); do grep -q Attaching "$3" && return 0; kill -0 "$peer" 2>/dev/null || break; sleep 0.1; done
+	echo "bench: bpftrace did not attach ($1):" >&2
+	grep -v RLIMIT_MEMLOCK "$3" | head -3 >&2
+	exit 1
 }
 
 # bench_stop: stop the round's peer (SIGINT: bpftrace prints its maps and

@@ -44,11 +44,24 @@ static __always_inline int maybe_captured(struct obs_cap_cpu *c, __u64 task)
 	return !(c->task == task && c->gen == cap_gen && !c->captured);
 }
 
-static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32 gen, int captured)
+/* The answer for task, from its cap_procs entry (NULL: not captured). A
+ * captured one keeps what its syscalls read of the entry, so the next ones
+ * on this CPU look nothing up: the entry changes only with cap_gen. */
+static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32 gen,
+					const struct obs_cap_proc *proc)
 {
 	c->task = task;
 	c->gen = gen;
-	c->captured = captured;
+	if (!proc) {
+		c->captured = OBS_CAP_CACHED_NO;
+	} else if (proc->state != OBS_CAP_ON) {
+		c->captured = OBS_CAP_CACHED_LOOKUP;
+	} else {
+		c->go_tls_g = proc->go_tls_g;
+		c->go_goid_off = proc->go_goid_off;
+		c->go_lost = proc->go_lost;
+		c->captured = OBS_CAP_CACHED_ON;
+	}
 }
 
 /* An HTTP/2, PostgreSQL, Redis or MySQL connection (its client preface,
@@ -60,9 +73,14 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
  * reads through a 32 KiB buffer and writes through one it flushes past
  * 32 KiB, of twice that (bpftrace: writes of up to 36 986 bytes with
  * 100 KiB messages). 16 KiB, as before, gave up a connection at its first
- * message over ~15 KiB. An HTTP/1 one gets one's worth (a request line
- * and the headers obs reads). */
+ * message over ~15 KiB. */
 #define CAP_WIDE_CHUNKS 128
+/* Any other (HTTP/1) gets 4 KiB: a head, and a chunked body's size lines
+ * where a server writes through a buffer of that size (Go's net/http: a
+ * 4 KiB bufio.Writer, flushed with a size line anywhere in it; with 512
+ * bytes, every chunked answer of a Go handler was given up). Only what a
+ * call moved is copied: a small answer costs what it did. */
+#define CAP_HTTP1_CHUNKS 8
 /* Vectored I/O (readv, writev, recvmsg, sendmsg): the buffers looked at. */
 #define CAP_IOVS 8
 
@@ -128,7 +146,8 @@ __u64 cap_next_conn = 0;
 static __always_inline void cap_open(__u32 tgid, __u32 fd, __u32 kind, const void *addr, int user)
 {
 	__u64 key = (__u64)tgid << 32 | fd;
-	struct cap_sock s = {.conn = __sync_fetch_and_add(&cap_next_conn, 1) + 1, .chunks = 1};
+	struct cap_sock s = {.conn = __sync_fetch_and_add(&cap_next_conn, 1) + 1,
+			     .chunks = CAP_HTTP1_CHUNKS};
 	struct obs_cap_event *e;
 
 	if (bpf_map_update_elem(&cap_socks, &key, &s, BPF_ANY)) {
@@ -146,6 +165,27 @@ static __always_inline void cap_open(__u32 tgid, __u32 fd, __u32 kind, const voi
 	cap_submit(e);
 }
 
+/* A syscall's first three arguments. On x86-64 they are di, si and dx,
+ * next to each other in pt_regs in the reverse order: one read, not one
+ * per argument (each read is a helper call and its checks). */
+_Static_assert(__builtin_offsetof(struct pt_regs, si) ==
+		       __builtin_offsetof(struct pt_regs, dx) + 8 &&
+		   __builtin_offsetof(struct pt_regs, di) ==
+		       __builtin_offsetof(struct pt_regs, dx) + 16,
+	       "pt_regs: dx, si, di adjacent");
+static __always_inline int sys_args3(struct pt_regs *regs, __u64 args[3])
+{
+	__u64 v[3];
+
+	if (bpf_probe_read_kernel(v, sizeof(v),
+				  (const void *)regs + bpf_core_field_offset(struct pt_regs, dx)))
+		return -1;
+	args[0] = v[2];
+	args[1] = v[1];
+	args[2] = v[0];
+	return 0;
+}
+
 /* Tail-called by obs_sys_enter (cap_tail), never attached itself. */
 SEC("raw_tp/sys_enter")
 int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
@@ -156,7 +196,7 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	struct cap_inflight *cur;
 	struct obs_cap_proc *proc;
 	struct cap_sock *s;
-	__u64 task;
+	__u64 task, args[3];
 	__u32 gen;
 	struct obs_cap_cpu *cpu;
 
@@ -164,44 +204,44 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 		return 0;
 	task = bpf_get_current_task();
 	cpu = cap_cpu_of();
-	if (!maybe_captured(cpu, task))
-		return 0;
-	gen = cap_gen; /* (read before the lookup: a change meanwhile refills) */
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
-	proc = bpf_map_lookup_elem(&cap_procs, &tgid);
-	cap_cpu_set(cpu, task, gen, proc != NULL);
-	if (!proc)
-		return 0;
-	if (proc->state == OBS_CAP_PROBE) {
-		int go = is_go(proc->start_data);
+	gen = cap_gen; /* (read before the lookup: a change meanwhile refills) */
+	if (cpu->task != task || cpu->gen != gen || cpu->captured == OBS_CAP_CACHED_LOOKUP) {
+		proc = bpf_map_lookup_elem(&cap_procs, &tgid);
+		if (proc && proc->state == OBS_CAP_PROBE) {
+			int go = is_go(proc->start_data);
 
-		if (go == 1) {
-			struct obs_cap_event *e = cap_event(OBS_CAP_GO, 0, 0);
+			if (go == 1) {
+				struct obs_cap_event *e = cap_event(OBS_CAP_GO, 0, 0);
 
-			proc->state = OBS_CAP_ON; /* from this syscall on */
-			if (e)
-				cap_submit(e);
-		} else if (go == 0 || ++proc->tries > OBS_CAP_PROBE_TRIES) {
-			bpf_map_delete_elem(&cap_procs, &tgid);
-			__sync_fetch_and_add(&cap_gen, 1);
-			return 0;
-		} else {
-			return 0;
+				proc->state = OBS_CAP_ON; /* from this syscall on */
+				if (e)
+					cap_submit(e);
+			} else if (go == 0 || ++proc->tries > OBS_CAP_PROBE_TRIES) {
+				bpf_map_delete_elem(&cap_procs, &tgid);
+				__sync_fetch_and_add(&cap_gen, 1);
+				proc = NULL;
+			}
 		}
+		cap_cpu_set(cpu, task, gen, proc);
 	}
-	fd = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	if (cpu->captured != OBS_CAP_CACHED_ON)
+		return 0;
+	if (sys_args3(regs, args))
+		return 0;
+	fd = (__u32)args[0];
 	key = (__u64)tgid << 32 | fd;
 	call.nr = (__u32)id;
 	call.fd = fd;
 	switch (id) {
 	case NR_accept:
 	case NR_accept4:
-		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		call.buf = args[1];
 		break;
 	case NR_connect: /* (its address is read at exit, see cap_end) */
-		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		call.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs); /* addrlen */
+		call.buf = args[1];
+		call.iovcnt = (__u32)args[2]; /* addrlen */
 		break;
 	case NR_close:
 		s = bpf_map_lookup_elem(&cap_socks, &key);
@@ -219,21 +259,21 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 			return 0;
 		call.conn = s->conn;
 		call.key = key;
-		call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		call.buf = args[1];
 		/* (recvmsg's and sendmsg's msghdr is read at exit, as
 		 * connect's address: see cap_msg) */
 		if (id == NR_readv || id == NR_writev) {
-			call.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
+			call.iovcnt = (__u32)args[2];
 			if (!call.iovcnt)
 				return 0; /* no buffer to look at */
 		}
 		/* the goroutine is read at exit, and only for a call that
 		 * moved bytes (most of a Go server's reads end in EAGAIN): a
 		 * goroutine in a syscall keeps its thread, to the end */
-		if (proc->go_goid_off) {
-			call.go_tls_g = proc->go_tls_g;
-			call.go_goid_off = proc->go_goid_off;
-			call.go_lost = proc->go_lost;
+		if (cpu->go_goid_off) {
+			call.go_tls_g = cpu->go_tls_g;
+			call.go_goid_off = cpu->go_goid_off;
+			call.go_lost = cpu->go_lost;
 		}
 		if (id == NR_write || id == NR_sendto || id == NR_writev || id == NR_sendmsg)
 			call.seq = __sync_fetch_and_add(&s->seq, 1);
@@ -261,7 +301,7 @@ static __always_inline int iov_at(__u64 iov, __u32 i, __u64 *base, __u64 *len)
 }
 
 /* What a read or write moved: its first bytes, in chunks of OBS_CAP_BYTES
- * (one for HTTP/1, up to CAP_WIDE_CHUNKS for HTTP/2 and the data stores),
+ * (up to CAP_HTTP1_CHUNKS for HTTP/1, CAP_WIDE_CHUNKS for HTTP/2 and the data stores),
  * each numbered. A
  * vectored call's first CAP_IOVS buffers are gathered first, so that a
  * head split over several arrives whole. */

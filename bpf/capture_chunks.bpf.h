@@ -72,6 +72,15 @@ struct cap_chunking {
 	__u32 tail; /* the syscall's last bytes follow as a chunk of their own */
 };
 
+/* Whether a data record wakes the collector: the ring is asked on every
+ * 8th record a CPU sends, not on each (the query reads the consumer's
+ * position, a cache line the collector writes). The wake comes at most 7
+ * records (4 KiB) past the ring's quarter mark. */
+static __always_inline __u64 cap_wake_flag_sometimes(void)
+{
+	return ++cap_cpu_of()->sent & 7 ? BPF_RB_NO_WAKEUP : cap_wake_flag();
+}
+
 /* A chunk of the call's bytes, gathered in e->data (take of them, from off
  * in what it moved), to the ring: its syscall's number on each chunk, off
  * its place in it, so a chunk dropped leaves a gap the collector sees.
@@ -88,7 +97,7 @@ static __always_inline int cap_send(const struct cap_chunking *k, struct obs_cap
 	e->last = last;
 	e->caplen = take;
 	if (bpf_ringbuf_output(&cap_events, e, CAP_HDR + (take & (OBS_CAP_BYTES * 2 - 1)),
-			       cap_wake_flag())) {
+			       cap_wake_flag_sometimes())) {
 		count_drop(OBS_DROP_CAPTURE);
 		return -1;
 	}
@@ -152,7 +161,10 @@ static __always_inline void cap_chunks(struct cap_call *call, __u32 seq, __u32 k
 				 .tail = chunks == CAP_WIDE_CHUNKS && !call->iovcnt && call->buf &&
 					 n > have};
 
-	bpf_loop(CAP_WIDE_CHUNKS, cap_chunk, &k, 0);
+	if (have <= OBS_CAP_BYTES && !k.tail) /* most calls: no loop to set up */
+		cap_chunk(0, &k);
+	else
+		bpf_loop(CAP_WIDE_CHUNKS, cap_chunk, &k, 0);
 	if (k.tail)
 		cap_last_bytes(&k);
 }

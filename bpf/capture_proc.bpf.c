@@ -54,7 +54,13 @@ int BPF_PROG(obs_cap_exit_proc, struct task_struct *p, bool group_dead)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 
-	if (group_dead && !bpf_map_delete_elem(&cap_procs, &tgid))
+	if (group_dead) {
+		if (!bpf_map_delete_elem(&cap_procs, &tgid))
+			__sync_fetch_and_add(&cap_gen, 1);
+	} else if (bpf_map_lookup_elem(&cap_procs, &tgid)) {
+		/* a captured thread's task may be reused by any other: the
+		 * per-CPU answers keyed by it are stale */
 		__sync_fetch_and_add(&cap_gen, 1);
+	}
 	return 0;
 }

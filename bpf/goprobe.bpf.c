@@ -38,6 +38,8 @@ static __always_inline int go_event(struct pt_regs *ctx, __u32 kind, __u64 obj, 
 	if (!(e = cap_event(kind, 0, obj))) {
 		/* the collector forgets every pending call when it sees this */
 		__sync_fetch_and_add(&proc->go_lost, 1);
+		/* capture.bpf.c's per-CPU copies of the entry are stale */
+		__sync_fetch_and_add(&cap_gen, 1);
 		return 0;
 	}
 	e->goid = goid;

@@ -178,8 +178,20 @@ enum obs_cap_kind {
 struct obs_cap_cpu {
 	__u64 task;
 	__u32 gen;
-	__u32 captured;
-	__u64 pad[6]; /* one cache line per CPU */
+	__u32 captured; /* enum obs_cap_cached */
+	/* OBS_CAP_CACHED_ON: the process's cap_procs entry as it was (it
+	 * changes only with cap_gen), so its syscalls need no lookup */
+	__s32 go_tls_g;
+	__u32 go_goid_off;
+	__u32 go_lost;
+	__u32 sent;   /* data records this CPU sent (capture_chunks.bpf.h) */
+	__u64 pad[4]; /* one cache line per CPU */
+};
+
+enum obs_cap_cached {
+	OBS_CAP_CACHED_NO = 0,	   /* not captured */
+	OBS_CAP_CACHED_LOOKUP = 1, /* in cap_procs, being probed: look it up */
+	OBS_CAP_CACHED_ON = 2,	   /* captured, its entry kept in the cache */
 };
 
 /* A process in capture.bpf.c's cap_procs. */

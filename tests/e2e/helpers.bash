@@ -98,6 +98,7 @@ require_node_modules() {
 
 # receiver_start PORT [FAULTS]: the OTLP receiver; spans land in $RECV_OUT.
 receiver_start() {
+	require_node_modules # (its decoder; a file run alone has them too)
 	RECV_OUT=$BATS_TEST_TMPDIR/received
 	FAULTS=${2:-} node "$NODE_DIR/receiver.js" "$1" "$RECV_OUT" "$PROTO_DIR" \
 		>"$BATS_TEST_TMPDIR/receiver.log" 2>&1 &

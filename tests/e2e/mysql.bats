@@ -120,7 +120,8 @@ lbl() {
 	# every command counted (request 0 too): the driver starts a
 	# transaction, prepares each parameterized statement, executes and
 	# closes it (no answer: no operation)
-	wait_scrape "$MP" "^db_client_operation_duration_seconds_count\{$(lbl COMMIT '' go-my)\} 81$"
+	# (waiting for the last requests' operations: the rest is counted by then)
+	wait_scrape "$MP" "^db_client_operation_duration_seconds_count\{$(lbl SELECT '' go-my)\} 83$"
 	scrape "$MP" >"$D/m"
 	grep -E '^(db_client_operation_duration_seconds_count|obs_(shim_parse_errors|context_unknown|events_dropped)_total)' "$D/m"
 	grep -q "^db_client_operation_duration_seconds_count{$(lbl START '' go-my)} 81$" "$D/m"

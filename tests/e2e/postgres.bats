@@ -115,7 +115,8 @@ go_pg_build() {
 	# every operation counted (request 0 too; lib/pq's round trip that
 	# only prepares a statement runs nothing, and is no operation)
 	lbl='db_system_name="postgresql",db_operation_name="%s",server_address="127.0.0.1",server_port="'"$PGPORT_"'",error_type="%s",service="go-pg"'
-	wait_scrape "$MP" "^db_client_operation_duration_seconds_count\{$(printf "$lbl" COMMIT '')\} 81$"
+	# (waiting for the last requests' operations: the rest is counted by then)
+	wait_scrape "$MP" "^db_client_operation_duration_seconds_count\{$(printf "$lbl" SELECT '')\} 83$"
 	scrape "$MP" >"$D/m"
 	grep -E '^(db_client_operation_duration_seconds_count|obs_(shim_parse_errors|context_unknown|events_dropped)_total)' "$D/m"
 	grep -q "^db_client_operation_duration_seconds_count{$(printf "$lbl" BEGIN '')} 81$" "$D/m"

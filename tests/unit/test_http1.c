@@ -121,6 +121,59 @@ static void test_responses(void **st)
 	assert_int_equal(http1_eof(&p), 1);
 }
 
+/* Body bytes passed by length alone (sendfile, kernel-side capture's
+ * uncopied rest): a Content-Length body, a chunk's data up to its end; not
+ * past it (the CRLF and the next size line must be seen), nor a head. */
+static void test_skip(void **st)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+	struct http1_parser p;
+	struct seen s = {0};
+	enum http1_event ev;
+
+	(void)st;
+	http1_init(&p, HTTP1_RESPONSE);
+	feed_all(&p, head, strlen(head), &s);
+	feed_all(&p, "a\r\n0123", 7, &s);
+	assert_int_equal(http1_skip(&p, 6, &ev), 0); /* the rest of the chunk */
+	assert_int_equal(ev, HTTP1_NEED_MORE);
+	feed_all(&p, "\r\n3\r\nabc\r\n0\r\n\r\n", 15, &s);
+	assert_int_equal(s.heads, 1);
+	assert_int_equal(s.msgs, 1);
+	assert_int_equal(s.error, 0);
+	/* and its CRLF, whole or in part: the next size line is seen */
+	for (int crlf = 1; crlf <= 2; crlf++) {
+		memset(&s, 0, sizeof(s));
+		http1_init(&p, HTTP1_RESPONSE);
+		feed_all(&p, head, strlen(head), &s);
+		feed_all(&p, "a\r\n0123", 7, &s);
+		assert_int_equal(http1_skip(&p, 6 + (uint64_t)crlf, &ev), 0);
+		feed_all(&p, "\n0\r\n\r\n" + (crlf - 1), 7 - (size_t)crlf, &s);
+		assert_int_equal(s.msgs, 1);
+		assert_int_equal(s.error, 0);
+	}
+	/* past it: the next size line would go unseen */
+	http1_init(&p, HTTP1_RESPONSE);
+	feed_all(&p, head, strlen(head), &s);
+	feed_all(&p, "a\r\n0123", 7, &s);
+	assert_int_equal(http1_skip(&p, 9, &ev), -1);
+	assert_int_equal(ev, HTTP1_ERROR);
+	/* a size line is no body */
+	http1_init(&p, HTTP1_RESPONSE);
+	feed_all(&p, head, strlen(head), &s);
+	assert_int_equal(http1_skip(&p, 1, &ev), -1);
+	/* a Content-Length body to its end: the message is done */
+	memset(&s, 0, sizeof(s));
+	http1_init(&p, HTTP1_RESPONSE);
+	feed_all(&p, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", 40, &s);
+	assert_int_equal(http1_skip(&p, 7, &ev), 0);
+	assert_int_equal(ev, HTTP1_MESSAGE_DONE);
+	/* in a head */
+	http1_init(&p, HTTP1_REQUEST);
+	feed_all(&p, "GET / HTTP/1.1\r\n", 16, &s);
+	assert_int_equal(http1_skip(&p, 3, &ev), -1);
+}
+
 static void test_errors(void **st)
 {
 	(void)st;
@@ -201,8 +254,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_basic), cmocka_unit_test(test_keepalive_pipelined_bodies),
-	    cmocka_unit_test(test_responses),	  cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_limits),	  cmocka_unit_test(test_scan_head),
+	    cmocka_unit_test(test_responses),	  cmocka_unit_test(test_skip),
+	    cmocka_unit_test(test_errors),	  cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_scan_head),
 	};
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }

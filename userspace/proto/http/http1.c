@@ -425,13 +425,24 @@ int http1_skip(struct http1_parser *p, uint64_t n, enum http1_event *ev)
 	*ev = HTTP1_NEED_MORE;
 	if (p->state == ST_TO_CLOSE)
 		return 0;
-	if (p->state != ST_BODY || p->remaining < n) {
+	/* Inside a chunk's data, too: a Go server's chunked answer's first
+	 * write is its head, a chunk of the 512 bytes it sniffed and that
+	 * chunk's CRLF, of which kernel-side capture copies 512 bytes. The
+	 * CRLF is passed by its length; the next size line must be seen. */
+	if (p->state == ST_CHUNK_DATA && n > p->remaining && n - p->remaining <= 2) {
+		p->state = n - p->remaining == 2 ? ST_CHUNK : ST_CHUNK_END;
+		p->remaining = 0;
+		return 0;
+	}
+	if ((p->state != ST_BODY && p->state != ST_CHUNK_DATA) || p->remaining < n) {
 		p->state = ST_DEAD;
 		*ev = HTTP1_ERROR;
 		return -1;
 	}
 	p->remaining -= n;
-	if (!p->remaining) {
+	if (!p->remaining && p->state == ST_CHUNK_DATA) {
+		p->state = ST_CHUNK_END;
+	} else if (!p->remaining) {
 		p->state = ST_START;
 		*ev = HTTP1_MESSAGE_DONE;
 	}

@@ -94,8 +94,9 @@ struct http1_head_scan {
 };
 int http1_scan_head(const struct iovec *iov, int iovcnt, size_t limit, struct http1_head_scan *out);
 
-/* sendfile: n body bytes went out unseen; -1 (and HTTP1_ERROR) unless in a
- * Content-Length body with at least n bytes left. */
+/* n body bytes went by unseen (sendfile; kernel-side capture's uncopied
+ * rest); -1 (and HTTP1_ERROR) unless in a Content-Length body or a chunk's
+ * data with at least n bytes left (and the CRLF after it). */
 int http1_skip(struct http1_parser *p, uint64_t n, enum http1_event *ev);
 
 /* Lowercase method check: 1 if the bytes start like "TOKEN SP". */
