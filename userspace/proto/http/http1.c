@@ -174,20 +174,34 @@ static int parse_header(struct http1_msg *m, const char *l, size_t len, int trun
 	const char *v = l + n + 1;
 	size_t vl = len - n - 1;
 
-	/* Only these names matter; most headers are skipped by length alone. */
+	/* Only these names matter; the length picks the one a name can be. */
+	const char *want;
 	switch (n) {
-	case 4:	 /* host */
-	case 6:	 /* expect */
-	case 10: /* connection, tracestate */
-	case 11: /* traceparent */
-	case 14: /* content-length */
-	case 17: /* transfer-encoding */
+	case 4:
+		want = "host";
+		break;
+	case 6:
+		want = "expect";
+		break;
+	case 10:
+		want = (l[0] | 0x20) == 'c' ? "connection" : "tracestate";
+		break;
+	case 11:
+		want = "traceparent";
+		break;
+	case 14:
+		want = "content-length";
+		break;
+	case 17:
+		want = "transfer-encoding";
 		break;
 	default:
 		return 0;
 	}
+	if (!name_is(l, n, want))
+		return 0;
 	trim(&v, &vl);
-	if (name_is(l, n, "content-length")) {
+	if (n == 14) { /* content-length */
 		int64_t cl = 0;
 		if (truncated || vl == 0 || vl > 18)
 			return -1;
@@ -199,25 +213,25 @@ static int parse_header(struct http1_msg *m, const char *l, size_t len, int trun
 		if (m->content_length >= 0 && m->content_length != cl)
 			return -1; /* conflicting lengths: request smuggling territory */
 		m->content_length = cl;
-	} else if (name_is(l, n, "transfer-encoding")) {
+	} else if (n == 17) { /* transfer-encoding */
 		if (truncated)
 			return -1;
 		m->chunked = (uint8_t)list_has(v, vl, "chunked", 1);
 		if (!m->chunked)
 			return -1; /* a coding we can't delimit */
-	} else if (name_is(l, n, "host")) {
+	} else if (n == 4) {	   /* host */
 		if (vl >= HTTP1_HOST_MAX)
 			vl = HTTP1_HOST_MAX - 1;
 		memcpy(m->host, v, vl);
 		m->host[vl] = 0;
-	} else if (name_is(l, n, "traceparent")) {
+	} else if (n == 11) { /* traceparent */
 		m->traceparent_count++;
 		if (vl >= sizeof(m->traceparent))
 			vl = sizeof(m->traceparent) - 1; /* too long: the caller rejects it */
 		memcpy(m->traceparent, v, vl);
 		m->traceparent[vl] = 0;
 		m->traceparent_len = (uint8_t)vl;
-	} else if (name_is(l, n, "tracestate")) {
+	} else if (n == 10 && want[0] == 't') { /* tracestate */
 		/* several tracestate fields combine with commas (RFC 9110 5.3) */
 		size_t need = vl + (m->tracestate_len ? 1 : 0);
 		if (truncated || m->tracestate_len + need > TP_TRACESTATE_MAX) {
@@ -229,9 +243,9 @@ static int parse_header(struct http1_msg *m, const char *l, size_t len, int trun
 			m->tracestate_len = (uint16_t)(m->tracestate_len + vl);
 			m->tracestate[m->tracestate_len] = 0;
 		}
-	} else if (name_is(l, n, "expect")) {
+	} else if (n == 6) { /* expect */
 		m->expect_continue = (uint8_t)list_has(v, vl, "100-continue", 0);
-	} else if (name_is(l, n, "connection")) {
+	} else { /* connection */
 		if (list_has(v, vl, "close", 0))
 			m->conn_close = 1;
 		if (list_has(v, vl, "upgrade", 0))
@@ -292,13 +306,10 @@ static int parse_chunk_size(const char *l, size_t len, uint64_t *out)
 	return 0;
 }
 
-/* A complete line (without CR/LF) is in p->line. Returns the event. */
-static enum http1_event on_line(struct http1_parser *p)
+/* A complete line (without CR/LF): l, len (over: cut at HTTP1_LINE_MAX),
+ * in the caller's buffer or gathered in p->line. Returns the event. */
+static enum http1_event on_line(struct http1_parser *p, const char *l, size_t len, int over)
 {
-	const char *l = p->line;
-	size_t len = p->line_len;
-	int over = p->line_over;
-
 	p->line_len = 0;
 	p->line_over = 0;
 	switch (p->state) {
@@ -382,19 +393,27 @@ size_t http1_feed(struct http1_parser *p, const char *buf, size_t len, enum http
 			return len;
 		}
 		size_t room = HTTP1_LINE_MAX - p->line_len;
+		const char *l = p->line;
+		size_t ll;
 		if (n > room) {
 			p->line_over = 1;
 			n = room;
 		}
-		memcpy(p->line + p->line_len, buf + i, n);
-		p->line_len += (uint32_t)n;
+		if (nl && !p->line_len && !p->line_over) {
+			l = buf + i; /* a whole line in the buffer: read in place */
+			ll = n;
+		} else {
+			memcpy(p->line + p->line_len, buf + i, n);
+			p->line_len += (uint32_t)n;
+			ll = p->line_len;
+		}
 		if (!nl)
 			return len;
 		i = end + 1;
-		if (p->line_len && p->line[p->line_len - 1] == '\r')
-			p->line_len--;
+		if (ll && l[ll - 1] == '\r')
+			ll--;
 		int was_start = p->state == ST_START;
-		enum http1_event e = on_line(p);
+		enum http1_event e = on_line(p, l, ll, p->line_over);
 		if (was_start && p->state == ST_HEADER)
 			p->head_bytes = 0;
 		if (e == HTTP1_ERROR) {
