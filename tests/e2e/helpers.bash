@@ -78,7 +78,9 @@ obs_start() {
 obs_stop() {
 	[ -n "${OBS_PID:-}" ] || return 0
 	kill -TERM "$OBS_PID" 2>/dev/null || true
-	for _ in $(seq 50); do kill -0 "$OBS_PID" 2>/dev/null || break; sleep 0.1; done
+	# longer than obs-run's own bound on its last export (5 s, docs/obs.md):
+	# killed at that bound, it lost its exit summary and last log lines
+	for _ in $(seq 80); do kill -0 "$OBS_PID" 2>/dev/null || break; sleep 0.1; done
 	kill -KILL "$OBS_PID" 2>/dev/null || true
 	wait "$OBS_PID" 2>/dev/null || true
 	OBS_PID=
