@@ -204,10 +204,11 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 		return 0;
 	task = bpf_get_current_task();
 	cpu = cap_cpu_of();
-	pid_tgid = bpf_get_current_pid_tgid();
-	tgid = pid_tgid >> 32;
 	gen = cap_gen; /* (read before the lookup: a change meanwhile refills) */
+	/* (a task the cache answers for reads no pid: most on the machine
+	 * are not captured) */
 	if (cpu->task != task || cpu->gen != gen || cpu->captured == OBS_CAP_CACHED_LOOKUP) {
+		tgid = bpf_get_current_pid_tgid() >> 32;
 		proc = bpf_map_lookup_elem(&cap_procs, &tgid);
 		if (proc && proc->state == OBS_CAP_PROBE) {
 			int go = is_go(proc->start_data);
@@ -228,6 +229,8 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	}
 	if (cpu->captured != OBS_CAP_CACHED_ON)
 		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tgid = pid_tgid >> 32;
 	if (sys_args3(regs, args))
 		return 0;
 	fd = (__u32)args[0];
