@@ -159,7 +159,7 @@ for f in sys.argv[1:]:
 		"$BATS_TEST_TMPDIR/tls.crt" "$BATS_TEST_TMPDIR/tls.key" >"$BATS_TEST_TMPDIR/tls.yaml"
 	"$OBS_RUN" --config "$BATS_TEST_TMPDIR/tls.yaml" -- sleep 30 2>"$BATS_TEST_TMPDIR/tls.err" &
 	TLS_PID=$!
-	wait_for curl -fsk "https://127.0.0.1:$TP/healthz"
+	wait_for curl -fsk "https://127.0.0.1:$TP/readyz"
 	curl -fsS --cacert "$BATS_TEST_TMPDIR/tls.crt" "https://127.0.0.1:$TP/metrics" >>"$BATS_TEST_TMPDIR/scrape.txt"
 	grep -v '^#' "$BATS_TEST_TMPDIR/scrape.txt" | sed -E 's/[{ ].*//' | sort -u >"$BATS_TEST_TMPDIR/names"
 	# the traffic reached every family the dashboards read

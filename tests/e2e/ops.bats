@@ -40,14 +40,18 @@ make_tls() {
 }
 
 # obs_cfg_start CONFIG ARGS...: obs-run --config CONFIG ARGS... in the
-# background; waits for /healthz on $MP (plain or TLS). Sets OBS_PID.
+# background; waits for /readyz on $MP (plain or TLS), which needs no
+# credentials: attached, so what a test asserts next is there (waiting for
+# /healthz only, a slow attach once made a later /readyz check see 503).
+# Sets OBS_PID.
 obs_cfg_start() {
 	local conf=$1
 	shift
 	"$OBS_RUN" --config "$conf" "$@" >"$D/obs.out" 2>"$D/obs.err" &
 	OBS_PID=$!
-	wait_for curl -ksf "${SCHEME:-http}://127.0.0.1:$MP/healthz"
+	wait_for cfg_ready
 }
+cfg_ready() { curl -ksf "${SCHEME:-http}://127.0.0.1:$MP/readyz" | grep -q '"ready"'; }
 
 code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
 
