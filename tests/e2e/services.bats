@@ -114,7 +114,7 @@ CONF
 }
 
 @test "dd oflag=direct under obs-run shows write latency on the real disk" {
-	local port dev
+	local port dev n b u left inf
 	port=$(free_port)
 	# The block device under this directory, by its kernel name (vda, nvme0n1).
 	dev=$(lsblk -no PKNAME "$(findmnt -no SOURCE -T "$W")" 2>/dev/null | head -1)
@@ -138,8 +138,17 @@ CONF
 	grep -E '^obs_(events_dropped_total|bpf_program_misses_total)\{' "$W/m" | grep -v ' 0$' || true
 	grep -E '^obs_bpf_map_entries\{map="disk_' "$W/m"
 	grep -q '^obs_bpf_program_misses_total{program="obs_block_rq_complete"} [0-9]' "$W/m"
-	[ "$n" -eq 500 ]
-	[ "$b" -eq $((500 * 4096)) ]
+	# Every request counted. On Linux 6.18 (virtio-blk) the kernel now and
+	# then ends one of dd's writes without tracing block_rq_complete or
+	# block_io_done (bpftrace without obs misses the same ones): such a
+	# request is counted as unseen once its address is reused, or is still
+	# in disk_start; never silently gone.
+	u=$(metric_sum "$W/m" '^obs_disk_io_end_unseen_total ')
+	left=$(metric_sum "$W/m" '^obs_bpf_map_entries\{map="disk_start"\}')
+	echo "unseen: $u still in flight: $left"
+	[ $((n + u + left)) -eq 500 ]
+	[ "$n" -ge 250 ] # (59 of 500 unseen once, in 25 runs outside bats)
+	[ "$b" -eq $((n * 4096)) ]
 	# A latency distribution, not a single bucket: the +Inf count equals _count.
 	inf=$(metric_sum "$W/m" "^obs_disk_io_duration_seconds_bucket\{device=\"$dev\",op=\"write\",service=\"sh\",le=\"\+Inf\"\}")
 	[ "$inf" -eq "$n" ]
@@ -251,7 +260,7 @@ EOF
 }
 
 @test "a kernel without bpf_loop (forced): the merge programs stay off, the rest loads, obs check says so, dd's writes all count" {
-	local port n
+	local port n u left
 	port=$(free_port)
 	OBS_DEBUG_NO_BPF_LOOP=1 run "$OBS" check
 	[ "$status" -eq 0 ]
@@ -260,8 +269,12 @@ EOF
 	wait_for test -e "$W/dd.done"
 	scrape "$port" >"$W/m"
 	n=$(metric_sum "$W/m" '^obs_disk_io_duration_seconds_count\{device="[^"]*",op="write",service="sh"\}')
-	echo "writes: $n"
-	[ "$n" -eq 200 ]
+	u=$(metric_sum "$W/m" '^obs_disk_io_end_unseen_total ')
+	left=$(metric_sum "$W/m" '^obs_bpf_map_entries\{map="disk_start"\}')
+	echo "writes: $n unseen: $u still in flight: $left"
+	# each counted, or counted unseen (the dd test above says why)
+	[ $((n + u + left)) -eq 200 ]
+	[ "$n" -ge 100 ]
 	# the plain completion is loaded, its walking variant and the merge
 	# programs are not
 	grep -q '^obs_bpf_program_misses_total{program="obs_block_rq_complete"}' "$W/m"

@@ -63,6 +63,7 @@ struct obs_snapshot {
 	struct prog_miss progs[SNAP_PROGS];
 	size_t nprogs;
 	uint64_t ringbuf_pending; /* bytes not yet consumed */
+	uint64_t disk_unseen;	  /* followed block requests that ended unseen */
 	uint64_t events_seen;
 };
 

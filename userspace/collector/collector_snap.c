@@ -320,6 +320,7 @@ int collector_snapshot(struct collector *c, struct obs_snapshot *s)
 	add_fill(c, s, "sock_owner", c->skel->maps.sock_owner);
 	add_fill(c, s, "listen_owner", c->skel->maps.listen_owner);
 	s->ringbuf_pending = c->skel->bss->ringbuf_avail;
+	s->disk_unseen = __atomic_load_n(&c->skel->bss->disk_unseen_n, __ATOMIC_RELAXED);
 	s->events_seen = __atomic_load_n(&c->events_seen, __ATOMIC_RELAXED);
 	rc = 0;
 out:
