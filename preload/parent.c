@@ -165,8 +165,22 @@ static size_t reg_hash(int fd, uint16_t port, uint32_t stream)
 	return (size_t)(h ^ h >> 29) & (REG_SIZE - 1);
 }
 
-static void reg_add(int fd, uint16_t port, uint32_t stream, uint64_t span,
-		    const struct parent_ref *ref)
+/* The context a server exchange gives its calls, copying the
+ * tracestate's bytes only: a whole parent_ref (0.5 KiB) used to be copied
+ * twice per request, nearly all of it an empty tracestate's room
+ * (shimcost: -78 ns an exchange, median of 11 interleaved pairs, within
+ * the noise). */
+static void ref_fill(struct parent_ref *r, const struct exchange *x)
+{
+	uint16_t n = x->tracestate_len < TP_TRACESTATE_MAX ? x->tracestate_len : TP_TRACESTATE_MAX;
+
+	r->ctx = x->ctx;
+	r->tracestate_len = n;
+	memcpy(r->tracestate, x->tracestate, n);
+	r->tracestate[n] = 0;
+}
+
+static void reg_add(int fd, uint16_t port, uint32_t stream, uint64_t span, const struct exchange *x)
 {
 	size_t h = reg_hash(fd, port, stream);
 
@@ -181,9 +195,7 @@ static void reg_add(int fd, uint16_t port, uint32_t stream, uint64_t span,
 		e->port = port;
 		e->stream = stream;
 		e->span = span;
-		e->ref.ctx = ref->ctx;
-		e->ref.tracestate_len = ref->tracestate_len;
-		memcpy(e->ref.tracestate, ref->tracestate, ref->tracestate_len + 1);
+		ref_fill(&e->ref, x);
 		__atomic_add_fetch(&e->seq, 1, __ATOMIC_ACQ_REL);
 		__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
 		return;
@@ -251,15 +263,9 @@ void parent_server_begin(struct exchange *x, int fd, uint16_t port, uint32_t str
 {
 	int s = my_slot_get();
 	uint64_t span = span_word(x->ctx.span_id);
-	struct parent_ref ref;
 
 	__atomic_add_fetch(&inflight, 1, __ATOMIC_ACQ_REL);
 	x->host[0] = PARENT_COUNTED | (uint64_t)stream << 32;
-	ref.ctx = x->ctx;
-	ref.tracestate_len =
-	    x->tracestate_len < TP_TRACESTATE_MAX ? x->tracestate_len : TP_TRACESTATE_MAX;
-	memcpy(ref.tracestate, x->tracestate, ref.tracestate_len);
-	ref.tracestate[ref.tracestate_len] = 0;
 	if (s >= 0) {
 		struct slot *sl = &slots[s];
 		__atomic_add_fetch(&sl->state, 1, __ATOMIC_ACQ_REL);
@@ -269,13 +275,13 @@ void parent_server_begin(struct exchange *x, int fd, uint16_t port, uint32_t str
 		for (int i = 0; i < LIVE; i++) {
 			if (__atomic_load_n(&sl->live[i], __ATOMIC_ACQUIRE))
 				continue;
-			my_ctx[i] = ref;
+			ref_fill(&my_ctx[i], x);
 			__atomic_store_n(&sl->live[i], span, __ATOMIC_RELEASE);
 			break;
 		}
 	}
 	if (__atomic_load_n(&helpers, __ATOMIC_ACQUIRE) && fd >= 0) {
-		reg_add(fd, port, stream, span, &ref);
+		reg_add(fd, port, stream, span, x);
 		x->host[0] |= PARENT_REGISTERED;
 	}
 }
