@@ -138,11 +138,11 @@ CONF
 	grep -E '^obs_(events_dropped_total|bpf_program_misses_total)\{' "$W/m" | grep -v ' 0$' || true
 	grep -E '^obs_bpf_map_entries\{map="disk_' "$W/m"
 	grep -q '^obs_bpf_program_misses_total{program="obs_block_rq_complete"} [0-9]' "$W/m"
-	# Every request counted. On Linux 6.18 (virtio-blk) the kernel now and
-	# then ends one of dd's writes without tracing block_rq_complete or
-	# block_io_done (bpftrace without obs misses the same ones): such a
-	# request is counted as unseen once its address is reused, or is still
-	# in disk_start; never silently gone.
+	# Every request counted. On Linux 6.18 (virtio-blk) the completion
+	# program now and then does not see the end of one of dd's writes
+	# (ftrace records it; bpftrace's programs miss some too; no recursion
+	# miss is recorded): such a request is counted as unseen once its
+	# address is reused, or is still in disk_start; never silently gone.
 	u=$(metric_sum "$W/m" '^obs_disk_io_end_unseen_total ')
 	left=$(metric_sum "$W/m" '^obs_bpf_map_entries\{map="disk_start"\}')
 	echo "unseen: $u still in flight: $left"

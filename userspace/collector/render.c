@@ -232,8 +232,8 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 			METRIC_COUNTER, NULL);
 	metrics_counter_add(r, f, v, (double)s->events_seen);
 	f = self_family(r, "obs_disk_io_end_unseen_total",
-			"Followed block requests whose end the kernel traced neither as "
-			"block_rq_complete nor block_io_done: counted, their latency lost.",
+			"Followed block requests whose end the completion program did not "
+			"see: counted, their latency lost.",
 			NULL, METRIC_COUNTER, NULL);
 	metrics_counter_add(r, f, v, (double)s->disk_unseen);
 	f = self_family(r, "obs_bpf_map_entries", "Entries in each BPF map.", NULL, METRIC_GAUGE,
