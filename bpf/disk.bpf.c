@@ -17,12 +17,16 @@
  */
 const volatile __u32 disk_io_start_on;
 
-/* A request in flight: when it was made and issued, and for whom. */
+/* A request in flight: when it was made and issued, and for whom; what it
+ * was when made (its bytes count if its end goes unseen). */
 struct disk_req {
 	__u64 made_ts;
 	__u64 issue_ts; /* 0: not issued yet */
 	__u32 slot;
-	__u32 pad;
+	__u32 dev;
+	__u32 bytes;
+	__u16 op;
+	__u16 pad;
 };
 
 /* In-flight block requests (key: struct request *). */
@@ -73,9 +77,10 @@ __u32 disk_merged_n;
  * not see the end of 1 to 59 of dd's 500 direct writes, though ftrace
  * records block_rq_complete for each of them and the program records no
  * recursion miss (bpftrace's tracepoint programs, without obs, miss some
- * too). Not yet explained. Known when a new request is made at the
- * address of one still in flight: its latency is lost, and it is counted
- * here (obs_disk_io_end_unseen_total), not hidden.
+ * too). Not yet explained. Known when a new request, anyone's, is made
+ * at the address of one still in flight: its latency is lost, but it is
+ * counted here (obs_disk_io_end_unseen_total) and its bytes in its
+ * service's series, not hidden.
  */
 __u64 disk_unseen_n;
 
@@ -109,25 +114,12 @@ static __always_inline __u16 disk_op(struct request *rq)
 	return disk_op_of(BPF_CORE_READ(rq, cmd_flags));
 }
 
-/* The current task asks for rq: remember it, if it is followed. */
-static __always_inline void disk_remember(struct request *rq, __u64 issue_ts)
+/* The device of rq, as the collector names it (major << 20 | minor). */
+static __always_inline __u32 disk_dev(struct request *rq)
 {
-	struct disk_req v = {.made_ts = bpf_ktime_get_ns(), .issue_ts = issue_ts};
-	__u64 key = (__u64)rq;
-	int known;
+	struct gendisk *disk = BPF_CORE_READ(rq, q, disk);
 
-	v.slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
-	if (v.slot == OBS_SLOT_NONE)
-		return;
-	known = bpf_map_lookup_elem(&disk_start, &key) != NULL;
-	/* BPF_ANY: a request whose end was not seen leaves its address to
-	 * the next request made there */
-	if (bpf_map_update_elem(&disk_start, &key, &v, BPF_ANY))
-		count_drop(OBS_DROP_DISK_FULL);
-	else if (!known)
-		__sync_fetch_and_add(&disk_inflight_n, 1);
-	else if (disk_io_start_on) /* (insert fires again for a requeue) */
-		__sync_fetch_and_add(&disk_unseen_n, 1);
+	return ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
 }
 
 /* rq's entry is gone: it completed or was merged away. */
@@ -135,6 +127,54 @@ static __always_inline void disk_forget(__u64 *key)
 {
 	if (!bpf_map_delete_elem(&disk_start, key))
 		__sync_fetch_and_add(&disk_inflight_n, -1);
+}
+
+/* A request is made at the address of old, a followed one still in
+ * flight: old ended unseen. Counted, and its bytes (as made) go to its
+ * service's series: they moved. (Not on older kernels, where insert
+ * fires again for a requeued request.) */
+static __always_inline void disk_unseen(const struct disk_req *old)
+{
+	struct obs_hist *h;
+
+	if (!disk_io_start_on)
+		return;
+	__sync_fetch_and_add(&disk_unseen_n, 1);
+	if ((h = hist_of(old->slot, OBS_H_DISK, old->op, old->dev)))
+		h->bytes += old->bytes;
+}
+
+/* The current task asks for rq: remember it, if it is followed. */
+static __always_inline void disk_remember(struct request *rq, __u64 issue_ts)
+{
+	struct disk_req v = {.issue_ts = issue_ts}, *old;
+	__u64 key = (__u64)rq;
+
+	v.slot = slot_of_tgid(bpf_get_current_pid_tgid() >> 32);
+	if (v.slot == OBS_SLOT_NONE) {
+		/* another's request at the address of one of ours in flight:
+		 * ours ended unseen (not before block_io_start: insert fires
+		 * again, in kblockd, for a requeued request) */
+		if (disk_io_start_on && disk_inflight_n &&
+		    (old = bpf_map_lookup_elem(&disk_start, &key))) {
+			disk_unseen(old);
+			disk_forget(&key);
+		}
+		return;
+	}
+	old = bpf_map_lookup_elem(&disk_start, &key);
+	if (old)
+		disk_unseen(old);
+	v.made_ts = bpf_ktime_get_ns();
+	v.dev = disk_dev(rq);
+	v.bytes = BPF_CORE_READ(rq, __data_len);
+	v.op = disk_op(rq);
+	/* BPF_ANY: a request whose end was not seen leaves its address to
+	 * the next request made there */
+	if (bpf_map_update_elem(&disk_start, &key, &v, BPF_ANY))
+		count_drop(OBS_DROP_DISK_FULL);
+	else if (!old)
+		__sync_fetch_and_add(&disk_inflight_n, 1);
 }
 
 SEC("raw_tp/block_io_start")
@@ -373,13 +413,11 @@ static __always_inline void disk_complete(struct request *rq, unsigned int nr_by
 	__u64 key = (__u64)rq;
 	struct disk_req *v = bpf_map_lookup_elem(&disk_start, &key);
 	struct disk_walk w = {.complete = 1};
-	struct gendisk *disk;
 
 	if (!v && !walk)
 		return; /* every other process's request: no clock read */
 	w.now = bpf_ktime_get_ns();
-	disk = BPF_CORE_READ(rq, q, disk);
-	w.dev = ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
+	w.dev = disk_dev(rq);
 	w.run.slot = OBS_SLOT_NONE;
 	w.run.op = disk_op(rq);
 	if (v) {

@@ -123,8 +123,9 @@ static __always_inline __u32 slot_of_tgid(__u32 tgid)
 	return t ? t->slot : default_slot;
 }
 
-static __always_inline void hist_record(__u32 slot, __u16 kind, __u16 op, __u32 id, __u64 delta,
-					__u64 bytes)
+/* This CPU's histogram of (slot, kind, op, id), made if new; NULL (counted)
+ * when the map is full. */
+static __always_inline struct obs_hist *hist_of(__u32 slot, __u16 kind, __u16 op, __u32 id)
 {
 	struct obs_hist_key key = {.slot = slot, .kind = kind, .op = op, .id = id};
 	struct obs_hist *h = bpf_map_lookup_elem(&hists, &key);
@@ -135,11 +136,19 @@ static __always_inline void hist_record(__u32 slot, __u16 kind, __u16 op, __u32 
 		/* EEXIST from a racing CPU is fine: look it up again. */
 		bpf_map_update_elem(&hists, &key, &zero, BPF_NOEXIST);
 		h = bpf_map_lookup_elem(&hists, &key);
-		if (!h) {
+		if (!h)
 			count_drop(OBS_DROP_HIST_FULL);
-			return;
-		}
 	}
+	return h;
+}
+
+static __always_inline void hist_record(__u32 slot, __u16 kind, __u16 op, __u32 id, __u64 delta,
+					__u64 bytes)
+{
+	struct obs_hist *h = hist_of(slot, kind, op, id);
+
+	if (!h)
+		return;
 	h->slots[obs_hist_slot(delta)]++;
 	h->sum_ns += delta;
 	h->bytes += bytes;
