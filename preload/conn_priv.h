@@ -34,8 +34,10 @@ struct conn {
 	uint32_t next_free;
 	char *wbuf;	   /* TLS: linear buffer handed to SSL_write (stable address for retries) */
 	uint32_t requests; /* outgoing requests begun on it */
-	/* the request the connection was opened for (its first request's parent) */
+	/* the request the connection was opened for (its first request's
+	 * parent, if no other server request began before it: parent_begun) */
 	uint8_t origin_valid;
+	uint64_t origin_begun;
 	struct parent_ref origin;
 	struct conn_hint hint;		       /* for every request from now on */
 	struct conn_hint h2hint[CONN_H2HINTS]; /* for one HTTP/2 client stream each */

@@ -215,13 +215,18 @@ void conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len)
 
 /* A connection opened while the thread could name the one request it
  * serves was opened for that request: its first request's parent, even
- * if written in a later turn of an event loop. */
+ * if written in a later turn of an event loop, as long as no other server
+ * request began meanwhile (its call might be the first one written: an
+ * HTTP/2 channel's queued calls, a pool handing the new connection to
+ * whoever asks next). */
 static struct conn *track_client(int fd, const struct sockaddr *peer, socklen_t len)
 {
 	struct conn *c = track(fd, CONN_CLIENT, peer, len);
 
-	if (c)
+	if (c) {
+		c->origin_begun = parent_begun();
 		c->origin_valid = parent_for_thread(&c->origin) == PARENT_FOUND;
+	}
 	return c;
 }
 
@@ -279,6 +284,7 @@ struct conn *conn_new_detached(enum conn_kind kind, int fd)
 		memcpy(c->pc.peer, src->pc.peer, sizeof(c->pc.peer));
 		c->pc.peer_port = src->pc.peer_port;
 		c->origin_valid = src->origin_valid;
+		c->origin_begun = src->origin_begun;
 		if (src->origin_valid)
 			c->origin = src->origin;
 	}

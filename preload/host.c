@@ -5,7 +5,8 @@
  * An outgoing request's parent, best signal first:
  *   1. a runtime helper's word (Node.js, Python asyncio: the incoming
  *      request whose code is writing, host_tell below), exact;
- *   2. the request the connection was opened for, for its first request;
+ *   2. the request the connection was opened for, for its first request
+ *      (if no other server request began since it was opened);
  *   3. parent.c's thread and process rules;
  * and whatever these say, the app's own traceparent wins (client_adopt).
  * Where none can tell, the request starts a new trace marked
@@ -54,17 +55,18 @@ static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_
 	struct conn *c = conn_of(pc);
 	const struct conn_hint *h = hint_for(c, stream);
 	struct parent_ref ref;
+	const struct parent_ref *p = &ref;
 	enum parent_how how;
 
 	if (h)
 		how = parent_for_key(h->fd, h->port, h->stream, &ref);
-	else if (c->origin_valid && c->requests == 0)
-		ref = c->origin, how = PARENT_FOUND;
+	else if (c->origin_valid && c->requests == 0 && parent_begun() == c->origin_begun)
+		p = &c->origin, how = PARENT_FOUND;
 	else
 		how = parent_for_thread(&ref);
 	c->requests++;
 	if (how == PARENT_FOUND) {
-		ctx_child_of_ref(x, &ref.ctx, ref.tracestate, ref.tracestate_len);
+		ctx_child_of_ref(x, &p->ctx, p->tracestate, p->tracestate_len);
 		return;
 	}
 	ctx_new_root(x);

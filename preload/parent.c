@@ -6,13 +6,18 @@
  * (never a guess):
  *
  *  - A thread that has never waited on several file descriptors (no
- *    epoll, no poll or select of more than one) handles one request at a
- *    time: a thread-per-request server. Its outgoing request belongs to
- *    the one server request in flight that it read.
- *  - An event-loop thread interleaves requests (callbacks, tasks,
- *    timers), and tasks may move between threads (tokio): its outgoing
- *    request belongs to a server request only if that is the only one in
- *    flight in the whole process, and this thread read it.
+ *    epoll, no poll or select of more than one), never read an HTTP/2
+ *    stream and never answered a request another thread read handles one
+ *    request at a time: a thread-per-request server. Its outgoing request
+ *    belongs to the one server request in flight that it read.
+ *  - Any other thread is a shared worker: an event loop, a multiplexed
+ *    connection's reader, a pool that reads for some requests and writes
+ *    for others (python3-grpcio's executors do all of it with no epoll of
+ *    their own, and under the thread rule once wrote one call's request
+ *    under another's context). It interleaves requests, and tasks may
+ *    move between threads (tokio): its outgoing request belongs to a
+ *    server request only if that is the only one in flight in the whole
+ *    process, and this thread read it.
  *  - No server request in flight anywhere: a new trace (a client, a
  *    background job). Some in flight, but none the thread can claim: work
  *    handed to another thread or deferred: unknown.
@@ -61,6 +66,7 @@ static struct slot *slots;
 static struct reg_entry *reg;
 static int helpers;	  /* a runtime helper announced itself: keep the registry */
 static uint64_t inflight; /* server requests in flight in the process */
+static uint64_t begun;	  /* server requests begun in the process */
 static pthread_key_t slot_key;
 
 static __thread int my_slot = -1;
@@ -180,6 +186,18 @@ static void ref_fill(struct parent_ref *r, const struct exchange *x)
 	r->tracestate[n] = 0;
 }
 
+/* A context's bytes in use only (see ref_fill) */
+static void ref_copy(struct parent_ref *dst, const struct parent_ref *src)
+{
+	uint16_t n =
+	    src->tracestate_len < TP_TRACESTATE_MAX ? src->tracestate_len : TP_TRACESTATE_MAX;
+
+	dst->ctx = src->ctx;
+	dst->tracestate_len = n;
+	memcpy(dst->tracestate, src->tracestate, n);
+	dst->tracestate[n] = 0;
+}
+
 static void reg_add(int fd, uint16_t port, uint32_t stream, uint64_t span, const struct exchange *x)
 {
 	size_t h = reg_hash(fd, port, stream);
@@ -230,40 +248,45 @@ enum parent_how parent_for_key(int fd, uint16_t port, uint32_t stream, struct pa
 	for (int i = 0; i < REG_PROBE; i++) {
 		struct reg_entry *e = &reg[(h + (size_t)i) & (REG_SIZE - 1)];
 		uint32_t s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE), s2;
-		struct parent_ref copy;
 		int match;
 
 		if (__atomic_load_n(&e->used, __ATOMIC_ACQUIRE) != 1 || (s1 & 1))
 			continue;
 		match = e->fd == fd && e->port == port && e->stream == stream;
-		if (match) {
-			copy.ctx = e->ref.ctx;
-			copy.tracestate_len = e->ref.tracestate_len;
-			if (copy.tracestate_len > TP_TRACESTATE_MAX)
-				copy.tracestate_len = 0;
-			memcpy(copy.tracestate, e->ref.tracestate, copy.tracestate_len);
-			copy.tracestate[copy.tracestate_len] = 0;
-		}
+		/* read under the seqlock straight into *out, bounded whatever
+		 * was torn; a second match or a change makes the answer unknown
+		 * and *out unused */
+		if (match)
+			ref_copy(out, &e->ref);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		s2 = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
 		if (s1 != s2)
 			return PARENT_UNKNOWN; /* changed under us: do not guess */
-		if (match) {
-			if (found++)
-				return PARENT_UNKNOWN; /* pipelined: two in flight on it */
-			*out = copy;
-		}
+		if (match && found++)
+			return PARENT_UNKNOWN; /* pipelined: two in flight on it */
 	}
 	return found ? PARENT_FOUND : PARENT_UNKNOWN;
 }
 
 /* ---- server requests ------------------------------------------------------- */
 
+uint64_t parent_begun(void)
+{
+	return __atomic_load_n(&begun, __ATOMIC_ACQUIRE);
+}
+
 void parent_server_begin(struct exchange *x, int fd, uint16_t port, uint32_t stream)
 {
 	int s = my_slot_get();
 	uint64_t span = span_word(x->ctx.span_id);
 
+	/* An HTTP/2 stream's reader reads a connection that multiplexes
+	 * requests: it interleaves them like an event loop, whatever it
+	 * waits on (python3-grpcio's executor threads read and write for
+	 * every call with no epoll of their own). */
+	if (stream)
+		my_loop = 1;
+	__atomic_add_fetch(&begun, 1, __ATOMIC_ACQ_REL);
 	__atomic_add_fetch(&inflight, 1, __ATOMIC_ACQ_REL);
 	x->host[0] = PARENT_COUNTED | (uint64_t)stream << 32;
 	if (s >= 0) {
@@ -298,6 +321,10 @@ void parent_server_end(const struct exchange *x, int fd, uint16_t port)
 		struct slot *s = &slots[x->host[1] >> 32];
 		uint64_t gen = (uint32_t)x->host[1],
 			 st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		/* A thread that answers a request another thread read works for
+		 * many requests (a pool handed them over): not thread-per-request. */
+		if ((int)(x->host[1] >> 32) != my_slot || (uint32_t)gen != my_gen)
+			my_loop = 1;
 		/* only while the thread that read it still holds the slot */
 		while (st >> 32 == gen && (uint32_t)st &&
 		       !__atomic_compare_exchange_n(&s->state, &st, st - 1, 1, __ATOMIC_ACQ_REL,
@@ -335,6 +362,6 @@ enum parent_how parent_for_thread(struct parent_ref *out)
 	}
 	if (n != 1)
 		return PARENT_UNKNOWN;
-	*out = my_ctx[found];
+	ref_copy(out, &my_ctx[found]);
 	return PARENT_FOUND;
 }

@@ -34,6 +34,9 @@ void parent_loop_wait(void) SHIM_HIDDEN;
  * HTTP/2 stream, 0 for HTTP/1. */
 void parent_server_begin(struct exchange *x, int fd, uint16_t port, uint32_t stream) SHIM_HIDDEN;
 void parent_server_end(const struct exchange *x, int fd, uint16_t port) SHIM_HIDDEN;
+/* Server requests begun in the process so far (a connection's origin
+ * holds only while no other began: conntab.c). */
+uint64_t parent_begun(void) SHIM_HIDDEN;
 /* The thread and process rules for an outgoing request made now. */
 enum parent_how parent_for_thread(struct parent_ref *out) SHIM_HIDDEN;
 /* A helper names the incoming request (stream 0: the one HTTP/1 request

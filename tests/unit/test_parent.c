@@ -35,7 +35,9 @@ static enum parent_how decide(uint8_t *span)
 
 struct other {
 	int loop;
-	struct exchange *begin; /* a request this thread reads first */
+	struct exchange *end;	/* a request read elsewhere this thread answers first */
+	struct exchange *begin; /* a request this thread reads next */
+	uint32_t stream;	/* its HTTP/2 stream (0: HTTP/1) */
 	enum parent_how how;
 	uint8_t span;
 };
@@ -46,20 +48,26 @@ static void *other_thread(void *arg)
 
 	if (o->loop)
 		parent_loop_wait();
+	if (o->end)
+		parent_server_end(o->end, 10, 1000);
 	if (o->begin)
-		parent_server_begin(o->begin, 50, 4000, 0);
+		parent_server_begin(o->begin, 50, 4000, o->stream);
 	o->how = decide(&o->span);
 	return NULL;
 }
 
-static struct other in_thread(int loop, struct exchange *begin)
+static struct other run_thread(struct other o)
 {
-	struct other o = {.loop = loop, .begin = begin};
 	pthread_t t;
 
 	pthread_create(&t, NULL, other_thread, &o);
 	pthread_join(t, NULL);
 	return o;
+}
+
+static struct other in_thread(int loop, struct exchange *begin)
+{
+	return run_thread((struct other){.loop = loop, .begin = begin});
 }
 
 static void thread_rules(void **state)
@@ -115,6 +123,56 @@ static void loop_rules(void **state)
 	assert_int_equal(decide(&span), PARENT_ROOT);
 }
 
+/* Threads that work for many requests without an epoll of their own
+ * (python3-grpcio's executors): the thread rule must not claim for them. */
+static void shared_workers(void **state)
+{
+	struct exchange a1, a3, b, c;
+	struct other o;
+
+	(void)state;
+	parent_after_fork();
+	mkx(&a1, 0xa1);
+	mkx(&a3, 0xa3);
+	mkx(&b, 0xb2);
+	mkx(&c, 0xc3);
+	/* an HTTP/2 stream's reader interleaves: alone in the process it
+	 * is the one, with another in flight it cannot know */
+	o = run_thread((struct other){.begin = &a1, .stream = 1});
+	assert_int_equal(o.how, PARENT_FOUND);
+	assert_int_equal(o.span, 0xa1);
+	parent_server_end(&a1, 50, 4000);
+	parent_server_begin(&b, 10, 1000, 0); /* read here, in flight */
+	o = run_thread((struct other){.begin = &a3, .stream = 3});
+	assert_int_equal(o.how, PARENT_UNKNOWN);
+	parent_server_end(&a3, 50, 4000);
+	/* a thread that answered a request read elsewhere is handed work:
+	 * the next one it reads is not surely the one its calls are for */
+	o = run_thread((struct other){.end = &b, .begin = &c});
+	assert_int_equal(o.how, PARENT_FOUND); /* c alone in flight: still the one */
+	mkx(&b, 0xb2);
+	parent_server_begin(&b, 10, 1000, 0);
+	o = run_thread((struct other){.end = &b, .begin = &a3});
+	assert_int_equal(o.how, PARENT_UNKNOWN); /* c and a3 in flight */
+	parent_server_end(&c, 50, 4000);
+	parent_server_end(&a3, 50, 4000);
+	/* a thread that reads and answers its own stays thread-per-request,
+	 * others in flight or not */
+	mkx(&b, 0xb2);
+	parent_server_begin(&b, 10, 1000, 0);
+	o = run_thread((struct other){.begin = &c});
+	assert_int_equal(o.how, PARENT_FOUND);
+	assert_int_equal(o.span, 0xc3);
+	parent_server_end(&c, 50, 4000);
+	/* a connection opened for a request: its origin holds until another
+	 * server request begins (parent_begun) */
+	uint64_t at = parent_begun();
+	parent_server_begin(&c, 11, 1001, 0);
+	assert_true(parent_begun() != at);
+	parent_server_end(&c, 11, 1001);
+	parent_server_end(&b, 10, 1000);
+}
+
 static void registry(void **state)
 {
 	struct exchange a, b, s1, s3;
@@ -158,6 +216,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(thread_rules),
 	    cmocka_unit_test(loop_rules),
+	    cmocka_unit_test(shared_workers),
 	    cmocka_unit_test(registry),
 	};
 	return cmocka_run_group_tests_name("parent", tests, NULL, NULL);
