@@ -237,10 +237,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(BUILD)/syscall_table.h
 fuzz: $(FUZZERS)
 
 # Benchmark helpers (bench/*/run.sh build them with `make bench-bins`).
-bench-bins: $(BUILD)/bench/shimcost $(BUILD)/bench/encode_bench
+bench-bins: $(BUILD)/bench/shimcost $(BUILD)/bench/encode_bench $(BUILD)/bench/openloop
 $(BUILD)/bench/shimcost: bench/http-overhead/shimcost.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -o $@ $<
+$(BUILD)/bench/openloop: bench/http-overhead/openloop.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
 $(BUILD)/bench/encode_bench: bench/http-overhead/encode_bench.c $(BUILD)/exporters/otlp_encode.o \
 		$(BUILD)/exporters/otlp_body.o $(PURE_OBJS) $(OTLP_GEN_O)
 	@mkdir -p $(@D)

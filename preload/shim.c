@@ -494,7 +494,7 @@ static void waits_on(size_t nfds)
 		parent_loop_wait();
 	/* a quiet process still wakes: a restarted collector gets its region
 	 * (its counts) then, not at its next request */
-	link_check(ctx_now());
+	link_check(ctx_now_coarse()); /* a deadline 1 s away: ticks will do */
 }
 
 EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)

@@ -40,6 +40,9 @@ void ctx_after_fork(void) SHIM_HIDDEN;
 /* Bumped in every forked child. */
 unsigned ctx_fork_gen(void) SHIM_HIDDEN;
 uint64_t ctx_now(void) SHIM_HIDDEN;
+/* The same clock at tick resolution (a few ms), a quarter of the cost:
+ * for deadlines, never for span times. */
+uint64_t ctx_now_coarse(void) SHIM_HIDDEN;
 uint32_t ctx_pid(void) SHIM_HIDDEN;   /* cached; refreshed after fork */
 uint64_t ctx_pidns(void) SHIM_HIDDEN; /* the pid namespace's inode, cached with the pid */
 void ctx_random(uint8_t *out, size_t n) SHIM_HIDDEN;

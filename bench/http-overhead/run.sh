@@ -16,6 +16,13 @@
 #      microseconds per request (the nginx worker plus obs's own process,
 #      user+system from /proc/PID/stat), the collector's CPU per exported
 #      span, and its resident memory (VmRSS at the end of a round, VmHWM).
+#      Then, in the same rounds and runs of nginx, an open loop
+#      (openloop.c): requests due at a fixed rate, half of bare's
+#      saturated req/s in round 1 (OPEN_RATE=N to choose), each one's
+#      latency counted from when it was due. At saturation wrk's p99 is
+#      the queue of 16 connections that any added CPU lengthens; at a
+#      rate the server sustains, p50/p99/p99.9 show what a request itself
+#      waits for. Reported: those, their ratios to bare, CPU us/request.
 #   2. shimcost: one process doing loopback HTTP exchanges (one client and
 #      one server span each), bare vs LD_PRELOAD vs obs-run: ns per request.
 #   3. encode_bench: spans/s the OTLP encoder (and gzip) does on one core.
@@ -106,6 +113,8 @@ stop_cfg() {
 
 worker= peer=
 cfgs=${CFGS:-"bare shim bpf bpftrace nospans obs10 obs100"}
+cfgs="bare $(echo " $cfgs " | sed 's/ bare / /g')" # first: the open loop's rate comes from it
+olrate=${OPEN_RATE:-}
 [ -n "$cmp" ] && cfgs="$cfgs shim@ nospans@ obs10@ obs100@"
 command -v bpftrace >/dev/null || cfgs=${cfgs/bpftrace /}
 hz=$(getconf CLK_TCK)
@@ -114,7 +123,7 @@ spans_of() { # spans the collector exported, from its /metrics
 	{ curl -fsS "127.0.0.1:$mport/metrics" 2>/dev/null || true; } |
 		awk '/^obs_spans_exported_total/ {s += $2} END {print s + 0}'
 }
-declare -A rps p99 wcpu ccpu rss hwm pss cspan
+declare -A rps p99 wcpu ccpu rss hwm pss cspan o50 o99 o999 olate ocpu
 echo "http-overhead: nginx + wrk -t1 -c$conns, $rounds rounds x ${secs}s, interleaved" >&2
 for r in $(seq "$rounds"); do
 	printf '  round %s:' "$r" >&2
@@ -127,6 +136,18 @@ for r in $(seq "$rounds"); do
 		wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/" >"$out/wrk.$c.$r"
 		sleep 0.3 # the last spans leave
 		w1=$(ticks "$worker") c1=$( ((obsp)) && ticks "$obsp" || echo 0) s1=$(spans_of)
+		# the open loop, at half of bare's saturated rate (set from round 1)
+		[ -n "$olrate" ] || olrate=$(awk '/^Requests\/sec/ {printf "%d", $2 / 2}' "$out/wrk.$c.$r")
+		w2=$(ticks "$worker") c2=$( ((obsp)) && ticks "$obsp" || echo 0)
+		"$top/build/bench/openloop" 127.0.0.1 "$port" / "$olrate" "$secs" "$conns" >"$out/open.$c.$r"
+		w3=$(ticks "$worker") c3=$( ((obsp)) && ticks "$obsp" || echo 0)
+		ofield() { awk -v k="$1" '{for (i = 1; i < NF; i += 2) if ($i == k) print $(i + 1)}' "$out/open.$c.$r"; }
+		od=$(ofield done) ol=$(ofield late) o2=$(ofield p99) o3=$(ofield p999)
+		o50[$c]="${o50[$c]:-} $(ofield p50)"
+		o99[$c]="${o99[$c]:-} $o2"
+		o999[$c]="${o999[$c]:-} $o3"
+		olate[$c]="${olate[$c]:-} $ol"
+		ocpu[$c]="${ocpu[$c]:-} $(awk -v t=$((w3 - w2 + c3 - c2)) -v hz="$hz" -v n="$od" 'BEGIN {print t / hz * 1e6 / n}')"
 		rss[$c]="${rss[$c]:-} $( ((obsp)) && kb "$obsp" VmRSS || echo 0)"
 		hwm[$c]="${hwm[$c]:-} $( ((obsp)) && kb "$obsp" VmHWM || echo 0)"
 		pss[$c]="${pss[$c]:-} $( ((obsp)) && awk '$1 == "Pss:" {print $2}' "/proc/$obsp/smaps_rollup" 2>/dev/null || echo 0)"
@@ -139,11 +160,11 @@ for r in $(seq "$rounds"); do
 		wcpu[$c]="${wcpu[$c]:-} $(awk -v t=$((w1 - w0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
 		ccpu[$c]="${ccpu[$c]:-} $(awk -v t=$((c1 - c0)) -v hz="$hz" -v q="$q" -v s="$secs" 'BEGIN {print t / hz * 1e6 / (q * s)}')"
 		cspan[$c]="${cspan[$c]:-} $((s1 - s0))"
-		printf ' %s=%.0f/s,p99=%sus' "$c" "$q" "$l" >&2
+		printf ' %s=%.0f/s,p99=%sus,open-p99=%sus' "$c" "$q" "$l" "$o2" >&2
 	done
 	echo >&2
 done
-declare -A mr ml mw mc mrss mhwm mpss msp
+declare -A mr ml mw mc mrss mhwm mpss msp mo50 mo99 mo999 molate mocpu
 for c in $cfgs; do
 	mr[$c]=$(echo ${rps[$c]} | tr ' ' '\n' | median)
 	ml[$c]=$(echo ${p99[$c]} | tr ' ' '\n' | median)
@@ -153,6 +174,11 @@ for c in $cfgs; do
 	mhwm[$c]=$(echo ${hwm[$c]} | tr ' ' '\n' | median)
 	mpss[$c]=$(echo ${pss[$c]} | tr ' ' '\n' | median)
 	msp[$c]=$(echo ${cspan[$c]} | tr ' ' '\n' | median)
+	mo50[$c]=$(echo ${o50[$c]} | tr ' ' '\n' | median)
+	mo99[$c]=$(echo ${o99[$c]} | tr ' ' '\n' | median)
+	mo999[$c]=$(echo ${o999[$c]} | tr ' ' '\n' | median)
+	molate[$c]=$(echo ${olate[$c]} | tr ' ' '\n' | median)
+	mocpu[$c]=$(echo ${ocpu[$c]} | tr ' ' '\n' | median)
 done
 printf '\n%-9s %9s %8s %7s %7s %9s %9s %9s %9s %8s %8s\n' config "req/s" "p99 us" "rps/b" "p99/b" \
 	"app us/r" "obs us/r" "sum us/r" "+us/r" "RSS MB" "HWM MB"
@@ -161,6 +187,13 @@ for c in $cfgs; do
 		-v w="${mw[$c]}" -v o="${mc[$c]}" -v bw="${mw[bare]}" -v m="${mrss[$c]}" -v h="${mhwm[$c]}" 'BEGIN {
 		printf "%-9s %9.0f %8.0f %7.2f %7.2f %9.2f %9.2f %9.2f %+9.2f %8.1f %8.1f\n",
 			c, q, l, q/bq, l/bl, w, o, w + o, w + o - bw, m/1024, h/1024 }'
+done
+printf '\nopen loop at %s req/s (half of bare saturated, round 1), %s connections, medians:\n' "$olrate" "$conns"
+printf '%-9s %8s %8s %8s %7s %8s %8s %9s %9s\n' config "p50 us" "p99 us" "p99.9 us" "p99/b" "p99.9/b" late "us/req" "+us/req"
+for c in $cfgs; do
+	awk -v c="$c" -v a="${mo50[$c]}" -v b="${mo99[$c]}" -v d="${mo999[$c]}" -v bb="${mo99[bare]}" \
+		-v bd="${mo999[bare]}" -v l="${molate[$c]}" -v u="${mocpu[$c]}" -v bu="${mocpu[bare]}" 'BEGIN {
+		printf "%-9s %8.0f %8.0f %8.0f %7.2f %8.2f %8.0f %9.2f %+9.2f\n", c, a, b, d, b/bb, d/bd, l, u, u - bu }'
 done
 echo
 echo "figures (this build):"
@@ -177,6 +210,8 @@ for c in obs10 obs100; do
 		per = sp > 0 ? (o - n) * q * s / sp : 0
 		printf "  %s: p99 %.2fx bare [target <= %sx]; collector %.2f us CPU per exported span [target <= 1] (%d spans in a round)\n",
 			c, l / bl, t, per, sp }'
+	awk -v c="$c" -v b="${mo99[$c]}" -v bb="${mo99[bare]}" -v d="${mo999[$c]}" -v bd="${mo999[bare]}" 'BEGIN {
+		printf "  %s, open loop at half of bare saturated: p99 %.2fx bare, p99.9 %.2fx\n", c, b / bb, d / bd }'
 done
 # steady: VmRSS at the end of a loaded round; the peak (VmHWM) is at
 # start, when libbpf holds its copy of the kernel's BTF to load the programs
