@@ -190,6 +190,11 @@ $(BUILD)/tests/test_parent: tests/unit/test_parent.c preload/parent.c $(PURE_OBJ
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ipreload $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
 
+# background threads and their pace, with real threads
+$(BUILD)/tests/test_bgthread: tests/unit/test_bgthread.c $(BUILD)/userspace/base/bgthread.o
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lpthread
+
 # the exporter's queue, with its export thread writing JSON lines
 $(BUILD)/tests/test_otlp_queue: tests/unit/test_otlp_queue.c $(PURE_OBJS) $(BUILD)/exporters/otlp.o \
 		$(BUILD)/exporters/otlp_body.o $(BUILD)/exporters/spanq.o $(BUILD)/exporters/otlp_cfg.o $(BUILD)/exporters/otlp_encode.o \

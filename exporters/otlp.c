@@ -323,6 +323,7 @@ static void *export_thread(void *arg)
 	}
 	pthread_mutex_unlock(&e->lock);
 	otlp_body_free(&bb);
+	bgthread_done();
 	return NULL;
 }
 

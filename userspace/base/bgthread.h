@@ -1,15 +1,35 @@
 /* bgthread - how obs's own helper threads yield the CPU to the traced app. */
 #ifndef OBS_BGTHREAD_H
 #define OBS_BGTHREAD_H
+#include <stdint.h>
 
 /*
  * Name the calling thread (top -H, /proc/PID/task/TID/comm) and make it a
- * background thread: SCHED_BATCH (it never preempts the app on wake-up)
- * at a lower priority, so that when CPU is short the traced app gets the
- * larger share. (It did not measurably change the app's p99 under export
- * load: see docs/design.md, "Measured".) Best effort: a failure leaves
- * the thread as it was.
+ * background thread, at nice +5 and in the mode the pace thread chose:
+ * idle (SCHED_IDLE: the app preempts it at once) while the work keeps up,
+ * busy (SCHED_BATCH: never preempts the app on wake-up, and gets a third
+ * of its share when CPU is short) once it falls behind. Busy until a pace
+ * thread runs. Best effort: a failure leaves the thread as it was.
  */
 void bgthread_background(const char *name);
+/* The calling background thread ends: it is switched no more. */
+void bgthread_done(void);
+/* 1 while the background threads are busy. */
+int bgthread_busy(void);
+/*
+ * Start the pace thread: every 10 ms it asks behind(arg), which must not
+ * block on a lock a background thread may hold (it may be the one
+ * starved); behind means busy for at least hold_ms, then idle again.
+ * Idle only where a thread can come back (bgthread_can_leave_idle).
+ * 0 on success; -1 leaves the threads busy.
+ */
+int bgthread_pace_start(int (*behind)(void *arg), void *arg, unsigned hold_ms);
+/* CAP_SYS_NICE, or an RLIMIT_NICE that allows nice +5: a thread may
+ * leave SCHED_IDLE. */
+int bgthread_can_leave_idle(void);
+/* Stop it; the threads go back to busy (draining at exit). */
+void bgthread_pace_stop(void);
+/* Switches between idle and busy so far. */
+uint64_t bgthread_switches(void);
 
 #endif

@@ -320,7 +320,7 @@ void app_set_ready(struct obs_app *a)
 int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char *err, size_t errlen)
 {
 	const struct obs_config *c = a->cfg;
-	char kept[256], user[64] = "";
+	char kept[256], user[64] = "", whybuf[256];
 	uid_t uid = 0;
 	gid_t gid = 0;
 
@@ -338,6 +338,15 @@ int app_drop_privileges(struct obs_app *a, uint64_t keep, const char *why, char 
 		 * every connection) stay readable to SIGHUP and the certificate
 		 * check once obs is no longer their owner */
 		keep |= 1ULL << CAP_DAC_READ_SEARCH;
+	}
+	if (spans_exporting(a->spans) && privs_has_cap(CAP_SYS_NICE)) {
+		/* the span threads run SCHED_IDLE, so that the app preempts
+		 * them at once, and must be able to come back when behind */
+		snprintf(whybuf, sizeof(whybuf),
+			 "%s%sCAP_SYS_NICE for its span threads' SCHED_IDLE", keep ? why : "",
+			 keep ? "; " : "");
+		why = whybuf;
+		keep |= 1ULL << CAP_SYS_NICE;
 	}
 	if (privs_drop(keep, uid, gid, kept, sizeof(kept), err, errlen))
 		return -1;

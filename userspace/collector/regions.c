@@ -533,6 +533,18 @@ size_t regions_held(const struct regions *rs)
 	return rs->n;
 }
 
+unsigned regions_fill_max(const struct regions *rs)
+{
+	uint64_t most = 0;
+
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct spanring *r = &rs->held[i]->r.ring;
+		uint64_t pct = spanring_used(r) * 100 / (r->mask + 1);
+		most = pct > most ? pct : most;
+	}
+	return (unsigned)most;
+}
+
 void regions_close(struct regions *rs)
 {
 	if (!rs)

@@ -39,7 +39,11 @@
  * 75 ms stall of the exporter with most of the rings empty. */
 #define PACE_BLOCKED_MS 5
 #define POLL_FDS	1024 /* the socket and the processes' */
-#define AGG_MAX		65536
+/* Once behind, the span threads stay busy this long (bgthread.h): each
+ * switch back to idle under a saturating load costs a ring's worth of
+ * catching up. */
+#define PACE_HOLD_MS 3000
+#define AGG_MAX	     65536
 
 struct comm_cache {
 	uint32_t pid;
@@ -52,6 +56,7 @@ struct spans {
 	struct otlp_exporter *exp;
 	pthread_t thread;
 	int stop, finished;   /* finished: drained and flushed (spans_finish) */
+	int pace_missed;      /* the pace thread found the lock held, looks in a row */
 	pthread_mutex_t lock; /* the regions, the routes, the counters */
 	uint64_t received, bad_records, not_exported;
 	struct comm_cache comms[64];
@@ -177,7 +182,28 @@ static void *drain_thread(void *arg)
 		if (stop && got < SLICE)
 			break;
 	}
+	bgthread_done();
 	return NULL;
+}
+
+/* For the pace thread (bgthread.c): the work falls behind when a ring is
+ * past the quarter that wakes the drain (35%), or the lock has been held
+ * through three of its looks (30 ms: a thread starved while holding it).
+ * An exporter starved of CPU shows the same way: its queue full, the
+ * spans wait in the rings. (The queue itself says little: a slow
+ * receiver fills it with no CPU to give.) Never waits for the lock: the
+ * thread holding it may be the one starved. */
+static int behind(void *arg)
+{
+	struct spans *s = arg;
+	int pct = -1;
+
+	if (!pthread_mutex_trylock(&s->lock)) {
+		pct = (int)regions_fill_max(s->rs);
+		pthread_mutex_unlock(&s->lock);
+	}
+	s->pace_missed = pct < 0 ? s->pace_missed + 1 : 0;
+	return pct >= 35 || s->pace_missed >= 3;
 }
 
 int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_t errlen)
@@ -205,6 +231,9 @@ int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_
 		snprintf(err, errlen, "cannot start the span thread");
 		goto fail;
 	}
+	if (s->exp && bgthread_pace_start(behind, s, PACE_HOLD_MS))
+		log_warn("pace_thread_failed",
+			 "no pace thread: obs's span threads stay at SCHED_BATCH");
 	*out = s;
 	return 0;
 fail:
@@ -219,6 +248,11 @@ fail:
 const char *spans_socket(const struct spans *s)
 {
 	return s->cfg.socket;
+}
+
+int spans_exporting(const struct spans *s)
+{
+	return s && s->exp;
 }
 
 void spans_set_routes(struct spans *s, const struct route_table *routes)
@@ -465,6 +499,7 @@ void spans_finish(struct spans *s, long timeout_ms)
 {
 	if (!s || s->finished)
 		return;
+	bgthread_pace_stop(); /* first: draining at full pace */
 	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(s->thread, NULL);
 	otlp_flush(s->exp, timeout_ms);

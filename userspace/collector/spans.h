@@ -38,6 +38,8 @@ struct spans;
 int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_t errlen);
 /* Where processes hand their regions (OBS_SOCKET). */
 const char *spans_socket(const struct spans *s);
+/* 1 if it exports spans (its threads then yield to the app: bgthread.h). */
+int spans_exporting(const struct spans *s);
 /* SIGHUP: new route patterns for what the processes count from now on. */
 void spans_set_routes(struct spans *s, const struct route_table *routes);
 /* SIGHUP: the sampler for traces the traced processes start from now on. */

@@ -212,6 +212,14 @@ int spanring_push(struct spanring *r, const struct span_rec *rec)
 	return -1;
 }
 
+uint64_t spanring_used(const struct spanring *r)
+{
+	uint64_t head = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED), tail = r->hdr->tail;
+
+	/* head is the producers' word: clamp what a hostile one says */
+	return head <= tail ? 0 : head - tail > r->mask + 1 ? r->mask + 1 : head - tail;
+}
+
 void spanring_arm(struct spanring *r, uint64_t ahead)
 {
 	uint64_t head = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);

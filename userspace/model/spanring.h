@@ -85,6 +85,8 @@ uint64_t spanring_cells(const struct span_rec *rec);
  * producer sees it per arming), -1 if full or after a bounded number of
  * lost races (counted in hdr->dropped); it never spins unbounded. */
 int spanring_push(struct spanring *r, const struct span_rec *rec);
+/* Consumer: cells claimed and not yet taken (at most the ring's). */
+uint64_t spanring_used(const struct spanring *r);
 /* Consumer: ask to be woken once ahead more cells are taken. Instead of
  * looking at a ring every millisecond in case it fills (which cost a busy
  * app's tail latency: a switch to the collector on its core each time), the
