@@ -200,7 +200,8 @@ for c in $cfgs; do
 done
 echo
 echo "figures (this build):"
-total() { awk -v w="${mw[$1]}" -v o="${mc[$1]}" 'BEGIN {print w + o}'; }
+# (a configuration left out by CFGS: 0, and its figure means nothing)
+total() { awk -v w="${mw[$1]:-0}" -v o="${mc[$1]:-0}" 'BEGIN {print w + o}'; }
 awk -v b="$(total bare)" -v sh="$(total shim)" -v bp="$(total bpf)" -v ns="$(total nospans)" \
 	-v bt="$( [ -n "${mw[bpftrace]:-}" ] && total bpftrace || echo 0)" 'BEGIN {
 	printf "  shim + RED, unsampled request: %+.2f us CPU/req alone (LD_PRELOAD), %+.2f us under obs-run (nospans - bpf)  [target <= +0.3]\n", sh - b, ns - bp
@@ -208,7 +209,8 @@ awk -v b="$(total bare)" -v sh="$(total shim)" -v bp="$(total bpf)" -v ns="$(tot
 	if (bt > 0) printf "; bpftrace %+.2f us (obs/bpftrace %.2f)", bt - b, (bp - b) / (bt - b)
 	printf "\n" }'
 for c in obs10 obs100; do
-	awk -v c="$c" -v o="${mc[$c]}" -v n="${mc[nospans]}" -v q="${mr[$c]}" -v s="$secs" -v sp="${msp[$c]}" \
+	[ -n "${mc[$c]:-}" ] || continue
+	awk -v c="$c" -v o="${mc[$c]}" -v n="${mc[nospans]:-0}" -v q="${mr[$c]}" -v s="$secs" -v sp="${msp[$c]}" \
 		-v l="${ml[$c]}" -v bl="${ml[bare]}" -v t="$([ $c = obs10 ] && echo 1.3 || echo 2)" 'BEGIN {
 		per = sp > 0 ? (o - n) * q * s / sp : 0
 		printf "  %s: p99 %.2fx bare [target <= %sx]; collector %.2f us CPU per exported span [target <= 1] (%d spans in a round)\n",
@@ -220,7 +222,7 @@ done
 # start, when libbpf holds its copy of the kernel's BTF to load the programs
 # PSS: shared pages (libraries, the app's region) divided among the
 # processes that map them
-awk -v a="${mrss[obs10]}" -v m="${mrss[obs100]}" -v h="${mhwm[obs100]}" -v pa="${mpss[obs10]}" -v pm="${mpss[obs100]}" 'BEGIN {
+awk -v a="${mrss[obs10]:-0}" -v m="${mrss[obs100]:-0}" -v h="${mhwm[obs100]:-0}" -v pa="${mpss[obs10]:-0}" -v pm="${mpss[obs100]:-0}" 'BEGIN {
 	printf "  collector steady RSS under load (VmRSS): %.1f MB at 10%%, %.1f MB every span exported [target <= 16]; peak %.1f MB (VmHWM, at start); PSS %.1f and %.1f MB\n", a / 1024, m / 1024, h / 1024, pa / 1024, pm / 1024 }'
 if [ -n "$cmp" ]; then
 	printf '\nthis build against %s (CPU us per request, nginx worker + obs; p99):\n' "$cmp"

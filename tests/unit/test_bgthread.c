@@ -20,7 +20,7 @@
 
 #include "bgthread.h"
 
-static int late;	/* what behind() says */
+static int late; /* what behind() says */
 static pid_t worker_tid;
 static int worker_stop;
 
