@@ -539,7 +539,8 @@ unsigned regions_fill_max(const struct regions *rs)
 
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct spanring *r = &rs->held[i]->r.ring;
-		uint64_t pct = spanring_used(r) * 100 / (r->mask + 1);
+		/* rounded up: one span waiting is not 0% */
+		uint64_t pct = (spanring_used(r) * 100 + r->mask) / (r->mask + 1);
 		most = pct > most ? pct : most;
 	}
 	return (unsigned)most;

@@ -81,7 +81,7 @@ uint64_t regions_refused(const struct regions *rs);
 size_t regions_forget(struct regions *rs, const char *svc, const char *container_id,
 		      const char *pod_uid);
 size_t regions_held(const struct regions *rs);
-/* How full the fullest ring is, in percent. */
+/* How full the fullest ring is, in percent (rounded up: 0 is empty). */
 unsigned regions_fill_max(const struct regions *rs);
 /* pid is now who (the agent named its service anew): its region's counts
  * and spans go under these labels from now on (each of its regions). 1 if

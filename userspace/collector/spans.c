@@ -42,8 +42,9 @@
 /* Once behind, the span threads stay busy this long (bgthread.h): each
  * switch back to idle under a saturating load costs a ring's worth of
  * catching up. */
-#define PACE_HOLD_MS 3000
-#define AGG_MAX	     65536
+#define PACE_HOLD_MS  3000
+#define PACE_STALE_NS (1000 * 1000000ULL)
+#define AGG_MAX	      65536
 
 struct comm_cache {
 	uint32_t pid;
@@ -57,6 +58,7 @@ struct spans {
 	pthread_t thread;
 	int stop, finished;   /* finished: drained and flushed (spans_finish) */
 	int pace_missed;      /* the pace thread found the lock held, looks in a row */
+	uint64_t turn_ns;     /* when the drain thread last took a turn */
 	pthread_mutex_t lock; /* the regions, the routes, the counters */
 	uint64_t received, bad_records, not_exported;
 	struct comm_cache comms[64];
@@ -179,6 +181,7 @@ static void *drain_thread(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (s->exp)
 			otlp_publish(s->exp);
+		__atomic_store_n(&s->turn_ns, monotime_ns(), __ATOMIC_RELAXED);
 		if (stop && got < SLICE)
 			break;
 	}
@@ -187,8 +190,11 @@ static void *drain_thread(void *arg)
 }
 
 /* For the pace thread (bgthread.c): the work falls behind when a ring is
- * past the quarter that wakes the drain (35%), or the lock has been held
- * through three of its looks (30 ms: a thread starved while holding it).
+ * past the quarter that wakes the drain (35%), or holds spans the drain
+ * has not looked at for a second (it looks every PACE_MAX_MS at least: a
+ * trickle of spans on a CPU kept busy would otherwise wait for the CPU to
+ * be idle), or the lock has been held through three of its looks (30 ms:
+ * a thread starved while holding it).
  * An exporter starved of CPU shows the same way: its queue full, the
  * spans wait in the rings. (The queue itself says little: a slow
  * receiver fills it with no CPU to give.) Never waits for the lock: the
@@ -203,6 +209,9 @@ static int behind(void *arg)
 		pthread_mutex_unlock(&s->lock);
 	}
 	s->pace_missed = pct < 0 ? s->pace_missed + 1 : 0;
+	if (pct > 0 &&
+	    monotime_ns() - __atomic_load_n(&s->turn_ns, __ATOMIC_RELAXED) > PACE_STALE_NS)
+		return 1;
 	return pct >= 35 || s->pace_missed >= 3;
 }
 
