@@ -42,16 +42,16 @@ static void set_mode(pid_t tid, int to_busy)
 void bgthread_background(const char *name)
 {
 	pid_t tid = (pid_t)syscall(SYS_gettid);
+	int listed = 0;
 
 	pthread_setname_np(pthread_self(), name);
 	setpriority(PRIO_PROCESS, (id_t)tid, BG_NICE);
 	pthread_mutex_lock(&lock);
-	set_mode(tid, busy);
-	for (int i = 0; i < BG_MAX; i++)
-		if (!tids[i]) {
-			tids[i] = tid;
-			break;
-		}
+	for (int i = 0; i < BG_MAX && !listed; i++)
+		if (!tids[i])
+			tids[i] = tid, listed = 1;
+	/* one the pace thread cannot switch back stays busy */
+	set_mode(tid, busy || !listed);
 	pthread_mutex_unlock(&lock);
 }
 
