@@ -191,7 +191,8 @@ $(BUILD)/tests/test_parent: tests/unit/test_parent.c preload/parent.c $(PURE_OBJ
 	$(CC) $(CPPFLAGS) -Ipreload $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
 
 # background threads and their pace, with real threads
-$(BUILD)/tests/test_bgthread: tests/unit/test_bgthread.c $(BUILD)/userspace/base/bgthread.o
+$(BUILD)/tests/test_bgthread: tests/unit/test_bgthread.c $(BUILD)/userspace/base/bgthread.o \
+		$(BUILD)/userspace/base/monotime.o
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lpthread
 

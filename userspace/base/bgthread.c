@@ -1,4 +1,5 @@
 #include "bgthread.h"
+#include "monotime.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -119,14 +120,6 @@ struct pace {
 static struct pace pace;
 static int pace_running;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
 /* An ordinary thread, so that it runs when the idle ones cannot: it looks
  * every 10 ms (a few microseconds each) and switches them. */
 static void *pace_thread(void *arg)
@@ -139,7 +132,7 @@ static void *pace_thread(void *arg)
 	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t now;
 		nanosleep(&step, NULL);
-		now = mono_ns();
+		now = monotime_ns();
 		if (p->behind(p->arg))
 			busy_until = now + p->hold_ns;
 		if ((now < busy_until) == bgthread_busy())
