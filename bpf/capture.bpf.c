@@ -165,25 +165,22 @@ static __always_inline void cap_open(__u32 tgid, __u32 fd, __u32 kind, const voi
 	cap_submit(e);
 }
 
-/* A syscall's first three arguments. On x86-64 they are di, si and dx,
- * next to each other in pt_regs in the reverse order: one read, not one
- * per argument (each read is a helper call and its checks). */
-_Static_assert(__builtin_offsetof(struct pt_regs, si) ==
-		       __builtin_offsetof(struct pt_regs, dx) + 8 &&
-		   __builtin_offsetof(struct pt_regs, di) ==
-		       __builtin_offsetof(struct pt_regs, dx) + 16,
-	       "pt_regs: dx, si, di adjacent");
-static __always_inline int sys_args3(struct pt_regs *regs, __u64 args[3])
+/* A syscall's first three arguments, from the task's saved user
+ * registers (the ones the tracepoint is given): through BTF pointers they
+ * are plain loads, where reading the tracepoint's pt_regs is a helper
+ * call and its checks. */
+static __always_inline void sys_args3(__u64 args[3])
 {
-	__u64 v[3];
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	if (bpf_probe_read_kernel(v, sizeof(v),
-				  (const void *)regs + bpf_core_field_offset(struct pt_regs, dx)))
-		return -1;
-	args[0] = v[2];
-	args[1] = v[1];
-	args[2] = v[0];
-	return 0;
+	args[0] = r->di;
+	args[1] = r->si;
+	args[2] = r->dx;
+}
+
+static __always_inline int is_write(__u32 nr)
+{
+	return nr == NR_write || nr == NR_sendto || nr == NR_writev || nr == NR_sendmsg;
 }
 
 /* Tail-called by obs_sys_enter (cap_tail), never attached itself. */
@@ -231,8 +228,7 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
-	if (sys_args3(regs, args))
-		return 0;
+	sys_args3(args);
 	fd = (__u32)args[0];
 	key = (__u64)tgid << 32 | fd;
 	call.nr = (__u32)id;
@@ -257,11 +253,17 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 		}
 		return 0;
 	default: /* read, write, recvfrom, sendto, and the vectored ones */
-		s = bpf_map_lookup_elem(&cap_socks, &key);
-		if (!s)
-			return 0;
-		call.conn = s->conn;
 		call.key = key;
+		/* a read's connection is looked up at exit, and only if it
+		 * moved bytes: most of a Go server's reads end in EAGAIN, and
+		 * a read on a file or pipe costs only what is kept here */
+		if (is_write(id)) {
+			s = bpf_map_lookup_elem(&cap_socks, &key);
+			if (!s)
+				return 0;
+			call.conn = s->conn;
+			call.seq = __sync_fetch_and_add(&s->seq, 1);
+		}
 		call.buf = args[1];
 		/* (recvmsg's and sendmsg's msghdr is read at exit, as
 		 * connect's address: see cap_msg) */
@@ -278,8 +280,6 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 			call.go_goid_off = cpu->go_goid_off;
 			call.go_lost = cpu->go_lost;
 		}
-		if (id == NR_write || id == NR_sendto || id == NR_writev || id == NR_sendmsg)
-			call.seq = __sync_fetch_and_add(&s->seq, 1);
 		break;
 	}
 	cur = cap_cur_of();
@@ -308,9 +308,9 @@ static __always_inline int iov_at(__u64 iov, __u32 i, __u64 *base, __u64 *len)
  * each numbered. A
  * vectored call's first CAP_IOVS buffers are gathered first, so that a
  * head split over several arrives whole. */
-static __always_inline void cap_data(struct cap_call *call, __u32 n, const struct cap_now *now)
+static __always_inline void cap_data(struct cap_call *call, struct cap_sock *s, __u32 n,
+				     const struct cap_now *now)
 {
-	struct cap_sock *s = bpf_map_lookup_elem(&cap_socks, &call->key);
 	__u32 kind = call->nr == NR_read || call->nr == NR_recvfrom || call->nr == NR_readv ||
 			     call->nr == NR_recvmsg
 			 ? OBS_CAP_IN
@@ -319,8 +319,6 @@ static __always_inline void cap_data(struct cap_call *call, __u32 n, const struc
 	__u32 cpu = bpf_get_smp_processor_id(), want, pos = 0;
 	__u64 base, len = 0;
 
-	if (!s)
-		return;
 	if (!(s->looked & (1 << kind))) {
 		/* the first bytes each way: a connection whose parser needs
 		 * every header gets 64 KiB per call (capture_wide.bpf.h) */
@@ -393,11 +391,6 @@ static __always_inline void cap_msg(struct cap_call *call)
 	call->iovcnt = (__u32)mh[1];
 }
 
-static __always_inline int is_write(__u32 nr)
-{
-	return nr == NR_write || nr == NR_sendto || nr == NR_writev || nr == NR_sendmsg;
-}
-
 /* A write that moved nothing (EAGAIN, an error) still took a number at
  * entry: said, so the collector does not wait for it. */
 static __always_inline void cap_nothing(struct cap_call *call)
@@ -421,6 +414,7 @@ static __always_inline void cap_nothing(struct cap_call *call)
 static __always_inline void cap_end(struct cap_call *call, const struct cap_now *now, long ret)
 {
 	__u32 tgid = now->id >> 32;
+	struct cap_sock *s;
 
 	switch (call->nr) {
 	case NR_accept:
@@ -463,14 +457,23 @@ static __always_inline void cap_end(struct cap_call *call, const struct cap_now 
 		}
 		break;
 	default:
-		if (call->go_goid_off && (ret > 0 || is_write(call->nr)))
+		if (ret <= 0 && !is_write(call->nr))
+			break; /* a read that moved nothing says nothing */
+		if (ret > 0) {
+			s = bpf_map_lookup_elem(&cap_socks, &call->key);
+			if (!s)
+				break; /* not a followed connection (a read's), or closed */
+			call->conn = s->conn;
+		}
+		if (call->go_goid_off)
 			call->goid = go_current(call->go_tls_g, call->go_goid_off);
-		if (ret > 0 && (call->nr == NR_recvmsg || call->nr == NR_sendmsg))
-			cap_msg(call);
-		if (ret > 0)
-			cap_data(call, (__u32)ret, now);
-		else if (is_write(call->nr))
+		if (ret <= 0) {
 			cap_nothing(call);
+			break;
+		}
+		if (call->nr == NR_recvmsg || call->nr == NR_sendmsg)
+			cap_msg(call);
+		cap_data(call, s, (__u32)ret, now);
 		break;
 	}
 }

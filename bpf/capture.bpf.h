@@ -119,8 +119,8 @@ static __always_inline int is_go(__u64 addr)
  * the syscall. */
 static __always_inline __u64 go_current(__s32 tls_g, __u32 goid_off)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase), g = 0;
+	/* (a BTF pointer: fsbase is a plain load, not a helper's copy) */
+	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase, g = 0;
 
 	if (!fsbase || bpf_probe_read_user(&g, sizeof(g), (const void *)(fsbase + (__s64)tls_g)))
 		return 0;
