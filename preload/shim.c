@@ -166,19 +166,61 @@ __attribute__((constructor)) static void shim_init(void)
 
 /* ---- the I/O callbacks conn.c writes through ------------------------------ */
 
+/* The call the app made, which goes out as such when it can. */
+enum plain_call { PLAIN_WRITE, PLAIN_WRITEV, PLAIN_SEND, PLAIN_SENDTO, PLAIN_SENDMSG };
+
 struct plain_io {
 	int fd;
-	int flags;		   /* send flags */
-	int use_msg;		   /* sendmsg (flags, address) rather than writev */
-	const struct msghdr *tmpl; /* address and control data of the app's sendmsg */
+	int flags; /* send flags */
+	enum plain_call call;
+	const struct msghdr *tmpl; /* sendto's address, sendmsg's address and control data */
 };
 
+/* Bytes added to a one-buffer call (a traceparent) are gathered into one
+ * buffer up to this size, so that the call stays the app's own. */
+#define PLAIN_GATHER 2048
+
+/* One buffer in *one: the call's, or its pieces gathered in buf. 0: more
+ * than buf holds (the pieces go out as they are). */
+static int plain_one(const struct iovec *iov, int iovcnt, char *buf, struct iovec *one)
+{
+	size_t n = 0;
+
+	if (iovcnt == 1) {
+		*one = iov[0];
+		return 1;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > PLAIN_GATHER - n)
+			return 0;
+		memcpy(buf + n, iov[i].iov_base, iov[i].iov_len);
+		n += iov[i].iov_len;
+	}
+	*one = (struct iovec){buf, n};
+	return 1;
+}
+
+/* A followed connection's bytes go out through the syscall the app made:
+ * a write stays a write and a send a send (a seccomp policy that allows
+ * write and not writev sees what it allows; and the one-buffer calls are
+ * the kernel's cheaper ones). */
 static ssize_t plain_io_fn(void *arg, const struct iovec *iov, int iovcnt)
 {
 	const struct plain_io *p = arg;
 	struct msghdr m = {0};
+	struct iovec one;
+	char buf[PLAIN_GATHER];
 
-	if (!p->use_msg)
+	if (p->call != PLAIN_WRITEV && p->call != PLAIN_SENDMSG && iovcnt >= 1 &&
+	    plain_one(iov, iovcnt, buf, &one)) {
+		if (p->call == PLAIN_WRITE)
+			return REAL(write)(p->fd, one.iov_base, one.iov_len);
+		if (p->call == PLAIN_SEND)
+			return REAL(send)(p->fd, one.iov_base, one.iov_len, p->flags);
+		return REAL(sendto)(p->fd, one.iov_base, one.iov_len, p->flags, p->tmpl->msg_name,
+				    p->tmpl->msg_namelen);
+	}
+	if (p->call == PLAIN_WRITE || p->call == PLAIN_WRITEV)
 		return real_writev_fn(p->fd, iov, iovcnt);
 	if (p->tmpl)
 		m = *p->tmpl;
@@ -187,10 +229,10 @@ static ssize_t plain_io_fn(void *arg, const struct iovec *iov, int iovcnt)
 	return real_sendmsg_fn(p->fd, &m, p->flags);
 }
 
-static int traced_write(int fd, const struct iovec *iov, int iovcnt, int flags, int use_msg,
-			const struct msghdr *tmpl, ssize_t *ret)
+static int traced_write(int fd, const struct iovec *iov, int iovcnt, int flags,
+			enum plain_call call, const struct msghdr *tmpl, ssize_t *ret)
 {
-	struct plain_io p = {.fd = fd, .flags = flags, .use_msg = use_msg, .tmpl = tmpl};
+	struct plain_io p = {.fd = fd, .flags = flags, .call = call, .tmpl = tmpl};
 
 	return shim_enabled && conn_write(fd, iov, iovcnt, plain_io_fn, &p, ret);
 }
@@ -285,7 +327,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t count)
 	struct iovec v = {(void *)buf, count};
 	ssize_t r;
 
-	if (traced_write(fd, &v, 1, 0, 0, NULL, &r))
+	if (traced_write(fd, &v, 1, 0, PLAIN_WRITE, NULL, &r))
 		return r;
 	return REAL(write)(fd, buf, count);
 }
@@ -294,7 +336,7 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	ssize_t r;
 
-	if (iovcnt >= 0 && traced_write(fd, iov, iovcnt, 0, 0, NULL, &r))
+	if (iovcnt >= 0 && traced_write(fd, iov, iovcnt, 0, PLAIN_WRITEV, NULL, &r))
 		return r;
 	return real_writev_fn(fd, iov, iovcnt);
 }
@@ -304,7 +346,7 @@ EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	struct iovec v = {(void *)buf, len};
 	ssize_t r;
 
-	if (traced_write(fd, &v, 1, flags, 1, NULL, &r))
+	if (traced_write(fd, &v, 1, flags, PLAIN_SEND, NULL, &r))
 		return r;
 	return REAL(send)(fd, buf, len, flags);
 }
@@ -316,7 +358,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const stru
 	struct msghdr m = {.msg_name = (void *)dst, .msg_namelen = alen};
 	ssize_t r;
 
-	if (traced_write(fd, &v, 1, flags, 1, &m, &r))
+	if (traced_write(fd, &v, 1, flags, PLAIN_SENDTO, &m, &r))
 		return r;
 	return REAL(sendto)(fd, buf, len, flags, dst, alen);
 }
@@ -326,7 +368,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	ssize_t r;
 
 	if (msg && msg->msg_iovlen <= 64 &&
-	    traced_write(fd, msg->msg_iov, (int)msg->msg_iovlen, flags, 1, msg, &r))
+	    traced_write(fd, msg->msg_iov, (int)msg->msg_iovlen, flags, PLAIN_SENDMSG, msg, &r))
 		return r;
 	return real_sendmsg_fn(fd, msg, flags);
 }

@@ -27,7 +27,8 @@
 #      at a sixth it held at 190-200.) Reported: those, their ratios to
 #      bare, CPU us/request.
 #   2. shimcost: one process doing loopback HTTP exchanges (one client and
-#      one server span each), bare vs LD_PRELOAD vs obs-run: ns per request.
+#      one server span each), bare vs LD_PRELOAD vs obs-run: the process's CPU
+#      ns per request (its CPU time: the wall clock moves by a third here).
 #   3. encode_bench: spans/s the OTLP encoder (and gzip) does on one core.
 #
 #   bench/http-overhead/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
@@ -238,7 +239,7 @@ echo "spans in the last obs round (obs-run's exit summary):"
 grep -E '^  (spans|traceparent)' "$out/obs100.log" | tail -3 | sed 's/^/ /' || true
 
 echo
-echo "shimcost: one process, loopback HTTP exchanges (client span + server span each)"
+echo "shimcost: one process, loopback HTTP exchanges (client span + server span each), its CPU time"
 n=200000
 declare -A sc
 for r in $(seq 3); do
@@ -254,7 +255,7 @@ for r in $(seq 3); do
 done
 for c in bare shim bpf obs ${cmp:+shim@}; do sc[$c]=$(echo ${sc[$c]} | tr ' ' '\n' | median); done
 awk -v b="${sc[bare]}" -v s="${sc[shim]}" -v p="${sc[bpf]}" -v o="${sc[obs]}" 'BEGIN {
-	printf "  bare %.0f ns/exchange; LD_PRELOAD %.0f; obs-run --no-preload %.0f; obs-run %.0f\n", b, s, p, o
+	printf "  bare %.0f CPU ns/exchange; LD_PRELOAD %.0f; obs-run --no-preload %.0f; obs-run %.0f\n", b, s, p, o
 	printf "  shim cost per request (client or server span): %.0f ns with no collector, %.0f ns under obs-run --no-spans (BPF removed)\n",
 		(s - b) / 2, (o - p) / 2 }'
 [ -n "$cmp" ] && awk -v b="${sc[bare]}" -v s="${sc[shim]}" -v t="${sc[shim@]}" 'BEGIN {

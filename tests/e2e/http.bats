@@ -393,6 +393,31 @@ otlp_pki() {
 	[[ $output == ok* ]]
 }
 
+@test "an app whose seccomp policy allows write and send, not writev or sendmsg: its requests carry the traceparent, through the calls it made" {
+	require_cmd strace
+	nginx_start
+	# every syscall of this machine's list but the two
+	awk '/^#define __NR_/ { print substr($2, 6) }' /usr/include/x86_64-linux-gnu/asm/unistd_64.h |
+		grep -vx 'writev\|sendmsg' | sed '1i default 1' >"$BATS_TEST_TMPDIR/allow"
+	run client "$TOP/build/tests/seccomp_exec" "$BATS_TEST_TMPDIR/allow" \
+		"$PY" "$TOP/tests/e2e/own_calls.py" "$NP"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'HTTP/1.1 404' <<<"$output")" = 2 ]
+	for p in own-send own-write; do
+		tp=$(grep "GET /$p " "$NGX/logs/access.log" | sed 's/.*tp=//')
+		[[ $tp =~ ^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$ ]]
+	done
+	# and the calls are the app's own: send stays send (sendto), write stays write
+	run env LD_PRELOAD="$TOP/build/libobs_preload.so" strace -f -s 300 -e trace=sendto,sendmsg,write,writev \
+		"$PY" "$TOP/tests/e2e/own_calls.py" "$NP"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q 'sendto(.*GET /own-send HTTP/1.1.*traceparent: 00-' <<<"$output"
+	grep -q 'write(.*GET /own-write HTTP/1.1.*traceparent: 00-' <<<"$output"
+	run ! grep -Eq '^(\[pid +[0-9]+\] )?(writev|sendmsg)\(' <<<"$output"
+}
+
 @test "the shim does nothing in setuid programs and with OBS_PRELOAD_DISABLE=1" {
 	EP=$(free_port)
 	"$PY" "$TOP/tests/e2e/echo_server.py" "$EP" &
