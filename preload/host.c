@@ -91,7 +91,7 @@ static void host_emit(struct proto_conn *pc, const struct exchange *x, struct sp
 	if (r->flags & SPAN_F_PARENT_UNKNOWN)
 		region_count(reg, REGION_CTX_UNKNOWN);
 	if (pc->h->observe)
-		proto_red_observe(pc->h, reg, link_routes(reg), r);
+		proto_red_observe(pc->h, reg, link_routes(reg), r, &pc->red_memo);
 	ctx_emit(r);
 	link_check(r->end_ns);
 }

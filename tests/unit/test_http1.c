@@ -221,6 +221,32 @@ static void test_limits(void **st)
 	assert_int_equal(s.error, 1);
 }
 
+/* Header names in any case, a word at a time (name_eq): found in any
+ * case; a name that differs by one character is not one of them. */
+static void test_header_names(void **st)
+{
+	(void)st;
+	struct seen s = parse(HTTP1_REQUEST,
+			      "POST /n HTTP/1.1\r\nHOST: h\r\nCONTENT-length: 3\r\n"
+			      "cOnNeCtIoN: close\r\nTRACEPARENT: "
+			      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\nabc",
+			      0);
+	assert_int_equal(s.msgs, 1);
+	assert_string_equal(s.last.host, "h");
+	assert_int_equal(s.last.content_length, 3);
+	assert_int_equal(s.last.conn_close, 1);
+	assert_int_equal(s.last.traceparent_count, 1);
+	s = parse(HTTP1_REQUEST,
+		  "POST /m HTTP/1.1\r\nContent_Length: 3\r\nContent-Lengtx: 4\r\n"
+		  "Transfer-Encodinf: chunked\r\nHosu: q\r\nTraceparenu: x\r\n\r\n",
+		  0);
+	assert_int_equal(s.heads, 1);
+	assert_int_equal(s.last.content_length, -1);
+	assert_int_equal(s.last.chunked, 0);
+	assert_string_equal(s.last.host, "");
+	assert_int_equal(s.last.traceparent_count, 0);
+}
+
 static void test_scan_head(void **st)
 {
 	(void)st;
@@ -256,7 +282,7 @@ int main(void)
 	    cmocka_unit_test(test_request_basic), cmocka_unit_test(test_keepalive_pipelined_bodies),
 	    cmocka_unit_test(test_responses),	  cmocka_unit_test(test_skip),
 	    cmocka_unit_test(test_errors),	  cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_scan_head),
+	    cmocka_unit_test(test_header_names),  cmocka_unit_test(test_scan_head),
 	};
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }

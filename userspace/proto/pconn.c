@@ -23,6 +23,7 @@ void pconn_init(struct proto_conn *pc, const struct proto_host *host,
 	pc->peer[0] = 0;
 	pc->write_cap = (size_t)-1;
 	pc->sp.n = 0;
+	pc->red_memo.region = NULL;
 }
 
 void pconn_release(struct proto_conn *pc)

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 
 #include "proto.h"
+#include "proto_red.h"
 
 #define PCONN_INLINE  (16 << 10) /* module state kept in the connection itself */
 #define PCONN_IOV_APP 254	 /* app pieces per write; more: a short write */
@@ -34,8 +35,9 @@ struct proto_conn {
 	uint8_t st_alloced;			  /* st came from host->alloc */
 	uint16_t peer_port;
 	char peer[SPAN_ADDR_MAX];
-	size_t write_cap; /* the most a write may grow to; (size_t)-1: no bound */
-	struct splice sp; /* edits armed for the app's writes to come */
+	size_t write_cap;		/* the most a write may grow to; (size_t)-1: no bound */
+	struct splice sp;		/* edits armed for the app's writes to come */
+	struct proto_red_memo red_memo; /* the host's, for proto_red_observe */
 	union {
 		long double align;
 		unsigned char bytes[PCONN_INLINE];

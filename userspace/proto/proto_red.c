@@ -2,19 +2,69 @@
 
 #include <string.h>
 
-void proto_red_observe(const struct proto_handler *h, struct region *reg,
-		       const struct route_table *routes, const struct span_rec *r)
+static size_t peer_bytes(const struct span_rec *r)
+{
+	size_t n = strnlen(r->peer, sizeof(r->peer));
+
+	return n < sizeof(r->peer) ? n + 1 : n;
+}
+
+static int memo_hit(const struct proto_red_memo *m, const struct region *reg,
+		    const struct route_table *routes, const struct span_rec *r)
+{
+	return m->region == reg->hdr && m->routes == routes && m->kind == r->kind &&
+	       m->proto == r->proto && m->flags == r->flags && m->error == r->error &&
+	       m->peer_port == r->peer_port && m->nattrs == r->nattrs &&
+	       m->str_used == r->str_used && !memcmp(m->str, r->str, r->str_used) &&
+	       !memcmp(m->attrs, r->attrs, r->nattrs * sizeof(r->attrs[0])) &&
+	       !memcmp(m->peer, r->peer, peer_bytes(r));
+}
+
+static void memo_set(struct proto_red_memo *m, const struct region *reg,
+		     const struct route_table *routes, const struct span_rec *r,
+		     const struct proto_family *family, struct region_series *s)
+{
+	m->region = NULL;
+	if (r->str_used > sizeof(m->str) || r->nattrs > SPANREC_ATTR_MAX)
+		return; /* too big to keep: looked up each time */
+	m->routes = routes;
+	m->family = family;
+	m->s = s;
+	m->kind = r->kind;
+	m->proto = r->proto;
+	m->flags = r->flags;
+	m->error = r->error;
+	m->peer_port = r->peer_port;
+	m->nattrs = r->nattrs;
+	m->str_used = r->str_used;
+	memcpy(m->str, r->str, r->str_used);
+	memcpy(m->attrs, r->attrs, r->nattrs * sizeof(r->attrs[0]));
+	memcpy(m->peer, r->peer, peer_bytes(r));
+	m->region = reg->hdr;
+}
+
+/* The series of the record's point, and its family; NULL when none. */
+static struct region_series *series_of(const struct proto_handler *h, struct region *reg,
+				       const struct route_table *routes, const struct span_rec *r,
+				       struct proto_red_memo *memo,
+				       const struct proto_family **family, double *value)
 {
 	struct proto_env env = {.routes = routes};
 	struct proto_obs obs;
 	struct region_series *s;
 	char key[REGION_KEY_MAX];
-	size_t at = 0, b = 0;
+	size_t at = 0;
 
+	if (memo && memo->region && memo_hit(memo, reg, routes, r)) {
+		*family = memo->family;
+		*value = proto_seconds(r);
+		return memo->s;
+	}
 	obs.family = NULL;
 	h->observe(r, &env, &obs);
-	if (!obs.family)
-		return;
+	if (!(*family = obs.family))
+		return NULL;
+	*value = obs.value;
 	for (size_t i = 0; i < obs.nlabels; i++) {
 		size_t n = strlen(obs.labels[i]) + 1;
 		if (at + n > sizeof(key)) {
@@ -28,13 +78,30 @@ void proto_red_observe(const struct proto_handler *h, struct region *reg,
 	s = region_series(reg, obs.family->id, key, at);
 	if (!s) {
 		region_count(reg, REGION_SERIES_OVERFLOW);
-		if (!(s = region_series(reg, obs.family->id, "", 0)))
-			return;
+		return region_series(reg, obs.family->id, "", 0);
 	}
-	while (b < obs.family->nbounds && obs.value > obs.family->bounds[b])
+	/* (a point's value is its record's duration, as every observe says
+	 * now: a memo of one that said otherwise would file a wrong one) */
+	if (memo && obs.value == proto_seconds(r))
+		memo_set(memo, reg, routes, r, obs.family, s);
+	return s;
+}
+
+void proto_red_observe(const struct proto_handler *h, struct region *reg,
+		       const struct route_table *routes, const struct span_rec *r,
+		       struct proto_red_memo *memo)
+{
+	const struct proto_family *family;
+	double value;
+	struct region_series *s = series_of(h, reg, routes, r, memo, &family, &value);
+	size_t b = 0;
+
+	if (!s)
+		return;
+	while (b < family->nbounds && value > family->bounds[b])
 		b++;
-	region_observe(s, (unsigned)b, obs.value);
+	region_observe(s, (unsigned)b, value);
 	if ((r->trace_flags & TP_FLAG_SAMPLED) &&
 	    __atomic_load_n(&reg->hdr->export_spans, __ATOMIC_RELAXED))
-		region_exemplar(s, (unsigned)b, r->trace_id, r->span_id, obs.value, r->end_ns);
+		region_exemplar(s, (unsigned)b, r->trace_id, r->span_id, value, r->end_ns);
 }
