@@ -76,7 +76,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 # The shim: its own objects, every symbol hidden but the interposers.
-SHIM_SRCS := preload/shim.c preload/conntab.c preload/conn.c preload/ctx.c preload/parent.c \
+SHIM_SRCS := preload/shim.c preload/plainio.c preload/conntab.c preload/conn.c preload/ctx.c preload/parent.c \
              preload/host.c preload/link.c preload/runtime.c preload/tls.c preload/execenv.c \
              userspace/model/region.c userspace/base/rng.c \
              userspace/base/str.c userspace/model/tp.c userspace/model/route.c \

@@ -27,6 +27,7 @@
 #include "execenv.h"
 #include "link.h"
 #include "parent.h"
+#include "plainio.h"
 #include "shim.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -117,6 +118,7 @@ void shim_resolve(void)
 		shim_real_writev = dlsym(RTLD_NEXT, "writev");
 	if (!shim_real_sendmsg)
 		shim_real_sendmsg = dlsym(RTLD_NEXT, "sendmsg");
+	plain_resolve();
 }
 
 static ssize_t real_writev_fn(int fd, const struct iovec *iov, int n)
@@ -165,69 +167,6 @@ __attribute__((constructor)) static void shim_init(void)
 }
 
 /* ---- the I/O callbacks conn.c writes through ------------------------------ */
-
-/* The call the app made, which goes out as such when it can. */
-enum plain_call { PLAIN_WRITE, PLAIN_WRITEV, PLAIN_SEND, PLAIN_SENDTO, PLAIN_SENDMSG };
-
-struct plain_io {
-	int fd;
-	int flags; /* send flags */
-	enum plain_call call;
-	const struct msghdr *tmpl; /* sendto's address, sendmsg's address and control data */
-};
-
-/* Bytes added to a one-buffer call (a traceparent) are gathered into one
- * buffer up to this size, so that the call stays the app's own. */
-#define PLAIN_GATHER 2048
-
-/* One buffer in *one: the call's, or its pieces gathered in buf. 0: more
- * than buf holds (the pieces go out as they are). */
-static int plain_one(const struct iovec *iov, int iovcnt, char *buf, struct iovec *one)
-{
-	size_t n = 0;
-
-	if (iovcnt == 1) {
-		*one = iov[0];
-		return 1;
-	}
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len > PLAIN_GATHER - n)
-			return 0;
-		memcpy(buf + n, iov[i].iov_base, iov[i].iov_len);
-		n += iov[i].iov_len;
-	}
-	*one = (struct iovec){buf, n};
-	return 1;
-}
-
-/* A followed connection's bytes go out through the syscall the app made:
- * a write stays a write and a send a send (a seccomp policy that allows
- * write and not writev sees what it allows; and the one-buffer calls are
- * the kernel's cheaper ones). */
-static ssize_t plain_io_fn(void *arg, const struct iovec *iov, int iovcnt)
-{
-	const struct plain_io *p = arg;
-	struct msghdr m = {0};
-	struct iovec one;
-	char buf[PLAIN_GATHER];
-
-	if (p->call != PLAIN_WRITEV && p->call != PLAIN_SENDMSG && iovcnt >= 1 &&
-	    plain_one(iov, iovcnt, buf, &one)) {
-		if (p->call == PLAIN_WRITE)
-			return REAL(write)(p->fd, one.iov_base, one.iov_len);
-		if (p->call == PLAIN_SEND)
-			return REAL(send)(p->fd, one.iov_base, one.iov_len, p->flags);
-		return REAL(sendto)(p->fd, one.iov_base, one.iov_len, p->flags, p->tmpl->msg_name,
-				    p->tmpl->msg_namelen);
-	}
-	if (p->call == PLAIN_WRITE || p->call == PLAIN_WRITEV)
-		return real_writev_fn(p->fd, iov, iovcnt);
-	if (p->tmpl)
-		m = *p->tmpl;
-	m.msg_iov = (struct iovec *)iov;
-	m.msg_iovlen = (size_t)iovcnt;
-	return real_sendmsg_fn(p->fd, &m, p->flags);
-}
 
 static int traced_write(int fd, const struct iovec *iov, int iovcnt, int flags,
 			enum plain_call call, const struct msghdr *tmpl, ssize_t *ret)

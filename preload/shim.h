@@ -2,6 +2,7 @@
  * shim - internal interfaces of libobs_preload.so.
  *
  *   shim.c    the libc interposers, real-symbol lookup, process setup
+ *   plainio.c a followed plain connection's writes, through the app's call
  *   conntab.c the connection table: pool, locks, fd map, lifecycle
  *   conn.c    a followed connection's bytes, handed to the protocol
  *             modules (userspace/proto: pconn.h) with the shim's locking

@@ -90,23 +90,33 @@ static void hits_and_misses(void **st)
 	assert_ptr_not_equal(memo.s, s);
 	rec(&r, "/users/43", 200, 0);
 	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
-	assert_ptr_equal(memo.s, s); /* (missed, found the route's series) */
+	assert_ptr_equal(memo.s, s);  /* (missed, found the route's series) */
 	rec(&r, "/items/42", 200, 0); /* (as long as /users/42: only its bytes differ) */
 	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
 	assert_ptr_not_equal(memo.s, s);
-	assert_int_equal(count(&reg, K("GET\0/items/{id}\0" "200\0")), 1);
-	assert_int_equal(count(&reg, K("GET\0/users/{id}\0" "200\0")), 101);
-	assert_int_equal(count(&reg, K("GET\0/users/{id}\0" "404\0")), 1);
+	assert_int_equal(count(&reg, K("GET\0/items/{id}\0"
+				       "200\0")),
+			 1);
+	assert_int_equal(count(&reg, K("GET\0/users/{id}\0"
+				       "200\0")),
+			 101);
+	assert_int_equal(count(&reg, K("GET\0/users/{id}\0"
+				       "404\0")),
+			 1);
 	/* alternating: every point in its own series, counts exact */
 	for (unsigned i = 0; i < 1000; i++) {
 		rec(&r, i & 1 ? "/orders/7" : "/users/9", i % 3 ? 200 : 500, i);
 		proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
 	}
-	assert_int_equal(count(&reg, K("GET\0/orders/{id}\0" "200\0")) +
-			     count(&reg, K("GET\0/orders/{id}\0" "500\0")),
+	assert_int_equal(count(&reg, K("GET\0/orders/{id}\0"
+				       "200\0")) +
+			     count(&reg, K("GET\0/orders/{id}\0"
+					   "500\0")),
 			 500);
-	assert_int_equal(count(&reg, K("GET\0/users/{id}\0" "500\0")) +
-			     count(&reg, K("GET\0/orders/{id}\0" "500\0")),
+	assert_int_equal(count(&reg, K("GET\0/users/{id}\0"
+				       "500\0")) +
+			     count(&reg, K("GET\0/orders/{id}\0"
+					   "500\0")),
 			 334);
 }
 
@@ -127,13 +137,21 @@ static void routes_and_regions(void **st)
 	proto_red_observe(&http1_handler, &a, NULL, &r, &memo);
 	rec(&r, "/users/42", 200, 1);
 	proto_red_observe(&http1_handler, &a, &t, &r, &memo); /* patterns came */
-	assert_int_equal(count(&a, K("GET\0/users/{id}\0" "200\0")), 1);
-	assert_int_equal(count(&a, K("GET\0/users/{user}\0" "200\0")), 1);
+	assert_int_equal(count(&a, K("GET\0/users/{id}\0"
+				     "200\0")),
+			 1);
+	assert_int_equal(count(&a, K("GET\0/users/{user}\0"
+				     "200\0")),
+			 1);
 	/* another region (a forked child's): its own series */
 	proto_red_observe(&http1_handler, &b, &t, &r, &memo);
 	assert_ptr_equal(memo.region, b.hdr);
-	assert_int_equal(count(&b, K("GET\0/users/{user}\0" "200\0")), 1);
-	assert_int_equal(count(&a, K("GET\0/users/{user}\0" "200\0")), 1);
+	assert_int_equal(count(&b, K("GET\0/users/{user}\0"
+				     "200\0")),
+			 1);
+	assert_int_equal(count(&a, K("GET\0/users/{user}\0"
+				     "200\0")),
+			 1);
 }
 
 /* An observe whose value is not the record's duration. */
