@@ -79,7 +79,7 @@ ssize_t plain_io_fn(void *arg, const struct iovec *iov, int iovcnt)
 		if (p->call == PLAIN_SEND)
 			return real_send(p->fd, one.iov_base, one.iov_len, p->flags);
 		return real_sendto(p->fd, one.iov_base, one.iov_len, p->flags, p->tmpl->msg_name,
-				    p->tmpl->msg_namelen);
+				   p->tmpl->msg_namelen);
 	}
 	if (p->call == PLAIN_WRITE || p->call == PLAIN_WRITEV)
 		return shim_real_writev(p->fd, iov, iovcnt);
@@ -89,4 +89,3 @@ ssize_t plain_io_fn(void *arg, const struct iovec *iov, int iovcnt)
 	m.msg_iovlen = (size_t)iovcnt;
 	return shim_real_sendmsg(p->fd, &m, p->flags);
 }
-

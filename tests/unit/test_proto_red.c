@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <cmocka.h>
@@ -47,76 +48,68 @@ static void rec(struct span_rec *r, const char *path, int status, unsigned i)
 	spanrec_put_int(r, HTTP_A_STATUS, status);
 }
 
-/* Points in every series whose labels are key (NUL-separated, keylen). */
-static uint64_t count(struct region *reg, const char *key, size_t keylen)
+/* A server span of path and status (ids and times of its own: i) filed
+ * under routes, with memo. */
+static void point(struct region *reg, const struct route_table *routes, struct proto_red_memo *memo,
+		  const char *path, int status, unsigned i)
 {
-	uint64_t n = 0;
+	struct span_rec r;
+
+	rec(&r, path, status, i);
+	proto_red_observe(&http1_handler, reg, routes, &r, memo);
+}
+
+/* Points in the series of GET, route and status. */
+static uint64_t count(struct region *reg, const char *route, const char *status)
+{
+	char key[128];
+	size_t n = (size_t)snprintf(key, sizeof(key), "GET%c%s%c%s", 0, route, 0, status) + 1;
+	uint64_t c = 0;
 
 	for (uint32_t i = 0; i < region_used(reg); i++) {
 		struct region_read rd;
 
-		if (region_read(reg, i, &rd) || rd.keylen != keylen || memcmp(rd.key, key, keylen))
+		if (region_read(reg, i, &rd) || rd.keylen != n || memcmp(rd.key, key, n))
 			continue;
 		for (unsigned b = 0; b < REGION_BUCKETS; b++)
-			n += rd.buckets[b];
+			c += rd.buckets[b];
 	}
-	return n;
+	return c;
 }
-
-#define K(s) s, sizeof(s) - 1
 
 static void hits_and_misses(void **st)
 {
 	struct region reg;
 	struct proto_red_memo memo = {0};
-	struct span_rec r;
 	struct region_series *s;
 
 	(void)st;
 	mk(&reg);
-	rec(&r, "/users/42", 200, 0);
-	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
+	point(&reg, NULL, &memo, "/users/42", 200, 0);
 	assert_non_null(memo.region);
 	s = memo.s;
 	/* the same request again, other ids and times: the same series */
 	for (unsigned i = 1; i < 100; i++) {
-		rec(&r, "/users/42", 200, i);
-		proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
+		point(&reg, NULL, &memo, "/users/42", 200, i);
 		assert_ptr_equal(memo.s, s);
 	}
-	/* another status, another path of the same route, another host */
-	rec(&r, "/users/42", 404, 0);
-	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
+	/* another status; another path of the same route (missed, the route's
+	 * series found); one as long as the first, only its bytes differ */
+	point(&reg, NULL, &memo, "/users/42", 404, 0);
 	assert_ptr_not_equal(memo.s, s);
-	rec(&r, "/users/43", 200, 0);
-	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
-	assert_ptr_equal(memo.s, s);  /* (missed, found the route's series) */
-	rec(&r, "/items/42", 200, 0); /* (as long as /users/42: only its bytes differ) */
-	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
+	point(&reg, NULL, &memo, "/users/43", 200, 0);
+	assert_ptr_equal(memo.s, s);
+	point(&reg, NULL, &memo, "/items/42", 200, 0);
 	assert_ptr_not_equal(memo.s, s);
-	assert_int_equal(count(&reg, K("GET\0/items/{id}\0"
-				       "200\0")),
-			 1);
-	assert_int_equal(count(&reg, K("GET\0/users/{id}\0"
-				       "200\0")),
-			 101);
-	assert_int_equal(count(&reg, K("GET\0/users/{id}\0"
-				       "404\0")),
-			 1);
+	assert_int_equal(count(&reg, "/items/{id}", "200"), 1);
+	assert_int_equal(count(&reg, "/users/{id}", "200"), 101);
+	assert_int_equal(count(&reg, "/users/{id}", "404"), 1);
 	/* alternating: every point in its own series, counts exact */
-	for (unsigned i = 0; i < 1000; i++) {
-		rec(&r, i & 1 ? "/orders/7" : "/users/9", i % 3 ? 200 : 500, i);
-		proto_red_observe(&http1_handler, &reg, NULL, &r, &memo);
-	}
-	assert_int_equal(count(&reg, K("GET\0/orders/{id}\0"
-				       "200\0")) +
-			     count(&reg, K("GET\0/orders/{id}\0"
-					   "500\0")),
+	for (unsigned i = 0; i < 1000; i++)
+		point(&reg, NULL, &memo, i & 1 ? "/orders/7" : "/users/9", i % 3 ? 200 : 500, i);
+	assert_int_equal(count(&reg, "/orders/{id}", "200") + count(&reg, "/orders/{id}", "500"),
 			 500);
-	assert_int_equal(count(&reg, K("GET\0/users/{id}\0"
-				       "500\0")) +
-			     count(&reg, K("GET\0/orders/{id}\0"
-					   "500\0")),
+	assert_int_equal(count(&reg, "/users/{id}", "500") + count(&reg, "/orders/{id}", "500"),
 			 334);
 }
 
@@ -125,7 +118,6 @@ static void routes_and_regions(void **st)
 	struct region a, b;
 	struct proto_red_memo memo = {0};
 	struct route_table t;
-	struct span_rec r;
 	char err[128];
 
 	(void)st;
@@ -133,25 +125,15 @@ static void routes_and_regions(void **st)
 	mk(&b);
 	route_table_init(&t);
 	assert_int_equal(route_table_add(&t, "/users/{user}", err, sizeof(err)), 0);
-	rec(&r, "/users/42", 200, 0);
-	proto_red_observe(&http1_handler, &a, NULL, &r, &memo);
-	rec(&r, "/users/42", 200, 1);
-	proto_red_observe(&http1_handler, &a, &t, &r, &memo); /* patterns came */
-	assert_int_equal(count(&a, K("GET\0/users/{id}\0"
-				     "200\0")),
-			 1);
-	assert_int_equal(count(&a, K("GET\0/users/{user}\0"
-				     "200\0")),
-			 1);
+	point(&a, NULL, &memo, "/users/42", 200, 0);
+	point(&a, &t, &memo, "/users/42", 200, 1); /* patterns came */
+	assert_int_equal(count(&a, "/users/{id}", "200"), 1);
+	assert_int_equal(count(&a, "/users/{user}", "200"), 1);
 	/* another region (a forked child's): its own series */
-	proto_red_observe(&http1_handler, &b, &t, &r, &memo);
+	point(&b, &t, &memo, "/users/42", 200, 2);
 	assert_ptr_equal(memo.region, b.hdr);
-	assert_int_equal(count(&b, K("GET\0/users/{user}\0"
-				     "200\0")),
-			 1);
-	assert_int_equal(count(&a, K("GET\0/users/{user}\0"
-				     "200\0")),
-			 1);
+	assert_int_equal(count(&b, "/users/{user}", "200"), 1);
+	assert_int_equal(count(&a, "/users/{user}", "200"), 1);
 }
 
 /* An observe whose value is not the record's duration. */
