@@ -183,6 +183,11 @@ static __always_inline int is_write(__u32 nr)
 	return nr == NR_write || nr == NR_sendto || nr == NR_writev || nr == NR_sendmsg;
 }
 
+static __always_inline int is_read(__u32 nr)
+{
+	return nr == NR_read || nr == NR_recvfrom || nr == NR_readv || nr == NR_recvmsg;
+}
+
 /* Tail-called by obs_sys_enter (cap_tail), never attached itself. */
 SEC("raw_tp/sys_enter")
 int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
@@ -311,10 +316,7 @@ static __always_inline int iov_at(__u64 iov, __u32 i, __u64 *base, __u64 *len)
 static __always_inline void cap_data(struct cap_call *call, struct cap_sock *s, __u32 n,
 				     const struct cap_now *now)
 {
-	__u32 kind = call->nr == NR_read || call->nr == NR_recvfrom || call->nr == NR_readv ||
-			     call->nr == NR_recvmsg
-			 ? OBS_CAP_IN
-			 : OBS_CAP_OUT;
+	__u32 kind = is_read(call->nr) ? OBS_CAP_IN : OBS_CAP_OUT;
 	struct cap_scratch *sc;
 	__u32 cpu = bpf_get_smp_processor_id(), want, pos = 0;
 	__u64 base, len = 0;
@@ -518,7 +520,10 @@ int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 }
 
 /* Tail-called by obs_sched_switch (cap_tail): a task leaving the CPU in
- * the middle of a captured syscall takes its call along, into cap_calls. */
+ * the middle of a captured syscall takes its call along, into cap_calls.
+ * A read is kept at entry whatever its fd (its connection is looked up at
+ * exit): one blocked on a pipe or a terminal is let go here, so that only
+ * followed connections' calls take room in cap_calls, as before. */
 SEC("raw_tp/sched_switch")
 int BPF_PROG(obs_cap_switch, bool preempt, struct task_struct *prev)
 {
@@ -526,6 +531,10 @@ int BPF_PROG(obs_cap_switch, bool preempt, struct task_struct *prev)
 
 	if (!cur || cur->task != (__u64)prev)
 		return 0;
+	if (is_read(cur->call.nr) && !bpf_map_lookup_elem(&cap_socks, &cur->call.key)) {
+		cur->task = 0;
+		return 0;
+	}
 	if (bpf_map_update_elem(&cap_calls, &cur->pid_tgid, &cur->call, BPF_ANY))
 		count_drop(OBS_DROP_CAPTURE);
 	cur->task = 0;

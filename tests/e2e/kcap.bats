@@ -138,6 +138,29 @@ PYEOF
 	[ "$(metric_sum "$T/m" '^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="/a",http_response_status_code="200",service="st-svc"\}')" = 3 ]
 }
 
+# cap_calls_of PID: the entries of obs-run PID's cap_calls map (the calls
+# parked by a task switched out inside them)
+cap_calls_of() {
+	local f m
+	for f in /proc/"$1"/fdinfo/*; do
+		m=$(awk '/^map_id:/ {print $2}' "$f" 2>/dev/null)
+		[ -n "$m" ] && bpftool map show id "$m" | grep -q ' name cap_calls ' &&
+			{ bpftool map dump id "$m" -j | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))'; return 0; }
+	done
+	return 1
+}
+
+@test "kcap: a followed static program's 64 threads blocked reading a pipe keep no call among the followed ones (a read's connection is looked up at its exit; one on no connection is let go at the switch)" {
+	require_cmd bpftool
+	MP=$(free_port)
+	gcc -static -O2 -pthread -o "$T/pipe-wait" "$TOP/tests/e2e/go/pipe_wait.c"
+	obs_start "$MP" --service pw -- "$T/pipe-wait" 64
+	wait_for grep -q ready "$T/obs.out"
+	n=$(cap_calls_of "$OBS_PID")
+	echo "cap_calls entries: $n"
+	[ "$n" = 0 ]
+}
+
 @test "kcap: a static C client whose peer address ends a page, the next one unreadable, and whose sendmsg's msghdr is not in its page table, also with --probes tcp: every connection followed, every request counted" {
 	local SP
 	SP=$(free_port)
