@@ -13,7 +13,8 @@
 #include "shim.h"
 
 /* The real calls: the one-buffer ones here, writev and sendmsg shim.c's
- * (all resolved in shim_resolve, at the latest at the first use). */
+ * (all resolved in shim_resolve, which runs before the shim follows any
+ * connection; these again at the first use, should it not have). */
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*send_fn)(int, const void *, size_t, int);
 typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
@@ -23,10 +24,6 @@ static sendto_fn real_sendto;
 
 void plain_resolve(void)
 {
-	if (!shim_real_writev)
-		shim_real_writev = dlsym(RTLD_NEXT, "writev");
-	if (!shim_real_sendmsg)
-		shim_real_sendmsg = dlsym(RTLD_NEXT, "sendmsg");
 	if (!real_write)
 		real_write = (write_fn)dlsym(RTLD_NEXT, "write");
 	if (!real_send)
