@@ -156,13 +156,22 @@ $(BUILD)/%.o: %.c
 $(BUILD)/obs: $(PURE_OBJS) $(APP_OBJS) $(OTLP_GEN_O)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Link-time optimisation: the shim's path through a request crosses a dozen
+# small modules (parser, context, record, RED); inlining across them takes
+# 7% of the shim's instructions per request (callgrind, nginx). Not under
+# the sanitizers, whose build is for finding faults, not for speed.
+# Inlined across files, str_copy's strnlen(src, size) draws GCC 12's
+# -Wstringop-overread wherever src is a shorter array: strnlen stops at
+# the NUL, so a bound past the array is what it is for.
+SHIM_LTO  := $(if $(SANITIZE),,-flto=auto -Wno-stringop-overread)
+
 $(BUILD)/shim/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ipreload $(CFLAGS) -fvisibility=hidden -ftls-model=initial-exec \
+	$(CC) $(CPPFLAGS) -Ipreload $(CFLAGS) $(SHIM_LTO) -fvisibility=hidden -ftls-model=initial-exec \
 	  -fno-strict-aliasing -MMD -MP -c $< -o $@
 
 $(BUILD)/libobs_preload.so: $(SHIM_OBJS)
-	$(CC) -shared $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -o $@ $^ -ldl -lpthread
+	$(CC) -shared $(CFLAGS) $(SHIM_LTO) $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -o $@ $^ -ldl -lpthread
 
 $(BUILD)/obs-run: $(BUILD)/obs
 	ln -sf obs $@

@@ -247,6 +247,40 @@ static void test_header_names(void **st)
 	assert_int_equal(s.last.traceparent_count, 0);
 }
 
+/* Connection's options in one pass: close and upgrade found in any case,
+ * among others, with blanks; a longer or shorter token is neither. Names
+ * of 4 to 7 bytes that differ inside are not the ones obs reads. */
+static void test_connection_tokens(void **st)
+{
+	(void)st;
+	struct seen s = parse(
+	    HTTP1_RESPONSE, "HTTP/1.1 101 Switching\r\nConnection: keep-alive, Upgrade\r\n\r\n", 0);
+	assert_int_equal(s.last.upgrade, 1);
+	assert_int_equal(s.last.conn_close, 0);
+	s = parse(HTTP1_RESPONSE,
+		  "HTTP/1.1 200 OK\r\nConnection: ,\t CLOSE ,\r\nContent-Length: 0\r\n\r\n", 0);
+	assert_int_equal(s.last.conn_close, 1);
+	assert_int_equal(s.last.upgrade, 0);
+	s = parse(HTTP1_RESPONSE,
+		  "HTTP/1.1 200 OK\r\nConnection: closed, upgrades, clos, upgrad\r\n"
+		  "Content-Length: 0\r\n\r\n",
+		  0);
+	assert_int_equal(s.heads, 1);
+	assert_int_equal(s.last.conn_close, 0);
+	assert_int_equal(s.last.upgrade, 0);
+	s = parse(HTTP1_REQUEST,
+		  "GET / HTTP/1.1\r\nHxst: a\r\nHosx: b\r\nExpxct: 100-continue\r\n"
+		  "Expecx: 100-continue\r\nConnectixn: close\r\n\r\n",
+		  0);
+	assert_int_equal(s.heads, 1);
+	assert_string_equal(s.last.host, "");
+	assert_int_equal(s.last.expect_continue, 0);
+	assert_int_equal(s.last.conn_close, 0);
+	s = parse(HTTP1_REQUEST, "GET / HTTP/1.1\r\nhOsT: a\r\nEXPECT: 100-Continue\r\n\r\n", 0);
+	assert_string_equal(s.last.host, "a");
+	assert_int_equal(s.last.expect_continue, 1);
+}
+
 static void test_scan_head(void **st)
 {
 	(void)st;
@@ -279,10 +313,15 @@ static void test_scan_head(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_request_basic), cmocka_unit_test(test_keepalive_pipelined_bodies),
-	    cmocka_unit_test(test_responses),	  cmocka_unit_test(test_skip),
-	    cmocka_unit_test(test_errors),	  cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_header_names),  cmocka_unit_test(test_scan_head),
+	    cmocka_unit_test(test_request_basic),
+	    cmocka_unit_test(test_keepalive_pipelined_bodies),
+	    cmocka_unit_test(test_responses),
+	    cmocka_unit_test(test_skip),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_header_names),
+	    cmocka_unit_test(test_scan_head),
+	    cmocka_unit_test(test_connection_tokens),
 	};
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }

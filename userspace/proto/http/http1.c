@@ -63,26 +63,34 @@ static int name_is(const char *name, size_t len, const char *want)
 	return i == len && !want[i];
 }
 
-/* name (len bytes) is want, a lowercase name of exactly len bytes, in any
- * case: a word at a time, on every header of every message. Exact where
- * name's bytes are tchars (parse_header checked them) or want has no '-'
- * (the scanner's names): c | 0x20 is then a lowercase letter or '-' only
- * for that letter, in either case, or '-'. */
+/* name (len bytes, 4 or more) is want, a lowercase name of exactly len
+ * bytes, in any case: a few words, the last one overlapping, on every
+ * header of every message. Exact where name's bytes are tchars
+ * (parse_header checked them) or want has no '-' (the scanner's names):
+ * c | 0x20 is then a lowercase letter or '-' only for that letter, in
+ * either case, or '-'. */
 static int name_eq(const char *name, const char *want, size_t len)
 {
-	size_t i = 0;
 	uint64_t a, b;
+	uint32_t c, d;
+	size_t i = 0;
 
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&a, name + i, 8);
-		memcpy(&b, want + i, 8);
+	if (len < 8) {
+		memcpy(&c, name, 4), memcpy(&d, want, 4);
+		if ((c | 0x20202020U) != d)
+			return 0;
+		memcpy(&c, name + len - 4, 4), memcpy(&d, want + len - 4, 4);
+		return (c | 0x20202020U) == d;
+	}
+	for (;; i += 8) {
+		if (i + 8 > len)
+			i = len - 8;
+		memcpy(&a, name + i, 8), memcpy(&b, want + i, 8);
 		if ((a | 0x2020202020202020ULL) != b)
 			return 0;
+		if (i + 8 == len)
+			return 1;
 	}
-	for (; i < len; i++)
-		if (((unsigned char)name[i] | 0x20) != (unsigned char)want[i])
-			return 0;
-	return 1;
 }
 
 int http1_looks_like_request(const char *buf, size_t len)
@@ -183,11 +191,34 @@ static int list_has(const char *v, size_t len, const char *tok, int last)
 	return found;
 }
 
+/* Connection's options (RFC 9110 7.6.1): close, upgrade, in one pass
+ * ("keep-alive" on nearly every message). */
+static void conn_tokens(struct http1_msg *m, const char *v, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *e = v + i;
+		const char *comma = memchr(e, ',', len - i);
+		size_t el = comma ? (size_t)(comma - e) : len - i;
+
+		i += el + 1;
+		trim(&e, &el);
+		if (el == 5 && name_is(e, el, "close"))
+			m->conn_close = 1;
+		else if (el == 7 && name_is(e, el, "upgrade"))
+			m->upgrade = 1;
+	}
+}
+
+/* l[len] is never a tchar: the line's CR or LF in the caller's buffer,
+ * or the NUL http1_feed puts after a line it gathered. The name's scan
+ * needs no bound. */
 static int parse_header(struct http1_msg *m, const char *l, size_t len, int truncated)
 {
 	size_t n = 0;
 
-	while (n < len && is_tchar((unsigned char)l[n]))
+	while (is_tchar((unsigned char)l[n]))
 		n++;
 	if (n == len)
 		return truncated ? 0 : -1; /* a header cut before ':' is one we skip */
@@ -268,10 +299,7 @@ static int parse_header(struct http1_msg *m, const char *l, size_t len, int trun
 	} else if (n == 6) { /* expect */
 		m->expect_continue = (uint8_t)list_has(v, vl, "100-continue", 0);
 	} else { /* connection */
-		if (list_has(v, vl, "close", 0))
-			m->conn_close = 1;
-		if (list_has(v, vl, "upgrade", 0))
-			m->upgrade = 1;
+		conn_tokens(m, v, vl);
 	}
 	return 0;
 }
@@ -434,6 +462,8 @@ size_t http1_feed(struct http1_parser *p, const char *buf, size_t len, enum http
 		i = end + 1;
 		if (ll && l[ll - 1] == '\r')
 			ll--;
+		if (l == p->line)
+			p->line[ll] = 0; /* parse_header's stop */
 		int was_start = p->state == ST_START;
 		enum http1_event e = on_line(p, l, ll, p->line_over);
 		if (was_start && p->state == ST_HEADER)

@@ -64,7 +64,7 @@ struct http1_parser {
 	uint32_t head_bytes;
 	uint64_t remaining; /* body or chunk bytes left */
 	struct http1_msg msg;
-	char line[HTTP1_LINE_MAX];
+	char line[HTTP1_LINE_MAX + 1]; /* + a NUL after the line: see parse_header */
 };
 
 void http1_init(struct http1_parser *p, enum http1_dir dir);

@@ -272,22 +272,28 @@ static void h1_eof(struct proto_conn *pc, uint64_t ts)
 /* The field(s) carrying the prepared context; 0 if they do not fit. */
 static size_t build_injection(struct h1_state *s, const struct http1_head_scan *hs)
 {
-	char tp[TP_LEN + 1];
-	const char *eol = hs->crlf ? "\r\n" : "\n";
-	size_t eol_len = hs->crlf ? 2 : 1, want = 13 + TP_LEN + eol_len, n;
 	const struct exchange *x = &s->next.x;
+	size_t eol_len = hs->crlf ? 2 : 1, ts_len = 0, n = 0;
+	const char *eol = hs->crlf ? "\r\n" : "\n";
 
-	tp_format(&x->ctx, tp);
-	n = str_copy(s->inj, sizeof(s->inj), "traceparent: ");
-	n = str_append(s->inj, sizeof(s->inj), n, tp);
-	n = str_append(s->inj, sizeof(s->inj), n, eol);
-	if (x->tracestate_len && !hs->has_tracestate) {
-		want += 12 + strlen(x->tracestate) + eol_len;
-		n = str_append(s->inj, sizeof(s->inj), n, "tracestate: ");
-		n = str_append(s->inj, sizeof(s->inj), n, x->tracestate);
-		n = str_append(s->inj, sizeof(s->inj), n, eol);
+	if (x->tracestate_len && !hs->has_tracestate)
+		ts_len = strlen(x->tracestate);
+	if (13 + TP_LEN + eol_len + (ts_len ? 12 + ts_len + eol_len : 0) >= sizeof(s->inj))
+		return 0; /* inject nothing rather than half */
+	memcpy(s->inj, "traceparent: ", 13);
+	tp_format(&x->ctx, s->inj + 13); /* its NUL is overwritten next */
+	n = 13 + TP_LEN;
+	memcpy(s->inj + n, eol, eol_len);
+	n += eol_len;
+	if (ts_len) {
+		memcpy(s->inj + n, "tracestate: ", 12);
+		memcpy(s->inj + n + 12, x->tracestate, ts_len);
+		n += 12 + ts_len;
+		memcpy(s->inj + n, eol, eol_len);
+		n += eol_len;
 	}
-	return n == want ? n : 0; /* truncated: inject nothing rather than half */
+	s->inj[n] = 0;
+	return n;
 }
 
 /* At the start of an outgoing request: arm the insertion of its context
