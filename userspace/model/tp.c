@@ -32,6 +32,71 @@ static int all_zero(const uint8_t *b, size_t n)
 	return 1;
 }
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* 8 lowercase hex digits at s to 4 bytes, a word at a time (the ids of
+ * every traced request): in each byte, b + (0x80 - lo) sets bit 7 iff
+ * b >= lo, with no carry into the next byte while b < 0x80. */
+static int unhex8(const char *s, uint8_t out[4])
+{
+	uint64_t x, digit, alpha, v;
+
+	memcpy(&x, s, 8);
+	digit = (x + (0x80 - '0') * ONES) & ~(x + (0x80 - '9' - 1) * ONES) & HIGH;
+	alpha = (x + (0x80 - 'a') * ONES) & ~(x + (0x80 - 'f' - 1) * ONES) & HIGH;
+	if ((x & HIGH) || (digit | alpha) != HIGH)
+		return -1;
+	v = (x & 0x0f0f0f0f0f0f0f0fULL) + (alpha >> 7) * 9; /* digit values */
+	v = ((v << 4) | (v >> 8)) & 0x00ff00ff00ff00ffULL;  /* pairs to bytes */
+	v = (v | (v >> 8)) & 0x0000ffff0000ffffULL;
+	v = (v | (v >> 16)) & 0xffffffffULL;
+	memcpy(out, &v, 4);
+	return 0;
+}
+
+/* 4 bytes to 8 lowercase hex digits. */
+static void hex8(const uint8_t in[4], char *out)
+{
+	uint32_t w;
+	uint64_t x, n;
+
+	memcpy(&w, in, 4);
+	x = w;
+	x = (x | (x << 16)) & 0x0000ffff0000ffffULL;
+	x = (x | (x << 8)) & 0x00ff00ff00ff00ffULL; /* byte 2j: in[j] */
+	n = ((x >> 4) & 0x000f000f000f000fULL) | ((x & 0x000f000f000f000fULL) << 8);
+	n += 0x3030303030303030ULL + (((n + 0x7676767676767676ULL) >> 7) & ONES) * ('a' - '0' - 10);
+	memcpy(out, &n, 8);
+}
+
+static int unhex_ids(const char *s, uint8_t *out, size_t n)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i += 4)
+		bad |= unhex8(s + 2 * i, out + i);
+	return bad ? -1 : 0;
+}
+
+static void hex_ids(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i += 4)
+		hex8(b + i, out + 2 * i);
+}
+#else
+static int unhex_ids(const char *s, uint8_t *out, size_t n)
+{
+	return unhex(s, out, n);
+}
+
+static void hex_ids(const uint8_t *b, size_t n, char *out)
+{
+	tp_hex(b, n, out);
+}
+#endif
+
 static int ows(char c)
 {
 	return c == ' ' || c == '\t';
@@ -59,7 +124,7 @@ enum tp_result tp_parse(const char *s, size_t len, struct tp_ctx *out)
 		return TP_ERR_LENGTH;
 	if (s[2] != '-' || s[35] != '-' || s[52] != '-')
 		return TP_ERR_FORMAT;
-	if (unhex(s + 3, c.trace_id, 16) || unhex(s + 36, c.span_id, 8) ||
+	if (unhex_ids(s + 3, c.trace_id, 16) || unhex_ids(s + 36, c.span_id, 8) ||
 	    unhex(s + 53, &c.flags, 1))
 		return TP_ERR_FORMAT;
 	if (all_zero(c.trace_id, 16))
@@ -86,9 +151,9 @@ void tp_format(const struct tp_ctx *c, char out[TP_LEN + 1])
 	uint8_t flags = c->flags & (TP_FLAG_SAMPLED | TP_FLAG_RANDOM);
 
 	memcpy(out, "00-", 3);
-	tp_hex(c->trace_id, 16, out + 3);
+	hex_ids(c->trace_id, 16, out + 3);
 	out[35] = '-';
-	tp_hex(c->span_id, 8, out + 36);
+	hex_ids(c->span_id, 8, out + 36);
 	out[52] = '-';
 	tp_hex(&flags, 1, out + 53);
 }
