@@ -35,14 +35,18 @@ int spanrec_put_int(struct span_rec *r, unsigned key, int64_t v)
 
 int spanrec_put_str(struct span_rec *r, unsigned key, const char *s, size_t n)
 {
+	const char *nul = memchr(s, 0, n);
+
+	return spanrec_put_bytes(r, key, s, nul ? (size_t)(nul - s) : n);
+}
+
+int spanrec_put_bytes(struct span_rec *r, unsigned key, const char *s, size_t n)
+{
 	struct spanrec_attr *a = add(r, key, SPANREC_STR);
 	size_t room = SPANREC_STR_MAX - r->str_used;
-	const char *nul = memchr(s, 0, n);
 
 	if (!a || room < 1)
 		return -1;
-	if (nul)
-		n = (size_t)(nul - s);
 	if (n > room - 1)
 		n = room - 1;
 	memcpy(r->str + r->str_used, s, n);

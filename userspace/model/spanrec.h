@@ -85,6 +85,8 @@ void spanrec_clear_attrs(struct span_rec *r);
  * is cut at n bytes, at its first NUL, and at what still fits. */
 int spanrec_put_int(struct span_rec *r, unsigned key, int64_t v);
 int spanrec_put_str(struct span_rec *r, unsigned key, const char *s, size_t n);
+/* The same for n bytes the caller knows hold no NUL (a strlen's worth). */
+int spanrec_put_bytes(struct span_rec *r, unsigned key, const char *s, size_t n);
 
 /* Reader: make a record from an untrusted writer safe to read (strings
  * terminated, lists and offsets within bounds; a bad attribute is

@@ -42,9 +42,10 @@ const struct proto_family *const http_families[] = {&http_server_duration, &http
 
 void http_put_request(struct span_rec *r, const char *method, const char *target, const char *host)
 {
-	spanrec_put_str(r, HTTP_A_METHOD, method, strlen(method));
-	spanrec_put_str(r, HTTP_A_PATH, target, strcspn(target, "?#"));
-	spanrec_put_str(r, HTTP_A_HOST, host, strlen(host));
+	/* strlen and strcspn stop at the NUL: no NUL inside */
+	spanrec_put_bytes(r, HTTP_A_METHOD, method, strlen(method));
+	spanrec_put_bytes(r, HTTP_A_PATH, target, strcspn(target, "?#"));
+	spanrec_put_bytes(r, HTTP_A_HOST, host, strlen(host));
 }
 
 const char *http_error_type(const struct span_rec *r, char *buf, size_t len)
