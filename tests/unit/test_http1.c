@@ -281,6 +281,59 @@ static void test_connection_tokens(void **st)
 	assert_int_equal(s.last.expect_continue, 1);
 }
 
+/* Header names: every byte value at every place of a 14- and a 16-byte
+ * name (and behind a byte of 0x80 or more) must give what RFC 9110's
+ * tchar set says, and only content-length in any case is that header. */
+static int tchar_ref(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int name_error(const char *name, size_t nl, struct seen *s)
+{
+	char msg[128];
+	int len = snprintf(msg, sizeof(msg), "POST / HTTP/1.1\r\n%.*s: 0\r\n\r\n", (int)nl, name);
+	struct http1_parser p;
+
+	memset(s, 0, sizeof(*s));
+	http1_init(&p, HTTP1_REQUEST);
+	feed_all(&p, msg, (size_t)len, s);
+	return s->error;
+}
+
+static void test_name_bytes(void **st)
+{
+	(void)st;
+	static const char *const names[] = {"content-length", "X-Request-Idabcd"};
+	for (int which = 0; which < 2; which++) {
+		size_t nl = strlen(names[which]);
+		for (size_t k = 0; k < nl; k++) {
+			for (int b = 1; b < 256; b++) {
+				char name[17];
+				struct seen s;
+				int valid = 1, is_cl = which == 0;
+				if (b == '\r' || b == '\n' || b == ':')
+					continue;
+				memcpy(name, names[which], nl);
+				name[k] = (char)b;
+				for (size_t j = 0; j < nl; j++) {
+					valid &= tchar_ref((unsigned char)name[j]);
+					is_cl &= ((unsigned char)name[j] | 0x20) == names[0][j];
+				}
+				assert_int_equal(name_error(name, nl, &s), !valid);
+				if (valid)
+					assert_int_equal(s.last.content_length, is_cl ? 0 : -1);
+				if (k + 1 < nl) { /* behind a byte of 0x80 or more: an error */
+					name[k] = (char)0xc3;
+					name[k + 1] = (char)b;
+					assert_int_equal(name_error(name, nl, &s), 1);
+				}
+			}
+		}
+	}
+}
+
 static void test_scan_head(void **st)
 {
 	(void)st;
@@ -322,6 +375,7 @@ int main(void)
 	    cmocka_unit_test(test_header_names),
 	    cmocka_unit_test(test_scan_head),
 	    cmocka_unit_test(test_connection_tokens),
+	    cmocka_unit_test(test_name_bytes),
 	};
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }
