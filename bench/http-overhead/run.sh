@@ -203,9 +203,14 @@ echo
 echo "figures (this build):"
 # (a configuration left out by CFGS: 0, and its figure means nothing)
 total() { awk -v w="${mw[$1]:-0}" -v o="${mc[$1]:-0}" 'BEGIN {print w + o}'; }
+have() { [ -n "${mw[$1]:-}" ] && echo 1 || echo 0; }
 awk -v b="$(total bare)" -v sh="$(total shim)" -v bp="$(total bpf)" -v ns="$(total nospans)" \
+	-v hs="$(have shim)" -v hb="$(have bpf)" -v hn="$(have nospans)" \
 	-v bt="$( [ -n "${mw[bpftrace]:-}" ] && total bpftrace || echo 0)" 'BEGIN {
-	printf "  shim + RED, unsampled request: %+.2f us CPU/req alone (LD_PRELOAD), %+.2f us under obs-run (nospans - bpf)  [target <= +0.3]\n", sh - b, ns - bp
+	if (hs) printf "  shim + RED, unsampled request: %+.2f us CPU/req alone (LD_PRELOAD)", sh - b
+	if (hs && hb && hn) printf ", %+.2f us under obs-run (nospans - bpf)", ns - bp
+	if (hs) printf "  [target <= +0.3]\n"
+	if (!hb) exit
 	printf "  kernel probes: %+.2f us CPU/req  [target <= +1.0]", bp - b
 	if (bt > 0) printf "; bpftrace %+.2f us (obs/bpftrace %.2f)", bt - b, (bp - b) / (bt - b)
 	printf "\n" }'
@@ -223,11 +228,12 @@ done
 # start, when libbpf holds its copy of the kernel's BTF to load the programs
 # PSS: shared pages (libraries, the app's region) divided among the
 # processes that map them
-awk -v a="${mrss[obs10]:-0}" -v m="${mrss[obs100]:-0}" -v h="${mhwm[obs100]:-0}" -v pa="${mpss[obs10]:-0}" -v pm="${mpss[obs100]:-0}" 'BEGIN {
+[ -n "${mrss[obs10]:-}${mrss[obs100]:-}" ] && awk -v a="${mrss[obs10]:-0}" -v m="${mrss[obs100]:-0}" -v h="${mhwm[obs100]:-0}" -v pa="${mpss[obs10]:-0}" -v pm="${mpss[obs100]:-0}" 'BEGIN {
 	printf "  collector steady RSS under load (VmRSS): %.1f MB at 10%%, %.1f MB every span exported [target <= 16]; peak %.1f MB (VmHWM, at start); PSS %.1f and %.1f MB\n", a / 1024, m / 1024, h / 1024, pa / 1024, pm / 1024 }'
 if [ -n "$cmp" ]; then
 	printf '\nthis build against %s (CPU us per request, nginx worker + obs; p99):\n' "$cmp"
 	for c in shim nospans obs10 obs100; do
+		[ -n "${mr[$c]:-}" ] && [ -n "${mr[$c@]:-}" ] || continue
 		awk -v c="$c" -v a="$(total $c)" -v b="$(total $c@)" -v ra="${mr[$c]}" -v rb="${mr[$c@]}" \
 			-v la="${ml[$c]}" -v lb="${ml[$c@]}" 'BEGIN {
 			printf "  %-8s this %.2f, other %.2f (%+.1f%%); req/s %.0f vs %.0f; p99 %.0f vs %.0f us\n",
