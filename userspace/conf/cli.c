@@ -129,7 +129,9 @@ static const char usage_check[] =
     "\n"
     "With PROGRAMs (found in PATH as exec would) or PIDs of running\n"
     "processes: what obs can see of each. The shim follows a dynamically\n"
-    "linked program; a Go or statically linked one gets kernel metrics only.\n"
+    "linked program; a Go or statically linked one is followed from the\n"
+    "kernel side (cleartext HTTP/1, HTTP/2, gRPC, PostgreSQL, Redis and\n"
+    "MySQL), with nothing injected into its outgoing requests.\n"
     "\n"
     "  -q, --quiet   print only what is missing\n";
 
