@@ -103,10 +103,76 @@ static void test_utf8(void **state)
 	}
 }
 
+/* The byte-at-a-time reading of RFC 3629's table: how far s is UTF-8. */
+static size_t utf8_ref(const unsigned char *b, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = b[i], len, lo = 0x80, hi = 0xbf;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		else
+			return i;
+		if (n - i < len || b[i + 1] < lo || b[i + 1] > hi)
+			return i;
+		for (unsigned k = 2; k < len; k++)
+			if (b[i + k] < 0x80 || b[i + k] > 0xbf)
+				return i;
+		i += len;
+	}
+	return n;
+}
+
+/* ASCII is read 8 bytes at a time: every byte value, and every 2- to
+ * 4-byte sequence from a set of edge values, at every offset of a 40-byte
+ * ASCII run, must stop where the plain reading stops. */
+static void test_utf8_words(void **state)
+{
+	(void)state;
+	static const unsigned char edge[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f,
+					     0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0,
+					     0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
+	unsigned char buf[40];
+	size_t ne = sizeof(edge);
+
+	for (size_t at = 0; at < sizeof(buf); at++) {
+		for (int v = 0; v < 256; v++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[at] = (unsigned char)v;
+			for (size_t n = at; n <= sizeof(buf); n += 7)
+				assert_int_equal(str_utf8_valid((char *)buf, n), utf8_ref(buf, n));
+		}
+		for (size_t x = 0; x < ne * ne * ne; x++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[at] = edge[x % ne];
+			if (at + 1 < sizeof(buf))
+				buf[at + 1] = edge[x / ne % ne];
+			if (at + 2 < sizeof(buf))
+				buf[at + 2] = edge[x / ne / ne];
+			if (at + 3 < sizeof(buf))
+				buf[at + 3] = 0x80;
+			assert_int_equal(str_utf8_valid((char *)buf, sizeof(buf)),
+					 utf8_ref(buf, sizeof(buf)));
+		}
+	}
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_copy_every_size), cmocka_unit_test(test_append),
-	    cmocka_unit_test(test_fnv1a), cmocka_unit_test(test_u64), cmocka_unit_test(test_utf8)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_copy_every_size),
+					   cmocka_unit_test(test_append),
+					   cmocka_unit_test(test_fnv1a),
+					   cmocka_unit_test(test_u64),
+					   cmocka_unit_test(test_utf8),
+					   cmocka_unit_test(test_utf8_words)};
 	return cmocka_run_group_tests_name("str", tests, NULL, NULL);
 }

@@ -33,8 +33,24 @@ size_t str_utf8_valid(const char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		unsigned c = b[i], len, lo = 0x80, hi = 0xbf;
+		unsigned c, len, lo = 0x80, hi = 0xbf;
+		uint64_t w;
 
+		/* ASCII a word at a time: nearly every byte of every span's
+		 * strings (the collector checks each one) */
+		for (; n - i >= 8; i += 8) {
+			memcpy(&w, b + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+		}
+		if (i == n)
+			break;
+		if (n >= 8 && n - i < 8) { /* the tail: the last 8 bytes, overlapping */
+			memcpy(&w, b + n - 8, 8);
+			if (!(w & 0x8080808080808080ULL))
+				break; /* from i (a boundary) to n: ASCII */
+		}
+		c = b[i];
 		if (c < 0x80) {
 			i++;
 			continue;
