@@ -437,6 +437,21 @@ static size_t header_lines(struct http1_parser *p, const char *buf, size_t len, 
 	return i;
 }
 
+/* A line's event other than HTTP1_NEED_MORE ends http1_feed's call, i
+ * bytes in: what it returns. */
+static size_t line_event(struct http1_parser *p, enum http1_event e, size_t i, size_t len,
+			 enum http1_event *ev)
+{
+	*ev = e;
+	if (e == HTTP1_ERROR) {
+		p->state = ST_DEAD;
+		return len;
+	}
+	if (e == HTTP1_HEAD_DONE)
+		p->head_bytes = 0;
+	return i;
+}
+
 size_t http1_feed(struct http1_parser *p, const char *buf, size_t len, enum http1_event *ev)
 {
 	size_t i = 0;
@@ -447,17 +462,8 @@ size_t http1_feed(struct http1_parser *p, const char *buf, size_t len, enum http
 			enum http1_event e;
 
 			i += header_lines(p, buf + i, len - i, &e);
-			if (e == HTTP1_ERROR) {
-				p->state = ST_DEAD;
-				*ev = e;
-				return len;
-			}
-			if (e != HTTP1_NEED_MORE) {
-				if (e == HTTP1_HEAD_DONE)
-					p->head_bytes = 0;
-				*ev = e;
-				return i;
-			}
+			if (e != HTTP1_NEED_MORE)
+				return line_event(p, e, i, len, ev);
 			if (i == len)
 				return i;
 			/* a line not whole here, or too long: the general path */
@@ -523,17 +529,8 @@ size_t http1_feed(struct http1_parser *p, const char *buf, size_t len, enum http
 		enum http1_event e = on_line(p, l, ll, p->line_over);
 		if (was_start && p->state == ST_HEADER)
 			p->head_bytes = 0;
-		if (e == HTTP1_ERROR) {
-			p->state = ST_DEAD;
-			*ev = e;
-			return len;
-		}
-		if (e != HTTP1_NEED_MORE) {
-			if (e == HTTP1_HEAD_DONE)
-				p->head_bytes = 0;
-			*ev = e;
-			return i;
-		}
+		if (e != HTTP1_NEED_MORE)
+			return line_event(p, e, i, len, ev);
 	}
 	return i;
 }
