@@ -129,9 +129,8 @@ static const char usage_check[] =
     "\n"
     "With PROGRAMs (found in PATH as exec would) or PIDs of running\n"
     "processes: what obs can see of each. The shim follows a dynamically\n"
-    "linked program; a Go or statically linked one is followed from the\n"
-    "kernel side (cleartext HTTP/1, HTTP/2, gRPC, PostgreSQL, Redis and\n"
-    "MySQL), with nothing injected into its outgoing requests.\n"
+    "linked program; a Go or static one is followed from the kernel side\n"
+    "(cleartext HTTP, gRPC and data stores), with nothing injected.\n"
     "\n"
     "  -q, --quiet   print only what is missing\n";
 
