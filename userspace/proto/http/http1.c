@@ -133,23 +133,33 @@ static void trim(const char **v, size_t *len)
 		(*len)--;
 }
 
+/* The next element of the comma-separated list v (len bytes) from *at,
+ * blanks trimmed, in e and el; 0 when none is left. */
+static int list_next(const char *v, size_t len, size_t *at, const char **e, size_t *el)
+{
+	const char *comma;
+
+	if (*at >= len)
+		return 0;
+	*e = v + *at;
+	comma = memchr(*e, ',', len - *at);
+	*el = comma ? (size_t)(comma - *e) : len - *at;
+	*at += *el + 1;
+	trim(e, el);
+	return 1;
+}
+
 /* Does a comma-separated list contain token (case-insensitive)? last: only as the last one. */
 static int list_has(const char *v, size_t len, const char *tok, int last)
 {
-	size_t i = 0;
+	size_t at = 0, el;
+	const char *e;
 	int found = 0;
 
-	while (i < len) {
-		size_t s = i;
-		while (i < len && v[i] != ',')
-			i++;
-		const char *e = v + s;
-		size_t el = i - s;
-		trim(&e, &el);
+	while (list_next(v, len, &at, &e, &el)) {
 		found = name_is(e, el, tok);
 		if (found && !last)
 			return 1;
-		i++;
 	}
 	return found;
 }
@@ -158,15 +168,10 @@ static int list_has(const char *v, size_t len, const char *tok, int last)
  * ("keep-alive" on nearly every message). */
 static void conn_tokens(struct http1_msg *m, const char *v, size_t len)
 {
-	size_t i = 0;
+	size_t at = 0, el;
+	const char *e;
 
-	while (i < len) {
-		const char *e = v + i;
-		const char *comma = memchr(e, ',', len - i);
-		size_t el = comma ? (size_t)(comma - e) : len - i;
-
-		i += el + 1;
-		trim(&e, &el);
+	while (list_next(v, len, &at, &e, &el)) {
 		if (el == 5 && name_is(e, el, "close"))
 			m->conn_close = 1;
 		else if (el == 7 && name_is(e, el, "upgrade"))
@@ -320,6 +325,20 @@ static int parse_chunk_size(const char *l, size_t len, uint64_t *out)
 	return 0;
 }
 
+/* A header line, or the blank one that ends the head (over: cut at
+ * HTTP1_LINE_MAX). Inline in both of http1_feed's paths. */
+static inline __attribute__((always_inline)) enum http1_event
+header_line(struct http1_parser *p, const char *l, size_t len, int over)
+{
+	if (len == 0 && !over) {
+		head_done(p);
+		return HTTP1_HEAD_DONE;
+	}
+	if (l[0] == ' ' || l[0] == '\t')
+		return HTTP1_ERROR; /* obsolete line folding */
+	return parse_header(&p->msg, l, len, over) ? HTTP1_ERROR : HTTP1_NEED_MORE;
+}
+
 /* A complete line (without CR/LF): l, len (over: cut at HTTP1_LINE_MAX),
  * in the caller's buffer or gathered in p->line. Returns the event. */
 static enum http1_event on_line(struct http1_parser *p, const char *l, size_t len, int over)
@@ -337,13 +356,7 @@ static enum http1_event on_line(struct http1_parser *p, const char *l, size_t le
 		p->state = ST_HEADER;
 		return HTTP1_NEED_MORE;
 	case ST_HEADER:
-		if (len == 0 && !over) {
-			head_done(p);
-			return HTTP1_HEAD_DONE;
-		}
-		if (l[0] == ' ' || l[0] == '\t')
-			return HTTP1_ERROR; /* obsolete line folding */
-		return parse_header(&p->msg, l, len, over) ? HTTP1_ERROR : HTTP1_NEED_MORE;
+		return header_line(p, l, len, over);
 	case ST_CHUNK:
 		if (over || parse_chunk_size(l, len, &p->remaining))
 			return HTTP1_ERROR;
@@ -385,17 +398,9 @@ static size_t header_lines(struct http1_parser *p, const char *buf, size_t len, 
 			return len;
 		}
 		i += n + 1;
-		if (n && l[n - 1] == '\r')
-			n--;
-		if (!n) { /* on_line's ST_HEADER, for a line never cut */
-			head_done(p);
-			*e = HTTP1_HEAD_DONE;
-			return i;
-		}
-		if (l[0] == ' ' || l[0] == '\t' || parse_header(&p->msg, l, n, 0)) {
-			*e = HTTP1_ERROR;
-			return len;
-		}
+		*e = header_line(p, l, n && l[n - 1] == '\r' ? n - 1 : n, 0);
+		if (*e != HTTP1_NEED_MORE)
+			return *e == HTTP1_ERROR ? len : i;
 	}
 	return i;
 }
