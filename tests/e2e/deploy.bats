@@ -112,7 +112,7 @@ for f in sys.argv[1:]:
 	[ "$(grep -c '"type": "heatmap"' "$TOP/deploy/grafana/obs-node.json")" -ge 4 ]
 }
 
-@test "dashboards and rules: every PromQL expression parses (promtool) and reads only metrics a live obs exports" {
+@test "dashboards and rules: every PromQL expression parses (promtool) and reads only metrics a live obs exports; every obs_ family it exports is in docs/metrics.md" {
 	require_bpf
 	require_cmd promtool python3
 	local files=("$TOP"/deploy/grafana/*.json "$PROMDIR"/*.rules.yml "$PROMDIR/tests/slo-overrides.rules.yml")
@@ -167,6 +167,10 @@ for f in sys.argv[1:]:
 		rpc_server_call_duration_seconds_bucket obs_series_overflow_total obs_tcp_connect_duration_seconds_bucket \
 		obs_spans_exported_total obs_ready obs_tls_certificate_not_after_timestamp_seconds; do
 		grep -qx "$n" "$BATS_TEST_TMPDIR/names" || { echo "live scrape lacks $n"; return 1; }
+	done
+	# and every family of obs's own a live scrape shows is documented
+	for n in $(grep '^obs_' "$BATS_TEST_TMPDIR/names" | sed -E 's/_(bucket|sum|count)$//' | sort -u); do
+		grep -q "\`$n[\`{]" "$TOP/docs/metrics.md" || { echo "docs/metrics.md lacks $n"; return 1; }
 	done
 	run "$PY" "$TOP/tests/e2e/promql_refs.py" missing "$BATS_TEST_TMPDIR/names" "${files[@]}"
 	echo "$output"

@@ -79,6 +79,11 @@ static void pace(void **state)
 		assert_int_equal(sched_getscheduler(worker_tid), SCHED_BATCH);
 		assert_int_equal(policy_becomes(SCHED_IDLE), SCHED_IDLE);
 		assert_true(bgthread_switches() >= 3);
+		/* busy for at least the 100 ms above, and not since */
+		uint64_t b = bgthread_busy_ns();
+		assert_true(b >= 100000000ULL);
+		usleep(50000);
+		assert_int_equal(bgthread_busy_ns(), b);
 	}
 	bgthread_pace_stop(); /* draining at exit: busy */
 	assert_int_equal(policy_becomes(SCHED_BATCH), SCHED_BATCH);

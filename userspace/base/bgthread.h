@@ -29,7 +29,10 @@ int bgthread_pace_start(int (*behind)(void *arg), void *arg, unsigned hold_ms);
 int bgthread_can_leave_idle(void);
 /* Stop it; the threads go back to busy (draining at exit). */
 void bgthread_pace_stop(void);
-/* Switches between idle and busy so far. */
+/* Switches between idle and busy so far (by the pace thread). */
 uint64_t bgthread_switches(void);
+/* Nanoseconds the background threads have been busy so far (from the
+ * first one's start; at most the process's lifetime). */
+uint64_t bgthread_busy_ns(void);
 
 #endif
