@@ -84,6 +84,10 @@ SHIM_SRCS := preload/shim.c preload/plainio.c preload/conntab.c preload/conn.c p
              $(PROTO_SRCS)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/shim/%.o)
 
+# a step that fails leaves no target behind (an empty obs.bpf.o from a
+# failed link was taken as up to date, and the old binary ran on)
+.DELETE_ON_ERROR:
+
 .PHONY: bench-bins all clean e2e-bins test unit unit-bins fuzz asan lint install check-format format
 all: $(BUILD)/obs $(BUILD)/obs-run $(BUILD)/libobs_preload.so $(BUILD)/obs-helpers/.stamp
 

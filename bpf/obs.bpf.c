@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 default_slot = OBS_SLOT_NONE;
 const volatile __u32 cap_tail_on = 0;
+const volatile __u32 no_btf_cast = 0;
 /* The syscall and run-queue histograms (--probes): off, their programs
  * may still run for capture's tail calls. */
 const volatile __u32 sys_hist_on = 1;

@@ -24,6 +24,11 @@
 
 #define MAX_CPUS 1024 /* power of two; cur[] is indexed by cpu & (MAX_CPUS-1) */
 
+/* Set: the hot paths read kernel objects the CO-RE way even where
+ * bpf_rdonly_cast exists (tcp.bpf.c), as on a kernel before 6.2 (tests:
+ * OBS_DEBUG_NO_BTF_CAST=1). */
+OBS_SHARED const volatile __u32 no_btf_cast;
+
 /* Set by userspace before load. */
 OBS_SHARED const volatile __u32 default_slot; /* slot for untracked tasks */
 

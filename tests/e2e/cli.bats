@@ -79,6 +79,40 @@ teardown() { obs_stop; }
 	OBS_DEBUG_NO_SCHED_INFO=1 run_queue_hogs
 }
 
+@test "TCP bytes: exactly what a process sent and received over loopback TCP (not its UDP, not its Unix socket), read from the socket with plain loads and, as on a kernel before 6.2, with a helper call per field" {
+	require_bpf
+	tcp_bytes_exact
+	OBS_DEBUG_NO_BTF_CAST=1 tcp_bytes_exact
+}
+
+tcp_bytes_exact() {
+	local MP
+	MP=$(free_port)
+	rm -f "$BATS_TEST_TMPDIR/sent"
+	obs_start "$MP" -- python3 -c "
+import socket, time
+l = socket.create_server(('127.0.0.1', 0))
+c = socket.create_connection(l.getsockname())
+s, _ = l.accept()
+c.sendall(b'x' * 123457)        # TCP: counted, sent and received
+got = 0
+while got < 123457:
+    got += len(s.recv(65536))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b'u' * 1000, ('127.0.0.1', 9))     # UDP: not TCP
+a, b = socket.socketpair()
+a.sendall(b'p' * 500); b.recv(500)          # Unix: not TCP
+open('$BATS_TEST_TMPDIR/sent', 'w').write('ok')
+time.sleep(60)"
+	wait_for test -e "$BATS_TEST_TMPDIR/sent"
+	sleep 0.5
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	grep -E '^obs_tcp_(sent|received)_bytes_total' "$BATS_TEST_TMPDIR/m"
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_tcp_sent_bytes_total')" = 123457 ]
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_tcp_received_bytes_total')" = 123457 ]
+	obs_stop
+}
+
 run_queue_hogs() {
 	local MP
 	MP=$(free_port)
