@@ -133,8 +133,8 @@ static void select_probes(struct obs_bpf *s, unsigned probes, int capture,
 	}
 	s->rodata->runq_sched_info = runq_by_sched_info(vmlinux);
 	/* (an older kernel's path, for tests: CO-RE reads, no bpf_rdonly_cast) */
-	s->rodata->no_btf_cast = getenv("OBS_DEBUG_NO_BTF_CAST") &&
-				 !strcmp(getenv("OBS_DEBUG_NO_BTF_CAST"), "1");
+	s->rodata->no_btf_cast =
+	    getenv("OBS_DEBUG_NO_BTF_CAST") && !strcmp(getenv("OBS_DEBUG_NO_BTF_CAST"), "1");
 	if (s->rodata->runq_sched_info)
 		bpf_map__set_max_entries(s->maps.runq_start, 1); /* unused */
 	if (!(probes & OBS_PROBE_RUNQ) || s->rodata->runq_sched_info) {
