@@ -22,12 +22,11 @@
  *    exporter of a saturated app and dropped most spans; nice +5 keeps up
  *    with one, nothing dropped.
  * A 100 us custom slice (sched_setattr, Linux >= 6.12), also tried, did
- * not change the saturated app's p99 measurably: the tick, not the slice,
- * ends a run, so the threads yield between slices of their work instead.
- * Busy in steps (nice +15, then +10, then +5 while still behind), also
- * tried: the p99 at 10% sampling moved within the noise (medians of 4
- * interleaved rounds, 575 against 607 us), and at 100% the ring filled
- * while it stepped up (365 spans dropped in one of two rounds).
+ * not change the saturated app's p99 measurably. Busy in steps (nice
+ * +15, then +10, then +5 while still behind), also tried: the p99 at 10%
+ * sampling moved within the noise (medians of 4 interleaved rounds, 575
+ * against 607 us), and at 100% the ring filled while it stepped up (365
+ * spans dropped in one of two rounds).
  */
 #define BG_NICE 5
 #define BG_MAX	8

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,14 +156,6 @@ static void *drain_thread(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		/* a full slice: take the next one at once; else wait for a wake
 		 * or the pace. Stopping: the same, without the wait (spans_finish) */
-		/* a full slice (~0.1-0.25 ms): the CPU is offered to the app
-		 * before the next. Once picked, even a SCHED_IDLE thread runs
-		 * until it blocks or a tick ends its slice (milliseconds), and
-		 * a saturated app waits that long. Saturated nginx, every span
-		 * exported: obs's runs over 0.6 ms in 3 s went from 74-296 to
-		 * 22-34 (perf sched); its p99 moved within the noise */
-		if (got == SLICE && !stop)
-			sched_yield();
 		if (poll(pfd, (nfds_t)n, got == SLICE || stop ? 0 : wait) > 0 || got < SLICE) {
 			pthread_mutex_lock(&s->lock);
 			regions_service(s->rs, take, s);
