@@ -151,11 +151,11 @@ static __always_inline __u64 go_current_r14(__u32 goid_off)
  * is the one that made the syscall. */
 static __always_inline __u64 go_current(__s32 tls_g, __u32 goid_off)
 {
-	/* (a BTF pointer: fsbase is a plain load, not a helper's copy) */
 	__u64 fsbase, g = 0, goid = go_current_r14(goid_off);
 
 	if (goid)
 		return goid;
+	/* (a BTF pointer: fsbase is a plain load, not a helper's copy) */
 	fsbase = bpf_get_current_task_btf()->thread.fsbase;
 	if (!fsbase || bpf_probe_read_user(&g, sizeof(g), (const void *)(fsbase + (__s64)tls_g)))
 		return 0;

@@ -68,11 +68,17 @@ int collector_has_block_io_start(const struct btf *vmlinux)
 	       btf__find_by_name_kind(vmlinux, "btf_trace_block_io_start", BTF_KIND_TYPEDEF) > 0;
 }
 
+/* OBS_DEBUG_NO_<feature>=1: take an older kernel's path here (for tests). */
+static int as_without(const char *env)
+{
+	const char *no = getenv(env);
+
+	return no && !strcmp(no, "1");
+}
+
 int collector_has_bpf_loop(void)
 {
-	const char *no = getenv("OBS_DEBUG_NO_BPF_LOOP"); /* an older kernel's path, for tests */
-
-	if (no && !strcmp(no, "1"))
+	if (as_without("OBS_DEBUG_NO_BPF_LOOP"))
 		return 0;
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, NULL) == 1;
 }
@@ -110,9 +116,7 @@ static int btf_has_member(const struct btf *btf, const char *type, const char *m
  * Then no program runs at wakeup. */
 static int runq_by_sched_info(const struct btf *vmlinux)
 {
-	const char *no = getenv("OBS_DEBUG_NO_SCHED_INFO"); /* an older kernel's path, for tests */
-
-	if (no && !strcmp(no, "1"))
+	if (as_without("OBS_DEBUG_NO_SCHED_INFO"))
 		return 0;
 	return vmlinux && btf_has_member(vmlinux, "sched_info", "last_queued") &&
 	       btf_has_member(vmlinux, "sched_entity", "cfs_rq") &&
@@ -132,9 +136,8 @@ static void select_probes(struct obs_bpf *s, unsigned probes, int capture,
 		disable(s->progs.obs_sys_exit);
 	}
 	s->rodata->runq_sched_info = runq_by_sched_info(vmlinux);
-	/* (an older kernel's path, for tests: CO-RE reads, no bpf_rdonly_cast) */
-	s->rodata->no_btf_cast =
-	    getenv("OBS_DEBUG_NO_BTF_CAST") && !strcmp(getenv("OBS_DEBUG_NO_BTF_CAST"), "1");
+	/* (CO-RE reads, as without bpf_rdonly_cast) */
+	s->rodata->no_btf_cast = as_without("OBS_DEBUG_NO_BTF_CAST");
 	if (s->rodata->runq_sched_info)
 		bpf_map__set_max_entries(s->maps.runq_start, 1); /* unused */
 	if (!(probes & OBS_PROBE_RUNQ) || s->rodata->runq_sched_info) {
