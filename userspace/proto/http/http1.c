@@ -248,9 +248,17 @@ static inline __attribute__((always_inline)) int parse_header(struct http1_msg *
 		m->host[vl] = 0;
 	} else if (n == 11) { /* traceparent */
 		m->traceparent_count++;
-		if (vl >= sizeof(m->traceparent))
-			vl = sizeof(m->traceparent) - 1; /* too long: the caller rejects it */
-		memcpy(m->traceparent, v, vl);
+		if (vl >= sizeof(m->traceparent)) {
+			/* too long to keep: its start decides (a later version's
+			 * fields go on after '-'), and a last byte that is not a
+			 * blank stands for the rest, so that a cut after blanks
+			 * cannot make a value that ends there (fuzz_inj_scan) */
+			vl = sizeof(m->traceparent) - 1;
+			memcpy(m->traceparent, v, vl);
+			m->traceparent[vl - 1] = '.';
+		} else {
+			memcpy(m->traceparent, v, vl);
+		}
 		m->traceparent[vl] = 0;
 		m->traceparent_len = (uint8_t)vl;
 	} else if (n == 10 && want[0] == 't') { /* tracestate */

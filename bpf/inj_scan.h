@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inj_scan.h - what the kernel will need to inject a traceparent into a Go
+ * program's outgoing request (docs/design.md, "injection into a Go
+ * program's requests"), as pure code that compiles for BPF and for
+ * userspace alike, so the collector and its tests run the very code the
+ * kernel runs:
+ *
+ *   inj_head_scan  reads the first bytes of a request a server read: is
+ *                  its head whole there, and which parent does it name?
+ *                  Strict: it says "whole" only for heads the collector's
+ *                  HTTP/1 parser reads the same way (CRLF lines, token
+ *                  names, no folding), and reads the traceparent by
+ *                  tp_parse's rules, so both sides cannot disagree about
+ *                  a parent (tests/unit/test_inj_scan.c feeds both).
+ *   inj_sip        SipHash-2-4 of two words: the server span's id and a
+ *                  root's trace id, derived from (connection, sequence
+ *                  number of the read that began the request) with a key
+ *                  made per run, by the kernel and the collector alike.
+ *
+ * The includer provides __u8, __u32 and __u64 (vmlinux.h, linux/types.h).
+ */
+#ifndef OBS_INJ_SCAN_H
+#define OBS_INJ_SCAN_H
+
+#define INJ_SCAN_MAX 512 /* bytes of a read kept and scanned */
+#define INJ_TP_LEN   55	 /* "00-" 32 "-" 16 "-" 2 */
+
+struct inj_head {
+	__u32 head_len;	 /* bytes up to and including the blank line */
+	__u8 has_parent; /* exactly one traceparent, and valid */
+	__u8 flags;	 /* its trace-flags */
+	__u8 tp_count;	 /* traceparent fields seen */
+	__u8 pad;
+	__u8 trace_id[16];
+	__u8 span_id[8]; /* the parent-id field */
+};
+
+enum inj_scan_state {
+	INJ_S_METHOD,
+	INJ_S_TARGET,
+	INJ_S_VERSION,
+	INJ_S_REQ_LF,
+	INJ_S_LINE,  /* a header line's first byte, or the blank line's CR */
+	INJ_S_NAME,  /* a header name */
+	INJ_S_VALUE, /* a header value */
+	INJ_S_LF,    /* after a header line's CR */
+	INJ_S_END_LF /* after the blank line's CR */
+};
+
+static inline int inj_tchar(__u8 c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
+	       c == '+' || c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' ||
+	       c == '~';
+}
+
+static inline int inj_hex(__u8 c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* n bytes of lowercase hex at s into out[n / 2]; -1 if one is not. */
+static inline int inj_unhex(const __u8 *s, __u8 *out, __u32 n)
+{
+	for (__u32 i = 0; i < n && i < 32; i += 2) {
+		int hi = inj_hex(s[i]), lo = inj_hex(s[i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i / 2] = (__u8)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static inline int inj_zero(const __u8 *b, __u32 n)
+{
+	__u8 any = 0;
+
+	for (__u32 i = 0; i < n && i < 16; i++)
+		any |= b[i];
+	return !any;
+}
+
+/* A traceparent value, blanks trimmed, by tp_parse's rules; 0 if valid. */
+static inline int inj_tp_parse(const __u8 *v, __u32 len, struct inj_head *h)
+{
+	__u8 version;
+
+	if (len < INJ_TP_LEN || inj_unhex(v, &version, 2) || version == 0xff)
+		return -1;
+	/* version 00 is exactly 55 characters; later ones may go on after '-' */
+	if (version == 0 ? len != INJ_TP_LEN : (len > INJ_TP_LEN && v[INJ_TP_LEN] != '-'))
+		return -1;
+	if (v[2] != '-' || v[35] != '-' || v[52] != '-')
+		return -1;
+	if (inj_unhex(v + 3, h->trace_id, 32) || inj_unhex(v + 36, h->span_id, 16) ||
+	    inj_unhex(v + 53, &h->flags, 2))
+		return -1;
+	if (inj_zero(h->trace_id, 16) || inj_zero(h->span_id, 8))
+		return -1;
+	return 0;
+}
+
+/* The name at b (n bytes) is want (lowercase, wn bytes), in any case? */
+static inline int inj_name_is(const __u8 *b, __u32 n, const char *want, __u32 wn)
+{
+	if (n != wn)
+		return 0;
+	for (__u32 i = 0; i < wn && i < 24; i++)
+		if ((b[i] | 0x20) != want[i])
+			return 0;
+	return 1;
+}
+
+/* The fields the scanner reads. */
+enum { INJ_F_OTHER, INJ_F_TP, INJ_F_LENGTH, INJ_F_CODING };
+
+static inline int inj_field(const __u8 *b, __u32 n)
+{
+	if (inj_name_is(b, n, "traceparent", 11))
+		return INJ_F_TP;
+	if (inj_name_is(b, n, "content-length", 14))
+		return INJ_F_LENGTH;
+	if (inj_name_is(b, n, "transfer-encoding", 17))
+		return INJ_F_CODING;
+	return INJ_F_OTHER;
+}
+
+/* A field's value (blanks trimmed) the collector's parser takes without
+ * error: a length of 1-18 digits; of codings, only "chunked" (it accepts
+ * more, and refuses others: the scanner keeps to what it is sure of). */
+static inline int inj_value_ok(int field, const __u8 *v, __u32 len)
+{
+	if (field == INJ_F_LENGTH) {
+		if (len == 0 || len > 18)
+			return 0;
+		for (__u32 i = 0; i < len && i < 18; i++)
+			if (v[i] < '0' || v[i] > '9')
+				return 0;
+	} else if (field == INJ_F_CODING) {
+		return inj_name_is(v, len, "chunked", 7);
+	}
+	return 1;
+}
+
+/*
+ * The request head at b (n bytes, at most INJ_SCAN_MAX): 0 and *h filled
+ * if it is whole there and strictly formed, else -1 (then nothing may be
+ * said about its parent: the caller injects nothing).
+ */
+static inline int inj_head_scan(const __u8 *b, __u32 n, struct inj_head *h)
+{
+	__u32 st = INJ_S_METHOD, mark = 0, name_at = 0, val_at = 0, val_end = 0, tp_at = 0,
+	      tp_len = 0, lengths = 0;
+	int field = INJ_F_OTHER;
+
+	h->head_len = 0;
+	h->has_parent = 0;
+	h->tp_count = 0;
+	h->flags = 0;
+	for (__u32 i = 0; i < n && i < INJ_SCAN_MAX; i++) {
+		__u8 c = b[i];
+
+		switch (st) {
+		case INJ_S_METHOD:
+			if (c == ' ' && i > 0 && i < 16)
+				st = INJ_S_TARGET, mark = i + 1;
+			else if (c < 'A' || c > 'Z')
+				return -1;
+			break;
+		case INJ_S_TARGET:
+			if (c == ' ' && i > mark)
+				st = INJ_S_VERSION, mark = i + 1;
+			else if (c <= ' ' || c >= 0x7f)
+				return -1;
+			break;
+		case INJ_S_VERSION: /* "HTTP/1.d" then CR */
+			if (i - mark == 8) {
+				if (c != '\r')
+					return -1;
+				st = INJ_S_REQ_LF;
+			} else if (i - mark == 7 ? c < '0' || c > '9' : c != "HTTP/1."[i - mark]) {
+				return -1;
+			}
+			break;
+		case INJ_S_REQ_LF:
+		case INJ_S_LF:
+			if (c != '\n')
+				return -1;
+			st = INJ_S_LINE;
+			break;
+		case INJ_S_LINE:
+			if (c == '\r') {
+				st = INJ_S_END_LF;
+				break;
+			}
+			if (!inj_tchar(c))
+				return -1; /* folding, or not a name */
+			st = INJ_S_NAME, name_at = i;
+			break;
+		case INJ_S_NAME:
+			if (c == ':') {
+				field = inj_field(b + name_at, i - name_at);
+				st = INJ_S_VALUE, val_at = i + 1, val_end = i + 1;
+			} else if (!inj_tchar(c)) {
+				return -1;
+			}
+			break;
+		case INJ_S_VALUE:
+			if (c == '\r') {
+				if (field == INJ_F_TP) {
+					h->tp_count++;
+					tp_at = val_at;
+					tp_len = val_end - val_at;
+				} else if (!inj_value_ok(field, b + (val_at & (INJ_SCAN_MAX - 1)),
+							 val_end - val_at) ||
+					   (field == INJ_F_LENGTH && lengths++)) {
+					return -1; /* the collector may refuse it: say nothing */
+				}
+				st = INJ_S_LF;
+			} else if (c == ' ' || c == '\t') {
+				if (val_at == i)
+					val_at = val_end = i + 1; /* leading blanks */
+			} else if (c < ' ' || c == 0x7f) {
+				return -1;
+			} else {
+				val_end = i + 1; /* trailing blanks stay out */
+			}
+			break;
+		case INJ_S_END_LF:
+			if (c != '\n')
+				return -1;
+			h->head_len = i + 1;
+			if (h->tp_count == 1 &&
+			    !inj_tp_parse(b + (tp_at & (INJ_SCAN_MAX - 1)), tp_len, h))
+				h->has_parent = 1;
+			return 0;
+		}
+	}
+	return -1; /* not whole here */
+}
+
+static inline __u64 inj_rotl(__u64 x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define INJ_SIPROUND                                                                               \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = inj_rotl(v1, 13);                                                             \
+		v1 ^= v0;                                                                          \
+		v0 = inj_rotl(v0, 32);                                                             \
+		v2 += v3;                                                                          \
+		v3 = inj_rotl(v3, 16);                                                             \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = inj_rotl(v3, 21);                                                             \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = inj_rotl(v1, 17);                                                             \
+		v1 ^= v2;                                                                          \
+		v2 = inj_rotl(v2, 32);                                                             \
+	} while (0)
+
+/* SipHash-2-4 of the 16-byte message (a, b) little-endian, key k. */
+static inline __u64 inj_sip(const __u64 k[2], __u64 a, __u64 b)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
+	__u64 v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
+	__u64 m[3] = {a, b, (__u64)16 << 56};
+
+	for (int i = 0; i < 3; i++) {
+		v3 ^= m[i];
+		INJ_SIPROUND;
+		INJ_SIPROUND;
+		v0 ^= m[i];
+	}
+	v2 ^= 0xff;
+	for (int i = 0; i < 4; i++)
+		INJ_SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+#endif
