@@ -62,7 +62,7 @@ PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/monotime.
              userspace/collector/syscalls.c userspace/collector/procparse.c \
              userspace/collector/redagg.c exporters/auth.c exporters/prom.c
 APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
-             userspace/collector/app.c userspace/collector/collector.c userspace/collector/collector_snap.c userspace/collector/mapwalk.c userspace/collector/collector_go.c userspace/collector/slots.c userspace/collector/ident.c userspace/collector/kcap.c userspace/collector/kcap_host.c \
+             userspace/collector/app.c userspace/collector/collector.c userspace/collector/collector_snap.c userspace/collector/mapwalk.c userspace/collector/collector_go.c userspace/collector/collector_inject.c userspace/collector/slots.c userspace/collector/ident.c userspace/collector/kcap.c userspace/collector/kcap_host.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c userspace/collector/elfkind.c userspace/collector/golayout.c userspace/collector/gohelper.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/redsum.c userspace/collector/privs.c \
              userspace/collector/spans.c userspace/collector/regions.c userspace/collector/tlsfiles.c \
@@ -109,7 +109,7 @@ $(BUILD)/vmlinux.h:
 # an extern map it meets before its definition).
 BPF_SRCS := bpf/obs.bpf.c $(filter-out bpf/obs.bpf.c,$(wildcard bpf/*.bpf.c))
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/obs.h bpf/obs_maps.bpf.h bpf/capture.bpf.h bpf/capture_chunks.bpf.h bpf/capture_wide.bpf.h bpf/obs_log2.h $(BUILD)/vmlinux.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/obs.h bpf/obs_maps.bpf.h bpf/capture.bpf.h bpf/capture_chunks.bpf.h bpf/capture_wide.bpf.h bpf/obs_log2.h bpf/inject.bpf.h bpf/inj_scan.h $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -151,7 +151,7 @@ $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 $(BUILD)/exporters/otlp.o $(BUILD)/exporters/otlp_encode.o: $(BUILD)/gen/.stamp
 
 $(BUILD)/userspace/collector/syscalls.o: $(BUILD)/syscall_table.h
-$(BUILD)/userspace/collector/collector.o $(BUILD)/userspace/collector/collector_snap.o $(BUILD)/userspace/collector/collector_go.o: $(BUILD)/obs.skel.h
+$(BUILD)/userspace/collector/collector.o $(BUILD)/userspace/collector/collector_snap.o $(BUILD)/userspace/collector/collector_go.o $(BUILD)/userspace/collector/collector_inject.o: $(BUILD)/obs.skel.h
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)

@@ -10,8 +10,10 @@
  * load only when something is to be captured.
  */
 #define CAPTURE_DEFINE
+#define INJECT_DEFINE /* (here: libbpf 1.1 links a map's definition before its uses) */
 #include "capture.bpf.h"
 #include "capture_wide.bpf.h"
+#include "inject.bpf.h"
 
 #define AF_INET_     2
 #define AF_INET6_    10
@@ -60,6 +62,7 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
 		c->go_tls_g = proc->go_tls_g;
 		c->go_goid_off = proc->go_goid_off;
 		c->go_lost = proc->go_lost;
+		c->inject = proc->inject;
 		c->captured = OBS_CAP_CACHED_ON;
 	}
 }
@@ -83,28 +86,6 @@ static __always_inline void cap_cpu_set(struct obs_cap_cpu *c, __u64 task, __u32
 #define CAP_HTTP1_CHUNKS 8
 /* Vectored I/O (readv, writev, recvmsg, sendmsg): the buffers looked at. */
 #define CAP_IOVS 8
-
-struct cap_sock {
-	__u64 conn;
-	/* reads and writes numbered, dropped ones too (the collector sees a
-	 * gap): a write at entry, before its bytes can reach the peer, so
-	 * the answer it gets is numbered after it even when the answer's read
-	 * returns (on another CPU) before the write's exit is seen; a read
-	 * at exit, when its bytes have come. The collector puts events back
-	 * in this order. */
-	__u32 seq;
-	__u8 looked; /* whose first bytes were looked at: 1 << kind */
-	__u8 chunks; /* per read or write */
-	__u16 pad;
-};
-
-/* Marked connections (tgid << 32 | fd). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct cap_sock);
-} cap_socks SEC(".maps");
 
 #include "capture_chunks.bpf.h"
 
@@ -147,7 +128,8 @@ static __always_inline void cap_open(__u32 tgid, __u32 fd, __u32 kind, const voi
 {
 	__u64 key = (__u64)tgid << 32 | fd;
 	struct cap_sock s = {.conn = __sync_fetch_and_add(&cap_next_conn, 1) + 1,
-			     .chunks = CAP_HTTP1_CHUNKS};
+			     .chunks = CAP_HTTP1_CHUNKS,
+			     .server = kind == OBS_CAP_OPEN_SERVER};
 	struct obs_cap_event *e;
 
 	if (bpf_map_update_elem(&cap_socks, &key, &s, BPF_ANY)) {
@@ -268,6 +250,14 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 				return 0;
 			call.conn = s->conn;
 			call.seq = __sync_fetch_and_add(&s->seq, 1);
+			/* injection: a server's answer ends its request; a
+			 * client's write may be the one its call's context
+			 * is to go out with (before tcp_sendmsg runs) */
+			if (cpu->inject && s->server)
+				s->req_seq = 0;
+			else if (cpu->inject)
+				call.armed = (__u8)inj_arm(
+				    pid_tgid, go_current(cpu->go_tls_g, cpu->go_goid_off));
 		}
 		call.buf = args[1];
 		/* (recvmsg's and sendmsg's msghdr is read at exit, as
@@ -284,6 +274,7 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 			call.go_tls_g = cpu->go_tls_g;
 			call.go_goid_off = cpu->go_goid_off;
 			call.go_lost = cpu->go_lost;
+			call.inject = (__u8)cpu->inject;
 		}
 		break;
 	}
@@ -318,7 +309,7 @@ static __always_inline void cap_data(struct cap_call *call, struct cap_sock *s, 
 {
 	__u32 kind = is_read(call->nr) ? OBS_CAP_IN : OBS_CAP_OUT;
 	struct cap_scratch *sc;
-	__u32 cpu = bpf_get_smp_processor_id(), want, pos = 0;
+	__u32 cpu = bpf_get_smp_processor_id(), want, pos = 0, seq;
 	__u64 base, len = 0;
 
 	if (!(s->looked & (1 << kind))) {
@@ -371,8 +362,16 @@ static __always_inline void cap_data(struct cap_call *call, struct cap_sock *s, 
 	 * chunking with the same state, not a state per way (too many paths
 	 * for the verifier otherwise) */
 	call->have = pos;
-	cap_chunks(call, kind == OBS_CAP_IN ? __sync_fetch_and_add(&s->seq, 1) : call->seq, kind, n,
-		   sc, *(volatile __u32 *)&call->have & 0x1ffff, s->chunks, now);
+	seq = kind == OBS_CAP_IN ? __sync_fetch_and_add(&s->seq, 1) : call->seq;
+	/* injection: a server read on an idle connection may begin a request */
+	if (call->inject && kind == OBS_CAP_IN && s->server && !s->req_seq && pos &&
+	    sc->buf[CAP_HDR] >= 'A' && sc->buf[CAP_HDR] <= 'Z') {
+		s->req_seq = seq + 1;
+		inj_keep_request(now->id >> 32, call->goid, call->fd, s->conn, seq,
+				 &sc->buf[CAP_HDR], pos);
+	}
+	cap_chunks(call, seq, kind, n, sc, *(volatile __u32 *)&call->have & 0x1ffff, s->chunks,
+		   now);
 }
 
 /* recvmsg's or sendmsg's buffers, from its msghdr (msg_iov at 16,
@@ -513,6 +512,10 @@ int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 	/* obs_sys_exit, which tail-called us, has just read the clock */
 	c = this_cpu();
 	now.ts = c->end_task == task ? c->end : bpf_ktime_get_ns();
+	/* an arming outlives no syscall (the socket may not be in the
+	 * sockhash: connected before obs attached) */
+	if (call->armed)
+		bpf_map_delete_elem(&inj_armed, &pid_tgid);
 	cap_end(call, &now, ret);
 	if (parked)
 		bpf_map_delete_elem(&cap_calls, &pid_tgid);

@@ -26,6 +26,33 @@ CAPTURE_SHARED struct {
 	__type(value, struct obs_cap_proc);
 } cap_procs SEC(".maps");
 
+struct cap_sock {
+	__u64 conn;
+	/* reads and writes numbered, dropped ones too (the collector sees a
+	 * gap): a write at entry, before its bytes can reach the peer, so
+	 * the answer it gets is numbered after it even when the answer's read
+	 * returns (on another CPU) before the write's exit is seen; a read
+	 * at exit, when its bytes have come. The collector puts events back
+	 * in this order. */
+	__u32 seq;
+	__u8 looked; /* whose first bytes were looked at: 1 << kind */
+	__u8 chunks; /* per read or write */
+	__u8 server; /* accepted, not connected */
+	__u8 pad;
+	/* injection (inject.bpf.h), a server's: 1 + the number of the read
+	 * that began the request being served; 0 once an answer is written */
+	__u32 req_seq;
+	__u32 pad2;
+};
+
+/* Marked connections (tgid << 32 | fd). */
+CAPTURE_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct cap_sock);
+} cap_socks SEC(".maps");
+
 /* Bumped by whatever changes which tasks are captured (capture.bpf.c's
  * per-CPU cache of the answer is valid while it is unchanged). */
 CAPTURE_SHARED __u32 cap_gen;

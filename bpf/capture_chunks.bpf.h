@@ -19,7 +19,9 @@ struct cap_call {
 	/* that layout (go_goid_off 0: none), for the goroutine read at exit */
 	__s32 go_tls_g;
 	__u32 go_goid_off;
-	__u32 pad;
+	__u8 inject; /* injection (inject.bpf.h) is on for the process */
+	__u8 armed;  /* a write armed the thread: disarmed at its exit */
+	__u16 pad;
 	__u32 iovcnt; /* vectored: buf is the iovec array, of this many; connect: addrlen */
 	__u32 have;   /* at exit: bytes gathered (see cap_data) */
 	__u32 seq;    /* a write: its number, taken at entry */

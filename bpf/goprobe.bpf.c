@@ -5,7 +5,7 @@
  * read, for that process only), so that the collector can tell whose call
  * an outgoing request is (kcap_host.c, gorel.c).
  */
-#include "capture.bpf.h"
+#include "inject.bpf.h"
 
 /* Go's net/http client and grpc-go (attached by userspace to a Go program
  * whose layout it read, for that process only). net/http's transport
@@ -45,6 +45,18 @@ static __always_inline int go_event(struct pt_regs *ctx, __u32 kind, __u64 obj, 
 	e->goid = goid;
 	e->len = id;
 	e->go_lost = proc->go_lost;
+	if (proc->inject && kind == OBS_CAP_GO_WRITER) {
+		struct inj_gkey k = {.tgid = e->tgid, .id = goid};
+
+		bpf_map_update_elem(&inj_writers, &k, &obj, BPF_ANY);
+	} else if (proc->inject && kind == OBS_CAP_GO_CALL) {
+		/* the context the call's request is to carry, in the event
+		 * too: the collector's client span takes its ids */
+		struct obs_go_inj *inj = (struct obs_go_inj *)e->data;
+
+		if (!inj_make_call(e->tgid, goid, obj, proc->inj_q53, inj))
+			e->caplen = sizeof(*inj);
+	}
 	cap_submit(e);
 	return 0;
 }

@@ -24,7 +24,10 @@
 #define OBS_INJ_SCAN_H
 
 #define INJ_SCAN_MAX 512 /* bytes of a read kept and scanned */
-#define INJ_TP_LEN   55	 /* "00-" 32 "-" 16 "-" 2 */
+/* A buffer BPF scans has this much room: a field's name or value read at
+ * a masked offset may run past INJ_SCAN_MAX as far as the verifier sees */
+#define INJ_SCAN_ROOM (INJ_SCAN_MAX + 64)
+#define INJ_TP_LEN    55 /* "00-" 32 "-" 16 "-" 2 */
 
 struct inj_head {
 	__u32 head_len;	 /* bytes up to and including the blank line */
@@ -145,101 +148,136 @@ static inline int inj_value_ok(int field, const __u8 *v, __u32 len)
 	return 1;
 }
 
+/* A scan in progress: one byte at a time (inj_scan_byte), so that BPF
+ * runs it as a bpf_loop callback, verified once rather than per byte. */
+struct inj_scan {
+	const __u8 *b;
+	struct inj_head *h;
+	__u32 n, st, mark, name_at, val_at, val_end, tp_at, tp_len, lengths;
+	int field;
+	int result; /* 0: whole; -1: given up or not whole (yet) */
+};
+
+/* Byte i of s->b: 0 to go on, 1 when the scan is over (s->result). */
+static inline int inj_scan_byte(struct inj_scan *s, __u32 i)
+{
+	const __u8 *b = s->b;
+	__u8 c;
+
+	if (i >= s->n || i >= INJ_SCAN_MAX)
+		return 1;
+	c = b[i & (INJ_SCAN_MAX - 1)];
+	switch (s->st) {
+	case INJ_S_METHOD:
+		if (c == ' ' && i > 0 && i < 16)
+			s->st = INJ_S_TARGET, s->mark = i + 1;
+		else if (c < 'A' || c > 'Z')
+			return 1;
+		break;
+	case INJ_S_TARGET:
+		if (c == ' ' && i > s->mark)
+			s->st = INJ_S_VERSION, s->mark = i + 1;
+		else if (c <= ' ' || c >= 0x7f)
+			return 1;
+		break;
+	case INJ_S_VERSION: /* "HTTP/1.d" then CR */
+		if (i - s->mark == 8) {
+			if (c != '\r')
+				return 1;
+			s->st = INJ_S_REQ_LF;
+		} else if (i - s->mark == 7 ? c < '0' || c > '9'
+					    : c != "HTTP/1."[(i - s->mark) & 7]) {
+			return 1;
+		}
+		break;
+	case INJ_S_REQ_LF:
+	case INJ_S_LF:
+		if (c != '\n')
+			return 1;
+		s->st = INJ_S_LINE;
+		break;
+	case INJ_S_LINE:
+		if (c == '\r') {
+			s->st = INJ_S_END_LF;
+			break;
+		}
+		if (!inj_tchar(c))
+			return 1; /* folding, or not a name */
+		s->st = INJ_S_NAME, s->name_at = i;
+		break;
+	case INJ_S_NAME:
+		if (c == ':') {
+			s->field = inj_field(b + (s->name_at & (INJ_SCAN_MAX - 1)), i - s->name_at);
+			s->st = INJ_S_VALUE, s->val_at = i + 1, s->val_end = i + 1;
+		} else if (!inj_tchar(c)) {
+			return 1;
+		}
+		break;
+	case INJ_S_VALUE:
+		if (c == '\r') {
+			if (s->field == INJ_F_TP) {
+				s->h->tp_count++;
+				s->tp_at = s->val_at;
+				s->tp_len = s->val_end - s->val_at;
+			} else if (!inj_value_ok(s->field, b + (s->val_at & (INJ_SCAN_MAX - 1)),
+						 s->val_end - s->val_at) ||
+				   (s->field == INJ_F_LENGTH && s->lengths++)) {
+				return 1; /* the collector may refuse it: say nothing */
+			}
+			s->st = INJ_S_LF;
+		} else if (c == ' ' || c == '\t') {
+			if (s->val_at == i)
+				s->val_at = s->val_end = i + 1; /* leading blanks */
+		} else if (c < ' ' || c == 0x7f) {
+			return 1;
+		} else {
+			s->val_end = i + 1; /* trailing blanks stay out */
+		}
+		break;
+	case INJ_S_END_LF:
+		if (c == '\n') {
+			s->h->head_len = i + 1;
+			s->result = 0;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+#ifdef __bpf__
+static long inj_scan_cb(__u32 i, void *ctx)
+{
+	return inj_scan_byte(ctx, i);
+}
+#endif
+
 /*
- * The request head at b (n bytes, at most INJ_SCAN_MAX): 0 and *h filled
- * if it is whole there and strictly formed, else -1 (then nothing may be
- * said about its parent: the caller injects nothing).
+ * The request head at b (n bytes, at most INJ_SCAN_MAX; in BPF, b has
+ * INJ_SCAN_ROOM bytes of room): 0 and *h filled if it is whole there and strictly
+ * formed, else -1 (then nothing may be said about its parent: the caller
+ * injects nothing).
  */
 static inline int inj_head_scan(const __u8 *b, __u32 n, struct inj_head *h)
 {
-	__u32 st = INJ_S_METHOD, mark = 0, name_at = 0, val_at = 0, val_end = 0, tp_at = 0,
-	      tp_len = 0, lengths = 0;
-	int field = INJ_F_OTHER;
+	struct inj_scan s = {.b = b, .h = h, .n = n, .st = INJ_S_METHOD, .result = -1};
 
 	h->head_len = 0;
 	h->has_parent = 0;
 	h->tp_count = 0;
 	h->flags = 0;
-	for (__u32 i = 0; i < n && i < INJ_SCAN_MAX; i++) {
-		__u8 c = b[i];
-
-		switch (st) {
-		case INJ_S_METHOD:
-			if (c == ' ' && i > 0 && i < 16)
-				st = INJ_S_TARGET, mark = i + 1;
-			else if (c < 'A' || c > 'Z')
-				return -1;
+#ifdef __bpf__
+	bpf_loop(INJ_SCAN_MAX, inj_scan_cb, &s, 0);
+#else
+	for (__u32 i = 0; i < INJ_SCAN_MAX; i++)
+		if (inj_scan_byte(&s, i))
 			break;
-		case INJ_S_TARGET:
-			if (c == ' ' && i > mark)
-				st = INJ_S_VERSION, mark = i + 1;
-			else if (c <= ' ' || c >= 0x7f)
-				return -1;
-			break;
-		case INJ_S_VERSION: /* "HTTP/1.d" then CR */
-			if (i - mark == 8) {
-				if (c != '\r')
-					return -1;
-				st = INJ_S_REQ_LF;
-			} else if (i - mark == 7 ? c < '0' || c > '9' : c != "HTTP/1."[i - mark]) {
-				return -1;
-			}
-			break;
-		case INJ_S_REQ_LF:
-		case INJ_S_LF:
-			if (c != '\n')
-				return -1;
-			st = INJ_S_LINE;
-			break;
-		case INJ_S_LINE:
-			if (c == '\r') {
-				st = INJ_S_END_LF;
-				break;
-			}
-			if (!inj_tchar(c))
-				return -1; /* folding, or not a name */
-			st = INJ_S_NAME, name_at = i;
-			break;
-		case INJ_S_NAME:
-			if (c == ':') {
-				field = inj_field(b + name_at, i - name_at);
-				st = INJ_S_VALUE, val_at = i + 1, val_end = i + 1;
-			} else if (!inj_tchar(c)) {
-				return -1;
-			}
-			break;
-		case INJ_S_VALUE:
-			if (c == '\r') {
-				if (field == INJ_F_TP) {
-					h->tp_count++;
-					tp_at = val_at;
-					tp_len = val_end - val_at;
-				} else if (!inj_value_ok(field, b + (val_at & (INJ_SCAN_MAX - 1)),
-							 val_end - val_at) ||
-					   (field == INJ_F_LENGTH && lengths++)) {
-					return -1; /* the collector may refuse it: say nothing */
-				}
-				st = INJ_S_LF;
-			} else if (c == ' ' || c == '\t') {
-				if (val_at == i)
-					val_at = val_end = i + 1; /* leading blanks */
-			} else if (c < ' ' || c == 0x7f) {
-				return -1;
-			} else {
-				val_end = i + 1; /* trailing blanks stay out */
-			}
-			break;
-		case INJ_S_END_LF:
-			if (c != '\n')
-				return -1;
-			h->head_len = i + 1;
-			if (h->tp_count == 1 &&
-			    !inj_tp_parse(b + (tp_at & (INJ_SCAN_MAX - 1)), tp_len, h))
-				h->has_parent = 1;
-			return 0;
-		}
-	}
-	return -1; /* not whole here */
+#endif
+	if (s.result)
+		return -1;
+	if (h->tp_count == 1 && s.tp_len <= INJ_SCAN_MAX &&
+	    !inj_tp_parse(b + (s.tp_at & (INJ_SCAN_MAX - 1)), s.tp_len, h))
+		h->has_parent = 1;
+	return 0;
 }
 
 static inline __u64 inj_rotl(__u64 x, int b)

@@ -185,7 +185,9 @@ struct obs_cap_cpu {
 	__u32 go_goid_off;
 	__u32 go_lost;
 	__u32 sent;   /* data records this CPU sent (capture_chunks.bpf.h) */
-	__u64 pad[4]; /* one cache line per CPU */
+	__u32 inject; /* the process's cap_procs inject */
+	__u32 pad1;
+	__u64 pad[3]; /* one cache line per CPU */
 };
 
 enum obs_cap_cached {
@@ -216,6 +218,33 @@ struct obs_cap_proc {
 	__u32 go_lost;	  /* Go client events the ring had no room for */
 	__u16 go_sid_off; /* grpc-go: the stream id's offset in transport.Stream */
 	__u16 go_grpc;	  /* ... known */
+	/* Injection into its net/http requests (inject.bpf.c) is on: its
+	 * layout is known, and so is net/http's client */
+	__u32 inject;
+	__u32 pad;
+	__u64 inj_q53; /* a root is sampled below this (tp_ratio_key) */
+};
+
+/* Injection into a Go program's outgoing requests (inject.bpf.c): the
+ * context a call's roundTrip probe made, sent in its OBS_CAP_GO_CALL
+ * event's data (caplen says so) and written into the request. */
+struct obs_go_inj {
+	__u8 trace_id[16];
+	__u8 span_id[8];   /* the client span's */
+	__u8 parent_id[8]; /* the server span's: derived (docs/design.md) */
+	__u8 flags;	   /* trace-flags, as sent */
+	__u8 pad[7];
+};
+
+/* What became of injection (inject.bpf.c's inj_stats). */
+enum obs_inj_stat {
+	OBS_INJ_INJECTED,    /* a request carried the context out */
+	OBS_INJ_NO_REQUEST,  /* a call made outside a request the kernel knows */
+	OBS_INJ_NOT_WHOLE,   /* its request's head not whole in the first read */
+	OBS_INJ_NOT_HEAD,    /* the write was not a whole request head */
+	OBS_INJ_APP_CONTEXT, /* the request carried its own traceparent */
+	OBS_INJ_FAILED,	     /* the kernel refused to insert */
+	OBS_INJ_STATS
 };
 
 #define OBS_CAP_TAIL 2 /* obs_cap_event.last: the syscall's final bytes, after a gap */

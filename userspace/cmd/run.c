@@ -24,6 +24,7 @@
 #include "otlp.h"
 #include "privs.h"
 #include "procinfo.h"
+#include "region.h"
 #include "report.h"
 #include "spans.h"
 #include "str.h"
@@ -358,6 +359,14 @@ int run_main(const struct obs_opts *o)
 		struct kcap_cfg kc = {
 		    .spans = a.spans, .routes = &a.cfg->routes, .who = run_who, .who_ctx = &a};
 
+		if (o->go_inject && ck.kind == ELFKIND_GO &&
+		    getrandom(kc.inj_key, sizeof(kc.inj_key), 0) == (ssize_t)sizeof(kc.inj_key)) {
+			kc.inject = cfg.go_inject = 1;
+			kc.inj_q53 = cfg.inj_q53 =
+			    region_sample_q53(app_sampler_mode(a.cfg), a.cfg->sampling_ratio);
+			memcpy(cfg.inj_key, kc.inj_key, sizeof(cfg.inj_key));
+		}
+
 		if (!(kcap = kcap_new(&kc))) {
 			log_error("out_of_memory", "out of memory");
 			app_free(&a);
@@ -366,6 +375,11 @@ int run_main(const struct obs_opts *o)
 		cfg.on_capture = kcap_event;
 		cfg.capture_ctx = kcap;
 	}
+	if (o->go_inject && !cfg.go_inject)
+		log_warn("inject_unavailable", "--go-inject: %s",
+			 ck.kind != ELFKIND_GO ? "CMD is not a Go program: nothing to inject into"
+			 : !a.spans	       ? "no spans are kept (the shim is not set up)"
+					       : "no random key (getrandom failed)");
 	if (pipe2(go, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
 		log_error("fork_failed", "pipe: %s", strerror(errno));
 		kcap_free(kcap);

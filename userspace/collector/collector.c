@@ -278,6 +278,7 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 	btf__free(vmlinux);
 	vmlinux = NULL;
 	c->skel->rodata->cap_probe_exec = cfg->on_capture && cfg->capture_probe_exec;
+	collector_inject_prepare(c, cfg);
 
 	rc = obs_bpf__load(c->skel);
 	if (rc) {
@@ -322,6 +323,19 @@ int collector_open(const struct collector_cfg *cfg, struct collector **out, char
 				 strerror(errno));
 		goto fail;
 	}
+	if (cfg->on_capture && cfg->go_inject) {
+		char why[600];
+
+		collector_inject_attach(c, why, sizeof(why));
+		if (c->inject_on)
+			log_info("--go-inject: a followed Go program's net/http requests carry "
+				 "their context (traceparent) out");
+		else if (*why)
+			log_warn("inject_unavailable",
+				 "--go-inject: %s; nothing is injected (a trace through a Go "
+				 "program ends at its outgoing requests, as without it)",
+				 why);
+	}
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.proc_events), on_ringbuf, c, NULL);
 	if (!c->rb) {
 		collector_seterr(err, errlen, "cannot set up the BPF ring buffer: %s",
@@ -347,6 +361,7 @@ void collector_close(struct collector *c)
 		return;
 	ring_buffer__free(c->rb);
 	collector_go_close(c);
+	collector_inject_close(c);
 	obs_bpf__destroy(c->skel);
 	free(c);
 }

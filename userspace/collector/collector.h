@@ -29,6 +29,12 @@ struct collector_cfg {
 	/* capture every exec'd Go program (the agent): found by the kernel,
 	 * said with an OBS_CAP_GO event */
 	int capture_probe_exec;
+	/* inject a traceparent into followed Go programs' net/http requests
+	 * (inject.bpf.c): the key ids are derived with (kcap's too), and the
+	 * threshold a new trace is sampled below (tp_ratio_key) */
+	int go_inject;
+	uint64_t inj_key[2];
+	uint64_t inj_q53;
 };
 
 struct snap_hist {
@@ -65,6 +71,8 @@ struct obs_snapshot {
 	uint64_t ringbuf_pending; /* bytes not yet consumed */
 	uint64_t disk_unseen;	  /* followed block requests that ended unseen */
 	uint64_t events_seen;
+	int inject_on;			/* injection into Go programs is attached */
+	uint64_t inject[OBS_INJ_STATS]; /* what became of it (enum obs_inj_stat) */
 };
 
 /* 1 if the kernel (its BTF, btf__load_vmlinux_btf) has the block_io_start

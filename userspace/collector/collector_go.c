@@ -117,7 +117,10 @@ int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
 				 .go_tls_g = gl->tls_g,
 				 .go_goid_off = gl->goid_off,
 				 .go_sid_off = (__u16)gl->stream_id_off,
-				 .go_grpc = golayout_grpc(gl) ? 1 : 0};
+				 .go_grpc = golayout_grpc(gl) ? 1 : 0,
+				 /* net/http's client calls carry their context out */
+				 .inject = c->inject_on && golayout_http(gl),
+				 .inj_q53 = c->inj_q53};
 	struct bpf_program *prog[GOLAYOUT_FNS];
 	__u32 key = (__u32)tgid;
 

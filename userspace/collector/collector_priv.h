@@ -30,6 +30,10 @@ struct collector {
 	} go_links[COLLECTOR_GO_LINKS];
 	int ngo_links;
 	int uprobe_multi; /* Go programs' uprobes are uprobe_multi links */
+	/* injection into Go programs (inject.bpf.c): attached, and how */
+	int inject_on;
+	uint64_t inj_q53;
+	struct bpf_link *inj_sockops;
 };
 
 /* err gets the message; -1. */
@@ -43,5 +47,13 @@ struct btf;
 void collector_go_prepare(struct collector *c, const struct btf *vmlinux);
 /* Every Go uprobe goes. */
 void collector_go_close(struct collector *c);
+/* Before load: injection's programs and maps, loaded (and sized) only if
+ * cfg asks for it. After load: attached (inject_on), or said in warn. */
+void collector_inject_prepare(struct collector *c, const struct collector_cfg *cfg);
+void collector_inject_attach(struct collector *c, char *warn, size_t warnlen);
+void collector_inject_close(struct collector *c);
+/* What became of injection, into s (collector_snapshot). */
+struct obs_snapshot;
+void collector_inject_read(struct collector *c, struct obs_snapshot *s);
 
 #endif

@@ -305,6 +305,7 @@ int collector_snapshot(struct collector *c, struct obs_snapshot *s)
 			s->drops[r] += dv[cpu];
 	}
 	read_prog_misses(c, s);
+	collector_inject_read(c, s);
 	add_fill(c, s, "tracked", c->skel->maps.tracked);
 	if (s->nfill < SNAP_MAPS) /* counted as it was read */
 		s->fill[s->nfill++] =

@@ -13,7 +13,8 @@
  * which goroutine that is (net/http, grpc-go; collector_go_follow); else a
  * new trace, marked unknown and counted, never a guess. For other programs
  * the thread rule applies: the request the calling thread is serving, if
- * the process serves one on no other thread. Nothing is injected.
+ * the process serves one on no other thread. Nothing is injected, except
+ * by the kernel into a Go program's net/http requests with --go-inject.
  *
  * Main thread only (the collector's event poll).
  */
@@ -42,6 +43,13 @@ struct kcap_cfg {
 	void *who_ctx;
 	/* The kernel found that pid is a Go program it now captures (may be NULL). */
 	void (*found_go)(void *ctx, pid_t pid);
+	/* Injection into Go programs' requests (--go-inject): a Go server
+	 * span's ids are derived as the kernel derives them (inject.bpf.h),
+	 * with this key and, for a new trace, this sampling threshold; a
+	 * client span takes the ids its call's context went out with. */
+	int inject;
+	__u64 inj_key[2];
+	uint64_t inj_q53;
 };
 
 struct kcap *kcap_new(const struct kcap_cfg *cfg);

@@ -10,7 +10,11 @@
 #include <time.h>
 #include <sys/socket.h>
 
+#include <linux/types.h>
+
+#include "inj_scan.h"
 #include "kcap_priv.h"
+#include "log.h"
 #include "monotime.h"
 #include "proto_red.h"
 #include "registry.h"
@@ -48,6 +52,38 @@ static void child_of(struct kproc *p, struct exchange *x, const struct tp_ctx *p
 	x->flags |= SPAN_F_HAS_PARENT;
 }
 
+/* --go-inject: the ids of a Go server span whose request began in the read
+ * being fed (the first that did: a second has its own, random), derived
+ * from the connection and the read's number as the kernel derives them
+ * (inject.bpf.h, inj_derive), so that what it sent out names this span.
+ * 0 if not so. */
+static int derived_ids(struct kproc *p, struct kconn *c, uint64_t start, struct exchange *x,
+		       int root)
+{
+	const struct obs_cap_event *e = p->k->cur;
+	const __u64 *key = p->k->cfg.inj_key;
+	uint64_t v;
+
+	if (!p->go || !p->k->cfg.inject || !e || e->kind != OBS_CAP_IN || e->ts_ns != start ||
+	    (c->inj_used && c->inj_seq == e->seq))
+		return 0;
+	c->inj_used = 1;
+	c->inj_seq = e->seq;
+	v = inj_sip(key, c->conn, e->seq);
+	memcpy(x->ctx.span_id, &v, 8);
+	if (root) {
+		v = inj_sip(key, c->conn, (uint64_t)e->seq | 1ULL << 32);
+		memcpy(x->ctx.trace_id, &v, 8);
+		v = inj_sip(key, c->conn, (uint64_t)e->seq | 2ULL << 32);
+		memcpy(x->ctx.trace_id + 8, &v, 8);
+		x->ctx.flags =
+		    (uint8_t)(TP_FLAG_RANDOM |
+			      (tp_ratio_key(x->ctx.trace_id) < p->k->cfg.inj_q53 ? TP_FLAG_SAMPLED
+										 : 0));
+	}
+	return 1;
+}
+
 static void host_server_begin(struct proto_conn *pc, struct exchange *x,
 			      const struct proto_tp_in *in, uint32_t stream)
 {
@@ -60,6 +96,7 @@ static void host_server_begin(struct proto_conn *pc, struct exchange *x,
 	x->start_ns = start;
 	if (in->tp_count == 1 && !tp_parse(in->tp, in->tp_len, &parent)) {
 		child_of(p, x, &parent);
+		derived_ids(p, conn_of(pc), start, x, 0);
 		x->flags |= SPAN_F_REMOTE_PARENT;
 		if (in->ts_len && !in->ts_bad && !tp_tracestate_valid(in->ts, in->ts_len)) {
 			memcpy(x->tracestate, in->ts, in->ts_len);
@@ -69,6 +106,7 @@ static void host_server_begin(struct proto_conn *pc, struct exchange *x,
 	} else {
 		new_root(p, x);
 		x->start_ns = start;
+		derived_ids(p, conn_of(pc), start, x, 1);
 		if (in->tp_count)
 			x->flags |= SPAN_F_BAD_TRACEPARENT;
 	}
@@ -114,11 +152,32 @@ static const struct tp_ctx *served_by(struct kproc *p, uint64_t who)
 	return others ? NULL : mine;
 }
 
+/* --go-inject: a call whose context the kernel sent out with its request
+ * is that context's span, the child of the request it names. */
+static void sent_context(struct kproc *p, struct exchange *x, const struct gorel_ctx *gc,
+			 const struct tp_ctx *parent)
+{
+	exchange_clear(x);
+	memcpy(x->ctx.trace_id, gc->trace_id, 16);
+	memcpy(x->ctx.span_id, gc->span_id, 8);
+	x->ctx.flags = gc->flags;
+	memcpy(x->parent, gc->parent_id, 8);
+	x->flags |= SPAN_F_HAS_PARENT;
+	/* the goroutines' word and the kernel's differ (the request the
+	 * kernel kept was not the one served): the kernel's went out */
+	if (!parent || memcmp(parent->span_id, gc->parent_id, 8) ||
+	    memcmp(parent->trace_id, gc->trace_id, 16))
+		log_debug("pid %d: a call's sent context names another request than its "
+			  "goroutine serves",
+			  (int)p->tgid);
+}
+
 static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_t stream)
 {
 	struct kproc *p = conn_of(pc)->p;
 	const struct tp_ctx *parent;
 	uint64_t who = p->k->cur->tid;
+	struct gorel_ctx gc = {0};
 	int serving = 0;
 
 	/* Go: net/http's transport and grpc-go write a call from goroutines
@@ -127,10 +186,15 @@ static void host_client_begin(struct proto_conn *pc, struct exchange *x, uint32_
 	 * the writer is not the caller). A database/sql driver writes on the
 	 * goroutine that called it: that one. */
 	if (p->go && (pc->h->id == PROTO_HTTP1 || pc->h->id == PROTO_HTTP2))
-		who = p->gr ? gorel_take(p->gr, p->k->cur->goid) : 0;
+		who = p->gr ? gorel_take_ctx(p->gr, p->k->cur->goid, &gc) : 0;
 	else if (p->go)
 		who = p->k->cur->goid;
-	if ((parent = served_by(p, who))) {
+	parent = served_by(p, who);
+	if (gc.has) {
+		sent_context(p, x, &gc, parent);
+		return;
+	}
+	if (parent) {
 		exchange_clear(x);
 		child_of(p, x, parent);
 		return;
@@ -294,7 +358,17 @@ void kcap_go_event(struct kproc *p, const struct obs_cap_event *e)
 		gorel_writer(p->gr, e->conn, e->goid);
 		break;
 	case OBS_CAP_GO_CALL:
-		gorel_call(p->gr, e->conn, e->goid);
+		if (e->caplen == sizeof(struct obs_go_inj)) { /* --go-inject: sent */
+			const struct obs_go_inj *in = (const void *)e->data;
+			struct gorel_ctx gc = {.flags = in->flags, .has = 1};
+
+			memcpy(gc.trace_id, in->trace_id, 16);
+			memcpy(gc.span_id, in->span_id, 8);
+			memcpy(gc.parent_id, in->parent_id, 8);
+			gorel_call_ctx(p->gr, e->conn, e->goid, &gc);
+		} else {
+			gorel_call(p->gr, e->conn, e->goid);
+		}
 		break;
 	case OBS_CAP_GRPC_SRV_CONN:
 	case OBS_CAP_GRPC_CLI_CONN:

@@ -48,6 +48,8 @@ struct kconn {
 	uint64_t goid;	    /* a Go connection's first reader goroutine */
 	uint64_t goid_last; /* ... and its latest */
 	uint32_t fed_end;   /* where the last chunk fed ended in its syscall's bytes */
+	uint32_t inj_seq;   /* --go-inject: the read whose derived ids a request took */
+	int inj_used;
 	struct kproc *p;
 	struct proto_conn pc; /* last: its module state follows inline */
 };

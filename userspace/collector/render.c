@@ -236,6 +236,21 @@ static void render_self(struct obs_app *a, const struct obs_snapshot *s, struct 
 			"see: counted, their latency lost.",
 			NULL, METRIC_COUNTER, NULL);
 	metrics_counter_add(r, f, v, (double)s->disk_unseen);
+	if (s->inject_on) {
+		static const char *const inj_names[OBS_INJ_STATS] = {
+		    [OBS_INJ_INJECTED] = "injected",	   [OBS_INJ_NO_REQUEST] = "no_request",
+		    [OBS_INJ_NOT_WHOLE] = "not_whole",	   [OBS_INJ_NOT_HEAD] = "not_head",
+		    [OBS_INJ_APP_CONTEXT] = "app_context", [OBS_INJ_FAILED] = "failed"};
+
+		f = self_family(r, "obs_go_inject_total",
+				"Go programs' outgoing net/http calls (--go-inject), by what "
+				"became of their context: injected, or why not.",
+				NULL, METRIC_COUNTER, "result");
+		for (int i = 0; i < OBS_INJ_STATS; i++) {
+			v[0] = inj_names[i];
+			metrics_counter_add(r, f, v, (double)s->inject[i]);
+		}
+	}
 	f = self_family(r, "obs_bpf_map_entries", "Entries in each BPF map.", NULL, METRIC_GAUGE,
 			"map");
 	for (size_t i = 0; i < s->nfill; i++) {

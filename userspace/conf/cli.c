@@ -51,6 +51,8 @@ static const char usage_run[] =
     "                            ($OBS_SPANS_FILE)\n"
     "  --no-spans                keep HTTP and RPC metrics, export no spans\n"
     "  --no-preload              no HTTP/gRPC shim: kernel metrics only\n"
+    "  --go-inject               a Go CMD's net/http requests carry a traceparent\n"
+    "                            (experimental; see obs(1), \"Go programs\")\n"
     "  --sample-ratio R          export this share (0-1) of new traces\n"
     "                            (parentbased_traceidratio; default: $OTEL_TRACES_SAMPLER, else "
     "all)\n"
@@ -319,6 +321,7 @@ static const struct cli_opt {
     {"spans-file", 0, 1, C_RUN, O_SPANS_FILE},
     {"no-spans", 0, 0, C_RUN, O_NO_SPANS},
     {"no-preload", 0, 0, C_RUN | C_AGENT, O_NO_PRELOAD},
+    {"go-inject", 0, 0, C_RUN, O_GO_INJECT},
     {"config", 0, 1, C_RUN | C_AGENT, O_CONFIG},
     {"sample-ratio", 0, 1, C_RUN, O_SAMPLE_RATIO},
     {"log-level", 0, 1, C_RUN | C_AGENT | C_TRIAGE, O_LOG_LEVEL},
@@ -400,6 +403,9 @@ static int apply(struct obs_opts *o, enum cli_opt_id id, const char *arg, const 
 		break;
 	case O_NO_PRELOAD:
 		o->no_preload = 1;
+		break;
+	case O_GO_INJECT:
+		o->go_inject = 1;
 		break;
 	case O_NO_SUMMARY:
 		o->summary = 0;

@@ -53,6 +53,7 @@ enum cli_opt_id {
 	O_SAMPLE_RATIO,
 	O_LOG_LEVEL,
 	O_LOG_FORMAT,
+	O_GO_INJECT,
 };
 #define CLI_GIVEN(id) (1u << (id))
 
@@ -81,6 +82,7 @@ struct obs_opts {
 	int summary;
 	int no_preload;		/* do not load libobs_preload.so into CMD */
 	int no_spans;		/* HTTP metrics only: export no spans */
+	int go_inject;		/* a Go CMD's net/http requests carry their context */
 	const char *spans_file; /* JSON lines when no OTLP endpoint ("-": stdout) */
 	const char *routes[64]; /* --route patterns */
 	size_t nroutes;

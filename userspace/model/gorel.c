@@ -43,7 +43,7 @@ void gorel_writer(struct gorel *r, uint64_t pc, uint64_t goid)
 	c->used = ++r->clock;
 }
 
-void gorel_call(struct gorel *r, uint64_t pc, uint64_t goid)
+void gorel_call_ctx(struct gorel *r, uint64_t pc, uint64_t goid, const struct gorel_ctx *ctx)
 {
 	struct gorel_conn *c;
 
@@ -52,21 +52,40 @@ void gorel_call(struct gorel *r, uint64_t pc, uint64_t goid)
 	c = entry(r, pc);
 	c->caller = goid;
 	c->used = ++r->clock;
+	if (ctx)
+		c->ctx = *ctx;
+	else
+		c->ctx.has = 0;
 }
 
-uint64_t gorel_take(struct gorel *r, uint64_t writer)
+void gorel_call(struct gorel *r, uint64_t pc, uint64_t goid)
 {
+	gorel_call_ctx(r, pc, goid, NULL);
+}
+
+uint64_t gorel_take_ctx(struct gorel *r, uint64_t writer, struct gorel_ctx *ctx)
+{
+	if (ctx)
+		ctx->has = 0;
 	if (!writer)
 		return 0;
 	for (int i = 0; i < GOREL_CONNS; i++)
 		if (r->c[i].pc && r->c[i].writer == writer) {
 			uint64_t caller = r->c[i].caller;
 
+			if (ctx && caller)
+				*ctx = r->c[i].ctx;
 			r->c[i].caller = 0;
+			r->c[i].ctx.has = 0;
 			r->c[i].used = ++r->clock;
 			return caller;
 		}
 	return 0;
+}
+
+uint64_t gorel_take(struct gorel *r, uint64_t writer)
+{
+	return gorel_take_ctx(r, writer, NULL);
 }
 
 void gorel_reader(struct gorel *r, uint64_t t, uint64_t goid)

@@ -16,12 +16,23 @@
 #define GOREL_CONNS   512
 #define GOREL_STREAMS 512
 
+/* The context the kernel made for a call and sent out with its request
+ * (--go-inject: inject.bpf.h); has: made. */
+struct gorel_ctx {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];   /* the call's (client) span */
+	uint8_t parent_id[8]; /* the request it was made for */
+	uint8_t flags;
+	uint8_t has;
+};
+
 struct gorel {
 	struct gorel_conn {
-		uint64_t pc;	 /* the *persistConn (0: free) */
-		uint64_t writer; /* its writer goroutine (0: not seen start) */
-		uint64_t caller; /* the goroutine of the call not yet written (0: none) */
-		uint64_t used;	 /* when last touched: the least recent goes first */
+		uint64_t pc;	      /* the *persistConn (0: free) */
+		uint64_t writer;      /* its writer goroutine (0: not seen start) */
+		uint64_t caller;      /* the goroutine of the call not yet written (0: none) */
+		uint64_t used;	      /* when last touched: the least recent goes first */
+		struct gorel_ctx ctx; /* that call's, if the kernel made one */
 	} c[GOREL_CONNS];
 	/* grpc-go: a transport (client or server) and its reader goroutine */
 	struct gorel_conn readers[GOREL_CONNS];
@@ -42,11 +53,15 @@ struct gorel {
 void gorel_init(struct gorel *r);
 /* Connection pc's writer goroutine started (a new connection at pc). */
 void gorel_writer(struct gorel *r, uint64_t pc, uint64_t goid);
-/* A call started on connection pc, on goroutine goid. */
+/* A call started on connection pc, on goroutine goid; ctx (may be NULL):
+ * the context the kernel made for it. */
 void gorel_call(struct gorel *r, uint64_t pc, uint64_t goid);
+void gorel_call_ctx(struct gorel *r, uint64_t pc, uint64_t goid, const struct gorel_ctx *ctx);
 /* The goroutine whose call writer is beginning to write, taken: each call
- * is given once. 0: not known. */
+ * is given once. 0: not known. ctx (may be NULL) gets its context (has 0:
+ * none made). */
 uint64_t gorel_take(struct gorel *r, uint64_t writer);
+uint64_t gorel_take_ctx(struct gorel *r, uint64_t writer, struct gorel_ctx *ctx);
 
 /* grpc-go multiplexes calls on a connection whose frames its own goroutines
  * read and write (the transport's reader, and loopyWriter): a call is

@@ -302,11 +302,16 @@ int region_get_routes(const struct region *r, uint32_t *seq, struct route_table 
 	return 1;
 }
 
+uint64_t region_sample_q53(enum spanring_sample mode, double ratio)
+{
+	if (mode == SPANRING_SAMPLE_PROCESS)
+		return 1ULL << 53; /* (the program's own sampler: on, for obs's roots) */
+	return ratio >= 1 ? 1ULL << 53 : ratio <= 0 ? 0 : (uint64_t)(ratio * (double)(1ULL << 53));
+}
+
 void region_set_export(struct region *r, int export_spans, enum spanring_sample mode, double ratio)
 {
-	uint64_t q = ratio >= 1	  ? 1ULL << 53
-		     : ratio <= 0 ? 0
-				  : (uint64_t)(ratio * (double)(1ULL << 53));
+	uint64_t q = region_sample_q53(SPANRING_SAMPLE_CONFIG, ratio);
 
 	/* threshold first: a reader that sees the new mode sees its ratio */
 	STORE(&r->hdr->sample_q53, q);

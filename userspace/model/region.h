@@ -151,6 +151,9 @@ uint64_t region_counter(const struct region *r, enum region_counter c);
  * changes), the sampler and whether spans are exported. */
 void region_set_routes(struct region *r, const struct route_table *t);
 void region_set_export(struct region *r, int export_spans, enum spanring_sample mode, double ratio);
+/* The threshold a new trace is sampled below (tp_ratio_key) under mode and
+ * ratio, as the region's sampler decides a root. */
+uint64_t region_sample_q53(enum spanring_sample mode, double ratio);
 /* Process: the routes, if they changed since *seq (returns 1 and updates
  * *seq), else 0. */
 int region_get_routes(const struct region *r, uint32_t *seq, struct route_table *out);

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * inject.bpf.h - injection of a traceparent into a Go program's outgoing
+ * net/http requests (docs/design.md, "injection into a Go program's
+ * requests"), the parts capture.bpf.c and goprobe.bpf.c run; capture.bpf.c
+ * defines the maps (INJECT_DEFINE), inject.bpf.c has the socket programs.
+ *
+ *   a server read that begins a request   its first bytes kept for the
+ *                                          reading goroutine (net/http
+ *                                          runs the handler there)
+ *   the handler's call (roundTrip)        the server span's ids derived,
+ *                                          the client span's made, kept
+ *                                          for the call's *persistConn
+ *   its writer goroutine's write          the thread armed, for this
+ *                                          write only
+ *   tcp_sendmsg (inject.bpf.c's sk_msg)   the field inserted into the
+ *                                          request head it starts
+ *
+ * Only for processes whose cap_procs entry says inject (userspace sets it
+ * with --go-inject); the maps are sized to one entry otherwise.
+ */
+#ifndef INJECT_BPF_H
+#define INJECT_BPF_H
+#include "capture.bpf.h"
+#include "inj_scan.h"
+
+#ifdef INJECT_DEFINE
+#define INJECT_SHARED
+#else
+#define INJECT_SHARED extern
+#endif
+
+/* The key both the kernel and the collector derive ids with (per run). */
+INJECT_SHARED const volatile __u64 inj_key[2];
+
+struct inj_gkey {
+	__u32 tgid;
+	__u32 pad;
+	__u64 id; /* a goroutine, or a *persistConn */
+};
+
+/* A request as its first read brought it: whose connection, which read. */
+struct inj_req {
+	__u64 conn;
+	__u32 seq;
+	__u32 fd;
+	__u32 len;
+	__u32 pad;
+	__u8 head[INJ_SCAN_ROOM];
+};
+
+/* (tgid, goroutine) -> the request it serves, as first read */
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct inj_gkey);
+	__type(value, struct inj_req);
+} inj_reqs SEC(".maps");
+
+/* (tgid, *persistConn) -> the context its next request carries */
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct inj_gkey);
+	__type(value, struct obs_go_inj);
+} inj_calls SEC(".maps");
+
+/* (tgid, writer goroutine) -> its *persistConn */
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct inj_gkey);
+	__type(value, __u64);
+} inj_writers SEC(".maps");
+
+/* pid_tgid -> the context its write in progress is to carry */
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct obs_go_inj);
+} inj_armed SEC(".maps");
+
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, OBS_INJ_STATS);
+	__type(key, __u32);
+	__type(value, __u64);
+} inj_stats SEC(".maps");
+
+/* Per CPU: a request's bytes on their way into inj_reqs (too big for the
+ * stack), and the sk_msg program's copy of a message's first bytes. */
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct inj_req);
+} inj_scratch SEC(".maps");
+
+static __always_inline void inj_count(__u32 what)
+{
+	__u64 *n = bpf_map_lookup_elem(&inj_stats, &what);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline struct inj_req *inj_scratch_of(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&inj_scratch, &zero);
+}
+
+/* A server read of n bytes (gathered at buf) that may begin a request, by
+ * goroutine goid: kept for it if its first byte could start one. */
+static __always_inline void inj_keep_request(__u32 tgid, __u64 goid, __u32 fd, __u64 conn,
+					     __u32 seq, const __u8 *buf, __u32 n)
+{
+	struct inj_gkey k = {.tgid = tgid, .id = goid};
+	struct inj_req *r = inj_scratch_of();
+
+	if (!r || !goid)
+		return;
+	r->conn = conn;
+	r->seq = seq;
+	r->fd = fd;
+	r->len = n < INJ_SCAN_MAX ? n : INJ_SCAN_MAX;
+	if (bpf_probe_read_kernel(r->head, INJ_SCAN_MAX, buf))
+		return;
+	bpf_map_update_elem(&inj_reqs, &k, r, BPF_ANY);
+}
+
+/* The writer goroutine's write on a client connection is starting: arm
+ * the thread with the context its connection's call left, if any. 1 if
+ * armed (the syscall's exit disarms what the sk_msg program did not take). */
+static __always_inline int inj_arm(__u64 pid_tgid, __u64 goid)
+{
+	struct inj_gkey k = {.tgid = pid_tgid >> 32, .id = goid};
+	struct obs_go_inj *ctx;
+	__u64 *pc;
+
+	if (!goid || !(pc = bpf_map_lookup_elem(&inj_writers, &k)))
+		return 0;
+	k.id = *pc;
+	if (!(ctx = bpf_map_lookup_elem(&inj_calls, &k)))
+		return 0;
+	bpf_map_update_elem(&inj_armed, &pid_tgid, ctx, BPF_ANY);
+	bpf_map_delete_elem(&inj_calls, &k); /* one request carries it */
+	return 1;
+}
+
+/* The ids of the request r began (docs/design.md): the server span's,
+ * and, for a request without a parent, its trace's, as the collector
+ * derives them from the same connection and read (kcap_host.c). */
+static __always_inline void inj_derive(const struct inj_req *r, const struct inj_head *h,
+				       __u64 q53, struct obs_go_inj *out)
+{
+	const __u64 key[2] = {inj_key[0], inj_key[1]};
+	__u64 span = inj_sip(key, r->conn, r->seq), t0, t1, low = 0;
+
+	__builtin_memcpy(out->parent_id, &span, 8);
+	if (h->has_parent) {
+		__builtin_memcpy(out->trace_id, h->trace_id, 16);
+		out->flags = h->flags & 3; /* parent-based: its flags, as sent */
+		return;
+	}
+	t0 = inj_sip(key, r->conn, (__u64)r->seq | 1ULL << 32);
+	t1 = inj_sip(key, r->conn, (__u64)r->seq | 2ULL << 32);
+	__builtin_memcpy(out->trace_id, &t0, 8);
+	__builtin_memcpy(out->trace_id + 8, &t1, 8);
+	for (int i = 8; i < 16; i++) /* tp_ratio_key */
+		low = low << 8 | out->trace_id[i];
+	out->flags = 2 | ((low >> 11) < q53); /* random, and sampled or not */
+}
+
+/* A call (net/http's roundTrip on connection pc) by goroutine goid: the
+ * context its request is to carry, kept for pc and put in *out; 0 if made. */
+static __always_inline int inj_make_call(__u32 tgid, __u64 goid, __u64 pc, __u64 q53,
+					 struct obs_go_inj *out)
+{
+	struct inj_gkey k = {.tgid = tgid, .id = goid};
+	struct inj_head h;
+	struct inj_req *r;
+	struct cap_sock *s;
+	__u64 key;
+	__u32 rnd;
+
+	if (!(r = bpf_map_lookup_elem(&inj_reqs, &k))) {
+		inj_count(OBS_INJ_NO_REQUEST);
+		return -1;
+	}
+	/* still that request: no answer written on its connection since */
+	key = (__u64)tgid << 32 | r->fd;
+	s = bpf_map_lookup_elem(&cap_socks, &key);
+	if (!s || s->conn != r->conn || s->req_seq != r->seq + 1) {
+		inj_count(OBS_INJ_NO_REQUEST);
+		return -1;
+	}
+	if (inj_head_scan(r->head, r->len, &h)) {
+		inj_count(OBS_INJ_NOT_WHOLE);
+		return -1;
+	}
+	inj_derive(r, &h, q53, out);
+	rnd = bpf_get_prandom_u32();
+	__builtin_memcpy(out->span_id, &rnd, 4);
+	rnd = bpf_get_prandom_u32();
+	__builtin_memcpy(out->span_id + 4, &rnd, 4);
+	k.id = pc;
+	return bpf_map_update_elem(&inj_calls, &k, out, BPF_ANY) ? -1 : 0;
+}
+
+#endif
