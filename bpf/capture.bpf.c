@@ -228,6 +228,9 @@ int BPF_PROG(obs_cap_enter, struct pt_regs *regs, long id)
 	case NR_connect: /* (its address is read at exit, see cap_end) */
 		call.buf = args[1];
 		call.iovcnt = (__u32)args[2]; /* addrlen */
+		if (cpu->inject)	      /* net/http's? (inject.bpf.h) */
+			call.armed = (__u8)inj_connect(pid_tgid,
+						       go_current(cpu->go_tls_g, cpu->go_goid_off));
 		break;
 	case NR_close:
 		s = bpf_map_lookup_elem(&cap_socks, &key);
@@ -514,7 +517,9 @@ int BPF_PROG(obs_cap_exit, struct pt_regs *regs, long ret)
 	now.ts = c->end_task == task ? c->end : bpf_ktime_get_ns();
 	/* an arming outlives no syscall (the socket may not be in the
 	 * sockhash: connected before obs attached) */
-	if (call->armed)
+	if (call->armed && call->nr == NR_connect)
+		bpf_map_delete_elem(&inj_dialer, &pid_tgid);
+	else if (call->armed)
 		bpf_map_delete_elem(&inj_armed, &pid_tgid);
 	cap_end(call, &now, ret);
 	if (parked)

@@ -61,6 +61,26 @@ static __always_inline int go_event(struct pt_regs *ctx, __u32 kind, __u64 obj, 
 	return 0;
 }
 
+/* net/http: (t *Transport) dialConn(ctx, cm connectMethod) (--go-inject):
+ * the connections its goroutine makes are net/http's own, the only ones
+ * that join inject.bpf.c's sockhash (a socket there answers FIONREAD with
+ * 0 on this kernel: net/http never asks, a program's own sockets might) */
+SEC("uprobe")
+int obs_go_dial(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct obs_cap_proc *proc = bpf_map_lookup_elem(&cap_procs, &tgid);
+	struct inj_gkey k = {.tgid = tgid};
+	__u8 one = 1;
+
+	if (!proc || proc->state != OBS_CAP_ON || !proc->inject)
+		return 0;
+	k.id = go_goid(ctx->r14, proc->go_goid_off);
+	if (k.id)
+		bpf_map_update_elem(&inj_dialing, &k, &one, BPF_ANY);
+	return 0;
+}
+
 /* net/http: (pc *persistConn) writeLoop() */
 SEC("uprobe")
 int obs_go_writer(struct pt_regs *ctx)

@@ -3,10 +3,13 @@
  * inject.bpf.c - the socket side of injection into a Go program's
  * net/http requests (inject.bpf.h has the rest, docs/design.md the why):
  *
- *   obs_inj_sockops   a cgroup sock_ops program: a TCP connection a
- *                     followed program connects (TCP_CONNECT_CB runs in
- *                     its task) joins inj_socks once established. Only
- *                     client connections, only those processes'.
+ *   obs_inj_sockops   a cgroup sock_ops program: a TCP connection
+ *                     net/http's transport dials in a followed program
+ *                     (TCP_CONNECT_CB runs in its task, which capture
+ *                     marked) joins inj_socks once established. Only
+ *                     those: a socket in a sockhash answers FIONREAD
+ *                     with 0 (Linux 6.18's tcp_bpf_ioctl counts only
+ *                     what a verdict program redirected).
  *   obs_inj_msg       the sk_msg program on inj_socks, in tcp_sendmsg of
  *                     the writing task: a write armed by capture (and
  *                     only that write) whose message starts with a whole
@@ -22,7 +25,6 @@
 #include "inject.bpf.h"
 
 #define INJ_FIELD_LEN 70 /* "traceparent: " 55 "\r\n" */
-
 
 /* Sockets of followed programs' connections, by cookie, until established. */
 struct {
@@ -43,15 +45,14 @@ SEC("sockops")
 int obs_inj_sockops(struct bpf_sock_ops *ops)
 {
 	__u64 cookie;
-	__u32 tgid;
 	__u8 one = 1;
 
 	if (ops->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-		struct obs_cap_proc *p;
+		__u64 id = bpf_get_current_pid_tgid();
 
-		tgid = bpf_get_current_pid_tgid() >> 32;
-		p = bpf_map_lookup_elem(&cap_procs, &tgid);
-		if (!p || !p->inject)
+		/* (runs in the connecting task: net/http's dial, see
+		 * inj_connect) */
+		if (!bpf_map_lookup_elem(&inj_dialer, &id))
 			return 1;
 		cookie = bpf_get_socket_cookie(ops);
 		bpf_map_update_elem(&inj_connecting, &cookie, &one, BPF_ANY);

@@ -73,6 +73,23 @@ INJECT_SHARED struct {
 	__type(value, __u64);
 } inj_writers SEC(".maps");
 
+/* (tgid, goroutine) dialling for net/http's transport (goprobe.bpf.c) */
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct inj_gkey);
+	__type(value, __u8);
+} inj_dialing SEC(".maps");
+
+/* pid_tgid -> 1: its connect in progress is net/http's (inject.bpf.c's
+ * sock_ops program, which runs inside it, takes the socket) */
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} inj_dialer SEC(".maps");
+
 /* pid_tgid -> the context its write in progress is to carry */
 INJECT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -131,6 +148,18 @@ static __always_inline void inj_keep_request(__u32 tgid, __u64 goid, __u32 fd, _
 	bpf_map_update_elem(&inj_reqs, &k, r, BPF_ANY);
 }
 
+/* A connect by goroutine goid is starting: 1 if it is net/http's (the
+ * thread marked for the sock_ops program; the syscall's exit unmarks). */
+static __always_inline int inj_connect(__u64 pid_tgid, __u64 goid)
+{
+	struct inj_gkey k = {.tgid = pid_tgid >> 32, .id = goid};
+	__u8 one = 1;
+
+	if (!goid || !bpf_map_lookup_elem(&inj_dialing, &k))
+		return 0;
+	return !bpf_map_update_elem(&inj_dialer, &pid_tgid, &one, BPF_ANY);
+}
+
 /* The writer goroutine's write on a client connection is starting: arm
  * the thread with the context its connection's call left, if any. 1 if
  * armed (the syscall's exit disarms what the sk_msg program did not take). */
@@ -153,8 +182,8 @@ static __always_inline int inj_arm(__u64 pid_tgid, __u64 goid)
 /* The ids of the request r began (docs/design.md): the server span's,
  * and, for a request without a parent, its trace's, as the collector
  * derives them from the same connection and read (kcap_host.c). */
-static __always_inline void inj_derive(const struct inj_req *r, const struct inj_head *h,
-				       __u64 q53, struct obs_go_inj *out)
+static __always_inline void inj_derive(const struct inj_req *r, const struct inj_head *h, __u64 q53,
+				       struct obs_go_inj *out)
 {
 	const __u64 key[2] = {inj_key[0], inj_key[1]};
 	__u64 span = inj_sip(key, r->conn, r->seq), t0, t1, low = 0;

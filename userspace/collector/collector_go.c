@@ -45,6 +45,7 @@ static struct bpf_program **go_progs(struct collector *c, struct bpf_program **p
 	p[GOLAYOUT_GRPC_HANDLE] = c->skel->progs.obs_grpc_srv_stream;
 	p[GOLAYOUT_GRPC_READER] = c->skel->progs.obs_grpc_cli_conn;
 	p[GOLAYOUT_GRPC_WRITE] = c->skel->progs.obs_grpc_cli_stream;
+	p[GOLAYOUT_DIALCONN] = c->skel->progs.obs_go_dial;
 	return p;
 }
 
@@ -119,7 +120,7 @@ int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
 				 .go_sid_off = (__u16)gl->stream_id_off,
 				 .go_grpc = golayout_grpc(gl) ? 1 : 0,
 				 /* net/http's client calls carry their context out */
-				 .inject = c->inject_on && golayout_http(gl),
+				 .inject = c->inject_on && golayout_inject(gl),
 				 .inj_q53 = c->inj_q53};
 	struct bpf_program *prog[GOLAYOUT_FNS];
 	__u32 key = (__u32)tgid;
@@ -132,7 +133,9 @@ int collector_go_follow(struct collector *c, pid_t tgid, const char *path,
 					strerror(errno));
 	collector_cap_changed(c);
 	for (int f = 0; f < GOLAYOUT_FNS; f++) {
-		int want = f <= GOLAYOUT_ROUNDTRIP ? golayout_http(gl) : golayout_grpc(gl);
+		int want = f <= GOLAYOUT_ROUNDTRIP  ? golayout_http(gl)
+			   : f == GOLAYOUT_DIALCONN ? (int)v.inject
+						    : golayout_grpc(gl);
 
 		if (want && go_probe(c, prog[f], tgid, path, golayout_fn_name[f], gl->fn[f].at,
 				     gl->fn[f].file_off, err, errlen)) {

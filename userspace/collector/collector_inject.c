@@ -23,7 +23,8 @@ void collector_inject_prepare(struct collector *c, const struct collector_cfg *c
 {
 	struct obs_bpf *s = c->skel;
 	struct bpf_map *maps[] = {s->maps.inj_reqs,    s->maps.inj_calls, s->maps.inj_writers,
-				  s->maps.inj_armed,   s->maps.inj_socks, s->maps.inj_connecting};
+				  s->maps.inj_armed,   s->maps.inj_socks, s->maps.inj_connecting,
+				  s->maps.inj_dialing, s->maps.inj_dialer};
 
 	c->inj_q53 = cfg->inj_q53;
 	bpf_program__set_autoattach(s->progs.obs_inj_sockops, false);
@@ -34,6 +35,7 @@ void collector_inject_prepare(struct collector *c, const struct collector_cfg *c
 	}
 	bpf_program__set_autoload(s->progs.obs_inj_sockops, false);
 	bpf_program__set_autoload(s->progs.obs_inj_msg, false);
+	bpf_program__set_autoload(s->progs.obs_go_dial, false);
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		bpf_map__set_max_entries(maps[i], 1); /* (unused: no room taken) */
 }
@@ -85,8 +87,8 @@ void collector_inject_attach(struct collector *c, char *warn, size_t warnlen)
 			 strerror(errno));
 		return;
 	}
-	if (bpf_prog_attach(bpf_program__fd(s->progs.obs_inj_msg),
-			    bpf_map__fd(s->maps.inj_socks), BPF_SK_MSG_VERDICT, 0)) {
+	if (bpf_prog_attach(bpf_program__fd(s->progs.obs_inj_msg), bpf_map__fd(s->maps.inj_socks),
+			    BPF_SK_MSG_VERDICT, 0)) {
 		snprintf(warn, warnlen, "cannot attach the sk_msg program: %s", strerror(errno));
 		bpf_link__destroy(c->inj_sockops);
 		c->inj_sockops = NULL;

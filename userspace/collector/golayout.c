@@ -16,6 +16,7 @@ const char *const golayout_fn_name[GOLAYOUT_FNS] = {
     [GOLAYOUT_GRPC_HANDLE] = "google.golang.org/grpc.(*Server).handleStream",
     [GOLAYOUT_GRPC_READER] = "google.golang.org/grpc/internal/transport.(*http2Client).reader",
     [GOLAYOUT_GRPC_WRITE] = "google.golang.org/grpc/internal/transport.(*http2Client).Write",
+    [GOLAYOUT_DIALCONN] = "net/http.(*Transport).dialConn",
 };
 
 #define GRPC_TRANSPORT "google.golang.org/grpc/internal/transport"
@@ -178,6 +179,11 @@ static int field_offset(Dwarf *dw, const char *pkg, const char *type, const char
 int golayout_http(const struct golayout *g)
 {
 	return g->fn[GOLAYOUT_WRITELOOP].found && g->fn[GOLAYOUT_ROUNDTRIP].found;
+}
+
+int golayout_inject(const struct golayout *g)
+{
+	return golayout_http(g) && g->fn[GOLAYOUT_DIALCONN].found;
 }
 
 int golayout_grpc(const struct golayout *g)

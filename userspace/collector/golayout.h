@@ -17,6 +17,7 @@ enum golayout_fn {
 	GOLAYOUT_GRPC_HANDLE, /* grpc (*Server).handleStream */
 	GOLAYOUT_GRPC_READER, /* grpc transport (*http2Client).reader */
 	GOLAYOUT_GRPC_WRITE,  /* grpc transport (*http2Client).Write */
+	GOLAYOUT_DIALCONN,    /* net/http (*Transport).dialConn (--go-inject) */
 	GOLAYOUT_FNS
 };
 
@@ -45,6 +46,9 @@ int golayout_read(const char *path, const char *version, struct golayout *out, c
 		  size_t whylen);
 /* Its net/http client can be followed (both functions there). */
 int golayout_http(const struct golayout *g);
+/* net/http's client and its dialling are both known: its connections can
+ * carry an injected context (--go-inject). */
+int golayout_inject(const struct golayout *g);
 /* Its grpc-go server and client can be followed. */
 int golayout_grpc(const struct golayout *g);
 
