@@ -366,13 +366,10 @@ static __always_inline void cap_data(struct cap_call *call, struct cap_sock *s, 
 	 * for the verifier otherwise) */
 	call->have = pos;
 	seq = kind == OBS_CAP_IN ? __sync_fetch_and_add(&s->seq, 1) : call->seq;
-	/* injection: a server read on an idle connection may begin a request */
-	if (call->inject && kind == OBS_CAP_IN && s->server && !s->req_seq && pos &&
-	    sc->buf[CAP_HDR] >= 'A' && sc->buf[CAP_HDR] <= 'Z') {
-		s->req_seq = seq + 1;
-		inj_keep_request(now->id >> 32, call->goid, call->fd, s->conn, seq,
-				 &sc->buf[CAP_HDR], pos);
-	}
+	/* injection: a server read may begin a request, or go on with one */
+	if (call->inject && kind == OBS_CAP_IN && s->server && pos)
+		inj_server_read(now->id >> 32, call->goid, call->fd, s, seq, &sc->buf[CAP_HDR],
+				pos);
 	cap_chunks(call, seq, kind, n, sc, *(volatile __u32 *)&call->have & 0x1ffff, s->chunks,
 		   now);
 }

@@ -40,9 +40,12 @@ struct cap_sock {
 	__u8 server; /* accepted, not connected */
 	__u8 pad;
 	/* injection (inject.bpf.h), a server's: 1 + the number of the read
-	 * that began the request being served; 0 once an answer is written */
+	 * that began the request being served (0 once an answer is written),
+	 * its bytes kept so far, and the goroutine that read them last */
 	__u32 req_seq;
-	__u32 pad2;
+	__u16 req_len;
+	__u16 pad2;
+	__u64 req_goid;
 };
 
 /* Marked connections (tgid << 32 | fd). */

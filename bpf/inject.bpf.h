@@ -49,13 +49,25 @@ struct inj_req {
 	__u8 head[INJ_SCAN_ROOM];
 };
 
-/* (tgid, goroutine) -> the request it serves, as first read */
+/* connection -> the request it is serving, its first bytes as read */
+INJECT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct inj_req);
+} inj_reqs SEC(".maps");
+
+/* (tgid, goroutine) -> the server connection it last read a request's
+ * bytes from: net/http's handler runs on that goroutine. (Not always the
+ * one that read the first byte: while a handler runs, net/http reads one
+ * byte ahead on a goroutine of its own, which may catch the next
+ * request's first.) */
 INJECT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct inj_gkey);
-	__type(value, struct inj_req);
-} inj_reqs SEC(".maps");
+	__type(value, __u64);
+} inj_readers SEC(".maps");
 
 /* (tgid, *persistConn) -> the context its next request carries */
 INJECT_SHARED struct {
@@ -129,23 +141,53 @@ static __always_inline struct inj_req *inj_scratch_of(void)
 	return bpf_map_lookup_elem(&inj_scratch, &zero);
 }
 
-/* A server read of n bytes (gathered at buf) that may begin a request, by
- * goroutine goid: kept for it if its first byte could start one. */
-static __always_inline void inj_keep_request(__u32 tgid, __u64 goid, __u32 fd, __u64 conn,
-					     __u32 seq, const __u8 *buf, __u32 n)
+/* A server read of n bytes (gathered at buf), read number seq, by
+ * goroutine goid on connection s (fd): on an idle connection, a first
+ * byte that may start a request begins one, kept for the connection; the
+ * reads after it add their bytes until INJ_SCAN_MAX are kept. The reading
+ * goroutine is the connection's. */
+static __always_inline void inj_server_read(__u32 tgid, __u64 goid, __u32 fd, struct cap_sock *s,
+					    __u32 seq, const __u8 *buf, __u32 n)
 {
 	struct inj_gkey k = {.tgid = tgid, .id = goid};
-	struct inj_req *r = inj_scratch_of();
+	struct inj_req *r;
+	__u32 at, take;
 
-	if (!r || !goid)
-		return;
-	r->conn = conn;
-	r->seq = seq;
-	r->fd = fd;
-	r->len = n < INJ_SCAN_MAX ? n : INJ_SCAN_MAX;
-	if (bpf_probe_read_kernel(r->head, INJ_SCAN_MAX, buf))
-		return;
-	bpf_map_update_elem(&inj_reqs, &k, r, BPF_ANY);
+	if (!s->req_seq) {
+		if (buf[0] < 'A' || buf[0] > 'Z' || !(r = inj_scratch_of()))
+			return;
+		r->conn = s->conn;
+		r->seq = seq;
+		r->fd = fd;
+		r->len = n < INJ_SCAN_MAX ? n : INJ_SCAN_MAX;
+		if (bpf_probe_read_kernel(r->head, INJ_SCAN_MAX, buf) ||
+		    bpf_map_update_elem(&inj_reqs, &s->conn, r, BPF_ANY))
+			return;
+		s->req_seq = seq + 1;
+		s->req_len = (__u16)r->len;
+	} else if (s->req_len < INJ_SCAN_MAX) {
+		r = bpf_map_lookup_elem(&inj_reqs, &s->conn);
+		if (!r || r->seq + 1 != s->req_seq)
+			return;
+		/* in fixed pieces (what lies past n is not counted): at a
+		 * masked offset, each stays in the room a head has */
+		at = r->len & (INJ_SCAN_MAX - 1);
+		take = INJ_SCAN_MAX - at;
+		if (take > n)
+			take = n;
+		for (__u32 i = 0; i < INJ_SCAN_MAX / 64; i++) {
+			if (i * 64 >= take ||
+			    bpf_probe_read_kernel(r->head + ((at + i * 64) & (INJ_SCAN_MAX - 1)),
+						  64, buf + i * 64))
+				break;
+		}
+		r->len = at + take;
+		s->req_len = (__u16)r->len;
+	}
+	if (goid && s->req_goid != goid) {
+		s->req_goid = goid;
+		bpf_map_update_elem(&inj_readers, &k, &s->conn, BPF_ANY);
+	}
 }
 
 /* A connect by goroutine goid is starting: 1 if it is net/http's (the
@@ -212,10 +254,11 @@ static __always_inline int inj_make_call(__u32 tgid, __u64 goid, __u64 pc, __u64
 	struct inj_head h;
 	struct inj_req *r;
 	struct cap_sock *s;
-	__u64 key;
+	__u64 key, *conn;
 	__u32 rnd;
 
-	if (!(r = bpf_map_lookup_elem(&inj_reqs, &k))) {
+	if (!(conn = bpf_map_lookup_elem(&inj_readers, &k)) ||
+	    !(r = bpf_map_lookup_elem(&inj_reqs, conn))) {
 		inj_count(OBS_INJ_NO_REQUEST);
 		return -1;
 	}
@@ -226,7 +269,7 @@ static __always_inline int inj_make_call(__u32 tgid, __u64 goid, __u64 pc, __u64
 		inj_count(OBS_INJ_NO_REQUEST);
 		return -1;
 	}
-	if (inj_head_scan(r->head, r->len, &h)) {
+	if (s->req_goid != goid || inj_head_scan(r->head, r->len, &h)) {
 		inj_count(OBS_INJ_NOT_WHOLE);
 		return -1;
 	}

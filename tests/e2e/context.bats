@@ -48,7 +48,8 @@ ctx_cell() {
 	fi
 	LEAF_PID=$!
 	wait_for listening "$LEAFP"
-	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP obs_start "$MP" --service mid -- "$@"
+	# shellcheck disable=SC2086 # (CTX_OBS_ARGS: options, split)
+	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP obs_start "$MP" --service mid ${CTX_OBS_ARGS:-} -- "$@"
 	wait_for listening "$MIDP"
 	for c in 1 8 32; do
 		node "$NODE_DIR/ctx_client.js" "$target" "$N" "$c" "ctx-c$c" "$OTLP"
@@ -72,6 +73,7 @@ ctx_cell() {
 	result=$("$PY" "$CTX/check.py" "$RECV_OUT" mid "$leaf")
 	echo "$result (obs_context_unknown_total: $unknown_metric)"
 	grep '^  context' "$BATS_TEST_TMPDIR/obs.err" || true
+	grep "^obs_go_inject_total" "$BATS_TEST_TMPDIR/m" || true
 	ctx_assert "$expect"
 }
 
@@ -275,6 +277,17 @@ ok = [s for s in mid_srv if s["parent_span_id"] in client
 print("middle server spans: %d, children of their client span: %d" % (len(mid_srv), len(ok)))
 assert len(mid_srv) == 3 * int(sys.argv[2]) and len(ok) == len(mid_srv)
 PYEOF
+}
+
+@test "context: Go net/http server and client with --go-inject: every trace whole through Go (the kernel inserts each call's traceparent)" {
+	require_cmd go
+	ctx_ports
+	(cd "$CTX" && GOCACHE=$BATS_TEST_TMPDIR/gocache GOPATH=$BATS_TEST_TMPDIR/gopath \
+		GO111MODULE=off go build -o "$BATS_TEST_TMPDIR/go-mid" go_mid.go)
+	CTX_OBS_ARGS=--go-inject ctx_cell http followed -- "$BATS_TEST_TMPDIR/go-mid" "$MIDP" \
+		"http://127.0.0.1:$LEAFP"
+	grep -q -- "--go-inject: a followed Go program's net/http requests carry" "$BATS_TEST_TMPDIR/obs.err"
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_go_inject_total\{result="injected"\}')" -ge $((3 * N)) ]
 }
 
 @test "context: grpc-go server and client (Debian's golang-google-grpc-dev), followed from the kernel side: every call the child of its handler's request (goroutines followed)" {

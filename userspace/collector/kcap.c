@@ -193,6 +193,12 @@ static void feed_one(void *arg, const struct obs_cap_event *e)
 	if (c->pc.dead)
 		return;
 	a->k->cur = e;
+	if (e->kind == OBS_CAP_IN && e->off == 0) { /* a read's first chunk */
+		unsigned i = c->nreads++ & (KCAP_READS - 1);
+
+		c->reads[i].ts = e->ts_ns;
+		c->reads[i].seq = e->seq;
+	}
 	if (e->kind == OBS_CAP_IN && e->goid) {
 		if (!c->goid)
 			c->goid = e->goid;

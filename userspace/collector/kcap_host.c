@@ -52,29 +52,36 @@ static void child_of(struct kproc *p, struct exchange *x, const struct tp_ctx *p
 	x->flags |= SPAN_F_HAS_PARENT;
 }
 
-/* --go-inject: the ids of a Go server span whose request began in the read
- * being fed (the first that did: a second has its own, random), derived
- * from the connection and the read's number as the kernel derives them
+/* --go-inject: the ids of a Go server span, derived from the connection
+ * and the number of the read its request began in (the first request
+ * that did: a second has its own, random), as the kernel derives them
  * (inject.bpf.h, inj_derive), so that what it sent out names this span.
  * 0 if not so. */
 static int derived_ids(struct kproc *p, struct kconn *c, uint64_t start, struct exchange *x,
 		       int root)
 {
-	const struct obs_cap_event *e = p->k->cur;
 	const __u64 *key = p->k->cfg.inj_key;
+	uint32_t seq = 0;
+	int found = 0;
 	uint64_t v;
 
-	if (!p->go || !p->k->cfg.inject || !e || e->kind != OBS_CAP_IN || e->ts_ns != start ||
-	    (c->inj_used && c->inj_seq == e->seq))
+	if (!p->go || !p->k->cfg.inject)
+		return 0;
+	for (unsigned i = 0; i < KCAP_READS && !found; i++)
+		if (c->reads[i].ts == start && start) {
+			seq = c->reads[i].seq;
+			found = 1;
+		}
+	if (!found || (c->inj_used && c->inj_seq == seq))
 		return 0;
 	c->inj_used = 1;
-	c->inj_seq = e->seq;
-	v = inj_sip(key, c->conn, e->seq);
+	c->inj_seq = seq;
+	v = inj_sip(key, c->conn, seq);
 	memcpy(x->ctx.span_id, &v, 8);
 	if (root) {
-		v = inj_sip(key, c->conn, (uint64_t)e->seq | 1ULL << 32);
+		v = inj_sip(key, c->conn, (uint64_t)seq | 1ULL << 32);
 		memcpy(x->ctx.trace_id, &v, 8);
-		v = inj_sip(key, c->conn, (uint64_t)e->seq | 2ULL << 32);
+		v = inj_sip(key, c->conn, (uint64_t)seq | 2ULL << 32);
 		memcpy(x->ctx.trace_id + 8, &v, 8);
 		x->ctx.flags =
 		    (uint8_t)(TP_FLAG_RANDOM |

@@ -41,6 +41,8 @@ struct kproc {
 	} serving[KCAP_THREADS];
 };
 
+#define KCAP_READS 4 /* (a power of two) */
+
 struct kconn {
 	uint64_t conn;
 	uint32_t fd;
@@ -50,6 +52,13 @@ struct kconn {
 	uint32_t fed_end;   /* where the last chunk fed ended in its syscall's bytes */
 	uint32_t inj_seq;   /* --go-inject: the read whose derived ids a request took */
 	int inj_used;
+	/* ... and the last reads' times and numbers: which read a request
+	 * began in (its first byte's time) */
+	struct {
+		uint64_t ts;
+		uint32_t seq;
+	} reads[KCAP_READS];
+	unsigned nreads;
 	struct kproc *p;
 	struct proto_conn pc; /* last: its module state follows inline */
 };
