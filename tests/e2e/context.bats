@@ -300,13 +300,16 @@ PYEOF
 		"$BATS_TEST_TMPDIR/obs.err"
 }
 
-@test "context: grpc-go with stream workers (a goroutine serves call after call): never a wrong parent, each call the child of its handler's request or marked" {
+@test "context: grpc-go with stream workers (a goroutine serves call after call), and --go-inject, which leaves HTTP/2 alone: never a wrong parent, each call the child of its handler's request or marked" {
 	require_cmd go
 	ctx_ports
 	(cd "$TOP/tests/e2e/go" && GOCACHE=$BATS_TEST_TMPDIR/gocache GOPATH=/usr/share/gocode \
 		GO111MODULE=off go build -o "$BATS_TEST_TMPDIR/grpc-mid" grpc_srv.go)
 	# 4 workers for up to 32 calls at once: a worker takes the next call
 	# while its last one's answer may still be on its way
-	GRPC_STREAM_WORKERS=4 ctx_cell grpc goroutines -- "$BATS_TEST_TMPDIR/grpc-mid" "$MIDP" \
-		"127.0.0.1:$LEAFP"
+	GRPC_STREAM_WORKERS=4 CTX_OBS_ARGS=--go-inject ctx_cell grpc goroutines -- \
+		"$BATS_TEST_TMPDIR/grpc-mid" "$MIDP" "127.0.0.1:$LEAFP"
+	# grpc-go's calls are no net/http request: none was touched
+	grep -q -- "--go-inject: a followed Go program's net/http requests carry" "$BATS_TEST_TMPDIR/obs.err"
+	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_go_inject_total\{')" = 0 ]
 }

@@ -122,6 +122,31 @@ PYEOF
 	[ "$output" = "fionread 135 read 135" ]
 }
 
+@test "inject: --go-inject: a call over TLS is left alone (ciphertext never touched), its body byte-exact, counted" {
+	local TP
+	TP=$(free_port)
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 \
+		-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+	"$PY" "$TOP/tests/e2e/go/inject_leaf.py" "$TP" "$T/cert.pem" "$T/key.pem" &
+	SRV=$!
+	wait_for listening "$TP"
+	obs_start "$MP" --service mid --go-inject -- "$T/inject-srv" "$GP" "https://127.0.0.1:$TP"
+	wait_for listening "$GP"
+	curl -fsS "http://127.0.0.1:$GP/call?size=65536" >"$T/calls.tls"
+	curl -fsS "http://127.0.0.1:$GP/call?size=100" >>"$T/calls.tls"
+	cat "$T/calls.tls"
+	"$PY" - "$T/calls.tls" <<'PYEOF'
+import sys
+lines = [l.split() for l in open(sys.argv[1]) if l.startswith(("sent ", "leaf "))]
+assert len(lines) == 4, lines
+for s, l in zip(lines[0::2], lines[1::2]):
+    assert (s[1], s[2]) == (l[1], l[2]) and l[3] == "tp=0", (s, l)
+PYEOF
+	scrape "$MP" >"$T/m"
+	[ "$(metric_sum "$T/m" '^obs_go_inject_total\{result="not_head"\}')" = 2 ]
+	[ "$(metric_sum "$T/m" '^obs_go_inject_total\{result="injected"\}')" = 0 ]
+}
+
 @test "inject: --go-inject on a program that is not Go: said, and it runs as without it" {
 	run "$OBS_RUN" --go-inject --no-summary --metrics-addr "127.0.0.1:$MP" -- /bin/true
 	[ "$status" -eq 0 ]

@@ -1,7 +1,7 @@
 """The leaf of the --go-inject tests (inject.bats): answers what it was
 sent, as the test must see it, not as a library would tidy it.
 
-    inject_leaf.py PORT
+    inject_leaf.py PORT [CERT KEY]    (with CERT and KEY: over TLS)
 
 POST /sink   "leaf <sha256 of the body> <its length> tp=<traceparent fields>
              [values...]" and, on the next line, the request head's field
@@ -10,6 +10,7 @@ GET /small   "small" (Connection: close)
 """
 import hashlib
 import http.server
+import ssl
 import sys
 
 
@@ -39,4 +40,9 @@ class Leaf(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Leaf).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Leaf)
+if len(sys.argv) > 3:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
