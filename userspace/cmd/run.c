@@ -209,7 +209,7 @@ struct cmd_kind {
 /* Say at start when CMD is a program the shim cannot follow, and what the
  * user gets instead: a wrapper that is silent about it looks broken. Its
  * kind (and a Go program's layout), for kernel-side capture. */
-static void explain_cmd(const char *cmd, struct cmd_kind *k)
+static void explain_cmd(const char *cmd, int inject, struct cmd_kind *k)
 {
 	char detail[128], why[128] = "";
 
@@ -229,7 +229,7 @@ static void explain_cmd(const char *cmd, struct cmd_kind *k)
 		    "traceparent honoured, and its cleartext PostgreSQL, Redis and MySQL "
 		    "operations (db_* "
 		    "metrics and "
-		    "spans); %s%s%s%s, and nothing is injected (docs/design.md, "
+		    "spans); %s%s%s%s%s (docs/design.md, "
 		    "\"Programs the shim cannot enter\")",
 		    k->path, *detail ? " (" : "", detail, *detail ? ")" : "",
 		    !k->go_known ? "its outgoing requests start new traces marked parent unknown"
@@ -242,7 +242,11 @@ static void explain_cmd(const char *cmd, struct cmd_kind *k)
 			  "handler goroutine made it; "
 			  "other outgoing requests start new traces marked parent unknown (it "
 			  "uses neither net/http's client nor grpc-go)",
-		    *why ? " (goroutines cannot be told apart: " : "", why, *why ? ")" : "");
+		    *why ? " (goroutines cannot be told apart: " : "", why, *why ? ")" : "",
+		    !inject ? ", and nothing is injected (--go-inject: net/http's requests)"
+		    : k->go_known && golayout_inject(&k->go)
+			? "; --go-inject: its net/http requests carry their context out"
+			: "; --go-inject: nothing to inject into (net/http's client not found)");
 		break;
 	case ELFKIND_STATIC:
 		log_warn(
@@ -343,7 +347,7 @@ int run_main(const struct obs_opts *o)
 		procinfo_service_for_cmd(o->cmd_argv[0], labels.service, sizeof(labels.service));
 	slot = slots_get(a.slots, &labels);
 	if (!o->no_preload)
-		explain_cmd(o->cmd_argv[0], &ck);
+		explain_cmd(o->cmd_argv[0], o->go_inject, &ck);
 
 	if (app_start_http(&a, err, sizeof(err))) {
 		log_error("metrics_listen_failed", "%s", err);
