@@ -111,7 +111,7 @@ static inline int inj_name_is(const __u8 *b, __u32 n, const char *want, __u32 wn
 {
 	if (n != wn)
 		return 0;
-	for (__u32 i = 0; i < wn && i < 24; i++)
+	for (__u32 i = 0; i < wn; i++) /* (wn: a constant where inlined) */
 		if ((b[i] | 0x20) != want[i])
 			return 0;
 	return 1;
