@@ -128,8 +128,9 @@ static void explain(const char *target)
 	case ELFKIND_GO: {
 		struct golayout gl;
 		char why[128] = "", how[224];
+		int known = !golayout_read(path, detail, &gl, why, sizeof(why));
 
-		if (golayout_read(path, detail, &gl, why, sizeof(why)))
+		if (!known)
 			snprintf(how, sizeof(how),
 				 "parent unknown: goroutines cannot be told apart, %s", why);
 		else if (golayout_http(&gl) || golayout_grpc(&gl))
@@ -152,9 +153,13 @@ static void explain(const char *target)
 		       "obs-run "
 		       "and the "
 		       "agent (outgoing requests: "
-		       "%s; nothing injected), plus kernel metrics; Go makes its own syscalls, the "
-		       "shim sees none\n",
-		       path, *detail ? " (" : "", detail, *detail ? ")" : "", how);
+		       "%s; nothing injected%s), plus kernel metrics; Go makes its own syscalls, "
+		       "the shim sees none\n",
+		       path, *detail ? " (" : "", detail, *detail ? ")" : "", how,
+		       known && golayout_inject(&gl)
+			   ? " unless obs-run --go-inject: then its net/http requests carry their "
+			     "context out"
+			   : "");
 		break;
 	}
 	case ELFKIND_STATIC:

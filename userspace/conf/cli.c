@@ -132,7 +132,8 @@ static const char usage_check[] =
     "With PROGRAMs (found in PATH as exec would) or PIDs of running\n"
     "processes: what obs can see of each. The shim follows a dynamically\n"
     "linked program; a Go or static one is followed from the kernel side\n"
-    "(cleartext HTTP, gRPC and data stores), with nothing injected.\n"
+    "(cleartext HTTP, gRPC and data stores), with nothing injected\n"
+    "(obs-run --go-inject: a Go program's net/http requests).\n"
     "\n"
     "  -q, --quiet   print only what is missing\n";
 
