@@ -265,11 +265,11 @@ static __always_inline int inj_make_call(__u32 tgid, __u64 goid, __u64 pc, __u64
 	/* still that request: no answer written on its connection since */
 	key = (__u64)tgid << 32 | r->fd;
 	s = bpf_map_lookup_elem(&cap_socks, &key);
-	if (!s || s->conn != r->conn || s->req_seq != r->seq + 1) {
+	if (!s || s->conn != r->conn || s->req_seq != r->seq + 1 || s->req_goid != goid) {
 		inj_count(OBS_INJ_NO_REQUEST);
 		return -1;
 	}
-	if (s->req_goid != goid || inj_head_scan(r->head, r->len, &h)) {
+	if (inj_head_scan(r->head, r->len, &h)) {
 		inj_count(OBS_INJ_NOT_WHOLE);
 		return -1;
 	}

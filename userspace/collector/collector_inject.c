@@ -1,8 +1,9 @@
 /*
  * collector_inject.c - injection of a traceparent into followed Go
  * programs' net/http requests (inject.bpf.c, docs/design.md): its programs
- * loaded only when asked for, the sock_ops program attached to the cgroup2
- * hierarchy's root (it acts only on followed programs' connects), the
+ * loaded only when asked for, the sock_ops program attached to obs's own
+ * cgroup in the cgroup2 hierarchy (CMD starts in it; it runs for every TCP
+ * event of every socket there, and acts only on net/http's connects), the
  * sk_msg program to the sockhash it fills. Where either cannot be
  * attached, injection stays off and obs says why; nothing else changes.
  */
@@ -41,7 +42,7 @@ void collector_inject_prepare(struct collector *c, const struct collector_cfg *c
 }
 
 /* Where the cgroup2 hierarchy is mounted (its root), from mountinfo. */
-static int cgroup2_root(char *path, size_t len)
+static int cgroup2_mount(char *path, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[1024];
@@ -62,6 +63,29 @@ static int cgroup2_root(char *path, size_t len)
 	return found;
 }
 
+/* This process's cgroup in it ("0::PATH" in /proc/self/cgroup), under the
+ * mount at path: path becomes its directory. -1 (path unchanged) if not
+ * known. */
+static int own_cgroup(char *path, size_t len)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[1024], dir[1024];
+	int found = -1;
+
+	while (f && found && fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
+
+		line[n] = 0;
+		if (strncmp(line, "0::/", 4) ||
+		    snprintf(dir, sizeof(dir), "%s%s", path, line + 3) >= (int)sizeof(dir))
+			continue;
+		found = access(dir, R_OK) || snprintf(path, len, "%s", dir) >= (int)len ? -1 : 0;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 void collector_inject_attach(struct collector *c, char *warn, size_t warnlen)
 {
 	struct obs_bpf *s = c->skel;
@@ -71,10 +95,11 @@ void collector_inject_attach(struct collector *c, char *warn, size_t warnlen)
 	*warn = 0;
 	if (!bpf_program__autoload(s->progs.obs_inj_msg))
 		return;
-	if (cgroup2_root(path, sizeof(path))) {
+	if (cgroup2_mount(path, sizeof(path))) {
 		snprintf(warn, warnlen, "no cgroup2 hierarchy is mounted");
 		return;
 	}
+	(void)own_cgroup(path, sizeof(path)); /* (else its root) */
 	cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0) {
 		snprintf(warn, warnlen, "cannot open %s: %s", path, strerror(errno));
