@@ -124,6 +124,43 @@ PYEOF
 	[ "$output" = "fionread 135 read 135" ]
 }
 
+@test "inject: --go-inject: two requests pipelined in one read: the first's call carries its context, the second's none (never the first's), counted" {
+	local spans=$T/spans.json
+	obs_start "$MP" --service mid --go-inject --spans-file "$spans" -- \
+		"$T/inject-srv" "$GP" "http://127.0.0.1:$LP"
+	wait_for listening "$GP"
+	"$PY" - "$GP" >"$T/pipelined" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /call?size=1 HTTP/1.1\r\nHost: mid\r\n\r\n"
+          b"GET /call?size=2 HTTP/1.1\r\nHost: mid\r\nConnection: close\r\n\r\n")
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+print(out.decode())
+PYEOF
+	cat "$T/pipelined"
+	scrape "$MP" >"$T/m"
+	obs_stop
+	[ "$(grep -c ' tp=1 ' "$T/pipelined")" = 1 ]
+	[ "$(grep -c ' tp=0 ' "$T/pipelined")" = 1 ]
+	[ "$(metric_sum "$T/m" '^obs_go_inject_total\{result="no_request"\}')" = 1 ]
+	"$PY" - "$T/pipelined" "$spans" <<'PYEOF'
+import json, sys
+leaf = [l.split() for l in open(sys.argv[1]) if l.startswith("leaf ")]
+spans = [json.loads(l) for l in open(sys.argv[2])]
+by_id = {s["span_id"]: s for s in spans}
+servers = sorted((s for s in spans if s["kind"] == "server"), key=lambda s: s["start_time_unix_nano"])
+assert leaf[0][1:4] == [leaf[0][1], "1", "tp=1"], leaf
+_, trace, parent, _ = leaf[0][4].split("-")
+assert by_id[parent]["parent_span_id"] == servers[0]["span_id"], (by_id[parent], servers)
+print("the first request's call names its own server span; the second's carries nothing")
+PYEOF
+}
+
 @test "inject: --go-inject: a call over TLS is left alone (ciphertext never touched), its body byte-exact, counted" {
 	local TP
 	TP=$(free_port)
