@@ -13,6 +13,8 @@
  *                  names, no folding), and reads the traceparent by
  *                  tp_parse's rules, so both sides cannot disagree about
  *                  a parent (tests/unit/test_inj_scan.c feeds both).
+ *   inj_out_scan   finds where a field may go in an outgoing request head
+ *                  (net/http's own), and whether it has a traceparent.
  *   inj_sip        SipHash-2-4 of two words: the server span's id and a
  *                  root's trace id, derived from (connection, sequence
  *                  number of the read that began the request) with a key
@@ -277,6 +279,109 @@ static inline int inj_head_scan(const __u8 *b, __u32 n, struct inj_head *h)
 	if (h->tp_count == 1 && s.tp_len <= INJ_SCAN_MAX &&
 	    !inj_tp_parse(b + (s.tp_at & (INJ_SCAN_MAX - 1)), s.tp_len, h))
 		h->has_parent = 1;
+	return 0;
+}
+
+/* An outgoing request head, as a Go program's net/http wrote it: where a
+ * field may go (before the blank line), and whether it carries a
+ * traceparent already. Read a word at a time: only its line ends are
+ * looked at (the kernel runs this inside the program's write). */
+struct inj_out {
+	const __u8 *b;
+	__u32 n;
+	__u32 pos;   /* where the next step reads */
+	__u32 lines; /* line ends seen */
+	__u32 end;   /* the head's length (0: not found yet) */
+	__u32 bad;   /* its first line is not "... HTTP/1.d" */
+	__u32 tp;    /* a traceparent field seen */
+};
+
+/* Line end at p (b[p] == '\n', p < n): 1 when the scan is over. */
+static inline int inj_out_lf(struct inj_out *o, __u32 p)
+{
+	const __u8 *b = o->b;
+	const char want[] = "traceparent:";
+
+	if (!o->lines++) { /* the request line: "... HTTP/1.d\r\n" */
+		__u8 d = b[(p - 2) & (INJ_SCAN_MAX - 1)];
+
+		o->bad = p < 10 || b[(p - 1) & (INJ_SCAN_MAX - 1)] != '\r' || d < '0' || d > '9' ||
+			 b[(p - 10) & (INJ_SCAN_MAX - 1)] != ' ';
+		for (__u32 k = 0; k < 7; k++)
+			o->bad |= b[(p - 9 + k) & (INJ_SCAN_MAX - 1)] != "HTTP/1."[k];
+		if (o->bad)
+			return 1;
+	} else if (b[(p - 1) & (INJ_SCAN_MAX - 1)] == '\r' &&
+		   b[(p - 2) & (INJ_SCAN_MAX - 1)] == '\n' &&
+		   b[(p - 3) & (INJ_SCAN_MAX - 1)] == '\r') { /* "\r\n\r\n" */
+		o->end = p + 1;
+		return 1;
+	}
+	if (p + 12 < o->n && (b[(p + 1) & (INJ_SCAN_MAX - 1)] | 0x20) == 't') {
+		__u32 same = 1;
+
+		for (__u32 k = 0; k < 11; k++)
+			same &= (b[(p + 1 + k) & (INJ_SCAN_MAX - 1)] | 0x20) == want[k];
+		o->tp |= same && b[(p + 12) & (INJ_SCAN_MAX - 1)] == ':';
+	}
+	return 0;
+}
+
+/* One step: the word at pos, to its first line end if it has one. 1 when
+ * the scan is over. */
+static inline int inj_out_step(struct inj_out *o)
+{
+	__u32 pos = o->pos, k = 0;
+	__u64 w, x, m;
+
+	if (pos >= o->n || pos >= INJ_SCAN_MAX)
+		return 1;
+	__builtin_memcpy(&w, o->b + (pos & (INJ_SCAN_MAX - 1)), 8);
+	x = w ^ 0x0a0a0a0a0a0a0a0aULL; /* a '\n' byte is 0 in x */
+	m = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+	if (!m) {
+		o->pos = pos + 8;
+		return 0;
+	}
+	m &= -m; /* the first: the lowest byte (little-endian) */
+	if (!(m & 0xffffffffULL))
+		k += 4, m >>= 32;
+	if (!(m & 0xffff))
+		k += 2, m >>= 16;
+	if (!(m & 0xff))
+		k += 1;
+	o->pos = pos + k + 1;
+	return pos + k < o->n && inj_out_lf(o, pos + k);
+}
+
+#ifdef __bpf__
+static long inj_out_cb(__u32 i, void *ctx)
+{
+	return inj_out_step(ctx);
+}
+#endif
+
+/* The head at b (n bytes, at most INJ_SCAN_MAX; b has INJ_SCAN_ROOM bytes
+ * of room): 0 with *at (where the field goes: before the blank line's
+ * CRLF) and *tp (it has one), or -1 if no request head ends in it. Bytes
+ * past n are read, never taken for the head's. */
+static inline int inj_out_scan(const __u8 *b, __u32 n, __u32 *at, __u32 *tp)
+{
+	struct inj_out o = {.b = b, .n = n < INJ_SCAN_MAX ? n : INJ_SCAN_MAX};
+
+	if (!o.n || b[0] < 'A' || b[0] > 'Z')
+		return -1;
+#ifdef __bpf__
+	bpf_loop(INJ_SCAN_MAX, inj_out_cb, &o, 0);
+#else
+	for (__u32 i = 0; i < INJ_SCAN_MAX; i++)
+		if (inj_out_step(&o))
+			break;
+#endif
+	if (o.bad || !o.end)
+		return -1;
+	*at = o.end - 2;
+	*tp = o.tp;
 	return 0;
 }
 

@@ -105,8 +105,7 @@ int obs_inj_msg(struct sk_msg_md *msg)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct obs_go_inj *armed = bpf_map_lookup_elem(&inj_armed, &id), ctx;
 	struct inj_req *sc;
-	struct inj_head h;
-	__u32 n = msg->size, at;
+	__u32 n = msg->size, at, tp;
 	__u8 *d, *end;
 
 	if (!armed)
@@ -124,15 +123,15 @@ int obs_inj_msg(struct sk_msg_md *msg)
 	d = (__u8 *)(long)msg->data;
 	end = (__u8 *)(long)msg->data_end;
 	if (d + n > end || bpf_probe_read_kernel(sc->head, n & (INJ_SCAN_MAX * 2 - 1), d) ||
-	    inj_head_scan(sc->head, n, &h)) {
+	    inj_out_scan(sc->head, n, &at, &tp)) {
 		inj_count(OBS_INJ_NOT_HEAD);
 		return SK_PASS;
 	}
-	if (h.tp_count) {
+	if (tp) {
 		inj_count(OBS_INJ_APP_CONTEXT); /* the program propagates: its word */
 		return SK_PASS;
 	}
-	at = h.head_len - 2; /* before the blank line's CRLF */
+	/* (at: before the blank line's CRLF) */
 	if (at > INJ_SCAN_MAX || bpf_msg_push_data(msg, at, INJ_FIELD_LEN, 0)) {
 		inj_count(OBS_INJ_FAILED);
 		return SK_PASS;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cmocka.h>
 #include <linux/types.h>
 
@@ -205,6 +206,29 @@ static void generated(void **state)
 	assert_true(said > 10000 && parent > 1000);
 }
 
+static void out_scan(void **state)
+{
+	char b[INJ_SCAN_ROOM];
+	unsigned found = 0, with_tp = 0;
+
+	(void)state;
+	for (int i = 0; i < 300000; i++) {
+		size_t n = generate(b, INJ_SCAN_MAX);
+		uint32_t at = 0, tp = 0, rat = 0, rtp = 0;
+		int r = inj_out_scan((const __u8 *)b, (__u32)n, &at, &tp),
+		    want = out_ref(b, n, &rat, &rtp);
+
+		if (r != want || (!r && (at != rat || tp != rtp)))
+			fail_msg("out scan %d at %u tp %u, reference %d at %u tp %u: %.*s", r, at,
+				 tp, want, rat, rtp, (int)n, b);
+		found += !r;
+		with_tp += !r && tp;
+	}
+	print_message("out scan: %u of 300000 heads found, %u with a traceparent\n", found,
+		      with_tp);
+	assert_true(found > 10000 && with_tp > 1000);
+}
+
 /* SipHash-2-4, the reference's test vector: key 00..0f, message 00..0f. */
 static void siphash(void **state)
 {
@@ -219,10 +243,8 @@ static void siphash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(heads),
-	    cmocka_unit_test(long_head),
-	    cmocka_unit_test(generated),
-	    cmocka_unit_test(siphash),
+	    cmocka_unit_test(heads),	cmocka_unit_test(long_head), cmocka_unit_test(generated),
+	    cmocka_unit_test(out_scan), cmocka_unit_test(siphash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
