@@ -16,6 +16,9 @@
 #   The downstream nginx's own CPU is not counted (the same in each).
 #
 #   bench/go-inject/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+#   SRV_IDLE_CONNS=64 bench/go-inject/run.sh ...
+#      the Go service keeps up to 64 idle connections to nginx (net/http's
+#      default, 2, makes most calls under concurrency dial a new one)
 #
 # Needs root, go, wrk, nginx. Not a CI test: timings here are noisy.
 set -euo pipefail
@@ -67,7 +70,7 @@ start_cfg() { # CFG: start the Go service under CFG, set $srv and $app
 cfgs="bare obs inject"
 hz=$(getconf CLK_TCK)
 declare -A rps p99 cpu
-echo "go-inject: wrk -t1 -c$conns on /call, $rounds rounds x ${secs}s, interleaved" >&2
+echo "go-inject: wrk -t1 -c$conns on /call, $rounds rounds x ${secs}s, interleaved${SRV_IDLE_CONNS:+, SRV_IDLE_CONNS=$SRV_IDLE_CONNS}" >&2
 for r in $(seq "$rounds"); do
 	printf '  round %s:' "$r" >&2
 	for c in $cfgs; do

@@ -9,6 +9,9 @@
 // GET /fanout  the same call, made from a goroutine of its own
 // GET /big     answers 64 KiB (more than kernel-side capture copies)
 // POST /echo   answers the body it was sent
+//
+// SRV_IDLE_CONNS=N keeps up to N idle connections per downstream host
+// (net/http's default is 2: under concurrency most calls dial anew).
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -23,6 +27,9 @@ func main() {
 	down := ""
 	if len(os.Args) > 2 {
 		down = os.Args[2]
+	}
+	if n, err := strconv.Atoi(os.Getenv("SRV_IDLE_CONNS")); err == nil && n > 0 {
+		http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost = n
 	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "go ok")
