@@ -45,11 +45,11 @@ static __always_inline int go_event(struct pt_regs *ctx, __u32 kind, __u64 obj, 
 	e->goid = goid;
 	e->len = id;
 	e->go_lost = proc->go_lost;
-	if (proc->inject && kind == OBS_CAP_GO_WRITER) {
+	if (inj_on && proc->inject && kind == OBS_CAP_GO_WRITER) {
 		struct inj_gkey k = {.tgid = e->tgid, .id = goid};
 
 		bpf_map_update_elem(&inj_writers, &k, &obj, BPF_ANY);
-	} else if (proc->inject && kind == OBS_CAP_GO_CALL) {
+	} else if (inj_on && proc->inject && kind == OBS_CAP_GO_CALL) {
 		/* the context the call's request is to carry, in the event
 		 * too: the collector's client span takes its ids */
 		struct obs_go_inj *inj = (struct obs_go_inj *)e->data;

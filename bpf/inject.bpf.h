@@ -32,6 +32,9 @@
 
 /* The key both the kernel and the collector derive ids with (per run). */
 INJECT_SHARED const volatile __u64 inj_key[2];
+/* Injection is loaded (its scans need bpf_loop, 5.17+: on an older kernel
+ * the verifier drops the paths that would call it) */
+INJECT_SHARED const volatile __u32 inj_on;
 
 struct inj_gkey {
 	__u32 tgid;

@@ -186,6 +186,18 @@ PYEOF
 	[ "$(metric_sum "$T/m" '^obs_go_inject_total\{result="injected"\}')" = 0 ]
 }
 
+@test "inject: --go-inject on a kernel without bpf_loop (OBS_DEBUG_NO_BPF_LOOP=1): said, and the calls go out as without it, still followed" {
+	OBS_DEBUG_NO_BPF_LOOP=1 obs_start "$MP" --service mid --go-inject -- \
+		"$T/inject-srv" "$GP" "http://127.0.0.1:$LP"
+	wait_for listening "$GP"
+	calls nobpfloop
+	same_bytes "$T/calls.nobpfloop" 6
+	[ "$(grep -c ' tp=0 ' "$T/calls.nobpfloop")" = 6 ]
+	grep -q -- "--go-inject: the kernel has no bpf_loop (Linux 5.17+); nothing is injected" "$T/obs.err"
+	scrape "$MP" >"$T/m"
+	[ "$(metric_sum "$T/m" '^http_client_request_duration_seconds_count\{')" = 6 ]
+}
+
 @test "inject: --go-inject on a program that is not Go: said, and it runs as without it" {
 	run "$OBS_RUN" --go-inject --no-summary --metrics-addr "127.0.0.1:$MP" -- /bin/true
 	[ "$status" -eq 0 ]

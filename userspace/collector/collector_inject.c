@@ -30,8 +30,10 @@ void collector_inject_prepare(struct collector *c, const struct collector_cfg *c
 	c->inj_q53 = cfg->inj_q53;
 	bpf_program__set_autoattach(s->progs.obs_inj_sockops, false);
 	bpf_program__set_autoattach(s->progs.obs_inj_msg, false);
-	if (cfg->on_capture && cfg->go_inject) {
+	/* (its scans run as bpf_loop callbacks: 5.17+) */
+	if (cfg->on_capture && cfg->go_inject && collector_has_bpf_loop()) {
 		memcpy((void *)s->rodata->inj_key, cfg->inj_key, sizeof(cfg->inj_key));
+		s->rodata->inj_on = 1;
 		return;
 	}
 	bpf_program__set_autoload(s->progs.obs_inj_sockops, false);
@@ -93,8 +95,10 @@ void collector_inject_attach(struct collector *c, char *warn, size_t warnlen)
 	int cg;
 
 	*warn = 0;
-	if (!bpf_program__autoload(s->progs.obs_inj_msg))
+	if (!bpf_program__autoload(s->progs.obs_inj_msg)) {
+		snprintf(warn, warnlen, "the kernel has no bpf_loop (Linux 5.17+)");
 		return;
+	}
 	if (cgroup2_mount(path, sizeof(path))) {
 		snprintf(warn, warnlen, "no cgroup2 hierarchy is mounted");
 		return;
