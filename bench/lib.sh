@@ -92,3 +92,71 @@ bench_obs_fixed() {
 	awk '{print $1 + $2}' "$t"
 	rm -f "$t"
 }
+
+# BPF time per request, by program: the kernel's own accounting
+# (kernel.bpf_stats_enabled, on only while measuring, restored at exit: it
+# adds two clock reads to every program run, ~40 ns here, the same in
+# every column). Steadier than CPU columns (their rounds move by +-10%):
+# the figure to compare builds or configurations by. Every task's
+# syscalls run the programs: the load generator's count in every column.
+#
+# bench_bpf_phase ROUNDS URL CONNS "CFGS": ROUNDS interleaved rounds of 4 s
+# per configuration, each started with the caller's start_cfg CFG and
+# ended with bench_stop; then a table of ns per request for each obs_*
+# program and their total, medians (bns[CFG:PROG] keeps the rounds).
+bench_bpf_snap() {
+	bpftool prog show -j | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    n = p.get("name", "")
+    if n.startswith("obs_"):
+        print(n, p.get("run_time_ns", 0), p.get("run_cnt", 0))'
+}
+declare -A bns
+bench_bpf_phase() {
+	local rounds=$1 url=$2 conns=$3 cfgs=$4 stats0 r c n prog ns progs p v dir
+	dir=$(mktemp -d)
+	stats0=$(sysctl -n kernel.bpf_stats_enabled)
+	trap 'sysctl -qw kernel.bpf_stats_enabled='"$stats0"'; cleanup' EXIT
+	echo >&2
+	echo "BPF time per request (bpf_stats), $rounds rounds x 4s:" >&2
+	for r in $(seq "$rounds"); do
+		for c in $cfgs; do
+			start_cfg "$c"
+			wrk -t1 -c"$conns" -d1s "$url" >/dev/null
+			sysctl -qw kernel.bpf_stats_enabled=1
+			bench_bpf_snap >"$dir/a"
+			wrk -t1 -c"$conns" -d4s "$url" >"$dir/wrk"
+			bench_bpf_snap >"$dir/b"
+			sysctl -qw kernel.bpf_stats_enabled="$stats0"
+			bench_stop
+			pids=()
+			n=$(awk '/requests in/ {print $1}' "$dir/wrk")
+			while read -r prog ns; do
+				bns[$c:$prog]="${bns[$c:$prog]:-} $ns"
+			done < <(awk -v n="$n" 'NR == FNR {t[$1] = $2; next}
+				{d = $2 - t[$1]; s += d; if (d / n >= 1) printf "%s %.0f\n", $1, d / n}
+				END {printf "total %.0f\n", s / n}' "$dir/a" "$dir/b")
+		done
+	done
+	rm -rf "$dir"
+	progs=$(printf '%s\n' "${!bns[@]}" | sed 's/^[^:]*://' | sort -u | grep -v '^total$')
+	printf '  %-26s' program
+	for c in $cfgs; do printf ' %10s' "$c"; done
+	printf '   (ns per request, medians)\n'
+	for p in $progs total; do
+		printf '  %-26s' "$p"
+		for c in $cfgs; do
+			v=
+			[ -n "${bns[$c:$p]:-}" ] && v=$(echo ${bns[$c:$p]} | tr ' ' '\n' | median)
+			printf ' %10s' "${v:--}"
+		done
+		printf '\n'
+	done
+}
+
+# bench_bpf_median CFG PROG: that median (0 if it did not run)
+bench_bpf_median() {
+	[ -n "${bns[$1:$2]:-}" ] || { echo 0; return; }
+	echo ${bns[$1:$2]} | tr ' ' '\n' | median
+}

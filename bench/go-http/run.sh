@@ -144,58 +144,9 @@ echo
 echo "capture, first round (the collector's view):"
 grep -E '^http_server_request_duration_seconds_count|^obs_events_dropped_total\{reason="capture_full"\}' "$out/metrics.go-obs" | sed 's/^/  /' || true
 
-# BPF time per request, by program: the kernel's own accounting
-# (kernel.bpf_stats_enabled, on for this phase only: it adds two clock
-# reads to every program run, ~40 ns here, the same in each column).
-# Steadier than the CPU columns above (their rounds move by +-10%), so
-# the figure to compare builds by. Every task's syscalls run the programs:
-# wrk's (untraced: the cheapest way through) count in both columns alike.
-stats0=$(sysctl -n kernel.bpf_stats_enabled)
-trap 'sysctl -qw kernel.bpf_stats_enabled=$stats0; cleanup' EXIT
-bpf_snap() {
-	bpftool prog show -j | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    n = p.get("name", "")
-    if n.startswith("obs_"):
-        print(n, p.get("run_time_ns", 0), p.get("run_cnt", 0))'
-}
+# BPF time per request, by program (bench/lib.sh)
 scfgs="go-bpf go-obs${cmp:+ go-obs@}"
-declare -A bns
-echo >&2
-echo "BPF time per request (bpf_stats), $rounds rounds x 4s:" >&2
-for r in $(seq "$rounds"); do
-	for c in $scfgs; do
-		start_cfg "$c"
-		wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null
-		sysctl -qw kernel.bpf_stats_enabled=1
-		bpf_snap >"$out/bpf.a"
-		wrk -t1 -c"$conns" -d4s "http://127.0.0.1:$port/" >"$out/wrk.stats"
-		bpf_snap >"$out/bpf.b"
-		sysctl -qw kernel.bpf_stats_enabled="$stats0"
-		stop_cfg
-		n=$(awk '/requests in/ {print $1}' "$out/wrk.stats")
-		# ns per request for each program, and their sum
-		while read -r prog ns; do
-			bns[$c:$prog]="${bns[$c:$prog]:-} $ns"
-		done < <(awk -v n="$n" 'NR == FNR {t[$1] = $2; next}
-			{d = $2 - t[$1]; s += d; if (d / n >= 1) printf "%s %.0f\n", $1, d / n}
-			END {printf "total %.0f\n", s / n}' "$out/bpf.a" "$out/bpf.b")
-	done
-done
-progs=$(printf '%s\n' "${!bns[@]}" | sed 's/^[^:]*://' | sort -u | grep -v '^total$')
-printf '  %-26s' program
-for c in $scfgs; do printf ' %10s' "$c"; done
-printf '   (ns per request, medians)\n'
-for p in $progs total; do
-	printf '  %-26s' "$p"
-	for c in $scfgs; do
-		v=
-		[ -n "${bns[$c:$p]:-}" ] && v=$(echo ${bns[$c:$p]} | tr ' ' '\n' | median)
-		printf ' %10s' "${v:--}"
-	done
-	printf '\n'
-done
-a=$(echo ${bns[go-obs:total]} | tr ' ' '\n' | median)
-b=$(echo ${bns[go-bpf:total]} | tr ' ' '\n' | median)
+bench_bpf_phase "$rounds" "http://127.0.0.1:$port/" "$conns" "$scfgs"
+a=$(bench_bpf_median go-obs total)
+b=$(bench_bpf_median go-bpf total)
 awk -v a="$a" -v b="$b" 'BEGIN { printf "  kernel-side capture: %+.0f ns of BPF per request\n", a - b }'

@@ -102,47 +102,7 @@ echo
 echo "injection, first round:"
 grep -E '^obs_go_inject_total' "$out/metrics.inject" | sed 's/^/  /' || true
 
-# BPF time per request, by program (kernel.bpf_stats_enabled for this
-# phase only; wrk's and nginx's syscalls count in both columns alike)
-stats0=$(sysctl -n kernel.bpf_stats_enabled)
-trap 'sysctl -qw kernel.bpf_stats_enabled=$stats0; cleanup' EXIT
-bpf_snap() {
-	bpftool prog show -j | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    n = p.get("name", "")
-    if n.startswith("obs_"):
-        print(n, p.get("run_time_ns", 0), p.get("run_cnt", 0))'
-}
-declare -A bns
-echo >&2
-echo "BPF time per request (bpf_stats), $rounds rounds x 4s:" >&2
-for r in $(seq "$rounds"); do
-	for c in obs inject; do
-		start_cfg "$c"
-		wrk -t1 -c"$conns" -d1s "$url" >/dev/null
-		sysctl -qw kernel.bpf_stats_enabled=1
-		bpf_snap >"$out/bpf.a"
-		wrk -t1 -c"$conns" -d4s "$url" >"$out/wrk.stats"
-		bpf_snap >"$out/bpf.b"
-		sysctl -qw kernel.bpf_stats_enabled="$stats0"
-		bench_stop
-		pids=()
-		n=$(awk '/requests in/ {print $1}' "$out/wrk.stats")
-		while read -r prog ns; do
-			bns[$c:$prog]="${bns[$c:$prog]:-} $ns"
-		done < <(awk -v n="$n" 'NR == FNR {t[$1] = $2; next}
-			{d = $2 - t[$1]; s += d; if (d / n >= 1) printf "%s %.0f\n", $1, d / n}
-			END {printf "total %.0f\n", s / n}' "$out/bpf.a" "$out/bpf.b")
-	done
-done
-progs=$(printf '%s\n' "${!bns[@]}" | sed 's/^[^:]*://' | sort -u | grep -v '^total$')
-printf '  %-26s %10s %10s %10s   (ns per request, medians)\n' program obs inject "+ns"
-for p in $progs total; do
-	a=- b=-
-	[ -n "${bns[obs:$p]:-}" ] && a=$(echo ${bns[obs:$p]} | tr ' ' '\n' | median)
-	[ -n "${bns[inject:$p]:-}" ] && b=$(echo ${bns[inject:$p]} | tr ' ' '\n' | median)
-	awk -v p="$p" -v a="$a" -v b="$b" 'BEGIN {
-		d = (a == "-" ? 0 : a); e = (b == "-" ? 0 : b)
-		printf "  %-26s %10s %10s %+10.0f\n", p, a, b, e - d }'
-done
+# BPF time per request, by program (bench/lib.sh), and what injection adds
+bench_bpf_phase "$rounds" "$url" "$conns" "obs inject"
+awk -v a="$(bench_bpf_median obs total)" -v b="$(bench_bpf_median inject total)" 'BEGIN {
+	printf "  injection: %+.0f ns of BPF per request\n", b - a }'
