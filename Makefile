@@ -183,7 +183,7 @@ $(BUILD)/obs-run: $(BUILD)/obs
 # ---- tests ---------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $@.d -o $@ $(filter-out %.h,$^) $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $(@D)/.$(@F).d -o $@ $(filter-out %.h,$^) $(LDFLAGS) -lcmocka -lyaml -lm -lpthread
 
 # the encoder test decodes with the generated code of the official protos,
 # and the exporter's gzip'd body with zlib's gunzip

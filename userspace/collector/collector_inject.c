@@ -41,6 +41,10 @@ void collector_inject_prepare(struct collector *c, const struct collector_cfg *c
 	bpf_program__set_autoload(s->progs.obs_go_dial, false);
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		bpf_map__set_max_entries(maps[i], 1); /* (unused: no room taken) */
+	/* only the socket programs use these, and a sockhash takes
+	 * CAP_NET_ADMIN to make (the agent's pod has no such capability) */
+	bpf_map__set_autocreate(s->maps.inj_socks, false);
+	bpf_map__set_autocreate(s->maps.inj_connecting, false);
 }
 
 /* Where the cgroup2 hierarchy is mounted (its root), from mountinfo. */
