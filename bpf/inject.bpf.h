@@ -162,8 +162,10 @@ static __always_inline void inj_server_read(__u32 tgid, __u64 goid, __u32 fd, st
 		r->conn = s->conn;
 		r->seq = seq;
 		r->fd = fd;
-		r->len = n < INJ_SCAN_MAX ? n : INJ_SCAN_MAX;
-		if (bpf_probe_read_kernel(r->head, INJ_SCAN_MAX, buf) ||
+		take = n < INJ_SCAN_MAX ? n : INJ_SCAN_MAX;
+		r->len = take;
+		/* what the read brought (the rest of head is never read) */
+		if (bpf_probe_read_kernel(r->head, take, buf) ||
 		    bpf_map_update_elem(&inj_reqs, &s->conn, r, BPF_ANY))
 			return;
 		s->req_seq = seq + 1;
