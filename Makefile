@@ -57,7 +57,7 @@ PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/monotime.
              userspace/model/region.c userspace/model/svcid.c userspace/model/gorel.c userspace/model/capseq.c \
              userspace/model/xspan.c \
              $(PROTO_SRCS) \
-             userspace/conf/cli.c userspace/conf/config.c userspace/conf/config_layers.c \
+             userspace/conf/cli.c userspace/conf/cli_usage.c userspace/conf/config.c userspace/conf/config_layers.c \
              userspace/conf/config_values.c \
              userspace/collector/syscalls.c userspace/collector/procparse.c \
              userspace/collector/redagg.c exporters/auth.c exporters/prom.c
