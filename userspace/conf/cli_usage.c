@@ -45,7 +45,7 @@ static const char usage_run[] =
     "  --no-spans                keep HTTP and RPC metrics, export no spans\n"
     "  --no-preload              no HTTP/gRPC shim: kernel metrics only\n"
     "  --go-inject               a Go CMD's net/http requests carry a traceparent\n"
-    "                            (experimental; see obs(1), \"Go programs\")\n"
+    "                            (experimental, off by default; see obs(1))\n"
     "  --sample-ratio R          export this share (0-1) of new traces\n"
     "                            (parentbased_traceidratio; default: $OTEL_TRACES_SAMPLER, else "
     "all)\n"
