@@ -15,10 +15,12 @@
  *                  a parent (tests/unit/test_inj_scan.c feeds both).
  *   inj_out_scan   finds where a field may go in an outgoing request head
  *                  (net/http's own), and whether it has a traceparent.
- *   inj_sip        SipHash-2-4 of two words: the server span's id and a
- *                  root's trace id, derived from (connection, sequence
- *                  number of the read that began the request) with a key
- *                  made per run, by the kernel and the collector alike.
+ *   inj_sip        SipHash-2-4 of two words, and inj_derive_ids with it:
+ *                  the server span's id and a root's trace id, derived
+ *                  from (connection, sequence number of the read that
+ *                  began the request) with a key made per run, by the
+ *                  kernel and the collector alike (inj_root_flags: its
+ *                  flags).
  *
  * The includer provides __u8, __u32 and __u64 (vmlinux.h, linux/types.h).
  */
@@ -425,6 +427,36 @@ static inline __u64 inj_sip(const __u64 k[2], __u64 a, __u64 b)
 	for (int i = 0; i < 4; i++)
 		INJ_SIPROUND;
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* The ids a request gets with --go-inject, from the connection and the
+ * number of the read it began in, keyed per run: its server span's id,
+ * and (trace not NULL) the trace id it starts if it has no parent. The
+ * kernel (inject.bpf.h) and the collector (kcap_host.c) both derive them
+ * here, so that what the kernel sends out names the collector's span. */
+static inline void inj_derive_ids(const __u64 k[2], __u64 conn, __u32 seq, __u8 span[8],
+				  __u8 *trace)
+{
+	__u64 v = inj_sip(k, conn, seq);
+
+	__builtin_memcpy(span, &v, 8);
+	if (!trace)
+		return;
+	v = inj_sip(k, conn, (__u64)seq | 1ULL << 32);
+	__builtin_memcpy(trace, &v, 8);
+	v = inj_sip(k, conn, (__u64)seq | 2ULL << 32);
+	__builtin_memcpy(trace + 8, &v, 8);
+}
+
+/* The flags of a trace it starts: random, and sampled when the trace id's
+ * last 8 bytes, top 53 bits (tp_ratio_key), are below q53. */
+static inline __u8 inj_root_flags(const __u8 trace[16], __u64 q53)
+{
+	__u64 low = 0;
+
+	for (int i = 8; i < 16; i++)
+		low = low << 8 | trace[i];
+	return (__u8)(2 | ((low >> 11) < q53));
 }
 
 #endif

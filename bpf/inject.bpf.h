@@ -233,21 +233,15 @@ static __always_inline void inj_derive(const struct inj_req *r, const struct inj
 				       struct obs_go_inj *out)
 {
 	const __u64 key[2] = {inj_key[0], inj_key[1]};
-	__u64 span = inj_sip(key, r->conn, r->seq), t0, t1, low = 0;
 
-	__builtin_memcpy(out->parent_id, &span, 8);
 	if (h->has_parent) {
+		inj_derive_ids(key, r->conn, r->seq, out->parent_id, NULL);
 		__builtin_memcpy(out->trace_id, h->trace_id, 16);
 		out->flags = h->flags & 3; /* parent-based: its flags, as sent */
 		return;
 	}
-	t0 = inj_sip(key, r->conn, (__u64)r->seq | 1ULL << 32);
-	t1 = inj_sip(key, r->conn, (__u64)r->seq | 2ULL << 32);
-	__builtin_memcpy(out->trace_id, &t0, 8);
-	__builtin_memcpy(out->trace_id + 8, &t1, 8);
-	for (int i = 8; i < 16; i++) /* tp_ratio_key */
-		low = low << 8 | out->trace_id[i];
-	out->flags = 2 | ((low >> 11) < q53); /* random, and sampled or not */
+	inj_derive_ids(key, r->conn, r->seq, out->parent_id, out->trace_id);
+	out->flags = inj_root_flags(out->trace_id, q53);
 }
 
 /* A call (net/http's roundTrip on connection pc) by goroutine goid: the

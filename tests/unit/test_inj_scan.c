@@ -240,11 +240,36 @@ static void siphash(void **state)
 	assert_true(inj_sip(k, 1, 2) != inj_sip(k, 2, 1));
 }
 
+/* A derived root's flags follow the sampler's rule (tp_ratio_key), and
+ * TP_FLAG_RANDOM is set: the kernel's and the collector's word on it. */
+static void root_flags(void **state)
+{
+	const __u64 k[2] = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+	const uint64_t q[] = {0, 1ULL << 50, 1ULL << 52, 3ULL << 51, 1ULL << 53};
+	unsigned sampled = 0;
+
+	(void)state;
+	for (__u32 seq = 0; seq < 20000; seq++) {
+		__u8 span[8], trace[16];
+
+		inj_derive_ids(k, 42, seq, span, trace);
+		for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+			__u8 f = inj_root_flags(trace, q[i]);
+
+			assert_int_equal(f & TP_FLAG_RANDOM, TP_FLAG_RANDOM);
+			assert_int_equal(f & TP_FLAG_SAMPLED, tp_ratio_key(trace) < q[i]);
+			sampled += f & TP_FLAG_SAMPLED;
+		}
+	}
+	/* both answers, and about 0 + 1/8 + 1/2 + 3/4 + 1 of them sampled */
+	assert_true(sampled > 20000 * 2 && sampled < 20000 * 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(heads),	cmocka_unit_test(long_head), cmocka_unit_test(generated),
-	    cmocka_unit_test(out_scan), cmocka_unit_test(siphash),
+	    cmocka_unit_test(out_scan), cmocka_unit_test(siphash),   cmocka_unit_test(root_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

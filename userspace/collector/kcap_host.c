@@ -60,10 +60,8 @@ static void child_of(struct kproc *p, struct exchange *x, const struct tp_ctx *p
 static int derived_ids(struct kproc *p, struct kconn *c, uint64_t start, struct exchange *x,
 		       int root)
 {
-	const __u64 *key = p->k->cfg.inj_key;
 	uint32_t seq = 0;
 	int found = 0;
-	uint64_t v;
 
 	if (!p->go || !p->k->cfg.inject)
 		return 0;
@@ -76,18 +74,10 @@ static int derived_ids(struct kproc *p, struct kconn *c, uint64_t start, struct 
 		return 0;
 	c->inj_used = 1;
 	c->inj_seq = seq;
-	v = inj_sip(key, c->conn, seq);
-	memcpy(x->ctx.span_id, &v, 8);
-	if (root) {
-		v = inj_sip(key, c->conn, (uint64_t)seq | 1ULL << 32);
-		memcpy(x->ctx.trace_id, &v, 8);
-		v = inj_sip(key, c->conn, (uint64_t)seq | 2ULL << 32);
-		memcpy(x->ctx.trace_id + 8, &v, 8);
-		x->ctx.flags =
-		    (uint8_t)(TP_FLAG_RANDOM |
-			      (tp_ratio_key(x->ctx.trace_id) < p->k->cfg.inj_q53 ? TP_FLAG_SAMPLED
-										 : 0));
-	}
+	inj_derive_ids(p->k->cfg.inj_key, c->conn, seq, x->ctx.span_id,
+		       root ? x->ctx.trace_id : NULL);
+	if (root)
+		x->ctx.flags = inj_root_flags(x->ctx.trace_id, p->k->cfg.inj_q53);
 	return 1;
 }
 
