@@ -19,6 +19,7 @@
 
 #include "collector_priv.h"
 #include "obs.skel.h"
+#include "procinfo.h"
 
 void collector_inject_prepare(struct collector *c, const struct collector_cfg *cfg)
 {
@@ -74,22 +75,15 @@ static int cgroup2_mount(char *path, size_t len)
  * known. */
 static int own_cgroup(char *path, size_t len)
 {
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[1024], dir[1024];
-	int found = -1;
+	char cg[512], dir[1024];
+	size_t n;
 
-	while (f && found && fgets(line, sizeof(line), f)) {
-		size_t n = strcspn(line, "\n");
-
-		line[n] = 0;
-		if (strncmp(line, "0::/", 4) ||
-		    snprintf(dir, sizeof(dir), "%s%s", path, line + 3) >= (int)sizeof(dir))
-			continue;
-		found = access(dir, R_OK) || snprintf(path, len, "%s", dir) >= (int)len ? -1 : 0;
-	}
-	if (f)
-		fclose(f);
-	return found;
+	if (procinfo_cgroup(getpid(), cg, sizeof(cg)) || cg[0] != '/' ||
+	    snprintf(dir, sizeof(dir), "%s%s", path, cg) >= (int)sizeof(dir) || access(dir, R_OK) ||
+	    (n = strlen(dir)) >= len)
+		return -1;
+	memcpy(path, dir, n + 1);
+	return 0;
 }
 
 void collector_inject_attach(struct collector *c, char *warn, size_t warnlen)
