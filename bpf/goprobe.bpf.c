@@ -18,22 +18,31 @@
  * send on its stream (client) tie them. Go's register ABI (1.17+): the
  * arguments in RAX, RBX, RCX, RDI, ... (an interface takes two: its type,
  * its data), the current g in R14. */
-static __always_inline int go_event(struct pt_regs *ctx, __u32 kind, __u64 obj, __u64 stream)
+/* The followed Go program the probe fires in, and the goroutine (*goid);
+ * NULL if it is not followed, or its goroutine cannot be read. */
+static __always_inline struct obs_cap_proc *go_proc(struct pt_regs *ctx, __u64 *goid)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct obs_cap_proc *proc = bpf_map_lookup_elem(&cap_procs, &tgid);
+
+	if (!proc || proc->state != OBS_CAP_ON || !proc->go_goid_off)
+		return NULL;
+	*goid = go_goid(ctx->r14, proc->go_goid_off);
+	return *goid ? proc : NULL;
+}
+
+static __always_inline int go_event(struct pt_regs *ctx, __u32 kind, __u64 obj, __u64 stream)
+{
 	struct obs_cap_event *e;
+	struct obs_cap_proc *proc;
 	__u32 id = 0;
 	__u64 goid;
 
-	if (!proc || proc->state != OBS_CAP_ON || !proc->go_goid_off)
+	if (!(proc = go_proc(ctx, &goid)))
 		return 0;
 	if (stream &&
 	    (!proc->go_grpc ||
 	     bpf_probe_read_user(&id, sizeof(id), (const void *)(stream + proc->go_sid_off))))
-		return 0;
-	goid = go_goid(ctx->r14, proc->go_goid_off);
-	if (!goid)
 		return 0;
 	if (!(e = cap_event(kind, 0, obj))) {
 		/* the collector forgets every pending call when it sees this */
@@ -68,15 +77,11 @@ static __always_inline int go_event(struct pt_regs *ctx, __u32 kind, __u64 obj, 
 SEC("uprobe")
 int obs_go_dial(struct pt_regs *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct obs_cap_proc *proc = bpf_map_lookup_elem(&cap_procs, &tgid);
-	struct inj_gkey k = {.tgid = tgid};
+	struct inj_gkey k = {.tgid = bpf_get_current_pid_tgid() >> 32};
+	struct obs_cap_proc *proc = go_proc(ctx, &k.id);
 	__u8 one = 1;
 
-	if (!proc || proc->state != OBS_CAP_ON || !proc->inject)
-		return 0;
-	k.id = go_goid(ctx->r14, proc->go_goid_off);
-	if (k.id)
+	if (proc && proc->inject)
 		bpf_map_update_elem(&inj_dialing, &k, &one, BPF_ANY);
 	return 0;
 }
