@@ -30,7 +30,7 @@ SRC_DIRS  := userspace/base userspace/model userspace/proto \
              exporters userspace/conf userspace/collector userspace/cmd
 CPPFLAGS  += $(addprefix -I,$(SRC_DIRS)) -Ibpf -I$(BUILD) -I$(BUILD)/gen
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    := -lbpf -ldw -lelf -ldeflate -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
+LDLIBS    := -lbpf -ldw -lelf -lisal -lmicrohttpd -lgnutls -lcurl -lprotobuf-c -lyaml -lpthread -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I$(BUILD) -Ibpf
 
@@ -190,7 +190,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS)
 $(BUILD)/tests/test_otlp_encode: tests/unit/test_otlp_encode.c $(PURE_OBJS) \
 		$(BUILD)/exporters/otlp_encode.o $(BUILD)/exporters/otlp_body.o $(OTLP_GEN_O)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -ldeflate -lz -lprotobuf-c -lyaml -lm -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lisal -lz -lprotobuf-c -lyaml -lm -lpthread
 
 # a protocol written in the tests (tests/unit/ping), end to end to OTLP
 $(BUILD)/tests/test_ping: tests/unit/test_ping.c tests/unit/ping/ping_proto.c $(PURE_OBJS) \
@@ -214,7 +214,7 @@ $(BUILD)/tests/test_otlp_queue: tests/unit/test_otlp_queue.c $(PURE_OBJS) $(BUIL
 		$(BUILD)/exporters/otlp_body.o $(BUILD)/exporters/spanq.o $(BUILD)/exporters/otlp_cfg.o $(BUILD)/exporters/otlp_encode.o \
 		$(BUILD)/userspace/base/log.o $(BUILD)/userspace/base/bgthread.o $(OTLP_GEN_O)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lcurl -ldeflate -lprotobuf-c -lyaml -lm -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lcurl -lisal -lprotobuf-c -lyaml -lm -lpthread
 
 # the exporter's configuration, without the exporter
 $(BUILD)/tests/test_otlp_cfg: tests/unit/test_otlp_cfg.c $(PURE_OBJS) $(BUILD)/exporters/otlp_cfg.o \
@@ -266,7 +266,7 @@ $(BUILD)/bench/openloop: bench/http-overhead/openloop.c
 $(BUILD)/bench/encode_bench: bench/http-overhead/encode_bench.c $(BUILD)/exporters/otlp_encode.o \
 		$(BUILD)/exporters/otlp_body.o $(PURE_OBJS) $(OTLP_GEN_O)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lprotobuf-c -ldeflate -lz -lyaml -lm
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ -lprotobuf-c -lisal -lz -lyaml -lm
 
 test: all
 	scripts/test.sh

@@ -12,13 +12,11 @@
 
 #include "otlp_encode.h"
 
-struct libdeflate_compressor;
-
 struct otlp_body {
 	struct otlp_encoder *enc;
 	uint8_t *body; /* a request of several slices: their encodings, one after another */
 	size_t body_cap;
-	struct libdeflate_compressor *gzc;
+	uint8_t *gz_level; /* the compressor's working memory */
 	uint8_t *gz;
 	size_t gz_cap;
 };

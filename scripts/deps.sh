@@ -3,7 +3,7 @@
 # Idempotent; safe to run on every build. Needs root (apt-get).
 set -eu
 
-PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libdeflate-dev pkg-config
+PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libisal-dev pkg-config
       libmicrohttpd-dev libcmocka-dev libyaml-dev libclang-rt-14-dev
       libcurl4-gnutls-dev libprotobuf-c-dev protobuf-c-compiler openssl
       clang-format cppcheck

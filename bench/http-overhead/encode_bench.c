@@ -1,7 +1,7 @@
 /*
  * encode_bench - spans per second the collector describes (a record into
  * an export-ready span, by its protocol) and encodes as OTLP protobuf, and
- * gzips as the exporter does (libdeflate, otlp_body.c) and, side by side,
+ * gzips as the exporter does (ISA-L igzip, otlp_body.c) and, side by side,
  * as zlib level 1 would, on one core: batches of 512 realistic spans
  * (random ids, which do not compress, and varied paths).
  */
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	printf("encode+gzip (zlib level 1): %.0f spans/s (%.0f bytes/span gzipped)\n",
 	       (double)(batch * (rounds / 4)) / (t2 - t1),
 	       (double)gz / (double)(batch * (rounds / 4)));
-	printf("encode+gzip (the exporter's, libdeflate level 1): %.0f spans/s (%.0f bytes/span "
+	printf("encode+gzip (the exporter's, ISA-L level 1): %.0f spans/s (%.0f bytes/span "
 	       "gzipped)\n",
 	       (double)(batch * (rounds / 4)) / (t3 - t2),
 	       (double)gzd / (double)(batch * (rounds / 4)));

@@ -443,12 +443,41 @@ static void test_body_gzip(void **st)
 	free(w);
 }
 
+/* Bytes that do not compress (stored blocks, the output past the input)
+ * fit the room otlp_body_gzip gives them, at sizes around a stored
+ * block's 64 KiB and at 1 byte. */
+static void test_gzip_incompressible(void **st)
+{
+	(void)st;
+	static const size_t sizes[] = {1, 65535, 65536, 65537, 3 << 20};
+	struct otlp_body bb = {0};
+	uint8_t *in = malloc(3 << 20);
+	uint64_t x = 88172645463325252ull;
+
+	assert_non_null(in);
+	for (size_t i = 0; i < 3 << 20; i++) { /* xorshift: no repeats to find */
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		in[i] = (uint8_t)x;
+	}
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		const uint8_t *gz;
+		size_t glen;
+
+		assert_int_equal(otlp_body_gzip(&bb, in, sizes[k], &gz, &glen), 0);
+		assert_true(glen > sizes[k]);
+		gunzip_is(gz, glen, in, sizes[k]);
+	}
+	otlp_body_free(&bb);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_groups_and_reuse),   cmocka_unit_test(test_empty_and_one),
 	    cmocka_unit_test(test_slices_concatenate), cmocka_unit_test(test_every_field),
-	    cmocka_unit_test(test_body_gzip),	       cmocka_unit_test(test_pool_limits),
+	    cmocka_unit_test(test_body_gzip),	       cmocka_unit_test(test_gzip_incompressible),
+	    cmocka_unit_test(test_pool_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
