@@ -253,6 +253,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(BUILD)/syscall_table.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) -lyaml -lm
 
+# the encoder's fuzzer decodes what it writes with the official protos' code
+$(BUILD)/fuzz/fuzz_otlp_encode: tests/fuzz/fuzz_otlp_encode.c $(PURE_SRCS) exporters/otlp_encode.c \
+		$(OTLP_GEN_C) $(BUILD)/syscall_table.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS) exporters/otlp_encode.c $(OTLP_GEN_C) \
+		-lprotobuf-c -lyaml -lm
+
 fuzz: $(FUZZERS)
 
 # Benchmark helpers (bench/*/run.sh build them with `make bench-bins`).

@@ -1,9 +1,9 @@
 /*
  * pbwire - protobuf wire format, writing side: varints, tags, fixed64 and
  * length-delimited fields, and the sizes each takes. A message is written
- * forward in one pass once its nested sizes are known, so the caller
- * computes sizes first (pbw_*_size) and writes into a buffer of exactly
- * that size. Output is canonical: what protobuf-c's pack would write for
+ * forward, its length before it: the caller knows it from the sizes
+ * (pbw_*_size), or leaves room for it and writes it after the message
+ * (otlp_encode.c). Output is canonical: what protobuf-c's pack would write for
  * the same fields in field-number order. Pure, no allocation; defined
  * here, inline: each is a few instructions, called for every field of
  * every span.
@@ -16,12 +16,9 @@
 
 enum pbw_type { PBW_VARINT = 0, PBW_I64 = 1, PBW_LEN = 2 };
 
-/* A writer, or with sizing set a counter of what it would write: one
- * field list serves both passes. */
+/* A writer into a buffer with room enough (the caller's to know). */
 struct pbw {
 	uint8_t *p; /* next byte to write */
-	size_t n;   /* sizing: bytes so far */
-	int sizing;
 };
 
 static inline size_t pbw_varint_size(uint64_t v)
@@ -47,10 +44,6 @@ static inline size_t pbw_varint_field_size(unsigned field, uint64_t v)
 
 static inline void pbw_varint(struct pbw *w, uint64_t v)
 {
-	if (w->sizing) {
-		w->n += pbw_varint_size(v);
-		return;
-	}
 	while (v >= 0x80) {
 		*w->p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
@@ -60,10 +53,6 @@ static inline void pbw_varint(struct pbw *w, uint64_t v)
 
 static inline void pbw_raw(struct pbw *w, const void *b, size_t len)
 {
-	if (w->sizing) {
-		w->n += len;
-		return;
-	}
 	memcpy(w->p, b, len);
 	w->p += len;
 }

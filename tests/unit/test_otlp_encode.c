@@ -70,9 +70,9 @@ static void mkspan(struct xspan *x, struct want *w, uint32_t pid, int server, un
  * their own lengths): to the n spans of an array. */
 static const struct xspan *const *ptrs(const struct xspan *s, size_t n)
 {
-	static const struct xspan *p[1300];
+	static const struct xspan *p[2000];
 
-	assert_true(n <= 1300);
+	assert_true(n <= 2000);
 	for (size_t i = 0; i < n; i++)
 		p[i] = &s[i];
 	return p;
@@ -242,6 +242,43 @@ static Request *decode_same(const uint8_t *b, size_t len)
 	assert_memory_equal(again, b, len);
 	free(again);
 	return r;
+}
+
+/* Lengths are written after what they measure (room left for them): a
+ * span under 128 bytes takes a 1-byte length, a process's 2000 spans of
+ * ~1.3 KB (over 2 MiB) take 4-byte ones where room for 3 was left; the
+ * re-pack in check() holds each to protobuf-c's. */
+static void test_lengths_after(void **st)
+{
+	(void)st;
+	struct otlp_resource res = {.service = "svc", .host = "h"};
+	struct otlp_encoder *e = otlp_encoder_new();
+	struct xspan *s = calloc(2000, sizeof(*s)), tiny;
+	struct want *w = calloc(2000, sizeof(*w)), wt;
+	char big[1200];
+	const uint8_t *b;
+	size_t len;
+
+	assert_true(e && s && w);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	for (unsigned i = 0; i < 2000; i++) {
+		mkspan(&s[i], &w[i], 7, 1, i);
+		xspan_put_str(&s[i], "test.big", big);
+	}
+	assert_int_equal(otlp_encoder_run(e, &res, ptrs(s, 2000), 2000, 0, &b, &len), 0);
+	assert_true(len > 2u << 20);
+	check(b, len, s, w, 2000, 1);
+
+	mkspan(&tiny, &wt, 7, 1, 1);
+	tiny.nattrs = 0; /* ids, times, name, kind and status: under 128 bytes */
+	assert_int_equal(otlp_encoder_run(e, &res, ptrs(&tiny, 1), 1, 0, &b, &len), 0);
+	assert_true(len < 400);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    decode_same(b, len), NULL);
+	otlp_encoder_free(e);
+	free(s);
+	free(w);
 }
 
 /* Every field the writer knows, at the edges of its encoding: a parent,
@@ -477,7 +514,7 @@ int main(void)
 	    cmocka_unit_test(test_groups_and_reuse),   cmocka_unit_test(test_empty_and_one),
 	    cmocka_unit_test(test_slices_concatenate), cmocka_unit_test(test_every_field),
 	    cmocka_unit_test(test_body_gzip),	       cmocka_unit_test(test_gzip_incompressible),
-	    cmocka_unit_test(test_pool_limits),
+	    cmocka_unit_test(test_lengths_after),      cmocka_unit_test(test_pool_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
