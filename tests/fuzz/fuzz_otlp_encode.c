@@ -104,8 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (otlp_encoder_run(e, &res, p, n, (int64_t)byte(&c) << 40, &out, &len))
 		abort(); /* out of memory only */
-	q = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL,
-											    len, out);
+	q = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+	    NULL, len, out);
 	if (!q)
 		abort();
 	for (size_t g = 0; g < q->n_resource_spans; g++)
@@ -120,8 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *again = malloc(rl ? rl : 1);
 		if (!again)
 			abort();
-		opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(q,
-											       again);
+		opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(
+		    q, again);
 		if (rl != len || memcmp(again, out, len))
 			abort(); /* not what protobuf-c writes: not canonical */
 		free(again);

@@ -80,8 +80,21 @@ size_t str_utf8_fix(char *s)
 
 size_t str_utf8_fix_n(char *s, size_t n)
 {
+	const unsigned char *b = (const unsigned char *)s;
+	uint64_t any = 0, w;
 	size_t i = 0, fixed = 0;
 
+	/* nearly every string is ASCII and short (a method, an address):
+	 * one OR over its bytes, before the validator's byte-wise path */
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, b + i, 8);
+		any |= w;
+	}
+	for (; i < n; i++)
+		any |= b[i];
+	if (!(any & 0x8080808080808080ULL))
+		return 0;
+	i = 0;
 	while ((i += str_utf8_valid(s + i, n - i)) < n) {
 		s[i++] = '?';
 		fixed++;

@@ -106,9 +106,8 @@ const char *xspan_name(const struct xspan *x)
 	return x->str + x->name_off;
 }
 
-void xspan_put_str(struct xspan *x, const char *key, const char *v)
+void xspan_put_str_n(struct xspan *x, const char *key, size_t kl, const char *v)
 {
-	size_t kl = strlen(key);
 	struct xspan_attr *a;
 
 	if (!v || !*v || x->nattrs >= XSPAN_ATTR_MAX || kl > UINT8_MAX)
@@ -118,10 +117,8 @@ void xspan_put_str(struct xspan *x, const char *key, const char *v)
 	a->off = put(x, v, XSPAN_NAMES_MAX, &a->len);
 }
 
-void xspan_put_int(struct xspan *x, const char *key, int64_t v)
+void xspan_put_int_n(struct xspan *x, const char *key, size_t kl, int64_t v)
 {
-	size_t kl = strlen(key);
-
 	if (x->nattrs >= XSPAN_ATTR_MAX || kl > UINT8_MAX)
 		return;
 	x->attrs[x->nattrs++] =

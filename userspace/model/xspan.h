@@ -10,6 +10,7 @@
 #define OBS_XSPAN_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "spanrec.h"
 #include "tp.h"
@@ -87,8 +88,18 @@ void xspan_set_name(struct xspan *x, const char *name);
 const char *xspan_name(const struct xspan *x);
 /* Add an attribute. An empty or NULL string adds nothing: an attribute
  * obs does not know is absent, not empty. Silently full, never over. */
-void xspan_put_str(struct xspan *x, const char *key, const char *v);
-void xspan_put_int(struct xspan *x, const char *key, int64_t v);
+void xspan_put_str_n(struct xspan *x, const char *key, size_t klen, const char *v);
+void xspan_put_int_n(struct xspan *x, const char *key, size_t klen, int64_t v);
+/* Inline so that a literal key's strlen is the compiler's (every span
+ * takes ~10 of them). */
+static inline void xspan_put_str(struct xspan *x, const char *key, const char *v)
+{
+	xspan_put_str_n(x, key, strlen(key), v);
+}
+static inline void xspan_put_int(struct xspan *x, const char *key, int64_t v)
+{
+	xspan_put_int_n(x, key, strlen(key), v);
+}
 /* Attribute i's string value. */
 const char *xspan_str(const struct xspan *x, size_t i);
 /* The attribute named key, or NULL. */
