@@ -333,7 +333,7 @@ static size_t span_bound(const struct xspan *s)
 	return n;
 }
 
-/* Group g's ResourceSpans (needs the room its resource takes, res_bound). */
+/* Group g's ResourceSpans, in one pass (it makes its own room). */
 static int group_fields(struct pbw *w, struct otlp_encoder *e, const struct otlp_resource *res,
 			const struct xspan *const *s, size_t n, size_t g, int64_t unix_off)
 {

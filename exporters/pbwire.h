@@ -3,8 +3,8 @@
  * length-delimited fields, and the sizes each takes. A message is written
  * forward, its length before it: the caller knows it from the sizes
  * (pbw_*_size), or leaves room for it and writes it after the message
- * (otlp_encode.c). Output is canonical: what protobuf-c's pack would write for
- * the same fields in field-number order. Pure, no allocation; defined
+ * (otlp_encode.c). Output is canonical: what protobuf-c's pack would
+ * write for the same fields in field-number order. Pure, no allocation; defined
  * here, inline: each is a few instructions, called for every field of
  * every span.
  */
