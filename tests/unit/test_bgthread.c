@@ -5,7 +5,8 @@
  * (SCHED_IDLE) while the work keeps up, busy again as soon as it falls
  * behind, idle once the hold has passed; busy for good where it could not
  * come back from idle (no CAP_SYS_NICE, no RLIMIT_NICE); busy after the
- * pace thread stops.
+ * pace thread stops. With nothing waiting and the threads idle, it looks
+ * half as often (every 20 ms, not 10).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,11 +24,22 @@
 static int late; /* what behind() says */
 static pid_t worker_tid;
 static int worker_stop;
+static unsigned looks; /* behind()'s calls */
 
 static int behind(void *arg)
 {
 	(void)arg;
+	__atomic_add_fetch(&looks, 1, __ATOMIC_RELAXED);
 	return __atomic_load_n(&late, __ATOMIC_ACQUIRE);
+}
+
+/* behind()'s calls over 300 ms */
+static unsigned looks_in_300ms(void)
+{
+	unsigned a = __atomic_load_n(&looks, __ATOMIC_RELAXED);
+
+	usleep(300000);
+	return __atomic_load_n(&looks, __ATOMIC_RELAXED) - a;
 }
 
 static void *worker(void *arg)
@@ -84,6 +96,19 @@ static void pace(void **state)
 		assert_true(b >= 100000000ULL);
 		usleep(50000);
 		assert_int_equal(bgthread_busy_ns(), b);
+		/* nothing waiting, idle: every 20 ms (15 looks in 300 ms; a
+		 * late wake-up makes fewer, never more); at 10 ms, 30 */
+		__atomic_store_n(&late, -1, __ATOMIC_RELEASE);
+		usleep(30000);
+		unsigned quiet = looks_in_300ms();
+		__atomic_store_n(&late, 0, __ATOMIC_RELEASE);
+		usleep(30000);
+		unsigned keeping_up = looks_in_300ms();
+		print_message("looks in 300 ms: %u with nothing waiting, %u keeping up\n", quiet,
+			      keeping_up);
+		assert_true(quiet >= 5 && quiet <= 17);
+		assert_true(keeping_up > quiet);
+		assert_int_equal(sched_getscheduler(worker_tid), SCHED_IDLE);
 	}
 	bgthread_pace_stop(); /* draining at exit: busy */
 	assert_int_equal(policy_becomes(SCHED_BATCH), SCHED_BATCH);

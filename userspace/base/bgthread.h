@@ -19,7 +19,9 @@ int bgthread_busy(void);
 /*
  * Start the pace thread: every 10 ms it asks behind(arg), which must not
  * block on a lock a background thread may hold (it may be the one
- * starved); behind means busy for at least hold_ms, then idle again.
+ * starved): > 0 behind, which means busy for at least hold_ms, then idle
+ * again; 0 keeping up; < 0 nothing waiting at all, and while that holds
+ * and the threads are idle it asks every 20 ms.
  * Idle only where a thread can come back (bgthread_can_leave_idle).
  * 0 on success; -1 leaves the threads busy.
  */

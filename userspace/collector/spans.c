@@ -212,6 +212,8 @@ static int behind(void *arg)
 	if (pct > 0 &&
 	    monotime_ns() - __atomic_load_n(&s->turn_ns, __ATOMIC_RELAXED) > PACE_STALE_NS)
 		return 1;
+	if (pct == 0)
+		return -1; /* every ring empty (one span is 1%): it may look less often */
 	return pct >= 35 || s->pace_missed >= 3;
 }
 
