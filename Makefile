@@ -61,7 +61,7 @@ PURE_SRCS := userspace/base/sbuf.c userspace/base/str.c userspace/base/monotime.
              userspace/conf/config_values.c \
              userspace/collector/syscalls.c userspace/collector/procparse.c \
              userspace/collector/redagg.c exporters/auth.c exporters/prom.c
-APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c \
+APP_SRCS  := userspace/base/log.c userspace/base/bgthread.c userspace/base/userdb.c \
              userspace/collector/app.c userspace/collector/collector.c userspace/collector/collector_snap.c userspace/collector/mapwalk.c userspace/collector/collector_go.c userspace/collector/collector_inject.c userspace/collector/slots.c userspace/collector/ident.c userspace/collector/kcap.c userspace/collector/kcap_host.c \
              userspace/collector/render.c userspace/collector/devname.c userspace/collector/procinfo.c userspace/collector/elfkind.c userspace/collector/golayout.c userspace/collector/gohelper.c \
              userspace/collector/selfstat.c userspace/collector/report.c userspace/collector/redsum.c userspace/collector/privs.c \
@@ -208,6 +208,12 @@ $(BUILD)/tests/test_bgthread: tests/unit/test_bgthread.c $(BUILD)/userspace/base
 		$(BUILD)/userspace/base/monotime.o
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lpthread
+
+# user names asked of getent(1) in a child
+$(BUILD)/tests/test_userdb: tests/unit/test_userdb.c $(BUILD)/userspace/base/userdb.o \
+		$(BUILD)/userspace/base/monotime.o
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka
 
 # the exporter's queue, with its export thread writing JSON lines
 $(BUILD)/tests/test_otlp_queue: tests/unit/test_otlp_queue.c $(PURE_OBJS) $(BUILD)/exporters/otlp.o \

@@ -512,6 +512,9 @@ renew_cert() {
 	obs_start "$MP" -- "$PY" "$TOP/tests/e2e/echo_server.py" "$SP"
 	wait_for listening "$SP"
 	grep -q 'capabilities: dropped all but CAP_KILL (to forward signals to CMD); running as nobody' "$BATS_TEST_TMPDIR/obs.err"
+	# the user was asked of getent in a child: no NSS module loaded here
+	# (getpwnam("obs"), missing from /etc/passwd, loads libnss_systemd)
+	run ! grep -q libnss_ /proc/"$OBS_PID"/maps
 	for st in /proc/"$OBS_PID"/task/*/status; do
 		[ "$(awk '/^CapEff/ {print $2}' "$st")" = 0000000000000020 ]
 		[ "$(awk '/^CapPrm/ {print $2}' "$st")" = 0000000000000020 ]

@@ -1,4 +1,5 @@
 #include "privs.h"
+#include "userdb.h"
 
 #include <dirent.h>
 #include <pwd.h>
@@ -18,6 +19,9 @@
 
 #include <linux/capability.h>
 #include <pthread.h>
+
+/* a name service (LDAP, say) that does not answer: obs starts anyway */
+#define USERDB_TIMEOUT_MS 5000
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -252,10 +256,28 @@ static int signal_threads(long *done, int *ndone)
 
 int privs_target_user(uid_t *uid, gid_t *gid, char *name, size_t namelen)
 {
+	static const char *const names[] = {"obs", "nobody"};
+	struct userdb_user u;
 	struct passwd *pw;
+	int found;
 
 	if (geteuid() != 0 || !privs_has_cap(CAP_SETUID) || !privs_has_cap(CAP_SETGID))
 		return 0;
+	/* asked of getent in a child: NSS modules stay out of obs (userdb.h) */
+	found = userdb_first(names, 2, &u, USERDB_TIMEOUT_MS);
+	if (found > 0) {
+		if (!u.uid)
+			return 0;
+		*uid = u.uid, *gid = u.gid;
+		snprintf(name, namelen, "%s", u.name);
+		return 1;
+	}
+	if (!found || found == -2) { /* neither, or no answer: nobody's ids */
+		*uid = 65534, *gid = 65534;
+		snprintf(name, namelen, "nobody");
+		return 1;
+	}
+	/* no getent (a minimal image): in this process, as libc does it */
 	if (!(pw = getpwnam("obs")) && !(pw = getpwnam("nobody"))) {
 		*uid = 65534, *gid = 65534; /* nobody, when /etc/passwd does not say */
 		snprintf(name, namelen, "nobody");
