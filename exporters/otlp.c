@@ -386,6 +386,10 @@ int otlp_start(struct otlp_exporter **out, const struct otlp_cfg *cfg, char *err
 			goto fail;
 		}
 		e->hdrs = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+		/* no "Expect: 100-continue" (libcurl's for a body over 1 MiB): a
+		 * round trip more per batch, and a second lost to a receiver or
+		 * proxy that never answers it */
+		e->hdrs = curl_slist_append(e->hdrs, "Expect:");
 		if (cfg->gzip)
 			e->hdrs = curl_slist_append(e->hdrs, "Content-Encoding: gzip");
 		for (size_t i = 0; i < cfg->nheaders; i++)

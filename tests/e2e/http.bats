@@ -193,6 +193,22 @@ echo_start() {
 	[ "$(metric_sum "$BATS_TEST_TMPDIR/m" '^obs_spans_dropped_total')" = 0 ]
 }
 
+@test "OTLP: a batch over 1 MiB goes without 'Expect: 100-continue' (a receiver that never answers it cost a second a batch)" {
+	RP=$(free_port)
+	receiver_start "$RP"
+	# uncompressed, ~320 bytes a span: 4 096 spans are ~1.3 MB
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RP OTEL_BSP_MAX_QUEUE_SIZE=8192 \
+		OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4096 OTEL_BSP_SCHEDULE_DELAY=20000
+	nginx_start
+	curl -fsS -o /dev/null "http://127.0.0.1:$NP/?n=[1-4200]"
+	wait_for grep -q '"spans":4096' "$RECV_OUT.requests"
+	cat "$RECV_OUT.requests"
+	big=$(grep '"spans":4096' "$RECV_OUT.requests" | head -1)
+	[ "$(echo "$big" | sed 's/.*"bytes":\([0-9]*\).*/\1/')" -gt 1048576 ]
+	run grep -c '"expect":null' "$RECV_OUT.requests"
+	[ "$output" = "$(wc -l <"$RECV_OUT.requests")" ]
+}
+
 # A CA, a server certificate for 127.0.0.1 and a client certificate, all
 # signed by it, in $BATS_TEST_TMPDIR.
 otlp_pki() {

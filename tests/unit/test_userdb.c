@@ -91,8 +91,10 @@ static void test_no_nss_module_here(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_found),	cmocka_unit_test(test_absent),
-	    cmocka_unit_test(test_refused),	cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_found),
+	    cmocka_unit_test(test_absent),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_no_nss_module_here),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,10 @@
 // writes one JSON line per span to OUT. Faults: FAULTS is a comma list of
 // responses for successive requests ("503", "429:1" = 429 with
 // Retry-After: 1, "400", "partial:N" = 200 with partial_success rejecting
-// N); after the list, 200. Each request is logged to OUT.requests.
+// N); after the list, 200. Each request is logged to OUT.requests, with
+// its body's size and its Expect header. Like some receivers and proxies,
+// it never answers "Expect: 100-continue" (a client that asks waits for
+// its own timeout before it sends the body).
 //
 // TLS_CERT and TLS_KEY: serve HTTPS with them; TLS_CA as well: ask for a
 // client certificate signed by it, and refuse a connection without one
@@ -57,14 +60,15 @@ const tls = process.env.TLS_CERT
                                  rejectUnauthorized: true } : {}) }
   : null;
 const serve = (handler) => (tls ? https.createServer(tls, handler) : http.createServer(handler));
-serve((req, res) => {
+const handle = (req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     let body = Buffer.concat(chunks);
     const fault = faults[nreq++];
     const log = { n: nreq, url: req.url, encoding: req.headers['content-encoding'] || null,
-                  type: req.headers['content-type'], fault: fault || null, spans: 0 };
+                  type: req.headers['content-type'], fault: fault || null, spans: 0,
+                  bytes: body.length, expect: req.headers.expect || null };
     if (tls && req.socket.getPeerCertificate) {
       const pc = req.socket.getPeerCertificate();
       log.client_cn = pc && pc.subject ? pc.subject.CN : null;
@@ -108,4 +112,8 @@ serve((req, res) => {
     const h = after ? { 'Retry-After': after } : {};
     res.writeHead(Number(code), h); res.end();
   });
-}).listen(Number(port), '127.0.0.1', () => fs.writeFileSync(out + '.ready', 'ok'));
+};
+const srv = serve(handle);
+// no "100 Continue": the request is handled when its body comes
+srv.on('checkContinue', handle);
+srv.listen(Number(port), '127.0.0.1', () => fs.writeFileSync(out + '.ready', 'ok'));
