@@ -91,9 +91,43 @@ static void host_emit(struct proto_conn *pc, const struct exchange *x, struct sp
 	if (r->flags & SPAN_F_PARENT_UNKNOWN)
 		region_count(reg, REGION_CTX_UNKNOWN);
 	if (pc->h->observe)
-		proto_red_observe(pc->h, reg, link_routes(reg), r, &pc->red_memo);
+		proto_red_observe(pc->h, reg, link_routes(reg), r, &pc->red_memo, pc->red_tag);
 	ctx_emit(r);
 	link_check(r->end_ns);
+}
+
+/* host_emit for an exchange whose span is not exported (unsampled, or
+ * spans off) and whose series the memo still holds, without the record:
+ * the same counts, as host_emit and ctx_emit make them. */
+static int host_emit_again(struct proto_conn *pc, const struct exchange *x, uint16_t error,
+			   uint64_t ts)
+{
+	struct region *reg = link_region();
+	int sampled = !!(x->ctx.flags & TP_FLAG_SAMPLED);
+	struct proto_red_same same = {
+	    .kind = pc->side == PROTO_SERVER ? SPAN_SERVER : SPAN_CLIENT,
+	    .proto = pc->h->id,
+	    .flags = (uint16_t)(x->flags | (pc->tls ? SPAN_F_TLS : 0)),
+	    .error = error,
+	    .peer_port = pc->peer_port,
+	};
+
+	if (reg) {
+		if (sampled && __atomic_load_n(&reg->hdr->export_spans, __ATOMIC_ACQUIRE))
+			return -1; /* a span: its record */
+		if (proto_red_again(reg, link_routes(reg), &pc->red_memo, pc->red_tag, &same,
+				    (double)(ts - x->start_ns) / 1e9))
+			return -1;
+	}
+	if (pc->side == PROTO_SERVER)
+		parent_server_end(x, conn_of(pc)->fd, pc->peer_port);
+	if (!reg)
+		return 0;
+	if (same.flags & SPAN_F_PARENT_UNKNOWN)
+		region_count(reg, REGION_CTX_UNKNOWN);
+	region_count(reg, sampled ? REGION_SPANS_NOEXPORT : REGION_SPANS_UNSAMPLED);
+	link_check(ts);
+	return 0;
 }
 
 static void host_count(struct proto_conn *pc, enum proto_count what)
@@ -127,6 +161,7 @@ const struct proto_host shim_host = {
     .client_begin = host_client_begin,
     .client_adopt = host_client_adopt,
     .emit = host_emit,
+    .emit_again = host_emit_again,
     .count = host_count,
     .now = ctx_now,
     .alloc = host_alloc,

@@ -12,7 +12,8 @@
  * rewrites frame headers, so there the counts are checked), nothing
  * crashes, leaks or reads out of bounds (ASan/UBSan), and every record
  * written is well-formed (spanrec_check keeps every attribute). The host
- * is the unit tests' (tests/unit/proto_testhost.h).
+ * is the unit tests' (tests/unit/proto_testhost.h); with the first byte's
+ * bit 1 it also takes some exchanges without a record (emit_again).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,15 @@
 #include "registry.h"
 
 static struct proto_conn pc;
+static int agains;
+
+/* A host that counts some exchanges without their record (emit_again),
+ * declines others: both of the module's ways out. */
+static int fz_again(struct proto_conn *c, const struct exchange *x, uint16_t error, uint64_t ts)
+{
+	(void)c, (void)x, (void)error, (void)ts;
+	return agains++ & 1 ? -1 : 0;
+}
 static struct th_wire w;
 static uint8_t app[1 << 16]; /* the app's bytes told as sent, in order */
 
@@ -32,8 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 
 	if (n < 1 || n > 4096)
 		return 0; /* the app's bytes and ours fit the test wire */
+	static struct proto_host again_host;
+
 	th_reset();
-	pconn_init(&pc, &th_host, proto_handlers, d[0] & 1 ? PROTO_CLIENT : PROTO_SERVER);
+	again_host = th_host;
+	again_host.emit_again = fz_again;
+	pconn_init(&pc, d[0] & 2 ? &again_host : &th_host, proto_handlers,
+		   d[0] & 1 ? PROTO_CLIENT : PROTO_SERVER);
 	w.n = 0;
 	while (off + 2 <= n) {
 		uint8_t op = d[off], len = d[off + 1];

@@ -4,7 +4,8 @@
  * HTTP/1 server and client (injection under every short write, any split
  * of the bytes), HTTP/2 gRPC client with its injected traceparent decoded
  * back, bytes of no protocol, and each record described as the collector
- * describes it.
+ * describes it. An unsampled exchange like the connection's last one is
+ * counted with no record (emit_again).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,6 +115,102 @@ static void http1_server(void **state)
 	assert_string_equal(obs.labels[0], "GET");
 	assert_string_equal(obs.labels[1], "/users/{id}/orders");
 	assert_string_equal(obs.labels[2], "503");
+	free_conn(pc);
+}
+
+/* host->emit_again: what it was asked, and what it answers */
+static struct {
+	int calls, rc;
+	uint32_t tag;
+	uint16_t error;
+} again;
+
+static int th_again(struct proto_conn *pc, const struct exchange *x, uint16_t error, uint64_t ts)
+{
+	(void)ts;
+	again.calls++;
+	again.tag = pc->red_tag;
+	again.error = error;
+	/* as a host that exports spans: a sampled one needs its record */
+	return x->ctx.flags & TP_FLAG_SAMPLED ? -1 : again.rc;
+}
+
+/* One exchange on a server connection: a request (unsampled unless
+ * sampled) for method, target and host, answered with status. */
+static void exchange_of(struct proto_conn *pc, const char *method, const char *target,
+			const char *host, int status, int sampled)
+{
+	char q[256], a[128];
+
+	snprintf(q, sizeof(q),
+		 "%s %s HTTP/1.1\r\nHost: %s\r\ntraceparent: "
+		 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0%d\r\n\r\n",
+		 method, target, host, sampled);
+	snprintf(a, sizeof(a), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", status);
+	feed_split(pc, PROTO_IN, q, 0);
+	feed_split(pc, PROTO_OUT, a, 0);
+}
+
+/* An unsampled exchange made of what the connection's last record was
+ * made of (method, path without its query, host, status) is counted
+ * through emit_again with no record; anything else, or emit_again
+ * declining, builds the record, and a new make renames it (red_tag). */
+static void http1_red_again(void **state)
+{
+	struct proto_host h = th_host;
+	struct proto_conn *pc = new_conn(PROTO_SERVER);
+	uint32_t tag;
+
+	(void)state;
+	th_reset();
+	memset(&again, 0, sizeof(again));
+	h.emit_again = th_again;
+	pc->host = &h;
+	exchange_of(pc, "GET", "/a", "x", 200, 0);
+	assert_int_equal(th.nrec, 1);
+	assert_int_equal(again.calls, 0);
+	tag = pc->red_tag;
+	assert_int_not_equal(tag, 0);
+	exchange_of(pc, "GET", "/a", "x", 200, 0);
+	exchange_of(pc, "GET", "/a?page=2", "x", 200, 0); /* the query is no label */
+	assert_int_equal(th.nrec, 1);
+	assert_int_equal(again.calls, 2);
+	assert_int_equal(again.tag, tag);
+	assert_int_equal(again.error, SPAN_ERR_NONE);
+	/* each of status, path, host, method: a record, a new name */
+	exchange_of(pc, "GET", "/a", "x", 404, 0);
+	exchange_of(pc, "GET", "/b", "x", 404, 0);
+	exchange_of(pc, "GET", "/b", "y", 404, 0);
+	exchange_of(pc, "PUT", "/b", "y", 404, 0);
+	assert_int_equal(th.nrec, 5);
+	assert_int_equal(again.calls, 2);
+	assert_int_not_equal(pc->red_tag, tag);
+	assert_string_equal(spanrec_str(&th.recs[4], HTTP_A_METHOD), "PUT");
+	assert_string_equal(spanrec_str(&th.recs[4], HTTP_A_PATH), "/b");
+	assert_string_equal(spanrec_str(&th.recs[4], HTTP_A_HOST), "y");
+	assert_int_equal(spanrec_int(&th.recs[4], HTTP_A_STATUS, 0), 404);
+	/* the same again, sampled: the host wants a record (a span), the
+	 * name is kept */
+	tag = pc->red_tag;
+	exchange_of(pc, "PUT", "/b", "y", 404, 1);
+	assert_int_equal(th.nrec, 6);
+	assert_int_equal(again.calls, 3);
+	assert_int_equal(pc->red_tag, tag);
+	/* the host declines (its memo no longer holds): the record */
+	again.rc = -1;
+	exchange_of(pc, "PUT", "/b", "y", 404, 0);
+	assert_int_equal(again.calls, 4);
+	assert_int_equal(th.nrec, 7);
+	assert_int_equal(pc->red_tag, tag);
+	again.rc = 0;
+	exchange_of(pc, "PUT", "/b", "y", 404, 0);
+	assert_int_equal(again.calls, 5);
+	assert_int_equal(th.nrec, 7);
+	/* a host without emit_again: always the record */
+	h.emit_again = NULL;
+	exchange_of(pc, "PUT", "/b", "y", 404, 0);
+	assert_int_equal(th.nrec, 8);
+	assert_int_equal(again.calls, 5);
 	free_conn(pc);
 }
 
@@ -375,13 +472,10 @@ static void registry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(http1_server),
-	    cmocka_unit_test(http1_splits),
-	    cmocka_unit_test(http1_client_injection),
-	    cmocka_unit_test(http1_bodyless),
-	    cmocka_unit_test(unknown_bytes),
-	    cmocka_unit_test(h2_grpc_client),
-	    cmocka_unit_test(registry),
+	    cmocka_unit_test(http1_server),   cmocka_unit_test(http1_red_again),
+	    cmocka_unit_test(http1_splits),   cmocka_unit_test(http1_client_injection),
+	    cmocka_unit_test(http1_bodyless), cmocka_unit_test(unknown_bytes),
+	    cmocka_unit_test(h2_grpc_client), cmocka_unit_test(registry),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }

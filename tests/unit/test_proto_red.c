@@ -5,7 +5,9 @@
  * handler's observe: every point lands in the series a fresh lookup gives,
  * counts exact; what changes a label (status, path, host, peer, routes)
  * misses the memo; a point whose value is not its record's duration is
- * never kept.
+ * never kept. proto_red_again (a record not even built, on the module's
+ * word that it would be the last one's) files the same point a full
+ * observe would, and only while the memo holds that record's series.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,7 +58,7 @@ static void point(struct region *reg, const struct route_table *routes, struct p
 	struct span_rec r;
 
 	rec(&r, path, status, i);
-	proto_red_observe(&http1_handler, reg, routes, &r, memo);
+	proto_red_observe(&http1_handler, reg, routes, &r, memo, 0);
 }
 
 /* Points in the series of GET, route and status. */
@@ -156,9 +158,97 @@ static void odd_value_not_kept(void **st)
 	mk(&reg);
 	for (unsigned i = 0; i < 3; i++) {
 		rec(&r, "/a", 200, i);
-		proto_red_observe(&odd, &reg, NULL, &r, &memo);
+		proto_red_observe(&odd, &reg, NULL, &r, &memo, 0);
 		assert_null(memo.region);
 	}
+}
+
+/* One series' buckets and sum, by its key. */
+static int series_read(struct region *reg, const char *status, struct region_read *out)
+{
+	char key[128];
+	size_t n = (size_t)snprintf(key, sizeof(key), "GET%c/users/{id}%c%s", 0, 0, status) + 1;
+
+	for (uint32_t i = 0; i < region_used(reg); i++)
+		if (!region_read(reg, i, out) && out->keylen == n && !memcmp(out->key, key, n))
+			return 0;
+	return -1;
+}
+
+static void again_files_what_observe_would(void **st)
+{
+	struct region full, fast;
+	struct proto_red_memo mf = {0}, mq = {0};
+	struct proto_red_same same = {SPAN_SERVER, PROTO_HTTP1, 0, 0, 40000};
+	struct region_read a, b;
+	struct span_rec r;
+
+	(void)st;
+	mk(&full);
+	mk(&fast);
+	/* nothing kept yet, or no tag: never */
+	assert_int_equal(proto_red_again(&fast, NULL, &mq, 7, &same, 0.1), -1);
+	rec(&r, "/users/42", 200, 0);
+	proto_red_observe(&http1_handler, &fast, NULL, &r, &mq, 7);
+	proto_red_observe(&http1_handler, &full, NULL, &r, &mf, 0);
+	assert_int_equal(proto_red_again(&fast, NULL, &mq, 0, &same, 0.1), -1);
+	/* durations over every bucket: each filed as a record of it would be */
+	for (unsigned i = 1; i < 400; i++) {
+		double v = (double)(i * i * 997 % 15000000) / 1e6;
+		r.end_ns = r.start_ns + (uint64_t)(v * 1e9);
+		proto_red_observe(&http1_handler, &full, NULL, &r, &mf, 0);
+		assert_int_equal(proto_red_again(&fast, NULL, &mq, 7, &same, proto_seconds(&r)), 0);
+	}
+	assert_int_equal(series_read(&full, "200", &a), 0);
+	assert_int_equal(series_read(&fast, "200", &b), 0);
+	assert_memory_equal(a.buckets, b.buckets, sizeof(a.buckets));
+	assert_true(a.sum == b.sum);
+	assert_int_equal(region_used(&fast), 1);
+}
+
+static void again_only_while_the_memo_holds(void **st)
+{
+	struct region reg, other;
+	struct proto_red_memo memo = {0};
+	struct proto_red_same same = {SPAN_SERVER, PROTO_HTTP1, 0, 0, 40000}, d;
+	struct route_table t;
+	struct span_rec r;
+	char err[128];
+
+	(void)st;
+	mk(&reg);
+	mk(&other);
+	route_table_init(&t);
+	assert_int_equal(route_table_add(&t, "/users/{user}", err, sizeof(err)), 0);
+	rec(&r, "/users/42", 200, 0);
+	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo, 3);
+	/* another tag (the module's key changed), region, route table */
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 4, &same, 0.1), -1);
+	assert_int_equal(proto_red_again(&other, NULL, &memo, 3, &same, 0.1), -1);
+	assert_int_equal(proto_red_again(&reg, &t, &memo, 3, &same, 0.1), -1);
+	/* a header field the module does not compare: the host's word */
+	d = same, d.kind = SPAN_CLIENT;
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 3, &d, 0.1), -1);
+	d = same, d.proto = PROTO_HTTP2;
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 3, &d, 0.1), -1);
+	d = same, d.flags = SPAN_F_TLS;
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 3, &d, 0.1), -1);
+	d = same, d.error = SPAN_ERR_RESET;
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 3, &d, 0.1), -1);
+	d = same, d.peer_port = 40001;
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 3, &d, 0.1), -1);
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 3, &same, 0.1), 0);
+	/* a record of another series under a new tag: the old tag no longer holds */
+	rec(&r, "/users/42", 500, 1);
+	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo, 5);
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 3, &same, 0.1), -1);
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 5, &same, 0.1), 0);
+	/* a memo hit (the same record, by a new name) takes the new name */
+	proto_red_observe(&http1_handler, &reg, NULL, &r, &memo, 6);
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 5, &same, 0.1), -1);
+	assert_int_equal(proto_red_again(&reg, NULL, &memo, 6, &same, 0.1), 0);
+	assert_int_equal(count(&reg, "/users/{id}", "200"), 2);
+	assert_int_equal(count(&reg, "/users/{id}", "500"), 4);
 }
 
 int main(void)
@@ -167,6 +257,8 @@ int main(void)
 	    cmocka_unit_test(hits_and_misses),
 	    cmocka_unit_test(routes_and_regions),
 	    cmocka_unit_test(odd_value_not_kept),
+	    cmocka_unit_test(again_files_what_observe_would),
+	    cmocka_unit_test(again_only_while_the_memo_holds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -249,7 +249,7 @@ static void host_emit(struct proto_conn *pc, const struct exchange *x, struct sp
 	if (r->flags & SPAN_F_PARENT_UNKNOWN)
 		region_count(reg, REGION_CTX_UNKNOWN);
 	if (pc->h->observe)
-		proto_red_observe(pc->h, reg, p->k->cfg.routes, r, &pc->red_memo);
+		proto_red_observe(pc->h, reg, p->k->cfg.routes, r, &pc->red_memo, pc->red_tag);
 	if (!(r->trace_flags & TP_FLAG_SAMPLED)) {
 		region_count(reg, REGION_SPANS_UNSAMPLED);
 		return;

@@ -24,6 +24,7 @@ void pconn_init(struct proto_conn *pc, const struct proto_host *host,
 	pc->write_cap = (size_t)-1;
 	pc->sp.n = 0;
 	pc->red_memo.region = NULL;
+	pc->red_tag = 0;
 }
 
 void pconn_release(struct proto_conn *pc)

@@ -38,6 +38,9 @@ struct proto_conn {
 	size_t write_cap;		/* the most a write may grow to; (size_t)-1: no bound */
 	struct splice sp;		/* edits armed for the app's writes to come */
 	struct proto_red_memo red_memo; /* the host's, for proto_red_observe */
+	/* the module's name for what its next record is made of, changed
+	 * when that changes (0: none); for host->emit_again */
+	uint32_t red_tag;
 	union {
 		long double align;
 		unsigned char bytes[PCONN_INLINE];

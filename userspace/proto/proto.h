@@ -78,6 +78,14 @@ struct proto_host {
 	int (*client_adopt)(struct proto_conn *pc, struct exchange *x, const char *tp, size_t len);
 	/* An exchange ended: r is complete but for the writer's process. */
 	void (*emit)(struct proto_conn *pc, const struct exchange *x, struct span_rec *r);
+	/* An exchange ended whose record would be made of the same as the
+	 * last one this connection emitted, in the module's word
+	 * (pc->red_tag not changed since), ended with error at ts: where
+	 * no span is to be exported from it, counted as emit would count
+	 * it, with no record. 0: done; -1: build the record and emit it.
+	 * NULL: always emit. */
+	int (*emit_again)(struct proto_conn *pc, const struct exchange *x, uint16_t error,
+			  uint64_t ts);
 	void (*count)(struct proto_conn *pc, enum proto_count what);
 	/* CLOCK_MONOTONIC, ns: when a write the source made returned. */
 	uint64_t (*now)(void);

@@ -22,9 +22,10 @@ static int memo_hit(const struct proto_red_memo *m, const struct region *reg,
 
 static void memo_set(struct proto_red_memo *m, const struct region *reg,
 		     const struct route_table *routes, const struct span_rec *r,
-		     const struct proto_family *family, struct region_series *s)
+		     const struct proto_family *family, struct region_series *s, uint32_t tag)
 {
 	m->region = NULL;
+	m->tag = tag;
 	if (r->str_used > sizeof(m->str) || r->nattrs > SPANREC_ATTR_MAX)
 		return; /* too big to keep: looked up each time */
 	m->routes = routes;
@@ -46,7 +47,7 @@ static void memo_set(struct proto_red_memo *m, const struct region *reg,
 /* The series of the record's point, and its family; NULL when none. */
 static struct region_series *series_of(const struct proto_handler *h, struct region *reg,
 				       const struct route_table *routes, const struct span_rec *r,
-				       struct proto_red_memo *memo,
+				       struct proto_red_memo *memo, uint32_t tag,
 				       const struct proto_family **family, double *value)
 {
 	struct proto_env env = {.routes = routes};
@@ -56,6 +57,7 @@ static struct region_series *series_of(const struct proto_handler *h, struct reg
 	size_t at = 0;
 
 	if (memo && memo->region && memo_hit(memo, reg, routes, r)) {
+		memo->tag = tag; /* the same record, by another name */
 		*family = memo->family;
 		*value = proto_seconds(r);
 		return memo->s;
@@ -83,25 +85,47 @@ static struct region_series *series_of(const struct proto_handler *h, struct reg
 	/* (a point's value is its record's duration, as every observe says
 	 * now: a memo of one that said otherwise would file a wrong one) */
 	if (memo && obs.value == proto_seconds(r))
-		memo_set(memo, reg, routes, r, obs.family, s);
+		memo_set(memo, reg, routes, r, obs.family, s, tag);
 	return s;
+}
+
+static unsigned bucket_of(const struct proto_family *family, double value)
+{
+	size_t b = 0;
+
+	while (b < family->nbounds && value > family->bounds[b])
+		b++;
+	return (unsigned)b;
 }
 
 void proto_red_observe(const struct proto_handler *h, struct region *reg,
 		       const struct route_table *routes, const struct span_rec *r,
-		       struct proto_red_memo *memo)
+		       struct proto_red_memo *memo, uint32_t tag)
 {
 	const struct proto_family *family;
 	double value;
-	struct region_series *s = series_of(h, reg, routes, r, memo, &family, &value);
-	size_t b = 0;
+	struct region_series *s = series_of(h, reg, routes, r, memo, tag, &family, &value);
+	unsigned b;
 
 	if (!s)
 		return;
-	while (b < family->nbounds && value > family->bounds[b])
-		b++;
-	region_observe(s, (unsigned)b, value);
+	b = bucket_of(family, value);
+	region_observe(s, b, value);
 	if ((r->trace_flags & TP_FLAG_SAMPLED) &&
 	    __atomic_load_n(&reg->hdr->export_spans, __ATOMIC_RELAXED))
-		region_exemplar(s, (unsigned)b, r->trace_id, r->span_id, value, r->end_ns);
+		region_exemplar(s, b, r->trace_id, r->span_id, value, r->end_ns);
+}
+
+int proto_red_again(struct region *reg, const struct route_table *routes,
+		    struct proto_red_memo *memo, uint32_t tag, const struct proto_red_same *same,
+		    double value)
+{
+	const struct proto_red_memo *m = memo;
+
+	if (!tag || !m->region || m->region != reg->hdr || m->routes != routes || m->tag != tag ||
+	    m->kind != same->kind || m->proto != same->proto || m->flags != same->flags ||
+	    m->error != same->error || m->peer_port != same->peer_port)
+		return -1;
+	region_observe(m->s, bucket_of(m->family, value), value);
+	return 0;
 }

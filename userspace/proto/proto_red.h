@@ -26,6 +26,7 @@ struct proto_red_memo {
 	const struct route_table *routes;
 	const struct proto_family *family;
 	struct region_series *s;
+	uint32_t tag; /* the module's name for what its last record was made of */
 	uint8_t kind, proto, nattrs;
 	uint16_t flags, error, peer_port, str_used;
 	char peer[SPAN_ADDR_MAX];
@@ -34,9 +35,29 @@ struct proto_red_memo {
 };
 
 /* routes: the http.route patterns (NULL: none); memo: the connection's
- * (NULL: none). */
+ * (NULL: none); tag: the module's name for what r was made of (its
+ * pc->red_tag; 0: none), kept with the memo for proto_red_again. */
 void proto_red_observe(const struct proto_handler *h, struct region *reg,
 		       const struct route_table *routes, const struct span_rec *r,
-		       struct proto_red_memo *memo);
+		       struct proto_red_memo *memo, uint32_t tag);
+
+/* What a record would say besides its module's fields. */
+struct proto_red_same {
+	uint8_t kind, proto;
+	uint16_t flags, error, peer_port;
+};
+
+/*
+ * An unsampled exchange that the module says is made of the same as its
+ * last record (tag, unchanged since), with the header fields in same: its
+ * point goes to the memo's series, value seconds, with no record built,
+ * looked up or compared (for an unsampled keep-alive request, most of
+ * what is left of the shim's cost). 0: counted; -1: the memo does not
+ * hold that record's series (another tag, region, route table or header):
+ * build the record and proto_red_observe it. No exemplar: unsampled.
+ */
+int proto_red_again(struct region *reg, const struct route_table *routes,
+		    struct proto_red_memo *memo, uint32_t tag, const struct proto_red_same *same,
+		    double value);
 
 #endif

@@ -17,8 +17,20 @@ struct h1_exchange {
 	uint16_t status;
 	uint8_t head; /* HEAD request: the response has no body */
 	uint8_t interim;
+	uint16_t path_len; /* target's path: up to its query or fragment */
 	char method[HTTP_METHOD_MAX];
 	char target[HTTP_PATH_MAX];
+	char host[HTTP_HOST_MAX];
+};
+
+/* What the connection's last record was made of (pc->red_tag names it):
+ * an unsampled exchange made of the same is counted without a record
+ * (host->emit_again). */
+struct h1_key {
+	uint32_t tag; /* 0: none yet */
+	uint16_t status, path_len;
+	char method[HTTP_METHOD_MAX];
+	char path[HTTP_PATH_MAX];
 	char host[HTTP_HOST_MAX];
 };
 
@@ -33,6 +45,7 @@ struct h1_state {
 	struct h1_exchange next;
 	size_t ahead;	      /* client: bytes of the next write already fed (before sent) */
 	char inj[H1_INJ_MAX]; /* the field(s) an armed edit inserts */
+	struct h1_key last;
 };
 
 _Static_assert(sizeof(struct h1_state) <= PCONN_INLINE, "HTTP/1 state is kept inline");
@@ -56,6 +69,26 @@ static struct h1_exchange *q_push(struct h1_state *s)
 	return &s->q[(s->qhead + s->qlen++) % H1_PIPELINE];
 }
 
+/* e's record would be made of what the last one was (its attributes:
+ * the header fields are the host's to compare). */
+static int same_as_last(const struct h1_key *k, const struct h1_exchange *e)
+{
+	return k->tag && k->status == e->status && k->path_len == e->path_len &&
+	       !memcmp(k->path, e->target, e->path_len) && !strcmp(k->method, e->method) &&
+	       !strcmp(k->host, e->host);
+}
+
+static void set_last(struct proto_conn *pc, struct h1_key *k, const struct h1_exchange *e)
+{
+	k->tag = k->tag + 1 ? k->tag + 1 : 1;
+	k->status = e->status;
+	k->path_len = e->path_len;
+	memcpy(k->path, e->target, e->path_len);
+	str_copy(k->method, sizeof(k->method), e->method);
+	str_copy(k->host, sizeof(k->host), e->host);
+	pc->red_tag = k->tag;
+}
+
 static void finish_front(struct proto_conn *pc, uint16_t error, uint64_t ts)
 {
 	struct h1_state *s = st(pc);
@@ -64,11 +97,18 @@ static void finish_front(struct proto_conn *pc, uint16_t error, uint64_t ts)
 
 	if (!e)
 		return;
+	if (same_as_last(&s->last, e)) {
+		if (pc->host->emit_again && !pc->host->emit_again(pc, &e->x, error, ts))
+			goto done;
+	} else {
+		set_last(pc, &s->last, e);
+	}
 	spanrec_clear_attrs(&r);
-	http_put_request(&r, e->method, e->target, e->host);
+	http_put_request_path(&r, e->method, e->target, e->path_len, e->host);
 	if (e->status)
 		spanrec_put_int(&r, HTTP_A_STATUS, e->status);
 	pconn_emit(pc, &e->x, &r, error, ts);
+done:
 	s->qhead++;
 	s->qlen--;
 }
@@ -77,6 +117,7 @@ static void copy_head(struct h1_exchange *e, const struct http1_msg *m)
 {
 	str_copy(e->method, sizeof(e->method), m->method);
 	str_copy(e->target, sizeof(e->target), m->target);
+	e->path_len = (uint16_t)strcspn(e->target, "?#");
 	str_copy(e->host, sizeof(e->host), m->host);
 	e->head = !strcmp(m->method, "HEAD");
 	e->status = 0;

@@ -42,9 +42,16 @@ const struct proto_family *const http_families[] = {&http_server_duration, &http
 
 void http_put_request(struct span_rec *r, const char *method, const char *target, const char *host)
 {
-	/* strlen and strcspn stop at the NUL: no NUL inside */
+	/* strcspn stops at the NUL: no NUL inside */
+	http_put_request_path(r, method, target, strcspn(target, "?#"), host);
+}
+
+void http_put_request_path(struct span_rec *r, const char *method, const char *path,
+			   size_t path_len, const char *host)
+{
+	/* strlen stops at the NUL: no NUL inside */
 	spanrec_put_bytes(r, HTTP_A_METHOD, method, strlen(method));
-	spanrec_put_bytes(r, HTTP_A_PATH, target, strcspn(target, "?#"));
+	spanrec_put_bytes(r, HTTP_A_PATH, path, path_len);
 	spanrec_put_bytes(r, HTTP_A_HOST, host, strlen(host));
 }
 

@@ -32,6 +32,9 @@ extern const struct proto_family *const http_families[];
 /* The request target's path, without query or fragment: they may carry
  * secrets and never leave the process that saw them. */
 void http_put_request(struct span_rec *r, const char *method, const char *target, const char *host);
+/* The same, the target's path already cut (path_len bytes, no NUL in them). */
+void http_put_request_path(struct span_rec *r, const char *method, const char *path,
+			   size_t path_len, const char *host);
 /* observe for an HTTP record: a point of http.server/client.request.duration. */
 void http_observe(const struct span_rec *r, const struct proto_env *env, struct proto_obs *obs);
 /* describe for an HTTP record; version: network.protocol.version for
