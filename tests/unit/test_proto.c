@@ -211,6 +211,19 @@ static void http1_red_again(void **state)
 	exchange_of(pc, "PUT", "/b", "y", 404, 0);
 	assert_int_equal(th.nrec, 8);
 	assert_int_equal(again.calls, 5);
+	/* the next connection in the same place (its inline state is this
+	 * one's): its first exchange, the same again, is a record; the
+	 * second is counted without one */
+	h.emit_again = th_again;
+	pconn_release(pc);
+	pconn_init(pc, &h, proto_handlers, PROTO_SERVER);
+	exchange_of(pc, "PUT", "/b", "y", 404, 0);
+	assert_int_equal(th.nrec, 9);
+	assert_int_equal(again.calls, 5);
+	exchange_of(pc, "PUT", "/b", "y", 404, 0);
+	assert_int_equal(th.nrec, 9);
+	assert_int_equal(again.calls, 6);
+	assert_int_not_equal(again.tag, 0);
 	free_conn(pc);
 }
 

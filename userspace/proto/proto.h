@@ -162,7 +162,9 @@ struct proto_handler {
 	/* ---- wire side: the shim, or kernel-side capture ---- */
 	/* Do the first bytes a connection carried in dir speak this? */
 	int (*detect)(enum proto_side side, enum proto_dir dir, const uint8_t *b, size_t n);
-	/* State (pc->st, zeroed) is set up; -1: cannot follow. */
+	/* Set up the state (pc->st: zeroed only when new; kept inline, it
+	 * holds the connection's before, so open sets all it reads); -1:
+	 * cannot follow. */
 	int (*open)(struct proto_conn *pc);
 	/* Bytes the app read (IN) or that left in a write (OUT), at ts.
 	 * -1: stop following the connection (never for the app's sake:

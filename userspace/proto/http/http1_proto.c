@@ -71,11 +71,12 @@ static struct h1_exchange *q_push(struct h1_state *s)
 
 /* e's record would be made of what the last one was (its attributes:
  * the header fields are the host's to compare). */
-static int same_as_last(const struct h1_key *k, const struct h1_exchange *e)
+static int same_as_last(const struct proto_conn *pc, const struct h1_key *k,
+			const struct h1_exchange *e)
 {
-	return k->tag && k->status == e->status && k->path_len == e->path_len &&
-	       !memcmp(k->path, e->target, e->path_len) && !strcmp(k->method, e->method) &&
-	       !strcmp(k->host, e->host);
+	return k->tag && k->tag == pc->red_tag && k->status == e->status &&
+	       k->path_len == e->path_len && !memcmp(k->path, e->target, e->path_len) &&
+	       !strcmp(k->method, e->method) && !strcmp(k->host, e->host);
 }
 
 static void set_last(struct proto_conn *pc, struct h1_key *k, const struct h1_exchange *e)
@@ -97,7 +98,7 @@ static void finish_front(struct proto_conn *pc, uint16_t error, uint64_t ts)
 
 	if (!e)
 		return;
-	if (same_as_last(&s->last, e)) {
+	if (same_as_last(pc, &s->last, e)) {
 		if (pc->host->emit_again && !pc->host->emit_again(pc, &e->x, error, ts))
 			goto done;
 	} else {
@@ -245,6 +246,7 @@ static int h1_open(struct proto_conn *pc)
 	s->qhead = s->qlen = 0;
 	s->next_valid = 0;
 	s->ahead = 0;
+	s->last.tag = 0; /* (inline state is the last connection's: not zeroed) */
 	return 0;
 }
 
