@@ -111,6 +111,33 @@ PYEOF
 	run ! grep -q '^http_server_request_duration_seconds_count' "$BATS_TEST_TMPDIR/m"
 }
 
+@test "gRPC RED counts every call at 10% sampling, calls repeated on one channel (the unexported ones counted without a record)" {
+	GP=$(free_port)
+	MP=$(free_port)
+	obs_start "$MP" --service gsrv --sample-ratio 0.1 -- "$DPY" "$GRPC" serve "$GP"
+	wait_for listening "$GP"
+	CP=$(free_port)
+	# three alike, then another: the module's key holds, then changes
+	OBS_LOG=error "$OBS_RUN" --metrics-addr "127.0.0.1:$CP" --no-summary --service gcli \
+		--sample-ratio 0.1 -- "$DPY" "$GRPC" call "$GP" unary unary unary not_found \
+		--repeat 100 --linger 30 >"$BATS_TEST_TMPDIR/calls" &
+	CLI_PID=$!
+	WAIT_FOR_SECS=120 wait_for grep -q 'calls done' "$BATS_TEST_TMPDIR/calls"
+	[ "$(grep -c '^unary ' "$BATS_TEST_TMPDIR/calls")" = 300 ]
+	wait_for scrape_sum_ge "$CP" '^rpc_client_call_duration_seconds_count' 400
+	wait_for scrape_sum_ge "$MP" '^rpc_server_call_duration_seconds_count' 400
+	scrape "$CP" >"$BATS_TEST_TMPDIR/c"
+	scrape "$MP" >"$BATS_TEST_TMPDIR/m"
+	for side in client:gcli:c server:gsrv:m; do
+		IFS=: read -r kind svc f <<<"$side"
+		grep -q "^rpc_${kind}_call_duration_seconds_count{rpc_system=\"grpc\",rpc_service=\"demo.Echo\",rpc_method=\"Unary\",rpc_grpc_status_code=\"0\",service=\"$svc\"} 300\$" "$BATS_TEST_TMPDIR/$f"
+		grep -q "^rpc_${kind}_call_duration_seconds_count{rpc_system=\"grpc\",rpc_service=\"demo.Echo\",rpc_method=\"NotFound\",rpc_grpc_status_code=\"5\",service=\"$svc\"} 100\$" "$BATS_TEST_TMPDIR/$f"
+	done
+	# about a tenth became spans, the server's following the client's choice
+	n=$(metric_sum "$BATS_TEST_TMPDIR/c" '^obs_spans_exported_total')
+	[ "$n" -ge 5 ] && [ "$n" -le 120 ]
+}
+
 @test "grpcio client metrics: rpc_client_call_duration_seconds with OK, NOT_FOUND, DEADLINE_EXCEEDED, UNAVAILABLE" {
 	grpc_server gsrv
 	CP=$(free_port)

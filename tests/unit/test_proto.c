@@ -459,6 +459,98 @@ static void h2_grpc_client(void **state)
 	free_conn(pc);
 }
 
+/* emit_again for any span, sampled or not (the test host's roots are all
+ * sampled): only what the module asks is looked at here */
+static int th_again_any(struct proto_conn *pc, const struct exchange *x, uint16_t error,
+			uint64_t ts)
+{
+	(void)x, (void)ts;
+	again.calls++;
+	again.tag = pc->red_tag;
+	again.error = error;
+	return again.rc;
+}
+
+/* One unary gRPC call on a client connection, stream sid, answered with
+ * grpc-status status. */
+static void grpc_call(struct proto_conn *pc, struct th_wire *w, uint32_t sid, const char *status)
+{
+	const char *const reqh[] = {":method",
+				    "POST",
+				    ":scheme",
+				    "http",
+				    ":path",
+				    "/shop.Cart/Get",
+				    ":authority",
+				    "cart:50051",
+				    "content-type",
+				    "application/grpc",
+				    NULL};
+	const char *const resph[] = {":status", "200", "content-type", "application/grpc", NULL};
+	const char *const trail[] = {"grpc-status", status, NULL};
+	uint8_t out[1024], in[1024], hb[512], msg[] = {0, 0, 0, 0, 2, 8, 1};
+	size_t n = 0, k = 0;
+
+	if (sid == 1) {
+		memcpy(out, H2_PREFACE, H2_PREFACE_LEN);
+		n = H2_PREFACE_LEN;
+		n += frame(out + n, H2_SETTINGS, 0, 0, "", 0);
+		k += frame(in + k, H2_SETTINGS, 0, 0, "", 0);
+	}
+	n += frame(out + n, H2_HEADERS, H2_F_END_HEADERS, sid, hb, block(hb, reqh));
+	n += frame(out + n, H2_DATA, H2_F_END_STREAM, sid, msg, sizeof(msg));
+	w->n = 0;
+	th_write_all(pc, w, (const char *)out, n);
+	k += frame(in + k, H2_HEADERS, H2_F_END_HEADERS, sid, hb, block(hb, resph));
+	k += frame(in + k, H2_DATA, 0, sid, msg, sizeof(msg));
+	k += frame(in + k, H2_HEADERS, H2_F_END_HEADERS | H2_F_END_STREAM, sid, hb,
+		   block(hb, trail));
+	pconn_feed(pc, PROTO_IN, in, k, th_now());
+}
+
+/* HTTP/2: a call made of what the connection's last record was made of
+ * (method, path, authority, statuses, message counts) goes to emit_again
+ * with no record; another grpc-status makes a record again. */
+static void h2_red_again(void **state)
+{
+	struct proto_host h = th_host;
+	struct proto_conn *pc = new_conn(PROTO_CLIENT);
+	struct th_wire w = {0};
+	struct xspan x;
+	uint32_t tag;
+
+	(void)state;
+	th_reset();
+	memset(&again, 0, sizeof(again));
+	h.emit_again = th_again_any;
+	pc->host = &h;
+	grpc_call(pc, &w, 1, "0");
+	assert_ptr_equal(pc->h, &h2_handler);
+	assert_int_equal(th.nrec, 1);
+	assert_int_equal(again.calls, 0);
+	tag = pc->red_tag;
+	assert_int_not_equal(tag, 0);
+	grpc_call(pc, &w, 3, "0");
+	grpc_call(pc, &w, 5, "0");
+	assert_int_equal(th.nrec, 1);
+	assert_int_equal(again.calls, 2);
+	assert_int_equal(again.tag, tag);
+	/* another status: a record, a new name */
+	grpc_call(pc, &w, 7, "5");
+	assert_int_equal(th.nrec, 2);
+	assert_int_equal(again.calls, 2);
+	assert_int_not_equal(pc->red_tag, tag);
+	xspan_from_rec(&x, &th.recs[1]);
+	h2_handler.describe(&th.recs[1], NULL, &x);
+	assert_int_equal(find(&x, "rpc.grpc.status_code")->i, 5);
+	/* the host declines: the record */
+	again.rc = -1;
+	grpc_call(pc, &w, 9, "5");
+	assert_int_equal(again.calls, 3);
+	assert_int_equal(th.nrec, 3);
+	free_conn(pc);
+}
+
 /* Every registered protocol declares a describe and its families. */
 static void registry(void **state)
 {
@@ -488,7 +580,8 @@ int main(void)
 	    cmocka_unit_test(http1_server),   cmocka_unit_test(http1_red_again),
 	    cmocka_unit_test(http1_splits),   cmocka_unit_test(http1_client_injection),
 	    cmocka_unit_test(http1_bodyless), cmocka_unit_test(unknown_bytes),
-	    cmocka_unit_test(h2_grpc_client), cmocka_unit_test(registry),
+	    cmocka_unit_test(h2_grpc_client), cmocka_unit_test(h2_red_again),
+	    cmocka_unit_test(registry),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }

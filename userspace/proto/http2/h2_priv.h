@@ -52,6 +52,20 @@ struct h2stream {     /* its id is h2conn.ids[] at the same index */
 	struct exchange x;
 };
 
+/* What the connection's last record was made of: everything h2s_record
+ * puts in it (pc->red_tag names it). A stream made of the same is
+ * counted without a record where its span is not exported
+ * (host->emit_again). */
+struct h2_key {
+	uint32_t tag; /* 0: none yet */
+	uint8_t grpc, has_rpc_status, lost[2];
+	uint16_t status, rpc_status;
+	uint32_t msgs[2], h2_error;
+	char method[HTTP_METHOD_MAX];
+	char path[HTTP_PATH_MAX];
+	char authority[HTTP_HOST_MAX];
+};
+
 struct h2conn {
 	uint32_t peer_max_frame; /* the peer's SETTINGS_MAX_FRAME_SIZE */
 	struct h2_reader rd[2];
@@ -62,6 +76,7 @@ struct h2conn {
 	uint32_t cont_sid; /* a new request whose block continues in CONTINUATION frames */
 	size_t eused;
 	char ebuf[H2_EBUF];
+	struct h2_key last;
 };
 
 /* h2_proto.c */
@@ -76,6 +91,10 @@ void h2c_sent(struct proto_conn *pc, const struct iovec *iov, int iovcnt, size_t
 
 /* h2_sem.c: a stream's record, and what the collector makes of it. */
 void h2s_record(const struct h2stream *s, struct span_rec *r);
+/* s's record would be made of what k's was (h2s_record's fields). */
+int h2s_same(const struct h2_key *k, const struct h2stream *s);
+/* k becomes what s's record is made of. */
+void h2s_key(struct h2_key *k, const struct h2stream *s);
 void h2_observe(const struct span_rec *r, const struct proto_env *env, struct proto_obs *obs);
 void h2_describe(const struct span_rec *r, const struct proto_env *env, struct xspan *x);
 extern const struct proto_family *const h2_families[];

@@ -50,6 +50,7 @@ static int h2_open(struct proto_conn *pc)
 	memset(h->ids, 0, sizeof(h->ids));
 	h->ahead = h->eused = 0;
 	h->cont_sid = 0;
+	h->last.tag = 0;
 	return 0;
 }
 
@@ -109,14 +110,30 @@ static void implied_status(struct proto_conn *pc, struct h2stream *s, uint16_t e
 	s->has_rpc_status = 1;
 }
 
-static void stream_end(struct proto_conn *pc, struct h2stream *s, uint16_t error, uint64_t ts)
+/* A record for s, or, made of the same as the connection's last one and
+ * no span to export from it, its point counted without one. */
+static void stream_emit(struct proto_conn *pc, struct h2stream *s, uint16_t error, uint64_t ts)
 {
+	struct h2_key *k = &h2(pc)->last;
 	struct span_rec r;
 
+	if (k->tag && k->tag == pc->red_tag && h2s_same(k, s)) {
+		if (pc->host->emit_again && !pc->host->emit_again(pc, &s->x, error, ts))
+			return;
+	} else {
+		h2s_key(k, s);
+		k->tag = k->tag + 1 ? k->tag + 1 : 1;
+		pc->red_tag = k->tag;
+	}
+	h2s_record(s, &r);
+	pconn_emit(pc, &s->x, &r, error, ts);
+}
+
+static void stream_end(struct proto_conn *pc, struct h2stream *s, uint16_t error, uint64_t ts)
+{
 	if (s->open) {
 		implied_status(pc, s, error, ts);
-		h2s_record(s, &r);
-		pconn_emit(pc, &s->x, &r, error, ts);
+		stream_emit(pc, s, error, ts);
 	}
 	stream_set_id(h2(pc), s, 0);
 }

@@ -10,6 +10,7 @@
 #include "registry.h"
 #include "route.h"
 #include "rpc.h"
+#include "str.h"
 #include "xspan.h"
 
 void h2s_record(const struct h2stream *s, struct span_rec *r)
@@ -29,6 +30,34 @@ void h2s_record(const struct h2stream *s, struct span_rec *r)
 		spanrec_put_int(r, H2_A_RESP_MSGS, s->msgs[1]);
 	if (s->h2_error)
 		spanrec_put_int(r, H2_A_ERROR_CODE, s->h2_error);
+}
+
+/* Keep these two with h2s_record: a field it puts in a record and they
+ * leave out would file a stream's point in another's series. */
+int h2s_same(const struct h2_key *k, const struct h2stream *s)
+{
+	return k->status == s->status && k->grpc == s->grpc &&
+	       k->has_rpc_status == s->has_rpc_status && k->rpc_status == s->rpc_status &&
+	       k->lost[0] == s->fr[0].lost && k->lost[1] == s->fr[1].lost &&
+	       k->msgs[0] == s->msgs[0] && k->msgs[1] == s->msgs[1] && k->h2_error == s->h2_error &&
+	       !strcmp(k->path, s->path) && !strcmp(k->method, s->method) &&
+	       !strcmp(k->authority, s->authority);
+}
+
+void h2s_key(struct h2_key *k, const struct h2stream *s)
+{
+	k->status = s->status;
+	k->grpc = s->grpc;
+	k->has_rpc_status = s->has_rpc_status;
+	k->rpc_status = s->rpc_status;
+	k->lost[0] = s->fr[0].lost;
+	k->lost[1] = s->fr[1].lost;
+	k->msgs[0] = s->msgs[0];
+	k->msgs[1] = s->msgs[1];
+	k->h2_error = s->h2_error;
+	str_copy(k->path, sizeof(k->path), s->path);
+	str_copy(k->method, sizeof(k->method), s->method);
+	str_copy(k->authority, sizeof(k->authority), s->authority);
 }
 
 static const char *const l_rpc[] = {"rpc_system", "rpc_service", "rpc_method",
