@@ -371,21 +371,22 @@ static void on_field(void *arg, const char *n, size_t nlen, const char *v, size_
 	}
 }
 
+/* A unary call's request and response header fields. */
+static const char *const reqh[] = {":method",
+				   "POST",
+				   ":scheme",
+				   "http",
+				   ":path",
+				   "/shop.Cart/Get",
+				   ":authority",
+				   "cart:50051",
+				   "content-type",
+				   "application/grpc",
+				   NULL};
+static const char *const resph[] = {":status", "200", "content-type", "application/grpc", NULL};
+
 static void h2_grpc_client(void **state)
 {
-	static const char *const reqh[] = {":method",
-					   "POST",
-					   ":scheme",
-					   "http",
-					   ":path",
-					   "/shop.Cart/Get",
-					   ":authority",
-					   "cart:50051",
-					   "content-type",
-					   "application/grpc",
-					   NULL};
-	static const char *const resph[] = {":status", "200", "content-type", "application/grpc",
-					    NULL};
 	static const char *const trail[] = {"grpc-status", "5", NULL};
 	struct proto_conn *pc = new_conn(PROTO_CLIENT);
 	struct th_wire w = {0};
@@ -475,18 +476,6 @@ static int th_again_any(struct proto_conn *pc, const struct exchange *x, uint16_
  * grpc-status status. */
 static void grpc_call(struct proto_conn *pc, struct th_wire *w, uint32_t sid, const char *status)
 {
-	const char *const reqh[] = {":method",
-				    "POST",
-				    ":scheme",
-				    "http",
-				    ":path",
-				    "/shop.Cart/Get",
-				    ":authority",
-				    "cart:50051",
-				    "content-type",
-				    "application/grpc",
-				    NULL};
-	const char *const resph[] = {":status", "200", "content-type", "application/grpc", NULL};
 	const char *const trail[] = {"grpc-status", status, NULL};
 	uint8_t out[1024], in[1024], hb[512], msg[] = {0, 0, 0, 0, 2, 8, 1};
 	size_t n = 0, k = 0;
