@@ -38,8 +38,10 @@ struct proto_conn {
 	size_t write_cap;		/* the most a write may grow to; (size_t)-1: no bound */
 	struct splice sp;		/* edits armed for the app's writes to come */
 	struct proto_red_memo red_memo; /* the host's, for proto_red_observe */
-	/* the module's name for what its next record is made of, changed
-	 * when that changes (0: none); for host->emit_again */
+	/* the module's name for what its last record was made of, changed
+	 * when that changes (pconn_red_rename); 0: none yet on this
+	 * connection, whatever its module's state holds; for
+	 * host->emit_again */
 	uint32_t red_tag;
 	union {
 		long double align;
@@ -74,6 +76,13 @@ void pconn_eof(struct proto_conn *pc, uint64_t ts);
 int pconn_pending(const struct proto_conn *pc);
 /* The protocol is multiplexed (PROTO_F_MULTIPLEXED). */
 int pconn_multiplexed(const struct proto_conn *pc);
+
+/* The module's record is made of something else than its last: a new
+ * name for it (pc->red_tag). */
+static inline void pconn_red_rename(struct proto_conn *pc)
+{
+	pc->red_tag = pc->red_tag + 1 ? pc->red_tag + 1 : 1;
+}
 
 /* The real write: returns bytes accepted, or -1 with errno. */
 typedef ssize_t (*pconn_io_fn)(void *arg, const struct iovec *iov, int iovcnt);

@@ -23,11 +23,10 @@ struct h1_exchange {
 	char host[HTTP_HOST_MAX];
 };
 
-/* What the connection's last record was made of (pc->red_tag names it):
- * an unsampled exchange made of the same is counted without a record
- * (host->emit_again). */
+/* What the connection's last record was made of, valid while pc->red_tag
+ * names it (not 0): an unsampled exchange made of the same is counted
+ * without a record (host->emit_again). */
 struct h1_key {
-	uint32_t tag; /* 0: none yet */
 	uint16_t status, path_len;
 	char method[HTTP_METHOD_MAX];
 	char path[HTTP_PATH_MAX];
@@ -74,20 +73,19 @@ static struct h1_exchange *q_push(struct h1_state *s)
 static int same_as_last(const struct proto_conn *pc, const struct h1_key *k,
 			const struct h1_exchange *e)
 {
-	return k->tag && k->tag == pc->red_tag && k->status == e->status &&
-	       k->path_len == e->path_len && !memcmp(k->path, e->target, e->path_len) &&
-	       !strcmp(k->method, e->method) && !strcmp(k->host, e->host);
+	return pc->red_tag && k->status == e->status && k->path_len == e->path_len &&
+	       !memcmp(k->path, e->target, e->path_len) && !strcmp(k->method, e->method) &&
+	       !strcmp(k->host, e->host);
 }
 
 static void set_last(struct proto_conn *pc, struct h1_key *k, const struct h1_exchange *e)
 {
-	k->tag = k->tag + 1 ? k->tag + 1 : 1;
 	k->status = e->status;
 	k->path_len = e->path_len;
 	memcpy(k->path, e->target, e->path_len);
 	str_copy(k->method, sizeof(k->method), e->method);
 	str_copy(k->host, sizeof(k->host), e->host);
-	pc->red_tag = k->tag;
+	pconn_red_rename(pc);
 }
 
 static void finish_front(struct proto_conn *pc, uint16_t error, uint64_t ts)
@@ -246,7 +244,6 @@ static int h1_open(struct proto_conn *pc)
 	s->qhead = s->qlen = 0;
 	s->next_valid = 0;
 	s->ahead = 0;
-	s->last.tag = 0; /* (inline state is the last connection's: not zeroed) */
 	return 0;
 }
 

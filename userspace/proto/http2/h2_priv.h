@@ -53,11 +53,10 @@ struct h2stream {     /* its id is h2conn.ids[] at the same index */
 };
 
 /* What the connection's last record was made of: everything h2s_record
- * puts in it (pc->red_tag names it). A stream made of the same is
+ * puts in it, valid while pc->red_tag names it (not 0). A stream made of the same is
  * counted without a record where its span is not exported
  * (host->emit_again). */
 struct h2_key {
-	uint32_t tag; /* 0: none yet */
 	uint8_t grpc, has_rpc_status, lost[2];
 	uint16_t status, rpc_status;
 	uint32_t msgs[2], h2_error;

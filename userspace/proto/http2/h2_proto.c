@@ -50,7 +50,6 @@ static int h2_open(struct proto_conn *pc)
 	memset(h->ids, 0, sizeof(h->ids));
 	h->ahead = h->eused = 0;
 	h->cont_sid = 0;
-	h->last.tag = 0;
 	return 0;
 }
 
@@ -117,13 +116,12 @@ static void stream_emit(struct proto_conn *pc, struct h2stream *s, uint16_t erro
 	struct h2_key *k = &h2(pc)->last;
 	struct span_rec r;
 
-	if (k->tag && k->tag == pc->red_tag && h2s_same(k, s)) {
+	if (pc->red_tag && h2s_same(k, s)) {
 		if (pc->host->emit_again && !pc->host->emit_again(pc, &s->x, error, ts))
 			return;
 	} else {
 		h2s_key(k, s);
-		k->tag = k->tag + 1 ? k->tag + 1 : 1;
-		pc->red_tag = k->tag;
+		pconn_red_rename(pc);
 	}
 	h2s_record(s, &r);
 	pconn_emit(pc, &s->x, &r, error, ts);
