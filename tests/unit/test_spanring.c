@@ -320,7 +320,9 @@ static void test_threads(void **st)
 
 /* The consumer's wake: after spanring_arm(ahead), the push whose cells
  * reach the ahead-th cell says so (1), once; unarmed, every push says 0; a
- * rearm counts from where producers are, and never wakes for a full ring. */
+ * rearm counts from where producers are, and never wakes for a full ring.
+ * spanring_armed says whether that wake is still to come, within what the
+ * consumer can wait for. */
 static void test_arm_wake(void **st)
 {
 	(void)st;
@@ -331,10 +333,16 @@ static void test_arm_wake(void **st)
 	fill(&rec, 1, 0, 0); /* 2 cells each */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(spanring_push(&r, &rec), 0); /* never armed */
+	assert_int_equal(spanring_armed(&r, 16), 0);
 	spanring_arm(&r, 5);
+	/* armed: 6 cells used, the wake at the 11th */
+	assert_int_equal(spanring_armed(&r, 11), 1);
+	assert_int_equal(spanring_armed(&r, 10), 0); /* not before the ring holds 10 */
 	assert_int_equal(spanring_push(&r, &rec), 0);
 	assert_int_equal(spanring_push(&r, &rec), 0);
+	assert_int_equal(spanring_armed(&r, 16), 1);
 	assert_int_equal(spanring_push(&r, &rec), 1); /* its cells hold the fifth */
+	assert_int_equal(spanring_armed(&r, 16), 0);  /* woken: no more to come */
 	assert_int_equal(spanring_push(&r, &rec), 0); /* once */
 	for (int i = 0; i < 7; i++)
 		assert_int_equal(spanring_pop(&r, &out, 1, 1000, NULL), 1);
@@ -342,8 +350,12 @@ static void test_arm_wake(void **st)
 	assert_int_equal(spanring_push(&r, &rec), 0);
 	assert_int_equal(spanring_push(&r, &rec), 1);
 	spanring_arm(&r, 100); /* past the ring's room: drops, no wake */
+	assert_int_equal(spanring_armed(&r, 16), 0);
 	for (int i = 0; i < 10; i++)
 		assert_true(spanring_push(&r, &rec) <= 0);
+	/* a hostile producer's wake_pos behind the consumer: not armed */
+	r.hdr->wake_pos = r.hdr->tail - 1;
+	assert_int_equal(spanring_armed(&r, 16), 0);
 	free(m);
 }
 

@@ -16,16 +16,34 @@ void bgthread_background(const char *name);
 void bgthread_done(void);
 /* 1 while the background threads are busy. */
 int bgthread_busy(void);
+/* What the pace thread's behind() says. */
+enum bgthread_state {
+	BGTHREAD_BEHIND = 1,	 /* busy, for at least the hold */
+	BGTHREAD_KEEPING_UP = 0, /* look again in 10 ms */
+	BGTHREAD_QUIET = -1,	 /* nothing waits: while idle, look every 20 ms */
+	BGTHREAD_ANNOUNCED = -2, /* what comes will be announced: while idle, wait() */
+};
+struct bgthread_pace_ops {
+	/* must not block on a lock a background thread may hold (it may be
+	 * the one starved) */
+	enum bgthread_state (*behind)(void *arg);
+	/* optional: after BGTHREAD_ANNOUNCED, wait for the announcement, or
+	 * stop_fd readable (the pace thread stops), up to a time of its
+	 * choosing; 1 if either came (the next wait then comes 10 ms later:
+	 * a flood of announcements costs no more looks than a pace that
+	 * never waits), 0 at the time, -1 if it could not wait (a 10 ms
+	 * sleep instead) */
+	int (*wait)(void *arg, int stop_fd);
+};
 /*
- * Start the pace thread: every 10 ms it asks behind(arg), which must not
- * block on a lock a background thread may hold (it may be the one
- * starved): > 0 behind, which means busy for at least hold_ms, then idle
- * again; 0 keeping up; < 0 nothing waiting at all, and while that holds
- * and the threads are idle it asks every 20 ms.
+ * Start the pace thread: it asks ops->behind(arg) every 10 ms, less
+ * often while the threads are idle and it says nothing waits or what
+ * comes will be announced. Behind means busy for at least hold_ms, then
+ * idle again.
  * Idle only where a thread can come back (bgthread_can_leave_idle).
  * 0 on success; -1 leaves the threads busy.
  */
-int bgthread_pace_start(int (*behind)(void *arg), void *arg, unsigned hold_ms);
+int bgthread_pace_start(const struct bgthread_pace_ops *ops, void *arg, unsigned hold_ms);
 /* CAP_SYS_NICE, or an RLIMIT_NICE that allows nice +5: a thread may
  * leave SCHED_IDLE. */
 int bgthread_can_leave_idle(void);

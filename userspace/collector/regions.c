@@ -546,6 +546,19 @@ unsigned regions_fill_max(const struct regions *rs)
 	return (unsigned)most;
 }
 
+int regions_announced(const struct regions *rs)
+{
+	if (rs->npending)
+		return 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct spanring *r = &rs->held[i]->r.ring;
+
+		if (!spanring_armed(r, (r->mask + 1) / 2))
+			return 0;
+	}
+	return 1;
+}
+
 void regions_close(struct regions *rs)
 {
 	if (!rs)

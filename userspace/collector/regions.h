@@ -83,6 +83,10 @@ size_t regions_forget(struct regions *rs, const char *svc, const char *container
 size_t regions_held(const struct regions *rs);
 /* How full the fullest ring is, in percent (rounded up: 0 is empty). */
 unsigned regions_fill_max(const struct regions *rs);
+/* 1 if every ring is armed (regions_arm) to wake the collector before it
+ * is half full, and no process waits to hand its region over: what comes
+ * next will be announced on the sockets (regions_pollfds). */
+int regions_announced(const struct regions *rs);
 /* pid is now who (the agent named its service anew): its region's counts
  * and spans go under these labels from now on (each of its regions). 1 if
  * pid holds one. */

@@ -44,7 +44,9 @@
  * catching up. */
 #define PACE_HOLD_MS  3000
 #define PACE_STALE_NS (1000 * 1000000ULL)
-#define AGG_MAX	      65536
+/* the pace thread's wait for a wake, at least as long as its 10 ms look */
+#define PACE_WAIT_MIN_MS 10
+#define AGG_MAX		 65536
 
 struct comm_cache {
 	uint32_t pid;
@@ -59,6 +61,7 @@ struct spans {
 	int stop, finished;   /* finished: drained and flushed (spans_finish) */
 	int pace_missed;      /* the pace thread found the lock held, looks in a row */
 	uint64_t turn_ns;     /* when the drain thread last took a turn */
+	int drain_wait_ms;    /* its last pace (pace_wait) */
 	pthread_mutex_t lock; /* the regions, the routes, the counters */
 	uint64_t received, bad_records, not_exported;
 	struct comm_cache comms[64];
@@ -175,6 +178,7 @@ static void *drain_thread(void *arg)
 
 			regions_arm(s->rs, WAKE_AHEAD);
 			wait = pace_ms(took, t - last, wait);
+			__atomic_store_n(&s->drain_wait_ms, wait, __ATOMIC_RELAXED);
 			last = t;
 			took = 0;
 		}
@@ -198,23 +202,50 @@ static void *drain_thread(void *arg)
  * An exporter starved of CPU shows the same way: its queue full, the
  * spans wait in the rings. (The queue itself says little: a slow
  * receiver fills it with no CPU to give.) Never waits for the lock: the
- * thread holding it may be the one starved. */
-static int behind(void *arg)
+ * thread holding it may be the one starved.
+ * Keeping up, with every ring armed to wake the drain at a quarter full,
+ * it need not look: that wake will say when (pace_wait). */
+static enum bgthread_state behind(void *arg)
 {
 	struct spans *s = arg;
-	int pct = -1;
+	int pct = -1, announced = 0;
 
 	if (!pthread_mutex_trylock(&s->lock)) {
 		pct = (int)regions_fill_max(s->rs);
+		announced = regions_announced(s->rs);
 		pthread_mutex_unlock(&s->lock);
 	}
 	s->pace_missed = pct < 0 ? s->pace_missed + 1 : 0;
 	if (pct > 0 &&
 	    monotime_ns() - __atomic_load_n(&s->turn_ns, __ATOMIC_RELAXED) > PACE_STALE_NS)
-		return 1;
-	if (pct == 0)
-		return -1; /* every ring empty (one span is 1%): it may look less often */
-	return pct >= 35 || s->pace_missed >= 3;
+		return BGTHREAD_BEHIND;
+	if (pct >= 35 || s->pace_missed >= 3)
+		return BGTHREAD_BEHIND;
+	if (announced)
+		return BGTHREAD_ANNOUNCED;
+	/* every ring empty (one span is 1%): it may look less often */
+	return pct == 0 ? BGTHREAD_QUIET : BGTHREAD_KEEPING_UP;
+}
+
+/* The pace thread's wait while every ring is armed: for a wake on the
+ * processes' sockets (the one that wakes the drain: if the drain is
+ * starved, the pace thread sees the ring fill from there), or a new
+ * process, up to half the drain's own wait (the time the rings take to
+ * fill half way at the last rate; a drain starved in the middle of its
+ * turn, after it took the wake, is seen by then), at most PACE_MAX_MS. */
+static int pace_wait(void *arg, int stop_fd)
+{
+	struct spans *s = arg;
+	struct pollfd pfd[POLL_FDS + 1];
+	int n, ms = __atomic_load_n(&s->drain_wait_ms, __ATOMIC_RELAXED) / 2;
+
+	if (pthread_mutex_trylock(&s->lock))
+		return -1;
+	n = regions_pollfds(s->rs, pfd, POLL_FDS);
+	pthread_mutex_unlock(&s->lock);
+	pfd[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+	ms = ms < PACE_WAIT_MIN_MS ? PACE_WAIT_MIN_MS : ms > PACE_MAX_MS ? PACE_MAX_MS : ms;
+	return poll(pfd, (nfds_t)n, ms) > 0;
 }
 
 int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_t errlen)
@@ -242,7 +273,8 @@ int spans_open(struct spans **out, const struct spans_cfg *cfg, char *err, size_
 		snprintf(err, errlen, "cannot start the span thread");
 		goto fail;
 	}
-	if (s->exp && bgthread_pace_start(behind, s, PACE_HOLD_MS))
+	if (s->exp &&
+	    bgthread_pace_start(&(struct bgthread_pace_ops){behind, pace_wait}, s, PACE_HOLD_MS))
 		log_warn("pace_thread_failed",
 			 "no pace thread: obs's span threads stay at SCHED_BATCH");
 	*out = s;

@@ -227,6 +227,17 @@ void spanring_arm(struct spanring *r, uint64_t ahead)
 	__atomic_store_n(&r->hdr->wake_pos, head + ahead, __ATOMIC_RELAXED);
 }
 
+int spanring_armed(const struct spanring *r, uint64_t within)
+{
+	uint64_t head = __atomic_load_n(&r->hdr->head, __ATOMIC_RELAXED);
+	uint64_t wake = __atomic_load_n(&r->hdr->wake_pos, __ATOMIC_RELAXED);
+	uint64_t tail = r->hdr->tail;
+
+	/* the cell before wake is not yet claimed, and is within reach:
+	 * the push that claims it says so (spanring_push) */
+	return head < wake && wake > tail && wake - tail <= within;
+}
+
 /* The record at pos, n cells, len bytes as its first cell says: 0 if it
  * adds up, -1 if not (out then holds nothing). */
 static int unpack(const struct spanring *r, uint64_t pos, uint64_t n, size_t len,

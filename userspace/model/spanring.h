@@ -92,6 +92,11 @@ uint64_t spanring_used(const struct spanring *r);
  * app's tail latency: a switch to the collector on its core each time), the
  * collector looks when a producer says it is filling, and seldom else. */
 void spanring_arm(struct spanring *r, uint64_t ahead);
+/* Consumer: 1 if a producer will wake it (spanring_arm) before the ring
+ * holds more than within cells: the consumer may wait for that instead
+ * of looking. The producers' words are trusted only to the extent that a
+ * hostile one can delay no ring's look but its own. */
+int spanring_armed(const struct spanring *r, uint64_t within);
 /*
  * Consumer: 1 if a record was copied to out, 0 if none is ready. now_ns
  * and stall_ns implement the dead-producer skip: a claimed cell not
