@@ -105,3 +105,33 @@ sys.exit(0 if abs(s - n * p) <= 5 * sd + 1 else 1)"
 	# the rings filled while no one drained them: said, not silent
 	[ "$(m '^obs_spans_dropped_total\{reason="ring_full"')" -gt 0 ]
 }
+
+# the pace thread's time slices so far (schedstat: one a wake-up, for a
+# thread that sleeps between looks)
+pace_slices() {
+	local t
+	for t in /proc/"$OBS_PID"/task/*; do
+		[ "$(cat "$t/comm")" = obs-pace ] && awk '{print $3}' "$t/schedstat" && return
+	done
+	return 1
+}
+
+@test "the pace thread waits to be told while every ring is armed: a few looks a second, not one every 20 ms" {
+	red_start --sample-ratio 1
+	for _ in $(seq 20); do curl -fsS -o /dev/null "http://127.0.0.1:$NP/"; done
+	wait_for spans_accounted
+	sleep 1 # the drain's pace grows while nothing comes
+	local a b
+	a=$(pace_slices)
+	sleep 3
+	b=$(pace_slices)
+	echo "obs-pace: $((b - a)) time slices in 3 s"
+	# looks every 20 ms (an empty ring, before) would be 150; waits of
+	# half the drain's pace (at most 100 ms) about 30
+	[ $((b - a)) -le 60 ]
+	# and load still finds it: at 100%, nothing dropped
+	wrk -t1 -c8 -d2s "http://127.0.0.1:$NP/" >"$BATS_TEST_TMPDIR/wrk.out"
+	wait_for red_equals_served
+	wait_for spans_accounted
+	[ "$(m '^obs_spans_dropped_total')" = 0 ]
+}
