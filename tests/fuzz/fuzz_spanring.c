@@ -4,8 +4,9 @@
  * every cell: sequences, counts of cells, lengths, packed records); the
  * collector drains it. It must never read or write out of bounds, never
  * loop without end, and every record it gives passes spanrec_check with
- * its strings inside what was written. Then an honest producer still gets
- * records through, whole.
+ * its strings inside what was written; a wake position it moved never
+ * has the ring armed beyond what was asked. Then an honest producer still
+ * gets records through, whole.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	head = tail + data[2] % (2 * CAP);
 	r.hdr->tail = tail;
 	r.hdr->head = head;
+	/* a wake position the producer may have moved: armed only where the
+	 * wake is still to come, within what the collector asked */
+	r.hdr->wake_pos = tail + data[3] - 128;
+	if (spanring_armed(&r, CAP / 2) &&
+	    (r.hdr->wake_pos <= head || r.hdr->wake_pos - tail > CAP / 2))
+		abort();
 	data += 4;
 	size -= 4;
 	n = size < CAP * sizeof(struct spanring_cell) ? size : CAP * sizeof(struct spanring_cell);
