@@ -1,6 +1,7 @@
 #include "bgthread.h"
 #include "monotime.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -139,12 +140,21 @@ struct pace {
 	struct bgthread_pace_ops ops;
 	void *arg;
 	int stop;
-	int stop_fd;	  /* readable once stop is set: ops->wait returns at once */
+	int stop_fd;	  /* readable once stop is set: a sleep or ops->wait ends at once */
 	uint64_t hold_ns; /* busy at least this long once behind */
 	uint64_t switches;
 };
 static struct pace pace;
 static int pace_running;
+
+/* Sleep ns, or less if the pace thread is stopped (its stop_fd). */
+static void pace_sleep(const struct pace *p, long ns)
+{
+	struct pollfd pfd = {.fd = p->stop_fd, .events = POLLIN};
+
+	if (p->stop_fd < 0 || poll(&pfd, 1, (int)(ns / 1000000)) < 0)
+		nanosleep(&(struct timespec){0, ns}, NULL);
+}
 
 /* An ordinary thread, so that it runs when the idle ones cannot: it looks
  * every 10 ms (a few microseconds each) and switches them. Each look is a
@@ -156,7 +166,6 @@ static int pace_running;
 static void *pace_thread(void *arg)
 {
 	struct pace *p = arg;
-	struct timespec step = {0, PACE_NS};
 	uint64_t busy_until = 0;
 	enum bgthread_state b = BGTHREAD_KEEPING_UP;
 	int woke = 0;
@@ -168,15 +177,13 @@ static void *pace_thread(void *arg)
 
 		if (b == BGTHREAD_ANNOUNCED && idle && p->ops.wait) {
 			if (woke) /* at most a look every 10 ms, however many come */
-				nanosleep(&(struct timespec){0, PACE_NS}, NULL);
+				pace_sleep(p, PACE_NS);
 			waited = p->ops.wait(p->arg, p->stop_fd);
 		}
-		if (waited < 0) {
-			step.tv_nsec = !idle		     ? PACE_BUSY_NS
-				       : b == BGTHREAD_QUIET ? PACE_IDLE_NS
-							     : PACE_NS;
-			nanosleep(&step, NULL);
-		}
+		if (waited < 0)
+			pace_sleep(p, !idle		    ? PACE_BUSY_NS
+				      : b == BGTHREAD_QUIET ? PACE_IDLE_NS
+							    : PACE_NS);
 		woke = waited > 0;
 		now = monotime_ns();
 		b = p->ops.behind(p->arg);
